@@ -1,0 +1,204 @@
+/*
+ * sf_schema.h - Avro schemas for Streamfold events.
+ *
+ * What this module gives:
+ *   - Parsing Canonical Form and the CRC-64-AVRO fingerprint (Avro spec,
+ *     "Parsing Canonical Form for Schemas", "Schema Fingerprints");
+ *   - a catalog: a directory of .avsc files indexed by Avro full name and by
+ *     fingerprint, the newest version of each type being its reader schema;
+ *   - the single-object codec (C3 01, 8-byte little-endian fingerprint,
+ *     Avro binary body) with schema resolution from any older writer version
+ *     to the newest reader version (defaults, promotions, enum defaults,
+ *     union branch matching);
+ *   - Avro JSON encoding <-> Avro values, with errors naming the field path;
+ *   - compatibility checks between versions of a type.
+ *
+ * Values are avro-c generic values (avro_value_t, <avro.h>).
+ *
+ * Errors: every fallible call returns sf_err_t (sf_core.h) and writes one
+ * line into the caller's errstr buffer naming what failed and where (file,
+ * field path, byte offset).  Nothing here prints or exits.
+ *
+ * Threading: a catalog is built on one thread; once loading is done it is
+ * read-only and may be shared by any number of threads.  A decoder is not
+ * thread-safe: use one per thread.  The free functions are thread-safe.
+ */
+#ifndef SF_SCHEMA_H
+#define SF_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <avro.h>
+
+#include "sf_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct json_t; /* jansson */
+
+/* ---------------------------------------------------------------------
+ * Canonical form and fingerprints
+ * ------------------------------------------------------------------- */
+
+/* CRC-64-AVRO (Rabin) fingerprint of len bytes, as the Avro spec defines it
+ * (empty = 0xc15d213aa4d7a795). */
+uint64_t sf_crc64_avro(const void *data, size_t len);
+
+/* Parsing Canonical Form of a schema given as JSON text.
+ * On success *canonical is a NUL-terminated malloc()ed string the caller
+ * frees with free(). */
+sf_err_t sf_schema_canonical_form(const char *schema_json, size_t len,
+                                  char **canonical,
+                                  char *errstr, size_t errstr_size);
+
+/* CRC-64-AVRO of the Parsing Canonical Form of schema_json. */
+sf_err_t sf_schema_fingerprint_json(const char *schema_json, size_t len,
+                                    uint64_t *fingerprint,
+                                    char *errstr, size_t errstr_size);
+
+/* ---------------------------------------------------------------------
+ * Catalog
+ * ------------------------------------------------------------------- */
+
+typedef struct sf_catalog_s sf_catalog_t;
+/* A schema in a catalog; owned by the catalog, valid until it is destroyed. */
+typedef struct sf_schema_s sf_schema_t;
+
+sf_catalog_t *sf_catalog_new(void);
+void sf_catalog_destroy(sf_catalog_t *cat);
+
+/* Loads every *.avsc file below dir (recursively).  File names carry the
+ * version: "<Name>.v<N>.avsc" (a name without ".v<N>" is version 1).
+ * The record's Avro full name is the type; the highest version of a type is
+ * its reader schema.  Two files with the same full name and version, or a
+ * file that is not a valid schema, fail the whole load with file name and
+ * reason in errstr. */
+sf_err_t sf_catalog_load_dir(sf_catalog_t *cat, const char *dir,
+                             char *errstr, size_t errstr_size);
+
+/* Adds one schema from JSON text (copied).  origin names it in errors (a
+ * file path or any label); version >= 1.  *out may be NULL. */
+sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
+                        size_t len, const char *origin, int version,
+                        const sf_schema_t **out,
+                        char *errstr, size_t errstr_size);
+
+/* Newest version of a type by Avro full name ("shop.cart.CartOpened"),
+ * or NULL. */
+const sf_schema_t *sf_catalog_latest(const sf_catalog_t *cat,
+                                     const char *fullname);
+/* A given version of a type, or NULL. */
+const sf_schema_t *sf_catalog_version(const sf_catalog_t *cat,
+                                      const char *fullname, int version);
+/* The schema whose canonical-form fingerprint is fp, or NULL. */
+const sf_schema_t *sf_catalog_by_fingerprint(const sf_catalog_t *cat,
+                                             uint64_t fp);
+/* Iteration over all schemas, ordered by full name, then version. */
+size_t sf_catalog_count(const sf_catalog_t *cat);
+const sf_schema_t *sf_catalog_get(const sf_catalog_t *cat, size_t i);
+
+const char *sf_schema_fullname(const sf_schema_t *s);
+int sf_schema_version(const sf_schema_t *s);
+uint64_t sf_schema_fingerprint(const sf_schema_t *s);
+const char *sf_schema_canonical(const sf_schema_t *s);
+const char *sf_schema_origin(const sf_schema_t *s);
+/* The avro-c schema, borrowed (do not decref). */
+avro_schema_t sf_schema_avro(const sf_schema_t *s);
+
+/* ---------------------------------------------------------------------
+ * Single-object encoding
+ * ------------------------------------------------------------------- */
+
+#define SF_SOE_MAGIC0 0xC3
+#define SF_SOE_MAGIC1 0x01
+#define SF_SOE_HEADER_SIZE 10
+
+/* Reads the 10-byte header: magic and little-endian fingerprint. */
+sf_err_t sf_soe_header_parse(const void *buf, size_t len, uint64_t *fp,
+                             char *errstr, size_t errstr_size);
+
+/* Encodes value (which must be an instance of s's schema) as single-object
+ * bytes.  *out is malloc()ed; the caller frees it with free(). */
+sf_err_t sf_encode(const sf_schema_t *s, avro_value_t *value,
+                   void **out, size_t *out_len,
+                   char *errstr, size_t errstr_size);
+
+/* A decoder turns single-object bytes of any version known to the catalog
+ * into a value of the newest version of that type (schema resolution).
+ * The catalog must outlive the decoder.  Not thread-safe. */
+typedef struct sf_decoder_s sf_decoder_t;
+
+sf_decoder_t *sf_decoder_new(const sf_catalog_t *cat);
+void sf_decoder_destroy(sf_decoder_t *dec);
+
+/* Decodes buf.  On success *value points to a value owned by the decoder,
+ * valid until the next decode on it or its destruction; *writer and
+ * *reader (each may be NULL) receive the writer's and reader's schemas.
+ * Errors: SF_ERR_TRUNCATED (short buffer or body), SF_ERR_BAD_MAGIC,
+ * SF_ERR_UNKNOWN_FINGERPRINT, SF_ERR_TRAILING, SF_ERR_VALUE (e.g. a union
+ * index or enum symbol out of range, a negative length), with the byte
+ * offset and field path in errstr.  Never reads outside buf. */
+sf_err_t sf_decoder_decode(sf_decoder_t *dec, const void *buf, size_t len,
+                           avro_value_t **value,
+                           const sf_schema_t **writer,
+                           const sf_schema_t **reader,
+                           char *errstr, size_t errstr_size);
+
+/* ---------------------------------------------------------------------
+ * Avro JSON encoding
+ * ------------------------------------------------------------------- */
+
+/* Builds a new value of s's schema from JSON in the Avro JSON encoding
+ * (unions as {"branch": value} or null; bytes/fixed as ISO-8859-1 strings;
+ * logical types as their underlying type, timestamp-millis also accepted as
+ * an RFC 3339 string).  path names the root in errors ("data" gives
+ * "data.items[2].sku: expected string, got number").  On success *out is a
+ * new value the caller releases with avro_value_decref(). */
+sf_err_t sf_value_from_json(const sf_schema_t *s, const struct json_t *json,
+                            const char *path, avro_value_t *out,
+                            char *errstr, size_t errstr_size);
+/* The same from JSON text. */
+sf_err_t sf_value_from_json_text(const sf_schema_t *s, const char *text,
+                                 size_t len, const char *path,
+                                 avro_value_t *out,
+                                 char *errstr, size_t errstr_size);
+
+/* Avro JSON encoding of value.  *json is a new jansson reference the caller
+ * releases with json_decref(). */
+sf_err_t sf_value_to_json(const avro_value_t *value, struct json_t **json,
+                          char *errstr, size_t errstr_size);
+
+/* ---------------------------------------------------------------------
+ * Compatibility
+ * ------------------------------------------------------------------- */
+
+/* Called once per incompatibility found; field is a path ("items[].sku") or
+ * "" for the whole type. */
+typedef void (*sf_compat_report_cb)(void *opaque, const char *type,
+                                    int reader_version, int writer_version,
+                                    const char *field, const char *reason);
+
+typedef enum sf_compat_mode {
+    SF_COMPAT_BACKWARD, /* each newer version reads all older ones */
+    SF_COMPAT_FORWARD,  /* each older version reads all newer ones */
+    SF_COMPAT_FULL      /* both */
+} sf_compat_mode_t;
+
+/* Can data written with writer be read with reader?  SF_OK or
+ * SF_ERR_INCOMPATIBLE, reporting each problem through cb (may be NULL). */
+sf_err_t sf_schema_can_read(const sf_schema_t *reader,
+                            const sf_schema_t *writer,
+                            sf_compat_report_cb cb, void *opaque);
+
+/* Checks every version chain in the catalog in the given mode; returns
+ * SF_OK or SF_ERR_INCOMPATIBLE after reporting every problem. */
+sf_err_t sf_catalog_check(const sf_catalog_t *cat, sf_compat_mode_t mode,
+                          sf_compat_report_cb cb, void *opaque);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SF_SCHEMA_H */
