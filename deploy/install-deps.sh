@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# install-deps.sh - installs everything Streamfold needs to build, run and
+# test, from Debian (apt-get) and PyPI (test peers only).  Idempotent: a
+# second run installs nothing new and takes a few seconds.
+#
+#   deploy/install-deps.sh            # build + run + test dependencies
+#   SF_SKIP_PIP=1 deploy/install-deps.sh   # no Python test peers
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  librdkafka-dev libavro-dev libhiredis-dev libcmocka-dev libjansson-dev
+  libyaml-dev libmicrohttpd-dev uuid-dev
+  redis-server redis-tools
+  openjdk-17-jre-headless maven kcat
+  python3 python3-pip python3-venv
+  procps iproute2 time curl
+)
+# Python peers used by the interop tests as clients no one here wrote.
+PIP_PACKAGES=(fastavro==1.13.1 confluent-kafka==2.16.1)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "${SF_SKIP_PIP:-0}" != 1 ]; then
+  py=python3
+  if ! $py -c 'import fastavro, confluent_kafka' 2>/dev/null; then
+    echo "install-deps: installing Python test peers ${PIP_PACKAGES[*]}" >&2
+    # Debian's python3 is "externally managed"; the test peers are
+    # deliberately isolated from the system in that case.
+    $py -m pip install -q "${PIP_PACKAGES[@]}" 2>/dev/null \
+      || $py -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"
+  fi
+fi
+echo "install-deps: ok" >&2
