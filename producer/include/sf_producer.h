@@ -1,0 +1,357 @@
+/*
+ * sf_producer.h - publish events from C command services (libsfproducer).
+ *
+ * One event becomes one Kafka record (DESIGN.md, "Wire format"):
+ *   topic   <aggregate-type>-events unless configured otherwise,
+ *   key     the aggregate id (partitioner murmur2_random, the same partition
+ *           a Java producer with the default partitioner picks),
+ *   value   Avro single-object bytes of the payload (sf_encode()),
+ *   headers CloudEvents 1.0 Kafka binding, binary mode (sf_core.h names).
+ *
+ * Life cycle (every create has a matching destroy):
+ *
+ *   sf_producer_conf_t *conf = sf_producer_conf_new();
+ *   sf_producer_conf_set(conf, "bootstrap.servers", "127.0.0.1:9092", ...);
+ *   sf_producer_conf_set(conf, "sf.schema.dir", "schemas/domains", ...);
+ *   sf_producer_conf_set(conf, "sf.aggregate.type", "cart", ...);
+ *   sf_producer_conf_set_dr_cb(conf, on_delivery);
+ *   sf_producer_t *p = sf_producer_new(conf, errstr, sizeof(errstr));
+ *   ... sf_producer_publish(p, ev, my_opaque, errstr, sizeof(errstr));
+ *   ... sf_producer_poll(p, 0);           (serves delivery callbacks)
+ *   sf_producer_flush(p, 30000, ...);
+ *   sf_producer_destroy(p);
+ *
+ * Guarantees.  Nothing wrong is sent: an unknown type, a missing aggregate
+ * id or a payload that does not match its schema is refused by the publish
+ * call itself (a clear error, nothing enqueued).  Nothing accepted is lost
+ * silently: every event a publish call accepted (returned SF_OK) gets
+ * exactly one delivery report, either delivered (partition, offset) or
+ * failed (reason), at the latest after message.timeout.ms (default here
+ * 30000 ms, bounded retries while the broker is unreachable).  The producer
+ * is idempotent (enable.idempotence=true, acks=all), so retries neither
+ * duplicate nor reorder records of one partition.
+ *
+ * Errors: every fallible call returns sf_err_t (sf_core.h) and writes one
+ * line into the caller's errstr buffer (errstr, errstr_size; may be NULL/0).
+ * Nothing here prints or exits.  librdkafka itself logs through its default
+ * logger (stderr) unless "log_level" or a log callback is configured.
+ *
+ * Threading: sf_producer_publish(), sf_producer_publish_sync() and
+ * sf_producer_poll() may be called from any number of threads at once.
+ * Delivery and error callbacks run on the application's thread that calls
+ * sf_producer_poll(), sf_producer_flush(), sf_producer_publish_sync(), or
+ * sf_producer_publish() when the local queue is full (it then polls while it
+ * waits for room) - never on a hidden librdkafka thread.  Records of one
+ * aggregate keep the order of the publish calls that enqueued them.
+ * Transactions (begin/commit/abort, publish_batch) belong to one thread at
+ * a time.  Configuration objects and events are not thread-safe.
+ */
+#ifndef SF_PRODUCER_H
+#define SF_PRODUCER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <avro.h>
+
+#include "sf_core.h"
+#include "sf_schema.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct json_t; /* jansson */
+
+typedef struct sf_producer_s sf_producer_t;
+typedef struct sf_producer_conf_s sf_producer_conf_t;
+typedef struct sf_producer_event_s sf_producer_event_t;
+typedef struct sf_producer_dr_s sf_producer_dr_t;
+
+/* Default message.timeout.ms: how long an accepted event may wait for the
+ * broker before its delivery report says failed. */
+#define SF_PRODUCER_DEFAULT_TIMEOUT_MS 30000
+/* Default number of partitions sf_producer_ensure_topic() creates. */
+#define SF_PRODUCER_DEFAULT_PARTITIONS 12
+
+/* ---------------------------------------------------------------------
+ * Configuration
+ * ------------------------------------------------------------------- */
+
+/* A new configuration with Streamfold's defaults already set:
+ * enable.idempotence=true, acks=all, partitioner=murmur2_random,
+ * message.timeout.ms=30000.  NULL only when out of memory. */
+sf_producer_conf_t *sf_producer_conf_new(void);
+void sf_producer_conf_destroy(sf_producer_conf_t *conf);
+/* A deep copy (callbacks and opaque included), or NULL. */
+sf_producer_conf_t *sf_producer_conf_dup(const sf_producer_conf_t *conf);
+
+/* Sets one property (name and value are copied).
+ *
+ * Names starting with "sf." are Streamfold's own:
+ *   sf.schema.dir       directory of .avsc files loaded into a catalog the
+ *                       producer owns (alternative: conf_set_catalog()).
+ *   sf.source           CloudEvents source (ce_source), default "sf-producer".
+ *   sf.topic            default topic of every event.
+ *   sf.aggregate.type   default aggregate type (ce_aggregatetype).
+ *                       When only one of sf.topic / sf.aggregate.type is
+ *                       set the other is derived: "<type>-events" <-> type.
+ * An unknown sf.* name is SF_ERR_CONFIG.
+ *
+ * Every other name goes unchanged to librdkafka's rd_kafka_conf_set();
+ * unknown or invalid ones are SF_ERR_CONFIG with librdkafka's reason.
+ * Setting "transactional.id" enables the transactional API. */
+sf_err_t sf_producer_conf_set(sf_producer_conf_t *conf, const char *name,
+                              const char *value,
+                              char *errstr, size_t errstr_size);
+
+/* Current value of a property into buf (NUL-terminated, truncated safely).
+ * SF_ERR_NOT_FOUND when it is not set, SF_ERR_CONFIG when unknown. */
+sf_err_t sf_producer_conf_get(const sf_producer_conf_t *conf,
+                              const char *name, char *buf, size_t size,
+                              char *errstr, size_t errstr_size);
+
+/* Uses an existing catalog instead of sf.schema.dir.  Borrowed: the
+ * catalog must outlive the producer and not change while it runs. */
+void sf_producer_conf_set_catalog(sf_producer_conf_t *conf,
+                                  const sf_catalog_t *cat);
+
+/* Delivery report callback: called exactly once for every event accepted
+ * by sf_producer_publish() (not for publish_sync(), which returns the
+ * result instead).  dr is valid only during the call.  Runs on a thread
+ * calling sf_producer_poll()/flush()/publish_sync() (see top of file).
+ * opaque is the one given to sf_producer_conf_set_opaque(). */
+typedef void (*sf_producer_dr_cb)(sf_producer_t *p,
+                                  const sf_producer_dr_t *dr, void *opaque);
+void sf_producer_conf_set_dr_cb(sf_producer_conf_t *conf,
+                                sf_producer_dr_cb cb);
+
+/* Error callback for producer-wide trouble that is not tied to one event
+ * (all brokers down, authentication failure, fatal idempotence error).
+ * err is SF_ERR_KAFKA (librdkafka keeps retrying) or SF_ERR_KAFKA_FATAL
+ * (the producer is unusable: destroy it).  Same thread rules as dr_cb. */
+typedef void (*sf_producer_error_cb)(sf_producer_t *p, sf_err_t err,
+                                     const char *reason, void *opaque);
+void sf_producer_conf_set_error_cb(sf_producer_conf_t *conf,
+                                   sf_producer_error_cb cb);
+
+void sf_producer_conf_set_opaque(sf_producer_conf_t *conf, void *opaque);
+
+/* ---------------------------------------------------------------------
+ * Producer
+ * ------------------------------------------------------------------- */
+
+/* Creates a producer.  On success it takes ownership of conf (do not use
+ * or destroy it afterwards); on failure (NULL, reason in errstr: bad
+ * schema dir, no catalog, librdkafka refused the config) conf stays the
+ * caller's.  With transactional.id set, the transactions are initialised
+ * on the first sf_producer_begin(). */
+sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
+                               char *errstr, size_t errstr_size);
+
+/* Waits up to SF_PRODUCER_DEFAULT_TIMEOUT_MS for outstanding events
+ * (their delivery callbacks run on this thread), then purges what is still
+ * queued - those events get a "failed" report, also on this thread - and
+ * frees everything.  An open transaction is aborted by the broker. */
+void sf_producer_destroy(sf_producer_t *p);
+
+/* The catalog in use (owned by the producer or borrowed from the conf). */
+const sf_catalog_t *sf_producer_catalog(const sf_producer_t *p);
+
+/* The underlying librdkafka handle, borrowed, for what this API does not
+ * cover (metrics, metadata).  Do not destroy it or poll it directly. */
+struct rd_kafka_s *sf_producer_rk(sf_producer_t *p);
+
+/* Serves delivery reports and errors; waits up to timeout_ms (0 = do not
+ * wait).  Returns the number of callbacks served. */
+int sf_producer_poll(sf_producer_t *p, int timeout_ms);
+
+/* Waits until every accepted event has its delivery report (served on this
+ * thread).  SF_ERR_TIMEOUT if some are still pending after timeout_ms
+ * (-1 = wait without limit; message.timeout.ms bounds that anyway). */
+sf_err_t sf_producer_flush(sf_producer_t *p, int timeout_ms,
+                           char *errstr, size_t errstr_size);
+
+/* Number of accepted events (and internal requests) not yet reported. */
+int sf_producer_outq_len(sf_producer_t *p);
+
+/* ---------------------------------------------------------------------
+ * Events
+ * ------------------------------------------------------------------- */
+
+/* An event to publish: a reusable builder.  Every string is copied, so the
+ * caller's buffers may be reused right after a setter returns.  Setters
+ * only fail with SF_ERR_NOMEM or SF_ERR_INVALID_ARG (stated per setter);
+ * everything else is checked when the event is published. */
+sf_producer_event_t *sf_producer_event_new(void);
+void sf_producer_event_destroy(sf_producer_event_t *ev);
+/* Forgets every field, keeping the allocation for the next event. */
+void sf_producer_event_clear(sf_producer_event_t *ev);
+
+/* Avro full name of the event ("shop.cart.ItemAddedToCart"). Required. */
+sf_err_t sf_producer_event_set_type(sf_producer_event_t *ev, const char *type);
+/* Aggregate id: Kafka key and ce_subject.  Required, non-empty. */
+sf_err_t sf_producer_event_set_aggregate_id(sf_producer_event_t *ev,
+                                            const char *id);
+/* Event id (ce_id).  Default: a new random UUID (v4) per publish. */
+sf_err_t sf_producer_event_set_id(sf_producer_event_t *ev, const char *id);
+/* Aggregate version (ce_sequence), >= 1.  0 (default) = no ce_sequence. */
+sf_err_t sf_producer_event_set_version(sf_producer_event_t *ev,
+                                       int64_t version);
+/* When it happened (ce_time), milliseconds since the Unix epoch.
+ * Default: the time of the publish call. */
+sf_err_t sf_producer_event_set_time_ms(sf_producer_event_t *ev,
+                                       int64_t unix_ms);
+sf_err_t sf_producer_event_set_correlation_id(sf_producer_event_t *ev,
+                                              const char *id);
+sf_err_t sf_producer_event_set_causation_id(sf_producer_event_t *ev,
+                                            const char *id);
+/* Per-event overrides of sf.topic / sf.aggregate.type (NULL = default). */
+sf_err_t sf_producer_event_set_topic(sf_producer_event_t *ev,
+                                     const char *topic);
+sf_err_t sf_producer_event_set_aggregate_type(sf_producer_event_t *ev,
+                                              const char *type);
+/* Schema version the JSON payload is written with; 0 (default) = the
+ * newest version of the type in the catalog. */
+sf_err_t sf_producer_event_set_schema_version(sf_producer_event_t *ev,
+                                              int version);
+
+/* Payload, one of the three (the last call wins):
+ * - an avro-c value: the event keeps a reference (avro_value_incref
+ *   semantics via avro_value_copy_ref); its schema must equal one version
+ *   of the type in the catalog, which becomes the writer schema.  Do not
+ *   modify the value until the event is published or cleared;
+ * - jansson JSON (a reference is taken) in the Avro JSON encoding;
+ * - JSON text (copied).
+ * JSON is converted with sf_value_from_json() at publish time, so schema
+ * errors name the field path: "data.quantity: expected int, got string". */
+sf_err_t sf_producer_event_set_value(sf_producer_event_t *ev,
+                                     avro_value_t *value);
+sf_err_t sf_producer_event_set_json(sf_producer_event_t *ev,
+                                    struct json_t *json);
+sf_err_t sf_producer_event_set_json_text(sf_producer_event_t *ev,
+                                         const char *text, size_t len);
+
+/* ---------------------------------------------------------------------
+ * Publishing
+ * ------------------------------------------------------------------- */
+
+/* Validates, encodes and enqueues one event; returns without waiting for
+ * the broker.  The event object may be reused or destroyed right after.
+ * msg_opaque comes back in the delivery report (sf_producer_dr_opaque()).
+ * Errors, all with nothing enqueued:
+ *   SF_ERR_INVALID_ARG   missing type or aggregate id, no topic, bad version
+ *   SF_ERR_UNKNOWN_TYPE  type (or requested schema version) not in catalog
+ *   SF_ERR_VALUE / SF_ERR_PARSE  payload missing or not matching the schema
+ *   SF_ERR_STATE         transactional producer outside begin..commit
+ *   SF_ERR_KAFKA         librdkafka refused the record (e.g. queue stayed
+ *                        full for message.timeout.ms; unknown partition)
+ *   SF_ERR_KAFKA_FATAL   the producer hit a fatal error: destroy it. */
+sf_err_t sf_producer_publish(sf_producer_t *p, const sf_producer_event_t *ev,
+                             void *msg_opaque,
+                             char *errstr, size_t errstr_size);
+
+/* Checks ev exactly as sf_producer_publish() would (type known, aggregate
+ * id, topic, payload valid and encodable) without sending anything: a dry
+ * run.  Same errors as sf_producer_publish() minus the Kafka ones. */
+sf_err_t sf_producer_validate(sf_producer_t *p, const sf_producer_event_t *ev,
+                              char *errstr, size_t errstr_size);
+
+/* Publishes one event and waits for its delivery report (serving other
+ * reports meanwhile on this thread).  On SF_OK *partition and *offset
+ * (either may be NULL) say where it landed.  Delivery failures are
+ * SF_ERR_KAFKA (retriable: e.g. timed out while the broker was down) or
+ * SF_ERR_KAFKA_FATAL, with the reason in errstr.  The delivery callback is
+ * not called for this event.  Not for use inside a transaction. */
+sf_err_t sf_producer_publish_sync(sf_producer_t *p,
+                                  const sf_producer_event_t *ev,
+                                  int32_t *partition, int64_t *offset,
+                                  char *errstr, size_t errstr_size);
+
+/* ---------------------------------------------------------------------
+ * Transactions (needs transactional.id)
+ *
+ * begin; publish...; commit -- all of the events become visible to
+ * read_committed consumers, or none does.  Error handling follows
+ * librdkafka's transactional producer rules:
+ *   SF_ERR_KAFKA        abortable: the library already aborted the
+ *                       transaction; nothing is visible; begin again.
+ *   SF_ERR_KAFKA_FATAL  the producer is fenced or broken: destroy it.
+ *   SF_ERR_TIMEOUT      commit/abort outcome unknown after retrying
+ *                       until message.timeout.ms; call the same function
+ *                       again.
+ *   SF_ERR_STATE        call out of order (commit without begin, ...).
+ * Delivery reports of transactional events still arrive; a "delivered"
+ * report only becomes visible to readers once commit returns SF_OK.
+ * ------------------------------------------------------------------- */
+
+sf_err_t sf_producer_begin(sf_producer_t *p, char *errstr, size_t errstr_size);
+sf_err_t sf_producer_commit(sf_producer_t *p, char *errstr,
+                            size_t errstr_size);
+sf_err_t sf_producer_abort(sf_producer_t *p, char *errstr, size_t errstr_size);
+
+/* The common case, one command -> several events: validates and encodes
+ * all n events first (any error: nothing is sent, *bad_index = its index
+ * if bad_index is not NULL), then begin, publish all, commit.  On a Kafka
+ * error the transaction is aborted (see above).  Delivery reports of the
+ * events arrive with msg_opaque NULL. */
+sf_err_t sf_producer_publish_batch(sf_producer_t *p,
+                                   sf_producer_event_t *const *evs,
+                                   size_t n, size_t *bad_index,
+                                   char *errstr, size_t errstr_size);
+
+/* ---------------------------------------------------------------------
+ * Delivery reports (valid only inside the delivery callback)
+ * ------------------------------------------------------------------- */
+
+/* SF_OK (delivered) or SF_ERR_KAFKA / SF_ERR_KAFKA_FATAL (failed). */
+sf_err_t sf_producer_dr_err(const sf_producer_dr_t *dr);
+/* Why it failed ("" when delivered). */
+const char *sf_producer_dr_errstr(const sf_producer_dr_t *dr);
+const char *sf_producer_dr_topic(const sf_producer_dr_t *dr);
+/* Partition and offset; -1 when unknown (failed, or acks=0). */
+int32_t sf_producer_dr_partition(const sf_producer_dr_t *dr);
+int64_t sf_producer_dr_offset(const sf_producer_dr_t *dr);
+const char *sf_producer_dr_event_id(const sf_producer_dr_t *dr);
+const char *sf_producer_dr_type(const sf_producer_dr_t *dr);
+const char *sf_producer_dr_aggregate_id(const sf_producer_dr_t *dr);
+void *sf_producer_dr_opaque(const sf_producer_dr_t *dr);
+
+/* ---------------------------------------------------------------------
+ * Topic provisioning (shared with the deploy tooling)
+ * ------------------------------------------------------------------- */
+
+/* Makes sure topic exists as an event-store topic: cleanup.policy=delete,
+ * retention.ms=-1, retention.bytes=-1.  Creates it when missing with
+ * partitions (<= 0: SF_PRODUCER_DEFAULT_PARTITIONS) and replication_factor
+ * (<= 0: min(3, number of brokers)).  An existing topic is never changed:
+ * if its configuration could delete history (retention.ms or
+ * retention.bytes not -1, cleanup.policy containing compact) the call
+ * fails with SF_ERR_CONFIG naming the setting.  *created (may be NULL) is
+ * 1 when this call created the topic.  Waits up to timeout_ms. */
+sf_err_t sf_producer_ensure_topic(sf_producer_t *p, const char *topic,
+                                  int partitions, int replication_factor,
+                                  int timeout_ms, int *created,
+                                  char *errstr, size_t errstr_size);
+
+/* ---------------------------------------------------------------------
+ * Time helpers
+ * ------------------------------------------------------------------- */
+
+/* RFC 3339 UTC with milliseconds: "2026-11-26T13:05:09.042Z" into buf
+ * (at least 25 bytes).  Returns buf, or NULL when size is too small or
+ * the time cannot be represented. */
+char *sf_producer_time_format(int64_t unix_ms, char *buf, size_t size);
+
+/* Parses RFC 3339 ("2026-11-26T13:05:09Z", fractions, "+02:00" offsets,
+ * 't'/'z'/' ' accepted) into milliseconds since the epoch. */
+sf_err_t sf_producer_time_parse(const char *text, int64_t *unix_ms,
+                                char *errstr, size_t errstr_size);
+
+/* Current time in milliseconds since the epoch (CLOCK_REALTIME). */
+int64_t sf_producer_now_ms(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SF_PRODUCER_H */

@@ -1,0 +1,179 @@
+/*
+ * event.c - the reusable event builder.  Setters copy; validation against
+ * the schema happens at publish time, where the catalog is known.
+ */
+#include "producer_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+sf_producer_event_t *sf_producer_event_new(void)
+{
+    return calloc(1, sizeof(sf_producer_event_t));
+}
+
+static void payload_clear(sf_producer_event_t *ev)
+{
+    switch (ev->kind) {
+    case SF_PAYLOAD_VALUE:
+        avro_value_decref(&ev->value);
+        break;
+    case SF_PAYLOAD_JSON:
+        json_decref(ev->json);
+        ev->json = NULL;
+        break;
+    case SF_PAYLOAD_TEXT:
+        free(ev->text);
+        ev->text = NULL;
+        ev->text_len = 0;
+        break;
+    case SF_PAYLOAD_NONE:
+        break;
+    }
+    ev->kind = SF_PAYLOAD_NONE;
+}
+
+void sf_producer_event_clear(sf_producer_event_t *ev)
+{
+    if (!ev)
+        return;
+    payload_clear(ev);
+    free(ev->type);
+    free(ev->aggregate_id);
+    free(ev->id);
+    free(ev->correlation_id);
+    free(ev->causation_id);
+    free(ev->topic);
+    free(ev->aggregate_type);
+    memset(ev, 0, sizeof(*ev));
+}
+
+void sf_producer_event_destroy(sf_producer_event_t *ev)
+{
+    if (!ev)
+        return;
+    sf_producer_event_clear(ev);
+    free(ev);
+}
+
+/* Replaces *field with a copy of s (NULL clears it). */
+static sf_err_t set_str(char **field, const char *s)
+{
+    char *copy = NULL;
+
+    if (s && !(copy = strdup(s)))
+        return SF_ERR_NOMEM;
+    free(*field);
+    *field = copy;
+    return SF_OK;
+}
+
+sf_err_t sf_producer_event_set_type(sf_producer_event_t *ev, const char *type)
+{
+    return set_str(&ev->type, type);
+}
+
+sf_err_t sf_producer_event_set_aggregate_id(sf_producer_event_t *ev,
+                                            const char *id)
+{
+    return set_str(&ev->aggregate_id, id);
+}
+
+sf_err_t sf_producer_event_set_id(sf_producer_event_t *ev, const char *id)
+{
+    return set_str(&ev->id, id);
+}
+
+sf_err_t sf_producer_event_set_version(sf_producer_event_t *ev,
+                                       int64_t version)
+{
+    if (version < 0)
+        return SF_ERR_INVALID_ARG;
+    ev->version = version;
+    return SF_OK;
+}
+
+sf_err_t sf_producer_event_set_time_ms(sf_producer_event_t *ev,
+                                       int64_t unix_ms)
+{
+    ev->time_ms = unix_ms;
+    ev->has_time = 1;
+    return SF_OK;
+}
+
+sf_err_t sf_producer_event_set_correlation_id(sf_producer_event_t *ev,
+                                              const char *id)
+{
+    return set_str(&ev->correlation_id, id);
+}
+
+sf_err_t sf_producer_event_set_causation_id(sf_producer_event_t *ev,
+                                            const char *id)
+{
+    return set_str(&ev->causation_id, id);
+}
+
+sf_err_t sf_producer_event_set_topic(sf_producer_event_t *ev,
+                                     const char *topic)
+{
+    return set_str(&ev->topic, topic);
+}
+
+sf_err_t sf_producer_event_set_aggregate_type(sf_producer_event_t *ev,
+                                              const char *type)
+{
+    return set_str(&ev->aggregate_type, type);
+}
+
+sf_err_t sf_producer_event_set_schema_version(sf_producer_event_t *ev,
+                                              int version)
+{
+    if (version < 0)
+        return SF_ERR_INVALID_ARG;
+    ev->schema_version = version;
+    return SF_OK;
+}
+
+sf_err_t sf_producer_event_set_value(sf_producer_event_t *ev,
+                                     avro_value_t *value)
+{
+    avro_value_t ref;
+
+    if (!value || !value->iface)
+        return SF_ERR_INVALID_ARG;
+    avro_value_copy_ref(&ref, value);
+    payload_clear(ev);
+    ev->value = ref;
+    ev->kind = SF_PAYLOAD_VALUE;
+    return SF_OK;
+}
+
+sf_err_t sf_producer_event_set_json(sf_producer_event_t *ev, json_t *json)
+{
+    if (!json)
+        return SF_ERR_INVALID_ARG;
+    json_incref(json);
+    payload_clear(ev);
+    ev->json = json;
+    ev->kind = SF_PAYLOAD_JSON;
+    return SF_OK;
+}
+
+sf_err_t sf_producer_event_set_json_text(sf_producer_event_t *ev,
+                                         const char *text, size_t len)
+{
+    char *copy;
+
+    if (!text)
+        return SF_ERR_INVALID_ARG;
+    copy = malloc(len + 1);
+    if (!copy)
+        return SF_ERR_NOMEM;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    payload_clear(ev);
+    ev->text = copy;
+    ev->text_len = len;
+    ev->kind = SF_PAYLOAD_TEXT;
+    return SF_OK;
+}

@@ -1,0 +1,135 @@
+/*
+ * producer_int.h - internals of libsfproducer shared by its source files
+ * and its unit tests.  Not installed.
+ */
+#ifndef SF_PRODUCER_INT_H
+#define SF_PRODUCER_INT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#include "sf_producer.h"
+
+struct sf_producer_conf_s {
+    rd_kafka_conf_t *rk;        /* librdkafka properties (owned) */
+    char *schema_dir;           /* sf.schema.dir */
+    char *source;               /* sf.source */
+    char *topic;                /* sf.topic */
+    char *aggtype;              /* sf.aggregate.type */
+    const sf_catalog_t *cat;    /* borrowed catalog, or NULL */
+    sf_producer_dr_cb dr_cb;
+    sf_producer_error_cb error_cb;
+    void *opaque;
+};
+
+typedef enum sf_payload_kind {
+    SF_PAYLOAD_NONE,
+    SF_PAYLOAD_VALUE,
+    SF_PAYLOAD_JSON,
+    SF_PAYLOAD_TEXT
+} sf_payload_kind_t;
+
+struct sf_producer_event_s {
+    char *type;
+    char *aggregate_id;
+    char *id;
+    char *correlation_id;
+    char *causation_id;
+    char *topic;
+    char *aggregate_type;
+    int64_t version;            /* 0 = no ce_sequence */
+    int64_t time_ms;
+    int has_time;
+    int schema_version;         /* 0 = newest */
+    sf_payload_kind_t kind;
+    avro_value_t value;         /* SF_PAYLOAD_VALUE: a reference we hold */
+    json_t *json;               /* SF_PAYLOAD_JSON: a reference we hold */
+    char *text;                 /* SF_PAYLOAD_TEXT */
+    size_t text_len;
+};
+
+/* Per-record state travelling through librdkafka as the message opaque. */
+typedef struct sf_msg {
+    void *opaque;               /* the caller's msg_opaque */
+    struct sf_sync *sync;       /* publish_sync() waiter, or NULL */
+} sf_msg_t;
+
+/* What publish_sync() waits for; filled by the delivery report. */
+typedef struct sf_sync {
+    atomic_int done;
+    sf_err_t err;
+    int32_t partition;
+    int64_t offset;
+    char errstr[512];
+} sf_sync_t;
+
+/* A validated, encoded record ready for rd_kafka_producev(). */
+typedef struct sf_record {
+    const char *topic;          /* borrowed from the event or the producer */
+    const char *key;            /* borrowed from the event */
+    void *value;                /* malloc()ed single-object bytes */
+    size_t value_len;
+    rd_kafka_headers_t *hdrs;   /* owned until handed to librdkafka */
+} sf_record_t;
+
+struct sf_producer_dr_s {
+    sf_err_t err;
+    const char *errstr;
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    char event_id[128];
+    char type[256];
+    char aggregate_id[256];
+    void *opaque;
+};
+
+struct sf_producer_s {
+    rd_kafka_t *rk;
+    const sf_catalog_t *cat;
+    sf_catalog_t *own_cat;      /* loaded from sf.schema.dir, or NULL */
+    char *source;
+    char *topic;
+    char *aggtype;
+    sf_producer_dr_cb dr_cb;
+    sf_producer_error_cb error_cb;
+    void *opaque;
+    int timeout_ms;             /* message.timeout.ms in force */
+    int transactional;
+    int txn_inited;
+    atomic_int in_txn;
+};
+
+/* conf.c */
+/* Aggregate type from a topic name "<type>-events", or NULL; malloc()ed. */
+char *sf__aggtype_from_topic(const char *topic);
+/* "<type>-events", malloc()ed. */
+char *sf__topic_from_aggtype(const char *aggtype);
+
+/* producer.c */
+/* Builds the CloudEvents headers of one event.  Every pointer except
+ * correlation/causation ids must be non-NULL; version 0 leaves out
+ * ce_sequence. */
+rd_kafka_headers_t *sf__headers_build(const char *id, const char *source,
+                                      const char *type, const char *time,
+                                      const char *subject,
+                                      const char *aggtype, int64_t version,
+                                      const char *correlation_id,
+                                      const char *causation_id);
+/* Validates and encodes ev into rec (nothing sent).  On error rec holds
+ * nothing that needs freeing. */
+sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
+                            sf_record_t *rec, char *errstr,
+                            size_t errstr_size);
+void sf__record_release(sf_record_t *rec);
+/* Hands rec to librdkafka (ownership of value and headers moves on
+ * success; on failure rec is released). */
+sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, sf_msg_t *msg,
+                         char *errstr, size_t errstr_size);
+/* SF_ERR_KAFKA_FATAL with the reason when the producer hit a fatal error. */
+sf_err_t sf__fatal_check(sf_producer_t *p, char *errstr, size_t errstr_size);
+
+#endif /* SF_PRODUCER_INT_H */
