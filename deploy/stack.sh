@@ -282,6 +282,17 @@ CONTROLLER_PORT=$CONTROLLER_PORT
 REDIS_PORT=$REDIS_PORT
 HEAP=$HEAP
 EOF
+    # Refuse before starting anything: a half-started stack is worse than
+    # none.
+    alive "$STATE/redis/pid" || ! port_in_use "$REDIS_PORT" \
+      || die "redis: port $REDIS_PORT is already in use by another process (choose --redis-port)"
+    for ((n = 1; n <= BROKERS_N; n++)); do
+      alive "$STATE/kafka-$n/pid" && continue
+      ! port_in_use $((KAFKA_PORT + n - 1)) \
+        || die "kafka node $n: port $((KAFKA_PORT + n - 1)) is already in use by another process (choose --kafka-port)"
+      ! port_in_use $((CONTROLLER_PORT + n - 1)) \
+        || die "kafka node $n: controller port $((CONTROLLER_PORT + n - 1)) is already in use by another process (choose --controller-port)"
+    done
     fetch_jars
     write_log_configs
     [ -f "$STATE/cluster-id" ] || kafka_java kafka.tools.StorageTool random-uuid >"$STATE/cluster-id"
