@@ -77,6 +77,7 @@ e2e_cleanup() {
       --pattern "sf:$P_CART:*" --pattern "sf:$P_AVAIL:*" >/dev/null 2>&1
   "$E2E_BIN" drop -t "$TOPIC" -t "$TOPIC.dlq" \
       --group "sf-$P_CART" --group "sf-$P_AVAIL" >/dev/null 2>&1
+  if [ -n "${E2E_ON_EXIT:-}" ]; then eval "$E2E_ON_EXIT"; fi
   if [ "${SF_E2E_KEEP:-0}" = 1 ]; then
     log "work folder kept: $WORK"
   else

@@ -10,6 +10,7 @@
  *                   [--rate EV_PER_S] [--create PARTITIONS]
  *   sf_e2e verify   --seed S --events N --prefix P [--upto K]
  *                   [--redis HOST:PORT] [--wait SECONDS] [--report N]
+ *                   [--only cart|avail]
  *   sf_e2e cleanup  --prefix P [--redis HOST:PORT] [--pattern PAT]...
  *   sf_e2e drop     [-b BROKERS] [-t TOPIC]... [--group GROUP]...
  *
@@ -64,6 +65,7 @@ typedef struct opts {
     int redis_port;
     double wait;
     int report;
+    int mask;
     const char *patterns[32];
     int npatterns;
 } opts_t;
@@ -195,10 +197,10 @@ static int do_publish(const opts_t *o, const gen_t *g) {
 static int do_verify(const opts_t *o, const gen_t *g) {
     size_t upto = o->upto ? o->upto : g->n;
     model_t *m = model_new();
-    fold_build(g, upto, m);
+    fold_build(g, upto, o->mask, m);
     const char *pats[FOLD_MAX_PATTERNS + 1];
     char patbuf[FOLD_MAX_PATTERNS][256];
-    int np = fold_patterns(g, patbuf, FOLD_MAX_PATTERNS);
+    int np = fold_patterns(g, o->mask, patbuf, FOLD_MAX_PATTERNS);
     for (int i = 0; i < np; i++)
         pats[i] = patbuf[i];
     pats[np] = NULL;
@@ -232,7 +234,7 @@ static int do_cleanup(const opts_t *o, const gen_t *g) {
     redisContext *rc = redis_connect(o);
     long long total = 0;
     char patbuf[FOLD_MAX_PATTERNS][256];
-    int np = fold_patterns(g, patbuf, FOLD_MAX_PATTERNS);
+    int np = fold_patterns(g, FOLD_ALL, patbuf, FOLD_MAX_PATTERNS);
     for (int i = 0; i < np + o->npatterns; i++) {
         const char *pat = i < np ? patbuf[i] : o->patterns[i - np];
         long long n = redis_unlink_matching(rc, pat);
@@ -361,13 +363,14 @@ int main(int argc, char **argv) {
     o.redis_port = getenv("SF_REDIS_PORT") ? atoi(getenv("SF_REDIS_PORT")) : 6379;
     o.schemas = "schemas/domains";
     o.report = 10;
+    o.mask = FOLD_ALL;
     static const struct option lo[] = {
         {"seed", 1, 0, 's'}, {"events", 1, 0, 'n'}, {"prefix", 1, 0, 'p'},
         {"brokers", 1, 0, 'b'}, {"topic", 1, 0, 't'}, {"schemas", 1, 0, 'S'},
         {"from", 1, 0, 'f'}, {"to", 1, 0, 'T'}, {"upto", 1, 0, 'u'},
         {"rate", 1, 0, 'r'}, {"create", 1, 0, 'c'}, {"redis", 1, 0, 'R'},
         {"wait", 1, 0, 'w'}, {"report", 1, 0, 'e'}, {"pattern", 1, 0, 'P'},
-        {"group", 1, 0, 'g'},
+        {"group", 1, 0, 'g'}, {"only", 1, 0, 'o'},
         {0, 0, 0, 0}};
     int c;
     optind = 2;
@@ -381,6 +384,14 @@ int main(int argc, char **argv) {
             o.topic = optarg;
             if (o.ntopics < 32)
                 o.topics[o.ntopics++] = optarg;
+            break;
+        case 'o':
+            if (strcmp(optarg, "cart") == 0)
+                o.mask = FOLD_CART;
+            else if (strcmp(optarg, "avail") == 0)
+                o.mask = FOLD_AVAIL;
+            else
+                usage();
             break;
         case 'g':
             if (o.ngroups < 32)
