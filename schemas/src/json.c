@@ -597,6 +597,8 @@ static sf_err_t to_json(const avro_value_t *val, json_t **out, char *errstr,
             avro_value_get_current_branch(val, &branch))
             goto avro;
         avro_schema_t bs = avro_schema_union_branch(sch, disc);
+        while (is_avro_link(bs)) /* a reference to a named type */
+            bs = avro_schema_link_target(bs);
         if (avro_value_get_type(&branch) == AVRO_NULL) {
             j = json_null();
             break;
