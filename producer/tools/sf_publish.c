@@ -256,7 +256,7 @@ int main(int argc, char **argv)
     int transactional = 0, create = 0, partitions = 0, rf = 0, c;
     counts_t counts = {0, 0, 0, 0};
     char errstr[1024], txnid[256];
-    long lineno = 0, bad = 0, send_failed = 0, accepted = 0;
+    long lineno = 0, bad = 0, send_failed = 0, accepted = 0, events = 0;
     char *line = NULL;
     size_t cap = 0;
     int rc = 2, txn_open = 0;
@@ -398,6 +398,7 @@ int main(int argc, char **argv)
         lineno++;
         if (blank(line))
             continue;
+        events++;
         obj = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
         if (!obj) {
             fprintf(stderr, "line %ld: invalid JSON at column %d: %s\n",
@@ -452,8 +453,8 @@ int main(int argc, char **argv)
         }
         sf_producer_flush(p, -1, NULL, 0);
         if (txn_open) {
-            /* Nothing of this transaction is visible: all failed. */
-            counts.failed = accepted + bad + send_failed;
+            /* Nothing of this input is visible: every event failed. */
+            counts.failed = events;
             counts.delivered = 0;
         } else {
             counts.failed = 0;
