@@ -1,0 +1,195 @@
+/* batch.c - per-partition command batch in the apply script's layout. */
+#include "batch.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Write commands a projection may issue.  Reads are pointless inside the
+ * batch and anything administrative (FLUSHALL, CONFIG, EVAL, ...) must
+ * never be reachable from event data or rules. */
+static const char *const allowed[] = {
+    "SET",     "SETNX",       "SETEX",    "PSETEX",   "GETSET",
+    "MSET",    "DEL",         "UNLINK",   "APPEND",   "INCR",
+    "DECR",    "INCRBY",      "DECRBY",   "INCRBYFLOAT",
+    "HSET",    "HSETNX",      "HMSET",    "HDEL",     "HINCRBY",
+    "HINCRBYFLOAT",
+    "SADD",    "SREM",        "SMOVE",
+    "ZADD",    "ZREM",        "ZINCRBY",  "ZREMRANGEBYSCORE",
+    "ZREMRANGEBYRANK",
+    "RPUSH",   "LPUSH",       "LREM",     "LSET",     "LTRIM",
+    "EXPIRE",  "PEXPIRE",     "EXPIREAT", "PEXPIREAT","PERSIST",
+    "PFADD",   "SETBIT",      "GEOADD",   "XADD",
+};
+
+int sf_projector_command_allowed(const char *name) {
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+        if (!strcasecmp(name, allowed[i]))
+            return 1;
+    return 0;
+}
+
+void sf_batch_init(sf_batch_t *b) {
+    memset(b, 0, sizeof(*b));
+    b->first_offset = b->last_offset = -1;
+    b->last_ts = -1;
+}
+
+void sf_batch_reset(sf_batch_t *b) {
+    sf_buf_reset(&b->data);
+    b->nargs = 0;
+    b->in_event = 0;
+    b->nevents = b->ncmds = 0;
+    b->first_offset = b->last_offset = -1;
+    b->last_ts = -1;
+}
+
+void sf_batch_free(sf_batch_t *b) {
+    sf_buf_free(&b->data);
+    free(b->aoff);
+    free(b->alen);
+    free(b->argv);
+    free(b->argvlen);
+    memset(b, 0, sizeof(*b));
+}
+
+sf_err_t sf_batch_arg(sf_batch_t *b, const void *data, size_t len) {
+    if (b->nargs == b->acap) {
+        size_t cap = b->acap ? b->acap * 2 : 256;
+        size_t *o = realloc(b->aoff, cap * sizeof(*o));
+        if (!o)
+            return SF_ERR_NOMEM;
+        b->aoff = o;
+        size_t *l = realloc(b->alen, cap * sizeof(*l));
+        if (!l)
+            return SF_ERR_NOMEM;
+        b->alen = l;
+        b->acap = cap;
+    }
+    size_t off = b->data.len;
+    if (sf_buf_append(&b->data, data, len))
+        return SF_ERR_NOMEM;
+    b->aoff[b->nargs] = off;
+    b->alen[b->nargs] = len;
+    b->nargs++;
+    return SF_OK;
+}
+
+static sf_err_t arg_num(sf_batch_t *b, int64_t v) {
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRId64, v);
+    return sf_batch_arg(b, num, (size_t)n);
+}
+
+sf_err_t sf_batch_event_begin(sf_batch_t *b, int64_t offset, int64_t ts) {
+    if (b->in_event)
+        return SF_ERR_STATE;
+    b->ev_data_mark = b->data.len;
+    b->ev_args_mark = b->nargs;
+    sf_err_t e = arg_num(b, offset);
+    if (!e)
+        e = sf_batch_arg(b, "0", 1); /* ncmds, patched at the end */
+    if (e)
+        return e;
+    b->ev_ncmd_arg = b->nargs - 1;
+    b->ev_ncmd = 0;
+    b->in_event = 1;
+    if (b->first_offset < 0)
+        b->first_offset = offset;
+    b->last_offset = offset;
+    b->last_ts = ts;
+    b->nevents++;
+    return SF_OK;
+}
+
+sf_err_t sf_batch_event_end(sf_batch_t *b) {
+    if (!b->in_event)
+        return SF_ERR_STATE;
+    b->in_event = 0;
+    if (b->ev_ncmd == 0)
+        return SF_OK;
+    /* The count argument is re-pointed at fresh bytes at the end of the
+     * data buffer: arguments need not be contiguous. */
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%zu", b->ev_ncmd);
+    size_t off = b->data.len;
+    if (sf_buf_append(&b->data, num, (size_t)n))
+        return SF_ERR_NOMEM;
+    b->aoff[b->ev_ncmd_arg] = off;
+    b->alen[b->ev_ncmd_arg] = (size_t)n;
+    b->ncmds += b->ev_ncmd;
+    return SF_OK;
+}
+
+sf_err_t sf_batch_event_abort(sf_batch_t *b) {
+    if (!b->in_event)
+        return SF_ERR_STATE;
+    /* Drop everything the event appended, then re-add its offset with a
+     * command count of 0 so the checkpoint still moves past it. */
+    b->data.len = b->ev_data_mark;
+    if (b->data.p)
+        b->data.p[b->data.len] = '\0';
+    b->nargs = b->ev_args_mark;
+    b->ev_ncmd = 0;
+    b->in_event = 0;
+    sf_err_t e = arg_num(b, b->last_offset);
+    if (!e)
+        e = sf_batch_arg(b, "0", 1);
+    return e;
+}
+
+sf_err_t sf_batch_cmd_begin(sf_batch_t *b, size_t nargs) {
+    if (!b->in_event || nargs == 0)
+        return SF_ERR_STATE;
+    b->ev_ncmd++;
+    return arg_num(b, (int64_t)nargs);
+}
+
+sf_err_t sf_batch_command(sf_batch_t *b, int argc, const char **argv,
+                          const size_t *argvlen, char *errstr,
+                          size_t errstr_size) {
+    if (argc < 1 || !argv || !argv[0])
+        return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                         "sf_batch_command: empty command");
+    if (!b->in_event)
+        return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                         "sf_batch_command: called outside a handler");
+    char name[32];
+    size_t nl = argvlen ? argvlen[0] : strlen(argv[0]);
+    if (nl >= sizeof(name))
+        nl = sizeof(name) - 1;
+    memcpy(name, argv[0], nl);
+    name[nl] = '\0';
+    if (!sf_projector_command_allowed(name))
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "command %s is not an allowed write command", name);
+    sf_err_t e = sf_batch_cmd_begin(b, (size_t)argc);
+    for (int i = 0; !e && i < argc; i++)
+        e = sf_batch_arg(b, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
+    return e;
+}
+
+size_t sf_batch_argv(sf_batch_t *b, size_t prefix, const char ***argv,
+                     size_t **argvlen) {
+    size_t n = prefix + b->nargs;
+    if (n > b->argv_cap) {
+        const char **a = realloc(b->argv, n * sizeof(*a));
+        size_t *l = a ? realloc(b->argvlen, n * sizeof(*l)) : NULL;
+        if (a)
+            b->argv = a;
+        if (!a || !l)
+            return 0;
+        b->argvlen = l;
+        b->argv_cap = n;
+    }
+    for (size_t i = 0; i < b->nargs; i++) {
+        b->argv[prefix + i] = b->data.p + b->aoff[i];
+        b->argvlen[prefix + i] = b->alen[i];
+    }
+    *argv = b->argv;
+    *argvlen = b->argvlen;
+    return n;
+}

@@ -1,0 +1,58 @@
+/*
+ * batch.h - the pending Redis work of ONE partition (sf_batch_t of the
+ * public API), laid out exactly as the apply script reads it:
+ *
+ *   per event:   <offset> <ncmds> then per command: <nargs> <arg>...
+ *
+ * Events are opened with sf_batch_event_begin(), receive commands, and are
+ * closed with sf_batch_event_end() (or rolled back to "no commands" with
+ * sf_batch_event_abort(), e.g. for a dead-lettered event, which still
+ * counts so the checkpoint moves past it).
+ *
+ * Not thread-safe; one batch per partition per worker thread.
+ */
+#ifndef SF_PROJ_BATCH_H
+#define SF_PROJ_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sf_projector.h"
+#include "util.h"
+
+struct sf_batch_s {
+    sf_buf_t data;        /* argument bytes */
+    size_t *aoff, *alen;  /* argument i = data.p[aoff[i] .. +alen[i]) */
+    size_t nargs, acap;
+    /* current event */
+    int in_event;
+    size_t ev_ncmd_arg, ev_ncmd, ev_data_mark, ev_args_mark;
+    /* totals */
+    size_t nevents, ncmds;
+    int64_t first_offset, last_offset, last_ts;
+    /* argv built for sending (sf_batch_argv) */
+    const char **argv;
+    size_t *argvlen, argv_cap;
+};
+
+void sf_batch_init(sf_batch_t *b);
+void sf_batch_reset(sf_batch_t *b);
+void sf_batch_free(sf_batch_t *b);
+
+sf_err_t sf_batch_event_begin(sf_batch_t *b, int64_t offset, int64_t ts);
+sf_err_t sf_batch_event_end(sf_batch_t *b);
+/* Discards the current event's commands; the event stays with 0 commands. */
+sf_err_t sf_batch_event_abort(sf_batch_t *b);
+
+/* Raw command building (no allow-list check; rules check at parse time):
+ * sf_batch_cmd_begin(nargs) then exactly nargs sf_batch_arg() calls. */
+sf_err_t sf_batch_cmd_begin(sf_batch_t *b, size_t nargs);
+sf_err_t sf_batch_arg(sf_batch_t *b, const void *data, size_t len);
+
+/* Builds argv/argvlen (owned by b, valid until the next change) with
+ * `prefix` empty leading slots for the caller to fill (EVALSHA, sha, keys,
+ * token, last offset).  Returns the total argc. */
+size_t sf_batch_argv(sf_batch_t *b, size_t prefix, const char ***argv,
+                     size_t **argvlen);
+
+#endif

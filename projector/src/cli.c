@@ -1,0 +1,620 @@
+/*
+ * cli.c - the sf-projector command line (sf_projector_main): one function
+ * per mode, like kcat.  This is the only place that prints or decides an
+ * exit code.
+ *
+ * Exit codes: 0 success; 1 runtime failure; 2 usage or configuration
+ * error; 3 a worker stopped on a poison event (on_error: stop).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "config.h"
+#include "journey.h"
+#include "log.h"
+#include "metrics.h"
+#include "rebuild.h"
+#include "sf_projector.h"
+#include "sf_schema.h"
+#include "util.h"
+#include "worker.h"
+
+static volatile sig_atomic_t g_stop;
+static int g_debug;
+static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static void install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void stderr_log(const char *level, const char *line) {
+    if (!g_debug && !strcmp(level, "debug"))
+        return;
+    struct timespec ts;
+    struct tm tm;
+    char t[40];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+    pthread_mutex_lock(&g_log_lock);
+    fprintf(stderr, "ts=%s.%03ldZ level=%s %s\n", t, ts.tv_nsec / 1000000,
+            level, line);
+    pthread_mutex_unlock(&g_log_lock);
+}
+
+static void die_line(const char *cmd, const char *msg) {
+    fprintf(stderr, "sf-projector %s: %s\n", cmd, msg);
+}
+
+static const char USAGE[] =
+    "Usage: sf-projector COMMAND [options]\n"
+    "\n"
+    "Commands:\n"
+    "  run -c CONFIG [PROJECTION...]      run workers (all projections by "
+    "default)\n"
+    "  rebuild -c CONFIG PROJECTION [--as-of TIME] [--force] [--batch N]\n"
+    "                                     clear the view, replay from offset "
+    "zero\n"
+    "  status -c CONFIG [PROJECTION]      checkpoint, end offset, lag per "
+    "partition\n"
+    "  pause -c CONFIG PROJECTION         workers stop applying (flag in "
+    "Redis)\n"
+    "  resume -c CONFIG PROJECTION\n"
+    "  skip -c CONFIG PROJECTION -t TOPIC -p PARTITION -o OFFSET\n"
+    "                                     move the checkpoint past a poison "
+    "event\n"
+    "  journey -c CONFIG -t TOPIC AGGREGATE_ID [--as-of TIME] "
+    "[--fold PROJECTION]\n"
+    "                                     one aggregate's events as JSON "
+    "lines\n"
+    "\n"
+    "Common options:\n"
+    "  -c, --config FILE   configuration (YAML, see projector/README.md)\n"
+    "  -X prop=value       librdkafka property (repeatable; overrides the "
+    "config)\n"
+    "  -v, --verbose       debug logs\n"
+    "  -h, --help          this text\n"
+    "TIME is RFC 3339 (2026-11-26T12:00:00Z) or milliseconds since the "
+    "epoch.\n"
+    "Exit: 0 ok, 1 failure, 2 usage/config error, 3 stopped on a poison "
+    "event.\n";
+
+typedef struct opts {
+    const char *config, *topic, *fold;
+    int32_t partition;
+    int64_t offset, as_of;
+    int force, have_partition, have_offset;
+    long batch;
+    char **X;
+    int nX;
+    char **args;
+    int nargs;
+} opts_t;
+
+static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
+    static const struct option lo[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"topic", required_argument, NULL, 't'},
+        {"partition", required_argument, NULL, 'p'},
+        {"offset", required_argument, NULL, 'o'},
+        {"as-of", required_argument, NULL, 'A'},
+        {"fold", required_argument, NULL, 'F'},
+        {"force", no_argument, NULL, 'f'},
+        {"batch", required_argument, NULL, 'B'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    memset(o, 0, sizeof(*o));
+    o->as_of = -1;
+    o->X = calloc((size_t)argc + 1, sizeof(char *));
+    if (!o->X)
+        return 1;
+    optind = 1;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "c:t:p:o:X:vh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->config = optarg; break;
+        case 't': o->topic = optarg; break;
+        case 'F': o->fold = optarg; break;
+        case 'f': o->force = 1; break;
+        case 'v': g_debug = 1; break;
+        case 'X': o->X[o->nX++] = optarg; break;
+        case 'p':
+            errno = 0;
+            o->partition = (int32_t)strtol(optarg, &end, 10);
+            if (*end || errno || o->partition < 0) {
+                die_line(cmd, "-p needs a partition number");
+                return 2;
+            }
+            o->have_partition = 1;
+            break;
+        case 'o':
+            errno = 0;
+            o->offset = strtoll(optarg, &end, 10);
+            if (*end || errno || o->offset < 0) {
+                die_line(cmd, "-o needs an offset");
+                return 2;
+            }
+            o->have_offset = 1;
+            break;
+        case 'B':
+            o->batch = strtol(optarg, &end, 10);
+            if (*end || o->batch <= 0) {
+                die_line(cmd, "--batch needs a positive number");
+                return 2;
+            }
+            break;
+        case 'A':
+            if (sf_parse_time_ms(optarg, &o->as_of)) {
+                char m[300];
+                snprintf(m, sizeof(m),
+                         "--as-of \"%s\": expected RFC 3339 or milliseconds",
+                         optarg);
+                die_line(cmd, m);
+                return 2;
+            }
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            return -1;
+        default:
+            fputs(USAGE, stderr);
+            return 2;
+        }
+    }
+    o->args = argv + optind;
+    o->nargs = argc - optind;
+    if (!o->config) {
+        die_line(cmd, "missing -c CONFIG");
+        return 2;
+    }
+    return 0;
+}
+
+static int load(const char *cmd, const opts_t *o, sf_config_t **cfg) {
+    char err[1024];
+    if (sf_config_load(o->config, cfg, err, sizeof(err))) {
+        die_line(cmd, err);
+        return 2;
+    }
+    for (int i = 0; i < o->nX; i++) {
+        char *eq = strchr(o->X[i], '=');
+        if (!eq) {
+            snprintf(err, sizeof(err), "-X %s: expected prop=value", o->X[i]);
+            die_line(cmd, err);
+            return 2;
+        }
+        *eq = '\0';
+        sf_config_kafka_set(*cfg, o->X[i], eq + 1);
+        *eq = '=';
+    }
+    return 0;
+}
+
+static int load_catalog(const char *cmd, const sf_config_t *cfg,
+                        sf_catalog_t **cat) {
+    char err[1024];
+    if (!cfg->schemas) {
+        snprintf(err, sizeof(err), "%s: no \"schemas:\" folder configured",
+                 cfg->path);
+        die_line(cmd, err);
+        return 2;
+    }
+    *cat = sf_catalog_new();
+    if (!*cat || sf_catalog_load_dir(*cat, cfg->schemas, err, sizeof(err))) {
+        die_line(cmd, *cat ? err : "out of memory");
+        return 2;
+    }
+    return 0;
+}
+
+static const sf_pconf_t *need_projection(const char *cmd,
+                                         const sf_config_t *cfg,
+                                         const char *name) {
+    const sf_pconf_t *pc = name ? sf_config_find(cfg, name) : NULL;
+    if (!pc) {
+        char m[512];
+        if (name)
+            snprintf(m, sizeof(m), "no projection \"%s\" in %s", name,
+                     cfg->path);
+        else
+            snprintf(m, sizeof(m), "missing PROJECTION argument");
+        die_line(cmd, m);
+    }
+    return pc;
+}
+
+/* ---- run ------------------------------------------------------------ */
+
+typedef struct job {
+    sf_worker_t *w;
+    const char *name;
+    sf_err_t err;
+    char msg[1024];
+    pthread_t th;
+} job_t;
+
+static void *job_main(void *arg) {
+    job_t *j = arg;
+    j->err = sf_worker_run(j->w, j->msg, sizeof(j->msg));
+    if (j->err)
+        g_stop = 1; /* one projection failing stops the process */
+    return NULL;
+}
+
+static int cmd_run(const opts_t *o) {
+    sf_config_t *cfg = NULL;
+    sf_catalog_t *cat = NULL;
+    sf_metrics_t *m = NULL;
+    int rc = load("run", o, &cfg);
+    if (rc)
+        return rc;
+    if ((rc = load_catalog("run", cfg, &cat)))
+        goto out0;
+    size_t njobs = o->nargs ? (size_t)o->nargs : cfg->nproj;
+    job_t *jobs = calloc(njobs, sizeof(*jobs));
+    if (!jobs) {
+        rc = 1;
+        goto out0;
+    }
+    m = sf_metrics_new();
+#ifndef SF_NO_HTTP
+    sf_http_t *http = NULL;
+    if (m && cfg->metrics_listen) {
+        char err[512];
+        if (sf_http_start(m, cfg->metrics_listen, &http, err, sizeof(err))) {
+            die_line("run", err);
+            rc = 2;
+            goto out1;
+        }
+        sf_log("info", "msg=\"metrics on http://%s/metrics\"",
+               cfg->metrics_listen);
+    }
+#endif
+    for (size_t i = 0; i < njobs; i++) {
+        const sf_pconf_t *pc =
+            o->nargs ? need_projection("run", cfg, o->args[i]) : &cfg->proj[i];
+        if (!pc) {
+            rc = 2;
+            goto out2;
+        }
+        char err[1024];
+        jobs[i].name = pc->name;
+        if (sf_worker_new(cfg, pc, cat, m, &g_stop, &jobs[i].w, err,
+                          sizeof(err))) {
+            die_line("run", err);
+            rc = 2;
+            goto out2;
+        }
+    }
+    install_signals();
+    for (size_t i = 0; i < njobs; i++)
+        pthread_create(&jobs[i].th, NULL, job_main, &jobs[i]);
+    for (size_t i = 0; i < njobs; i++)
+        pthread_join(jobs[i].th, NULL);
+    for (size_t i = 0; i < njobs; i++)
+        if (jobs[i].err) {
+            char line[1200];
+            snprintf(line, sizeof(line), "projection %s: %s", jobs[i].name,
+                     jobs[i].msg);
+            die_line("run", line);
+            int code = jobs[i].err == SF_ERR_RULE ||
+                               !sf_err_is_retriable(jobs[i].err)
+                           ? 3
+                           : 1;
+            if (jobs[i].err == SF_ERR_KAFKA_FATAL || jobs[i].err == SF_ERR_NOMEM)
+                code = 1;
+            if (code > rc)
+                rc = code;
+        }
+    if (!rc)
+        sf_log("info", "msg=\"stopped cleanly\"");
+out2:
+    for (size_t i = 0; i < njobs; i++)
+        sf_worker_destroy(jobs[i].w);
+#ifndef SF_NO_HTTP
+    sf_http_stop(http);
+out1:
+#endif
+    free(jobs);
+    sf_metrics_destroy(m);
+out0:
+    if (cat)
+        sf_catalog_destroy(cat);
+    sf_config_destroy(cfg);
+    return rc;
+}
+
+/* ---- rebuild -------------------------------------------------------- */
+
+static void fmt_dur(char *buf, size_t size, double s) {
+    if (s < 0 || s > 1e7)
+        snprintf(buf, size, "?");
+    else if (s >= 3600)
+        snprintf(buf, size, "%dh%02dm", (int)(s / 3600),
+                 (int)(s / 60) % 60);
+    else if (s >= 60)
+        snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else
+        snprintf(buf, size, "%.1fs", s);
+}
+
+static void rebuild_progress(void *opaque, const char *phase,
+                             const sf_rebuild_stats_t *st) {
+    const char *name = opaque;
+    if (!strcmp(phase, "clear")) {
+        fprintf(stderr, "rebuild %s: fencing workers, clearing the view; "
+                "%" PRId64 " events to replay\n", name, st->total);
+        return;
+    }
+    double rate = st->seconds > 0 ? st->done / st->seconds : 0;
+    double pct = st->total ? 100.0 * st->done / st->total : 100.0;
+    char eta[32], el[32];
+    fmt_dur(el, sizeof(el), st->seconds);
+    fmt_dur(eta, sizeof(eta), rate > 0 ? (st->total - st->done) / rate : -1);
+    if (!strcmp(phase, "done"))
+        fprintf(stderr,
+                "rebuild %s: done: %" PRId64 " events (%" PRId64
+                " applied, %" PRId64 " poison) in %s, %.0f events/s, "
+                "%" PRId64 " view keys deleted\n",
+                name, st->done, st->applied, st->poison, el, rate,
+                st->deleted_keys);
+    else
+        fprintf(stderr,
+                "rebuild %s: %" PRId64 "/%" PRId64 " events (%.1f%%), "
+                "%.0f events/s, elapsed %s, ETA %s\n",
+                name, st->done, st->total, pct, rate, el, eta);
+}
+
+static void rebuild_poison(void *opaque, const char *topic, int32_t partition,
+                           int64_t offset, const char *reason) {
+    char q[600];
+    sf_log("warn",
+           "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
+           " msg=\"poison event skipped by rebuild\" reason=%s",
+           (const char *)opaque, topic, partition, offset,
+           sf_log_q(q, sizeof(q), reason));
+}
+
+static int cmd_rebuild(const opts_t *o) {
+    sf_config_t *cfg = NULL;
+    sf_catalog_t *cat = NULL;
+    int rc = load("rebuild", o, &cfg);
+    if (rc)
+        return rc;
+    const sf_pconf_t *pc = NULL;
+    if (o->nargs != 1) {
+        die_line("rebuild", "expected exactly one PROJECTION");
+        rc = 2;
+    } else if (!(pc = need_projection("rebuild", cfg, o->args[0]))) {
+        rc = 2;
+    } else if (!(rc = load_catalog("rebuild", cfg, &cat))) {
+        sf_rebuild_opts_t ro = {o->as_of, o->force, (size_t)o->batch};
+        sf_rebuild_stats_t st;
+        char err[1024];
+        install_signals();
+        sf_err_t e = sf_rebuild_run(cfg, pc, cat, &ro, rebuild_progress,
+                                    rebuild_poison, (void *)pc->name, &g_stop,
+                                    &st, err, sizeof(err));
+        if (e) {
+            die_line("rebuild", err);
+            rc = e == SF_ERR_STATE ? 1 : 1;
+        }
+    }
+    if (cat)
+        sf_catalog_destroy(cat);
+    sf_config_destroy(cfg);
+    return rc;
+}
+
+/* ---- status / pause / resume / skip --------------------------------- */
+
+static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
+    sf_status_row_t *rows = NULL;
+    size_t n = 0;
+    int paused = 0;
+    char err[1024];
+    if (sf_status_collect(cfg, pc, &rows, &n, &paused, err, sizeof(err))) {
+        die_line("status", err);
+        return 1;
+    }
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += rows[i].lag;
+    printf("projection %s  group %s  %s  total lag %" PRId64 "\n", pc->name,
+           pc->group_id, paused ? "PAUSED" : "running", total);
+    printf("  %-32s %9s %12s %12s %10s %6s\n", "TOPIC", "PARTITION",
+           "CHECKPOINT", "END", "LAG", "EPOCH");
+    for (size_t i = 0; i < n; i++) {
+        char ck[24];
+        if (rows[i].ckpt >= 0)
+            snprintf(ck, sizeof(ck), "%" PRId64, rows[i].ckpt);
+        else
+            snprintf(ck, sizeof(ck), "-");
+        printf("  %-32s %9" PRId32 " %12s %12" PRId64 " %10" PRId64
+               " %6" PRId64 "\n",
+               rows[i].tp.topic, rows[i].tp.partition, ck, rows[i].tp.hi,
+               rows[i].lag, rows[i].epoch);
+    }
+    free(rows);
+    return 0;
+}
+
+static int cmd_status(const opts_t *o) {
+    sf_config_t *cfg = NULL;
+    int rc = load("status", o, &cfg);
+    if (rc)
+        return rc;
+    if (o->nargs) {
+        for (int i = 0; i < o->nargs && !rc; i++) {
+            const sf_pconf_t *pc = need_projection("status", cfg, o->args[i]);
+            rc = pc ? status_one(cfg, pc) : 2;
+        }
+    } else {
+        for (size_t i = 0; i < cfg->nproj && !rc; i++)
+            rc = status_one(cfg, &cfg->proj[i]);
+    }
+    sf_config_destroy(cfg);
+    return rc;
+}
+
+static int cmd_pause(const opts_t *o, int paused) {
+    const char *cmd = paused ? "pause" : "resume";
+    sf_config_t *cfg = NULL;
+    int rc = load(cmd, o, &cfg);
+    if (rc)
+        return rc;
+    const sf_pconf_t *pc =
+        o->nargs == 1 ? need_projection(cmd, cfg, o->args[0]) : NULL;
+    if (!pc) {
+        if (o->nargs != 1)
+            die_line(cmd, "expected exactly one PROJECTION");
+        rc = 2;
+    } else {
+        char err[1024];
+        if (sf_admin_pause(cfg, pc, paused, err, sizeof(err))) {
+            die_line(cmd, err);
+            rc = 1;
+        } else {
+            fprintf(stderr, "projection %s %s (workers notice within ~1 s)\n",
+                    pc->name, paused ? "paused" : "resumed");
+        }
+    }
+    sf_config_destroy(cfg);
+    return rc;
+}
+
+static int cmd_skip(const opts_t *o) {
+    sf_config_t *cfg = NULL;
+    int rc = load("skip", o, &cfg);
+    if (rc)
+        return rc;
+    const sf_pconf_t *pc =
+        o->nargs == 1 ? need_projection("skip", cfg, o->args[0]) : NULL;
+    if (!pc || !o->topic || !o->have_partition || !o->have_offset) {
+        if (pc || o->nargs != 1)
+            die_line("skip", "usage: skip -c CONFIG PROJECTION -t TOPIC "
+                             "-p PARTITION -o OFFSET");
+        rc = 2;
+    } else {
+        char err[1024];
+        int64_t prev = -1;
+        if (sf_admin_skip(cfg, pc, o->topic, o->partition, o->offset, &prev,
+                          err, sizeof(err))) {
+            die_line("skip", err);
+            rc = 1;
+        } else {
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " offset=%" PRId64 " previous_checkpoint=%" PRId64
+                   " msg=\"checkpoint moved by operator (skip)\"",
+                   pc->name, o->topic, o->partition, o->offset, prev);
+        }
+    }
+    sf_config_destroy(cfg);
+    return rc;
+}
+
+/* ---- journey -------------------------------------------------------- */
+
+static void journey_emit(void *opaque, const char *json) {
+    (void)opaque;
+    puts(json);
+}
+
+static int cmd_journey(const opts_t *o) {
+    sf_config_t *cfg = NULL;
+    sf_catalog_t *cat = NULL;
+    int rc = load("journey", o, &cfg);
+    if (rc)
+        return rc;
+    const sf_pconf_t *fold = NULL;
+    if (!o->topic || o->nargs != 1) {
+        die_line("journey", "usage: journey -c CONFIG -t TOPIC AGGREGATE_ID "
+                            "[--as-of TIME] [--fold PROJECTION]");
+        rc = 2;
+    } else if (o->fold && !(fold = need_projection("journey", cfg, o->fold))) {
+        rc = 2;
+    } else if (!(rc = load_catalog("journey", cfg, &cat))) {
+        char err[1024];
+        int64_t n = 0;
+        if (sf_journey_run(cfg, cat, o->topic, o->args[0], o->as_of, fold,
+                           journey_emit, NULL, &n, err, sizeof(err))) {
+            die_line("journey", err);
+            rc = 1;
+        } else {
+            fprintf(stderr, "journey: %" PRId64 " event(s) of %s\n", n,
+                    o->args[0]);
+        }
+    }
+    if (cat)
+        sf_catalog_destroy(cat);
+    sf_config_destroy(cfg);
+    return rc;
+}
+
+int sf_projector_main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    static const char *const known[] = {"run",    "rebuild", "status",
+                                        "pause",  "resume",  "skip",
+                                        "journey"};
+    int ok = 0;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        ok |= !strcmp(cmd, known[i]);
+    if (!ok) {
+        fprintf(stderr, "sf-projector: unknown command \"%s\" (try --help)\n",
+                cmd);
+        return 2;
+    }
+    if (getenv("SF_DEBUG"))
+        g_debug = 1;
+    sf_projector_set_log_cb(stderr_log);
+    opts_t o;
+    int rc = parse(cmd, argc - 1, argv + 1, &o);
+    if (rc) {
+        free(o.X);
+        return rc < 0 ? 0 : rc;
+    }
+    if (!strcmp(cmd, "run"))
+        rc = cmd_run(&o);
+    else if (!strcmp(cmd, "rebuild"))
+        rc = cmd_rebuild(&o);
+    else if (!strcmp(cmd, "status"))
+        rc = cmd_status(&o);
+    else if (!strcmp(cmd, "pause"))
+        rc = cmd_pause(&o, 1);
+    else if (!strcmp(cmd, "resume"))
+        rc = cmd_pause(&o, 0);
+    else if (!strcmp(cmd, "skip"))
+        rc = cmd_skip(&o);
+    else
+        rc = cmd_journey(&o);
+    free(o.X);
+    return rc;
+}

@@ -1,0 +1,425 @@
+/* config.c - load the sf-projector YAML configuration (see config.h). */
+#include "config.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yamlx.h"
+
+static void kv_free(sf_kv_t *kv, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].k);
+        free(kv[i].v);
+    }
+    free(kv);
+}
+
+void sf_config_destroy(sf_config_t *c) {
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nproj; i++) {
+        sf_pconf_t *p = &c->proj[i];
+        free(p->name);
+        free(p->group_id);
+        for (size_t t = 0; t < p->ntopics; t++)
+            free(p->topics[t]);
+        free(p->topics);
+        sf_rules_destroy(p->rules);
+        free(p->handler);
+        kv_free(p->kafka, p->nkafka);
+    }
+    free(c->proj);
+    kv_free(c->kafka, c->nkafka);
+    free(c->path);
+    free(c->dir);
+    free(c->redis_host);
+    free(c->redis_password);
+    free(c->schemas);
+    free(c->metrics_listen);
+    free(c);
+}
+
+static sf_err_t kv_set(sf_kv_t **kv, size_t *n, const char *k, const char *v) {
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*kv)[i].k, k)) {
+            char *nv = strdup(v);
+            if (!nv)
+                return SF_ERR_NOMEM;
+            free((*kv)[i].v);
+            (*kv)[i].v = nv;
+            return SF_OK;
+        }
+    sf_kv_t *nk = realloc(*kv, (*n + 1) * sizeof(*nk));
+    if (!nk)
+        return SF_ERR_NOMEM;
+    *kv = nk;
+    nk[*n].k = strdup(k);
+    nk[*n].v = strdup(v);
+    if (!nk[*n].k || !nk[*n].v) {
+        free(nk[*n].k);
+        free(nk[*n].v);
+        return SF_ERR_NOMEM;
+    }
+    (*n)++;
+    return SF_OK;
+}
+
+sf_err_t sf_config_kafka_set(sf_config_t *c, const char *k, const char *v) {
+    return kv_set(&c->kafka, &c->nkafka, k, v);
+}
+
+const sf_pconf_t *sf_config_find(const sf_config_t *c, const char *name) {
+    for (size_t i = 0; i < c->nproj; i++)
+        if (!strcmp(c->proj[i].name, name))
+            return &c->proj[i];
+    return NULL;
+}
+
+/* Resolves p against dir unless absolute. */
+static char *resolve(const char *dir, const char *p) {
+    if (p[0] == '/' || !dir)
+        return strdup(p);
+    size_t n = strlen(dir) + strlen(p) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/%s", dir, p);
+    return s;
+}
+
+typedef struct ctx {
+    sf_yaml_t *y;
+    sf_config_t *c;
+    char *errstr;
+    size_t errstr_size;
+} ctx_t;
+
+#define FOR_PAIRS(y, n, p, k, v)                                            \
+    for (yaml_node_pair_t *p = (n)->data.mapping.pairs.start;               \
+         p < (n)->data.mapping.pairs.top; p++)                              \
+        for (yaml_node_t *k = sf_yaml_node(y, p->key),                      \
+                         *v = sf_yaml_node(y, p->value), *_once = k;        \
+             _once; _once = NULL)
+
+static sf_err_t need_map(ctx_t *x, yaml_node_t *n, const char *what) {
+    if (n->type != YAML_MAPPING_NODE)
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "%s must be a mapping", what);
+    return SF_OK;
+}
+
+static sf_err_t scalar(ctx_t *x, yaml_node_t *n, const char *what,
+                       char **out) {
+    const char *s = sf_yaml_scalar(n);
+    if (!s)
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "%s must be a scalar", what);
+    free(*out);
+    *out = strdup(s);
+    return *out ? SF_OK : SF_ERR_NOMEM;
+}
+
+static sf_err_t int_in(ctx_t *x, yaml_node_t *n, long long lo, long long hi,
+                       int *out) {
+    long long v;
+    sf_err_t e = sf_yaml_int(x->y, n, &v, x->errstr, x->errstr_size);
+    if (e)
+        return e;
+    if (v < lo || v > hi)
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "value %lld out of range [%lld, %lld]", v, lo, hi);
+    *out = (int)v;
+    return SF_OK;
+}
+
+static sf_err_t parse_kafka(ctx_t *x, yaml_node_t *n, sf_kv_t **kv,
+                            size_t *nkv) {
+    sf_err_t e = need_map(x, n, "kafka");
+    if (e)
+        return e;
+    FOR_PAIRS(x->y, n, p, k, v) {
+        const char *ks = sf_yaml_scalar(k), *vs = sf_yaml_scalar(v);
+        if (!ks || !vs)
+            return sf_yaml_err(x->y, vs ? k : v, x->errstr, x->errstr_size,
+                               SF_ERR_CONFIG,
+                               "kafka properties are scalar key: value");
+        if ((e = kv_set(kv, nkv, ks, vs)))
+            return e;
+    }
+    return SF_OK;
+}
+
+static sf_err_t parse_redis(ctx_t *x, yaml_node_t *n) {
+    sf_err_t e = need_map(x, n, "redis");
+    if (e)
+        return e;
+    FOR_PAIRS(x->y, n, p, k, v) {
+        const char *ks = sf_yaml_scalar(k);
+        if (ks && !strcmp(ks, "host"))
+            e = scalar(x, v, "redis.host", &x->c->redis_host);
+        else if (ks && !strcmp(ks, "port"))
+            e = int_in(x, v, 1, 65535, &x->c->redis_port);
+        else if (ks && !strcmp(ks, "db"))
+            e = int_in(x, v, 0, 1 << 20, &x->c->redis_db);
+        else if (ks && !strcmp(ks, "password"))
+            e = scalar(x, v, "redis.password", &x->c->redis_password);
+        else
+            e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                            "unknown key \"%s\" in redis (known: host, port, "
+                            "db, password)", ks ? ks : "?");
+        if (e)
+            return e;
+    }
+    return SF_OK;
+}
+
+static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
+    sf_err_t e = need_map(x, n, "a projection");
+    if (e)
+        return e;
+    pc->batch_size = 500;
+    pc->batch_ms = 50;
+    FOR_PAIRS(x->y, n, p, k, v) {
+        const char *ks = sf_yaml_scalar(k);
+        if (!ks) {
+            e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                            "expected a scalar key");
+        } else if (!strcmp(ks, "name")) {
+            e = scalar(x, v, "name", &pc->name);
+            if (!e && (!*pc->name || strchr(pc->name, ':') ||
+                       strchr(pc->name, ' ')))
+                e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG,
+                                "projection name must be non-empty without "
+                                "':' or spaces");
+        } else if (!strcmp(ks, "group_id")) {
+            e = scalar(x, v, "group_id", &pc->group_id);
+        } else if (!strcmp(ks, "topics")) {
+            const char *one = sf_yaml_scalar(v);
+            if (one) {
+                pc->topics = calloc(1, sizeof(char *));
+                if (!pc->topics || !(pc->topics[0] = strdup(one)))
+                    return SF_ERR_NOMEM;
+                pc->ntopics = 1;
+            } else if (v->type == YAML_SEQUENCE_NODE) {
+                size_t cnt = (size_t)(v->data.sequence.items.top -
+                                      v->data.sequence.items.start);
+                pc->topics = calloc(cnt ? cnt : 1, sizeof(char *));
+                if (!pc->topics)
+                    return SF_ERR_NOMEM;
+                for (size_t i = 0; i < cnt && !e; i++) {
+                    yaml_node_t *t =
+                        sf_yaml_node(x->y, v->data.sequence.items.start[i]);
+                    char *s = NULL;
+                    e = scalar(x, t, "a topic", &s);
+                    if (!e)
+                        pc->topics[pc->ntopics++] = s;
+                }
+            } else {
+                e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG, "topics must be a list");
+            }
+        } else if (!strcmp(ks, "rules")) {
+            const char *file = sf_yaml_scalar(v);
+            if (file) {
+                char *path = resolve(x->c->dir, file);
+                if (!path)
+                    return SF_ERR_NOMEM;
+                e = sf_rules_load_file(path, &pc->rules, x->errstr,
+                                       x->errstr_size);
+                free(path);
+            } else {
+                e = sf_rules_from_node(x->y, v, &pc->rules, x->errstr,
+                                       x->errstr_size);
+            }
+        } else if (!strcmp(ks, "handler")) {
+            const char *file = sf_yaml_scalar(v);
+            if (!file || !*file)
+                e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG, "handler must be a path");
+            else if (!(pc->handler = strchr(file, '/') ? resolve(x->c->dir, file)
+                                                       : strdup(file)))
+                return SF_ERR_NOMEM;
+        } else if (!strcmp(ks, "on_error")) {
+            const char *s = sf_yaml_scalar(v);
+            if (s && !strcmp(s, "dlq"))
+                pc->on_error_stop = 0;
+            else if (s && !strcmp(s, "stop"))
+                pc->on_error_stop = 1;
+            else
+                e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG, "on_error must be dlq or stop");
+        } else if (!strcmp(ks, "batch")) {
+            if (!(e = need_map(x, v, "batch")))
+                FOR_PAIRS(x->y, v, q, bk, bv) {
+                    const char *bs = sf_yaml_scalar(bk);
+                    if (bs && !strcmp(bs, "size"))
+                        e = int_in(x, bv, 1, 1000000, &pc->batch_size);
+                    else if (bs && !strcmp(bs, "time_ms"))
+                        e = int_in(x, bv, 0, 60000, &pc->batch_ms);
+                    else
+                        e = sf_yaml_err(x->y, bk, x->errstr, x->errstr_size,
+                                        SF_ERR_CONFIG,
+                                        "unknown key \"%s\" in batch (known: "
+                                        "size, time_ms)", bs ? bs : "?");
+                    if (e)
+                        return e;
+                }
+        } else if (!strcmp(ks, "kafka")) {
+            e = parse_kafka(x, v, &pc->kafka, &pc->nkafka);
+        } else {
+            e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                            "unknown key \"%s\" in projection (known: name, "
+                            "topics, rules, handler, group_id, on_error, "
+                            "batch, kafka)", ks);
+        }
+        if (e)
+            return e;
+    }
+    if (!pc->name)
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "projection without a name");
+    if (!pc->ntopics)
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "projection %s has no topics", pc->name);
+    if (!pc->rules && !pc->handler)
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "projection %s needs rules or a handler", pc->name);
+    if (!pc->group_id) {
+        size_t len = strlen(pc->name) + 4;
+        if (!(pc->group_id = malloc(len)))
+            return SF_ERR_NOMEM;
+        snprintf(pc->group_id, len, "sf-%s", pc->name);
+    }
+    return SF_OK;
+}
+
+static sf_err_t parse_root(ctx_t *x, yaml_node_t *root) {
+    sf_config_t *c = x->c;
+    sf_err_t e = need_map(x, root, "the configuration");
+    if (e)
+        return e;
+    FOR_PAIRS(x->y, root, p, k, v) {
+        const char *ks = sf_yaml_scalar(k);
+        if (!ks) {
+            e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                            "expected a scalar key");
+        } else if (!strcmp(ks, "kafka")) {
+            e = parse_kafka(x, v, &c->kafka, &c->nkafka);
+        } else if (!strcmp(ks, "redis")) {
+            e = parse_redis(x, v);
+        } else if (!strcmp(ks, "schemas")) {
+            const char *s = sf_yaml_scalar(v);
+            if (!s)
+                e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG, "schemas must be a folder");
+            else if (!(c->schemas = resolve(c->dir, s)))
+                e = SF_ERR_NOMEM;
+        } else if (!strcmp(ks, "metrics")) {
+            if (!(e = need_map(x, v, "metrics")))
+                FOR_PAIRS(x->y, v, q, mk, mv) {
+                    const char *ms = sf_yaml_scalar(mk);
+                    if (ms && !strcmp(ms, "listen"))
+                        e = scalar(x, mv, "metrics.listen", &c->metrics_listen);
+                    else
+                        e = sf_yaml_err(x->y, mk, x->errstr, x->errstr_size,
+                                        SF_ERR_CONFIG,
+                                        "unknown key \"%s\" in metrics "
+                                        "(known: listen)", ms ? ms : "?");
+                    if (e)
+                        return e;
+                }
+        } else if (!strcmp(ks, "projections")) {
+            if (v->type != YAML_SEQUENCE_NODE) {
+                e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG, "projections must be a list");
+            } else {
+                size_t cnt = (size_t)(v->data.sequence.items.top -
+                                      v->data.sequence.items.start);
+                c->proj = calloc(cnt ? cnt : 1, sizeof(*c->proj));
+                if (!c->proj)
+                    return SF_ERR_NOMEM;
+                for (size_t i = 0; i < cnt && !e; i++) {
+                    yaml_node_t *pn =
+                        sf_yaml_node(x->y, v->data.sequence.items.start[i]);
+                    c->nproj++;
+                    e = parse_projection(x, pn, &c->proj[i]);
+                    for (size_t j = 0; !e && j < i; j++)
+                        if (!strcmp(c->proj[j].name, c->proj[i].name))
+                            e = sf_yaml_err(x->y, pn, x->errstr,
+                                            x->errstr_size, SF_ERR_CONFIG,
+                                            "duplicate projection name %s",
+                                            c->proj[i].name);
+                }
+            }
+        } else {
+            e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                            "unknown key \"%s\" (known: kafka, redis, "
+                            "schemas, metrics, projections)", ks);
+        }
+        if (e)
+            return e;
+    }
+    if (!c->nproj)
+        return sf_yaml_err(x->y, root, x->errstr, x->errstr_size,
+                           SF_ERR_CONFIG, "no projections configured");
+    return SF_OK;
+}
+
+static sf_err_t finish(sf_yaml_t *y, sf_config_t *c, sf_config_t **out,
+                       char *errstr, size_t errstr_size) {
+    ctx_t x = {y, c, errstr, errstr_size};
+    c->redis_port = 6379;
+    sf_err_t e = parse_root(&x, sf_yaml_root(y));
+    if (!e && !c->redis_host && !(c->redis_host = strdup("127.0.0.1")))
+        e = SF_ERR_NOMEM;
+    if (e) {
+        sf_config_destroy(c);
+        return e;
+    }
+    *out = c;
+    return SF_OK;
+}
+
+sf_err_t sf_config_load(const char *path, sf_config_t **out, char *errstr,
+                        size_t errstr_size) {
+    sf_config_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return SF_ERR_NOMEM;
+    char *tmp = strdup(path);
+    c->path = strdup(path);
+    c->dir = tmp ? strdup(dirname(tmp)) : NULL;
+    free(tmp);
+    if (!c->path || !c->dir) {
+        sf_config_destroy(c);
+        return SF_ERR_NOMEM;
+    }
+    sf_yaml_t y;
+    sf_err_t e = sf_yaml_load_file(&y, path, errstr, errstr_size);
+    if (e)
+        sf_config_destroy(c);
+    else
+        e = finish(&y, c, out, errstr, errstr_size);
+    sf_yaml_free(&y);
+    return e;
+}
+
+sf_err_t sf_config_load_string(const char *text, const char *origin,
+                               const char *dir, sf_config_t **out,
+                               char *errstr, size_t errstr_size) {
+    sf_config_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return SF_ERR_NOMEM;
+    c->path = strdup(origin);
+    c->dir = dir ? strdup(dir) : NULL;
+    sf_yaml_t y;
+    sf_err_t e = sf_yaml_load_string(&y, text, strlen(text), origin, errstr,
+                                      errstr_size);
+    if (e)
+        sf_config_destroy(c);
+    else
+        e = finish(&y, c, out, errstr, errstr_size);
+    sf_yaml_free(&y);
+    return e;
+}

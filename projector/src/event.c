@@ -1,0 +1,81 @@
+/* event.c - envelope extraction and the public sf_event_* accessors. */
+#include "event.h"
+
+#include <string.h>
+
+int sf_msg_header(const rd_kafka_message_t *m, const char *name,
+                  sf_buf_t *buf) {
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val;
+    size_t size;
+    sf_buf_reset(buf);
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    if (rd_kafka_header_get_last(hdrs, name, &val, &size) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    if (sf_buf_append(buf, val ? val : "", val ? size : 0))
+        return -1;
+    return 0;
+}
+
+sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
+    static const char *names[] = {SF_HDR_SUBJECT, SF_HDR_TYPE, SF_HDR_ID,
+                                  SF_HDR_TIME, SF_HDR_SEQUENCE};
+    size_t offs[5];
+    rd_kafka_headers_t *hdrs = NULL;
+    sf_buf_reset(&ev->strs);
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = NULL;
+    for (int i = 0; i < 5; i++) {
+        const void *val = NULL;
+        size_t size = 0;
+        offs[i] = ev->strs.len;
+        if (hdrs && rd_kafka_header_get_last(hdrs, names[i], &val, &size) ==
+                        RD_KAFKA_RESP_ERR_NO_ERROR && val) {
+            if (sf_buf_append(&ev->strs, val, size))
+                return SF_ERR_NOMEM;
+        } else if (i == 0 && m->key) {
+            if (sf_buf_append(&ev->strs, m->key, m->key_len))
+                return SF_ERR_NOMEM;
+        }
+        if (sf_buf_append(&ev->strs, "", 1)) /* keep the NUL */
+            return SF_ERR_NOMEM;
+    }
+    ev->topic = rd_kafka_topic_name(m->rkt);
+    ev->partition = m->partition;
+    ev->offset = m->offset;
+    ev->timestamp = rd_kafka_message_timestamp(m, NULL);
+    ev->aggregate_id = ev->strs.p + offs[0];
+    ev->type = ev->strs.p + offs[1];
+    ev->id = ev->strs.p + offs[2];
+    ev->time = ev->strs.p + offs[3];
+    ev->version = ev->strs.p + offs[4];
+    ev->data = NULL;
+    return SF_OK;
+}
+
+void sf_event_clear(sf_event_t *ev) {
+    sf_buf_free(&ev->strs);
+    memset(ev, 0, sizeof(*ev));
+}
+
+int64_t sf_event_time_ms(const sf_event_t *ev) {
+    int64_t ms;
+    if (ev->time && *ev->time && sf_parse_time_ms(ev->time, &ms) == 0)
+        return ms;
+    return ev->timestamp;
+}
+
+const char *sf_event_topic(const sf_event_t *ev) { return ev->topic; }
+int32_t sf_event_partition(const sf_event_t *ev) { return ev->partition; }
+int64_t sf_event_offset(const sf_event_t *ev) { return ev->offset; }
+int64_t sf_event_timestamp(const sf_event_t *ev) { return ev->timestamp; }
+const char *sf_event_aggregate_id(const sf_event_t *ev) {
+    return ev->aggregate_id;
+}
+const char *sf_event_type(const sf_event_t *ev) { return ev->type; }
+const char *sf_event_id(const sf_event_t *ev) { return ev->id; }
+const char *sf_event_time(const sf_event_t *ev) { return ev->time; }
+const char *sf_event_version(const sf_event_t *ev) { return ev->version; }
+const avro_value_t *sf_event_data(const sf_event_t *ev) { return ev->data; }

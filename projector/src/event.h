@@ -1,0 +1,38 @@
+/*
+ * event.h - the projector's view of one Kafka record: envelope fields taken
+ * from the CloudEvents headers plus the decoded payload (sf_event_t of the
+ * public API).
+ */
+#ifndef SF_PROJ_EVENT_H
+#define SF_PROJ_EVENT_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "sf_projector.h"
+#include "util.h"
+
+struct sf_event_s {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp; /* Kafka timestamp, ms; -1 unknown */
+    const char *aggregate_id, *type, *id, *time, *version;
+    avro_value_t *data; /* NULL until decoded */
+    sf_buf_t strs;      /* storage of the strings above */
+};
+
+/* Fills ev's envelope from a consumed message (strings copied into
+ * ev->strs, which is reused: call sf_event_clear() at the end).  data is
+ * left NULL. */
+sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m);
+void sf_event_clear(sf_event_t *ev);
+
+/* The header value of name as a new NUL-terminated copy in buf (reset
+ * first); returns 0 if present, -1 if absent. */
+int sf_msg_header(const rd_kafka_message_t *m, const char *name,
+                  sf_buf_t *buf);
+
+/* Event time in ms: ce_time when parsable, else the Kafka timestamp. */
+int64_t sf_event_time_ms(const sf_event_t *ev);
+
+#endif

@@ -1,0 +1,483 @@
+/* interp.c - compile and render rule argument templates (see interp.h). */
+#include "interp.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sf_schema.h"
+
+typedef enum {
+    F_AGGREGATE_ID,
+    F_TYPE,
+    F_VERSION,
+    F_TIME,
+    F_EVENT_ID,
+    F_PARTITION,
+    F_OFFSET,
+    F_TOPIC,
+    F_TIMESTAMP,
+    F_DATA
+} field_t;
+
+static const struct {
+    const char *name;
+    field_t f;
+} envelope[] = {
+    {"aggregate_id", F_AGGREGATE_ID}, {"type", F_TYPE},
+    {"version", F_VERSION},           {"time", F_TIME},
+    {"event_id", F_EVENT_ID},         {"partition", F_PARTITION},
+    {"offset", F_OFFSET},             {"topic", F_TOPIC},
+    {"timestamp", F_TIMESTAMP},       {"data", F_DATA},
+};
+
+typedef enum { FILTER_NONE, FILTER_NEG, FILTER_JSON } filter_t;
+
+typedef struct seg {
+    char *name; /* field / map key, or NULL for an index */
+    size_t index;
+} seg_t;
+
+struct sf_path {
+    field_t field;
+    filter_t filter;
+    size_t nseg;
+    seg_t *segs;
+    char *text; /* for errors */
+};
+
+typedef struct part {
+    sf_path_t *path; /* NULL: literal */
+    char *lit;
+    size_t litlen;
+} part_t;
+
+struct sf_tmpl {
+    size_t nparts;
+    part_t *parts;
+};
+
+void sf_path_destroy(sf_path_t *p) {
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nseg; i++)
+        free(p->segs[i].name);
+    free(p->segs);
+    free(p->text);
+    free(p);
+}
+
+static int ident_char(int c) {
+    return isalnum(c) || c == '_' || c == '-';
+}
+
+/* Parses text[0..len) as a path. */
+static sf_err_t path_parse(const char *text, size_t len, sf_path_t **out,
+                           size_t *errcol, char *errstr, size_t errstr_size) {
+    sf_path_t *p = calloc(1, sizeof(*p));
+    if (!p || !(p->text = strndup(text, len))) {
+        free(p);
+        return SF_ERR_NOMEM;
+    }
+    size_t i = 0;
+    sf_err_t e = SF_OK;
+    /* leading identifier */
+    while (i < len && ident_char((unsigned char)text[i]))
+        i++;
+    size_t n = 0, found = 0;
+    for (n = 0; n < sizeof(envelope) / sizeof(envelope[0]); n++)
+        if (strlen(envelope[n].name) == i &&
+            !strncmp(envelope[n].name, text, i)) {
+            p->field = envelope[n].f;
+            found = 1;
+            break;
+        }
+    if (!found) {
+        *errcol = 0;
+        e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                      "unknown field \"%.*s\" (expected data.<path> or one of "
+                      "aggregate_id, type, version, time, event_id, "
+                      "partition, offset, topic, timestamp)",
+                      (int)len, text);
+        goto err;
+    }
+    while (i < len && text[i] != '|') {
+        if (p->field != F_DATA) {
+            *errcol = i;
+            e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                          "envelope field %s has no sub-fields",
+                          envelope[n].name);
+            goto err;
+        }
+        seg_t s = {0};
+        if (text[i] == '.') {
+            size_t st = ++i;
+            while (i < len && ident_char((unsigned char)text[i]))
+                i++;
+            if (i == st) {
+                *errcol = st;
+                e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                              "expected a field name after '.'");
+                goto err;
+            }
+            if (!(s.name = strndup(text + st, i - st))) {
+                e = SF_ERR_NOMEM;
+                goto err;
+            }
+        } else if (text[i] == '[') {
+            size_t st = ++i;
+            while (i < len && isdigit((unsigned char)text[i]))
+                i++;
+            if (i == st || i >= len || text[i] != ']') {
+                *errcol = st;
+                e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                              "expected [index] with a non-negative integer");
+                goto err;
+            }
+            s.index = strtoull(text + st, NULL, 10);
+            i++;
+        } else {
+            *errcol = i;
+            e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                          "unexpected '%c' in path", text[i]);
+            goto err;
+        }
+        seg_t *ns = realloc(p->segs, (p->nseg + 1) * sizeof(*ns));
+        if (!ns) {
+            free(s.name);
+            e = SF_ERR_NOMEM;
+            goto err;
+        }
+        p->segs = ns;
+        p->segs[p->nseg++] = s;
+    }
+    if (i < len) { /* filter */
+        const char *f = text + i + 1;
+        size_t fl = len - i - 1;
+        if (fl == 3 && !strncmp(f, "neg", 3))
+            p->filter = FILTER_NEG;
+        else if (fl == 4 && !strncmp(f, "json", 4))
+            p->filter = FILTER_JSON;
+        else {
+            *errcol = i + 1;
+            e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                          "unknown filter \"%.*s\" (known: neg, json)",
+                          (int)fl, f);
+            goto err;
+        }
+    }
+    *out = p;
+    return SF_OK;
+err:
+    sf_path_destroy(p);
+    return e;
+}
+
+sf_err_t sf_path_compile(const char *text, sf_path_t **out, size_t *errcol,
+                         char *errstr, size_t errstr_size) {
+    return path_parse(text, strlen(text), out, errcol, errstr, errstr_size);
+}
+
+void sf_tmpl_destroy(sf_tmpl_t *t) {
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nparts; i++) {
+        sf_path_destroy(t->parts[i].path);
+        free(t->parts[i].lit);
+    }
+    free(t->parts);
+    free(t);
+}
+
+static sf_err_t add_part(sf_tmpl_t *t, part_t p) {
+    part_t *np = realloc(t->parts, (t->nparts + 1) * sizeof(*np));
+    if (!np)
+        return SF_ERR_NOMEM;
+    t->parts = np;
+    t->parts[t->nparts++] = p;
+    return SF_OK;
+}
+
+sf_err_t sf_tmpl_compile(const char *text, sf_tmpl_t **out, size_t *errcol,
+                         char *errstr, size_t errstr_size) {
+    sf_tmpl_t *t = calloc(1, sizeof(*t));
+    if (!t)
+        return SF_ERR_NOMEM;
+    sf_buf_t lit = {0};
+    sf_err_t e = SF_OK;
+    size_t len = strlen(text);
+    for (size_t i = 0; i < len;) {
+        char c = text[i];
+        if ((c == '{' || c == '}') && i + 1 < len && text[i + 1] == c) {
+            if ((e = sf_buf_append(&lit, &c, 1)))
+                goto err;
+            i += 2;
+            continue;
+        }
+        if (c == '}') {
+            *errcol = i;
+            e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                          "unmatched '}' (write '}}' for a literal brace)");
+            goto err;
+        }
+        if (c != '{') {
+            if ((e = sf_buf_append(&lit, &c, 1)))
+                goto err;
+            i++;
+            continue;
+        }
+        const char *close = memchr(text + i + 1, '}', len - i - 1);
+        if (!close) {
+            *errcol = i;
+            e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                          "unterminated '{' (write '{{' for a literal brace)");
+            goto err;
+        }
+        if (lit.len) {
+            part_t p = {NULL, lit.p, lit.len};
+            if ((e = add_part(t, p)))
+                goto err;
+            memset(&lit, 0, sizeof(lit));
+        }
+        part_t p = {0};
+        size_t sub = 0;
+        e = path_parse(text + i + 1, (size_t)(close - text - i - 1), &p.path,
+                       &sub, errstr, errstr_size);
+        if (e) {
+            *errcol = i + 1 + sub;
+            goto err;
+        }
+        if ((e = add_part(t, p))) {
+            sf_path_destroy(p.path);
+            goto err;
+        }
+        i = (size_t)(close - text) + 1;
+    }
+    if (lit.len || t->nparts == 0) {
+        if (!lit.p && (e = sf_buf_append(&lit, "", 0)))
+            goto err;
+        part_t p = {NULL, lit.p, lit.len};
+        if ((e = add_part(t, p)))
+            goto err;
+        memset(&lit, 0, sizeof(lit));
+    }
+    *out = t;
+    return SF_OK;
+err:
+    sf_buf_free(&lit);
+    sf_tmpl_destroy(t);
+    return e;
+}
+
+int sf_tmpl_is_literal(const sf_tmpl_t *t, const char **lit, size_t *len) {
+    if (t->nparts != 1 || t->parts[0].path)
+        return 0;
+    *lit = t->parts[0].lit;
+    *len = t->parts[0].litlen;
+    return 1;
+}
+
+/* Renders one scalar Avro value. */
+static sf_err_t render_value(const sf_path_t *p, avro_value_t *v,
+                             sf_buf_t *out, int *is_null, char *errstr,
+                             size_t errstr_size) {
+    char num[64];
+    int n = -1;
+    avro_type_t t = avro_value_get_type(v);
+    if (p->filter == FILTER_NEG && t != AVRO_INT32 && t != AVRO_INT64 &&
+        t != AVRO_FLOAT && t != AVRO_DOUBLE)
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "%s: |neg needs a number", p->text);
+    switch (t) {
+    case AVRO_STRING:
+    case AVRO_BYTES: {
+        const void *buf;
+        size_t size;
+        if (t == AVRO_STRING) {
+            const char *s;
+            avro_value_get_string(v, &s, &size);
+            buf = s;
+            if (size)
+                size--; /* avro-c counts the NUL */
+        } else {
+            avro_value_get_bytes(v, &buf, &size);
+        }
+        return sf_buf_append(out, buf, size);
+    }
+    case AVRO_FIXED: {
+        const void *buf;
+        size_t size;
+        avro_value_get_fixed(v, &buf, &size);
+        return sf_buf_append(out, buf, size);
+    }
+    case AVRO_INT32: {
+        int32_t x;
+        avro_value_get_int(v, &x);
+        n = snprintf(num, sizeof(num), "%" PRId32,
+                     p->filter == FILTER_NEG ? -x : x);
+        break;
+    }
+    case AVRO_INT64: {
+        int64_t x;
+        avro_value_get_long(v, &x);
+        n = snprintf(num, sizeof(num), "%" PRId64,
+                     p->filter == FILTER_NEG ? -x : x);
+        break;
+    }
+    case AVRO_FLOAT: {
+        float x;
+        avro_value_get_float(v, &x);
+        n = snprintf(num, sizeof(num), "%.9g",
+                     (double)(p->filter == FILTER_NEG ? -x : x));
+        break;
+    }
+    case AVRO_DOUBLE: {
+        double x;
+        avro_value_get_double(v, &x);
+        n = snprintf(num, sizeof(num), "%.17g",
+                     p->filter == FILTER_NEG ? -x : x);
+        break;
+    }
+    case AVRO_BOOLEAN: {
+        int x;
+        avro_value_get_boolean(v, &x);
+        return sf_buf_appends(out, x ? "true" : "false");
+    }
+    case AVRO_NULL:
+        *is_null = 1;
+        return SF_OK;
+    case AVRO_ENUM: {
+        int x;
+        avro_value_get_enum(v, &x);
+        avro_schema_t s = avro_value_get_schema(v);
+        const char *sym = avro_schema_enum_get(s, x);
+        return sf_buf_appends(out, sym ? sym : "");
+    }
+    default: { /* record, array, map: JSON text */
+        json_t *j = NULL;
+        char err[256];
+        if (sf_value_to_json(v, &j, err, sizeof(err)))
+            return sf_seterr(errstr, errstr_size, SF_ERR_RULE, "%s: %s",
+                             p->text, err);
+        char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(j);
+        if (!s)
+            return SF_ERR_NOMEM;
+        sf_err_t e = sf_buf_appends(out, s);
+        free(s);
+        return e;
+    }
+    }
+    if (n < 0)
+        return SF_ERR_INVALID_ARG;
+    return sf_buf_append(out, num, (size_t)n);
+}
+
+static const char *type_label(avro_value_t *v) {
+    avro_schema_t s = avro_value_get_schema(v);
+    const char *name = s ? avro_schema_type_name(s) : NULL;
+    return name ? name : "value";
+}
+
+sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
+                        sf_buf_t *out, int *is_null, char *errstr,
+                        size_t errstr_size) {
+    char num[32];
+    const char *s = NULL;
+    *is_null = 0;
+    switch (p->field) {
+    case F_AGGREGATE_ID: s = ev->aggregate_id; break;
+    case F_TYPE: s = ev->type; break;
+    case F_VERSION: s = ev->version; break;
+    case F_TIME: s = ev->time; break;
+    case F_EVENT_ID: s = ev->id; break;
+    case F_TOPIC: s = ev->topic; break;
+    case F_PARTITION:
+        snprintf(num, sizeof(num), "%" PRId32, ev->partition);
+        s = num;
+        break;
+    case F_OFFSET:
+        snprintf(num, sizeof(num), "%" PRId64, ev->offset);
+        s = num;
+        break;
+    case F_TIMESTAMP:
+        snprintf(num, sizeof(num), "%" PRId64, ev->timestamp);
+        s = num;
+        break;
+    case F_DATA:
+        break;
+    }
+    if (s)
+        return sf_buf_appends(out, s ? s : "");
+    if (!ev->data)
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "%s: event has no decoded data", p->text);
+    avro_value_t cur = *ev->data, child;
+    for (size_t i = 0;; i++) {
+        /* enter unions */
+        while (avro_value_get_type(&cur) == AVRO_UNION) {
+            if (avro_value_get_current_branch(&cur, &child))
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: union without a branch", p->text);
+            cur = child;
+        }
+        if (i == p->nseg)
+            break;
+        const seg_t *sg = &p->segs[i];
+        avro_type_t t = avro_value_get_type(&cur);
+        if (sg->name) {
+            if (t == AVRO_NULL) { /* optional record absent: null */
+                *is_null = 1;
+                return SF_OK;
+            }
+            if (t != AVRO_RECORD && t != AVRO_MAP)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: .%s applied to a %s", p->text,
+                                 sg->name, type_label(&cur));
+            if (avro_value_get_by_name(&cur, sg->name, &child, NULL))
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: no %s \"%s\"", p->text,
+                                 t == AVRO_MAP ? "map key" : "field",
+                                 sg->name);
+        } else {
+            size_t size = 0;
+            if (t != AVRO_ARRAY)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: [%zu] applied to a %s", p->text,
+                                 sg->index, type_label(&cur));
+            avro_value_get_size(&cur, &size);
+            if (sg->index >= size)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: index %zu out of range (array has %zu)",
+                                 p->text, sg->index, size);
+            if (avro_value_get_by_index(&cur, sg->index, &child, NULL))
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: cannot read element %zu", p->text,
+                                 sg->index);
+        }
+        cur = child;
+    }
+    return render_value(p, &cur, out, is_null, errstr, errstr_size);
+}
+
+sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev,
+                        sf_buf_t *out, char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < t->nparts; i++) {
+        const part_t *p = &t->parts[i];
+        sf_err_t e;
+        if (!p->path) {
+            e = sf_buf_append(out, p->lit, p->litlen);
+        } else {
+            int is_null;
+            e = sf_path_render(p->path, ev, out, &is_null, errstr,
+                               errstr_size);
+        }
+        if (e)
+            return e;
+    }
+    return SF_OK;
+}

@@ -1,0 +1,49 @@
+/*
+ * interp.h - argument templates of projection rules.
+ *
+ * A template is literal text with {path} placeholders:
+ *   "cart:{aggregate_id}", "{data.address.city}", "{data.fighters[0].name}",
+ *   "{data.quantity|neg}".  "{{" and "}}" are a literal brace.
+ * Envelope paths: aggregate_id, type, version, time, event_id, partition,
+ * offset, topic, timestamp (Kafka, ms).  Payload paths start with "data":
+ * record fields by name, map values by key, array elements by [index];
+ * unions are entered automatically (null renders as "").
+ * Filters after '|': neg (negate an integer), json (render a record, array
+ * or map as JSON; the default for those anyway).
+ *
+ * A rendered value is one argument: it is never split or re-parsed, so
+ * event data cannot inject commands or arguments.
+ */
+#ifndef SF_PROJ_INTERP_H
+#define SF_PROJ_INTERP_H
+
+#include "event.h"
+#include "util.h"
+
+typedef struct sf_path sf_path_t;
+typedef struct sf_tmpl sf_tmpl_t;
+
+/* Compiles text.  On error *errcol is the 0-based byte offset in text where
+ * the problem is and errstr says what it is (without position). */
+sf_err_t sf_tmpl_compile(const char *text, sf_tmpl_t **out, size_t *errcol,
+                         char *errstr, size_t errstr_size);
+void sf_tmpl_destroy(sf_tmpl_t *t);
+/* Non-zero when the template has no placeholder; then *lit is its text. */
+int sf_tmpl_is_literal(const sf_tmpl_t *t, const char **lit, size_t *len);
+
+/* Renders t for ev, appending to out (not reset).  Errors (SF_ERR_RULE)
+ * name the path: "data.address.town: no such field in ops.route.Address". */
+sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev,
+                        sf_buf_t *out, char *errstr, size_t errstr_size);
+
+/* A single path ("data.winner_id"), for conditions. */
+sf_err_t sf_path_compile(const char *text, sf_path_t **out, size_t *errcol,
+                         char *errstr, size_t errstr_size);
+void sf_path_destroy(sf_path_t *p);
+/* Renders the path's value into out (appending); *is_null is set when the
+ * value is an Avro null. */
+sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
+                        sf_buf_t *out, int *is_null,
+                        char *errstr, size_t errstr_size);
+
+#endif

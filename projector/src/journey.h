@@ -1,0 +1,26 @@
+/*
+ * journey.h - `sf-projector journey`: one aggregate's events, in order,
+ * read from the partition its key hashes to (murmur2, like Java's default
+ * partitioner), as JSON lines with the envelope; optionally with the Redis
+ * commands a projection's rules/handlers give for each event.
+ */
+#ifndef SF_PROJ_JOURNEY_H
+#define SF_PROJ_JOURNEY_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "sf_schema.h"
+
+/* Called once per event with one JSON object (no newline). */
+typedef void (*sf_journey_fn)(void *opaque, const char *json);
+
+/* as_of_ms < 0: no limit.  fold may be NULL.  *count receives the number
+ * of events emitted. */
+sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
+                        const char *topic, const char *aggregate_id,
+                        int64_t as_of_ms, const sf_pconf_t *fold,
+                        sf_journey_fn emit, void *opaque, int64_t *count,
+                        char *errstr, size_t errstr_size);
+
+#endif

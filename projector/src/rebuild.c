@@ -1,0 +1,384 @@
+/* rebuild.c - clear a projection and replay it from offset zero (see
+ * rebuild.h). */
+#include "rebuild.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch.h"
+#include "event.h"
+#include "kconf.h"
+#include "kmeta.h"
+#include "log.h"
+#include "projection.h"
+#include "redis_sink.h"
+
+typedef struct rpart {
+    sf_tp_t tp;
+    int64_t token;
+    int done;
+    sf_batch_t batch;
+} rpart_t;
+
+typedef struct rb {
+    const sf_pconf_t *pc;
+    rd_kafka_t *rk;
+    sf_redis_t *redis;
+    sf_projection_t *proj;
+    sf_decoder_t *dec;
+    rpart_t *parts;
+    size_t nparts;
+    size_t pending;
+    sf_rebuild_stats_t *st;
+    /* flush scratch */
+    sf_batch_t **fb;
+    const char **ft;
+    int32_t *fp;
+    int64_t *ftok;
+    sf_apply_res_t *fres;
+} rb_t;
+
+static sf_err_t group_check(rd_kafka_t *rk, const char *group, char *errstr,
+                            size_t errstr_size) {
+    const struct rd_kafka_group_list *gl = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_list_groups(rk, group, &gl, 10000);
+    if (err)
+        return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
+                         "cannot describe consumer group %s: %s", group,
+                         rd_kafka_err2str(err));
+    sf_err_t e = SF_OK;
+    for (int i = 0; i < gl->group_cnt; i++)
+        if (!strcmp(gl->groups[i].group, group) &&
+            gl->groups[i].member_cnt > 0)
+            e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                          "consumer group %s has %d active member(s) "
+                          "(state %s): stop its workers first, or pass "
+                          "--force (they are then fenced)",
+                          group, gl->groups[i].member_cnt,
+                          gl->groups[i].state);
+    rd_kafka_group_list_destroy(gl);
+    return e;
+}
+
+static sf_err_t commit_group(rb_t *r, int end, char *errstr,
+                             size_t errstr_size) {
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new((int)r->nparts);
+    for (size_t i = 0; i < r->nparts; i++) {
+        int64_t off = end ? r->parts[i].tp.hi : r->parts[i].tp.lo;
+        if (off < 0)
+            off = 0;
+        rd_kafka_topic_partition_list_add(l, r->parts[i].tp.topic,
+                                          r->parts[i].tp.partition)
+            ->offset = off;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_commit(r->rk, l, 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err)
+        return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
+                         "committing offsets of group %s: %s",
+                         r->pc->group_id, rd_kafka_err2str(err));
+    return SF_OK;
+}
+
+static sf_err_t flush(rb_t *r, char *errstr, size_t errstr_size) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->nparts; i++) {
+        rpart_t *p = &r->parts[i];
+        if (!p->batch.nevents)
+            continue;
+        r->fb[n] = &p->batch;
+        r->ft[n] = p->tp.topic;
+        r->fp[n] = p->tp.partition;
+        r->ftok[n] = p->token;
+        n++;
+    }
+    if (!n)
+        return SF_OK;
+    int tries = 0;
+    for (;;) {
+        sf_err_t e = sf_redis_apply(r->redis, r->pc->name, n, r->fb, r->ft,
+                                    r->fp, r->ftok, r->fres, errstr,
+                                    errstr_size);
+        if (e == SF_ERR_REDIS && ++tries < 8) {
+            struct timespec ts = {0, 250000000L * tries};
+            nanosleep(&ts, NULL);
+            sf_redis_reconnect(r->redis, errstr, errstr_size);
+            continue;
+        }
+        if (e)
+            return e;
+        int again = 0;
+        for (size_t i = 0; i < n; i++) {
+            sf_apply_res_t *res = &r->fres[i];
+            if (res->err == SF_ERR_RULE && !r->pc->on_error_stop) {
+                /* a command failed inside Redis: skip that event */
+                r->st->poison++;
+                sf_redis_ckpt_advance(r->redis, r->pc->name, r->ft[i],
+                                      r->fp[i], r->ftok[i], res->bad_offset,
+                                      NULL, NULL, 0);
+                again = 1;
+                continue;
+            }
+            if (res->err)
+                return sf_seterr(errstr, errstr_size, res->err,
+                                 "%s/%" PRId32 ": %s%s", r->ft[i], r->fp[i],
+                                 res->msg,
+                                 res->err == SF_ERR_FENCED
+                                     ? " (another worker or rebuild took the "
+                                       "partition)"
+                                     : "");
+            r->st->applied += res->applied;
+        }
+        if (!again)
+            break;
+    }
+    for (size_t i = 0; i < n; i++)
+        sf_batch_reset(r->fb[i]);
+    r->pending = 0;
+    return SF_OK;
+}
+
+static rpart_t *find(rb_t *r, const char *topic, int32_t partition) {
+    for (size_t i = 0; i < r->nparts; i++)
+        if (r->parts[i].tp.partition == partition &&
+            !strcmp(r->parts[i].tp.topic, topic))
+            return &r->parts[i];
+    return NULL;
+}
+
+static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
+                       sf_rebuild_progress_fn progress,
+                       sf_rebuild_poison_fn poison, void *opaque,
+                       volatile sig_atomic_t *stop, char *errstr,
+                       size_t errstr_size) {
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new((int)r->nparts);
+    size_t live = 0;
+    for (size_t i = 0; i < r->nparts; i++) {
+        rpart_t *p = &r->parts[i];
+        if (p->tp.hi <= p->tp.lo) {
+            p->done = 1;
+            continue;
+        }
+        rd_kafka_topic_partition_list_add(l, p->tp.topic, p->tp.partition)
+            ->offset = p->tp.lo;
+        live++;
+    }
+    rd_kafka_resp_err_t kerr = rd_kafka_assign(r->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (kerr)
+        return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA, "assign: %s",
+                         rd_kafka_err2str(kerr));
+    sf_event_t ev = {0};
+    sf_buf_t scratch = {0};
+    char err[1024];
+    sf_err_t e = SF_OK;
+    double t0 = sf_mono_s(), last_report = t0, last_pos = t0;
+    size_t batch = o->batch_events ? o->batch_events : 20000;
+    while (live && !e) {
+        if (*stop) {
+            e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                          "interrupted: the view is incomplete, run rebuild "
+                          "again");
+            break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 200);
+        double now = sf_mono_s();
+        if (now - last_report >= 1.0) {
+            last_report = now;
+            r->st->seconds = now - t0;
+            if (progress)
+                progress(opaque, "replay", r->st);
+        }
+        if (!m || now - last_pos >= 1.0) {
+            /* Ends hidden behind transaction markers are never delivered:
+             * look at the positions instead. */
+            last_pos = now;
+            for (size_t i = 0; i < r->nparts; i++) {
+                rpart_t *p = &r->parts[i];
+                if (p->done)
+                    continue;
+                rd_kafka_topic_partition_list_t *q =
+                    rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(q, p->tp.topic,
+                                                  p->tp.partition);
+                if (!rd_kafka_position(r->rk, q) &&
+                    q->elems[0].offset >= p->tp.hi) {
+                    p->done = 1;
+                    live--;
+                }
+                rd_kafka_topic_partition_list_destroy(q);
+            }
+        }
+        if (!m)
+            continue;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                sf_log("warn", "projection=%s msg=\"kafka: %s\"",
+                       r->pc->name, rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        rpart_t *p = find(r, rd_kafka_topic_name(m->rkt), m->partition);
+        if (!p || p->done || m->offset >= p->tp.hi) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->offset >= p->tp.hi - 1) {
+            p->done = 1;
+            live--;
+        }
+        r->st->done++;
+        if (o->as_of_ms >= 0) {
+            if (sf_event_from_message(&ev, m) == SF_OK &&
+                sf_event_time_ms(&ev) > o->as_of_ms) {
+                /* the partition's prefix up to as-of is complete */
+                if (!p->done) {
+                    p->done = 1;
+                    live--;
+                }
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+        }
+        e = sf_projection_process(r->proj, r->dec, m, &ev, &p->batch,
+                                  &scratch, r->pc->on_error_stop, err,
+                                  sizeof(err));
+        if (e) {
+            r->st->poison++;
+            if (poison)
+                poison(opaque, p->tp.topic, p->tp.partition, m->offset, err);
+            if (r->pc->on_error_stop)
+                sf_seterr(errstr, errstr_size, e,
+                          "%s/%" PRId32 "/%" PRId64 ": %s (on_error: stop)",
+                          p->tp.topic, p->tp.partition, m->offset, err);
+            else
+                e = SF_OK;
+        }
+        rd_kafka_message_destroy(m);
+        if (!e && ++r->pending >= batch)
+            e = flush(r, errstr, errstr_size);
+    }
+    if (!e)
+        e = flush(r, errstr, errstr_size);
+    sf_event_clear(&ev);
+    sf_buf_free(&scratch);
+    rd_kafka_assign(r->rk, NULL);
+    return e;
+}
+
+sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
+                        const sf_catalog_t *cat, const sf_rebuild_opts_t *o,
+                        sf_rebuild_progress_fn progress,
+                        sf_rebuild_poison_fn poison, void *opaque,
+                        volatile sig_atomic_t *stop, sf_rebuild_stats_t *st,
+                        char *errstr, size_t errstr_size) {
+    rb_t r = {0};
+    r.pc = pc;
+    r.st = st;
+    memset(st, 0, sizeof(*st));
+    double t0 = sf_mono_s();
+    sf_err_t e = sf_kconf_consumer(cfg, pc, NULL, &r.rk, errstr, errstr_size,
+                                   NULL, NULL);
+    if (e)
+        return e;
+    sf_tp_t *tps = NULL;
+    size_t ntp = 0;
+    if (!o->force && (e = group_check(r.rk, pc->group_id, errstr,
+                                      errstr_size)))
+        goto out;
+    if ((e = sf_kmeta_partitions(r.rk, pc->topics, pc->ntopics, 1, &tps, &ntp,
+                                 errstr, errstr_size)))
+        goto out;
+    sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
+                          cfg->redis_port, cfg->redis_db};
+    if ((e = sf_redis_connect(&rc, &r.redis, errstr, errstr_size)))
+        goto out;
+    if ((e = sf_projection_create(pc, &r.proj, errstr, errstr_size)))
+        goto out;
+    if (!(r.dec = sf_decoder_new(cat))) {
+        e = SF_ERR_NOMEM;
+        goto out;
+    }
+    r.nparts = ntp;
+    r.parts = calloc(ntp ? ntp : 1, sizeof(*r.parts));
+    r.fb = calloc(ntp ? ntp : 1, sizeof(*r.fb));
+    r.ft = calloc(ntp ? ntp : 1, sizeof(*r.ft));
+    r.fp = calloc(ntp ? ntp : 1, sizeof(*r.fp));
+    r.ftok = calloc(ntp ? ntp : 1, sizeof(*r.ftok));
+    r.fres = calloc(ntp ? ntp : 1, sizeof(*r.fres));
+    if (!r.parts || !r.fb || !r.ft || !r.fp || !r.ftok || !r.fres) {
+        e = SF_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < ntp; i++) {
+        r.parts[i].tp = tps[i];
+        sf_batch_init(&r.parts[i].batch);
+        st->total += tps[i].hi - tps[i].lo;
+    }
+    /* 1. fence: from here on no stale worker writes. */
+    for (size_t i = 0; i < ntp && !e; i++)
+        e = sf_redis_epoch_bump(r.redis, pc->name, tps[i].topic,
+                                tps[i].partition, &r.parts[i].token, errstr,
+                                errstr_size);
+    if (e)
+        goto out;
+    /* 2. clear the view and the checkpoints. */
+    if (progress)
+        progress(opaque, "clear", st);
+    for (size_t i = 0; !e && i < sf_rules_nkeys(pc->rules); i++) {
+        int64_t n = 0;
+        e = sf_redis_clear(r.redis, sf_rules_key(pc->rules, i), &n, errstr,
+                           errstr_size);
+        st->deleted_keys += n;
+    }
+    if (!e) {
+        char pat[512];
+        int64_t n = 0;
+        snprintf(pat, sizeof(pat), SF_REDIS_PREFIX "%s:ckpt:*", pc->name);
+        e = sf_redis_clear(r.redis, pat, &n, errstr, errstr_size);
+    }
+    if (e)
+        goto out;
+    sf_log("info",
+           "projection=%s msg=\"view cleared\" deleted_keys=%" PRId64
+           " events=%" PRId64,
+           pc->name, st->deleted_keys, st->total);
+    /* 3. reset the group's offsets (only informative: Redis rules). */
+    char kerr[512];
+    if (commit_group(&r, 0, kerr, sizeof(kerr)))
+        sf_log("warn", "projection=%s msg=\"%s\"", pc->name, kerr);
+    /* 4. replay. */
+    if ((e = replay(&r, o, progress, poison, opaque, stop, errstr,
+                    errstr_size)))
+        goto out;
+    if (o->as_of_ms < 0 && commit_group(&r, 1, kerr, sizeof(kerr)))
+        sf_log("warn", "projection=%s msg=\"%s\"", pc->name, kerr);
+    st->seconds = sf_mono_s() - t0;
+    if (progress)
+        progress(opaque, "done", st);
+out:
+    st->seconds = sf_mono_s() - t0;
+    if (r.rk) {
+        rd_kafka_consumer_close(r.rk);
+        rd_kafka_destroy(r.rk);
+    }
+    for (size_t i = 0; i < r.nparts; i++)
+        sf_batch_free(&r.parts[i].batch);
+    free(r.parts);
+    free(r.fb);
+    free(r.ft);
+    free(r.fp);
+    free(r.ftok);
+    free(r.fres);
+    free(tps);
+    if (r.dec)
+        sf_decoder_destroy(r.dec);
+    sf_projection_destroy(r.proj);
+    sf_redis_destroy(r.redis);
+    return e;
+}

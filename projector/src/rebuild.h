@@ -1,0 +1,59 @@
+/*
+ * rebuild.h - `sf-projector rebuild`: throw a projection's view away and
+ * replay its topics from the earliest offset.
+ *
+ * Steps: refuse if the projection's consumer group has active members
+ * (unless force); capture the end offsets; bump every partition's epoch
+ * (any stale worker is fenced from here on); delete the view keys (SCAN +
+ * UNLINK over the rules' `keys` patterns) and the checkpoints; reset the
+ * group's committed offsets to the earliest; replay every partition up to
+ * the captured end offset in large pipelined batches through the same
+ * atomic apply script as the worker; finally commit the end offsets to the
+ * group so lag tools show it caught up.
+ *
+ * as_of_ms (>= 0): per partition, only the prefix of events whose time
+ * (ce_time, else the Kafka timestamp) is <= as_of_ms is applied; the
+ * checkpoint stops at the last applied event, so a later `run` catches up
+ * from there.
+ *
+ * Poison events are counted and reported through the progress callback,
+ * not dead-lettered again (the original run did that); with on_error: stop
+ * the rebuild fails at the first one.
+ */
+#ifndef SF_PROJ_REBUILD_H
+#define SF_PROJ_REBUILD_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "sf_schema.h"
+
+typedef struct sf_rebuild_opts {
+    int64_t as_of_ms; /* < 0: no time limit */
+    int force;        /* rebuild even if workers are active */
+    size_t batch_events;
+} sf_rebuild_opts_t;
+
+typedef struct sf_rebuild_stats {
+    int64_t total, done, applied, poison, deleted_keys;
+    double seconds;
+} sf_rebuild_stats_t;
+
+/* Progress: phase is "clear", "replay" or "done"; called about once per
+ * second and at the end, on the calling thread. */
+typedef void (*sf_rebuild_progress_fn)(void *opaque, const char *phase,
+                                       const sf_rebuild_stats_t *st);
+/* Poison event skipped (reason). */
+typedef void (*sf_rebuild_poison_fn)(void *opaque, const char *topic,
+                                     int32_t partition, int64_t offset,
+                                     const char *reason);
+
+sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
+                        const sf_catalog_t *cat, const sf_rebuild_opts_t *o,
+                        sf_rebuild_progress_fn progress,
+                        sf_rebuild_poison_fn poison, void *opaque,
+                        volatile sig_atomic_t *stop, sf_rebuild_stats_t *st,
+                        char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,407 @@
+/* redis_sink.c - Redis connection, apply script and bookkeeping keys. */
+#include "redis_sink.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ARGV: token, last offset, then per event: offset, ncmds, then per
+ * command: nargs, args...  KEYS: epoch key, checkpoint key.
+ * Offsets travel as decimal strings; Lua numbers are doubles, exact for
+ * offsets below 2^53. */
+static const char APPLY_LUA[] =
+    "local ep = redis.call('GET', KEYS[1])\n"
+    "if ep ~= ARGV[1] then\n"
+    "  return redis.error_reply('FENCED epoch ' .. tostring(ep) ..\n"
+    "    ' token ' .. ARGV[1])\n"
+    "end\n"
+    "local ck = tonumber(redis.call('GET', KEYS[2]) or '-1')\n"
+    "local i, n, applied = 3, #ARGV, 0\n"
+    "while i <= n do\n"
+    "  local off = tonumber(ARGV[i])\n"
+    "  local nc = tonumber(ARGV[i + 1])\n"
+    "  i = i + 2\n"
+    "  local live = off > ck\n"
+    "  for c = 1, nc do\n"
+    "    local na = tonumber(ARGV[i])\n"
+    "    i = i + 1\n"
+    "    if live then\n"
+    "      local r = redis.pcall(unpack(ARGV, i, i + na - 1))\n"
+    "      if type(r) == 'table' and r.err then\n"
+    "        if off - 1 > ck then\n"
+    "          redis.call('SET', KEYS[2], string.format('%d', off - 1))\n"
+    "        end\n"
+    "        return {1, string.format('%d', off), r.err}\n"
+    "      end\n"
+    "    end\n"
+    "    i = i + na\n"
+    "  end\n"
+    "  if live then applied = applied + 1 end\n"
+    "end\n"
+    "if tonumber(ARGV[2]) > ck then redis.call('SET', KEYS[2], ARGV[2]) end\n"
+    "return {0, applied}\n";
+
+/* KEYS: epoch, ckpt; ARGV: token ('' = no check), offset. */
+static const char ADVANCE_LUA[] =
+    "if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then\n"
+    "  return redis.error_reply('FENCED')\n"
+    "end\n"
+    "local ck = redis.call('GET', KEYS[2])\n"
+    "if tonumber(ARGV[2]) > tonumber(ck or '-1') then\n"
+    "  redis.call('SET', KEYS[2], ARGV[2])\n"
+    "end\n"
+    "return ck or '-1'\n";
+
+struct sf_redis {
+    redisContext *c;
+    char *host, *password;
+    int port, db;
+    char apply_sha[41], advance_sha[41];
+};
+
+redisContext *sf_redis_ctx(sf_redis_t *r) { return r->c; }
+
+static sf_err_t reply_check(sf_redis_t *r, redisReply *rep, char *errstr,
+                            size_t errstr_size, const char *what) {
+    if (!rep)
+        return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
+                         "redis %s:%d: %s: %s", r->host, r->port, what,
+                         r->c && r->c->errstr[0] ? r->c->errstr
+                                                 : "connection lost");
+    if (rep->type == REDIS_REPLY_ERROR)
+        return sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
+                         "redis %s:%d: %s: %s", r->host, r->port, what,
+                         rep->str);
+    return SF_OK;
+}
+
+sf_err_t sf_redis_cmd(sf_redis_t *r, redisReply **reply, char *errstr,
+                      size_t errstr_size, const char *fmt, ...) {
+    if (reply)
+        *reply = NULL;
+    if (!r->c || r->c->err)
+        return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
+                         "redis %s:%d: not connected", r->host, r->port);
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(r->c, fmt, ap);
+    va_end(ap);
+    sf_err_t e = reply_check(r, rep, errstr, errstr_size, fmt);
+    if (e || !reply)
+        freeReplyObject(rep);
+    else
+        *reply = rep;
+    return e;
+}
+
+static sf_err_t load_script(sf_redis_t *r, const char *src, char sha[41],
+                            char *errstr, size_t errstr_size) {
+    redisReply *rep;
+    sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size,
+                              "SCRIPT LOAD %s", src);
+    if (e)
+        return e;
+    if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+        freeReplyObject(rep);
+        return sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
+                         "redis: SCRIPT LOAD returned no sha1");
+    }
+    memcpy(sha, rep->str, 40);
+    sha[40] = '\0';
+    freeReplyObject(rep);
+    return SF_OK;
+}
+
+sf_err_t sf_redis_reconnect(sf_redis_t *r, char *errstr, size_t errstr_size) {
+    if (r->c)
+        redisFree(r->c);
+    struct timeval tv = {2, 0};
+    r->c = redisConnectWithTimeout(r->host, r->port, tv);
+    if (!r->c || r->c->err)
+        return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
+                         "redis %s:%d: connect: %s", r->host, r->port,
+                         r->c ? r->c->errstr : "out of memory");
+    /* Replies to big batches can take a while; a dead server must still be
+     * noticed. */
+    struct timeval rw = {30, 0};
+    redisSetTimeout(r->c, rw);
+    sf_err_t e = SF_OK;
+    if (r->password && *r->password)
+        e = sf_redis_cmd(r, NULL, errstr, errstr_size, "AUTH %s", r->password);
+    if (!e && r->db)
+        e = sf_redis_cmd(r, NULL, errstr, errstr_size, "SELECT %d", r->db);
+    if (!e)
+        e = load_script(r, APPLY_LUA, r->apply_sha, errstr, errstr_size);
+    if (!e)
+        e = load_script(r, ADVANCE_LUA, r->advance_sha, errstr, errstr_size);
+    return e;
+}
+
+sf_err_t sf_redis_connect(const sf_redis_conf_t *conf, sf_redis_t **out,
+                          char *errstr, size_t errstr_size) {
+    sf_redis_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return SF_ERR_NOMEM;
+    r->host = strdup(conf->host ? conf->host : "127.0.0.1");
+    r->password = conf->password ? strdup(conf->password) : NULL;
+    r->port = conf->port ? conf->port : 6379;
+    r->db = conf->db;
+    *out = r; /* even on failure: the caller may retry with reconnect */
+    if (!r->host)
+        return SF_ERR_NOMEM;
+    return sf_redis_reconnect(r, errstr, errstr_size);
+}
+
+void sf_redis_destroy(sf_redis_t *r) {
+    if (!r)
+        return;
+    if (r->c)
+        redisFree(r->c);
+    free(r->host);
+    free(r->password);
+    free(r);
+}
+
+void sf_redis_key(char *buf, size_t size, const char *proj, const char *what,
+                  const char *topic, int32_t partition) {
+    if (topic)
+        snprintf(buf, size, SF_REDIS_PREFIX "%s:%s:%s:%" PRId32, proj, what,
+                 topic, partition);
+    else
+        snprintf(buf, size, SF_REDIS_PREFIX "%s:%s", proj, what);
+}
+
+sf_err_t sf_redis_epoch_bump(sf_redis_t *r, const char *proj,
+                             const char *topic, int32_t partition,
+                             int64_t *token, char *errstr,
+                             size_t errstr_size) {
+    char key[512];
+    redisReply *rep;
+    sf_redis_key(key, sizeof(key), proj, "epoch", topic, partition);
+    sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size, "INCR %s", key);
+    if (e)
+        return e;
+    *token = rep->integer;
+    freeReplyObject(rep);
+    return SF_OK;
+}
+
+sf_err_t sf_redis_ckpt_get(sf_redis_t *r, const char *proj,
+                           const char *topic, int32_t partition,
+                           int64_t *ckpt, char *errstr, size_t errstr_size) {
+    char key[512];
+    redisReply *rep;
+    sf_redis_key(key, sizeof(key), proj, "ckpt", topic, partition);
+    sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size, "GET %s", key);
+    if (e)
+        return e;
+    *ckpt = rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : -1;
+    freeReplyObject(rep);
+    return SF_OK;
+}
+
+sf_err_t sf_redis_ckpt_advance(sf_redis_t *r, const char *proj,
+                               const char *topic, int32_t partition,
+                               int64_t token, int64_t offset, int64_t *prev,
+                               char *errstr, size_t errstr_size) {
+    char ek[512], ck[512], tok[24], off[24];
+    sf_redis_key(ek, sizeof(ek), proj, "epoch", topic, partition);
+    sf_redis_key(ck, sizeof(ck), proj, "ckpt", topic, partition);
+    if (token < 0)
+        tok[0] = '\0';
+    else
+        snprintf(tok, sizeof(tok), "%" PRId64, token);
+    snprintf(off, sizeof(off), "%" PRId64, offset);
+    redisReply *rep;
+    sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size,
+                              "EVALSHA %s 2 %s %s %s %s", r->advance_sha, ek,
+                              ck, tok, off);
+    if (e == SF_ERR_REDIS_REPLY && strstr(errstr, "FENCED"))
+        return SF_ERR_FENCED;
+    if (e == SF_ERR_REDIS_REPLY && strstr(errstr, "NOSCRIPT")) {
+        if ((e = load_script(r, ADVANCE_LUA, r->advance_sha, errstr,
+                             errstr_size)))
+            return e;
+        return sf_redis_ckpt_advance(r, proj, topic, partition, token, offset,
+                                     prev, errstr, errstr_size);
+    }
+    if (e)
+        return e;
+    if (prev)
+        *prev = rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10)
+                                                : -1;
+    freeReplyObject(rep);
+    return SF_OK;
+}
+
+sf_err_t sf_redis_paused(sf_redis_t *r, const char *proj, int *paused,
+                         char *errstr, size_t errstr_size) {
+    char key[512];
+    redisReply *rep;
+    sf_redis_key(key, sizeof(key), proj, "paused", NULL, 0);
+    sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size, "GET %s", key);
+    if (e)
+        return e;
+    *paused = rep->type == REDIS_REPLY_STRING && rep->len > 0 &&
+              strcmp(rep->str, "0") != 0;
+    freeReplyObject(rep);
+    return SF_OK;
+}
+
+/* Appends one EVALSHA for batch b. */
+static sf_err_t append_apply(sf_redis_t *r, const char *proj, sf_batch_t *b,
+                             const char *topic, int32_t partition,
+                             int64_t token, char *errstr,
+                             size_t errstr_size) {
+    char ek[512], ck[512], tok[24], last[24];
+    sf_redis_key(ek, sizeof(ek), proj, "epoch", topic, partition);
+    sf_redis_key(ck, sizeof(ck), proj, "ckpt", topic, partition);
+    snprintf(tok, sizeof(tok), "%" PRId64, token);
+    snprintf(last, sizeof(last), "%" PRId64, b->last_offset);
+    const char **argv;
+    size_t *argvlen;
+    size_t argc = sf_batch_argv(b, 7, &argv, &argvlen);
+    if (!argc)
+        return SF_ERR_NOMEM;
+    const char *pre[7] = {"EVALSHA", r->apply_sha, "2", ek, ck, tok, last};
+    for (int i = 0; i < 7; i++) {
+        argv[i] = pre[i];
+        argvlen[i] = strlen(pre[i]);
+    }
+    if (redisAppendCommandArgv(r->c, (int)argc, argv, argvlen) != REDIS_OK)
+        return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
+                         "redis: cannot queue the apply script");
+    return SF_OK;
+}
+
+static void parse_apply_reply(redisReply *rep, sf_apply_res_t *res) {
+    memset(res, 0, sizeof(*res));
+    if (rep->type == REDIS_REPLY_ERROR) {
+        res->err = !strncmp(rep->str, "FENCED", 6) ? SF_ERR_FENCED
+                                                   : SF_ERR_REDIS_REPLY;
+        snprintf(res->msg, sizeof(res->msg), "%s", rep->str);
+        return;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER) {
+        res->err = SF_ERR_REDIS_REPLY;
+        snprintf(res->msg, sizeof(res->msg), "unexpected apply reply");
+        return;
+    }
+    if (rep->element[0]->integer == 0) {
+        res->err = SF_OK;
+        res->applied = rep->element[1]->integer;
+        return;
+    }
+    res->err = SF_ERR_RULE;
+    res->bad_offset = rep->element[1]->type == REDIS_REPLY_STRING
+                          ? strtoll(rep->element[1]->str, NULL, 10)
+                          : rep->element[1]->integer;
+    if (rep->elements > 2 && rep->element[2]->type == REDIS_REPLY_STRING)
+        snprintf(res->msg, sizeof(res->msg), "%s", rep->element[2]->str);
+    else
+        snprintf(res->msg, sizeof(res->msg), "command failed");
+}
+
+sf_err_t sf_redis_apply(sf_redis_t *r, const char *proj, size_t n,
+                        sf_batch_t *const *batches, const char *const *topics,
+                        const int32_t *partitions, const int64_t *tokens,
+                        sf_apply_res_t *res, char *errstr,
+                        size_t errstr_size) {
+    if (!r->c || r->c->err)
+        return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
+                         "redis %s:%d: not connected", r->host, r->port);
+    int noscript = 0;
+    for (size_t i = 0; i < n; i++) {
+        sf_err_t e = append_apply(r, proj, batches[i], topics[i],
+                                  partitions[i], tokens[i], errstr,
+                                  errstr_size);
+        if (e)
+            return e;
+    }
+    for (size_t i = 0; i < n; i++) {
+        void *v = NULL;
+        if (redisGetReply(r->c, &v) != REDIS_OK || !v)
+            return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
+                             "redis %s:%d: apply: %s", r->host, r->port,
+                             r->c->errstr[0] ? r->c->errstr
+                                             : "connection lost");
+        redisReply *rep = v;
+        parse_apply_reply(rep, &res[i]);
+        if (res[i].err == SF_ERR_REDIS_REPLY &&
+            !strncmp(res[i].msg, "NOSCRIPT", 8))
+            noscript = 1;
+        freeReplyObject(rep);
+    }
+    if (noscript) {
+        /* Script cache flushed (SCRIPT FLUSH, restart): load it again and
+         * redo the batches that were refused; the others are done. */
+        sf_err_t e = load_script(r, APPLY_LUA, r->apply_sha, errstr,
+                                 errstr_size);
+        if (e)
+            return e;
+        for (size_t i = 0; i < n; i++) {
+            if (res[i].err != SF_ERR_REDIS_REPLY ||
+                strncmp(res[i].msg, "NOSCRIPT", 8))
+                continue;
+            if ((e = sf_redis_apply(r, proj, 1, &batches[i], &topics[i],
+                                    &partitions[i], &tokens[i], &res[i],
+                                    errstr, errstr_size)))
+                return e;
+        }
+    }
+    return SF_OK;
+}
+
+sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,
+                        char *errstr, size_t errstr_size) {
+    char cursor[32] = "0";
+    *deleted = 0;
+    do {
+        redisReply *rep;
+        sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size,
+                                  "SCAN %s MATCH %s COUNT 1000", cursor,
+                                  pattern);
+        if (e)
+            return e;
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            freeReplyObject(rep);
+            return sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
+                             "redis: unexpected SCAN reply");
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        redisReply *keys = rep->element[1];
+        if (keys->elements) {
+            size_t argc = keys->elements + 1;
+            const char **argv = malloc(argc * sizeof(*argv));
+            size_t *lens = malloc(argc * sizeof(*lens));
+            if (!argv || !lens) {
+                free(argv);
+                free(lens);
+                freeReplyObject(rep);
+                return SF_ERR_NOMEM;
+            }
+            argv[0] = "UNLINK";
+            lens[0] = 6;
+            for (size_t i = 0; i < keys->elements; i++) {
+                argv[i + 1] = keys->element[i]->str;
+                lens[i + 1] = keys->element[i]->len;
+            }
+            redisReply *u = redisCommandArgv(r->c, (int)argc, argv, lens);
+            free(argv);
+            free(lens);
+            e = reply_check(r, u, errstr, errstr_size, "UNLINK");
+            if (!e)
+                *deleted += u->integer;
+            freeReplyObject(u);
+            if (e) {
+                freeReplyObject(rep);
+                return e;
+            }
+        }
+        freeReplyObject(rep);
+    } while (strcmp(cursor, "0") != 0);
+    return SF_OK;
+}

@@ -1,0 +1,47 @@
+/*
+ * rules.h - declarative projection rules (YAML), see projector/README.md.
+ *
+ *   keys: ["cart:*"]                 # view key patterns (rebuild clears)
+ *   on:
+ *     shop.cart.ItemAddedToCart:     # Avro full name of the event
+ *       - [HINCRBY, "cart:{aggregate_id}", "{data.sku}", "{data.quantity}"]
+ *       - cmd: [SADD, "carts:with:{data.sku}", "{aggregate_id}"]
+ *         when: {data.currency: EUR}     # all must be equal
+ *         unless: {data.sku: null}       # none may be equal
+ *
+ * Every argument is a template (interp.h); the command name must be a
+ * literal from the write allow-list.  Errors name file:line:col.
+ */
+#ifndef SF_PROJ_RULES_H
+#define SF_PROJ_RULES_H
+
+#include "batch.h"
+#include "event.h"
+#include "yamlx.h"
+
+typedef struct sf_rules sf_rules_t;
+
+sf_err_t sf_rules_load_file(const char *path, sf_rules_t **out,
+                            char *errstr, size_t errstr_size);
+/* Rules from a mapping node of an already loaded document (inline rules in
+ * the config file). */
+sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *n, sf_rules_t **out,
+                            char *errstr, size_t errstr_size);
+void sf_rules_destroy(sf_rules_t *r);
+
+size_t sf_rules_nkeys(const sf_rules_t *r);
+const char *sf_rules_key(const sf_rules_t *r, size_t i);
+/* Number of event types with rules, and the i-th type. */
+size_t sf_rules_ntypes(const sf_rules_t *r);
+const char *sf_rules_type(const sf_rules_t *r, size_t i);
+/* Non-zero when type has rules. */
+int sf_rules_has(const sf_rules_t *r, const char *type);
+
+/* Appends the commands the rules give for ev (inside an open event of b).
+ * scratch is a reusable buffer.  SF_ERR_RULE with the rule's position and
+ * the path that failed when a value cannot be rendered. */
+sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
+                        sf_batch_t *b, sf_buf_t *scratch,
+                        char *errstr, size_t errstr_size);
+
+#endif
