@@ -38,7 +38,7 @@ topic_tool() { # args for org.apache.kafka.tools.TopicCommand
 }
 
 cleanup() {
-  local rc=$?
+  local rc=${1:-$?}
   if [ -s "$WORK/topics" ]; then
     topic_tool --delete --topic "$(paste -sd'|' "$WORK/topics")" \
       >/dev/null 2>&1 || true
