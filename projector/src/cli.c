@@ -288,8 +288,8 @@ static int cmd_run(const opts_t *o) {
             rc = 2;
             goto out1;
         }
-        sf_log("info", "msg=\"metrics on http://%s/metrics\"",
-               cfg->metrics_listen);
+        sf_log("info", "msg=\"metrics on %s (port %d): /metrics /healthz "
+               "/readyz\"", cfg->metrics_listen, sf_http_port(http));
     }
 #endif
     for (size_t i = 0; i < njobs; i++) {

@@ -295,10 +295,10 @@ static sf_err_t render_value(const sf_path_t *p, avro_value_t *v,
     switch (t) {
     case AVRO_STRING:
     case AVRO_BYTES: {
-        const void *buf;
-        size_t size;
+        const void *buf = NULL;
+        size_t size = 0;
         if (t == AVRO_STRING) {
-            const char *s;
+            const char *s = NULL;
             avro_value_get_string(v, &s, &size);
             buf = s;
             if (size)
@@ -309,41 +309,41 @@ static sf_err_t render_value(const sf_path_t *p, avro_value_t *v,
         return sf_buf_append(out, buf, size);
     }
     case AVRO_FIXED: {
-        const void *buf;
-        size_t size;
+        const void *buf = NULL;
+        size_t size = 0;
         avro_value_get_fixed(v, &buf, &size);
         return sf_buf_append(out, buf, size);
     }
     case AVRO_INT32: {
-        int32_t x;
+        int32_t x = 0;
         avro_value_get_int(v, &x);
         n = snprintf(num, sizeof(num), "%" PRId32,
                      p->filter == FILTER_NEG ? -x : x);
         break;
     }
     case AVRO_INT64: {
-        int64_t x;
+        int64_t x = 0;
         avro_value_get_long(v, &x);
         n = snprintf(num, sizeof(num), "%" PRId64,
                      p->filter == FILTER_NEG ? -x : x);
         break;
     }
     case AVRO_FLOAT: {
-        float x;
+        float x = 0;
         avro_value_get_float(v, &x);
         n = snprintf(num, sizeof(num), "%.9g",
                      (double)(p->filter == FILTER_NEG ? -x : x));
         break;
     }
     case AVRO_DOUBLE: {
-        double x;
+        double x = 0;
         avro_value_get_double(v, &x);
         n = snprintf(num, sizeof(num), "%.17g",
                      p->filter == FILTER_NEG ? -x : x);
         break;
     }
     case AVRO_BOOLEAN: {
-        int x;
+        int x = 0;
         avro_value_get_boolean(v, &x);
         return sf_buf_appends(out, x ? "true" : "false");
     }
@@ -351,7 +351,7 @@ static sf_err_t render_value(const sf_path_t *p, avro_value_t *v,
         *is_null = 1;
         return SF_OK;
     case AVRO_ENUM: {
-        int x;
+        int x = 0;
         avro_value_get_enum(v, &x);
         avro_schema_t s = avro_value_get_schema(v);
         const char *sym = avro_schema_enum_get(s, x);
