@@ -1,0 +1,188 @@
+/* test_config.c - sf-projector configuration: values, defaults, relative
+ * paths, inline rules, and errors naming file:line:col. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char GOOD[] =
+    "kafka:\n"
+    "  bootstrap.servers: 127.0.0.1:9092\n"
+    "  session.timeout.ms: 6000\n"
+    "redis: {host: redis.local, port: 6380, db: 2, password: s3cret}\n"
+    "schemas: ../schemas\n"
+    "metrics: {listen: 127.0.0.1:9464}\n"
+    "projections:\n"
+    "  - name: carts\n"
+    "    topics: [cart-events, cart-events-2]\n"
+    "    rules:\n"
+    "      keys: [\"cart:*\"]\n"
+    "      on:\n"
+    "        shop.cart.CartOpened:\n"
+    "          - [HSET, \"cart:{aggregate_id}\", status, open]\n"
+    "    on_error: stop\n"
+    "    batch: {size: 100, time_ms: 10}\n"
+    "    kafka: {fetch.wait.max.ms: 10}\n"
+    "  - name: fights\n"
+    "    topics: fight-events\n"
+    "    group_id: my-group\n"
+    "    handler: ./libfight.so\n";
+
+static void good_config(void **state) {
+    (void)state;
+    sf_config_t *c = NULL;
+    char err[512] = "";
+    sf_err_t e = sf_config_load_string(GOOD, "good.yaml", "/etc/sf", &c, err,
+                                       sizeof(err));
+    if (e)
+        fail_msg("%s", err);
+    assert_int_equal(c->nkafka, 2);
+    assert_string_equal(c->kafka[0].k, "bootstrap.servers");
+    assert_string_equal(c->kafka[0].v, "127.0.0.1:9092");
+    assert_string_equal(c->redis_host, "redis.local");
+    assert_int_equal(c->redis_port, 6380);
+    assert_int_equal(c->redis_db, 2);
+    assert_string_equal(c->redis_password, "s3cret");
+    assert_string_equal(c->schemas, "/etc/sf/../schemas");
+    assert_string_equal(c->metrics_listen, "127.0.0.1:9464");
+    assert_int_equal(c->nproj, 2);
+    const sf_pconf_t *p = sf_config_find(c, "carts");
+    assert_non_null(p);
+    assert_int_equal(p->ntopics, 2);
+    assert_string_equal(p->topics[1], "cart-events-2");
+    assert_string_equal(p->group_id, "sf-carts");
+    assert_true(p->on_error_stop);
+    assert_int_equal(p->batch_size, 100);
+    assert_int_equal(p->batch_ms, 10);
+    assert_non_null(p->rules);
+    assert_true(sf_rules_has(p->rules, "shop.cart.CartOpened"));
+    assert_int_equal(p->nkafka, 1);
+    p = sf_config_find(c, "fights");
+    assert_non_null(p);
+    assert_int_equal(p->ntopics, 1);
+    assert_string_equal(p->group_id, "my-group");
+    assert_string_equal(p->handler, "/etc/sf/./libfight.so");
+    assert_false(p->on_error_stop);
+    assert_int_equal(p->batch_size, 500);
+    assert_null(sf_config_find(c, "nope"));
+    assert_int_equal(sf_config_kafka_set(c, "session.timeout.ms", "7000"),
+                     SF_OK);
+    assert_int_equal(c->nkafka, 2);
+    assert_string_equal(c->kafka[1].v, "7000");
+    sf_config_destroy(c);
+}
+
+static void defaults(void **state) {
+    (void)state;
+    sf_config_t *c = NULL;
+    char err[512];
+    assert_int_equal(
+        sf_config_load_string("projections:\n  - name: a\n    topics: [t]\n"
+                              "    handler: libx.so\n",
+                              "d.yaml", "/x", &c, err, sizeof(err)),
+        SF_OK);
+    assert_string_equal(c->redis_host, "127.0.0.1");
+    assert_int_equal(c->redis_port, 6379);
+    assert_null(c->schemas);
+    assert_null(c->metrics_listen);
+    /* a bare library name is left to the dynamic loader's search path */
+    assert_string_equal(c->proj[0].handler, "libx.so");
+    sf_config_destroy(c);
+}
+
+static void expect_err(const char *text, const char *where,
+                       const char *needle) {
+    sf_config_t *c = NULL;
+    char err[512] = "";
+    sf_err_t e = sf_config_load_string(text, "c.yaml", "/x", &c, err,
+                                       sizeof(err));
+    assert_int_not_equal(e, SF_OK);
+    assert_null(c);
+    if (strncmp(err, where, strlen(where)) != 0)
+        fail_msg("want prefix \"%s\", got \"%s\"", where, err);
+    if (!strstr(err, needle))
+        fail_msg("want \"%s\" in \"%s\"", needle, err);
+}
+
+static void errors_name_positions(void **state) {
+    (void)state;
+    expect_err("kafka: {}\nredsi: {}\n", "c.yaml:2:1: ", "unknown key \"redsi\"");
+    expect_err("redis: {host: h, prot: 1}\n", "c.yaml:1:18: ",
+               "unknown key \"prot\"");
+    expect_err("redis: {port: 99999}\n", "c.yaml:1:15: ", "out of range");
+    expect_err("redis: {port: abc}\n", "c.yaml:1:15: ", "integer");
+    expect_err("projections:\n  - name: a\n    topics: [t]\n"
+               "    handler: h.so\n    on_error: ignore\n",
+               "c.yaml:5:15: ", "dlq or stop");
+    expect_err("projections:\n  - name: a\n    topics: [t]\n"
+               "    handler: h.so\n    batch: {size: 0}\n",
+               "c.yaml:5:19: ", "out of range");
+    expect_err("projections:\n  - name: a\n    topics: [t]\n", "c.yaml:2:5: ",
+               "needs rules or a handler");
+    expect_err("projections:\n  - topics: [t]\n    handler: h.so\n",
+               "c.yaml:2:5: ", "without a name");
+    expect_err("projections:\n  - name: a\n    topics: [t]\n    handler: h\n"
+               "  - name: a\n    topics: [t]\n    handler: h\n",
+               "c.yaml:5:5: ", "duplicate projection name");
+    expect_err("projections: []\n", "c.yaml:1:1: ", "no projections");
+    expect_err("kafka:\n  a: [1]\n", "c.yaml:2:6: ", "scalar");
+    /* inline rules errors keep the config file's positions */
+    expect_err("projections:\n  - name: a\n    topics: [t]\n    rules:\n"
+               "      on:\n        t.E:\n          - [CONFIG, SET]\n",
+               "c.yaml:7:14: ", "not an allowed write command");
+    expect_err("projections:\n  - name: a:b\n    topics: [t]\n    handler: h\n",
+               "c.yaml:2:11: ", "projection name");
+    expect_err("a: [\n", "c.yaml:", "");
+}
+
+static void rules_file_relative(void **state) {
+    (void)state;
+    char dir[] = "/tmp/sf-cfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char rules[256], cfg[256];
+    snprintf(rules, sizeof(rules), "%s/r.yaml", dir);
+    snprintf(cfg, sizeof(cfg), "%s/c.yaml", dir);
+    FILE *f = fopen(rules, "w");
+    fputs("on:\n  t.E:\n    - [BOGUS]\n", f);
+    fclose(f);
+    f = fopen(cfg, "w");
+    fputs("projections:\n  - name: a\n    topics: [t]\n    rules: r.yaml\n", f);
+    fclose(f);
+    sf_config_t *c = NULL;
+    char err[512], want[300];
+    assert_int_equal(sf_config_load(cfg, &c, err, sizeof(err)), SF_ERR_PARSE);
+    /* the error names the rules file, resolved against the config folder */
+    snprintf(want, sizeof(want), "%s/r.yaml:3:8: ", dir);
+    if (strncmp(err, want, strlen(want)) != 0)
+        fail_msg("want prefix \"%s\", got \"%s\"", want, err);
+    f = fopen(rules, "w");
+    fputs("on:\n  t.E:\n    - [DEL, x]\n", f);
+    fclose(f);
+    assert_int_equal(sf_config_load(cfg, &c, err, sizeof(err)), SF_OK);
+    assert_true(sf_rules_has(c->proj[0].rules, "t.E"));
+    sf_config_destroy(c);
+    assert_int_equal(sf_config_load("/nonexistent/c.yaml", &c, err,
+                                    sizeof(err)),
+                     SF_ERR_IO);
+    assert_non_null(strstr(err, "/nonexistent/c.yaml"));
+    remove(rules);
+    remove(cfg);
+    remove(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(good_config),
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(errors_name_positions),
+        cmocka_unit_test(rules_file_relative),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

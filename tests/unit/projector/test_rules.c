@@ -1,0 +1,323 @@
+/* test_rules.c - projection rules: parsing (errors with file:line:col),
+ * interpolation (paths, filters, conditions) and injection attempts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "batch.h"
+#include "event.h"
+#include "interp.h"
+#include "rules.h"
+
+static const char SCHEMA[] =
+    "{\"type\":\"record\",\"name\":\"E\",\"namespace\":\"t\",\"fields\":["
+    "{\"name\":\"id\",\"type\":\"string\"},"
+    "{\"name\":\"qty\",\"type\":\"int\"},"
+    "{\"name\":\"price\",\"type\":\"long\"},"
+    "{\"name\":\"ok\",\"type\":\"boolean\"},"
+    "{\"name\":\"ratio\",\"type\":\"double\"},"
+    "{\"name\":\"address\",\"type\":{\"type\":\"record\",\"name\":\"A\","
+    "\"fields\":[{\"name\":\"city\",\"type\":\"string\"}]}},"
+    "{\"name\":\"fighters\",\"type\":{\"type\":\"array\",\"items\":"
+    "{\"type\":\"record\",\"name\":\"F\",\"fields\":"
+    "[{\"name\":\"name\",\"type\":\"string\"}]}}},"
+    "{\"name\":\"winner\",\"type\":[\"null\",\"string\"]},"
+    "{\"name\":\"method\",\"type\":{\"type\":\"enum\",\"name\":\"M\","
+    "\"symbols\":[\"KO\",\"DRAW\"]}}]}";
+
+typedef struct fx {
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+    avro_value_t val;
+    sf_event_t ev;
+    sf_batch_t b;
+    sf_buf_t scratch;
+    char path[64];
+} fx_t;
+
+static void set_str(avro_value_t *rec, const char *name, const char *s) {
+    avro_value_t f;
+    assert_int_equal(avro_value_get_by_name(rec, name, &f, NULL), 0);
+    avro_value_set_string(&f, s);
+}
+
+/* Fills the event: id/city given, winner NULL or a string. */
+static void fill(fx_t *x, const char *id, const char *city,
+                 const char *winner) {
+    avro_value_t f, e, br;
+    avro_value_reset(&x->val);
+    set_str(&x->val, "id", id);
+    avro_value_get_by_name(&x->val, "qty", &f, NULL);
+    avro_value_set_int(&f, 3);
+    avro_value_get_by_name(&x->val, "price", &f, NULL);
+    avro_value_set_long(&f, 1795698000123LL);
+    avro_value_get_by_name(&x->val, "ok", &f, NULL);
+    avro_value_set_boolean(&f, 1);
+    avro_value_get_by_name(&x->val, "ratio", &f, NULL);
+    avro_value_set_double(&f, 0.5);
+    avro_value_get_by_name(&x->val, "address", &f, NULL);
+    set_str(&f, "city", city);
+    avro_value_get_by_name(&x->val, "fighters", &f, NULL);
+    avro_value_append(&f, &e, NULL);
+    set_str(&e, "name", "Ali");
+    avro_value_append(&f, &e, NULL);
+    set_str(&e, "name", "Frazier");
+    avro_value_get_by_name(&x->val, "winner", &f, NULL);
+    avro_value_set_branch(&f, winner ? 1 : 0, &br);
+    if (winner)
+        avro_value_set_string(&br, winner);
+    else
+        avro_value_set_null(&br);
+    avro_value_get_by_name(&x->val, "method", &f, NULL);
+    avro_value_set_enum(&f, 1);
+    x->ev.topic = "cart-events";
+    x->ev.partition = 3;
+    x->ev.offset = 42;
+    x->ev.timestamp = 1000;
+    x->ev.aggregate_id = "agg-1";
+    x->ev.type = "t.E";
+    x->ev.id = "eid-1";
+    x->ev.time = "2026-11-26T13:00:00Z";
+    x->ev.version = "7";
+    x->ev.data = &x->val;
+}
+
+static int setup(void **state) {
+    fx_t *x = calloc(1, sizeof(*x));
+    assert_int_equal(avro_schema_from_json_length(SCHEMA, strlen(SCHEMA),
+                                                  &x->schema), 0);
+    x->iface = avro_generic_class_from_schema(x->schema);
+    assert_int_equal(avro_generic_value_new(x->iface, &x->val), 0);
+    sf_batch_init(&x->b);
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fx_t *x = *state;
+    avro_value_decref(&x->val);
+    avro_value_iface_decref(x->iface);
+    avro_schema_decref(x->schema);
+    sf_batch_free(&x->b);
+    sf_buf_free(&x->scratch);
+    if (x->path[0])
+        unlink(x->path);
+    free(x);
+    return 0;
+}
+
+static const char *write_rules(fx_t *x, const char *text) {
+    if (x->path[0])
+        unlink(x->path);
+    snprintf(x->path, sizeof(x->path), "/tmp/sf-rules-XXXXXX");
+    int fd = mkstemp(x->path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return x->path;
+}
+
+/* Loads rules, applies them to the current event; returns the error. */
+static sf_err_t run(fx_t *x, const char *text, char *err, size_t size) {
+    sf_rules_t *r = NULL;
+    sf_err_t e = sf_rules_load_file(write_rules(x, text), &r, err, size);
+    if (e)
+        return e;
+    sf_batch_reset(&x->b);
+    sf_batch_event_begin(&x->b, x->ev.offset, 0);
+    e = sf_rules_apply(r, &x->ev, &x->b, &x->scratch, err, size);
+    if (e)
+        sf_batch_event_abort(&x->b);
+    else
+        sf_batch_event_end(&x->b);
+    sf_rules_destroy(r);
+    return e;
+}
+
+/* The batch's args after the event header, joined with '|'. */
+static const char *joined(fx_t *x, char *buf, size_t size) {
+    size_t j = 0;
+    for (size_t i = 2; i < x->b.nargs && j + 1 < size; i++) {
+        size_t n = x->b.alen[i];
+        if (j + n + 2 >= size)
+            n = size - j - 2;
+        memcpy(buf + j, x->b.data.p + x->b.aoff[i], n);
+        j += n;
+        buf[j++] = '|';
+    }
+    buf[j ? j - 1 : 0] = '\0';
+    return buf;
+}
+
+static void paths_and_filters(void **state) {
+    fx_t *x = *state;
+    char err[512], out[1024];
+    fill(x, "c1", "Berlin", "w1");
+    assert_int_equal(
+        run(x,
+            "keys: [\"e:*\"]\n"
+            "on:\n"
+            "  t.E:\n"
+            "    - [HSET, \"e:{aggregate_id}\", city, \"{data.address.city}\","
+            " first, \"{data.fighters[1].name}\", m, \"{data.method}\","
+            " w, \"{data.winner}\", ok, \"{data.ok}\", r, \"{data.ratio}\"]\n"
+            "    - [HINCRBY, \"q:{data.id}\", n, \"{data.qty|neg}\"]\n"
+            "    - [SET, \"env\", \"{type}/{version}/{time}/{event_id}/"
+            "{partition}/{offset}/{topic}/{timestamp}/{{lit}}\"]\n"
+            "    - [ZADD, z, \"{data.price}\", \"{data.id}\"]\n",
+            err, sizeof(err)),
+        SF_OK);
+    assert_string_equal(
+        joined(x, out, sizeof(out)),
+        "14|HSET|e:agg-1|city|Berlin|first|Frazier|m|DRAW|w|w1|ok|true|r|0.5|"
+        "4|HINCRBY|q:c1|n|-3|"
+        "3|SET|env|t.E/7/2026-11-26T13:00:00Z/eid-1/3/42/cart-events/1000/"
+        "{lit}|"
+        "4|ZADD|z|1795698000123|c1");
+    /* the first header arg is the number of commands */
+    assert_int_equal(x->b.alen[1], 1);
+    assert_memory_equal(x->b.data.p + x->b.aoff[1], "4", 1);
+}
+
+static void injection_stays_one_argument(void **state) {
+    fx_t *x = *state;
+    char err[512];
+    const char *evil = "x\r\n*1\r\n$8\r\nFLUSHALL\r\n";
+    const char *braces = "{aggregate_id} \"q\" ]], [DEL, *]";
+    fill(x, evil, braces, NULL);
+    assert_int_equal(run(x,
+                         "on:\n  t.E:\n"
+                         "    - [HSET, \"k:{data.id}\", f, \"{data.address.city}\"]\n",
+                         err, sizeof(err)),
+                     SF_OK);
+    /* offset, ncmds, nargs, HSET, key, f, value: exactly 7 arguments */
+    assert_int_equal(x->b.nargs, 7);
+    char key[128];
+    snprintf(key, sizeof(key), "k:%s", evil);
+    assert_int_equal(x->b.alen[4], strlen(key));
+    assert_memory_equal(x->b.data.p + x->b.aoff[4], key, strlen(key));
+    /* braces inside data are not re-interpolated */
+    assert_int_equal(x->b.alen[6], strlen(braces));
+    assert_memory_equal(x->b.data.p + x->b.aoff[6], braces, strlen(braces));
+}
+
+static void conditions(void **state) {
+    fx_t *x = *state;
+    char err[512], out[512];
+    const char *rules =
+        "on:\n  t.E:\n"
+        "    - cmd: [ZINCRBY, wins, 1, \"{data.winner}\"]\n"
+        "      unless: {data.winner: null}\n"
+        "    - cmd: [INCR, draws]\n"
+        "      when: {data.method: DRAW, data.winner: null}\n"
+        "    - cmd: [INCR, never]\n"
+        "      when: {data.address.city: Paris}\n";
+    fill(x, "c1", "Berlin", NULL);
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)), "2|INCR|draws");
+    fill(x, "c1", "Berlin", "w9");
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)), "4|ZINCRBY|wins|1|w9");
+}
+
+static void runtime_errors_name_path_and_rule(void **state) {
+    fx_t *x = *state;
+    char err[512];
+    fill(x, "c1", "Berlin", NULL);
+    assert_int_equal(run(x, "on:\n  t.E:\n    - [SET, k, \"{data.nope}\"]\n",
+                         err, sizeof(err)),
+                     SF_ERR_RULE);
+    assert_non_null(strstr(err, ":3:7: "));
+    assert_non_null(strstr(err, "data.nope"));
+    assert_int_equal(run(x,
+                         "on:\n  t.E:\n    - [SET, k, \"{data.fighters[5].name}\"]\n",
+                         err, sizeof(err)),
+                     SF_ERR_RULE);
+    assert_non_null(strstr(err, "out of range"));
+    assert_int_equal(run(x, "on:\n  t.E:\n    - [SET, k, \"{data.id|neg}\"]\n",
+                         err, sizeof(err)),
+                     SF_ERR_RULE);
+    /* the failed event keeps no commands */
+    assert_int_equal(x->b.nargs, 2);
+}
+
+/* Expects a parse error at line:col. */
+static void parse_err(fx_t *x, const char *text, int line, int col,
+                      const char *needle) {
+    char err[512], want[128];
+    sf_rules_t *r = NULL;
+    sf_err_t e = sf_rules_load_file(write_rules(x, text), &r, err,
+                                    sizeof(err));
+    assert_int_equal(e, SF_ERR_PARSE);
+    assert_null(r);
+    if (line < 0) /* position chosen by libyaml: only the file name */
+        snprintf(want, sizeof(want), "%s:", x->path);
+    else
+        snprintf(want, sizeof(want), "%s:%d:%d: ", x->path, line, col);
+    if (strncmp(err, want, strlen(want)) != 0)
+        fail_msg("want prefix \"%s\", got \"%s\"", want, err);
+    if (!strstr(err, needle))
+        fail_msg("want \"%s\" in \"%s\"", needle, err);
+}
+
+static void parse_errors_have_positions(void **state) {
+    fx_t *x = *state;
+    parse_err(x, "on:\n  t.E:\n    - [FLUSHALL]\n", 3, 8, "FLUSHALL");
+    parse_err(x, "on:\n  t.E:\n    - [SET, \"k:{data.id\", v]\n", 3, 16,
+              "unterminated");
+    parse_err(x, "on:\n  t.E:\n    - [SET, \"k:{foo}\", v]\n", 3, 17,
+              "unknown field \"foo\"");
+    parse_err(x, "on:\n  t.E:\n    - [SET, k, \"{data.id|upper}\"]\n", 3, 26,
+              "unknown filter");
+    parse_err(x, "keys: [a]\nwhat: 1\non: {}\n", 2, 1, "unknown key \"what\"");
+    parse_err(x, "on:\n  t.E:\n    - [SET, k, v]\n  t.E:\n    - [DEL, k]\n", 4,
+              3, "duplicate event type");
+    parse_err(x, "on:\n  t.E:\n    - [SET, k\n", -1, -1, "");
+    parse_err(x, "on:\n  t.E:\n    - cmd: [SET, k, v]\n      if: {a: b}\n", 4,
+              7, "unknown key \"if\"");
+    parse_err(x, "keys: [\"sf:*\"]\non: {}\n", 1, 8, "bookkeeping");
+    parse_err(x, "keys: []\n", 1, 1, "\"on\"");
+    parse_err(x, "on:\n  t.E: [SET, k]\n", 2, 9, "expected a command as a list");
+}
+
+static void valid_file_lists_keys_and_types(void **state) {
+    fx_t *x = *state;
+    char err[512];
+    sf_rules_t *r = NULL;
+    assert_int_equal(
+        sf_rules_load_file(write_rules(x,
+                                       "description: d\n"
+                                       "keys: [\"a:*\", \"b\"]\n"
+                                       "on:\n  t.E: []\n  t.F:\n    - [DEL, x]\n"),
+                           &r, err, sizeof(err)),
+        SF_OK);
+    assert_int_equal(sf_rules_nkeys(r), 2);
+    assert_string_equal(sf_rules_key(r, 1), "b");
+    assert_int_equal(sf_rules_ntypes(r), 2);
+    assert_true(sf_rules_has(r, "t.F"));
+    assert_false(sf_rules_has(r, "t.G"));
+    sf_rules_destroy(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(paths_and_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(injection_stays_one_argument, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(conditions, setup, teardown),
+        cmocka_unit_test_setup_teardown(runtime_errors_name_path_and_rule,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(parse_errors_have_positions, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(valid_file_lists_keys_and_types,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
