@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/random.h>
 #include <uuid/uuid.h>
 
 /* ---------------------------------------------------------------------
@@ -52,14 +53,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         void *opaque)
 {
     sf_producer_t *p = opaque;
-    sf_msg_t *msg = m->_private;
+    sf_sync_t *sync = NULL;
     sf_producer_dr_t dr;
-    rd_kafka_headers_t *hdrs = NULL;
     char reason[512] = "";
-    size_t klen;
 
     (void)rk;
-    memset(&dr, 0, sizeof(dr));
+    dr.filled = 0;
+    dr.opaque = NULL;
     dr.topic = rd_kafka_topic_name(m->rkt);
     dr.partition = m->partition;
     dr.offset = m->err ? -1 : m->offset;
@@ -71,17 +71,23 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                      ? "fatal producer error"
                      : rd_kafka_err2str(m->err));
     dr.errstr = reason;
-    rd_kafka_message_headers(m, &hdrs);
-    hdr_copy(hdrs, SF_HDR_ID, dr.event_id, sizeof(dr.event_id));
-    hdr_copy(hdrs, SF_HDR_TYPE, dr.type, sizeof(dr.type));
-    klen = m->key_len < sizeof(dr.aggregate_id) ? m->key_len
-                                                : sizeof(dr.aggregate_id) - 1;
-    if (m->key)
-        memcpy(dr.aggregate_id, m->key, klen);
-    dr.aggregate_id[m->key ? klen : 0] = '\0';
+    dr.msg = m; /* ids are looked up only if the application asks */
 
-    if (msg && msg->sync) {
-        sf_sync_t *s = msg->sync;
+    if (m->_private && atomic_load(&p->syncs) > 0) {
+        sf_sync_t **pp;
+
+        pthread_mutex_lock(&p->sync_lock);
+        for (pp = &p->sync_list; *pp; pp = &(*pp)->next)
+            if (*pp == m->_private) {
+                sync = *pp;
+                *pp = sync->next;
+                atomic_fetch_sub(&p->syncs, 1);
+                break;
+            }
+        pthread_mutex_unlock(&p->sync_lock);
+    }
+    if (sync) {
+        sf_sync_t *s = sync;
 
         s->err = dr.err;
         s->partition = dr.partition;
@@ -89,10 +95,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
         snprintf(s->errstr, sizeof(s->errstr), "%s", reason);
         atomic_store(&s->done, 1);
     } else if (p->dr_cb) {
-        dr.opaque = msg ? msg->opaque : NULL;
+        dr.opaque = m->_private;
         p->dr_cb(p, &dr, p->opaque);
     }
-    free(msg);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason,
@@ -140,6 +145,7 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
     p = calloc(1, sizeof(*p));
     if (!p)
         goto nomem;
+    pthread_mutex_init(&p->sync_lock, NULL);
     p->dr_cb = conf->dr_cb;
     p->error_cb = conf->error_cb;
     p->opaque = conf->opaque;
@@ -216,6 +222,7 @@ fail:
         free(p->source);
         free(p->topic);
         free(p->aggtype);
+        pthread_mutex_destroy(&p->sync_lock);
         free(p);
     }
     return NULL;
@@ -227,7 +234,7 @@ void sf_producer_destroy(sf_producer_t *p)
         return;
     rd_kafka_flush(p->rk, SF_PRODUCER_DEFAULT_TIMEOUT_MS);
     /* Whatever is still queued fails now, and its report is served here,
-     * so every accepted event hears its fate and no sf_msg_t leaks. */
+     * so every accepted event hears its fate. */
     rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     for (int i = 0; i < 50 && rd_kafka_outq_len(p->rk) > 0; i++)
         rd_kafka_poll(p->rk, 100);
@@ -236,6 +243,7 @@ void sf_producer_destroy(sf_producer_t *p)
     free(p->source);
     free(p->topic);
     free(p->aggtype);
+    pthread_mutex_destroy(&p->sync_lock);
     free(p);
 }
 
@@ -285,6 +293,47 @@ sf_err_t sf__fatal_check(sf_producer_t *p, char *errstr, size_t errstr_size)
 }
 
 /* ---------------------------------------------------------------------
+ * Event ids: random (version 4) UUIDs.
+ *
+ * libuuid's uuid_generate_random() reseeds and makes a getrandom() call
+ * per id, which showed up as ~5% of publish time.  We draw the same kernel
+ * randomness (getrandom) 256 ids at a time into a per-thread pool, set the
+ * version/variant bits as RFC 9562 says, and let libuuid format it.
+ * ------------------------------------------------------------------- */
+
+#define UUID_POOL 256
+
+static void uuid_v4(char out[37])
+{
+    static _Thread_local unsigned char pool[UUID_POOL * 16];
+    static _Thread_local int left;
+    unsigned char *u;
+
+    if (left == 0) {
+        size_t got = 0;
+
+        while (got < sizeof(pool)) {
+            ssize_t r = getrandom(pool + got, sizeof(pool) - got, 0);
+
+            if (r <= 0) {
+                /* no getrandom (very old kernel): libuuid's own sources */
+                uuid_t fallback;
+
+                uuid_generate_random(fallback);
+                uuid_unparse_lower(fallback, out);
+                return;
+            }
+            got += (size_t)r;
+        }
+        left = UUID_POOL;
+    }
+    u = pool + 16 * --left;
+    u[6] = (unsigned char)((u[6] & 0x0F) | 0x40); /* version 4 */
+    u[8] = (unsigned char)((u[8] & 0x3F) | 0x80); /* variant 10 */
+    uuid_unparse_lower(u, out);
+}
+
+/* ---------------------------------------------------------------------
  * Records: headers, validation, encoding
  * ------------------------------------------------------------------- */
 
@@ -327,6 +376,10 @@ static const sf_schema_t *schema_of_value(const sf_catalog_t *cat,
 {
     avro_schema_t vs = avro_value_get_schema(value);
 
+    /* Values made from the catalog's own schema share its pointer: no
+     * deep comparison needed on the hot path. */
+    if (vs == sf_schema_avro(latest))
+        return latest;
     for (int v = sf_schema_version(latest); v >= 1; v--) {
         const sf_schema_t *s = sf_catalog_version(cat, sf_schema_fullname(
                                                            latest), v);
@@ -416,10 +469,7 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
     if (ev->id) {
         id = ev->id;
     } else {
-        uuid_t u;
-
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, idbuf);
+        uuid_v4(idbuf);
         id = idbuf;
     }
     if (!sf_producer_time_format(ev->has_time ? ev->time_ms
@@ -446,7 +496,7 @@ void sf__record_release(sf_record_t *rec)
     memset(rec, 0, sizeof(*rec));
 }
 
-sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, sf_msg_t *msg,
+sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, void *opaque,
                          char *errstr, size_t errstr_size)
 {
     rd_kafka_resp_err_t err;
@@ -458,7 +508,7 @@ sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, sf_msg_t *msg,
             RD_KAFKA_V_KEY(rec->key, strlen(rec->key)),
             RD_KAFKA_V_VALUE(rec->value, rec->value_len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-            RD_KAFKA_V_HEADERS(rec->hdrs), RD_KAFKA_V_OPAQUE(msg),
+            RD_KAFKA_V_HEADERS(rec->hdrs), RD_KAFKA_V_OPAQUE(opaque),
             RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
             sf_producer_now_ms() >= deadline)
@@ -491,7 +541,6 @@ static sf_err_t publish(sf_producer_t *p, const sf_producer_event_t *ev,
                         char *errstr, size_t errstr_size)
 {
     sf_record_t rec;
-    sf_msg_t *msg;
     sf_err_t err;
 
     if (!p)
@@ -505,17 +554,28 @@ static sf_err_t publish(sf_producer_t *p, const sf_producer_event_t *ev,
                          "transaction (call sf_producer_begin first)");
     if ((err = sf__record_prepare(p, ev, &rec, errstr, errstr_size)))
         return err;
-    msg = malloc(sizeof(*msg));
-    if (!msg) {
-        sf__record_release(&rec);
-        return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
-                         "publish: out of memory");
+    if (sync) {
+        /* Registered before producev(): the report may come at once. */
+        pthread_mutex_lock(&p->sync_lock);
+        sync->next = p->sync_list;
+        p->sync_list = sync;
+        atomic_fetch_add(&p->syncs, 1);
+        pthread_mutex_unlock(&p->sync_lock);
+        msg_opaque = sync;
     }
-    msg->opaque = msg_opaque;
-    msg->sync = sync;
-    err = sf__record_send(p, &rec, msg, errstr, errstr_size);
-    if (err)
-        free(msg);
+    err = sf__record_send(p, &rec, msg_opaque, errstr, errstr_size);
+    if (err && sync) {
+        sf_sync_t **pp;
+
+        pthread_mutex_lock(&p->sync_lock);
+        for (pp = &p->sync_list; *pp; pp = &(*pp)->next)
+            if (*pp == sync) {
+                *pp = sync->next;
+                atomic_fetch_sub(&p->syncs, 1);
+                break;
+            }
+        pthread_mutex_unlock(&p->sync_lock);
+    }
     return err;
 }
 
@@ -589,16 +649,40 @@ int64_t sf_producer_dr_offset(const sf_producer_dr_t *dr)
 {
     return dr->offset;
 }
+/* The report is const for the application; filling its lazy string
+ * buffers is our business (it lives on on_delivery()'s stack). */
+static sf_producer_dr_t *dr_fill(const sf_producer_dr_t *cdr)
+{
+    sf_producer_dr_t *dr = (sf_producer_dr_t *)cdr;
+    rd_kafka_headers_t *hdrs = NULL;
+    const rd_kafka_message_t *m = dr->msg;
+    size_t klen;
+
+    if (dr->filled)
+        return dr;
+    dr->filled = 1;
+    rd_kafka_message_headers(m, &hdrs);
+    hdr_copy(hdrs, SF_HDR_ID, dr->event_id, sizeof(dr->event_id));
+    hdr_copy(hdrs, SF_HDR_TYPE, dr->type, sizeof(dr->type));
+    klen = m->key_len < sizeof(dr->aggregate_id)
+               ? m->key_len
+               : sizeof(dr->aggregate_id) - 1;
+    if (m->key)
+        memcpy(dr->aggregate_id, m->key, klen);
+    dr->aggregate_id[m->key ? klen : 0] = '\0';
+    return dr;
+}
+
 const char *sf_producer_dr_event_id(const sf_producer_dr_t *dr)
 {
-    return dr->event_id;
+    return dr_fill(dr)->event_id;
 }
 const char *sf_producer_dr_type(const sf_producer_dr_t *dr)
 {
-    return dr->type;
+    return dr_fill(dr)->type;
 }
 const char *sf_producer_dr_aggregate_id(const sf_producer_dr_t *dr)
 {
-    return dr->aggregate_id;
+    return dr_fill(dr)->aggregate_id;
 }
 void *sf_producer_dr_opaque(const sf_producer_dr_t *dr) { return dr->opaque; }

@@ -5,6 +5,7 @@
 #ifndef SF_PRODUCER_INT_H
 #define SF_PRODUCER_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -51,14 +52,13 @@ struct sf_producer_event_s {
     size_t text_len;
 };
 
-/* Per-record state travelling through librdkafka as the message opaque. */
-typedef struct sf_msg {
-    void *opaque;               /* the caller's msg_opaque */
-    struct sf_sync *sync;       /* publish_sync() waiter, or NULL */
-} sf_msg_t;
-
-/* What publish_sync() waits for; filled by the delivery report. */
+/* What publish_sync() waits for; filled by the delivery report.  Its
+ * address is the record's librdkafka opaque and it sits in the producer's
+ * list of pending syncs, which tells it apart from the application's own
+ * msg_opaque values (those go to librdkafka unchanged, so the hot path
+ * allocates nothing per record). */
 typedef struct sf_sync {
+    struct sf_sync *next;
     atomic_int done;
     sf_err_t err;
     int32_t partition;
@@ -76,6 +76,8 @@ typedef struct sf_record {
 } sf_record_t;
 
 struct sf_producer_dr_s {
+    const rd_kafka_message_t *msg;
+    int filled;                 /* event_id/type/aggregate_id looked up */
     sf_err_t err;
     const char *errstr;
     const char *topic;
@@ -101,6 +103,9 @@ struct sf_producer_s {
     int transactional;
     int txn_inited;
     atomic_int in_txn;
+    atomic_int syncs;           /* number of entries in sync_list */
+    pthread_mutex_t sync_lock;
+    sf_sync_t *sync_list;
 };
 
 /* conf.c */
@@ -127,7 +132,7 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
 void sf__record_release(sf_record_t *rec);
 /* Hands rec to librdkafka (ownership of value and headers moves on
  * success; on failure rec is released). */
-sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, sf_msg_t *msg,
+sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, void *opaque,
                          char *errstr, size_t errstr_size);
 /* SF_ERR_KAFKA_FATAL with the reason when the producer hit a fatal error. */
 sf_err_t sf__fatal_check(sf_producer_t *p, char *errstr, size_t errstr_size);

@@ -174,16 +174,9 @@ sf_err_t sf_producer_publish_batch(sf_producer_t *p,
     if ((err = sf_producer_begin(p, errstr, errstr_size)))
         goto out;
     for (sent = 0; sent < n; sent++) {
-        sf_msg_t *msg = calloc(1, sizeof(*msg));
-
-        if (!msg) {
-            err = sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
-                            "publish batch: out of memory");
-        } else if ((err = sf__record_send(p, &recs[sent], msg, emsg,
-                                          sizeof(emsg)))) {
-            free(msg);
+        if ((err = sf__record_send(p, &recs[sent], NULL, emsg,
+                                   sizeof(emsg))))
             sf_seterr(errstr, errstr_size, err, "event %zu: %s", sent, emsg);
-        }
         if (err) {
             /* Keep the first error; the abort makes the partial batch
              * invisible.  A fatal error already disqualifies abort. */

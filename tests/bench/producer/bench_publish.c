@@ -1,0 +1,334 @@
+/*
+ * bench_publish - libsfproducer publish throughput beside raw librdkafka
+ * producing the same bytes with the same settings.
+ *
+ * Both sides: enable.idempotence=true, acks=all, partitioner
+ * murmur2_random, linger.ms=5, the same 12-partition topic, keys over 1000
+ * aggregates, the same CloudEvents headers (11) and the same value bytes.
+ * The library side does everything a service does per event: set the
+ * event fields, encode the Avro value to single-object bytes, generate a
+ * UUID, format ce_time, build headers, enqueue.  The raw side enqueues the
+ * pre-encoded value (copied) with pre-made header values.
+ * Delivery reports are served every 1000 events on both sides; the clock
+ * stops when flush returns (every event acknowledged by the broker).
+ * The box is shared and the broker warms up, so after an untimed warm-up
+ * run the two sides alternate for ROUNDS rounds and the best rate of each
+ * is compared (both are printed per round).
+ *
+ *   bench_publish [-b BROKERS] [-n EVENTS] [-r ROUNDS] [-s SCHEMA_DIR]
+ * Prints both rates and lib/raw; exit 1 if any event failed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "sf_producer.h"
+
+#define AGGS 1000
+static const char *const settings[][2] = {
+    {"enable.idempotence", "true"}, {"acks", "all"},
+    {"partitioner", "murmur2_random"}, {"linger.ms", "5"},
+    {"message.timeout.ms", "30000"}, {"log_level", "3"},
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static long ok, bad;
+static double cpu_used; /* process CPU seconds of the last run */
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void raw_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
+{
+    (void)rk;
+    (void)op;
+    if (m->err)
+        bad++;
+    else
+        ok++;
+}
+
+static void lib_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
+{
+    (void)p;
+    (void)op;
+    if (sf_producer_dr_err(dr))
+        bad++;
+    else
+        ok++;
+}
+
+static double run_raw(const char *brokers, const char *topic, long n,
+                      const void *value, size_t value_len)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char err[512], key[32], seq[24], id[48];
+    rd_kafka_t *rk;
+    double t0;
+
+    rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof(err));
+    for (size_t i = 0; i < NSETTINGS; i++)
+        rd_kafka_conf_set(c, settings[i][0], settings[i][1], err,
+                          sizeof(err));
+    rd_kafka_conf_set_dr_msg_cb(c, raw_dr);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+    if (!rk) {
+        fprintf(stderr, "raw: %s\n", err);
+        exit(2);
+    }
+    ok = bad = 0;
+    /* warm-up: connections, metadata, producer id */
+    rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY("w", 1),
+                      RD_KAFKA_V_VALUE((void *)value, value_len),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                      RD_KAFKA_V_END);
+    rd_kafka_flush(rk, 30000);
+    ok = bad = 0;
+    cpu_used = cpu_s();
+    t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(11);
+        rd_kafka_resp_err_t e;
+
+        snprintf(key, sizeof(key), "cart-%ld", i % AGGS);
+        snprintf(seq, sizeof(seq), "%ld", i / AGGS + 1);
+        snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012ld", i);
+        rd_kafka_header_add(h, SF_HDR_SPECVERSION, -1, "1.0", -1);
+        rd_kafka_header_add(h, SF_HDR_ID, -1, id, -1);
+        rd_kafka_header_add(h, SF_HDR_SOURCE, -1, "bench", -1);
+        rd_kafka_header_add(h, SF_HDR_TYPE, -1, "shop.cart.ItemAddedToCart",
+                            -1);
+        rd_kafka_header_add(h, SF_HDR_TIME, -1, "2026-11-26T13:05:09.042Z",
+                            -1);
+        rd_kafka_header_add(h, SF_HDR_SUBJECT, -1, key, -1);
+        rd_kafka_header_add(h, SF_HDR_CONTENT_TYPE, -1, "application/avro",
+                            -1);
+        rd_kafka_header_add(h, SF_HDR_AGGTYPE, -1, "cart", -1);
+        rd_kafka_header_add(h, SF_HDR_SEQUENCE, -1, seq, -1);
+        for (;;) {
+            e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic),
+                RD_KAFKA_V_KEY(key, strlen(key)),
+                RD_KAFKA_V_VALUE((void *)value, value_len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                break;
+            rd_kafka_poll(rk, 100);
+        }
+        if (e) {
+            fprintf(stderr, "raw produce: %s\n", rd_kafka_err2str(e));
+            exit(1);
+        }
+        if (i % 1000 == 0)
+            rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, -1);
+    t0 = now_s() - t0;
+    cpu_used = cpu_s() - cpu_used;
+    rd_kafka_destroy(rk);
+    return t0;
+}
+
+static double run_lib(const char *brokers, const char *topic, long n,
+                      const sf_catalog_t *cat, avro_value_t *value)
+{
+    sf_producer_conf_t *conf = sf_producer_conf_new();
+    sf_producer_event_t *ev = sf_producer_event_new();
+    char err[512], key[32];
+    sf_producer_t *p;
+    double t0;
+
+    sf_producer_conf_set(conf, "bootstrap.servers", brokers, err,
+                         sizeof(err));
+    for (size_t i = 0; i < NSETTINGS; i++)
+        sf_producer_conf_set(conf, settings[i][0], settings[i][1], err,
+                             sizeof(err));
+    sf_producer_conf_set(conf, "sf.topic", topic, err, sizeof(err));
+    sf_producer_conf_set(conf, "sf.aggregate.type", "cart", err,
+                         sizeof(err));
+    sf_producer_conf_set(conf, "sf.source", "bench", err, sizeof(err));
+    sf_producer_conf_set_catalog(conf, cat);
+    sf_producer_conf_set_dr_cb(conf, lib_dr);
+    p = sf_producer_new(conf, err, sizeof(err));
+    if (!p) {
+        fprintf(stderr, "lib: %s\n", err);
+        exit(2);
+    }
+    sf_producer_event_set_type(ev, "shop.cart.ItemAddedToCart");
+    sf_producer_event_set_value(ev, value);
+    sf_producer_event_set_aggregate_id(ev, "w");
+    if (sf_producer_publish(p, ev, NULL, err, sizeof(err))) {
+        fprintf(stderr, "lib warm-up: %s\n", err);
+        exit(1);
+    }
+    sf_producer_flush(p, 30000, NULL, 0);
+    ok = bad = 0;
+    cpu_used = cpu_s();
+    t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "cart-%ld", i % AGGS);
+        sf_producer_event_set_aggregate_id(ev, key);
+        sf_producer_event_set_version(ev, i / AGGS + 1);
+        if (sf_producer_publish(p, ev, NULL, err, sizeof(err))) {
+            fprintf(stderr, "lib publish: %s\n", err);
+            exit(1);
+        }
+        if (i % 1000 == 0)
+            sf_producer_poll(p, 0);
+    }
+    sf_producer_flush(p, -1, NULL, 0);
+    t0 = now_s() - t0;
+    cpu_used = cpu_s() - cpu_used;
+    sf_producer_event_destroy(ev);
+    sf_producer_destroy(p);
+    return t0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *brokers = getenv("SF_BROKERS"), *dir = SF_DOMAINS;
+    long n = 200000;
+    int rounds = 3;
+    double best_raw = 1e30, best_lib = 1e30, best_craw = 1e30,
+           best_clib = 1e30;
+    long failures = 0;
+    char topic[64], err[512];
+    sf_catalog_t *cat = sf_catalog_new();
+    const sf_schema_t *s;
+    avro_value_iface_t *cls;
+    avro_value_t v, f;
+    void *bytes;
+    size_t len;
+    int opt, created;
+    double traw, tlib;
+    long raw_ok, raw_bad, lib_ok, lib_bad;
+
+    if (!brokers)
+        brokers = "127.0.0.1:9092";
+    while ((opt = getopt(argc, argv, "b:n:r:s:")) != -1) {
+        if (opt == 'r')
+            rounds = atoi(optarg);
+        else if (opt == 'b')
+            brokers = optarg;
+        else if (opt == 'n')
+            n = atol(optarg);
+        else if (opt == 's')
+            dir = optarg;
+        else
+            return 2;
+    }
+    if (sf_catalog_load_dir(cat, dir, err, sizeof(err))) {
+        fprintf(stderr, "catalog: %s\n", err);
+        return 2;
+    }
+    s = sf_catalog_latest(cat, "shop.cart.ItemAddedToCart");
+    cls = avro_generic_class_from_schema(sf_schema_avro(s));
+    avro_generic_value_new(cls, &v);
+    avro_value_get_by_name(&v, "cart_id", &f, NULL);
+    avro_value_set_string(&f, "cart-123");
+    avro_value_get_by_name(&v, "sku", &f, NULL);
+    avro_value_set_string(&f, "sku-00042-blue-xl");
+    avro_value_get_by_name(&v, "quantity", &f, NULL);
+    avro_value_set_int(&f, 3);
+    avro_value_get_by_name(&v, "unit_price_cents", &f, NULL);
+    avro_value_set_long(&f, 1999);
+    avro_value_get_by_name(&v, "added_at", &f, NULL);
+    avro_value_set_long(&f, 1764162309042LL);
+    avro_value_get_by_name(&v, "currency", &f, NULL);
+    avro_value_set_string(&f, "EUR");
+    if (sf_encode(s, &v, &bytes, &len, err, sizeof(err))) {
+        fprintf(stderr, "encode: %s\n", err);
+        return 2;
+    }
+
+    /* The topic, provisioned through the library. */
+    snprintf(topic, sizeof(topic), "t-producer-bench-%ld", (long)getpid());
+    {
+        sf_producer_conf_t *conf = sf_producer_conf_new();
+        sf_producer_t *p;
+
+        sf_producer_conf_set(conf, "bootstrap.servers", brokers, err,
+                             sizeof(err));
+        sf_producer_conf_set_catalog(conf, cat);
+        p = sf_producer_new(conf, err, sizeof(err));
+        if (!p || sf_producer_ensure_topic(p, topic, 12, 0, 30000, &created,
+                                           err, sizeof(err))) {
+            fprintf(stderr, "topic: %s\n", err);
+            return 2;
+        }
+        sf_producer_destroy(p);
+    }
+
+    printf("events per run: %ld, value %zu bytes, 9 headers, 12 partitions,"
+           " idempotent, acks=all, linger.ms=5\n", n, len);
+    run_raw(brokers, topic, n / 2, bytes, len); /* warm-up, untimed */
+    for (int r = 1; r <= rounds; r++) {
+        double craw, clib;
+
+        traw = run_raw(brokers, topic, n, bytes, len);
+        raw_ok = ok, raw_bad = bad, craw = cpu_used;
+        tlib = run_lib(brokers, topic, n, cat, &v);
+        lib_ok = ok, lib_bad = bad, clib = cpu_used;
+        printf("round %d: raw %7.0f ev/s %.2f us CPU/ev (ok %ld, failed %ld)"
+               " | lib %7.0f ev/s %.2f us CPU/ev (ok %ld, failed %ld) | "
+               "%.2fx\n", r, n / traw, craw * 1e6 / n, raw_ok, raw_bad,
+               n / tlib, clib * 1e6 / n, lib_ok, lib_bad, traw / tlib);
+        if (craw < best_craw)
+            best_craw = craw;
+        if (clib < best_clib)
+            best_clib = clib;
+        if (raw_bad || lib_bad || raw_ok != n || lib_ok != n)
+            failures++;
+        if (traw < best_raw)
+            best_raw = traw;
+        if (tlib < best_lib)
+            best_lib = tlib;
+    }
+    printf("best raw librdkafka : %8.0f events/s\n", n / best_raw);
+    printf("best libsfproducer  : %8.0f events/s\n", n / best_lib);
+    printf("ratio lib/raw       : %.2fx (goal >= 0.90x)\n",
+           best_raw / best_lib);
+    printf("CPU per event       : raw %.2f us, lib %.2f us (process, all "
+           "threads, best round)\n", best_craw * 1e6 / n,
+           best_clib * 1e6 / n);
+
+    /* Delete the topic again. */
+    {
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+        rd_kafka_queue_t *q;
+        rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+
+        rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof(err));
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+        q = rd_kafka_queue_new(rk);
+        rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
+        rd_kafka_event_destroy(rd_kafka_queue_poll(q, 10000));
+        rd_kafka_DeleteTopic_destroy(dt);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy(rk);
+    }
+    free(bytes);
+    avro_value_decref(&v);
+    avro_value_iface_decref(cls);
+    sf_catalog_destroy(cat);
+    return failures ? 1 : 0;
+}
