@@ -11,7 +11,7 @@
  *
  * checks it against what it knows about the cart, turns it into one or
  * more events (facts, named in the past tense) and publishes them to the
- * topic cart-events.  All events of one command go out in ONE Kafka
+ * topic cart-events (or -t TOPIC).  All events of one command go out in ONE Kafka
  * transaction: a reader sees all of them or none.
  *
  *   ./cart_service -b 127.0.0.1:9092 -s schemas/domains <<'EOF'
@@ -180,26 +180,30 @@ static void apply(const char *cart_id, const command_events_t *evs,
 int main(int argc, char **argv)
 {
     const char *brokers = "127.0.0.1:9092", *schema_dir = "schemas/domains";
+    const char *topic = "cart-events";
     char errstr[512], txnid[128], *line = NULL;
     size_t cap = 0;
     int opt, failures = 0;
 
-    while ((opt = getopt(argc, argv, "b:s:h")) != -1) {
+    while ((opt = getopt(argc, argv, "b:s:t:h")) != -1) {
         if (opt == 'b')
             brokers = optarg;
+        else if (opt == 't')
+            topic = optarg;
         else if (opt == 's')
             schema_dir = optarg;
         else {
             fprintf(stderr, "usage: %s [-b BROKERS] [-s SCHEMA_DIR] "
-                    "< commands\n", argv[0]);
+                    "[-t TOPIC] < commands\n", argv[0]);
             return opt == 'h' ? 0 : 2;
         }
     }
 
     /* 1. Configure.  librdkafka properties pass through unchanged; the
      *    library already sets enable.idempotence=true, acks=all and the
-     *    murmur2_random partitioner.  sf.aggregate.type=cart gives the
-     *    topic cart-events and the ce_aggregatetype header. */
+     *    murmur2_random partitioner.  sf.aggregate.type=cart alone would
+     *    give the topic cart-events; -t overrides it (tests use their own
+     *    topics).  The aggregate type is the ce_aggregatetype header. */
     sf_producer_conf_t *conf = sf_producer_conf_new();
     snprintf(txnid, sizeof(txnid), "cart-service-%ld", (long)getpid());
     if (sf_producer_conf_set(conf, "bootstrap.servers", brokers, errstr,
@@ -207,6 +211,8 @@ int main(int argc, char **argv)
         sf_producer_conf_set(conf, "sf.schema.dir", schema_dir, errstr,
                              sizeof(errstr)) ||
         sf_producer_conf_set(conf, "sf.aggregate.type", "cart", errstr,
+                             sizeof(errstr)) ||
+        sf_producer_conf_set(conf, "sf.topic", topic, errstr,
                              sizeof(errstr)) ||
         sf_producer_conf_set(conf, "sf.source", "cart-service", errstr,
                              sizeof(errstr)) ||
