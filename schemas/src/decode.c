@@ -233,7 +233,7 @@ static sf_err_t skip(sf_rd_t *rd, const sf_node_t *n)
 {
     sf_err_t err;
     int64_t v;
-    size_t len;
+    size_t len = 0;
 
     switch (n->type) {
     case T_NULL:
@@ -373,7 +373,7 @@ sf_err_t sf_exec(sf_rd_t *rd, const op_t *op, avro_value_t *val)
     int64_t i64;
     float f;
     double d;
-    size_t len;
+    size_t len = 0;
     const char *s;
 
     switch (op->kind) {
@@ -747,7 +747,7 @@ sf_err_t sf_decoder_decode(sf_decoder_t *dec, const void *buf, size_t len,
                            char *errstr, size_t errstr_size)
 {
     uint64_t fp;
-    dplan_t *p;
+    dplan_t *p = NULL;
     sf_err_t err;
 
     if (!dec || (!buf && len) || !value)
