@@ -49,12 +49,21 @@ uint64_t sf_crc64_avro(const void *data, size_t len);
 
 /* Parsing Canonical Form of a schema given as JSON text.
  * On success *canonical is a NUL-terminated malloc()ed string the caller
- * frees with free(). */
+ * frees with free().  Field defaults are not checked here (the canonical
+ * form drops them, and the spec's own vectors carry ill-typed ones); the
+ * catalog checks them.  Errors: SF_ERR_PARSE (JSON, "schema:LINE:COL"),
+ * SF_ERR_SCHEMA (not valid Avro, with the JSON path, e.g.
+ * "fields[2].type: unknown type \"strin\"").
+ *
+ * The fingerprint is a 64-bit integer; the Avro spec's vectors print it in
+ * signed decimal, `sf-schema fingerprint` as 16 hex digits of that integer,
+ * and single-object bytes carry it little-endian. */
 sf_err_t sf_schema_canonical_form(const char *schema_json, size_t len,
                                   char **canonical,
                                   char *errstr, size_t errstr_size);
 
-/* CRC-64-AVRO of the Parsing Canonical Form of schema_json. */
+/* CRC-64-AVRO of the Parsing Canonical Form of schema_json (the integer;
+ * on the wire it is written little-endian). */
 sf_err_t sf_schema_fingerprint_json(const char *schema_json, size_t len,
                                     uint64_t *fingerprint,
                                     char *errstr, size_t errstr_size);
@@ -70,12 +79,14 @@ typedef struct sf_schema_s sf_schema_t;
 sf_catalog_t *sf_catalog_new(void);
 void sf_catalog_destroy(sf_catalog_t *cat);
 
-/* Loads every *.avsc file below dir (recursively).  File names carry the
- * version: "<Name>.v<N>.avsc" (a name without ".v<N>" is version 1).
- * The record's Avro full name is the type; the highest version of a type is
- * its reader schema.  Two files with the same full name and version, or a
- * file that is not a valid schema, fail the whole load with file name and
- * reason in errstr. */
+/* Loads every *.avsc file below dir (recursively, in sorted order).  File
+ * names carry the version: "<Name>.v<N>.avsc" (a name without ".v<N>" is
+ * version 1).  The record's Avro full name is the type; the highest version
+ * of a type is its reader schema.  Two files with the same full name and
+ * version, a file that is not a valid schema, a top-level schema that is
+ * not a named type, or a field default that does not fit its type fail the
+ * whole load with file name and reason in errstr (SF_ERR_IO, SF_ERR_PARSE,
+ * SF_ERR_SCHEMA). */
 sf_err_t sf_catalog_load_dir(sf_catalog_t *cat, const char *dir,
                              char *errstr, size_t errstr_size);
 
@@ -137,10 +148,19 @@ void sf_decoder_destroy(sf_decoder_t *dec);
 /* Decodes buf.  On success *value points to a value owned by the decoder,
  * valid until the next decode on it or its destruction; *writer and
  * *reader (each may be NULL) receive the writer's and reader's schemas.
- * Errors: SF_ERR_TRUNCATED (short buffer or body), SF_ERR_BAD_MAGIC,
+ * Errors: SF_ERR_TRUNCATED (short buffer or body, or a length or item count
+ * larger than the bytes left), SF_ERR_BAD_MAGIC,
  * SF_ERR_UNKNOWN_FINGERPRINT, SF_ERR_TRAILING, SF_ERR_VALUE (e.g. a union
- * index or enum symbol out of range, a negative length), with the byte
- * offset and field path in errstr.  Never reads outside buf. */
+ * index or enum symbol out of range, a negative length, an int out of
+ * range, a varint over 10 bytes, nesting deeper than 200),
+ * SF_ERR_INCOMPATIBLE (the data uses something the newest version cannot
+ * hold: a union branch or enum symbol without a match), SF_ERR_NOMEM,
+ * SF_ERR_INVALID_ARG.  errstr reads
+ * "<type> v<W>->v<R>: <field path>: byte <offset>: <what>", e.g.
+ * "shop.cart.ItemAddedToCart v1->v2: sku: byte 13: string length 3
+ * exceeds the 0 bytes left".  Never reads outside buf.
+ * The resolution plan of each writer fingerprint is compiled once and
+ * cached in the decoder, with one reusable value per writer. */
 sf_err_t sf_decoder_decode(sf_decoder_t *dec, const void *buf, size_t len,
                            avro_value_t **value,
                            const sf_schema_t **writer,
@@ -152,11 +172,18 @@ sf_err_t sf_decoder_decode(sf_decoder_t *dec, const void *buf, size_t len,
  * ------------------------------------------------------------------- */
 
 /* Builds a new value of s's schema from JSON in the Avro JSON encoding
- * (unions as {"branch": value} or null; bytes/fixed as ISO-8859-1 strings;
- * logical types as their underlying type, timestamp-millis also accepted as
- * an RFC 3339 string).  path names the root in errors ("data" gives
- * "data.items[2].sku: expected string, got number").  On success *out is a
- * new value the caller releases with avro_value_decref(). */
+ * (unions as {"branch": value} or null, the branch named by its type name
+ * or full name; bytes/fixed as ISO-8859-1 strings; logical types as their
+ * underlying type, timestamp-millis also accepted as an RFC 3339 string;
+ * float/double also as "NaN", "Infinity", "-Infinity").  Leniencies for
+ * hand-written events: a record field missing from the JSON takes its
+ * default (an error if it has none), and a bare union value is taken by the
+ * first branch whose type fits its JSON kind.  Fields the record does not
+ * have are errors.  path names the root in errors ("data" gives
+ * "data.items[2].sku: expected string, got number"; map entries as
+ * data.tags["key"]).  Errors: SF_ERR_VALUE, SF_ERR_PARSE (text only),
+ * SF_ERR_NOMEM.  On success *out is a new value the caller releases with
+ * avro_value_decref(); on failure *out is left empty. */
 sf_err_t sf_value_from_json(const sf_schema_t *s, const struct json_t *json,
                             const char *path, avro_value_t *out,
                             char *errstr, size_t errstr_size);
@@ -166,8 +193,10 @@ sf_err_t sf_value_from_json_text(const sf_schema_t *s, const char *text,
                                  avro_value_t *out,
                                  char *errstr, size_t errstr_size);
 
-/* Avro JSON encoding of value.  *json is a new jansson reference the caller
- * releases with json_decref(). */
+/* Avro JSON encoding of value (unions as {"<type or full name>": value} or
+ * null; NaN and infinities as the strings "NaN", "Infinity", "-Infinity").
+ * *json is a new jansson reference the caller releases with json_decref().
+ * Errors: SF_ERR_VALUE (e.g. a string that is not UTF-8), SF_ERR_NOMEM. */
 sf_err_t sf_value_to_json(const avro_value_t *value, struct json_t **json,
                           char *errstr, size_t errstr_size);
 
@@ -187,8 +216,12 @@ typedef enum sf_compat_mode {
     SF_COMPAT_FULL      /* both */
 } sf_compat_mode_t;
 
-/* Can data written with writer be read with reader?  SF_OK or
- * SF_ERR_INCOMPATIBLE, reporting each problem through cb (may be NULL). */
+/* Can data written with writer be read with reader (Avro schema
+ * resolution, exactly the rules sf_decoder_decode applies)?  SF_OK or
+ * SF_ERR_INCOMPATIBLE, reporting each problem through cb (may be NULL),
+ * called synchronously on the caller's thread.  A writer union branch or
+ * enum symbol the reader cannot take counts as a problem even though
+ * decoding only fails for data that uses it. */
 sf_err_t sf_schema_can_read(const sf_schema_t *reader,
                             const sf_schema_t *writer,
                             sf_compat_report_cb cb, void *opaque);
