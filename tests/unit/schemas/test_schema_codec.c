@@ -520,6 +520,44 @@ static void test_resolution_incompatible(void **state)
     sf_catalog_destroy(cat);
 }
 
+/* Recursive types decode; hostile nesting stops at a bound, not the stack. */
+static void test_recursion_and_depth(void **state)
+{
+    (void)state;
+    const char *tree = "{\"type\":\"record\",\"name\":\"t.Tree\",\"fields\":["
+                       "{\"name\":\"v\",\"type\":\"int\"},"
+                       "{\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Tree\"}}]}";
+    const char *val = "{\"v\":1,\"kids\":[{\"v\":2,\"kids\":[]},"
+                      "{\"v\":3,\"kids\":[{\"v\":4,\"kids\":[]}]}]}";
+    const sf_schema_t *s;
+    sf_catalog_t *cat = sf_catalog_new();
+    assert_int_equal(sf_catalog_add(cat, tree, strlen(tree), "tree", 1, &s, err,
+                                    sizeof err), SF_OK);
+    sf_decoder_t *dec = sf_decoder_new(cat);
+    size_t len;
+    void *buf = encode_text(cat, "t.Tree", 1, val, &len);
+    json_t *got = decode_json(dec, buf, len, NULL, NULL);
+    json_t *want = json_loads(val, 0, NULL);
+    assert_json_eq(got, want);
+    json_decref(got);
+    json_decref(want);
+
+    /* 300 levels of {v: 0, kids: [ ... */
+    size_t n = SF_SOE_HEADER_SIZE + 2 * 300;
+    unsigned char *deep = malloc(n);
+    memcpy(deep, buf, SF_SOE_HEADER_SIZE);
+    for (size_t i = SF_SOE_HEADER_SIZE; i < n; i += 2) {
+        deep[i] = 0x00;     /* v = 0 */
+        deep[i + 1] = 0x02; /* one kid follows */
+    }
+    expect_decode(dec, deep, n, SF_ERR_VALUE, "nested deeper than 200");
+    expect_decode(dec, deep, n, SF_ERR_VALUE, "kids[0].kids[0].kids[0]");
+    free(deep);
+    free(buf);
+    sf_decoder_destroy(dec);
+    sf_catalog_destroy(cat);
+}
+
 /* ---------------------------------------------------------------------
  * Avro JSON
  * ------------------------------------------------------------------- */
@@ -724,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_resolution_v1_v2),
         cmocka_unit_test(test_resolution_domain_v1_v2),
         cmocka_unit_test(test_resolution_incompatible),
+        cmocka_unit_test(test_recursion_and_depth),
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_json_roundtrip),
         cmocka_unit_test(test_compat),
