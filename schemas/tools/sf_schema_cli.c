@@ -331,6 +331,8 @@ static int cmd_encode(int argc, char **argv)
         char err[512];
         json_error_t je;
         lineno++;
+        if (strspn(line, " \t\r\n") == (size_t)n)
+            continue; /* blank line */
         json_t *j = json_loadb(line, (size_t)n, 0, &je);
         if (!j) {
             rc = fail("stdin:%ld:%d: %s", lineno, je.column, je.text);
@@ -480,6 +482,8 @@ static int cmd_decode(int argc, char **argv)
             while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
                              line[n - 1] == ' '))
                 line[--n] = 0;
+            if (n == 0)
+                continue; /* blank line */
             if (n % 2) {
                 rc = fail("%s: odd number of hex digits", where);
                 continue;
