@@ -1,6 +1,17 @@
 /*
- * e2e_fold.c - reference fold of the example projections (PROVISIONAL key
- * layout until projector/examples/ exist).
+ * e2e_fold.c - reference fold of the example projections, computed from the
+ * generated events alone:
+ *
+ *   cart-contents (projector/examples/cart-contents.rules.yaml)
+ *     cart:<cart_id>        hash  status = open | checked_out
+ *     cart:<cart_id>:items  hash  <sku> -> units added minus units removed
+ *                                 (a line removed completely stays as 0)
+ *   product-availability (product-availability.rules.yaml)
+ *     product:<sku>         hash  in_carts = units added minus removed over
+ *                                 all carts (checkout does not release them)
+ *
+ * fold_commands() is the other direction, the commands those rules issue
+ * per event, for the benchmark's Redis baseline.
  */
 #include "e2e_fold.h"
 
@@ -54,5 +65,35 @@ int fold_patterns(const gen_t *g, int mask, char pats[][256], int max) {
 
 void fold_commands(const gen_t *g, size_t i, int mask, fold_emit_fn emit,
                    void *opaque) {
-    (void)g; (void)i; (void)mask; (void)emit; (void)opaque;
+    const gev_t *e = &g->ev[i];
+    char key[256], id[128], sku[128], qty[32];
+    gen_cart_id(g, e->cart, id, sizeof id);
+    gen_sku_id(g, e->sku, sku, sizeof sku);
+    snprintf(qty, sizeof qty, "%d", e->type == GEV_REMOVED ? -e->qty : e->qty);
+    if (mask & FOLD_CART) {
+        switch (e->type) {
+        case GEV_OPENED:
+        case GEV_CHECKED_OUT: {
+            snprintf(key, sizeof key, "cart:%s", id);
+            const char *argv[] = {"HSET", key, "status",
+                                  e->type == GEV_OPENED ? "open"
+                                                        : "checked_out"};
+            emit(opaque, 4, argv);
+            break;
+        }
+        case GEV_ADDED:
+        case GEV_REMOVED: {
+            snprintf(key, sizeof key, "cart:%s:items", id);
+            const char *argv[] = {"HINCRBY", key, sku, qty};
+            emit(opaque, 4, argv);
+            break;
+        }
+        }
+    }
+    if ((mask & FOLD_AVAIL) &&
+        (e->type == GEV_ADDED || e->type == GEV_REMOVED)) {
+        snprintf(key, sizeof key, "product:%s", sku);
+        const char *argv[] = {"HINCRBY", key, "in_carts", qty};
+        emit(opaque, 4, argv);
+    }
 }

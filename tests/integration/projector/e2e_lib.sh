@@ -135,7 +135,8 @@ start_worker() {
 # then SIGKILL) and sets ST to its exit status (not in a subshell: only the
 # shell that started the worker can wait for it).
 stop_worker() {
-  local n=$1 sig=$2 pid=${WPID[$n]} t=0
+  local n=$1 sig=$2
+  local pid=${WPID[$n]} t=0
   ST=0
   kill -"$sig" "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null && [ $t -lt 600 ]; do

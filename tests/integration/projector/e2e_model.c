@@ -393,6 +393,12 @@ static void report(const char *key, const char *want, const char *got) {
     char w[400], g[400];
     snprintf(w, sizeof w, "%s", want);
     snprintf(g, sizeof g, "%s", got);
+    for (char *c = w; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    for (char *c = g; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
     fprintf(stderr, "  key %s\n    expected: %s%s\n    actual:   %s%s\n", key,
             w, strlen(want) >= sizeof w - 1 ? " ..." : "", g,
             strlen(got) >= sizeof g - 1 ? " ..." : "");

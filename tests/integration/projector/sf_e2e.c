@@ -59,6 +59,7 @@ typedef struct opts {
     int ngroups;
     const char *schemas;
     size_t from, to, upto;
+    int to_given;
     double rate;
     int create;
     const char *redis_host;
@@ -142,7 +143,7 @@ static int do_publish(const opts_t *o, const gen_t *g) {
             return 1;
         }
     }
-    size_t from = o->from, to = o->to ? o->to : g->n;
+    size_t from = o->from, to = o->to_given ? o->to : g->n;
     if (to > g->n)
         to = g->n;
     sf_producer_event_t *ev = sf_producer_event_new();
@@ -399,7 +400,10 @@ int main(int argc, char **argv) {
             break;
         case 'S': o.schemas = optarg; break;
         case 'f': o.from = strtoull(optarg, NULL, 10); break;
-        case 'T': o.to = strtoull(optarg, NULL, 10); break;
+        case 'T':
+            o.to = strtoull(optarg, NULL, 10);
+            o.to_given = 1;
+            break;
         case 'u': o.upto = strtoull(optarg, NULL, 10); break;
         case 'r': o.rate = atof(optarg); break;
         case 'c': o.create = atoi(optarg); break;
