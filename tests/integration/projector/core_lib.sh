@@ -100,7 +100,10 @@ stop() { # stop NAME SIGNAL -> RC
 wait_lag0() {
   local i=0
   while [ $i -lt $(( $3 * 2 )) ]; do
-    if "$PROJ" status -c "$1" "$2" 2>/dev/null | grep -q "total lag 0$"; then return 0; fi
+    local out st=0
+    out=$("$PROJ" status -c "$1" "$2" 2>&1) || st=$?
+    [ $st -eq 2 ] && fail "status: $out"
+    if printf '%s\n' "$out" | grep -q "total lag 0$"; then return 0; fi
     sleep 0.5; i=$((i + 1))
   done
   "$PROJ" status -c "$1" "$2" >&2 || true

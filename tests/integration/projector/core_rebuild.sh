@@ -10,12 +10,9 @@ N=${CORE_REBUILD_EVENTS:-3000}
 T=$(new_topic rb 4); TE=$(new_topic rbearly 4)
 P="rb-$ID"; PE="rbe-$ID"
 NAMES+=("$P" "$PE")
-mk() { # mk PREFIX OUT: example cart rules with both views under PREFIX
-  cat "$EXAMPLES/cart-contents.rules.yaml" "$EXAMPLES/product-availability.rules.yaml" \
-    | grep -v '^ *#' | grep -v '^description' \
-    | awk '/^keys:/ { next } /^on:/ { if (seen++) next } { print }' \
-    | sed "s/\"cart:/\"$1:cart:/g; s/\"product:/\"$1:product:/g" >"$2.tmp"
-  { echo "keys: [\"$1:cart:*\", \"$1:product:*\"]"; cat "$2.tmp"; } >"$2"
+mk() { # mk PREFIX OUT: the example cart-contents rules with keys under PREFIX
+  sed "s/\"cart:/\"$1:cart:/g; s/\[\"cart:\*\"\]/[\"$1:cart:*\"]/" \
+    "$EXAMPLES/cart-contents.rules.yaml" >"$2"
 }
 mk "$ID-a" "$WORK/a.rules.yaml"; mk "$ID-e" "$WORK/e.rules.yaml"
 config "$WORK/c.yaml" <<YAML
