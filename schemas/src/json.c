@@ -430,7 +430,7 @@ sf_err_t sf_value_from_json_text(const sf_schema_t *s, const char *text,
     if (!s || !text || !out)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "sf_value_from_json_text: NULL argument");
-    json_t *j = json_loadb(text, len, JSON_DECODE_ANY, &je);
+    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!j)
         return sf_seterr(errstr, errstr_size, SF_ERR_PARSE, "%s:%d:%d: %s",
                          path && *path ? path : "json", je.line, je.column,

@@ -333,7 +333,7 @@ static int cmd_encode(int argc, char **argv)
         lineno++;
         if (strspn(line, " \t\r\n") == (size_t)n)
             continue; /* blank line */
-        json_t *j = json_loadb(line, (size_t)n, 0, &je);
+        json_t *j = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, &je);
         if (!j) {
             rc = fail("stdin:%ld:%d: %s", lineno, je.column, je.text);
             continue;
