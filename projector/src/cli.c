@@ -377,9 +377,9 @@ static void rebuild_progress(void *opaque, const char *phase,
         fprintf(stderr,
                 "rebuild %s: done: %" PRId64 " events (%" PRId64
                 " applied, %" PRId64 " poison) in %s, %.0f events/s, "
-                "%" PRId64 " view keys deleted\n",
+                "%" PRId64 " view keys deleted (clear %.2fs, redis %.2fs)\n",
                 name, st->done, st->applied, st->poison, el, rate,
-                st->deleted_keys);
+                st->deleted_keys, st->clear_seconds, st->redis_seconds);
     else
         fprintf(stderr,
                 "rebuild %s: %" PRId64 "/%" PRId64 " events (%.1f%%), "

@@ -20,7 +20,8 @@ typedef struct rpart {
     sf_tp_t tp;
     int64_t token;
     int done;
-    sf_batch_t batch;
+    sf_batch_t bufs[2]; /* being filled / in flight (double buffering) */
+    sf_batch_t *batch;  /* the one being filled */
 } rpart_t;
 
 typedef struct rb {
@@ -33,12 +34,13 @@ typedef struct rb {
     size_t nparts;
     size_t pending;
     sf_rebuild_stats_t *st;
-    /* flush scratch */
+    /* flush scratch: [0, nparts) the set in flight, then the new set */
     sf_batch_t **fb;
     const char **ft;
     int32_t *fp;
     int64_t *ftok;
     sf_apply_res_t *fres;
+    size_t inflight; /* batches sent whose replies are not read yet */
 } rb_t;
 
 static sf_err_t group_check(rd_kafka_t *rk, const char *group, char *errstr,
@@ -84,25 +86,17 @@ static sf_err_t commit_group(rb_t *r, int end, char *errstr,
     return SF_OK;
 }
 
-static sf_err_t flush(rb_t *r, char *errstr, size_t errstr_size) {
-    size_t n = 0;
-    for (size_t i = 0; i < r->nparts; i++) {
-        rpart_t *p = &r->parts[i];
-        if (!p->batch.nevents)
-            continue;
-        r->fb[n] = &p->batch;
-        r->ft[n] = p->tp.topic;
-        r->fp[n] = p->tp.partition;
-        r->ftok[n] = p->token;
-        n++;
-    }
-    if (!n)
-        return SF_OK;
+/* Applies one batch synchronously until it is done: a command failing in
+ * Redis counts the event as poison (or fails with on_error: stop), moves
+ * the checkpoint past it and re-sends (the script skips what is done). */
+static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
+                           size_t errstr_size) {
     int tries = 0;
     for (;;) {
-        sf_err_t e = sf_redis_apply(r->redis, r->pc->name, n, r->fb, r->ft,
-                                    r->fp, r->ftok, r->fres, errstr,
-                                    errstr_size);
+        sf_apply_res_t res;
+        sf_err_t e = sf_redis_apply(r->redis, r->pc->name, 1, &b,
+                                    &p->tp.topic, &p->tp.partition, &p->token,
+                                    &res, errstr, errstr_size);
         if (e == SF_ERR_REDIS && ++tries < 8) {
             struct timespec ts = {0, 250000000L * tries};
             nanosleep(&ts, NULL);
@@ -111,34 +105,122 @@ static sf_err_t flush(rb_t *r, char *errstr, size_t errstr_size) {
         }
         if (e)
             return e;
-        int again = 0;
-        for (size_t i = 0; i < n; i++) {
-            sf_apply_res_t *res = &r->fres[i];
-            if (res->err == SF_ERR_RULE && !r->pc->on_error_stop) {
-                /* a command failed inside Redis: skip that event */
-                r->st->poison++;
-                sf_redis_ckpt_advance(r->redis, r->pc->name, r->ft[i],
-                                      r->fp[i], r->ftok[i], res->bad_offset,
-                                      NULL, NULL, 0);
-                again = 1;
+        if (res.err == SF_ERR_RULE && !r->pc->on_error_stop) {
+            r->st->poison++;
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " offset=%" PRId64 " msg=\"rebuild: command failed in "
+                   "redis, event skipped\" reason=\"%s\"",
+                   r->pc->name, p->tp.topic, p->tp.partition, res.bad_offset,
+                   res.msg);
+            if ((e = sf_redis_ckpt_advance(r->redis, r->pc->name, p->tp.topic,
+                                           p->tp.partition, p->token,
+                                           res.bad_offset, NULL, errstr,
+                                           errstr_size)))
+                return e;
+            continue;
+        }
+        if (res.err)
+            return sf_seterr(errstr, errstr_size, res.err,
+                             "%s/%" PRId32 ": %s%s", p->tp.topic,
+                             p->tp.partition, res.msg,
+                             res.err == SF_ERR_FENCED
+                                 ? " (another worker or rebuild took the "
+                                   "partition)"
+                                 : "");
+        r->st->applied += res.applied;
+        sf_batch_reset(b);
+        return SF_OK;
+    }
+}
+
+/* Sends the batches being filled and only then reads the replies of the
+ * previous flush, so Redis runs one set of scripts while the next is being
+ * consumed and built.  Any reply other than success drains the pipeline
+ * and re-applies both sets synchronously, partition by partition, in
+ * offset order: the checkpoints make re-sending what was done harmless,
+ * and the halt key keeps a batch from passing a failed one. */
+static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
+    size_t n = 0, np = r->nparts;
+    for (size_t i = 0; i < np; i++) {
+        rpart_t *p = &r->parts[i];
+        if (!p->batch->nevents)
+            continue;
+        r->fb[np + n] = p->batch;
+        r->ft[np + n] = p->tp.topic;
+        r->fp[np + n] = p->tp.partition;
+        r->ftok[np + n] = p->token;
+        n++;
+    }
+    double t0 = sf_mono_s();
+    sf_err_t e = SF_OK;
+    int bad = 0;
+    if (n)
+        e = sf_redis_apply_send(r->redis, r->pc->name, n, r->fb + np,
+                                r->ft + np, r->fp + np, r->ftok + np, errstr,
+                                errstr_size);
+    if (!e && r->inflight)
+        e = sf_redis_apply_recv(r->redis, r->inflight, r->fres, errstr,
+                                errstr_size);
+    for (size_t i = 0; !e && i < r->inflight; i++) {
+        if (r->fres[i].err) {
+            bad = 1;
+            continue;
+        }
+        r->st->applied += r->fres[i].applied;
+        sf_batch_reset(r->fb[i]);
+    }
+    if (!e && (bad || final) && n) {
+        /* read the new set's replies too: the pipeline is then empty */
+        e = sf_redis_apply_recv(r->redis, n, r->fres + np, errstr,
+                                errstr_size);
+        for (size_t i = 0; !e && i < n; i++) {
+            if (r->fres[np + i].err) {
+                bad = 1;
                 continue;
             }
-            if (res->err)
-                return sf_seterr(errstr, errstr_size, res->err,
-                                 "%s/%" PRId32 ": %s%s", r->ft[i], r->fp[i],
-                                 res->msg,
-                                 res->err == SF_ERR_FENCED
-                                     ? " (another worker or rebuild took the "
-                                       "partition)"
-                                     : "");
-            r->st->applied += res->applied;
+            r->st->applied += r->fres[np + i].applied;
+            sf_batch_reset(r->fb[np + i]);
         }
-        if (!again)
-            break;
+        n = 0;
     }
-    for (size_t i = 0; i < n; i++)
-        sf_batch_reset(r->fb[i]);
+    if (e == SF_ERR_REDIS || bad) {
+        /* Connection lost or a batch refused: start over synchronously.
+         * Whatever was applied is skipped by its checkpoint. */
+        if (e == SF_ERR_REDIS &&
+            (e = sf_redis_reconnect(r->redis, errstr, errstr_size)))
+            return e;
+        e = SF_OK;
+        for (size_t i = 0; !e && i < np; i++) {
+            rpart_t *p = &r->parts[i];
+            sf_batch_t *older = p->batch == &p->bufs[0] ? &p->bufs[1]
+                                                        : &p->bufs[0];
+            if (older->nevents)
+                e = apply_sync(r, p, older, errstr, errstr_size);
+            if (!e && p->batch->nevents)
+                e = apply_sync(r, p, p->batch, errstr, errstr_size);
+        }
+        n = 0;
+    }
+    if (e)
+        return e;
+    /* the new set is now in flight (or done); fill the other buffers */
+    for (size_t i = 0; i < n; i++) {
+        r->fb[i] = r->fb[np + i];
+        r->ft[i] = r->ft[np + i];
+        r->fp[i] = r->fp[np + i];
+        r->ftok[i] = r->ftok[np + i];
+    }
+    r->inflight = n;
+    for (size_t i = 0; i < np; i++) {
+        rpart_t *p = &r->parts[i];
+        p->batch = p->batch == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
+        if (p->batch->nevents) /* still in flight: cannot happen */
+            return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                             "rebuild: internal: batch reused in flight");
+    }
     r->pending = 0;
+    r->st->redis_seconds += sf_mono_s() - t0;
     return SF_OK;
 }
 
@@ -245,7 +327,7 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
                 continue;
             }
         }
-        e = sf_projection_process(r->proj, r->dec, m, &ev, &p->batch,
+        e = sf_projection_process(r->proj, r->dec, m, &ev, p->batch,
                                   &scratch, r->pc->on_error_stop, err,
                                   sizeof(err));
         if (e) {
@@ -261,10 +343,12 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
         }
         rd_kafka_message_destroy(m);
         if (!e && ++r->pending >= batch)
-            e = flush(r, errstr, errstr_size);
+            e = flush(r, 0, errstr, errstr_size);
     }
     if (!e)
-        e = flush(r, errstr, errstr_size);
+        e = flush(r, 1, errstr, errstr_size);
+    if (!e && r->inflight) /* nothing new was sent by the final flush */
+        e = flush(r, 1, errstr, errstr_size);
     sf_event_clear(&ev);
     sf_buf_free(&scratch);
     rd_kafka_assign(r->rk, NULL);
@@ -306,18 +390,20 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     }
     r.nparts = ntp;
     r.parts = calloc(ntp ? ntp : 1, sizeof(*r.parts));
-    r.fb = calloc(ntp ? ntp : 1, sizeof(*r.fb));
-    r.ft = calloc(ntp ? ntp : 1, sizeof(*r.ft));
-    r.fp = calloc(ntp ? ntp : 1, sizeof(*r.fp));
-    r.ftok = calloc(ntp ? ntp : 1, sizeof(*r.ftok));
-    r.fres = calloc(ntp ? ntp : 1, sizeof(*r.fres));
+    r.fb = calloc(2 * ntp + 1, sizeof(*r.fb));
+    r.ft = calloc(2 * ntp + 1, sizeof(*r.ft));
+    r.fp = calloc(2 * ntp + 1, sizeof(*r.fp));
+    r.ftok = calloc(2 * ntp + 1, sizeof(*r.ftok));
+    r.fres = calloc(2 * ntp + 1, sizeof(*r.fres));
     if (!r.parts || !r.fb || !r.ft || !r.fp || !r.ftok || !r.fres) {
         e = SF_ERR_NOMEM;
         goto out;
     }
     for (size_t i = 0; i < ntp; i++) {
         r.parts[i].tp = tps[i];
-        sf_batch_init(&r.parts[i].batch);
+        sf_batch_init(&r.parts[i].bufs[0]);
+        sf_batch_init(&r.parts[i].bufs[1]);
+        r.parts[i].batch = &r.parts[i].bufs[0];
         st->total += tps[i].hi - tps[i].lo;
     }
     /* 1. fence: from here on no stale worker writes. */
@@ -341,6 +427,9 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         int64_t n = 0;
         snprintf(pat, sizeof(pat), SF_REDIS_PREFIX "%s:ckpt:*", pc->name);
         e = sf_redis_clear(r.redis, pat, &n, errstr, errstr_size);
+        snprintf(pat, sizeof(pat), SF_REDIS_PREFIX "%s:halt:*", pc->name);
+        if (!e)
+            e = sf_redis_clear(r.redis, pat, &n, errstr, errstr_size);
     }
     if (e)
         goto out;
@@ -348,6 +437,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
            "projection=%s msg=\"view cleared\" deleted_keys=%" PRId64
            " events=%" PRId64,
            pc->name, st->deleted_keys, st->total);
+    st->clear_seconds = sf_mono_s() - t0;
     /* 3. reset the group's offsets (only informative: Redis rules). */
     char kerr[512];
     if (commit_group(&r, 0, kerr, sizeof(kerr)))
@@ -367,8 +457,10 @@ out:
         rd_kafka_consumer_close(r.rk);
         rd_kafka_destroy(r.rk);
     }
-    for (size_t i = 0; i < r.nparts; i++)
-        sf_batch_free(&r.parts[i].batch);
+    for (size_t i = 0; r.parts && i < r.nparts; i++) {
+        sf_batch_free(&r.parts[i].bufs[0]);
+        sf_batch_free(&r.parts[i].bufs[1]);
+    }
     free(r.parts);
     free(r.fb);
     free(r.ft);

@@ -38,6 +38,8 @@ typedef struct sf_rebuild_opts {
 typedef struct sf_rebuild_stats {
     int64_t total, done, applied, poison, deleted_keys;
     double seconds;
+    double clear_seconds; /* fencing + deleting the view */
+    double redis_seconds; /* waiting for apply scripts */
 } sf_rebuild_stats_t;
 
 /* Progress: phase is "clear", "replay" or "done"; called about once per

@@ -7,15 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ARGV: token, last offset, then per event: offset, ncmds, then per
- * command: nargs, args...  KEYS: epoch key, checkpoint key.
+/* KEYS: epoch, checkpoint, halt.  ARGV: token, last offset, then per
+ * event: offset, ncmds, then per command: nargs, args...
  * Offsets travel as decimal strings; Lua numbers are doubles, exact for
- * offsets below 2^53. */
+ * offsets below 2^53.
+ *
+ * The halt key holds the offset of an event whose command failed: until
+ * it is handled (sf_redis_ckpt_advance past it, or a batch that starts at
+ * or below it succeeds), batches starting after it are refused with
+ * HALTED, so a batch pipelined behind the failed one can never move the
+ * checkpoint over the events the failure left unapplied. */
 static const char APPLY_LUA[] =
     "local ep = redis.call('GET', KEYS[1])\n"
     "if ep ~= ARGV[1] then\n"
     "  return redis.error_reply('FENCED epoch ' .. tostring(ep) ..\n"
     "    ' token ' .. ARGV[1])\n"
+    "end\n"
+    "local halt = redis.call('GET', KEYS[3])\n"
+    "if halt and ARGV[3] and tonumber(ARGV[3]) > tonumber(halt) then\n"
+    "  return redis.error_reply('HALTED at ' .. halt)\n"
     "end\n"
     "local ck = tonumber(redis.call('GET', KEYS[2]) or '-1')\n"
     "local i, n, applied = 3, #ARGV, 0\n"
@@ -33,6 +43,7 @@ static const char APPLY_LUA[] =
     "        if off - 1 > ck then\n"
     "          redis.call('SET', KEYS[2], string.format('%d', off - 1))\n"
     "        end\n"
+    "        redis.call('SET', KEYS[3], string.format('%d', off))\n"
     "        return {1, string.format('%d', off), r.err}\n"
     "      end\n"
     "    end\n"
@@ -41,9 +52,10 @@ static const char APPLY_LUA[] =
     "  if live then applied = applied + 1 end\n"
     "end\n"
     "if tonumber(ARGV[2]) > ck then redis.call('SET', KEYS[2], ARGV[2]) end\n"
+    "if halt then redis.call('DEL', KEYS[3]) end\n"
     "return {0, applied}\n";
 
-/* KEYS: epoch, ckpt; ARGV: token ('' = no check), offset. */
+/* KEYS: epoch, ckpt, halt; ARGV: token ('' = no check), offset. */
 static const char ADVANCE_LUA[] =
     "if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then\n"
     "  return redis.error_reply('FENCED')\n"
@@ -51,6 +63,10 @@ static const char ADVANCE_LUA[] =
     "local ck = redis.call('GET', KEYS[2])\n"
     "if tonumber(ARGV[2]) > tonumber(ck or '-1') then\n"
     "  redis.call('SET', KEYS[2], ARGV[2])\n"
+    "end\n"
+    "local halt = redis.call('GET', KEYS[3])\n"
+    "if halt and tonumber(halt) <= tonumber(ARGV[2]) then\n"
+    "  redis.call('DEL', KEYS[3])\n"
     "end\n"
     "return ck or '-1'\n";
 
@@ -206,9 +222,10 @@ sf_err_t sf_redis_ckpt_advance(sf_redis_t *r, const char *proj,
                                const char *topic, int32_t partition,
                                int64_t token, int64_t offset, int64_t *prev,
                                char *errstr, size_t errstr_size) {
-    char ek[512], ck[512], tok[24], off[24];
+    char ek[512], ck[512], hk[512], tok[24], off[24];
     sf_redis_key(ek, sizeof(ek), proj, "epoch", topic, partition);
     sf_redis_key(ck, sizeof(ck), proj, "ckpt", topic, partition);
+    sf_redis_key(hk, sizeof(hk), proj, "halt", topic, partition);
     if (token < 0)
         tok[0] = '\0';
     else
@@ -216,8 +233,8 @@ sf_err_t sf_redis_ckpt_advance(sf_redis_t *r, const char *proj,
     snprintf(off, sizeof(off), "%" PRId64, offset);
     redisReply *rep;
     sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size,
-                              "EVALSHA %s 2 %s %s %s %s", r->advance_sha, ek,
-                              ck, tok, off);
+                              "EVALSHA %s 3 %s %s %s %s %s", r->advance_sha,
+                              ek, ck, hk, tok, off);
     if (e == SF_ERR_REDIS_REPLY && strstr(errstr, "FENCED"))
         return SF_ERR_FENCED;
     if (e == SF_ERR_REDIS_REPLY && strstr(errstr, "NOSCRIPT")) {
@@ -255,18 +272,19 @@ static sf_err_t append_apply(sf_redis_t *r, const char *proj, sf_batch_t *b,
                              const char *topic, int32_t partition,
                              int64_t token, char *errstr,
                              size_t errstr_size) {
-    char ek[512], ck[512], tok[24], last[24];
+    char ek[512], ck[512], hk[512], tok[24], last[24];
     sf_redis_key(ek, sizeof(ek), proj, "epoch", topic, partition);
     sf_redis_key(ck, sizeof(ck), proj, "ckpt", topic, partition);
+    sf_redis_key(hk, sizeof(hk), proj, "halt", topic, partition);
     snprintf(tok, sizeof(tok), "%" PRId64, token);
     snprintf(last, sizeof(last), "%" PRId64, b->last_offset);
     const char **argv;
     size_t *argvlen;
-    size_t argc = sf_batch_argv(b, 7, &argv, &argvlen);
+    size_t argc = sf_batch_argv(b, 8, &argv, &argvlen);
     if (!argc)
         return SF_ERR_NOMEM;
-    const char *pre[7] = {"EVALSHA", r->apply_sha, "2", ek, ck, tok, last};
-    for (int i = 0; i < 7; i++) {
+    const char *pre[8] = {"EVALSHA", r->apply_sha, "3", ek, ck, hk, tok, last};
+    for (int i = 0; i < 8; i++) {
         argv[i] = pre[i];
         argvlen[i] = strlen(pre[i]);
     }
@@ -279,8 +297,9 @@ static sf_err_t append_apply(sf_redis_t *r, const char *proj, sf_batch_t *b,
 static void parse_apply_reply(redisReply *rep, sf_apply_res_t *res) {
     memset(res, 0, sizeof(*res));
     if (rep->type == REDIS_REPLY_ERROR) {
-        res->err = !strncmp(rep->str, "FENCED", 6) ? SF_ERR_FENCED
-                                                   : SF_ERR_REDIS_REPLY;
+        res->err = !strncmp(rep->str, "FENCED", 6)   ? SF_ERR_FENCED
+                   : !strncmp(rep->str, "HALTED", 6) ? SF_ERR_STATE
+                                                     : SF_ERR_REDIS_REPLY;
         snprintf(res->msg, sizeof(res->msg), "%s", rep->str);
         return;
     }
@@ -305,15 +324,14 @@ static void parse_apply_reply(redisReply *rep, sf_apply_res_t *res) {
         snprintf(res->msg, sizeof(res->msg), "command failed");
 }
 
-sf_err_t sf_redis_apply(sf_redis_t *r, const char *proj, size_t n,
-                        sf_batch_t *const *batches, const char *const *topics,
-                        const int32_t *partitions, const int64_t *tokens,
-                        sf_apply_res_t *res, char *errstr,
-                        size_t errstr_size) {
+sf_err_t sf_redis_apply_send(sf_redis_t *r, const char *proj, size_t n,
+                             sf_batch_t *const *batches,
+                             const char *const *topics,
+                             const int32_t *partitions, const int64_t *tokens,
+                             char *errstr, size_t errstr_size) {
     if (!r->c || r->c->err)
         return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
                          "redis %s:%d: not connected", r->host, r->port);
-    int noscript = 0;
     for (size_t i = 0; i < n; i++) {
         sf_err_t e = append_apply(r, proj, batches[i], topics[i],
                                   partitions[i], tokens[i], errstr,
@@ -321,6 +339,19 @@ sf_err_t sf_redis_apply(sf_redis_t *r, const char *proj, size_t n,
         if (e)
             return e;
     }
+    /* Push the bytes out now, so Redis works while the caller goes on. */
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(r->c, &done) != REDIS_OK)
+            return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
+                             "redis %s:%d: apply: %s", r->host, r->port,
+                             r->c->errstr[0] ? r->c->errstr
+                                             : "connection lost");
+    return SF_OK;
+}
+
+sf_err_t sf_redis_apply_recv(sf_redis_t *r, size_t n, sf_apply_res_t *res,
+                             char *errstr, size_t errstr_size) {
     for (size_t i = 0; i < n; i++) {
         void *v = NULL;
         if (redisGetReply(r->c, &v) != REDIS_OK || !v)
@@ -328,19 +359,40 @@ sf_err_t sf_redis_apply(sf_redis_t *r, const char *proj, size_t n,
                              "redis %s:%d: apply: %s", r->host, r->port,
                              r->c->errstr[0] ? r->c->errstr
                                              : "connection lost");
-        redisReply *rep = v;
-        parse_apply_reply(rep, &res[i]);
+        parse_apply_reply(v, &res[i]);
+        freeReplyObject(v);
+    }
+    return SF_OK;
+}
+
+sf_err_t sf_redis_reload_scripts(sf_redis_t *r, char *errstr,
+                                 size_t errstr_size) {
+    sf_err_t e = load_script(r, APPLY_LUA, r->apply_sha, errstr, errstr_size);
+    if (!e)
+        e = load_script(r, ADVANCE_LUA, r->advance_sha, errstr, errstr_size);
+    return e;
+}
+
+sf_err_t sf_redis_apply(sf_redis_t *r, const char *proj, size_t n,
+                        sf_batch_t *const *batches, const char *const *topics,
+                        const int32_t *partitions, const int64_t *tokens,
+                        sf_apply_res_t *res, char *errstr,
+                        size_t errstr_size) {
+    sf_err_t e = sf_redis_apply_send(r, proj, n, batches, topics, partitions,
+                                     tokens, errstr, errstr_size);
+    if (!e)
+        e = sf_redis_apply_recv(r, n, res, errstr, errstr_size);
+    if (e)
+        return e;
+    int noscript = 0;
+    for (size_t i = 0; i < n; i++)
         if (res[i].err == SF_ERR_REDIS_REPLY &&
             !strncmp(res[i].msg, "NOSCRIPT", 8))
             noscript = 1;
-        freeReplyObject(rep);
-    }
     if (noscript) {
         /* Script cache flushed (SCRIPT FLUSH, restart): load it again and
          * redo the batches that were refused; the others are done. */
-        sf_err_t e = load_script(r, APPLY_LUA, r->apply_sha, errstr,
-                                 errstr_size);
-        if (e)
+        if ((e = sf_redis_reload_scripts(r, errstr, errstr_size)))
             return e;
         for (size_t i = 0; i < n; i++) {
             if (res[i].err != SF_ERR_REDIS_REPLY ||

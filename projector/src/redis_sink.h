@@ -5,6 +5,8 @@
  * Key layout (bookkeeping under "sf:<projection>:"):
  *   sf:<p>:epoch:<topic>:<partition>  fencing epoch (INCR on assignment)
  *   sf:<p>:ckpt:<topic>:<partition>   last applied offset (absent: none)
+ *   sf:<p>:halt:<topic>:<partition>   offset of an event whose command
+ *                                     failed, until handled (see below)
  *   sf:<p>:paused                     "1" while paused (sf-projector pause)
  *
  * The apply script (one EVALSHA per partition batch, all batches of a
@@ -14,9 +16,12 @@
  *   3. applies the remaining events' commands;
  *   4. sets the checkpoint to the batch's last offset.
  * If a command fails (e.g. WRONGTYPE), the script stops there, sets the
- * checkpoint just below the failing event and reports its offset: events
- * before it stay applied exactly once; the failing event's own earlier
- * commands may have been applied (Redis scripts do not roll back).
+ * checkpoint just below the failing event, records it in the halt key and
+ * reports its offset: events before it stay applied exactly once; the
+ * failing event's own earlier commands may have been applied (Redis
+ * scripts do not roll back).  While the halt key is set, batches that
+ * start after it are refused (HALTED, SF_ERR_STATE), so pipelined batches
+ * cannot jump the gap; sf_redis_ckpt_advance() past it clears it.
  *
  * Not thread-safe: one sf_redis_t per thread.
  */
@@ -76,7 +81,8 @@ sf_err_t sf_redis_paused(sf_redis_t *r, const char *proj, int *paused,
 /* What happened to one partition batch in sf_redis_apply(). */
 typedef struct sf_apply_res {
     sf_err_t err;        /* SF_OK, SF_ERR_FENCED, SF_ERR_RULE (command
-                            failed at bad_offset), SF_ERR_REDIS_REPLY */
+                            failed at bad_offset), SF_ERR_STATE (halted
+                            behind a failed event), SF_ERR_REDIS_REPLY */
     int64_t applied;     /* events applied (not skipped) */
     int64_t bad_offset;  /* with SF_ERR_RULE */
     char msg[256];
@@ -91,6 +97,20 @@ sf_err_t sf_redis_apply(sf_redis_t *r, const char *proj, size_t n,
                         const int32_t *partitions, const int64_t *tokens,
                         sf_apply_res_t *res, char *errstr,
                         size_t errstr_size);
+
+/* The two halves of sf_redis_apply(), for pipelining across flushes:
+ * send writes the scripts out without waiting; recv reads n replies (no
+ * NOSCRIPT handling: such a result has err SF_ERR_REDIS_REPLY and msg
+ * "NOSCRIPT...", call sf_redis_reload_scripts() and re-send). */
+sf_err_t sf_redis_apply_send(sf_redis_t *r, const char *proj, size_t n,
+                             sf_batch_t *const *batches,
+                             const char *const *topics,
+                             const int32_t *partitions, const int64_t *tokens,
+                             char *errstr, size_t errstr_size);
+sf_err_t sf_redis_apply_recv(sf_redis_t *r, size_t n, sf_apply_res_t *res,
+                             char *errstr, size_t errstr_size);
+sf_err_t sf_redis_reload_scripts(sf_redis_t *r, char *errstr,
+                                 size_t errstr_size);
 
 /* SCAN MATCH pattern + UNLINK, in chunks; *deleted counts the keys. */
 sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,

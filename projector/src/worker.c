@@ -452,6 +452,14 @@ static void flush(sf_worker_t *w) {
                     if (redis_poison(w, p, r) == 0)
                         again = 1;
                     break;
+                case SF_ERR_STATE: /* halted behind an unhandled failure */
+                    M(error, w->name, r->err);
+                    set_fatal(w, r->err,
+                              "projection %s: %s/%" PRId32 ": %s (clear it "
+                              "with sf-projector skip)",
+                              w->name, p->topic, p->partition, r->msg);
+                    part_clear(w, p);
+                    break;
                 default:
                     M(error, w->name, r->err);
                     snprintf(err, sizeof(err), "%s", r->msg);

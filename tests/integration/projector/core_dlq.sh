@@ -39,7 +39,8 @@ expect_eq "events after the poison applied" "$(rcli hget "$ID-d:cart:$c:items" s
 expect_eq "checkpoint passed the poison" "$(rcli get "sf:$PD:ckpt:$T:0")" 4
 kcat -C -b "$SF_BROKERS" -t "$T.dlq" -e -q -f '%o|%k|%s|%h\n' >"$WORK/dlq.txt" 2>/dev/null || fail "cannot read $T.dlq"
 expect_eq "dead letters" "$(wc -l <"$WORK/dlq.txt")" 2
-l1=$(sed -n 1p "$WORK/dlq.txt"); l2=$(sed -n 2p "$WORK/dlq.txt")
+# the DLQ topic may have several partitions: find each record by content
+l1=$(grep -a "sf_dlq_offset=1\(,\|$\)" "$WORK/dlq.txt" || true); l2=$(grep -a "sf_dlq_offset=3\(,\|$\)" "$WORK/dlq.txt" || true)
 case "$l1" in *"|$c|not avro at all|"*) ;; *) fail "first dead letter lost key/value: $l1";; esac
 for h in "sf_dlq_projection=$PD" "sf_dlq_topic=$T" "sf_dlq_partition=0" "sf_dlq_offset=1" "ce_type=shop.cart.ItemAddedToCart" "sf_dlq_reason=decode"; do
   case "$l1" in *"$h"*) ;; *) fail "first dead letter lacks header $h: $l1";; esac
