@@ -38,9 +38,9 @@ cleanup() {
   set +e
   for pid in "${!PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   for n in "${NAMES[@]}"; do
-    rcli --scan --pattern "sf:$n:*" | xargs -r -n 500 redis-cli -h "$SF_REDIS_HOST" -p "$SF_REDIS_PORT" unlink >/dev/null
+    rcli --scan --pattern "sf:$n:*" 2>/dev/null | xargs -r -n 500 redis-cli -h "$SF_REDIS_HOST" -p "$SF_REDIS_PORT" unlink >/dev/null
   done
-  rcli --scan --pattern "*$ID*" | xargs -r -n 500 redis-cli -h "$SF_REDIS_HOST" -p "$SF_REDIS_PORT" unlink >/dev/null
+  rcli --scan --pattern "*$ID*" 2>/dev/null | xargs -r -n 500 redis-cli -h "$SF_REDIS_HOST" -p "$SF_REDIS_PORT" unlink >/dev/null
   if [ -x "$E2E" ] && [ ${#TOPICS[@]} -gt 0 ]; then
     args=()
     for t in "${TOPICS[@]}"; do args+=(-t "$t" -t "$t.dlq"); done
