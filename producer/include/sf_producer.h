@@ -80,7 +80,10 @@ typedef struct sf_producer_dr_s sf_producer_dr_t;
 
 /* A new configuration with Streamfold's defaults already set:
  * enable.idempotence=true, acks=all, partitioner=murmur2_random,
- * message.timeout.ms=30000.  NULL only when out of memory. */
+ * message.timeout.ms=30000, max.in.flight.requests.per.connection=1 (more
+ * in flight can lose acknowledged events with librdkafka 2.0.2 against
+ * Kafka 3.x when a partition's first batch is retried; see conf.c).
+ * NULL only when out of memory. */
 sf_producer_conf_t *sf_producer_conf_new(void);
 void sf_producer_conf_destroy(sf_producer_conf_t *conf);
 /* A deep copy (callbacks and opaque included), or NULL. */

@@ -33,6 +33,7 @@ static const char *const settings[][2] = {
     {"enable.idempotence", "true"}, {"acks", "all"},
     {"partitioner", "murmur2_random"}, {"linger.ms", "5"},
     {"message.timeout.ms", "30000"}, {"log_level", "3"},
+    {"max.in.flight.requests.per.connection", "1"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

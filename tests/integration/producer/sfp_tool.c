@@ -65,6 +65,12 @@ static sf_producer_t *make(const char *brokers, const char *topic,
         fprintf(stderr, "config: %s\n", err);
         exit(2);
     }
+    if (getenv("SFP_DEBUG") &&
+        sf_producer_conf_set(conf, "debug", getenv("SFP_DEBUG"), err,
+                             sizeof(err))) {
+        fprintf(stderr, "config: %s\n", err);
+        exit(2);
+    }
     sf_producer_conf_set_dr_cb(conf, on_dr);
     p = sf_producer_new(conf, err, sizeof(err));
     if (!p) {
