@@ -385,11 +385,15 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         return e;
     sf_tp_t *tps = NULL;
     size_t ntp = 0;
-    if (!o->force && (e = group_check(r.rk, pc->group_id, errstr,
-                                      errstr_size)))
-        goto out;
+/* metadata first: list_groups then finds the brokers up (it can
+     * otherwise wait a second for their state) */
     if ((e = sf_kmeta_partitions(r.rk, pc->topics, pc->ntopics, 1, &tps, &ntp,
                                  errstr, errstr_size)))
+        goto out;
+    sf_log("debug", "projection=%s msg=\"rebuild: metadata at %.3fs\"",
+           pc->name, sf_mono_s() - t0);
+    if (!o->force && (e = group_check(r.rk, pc->group_id, errstr,
+                                      errstr_size)))
         goto out;
     sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
                           cfg->redis_port, cfg->redis_db};
@@ -429,6 +433,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                                 errstr_size);
     if (e)
         goto out;
+    sf_log("debug", "projection=%s msg=\"rebuild: fenced at %.3fs\"",
+           pc->name, sf_mono_s() - t0);
     /* 2. clear the view and the checkpoints. */
     if (progress)
         progress(opaque, "clear", st);
@@ -454,6 +460,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
            " events=%" PRId64,
            pc->name, st->deleted_keys, st->total);
     st->clear_seconds = sf_mono_s() - t0;
+    sf_log("debug", "projection=%s msg=\"rebuild: cleared at %.3fs\"",
+           pc->name, st->clear_seconds);
     /* 3. reset the group's offsets (only informative: Redis rules). */
     char kerr[512];
     if (commit_group(&r, 0, kerr, sizeof(kerr)))
