@@ -17,6 +17,9 @@ function(sf_install_library target pcname description requires)
   set(PC_DESCRIPTION "${description}")
   set(PC_REQUIRES "${requires}")
   set(PC_LIB ${_out})
+  # Relocatable: prefix is found from the .pc file's own folder, so
+  # `cmake --install build --prefix DIR` works for any DIR.
+  file(RELATIVE_PATH PC_PREFIX_REL "/_/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/_")
   configure_file(${PROJECT_SOURCE_DIR}/cmake/streamfold.pc.in
                  ${CMAKE_CURRENT_BINARY_DIR}/${pcname}.pc @ONLY)
   install(FILES ${CMAKE_CURRENT_BINARY_DIR}/${pcname}.pc
