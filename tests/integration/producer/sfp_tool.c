@@ -13,6 +13,11 @@
  *   sfp_tool txn-abort BROKERS TOPIC SCHEMA_DIR N
  *       begin; N events "aborted-<i>"; flush (all acknowledged by the
  *       broker); abort.  Then begin; N events "committed-<i>"; commit.
+ *   sfp_tool fence BROKERS TOPIC SCHEMA_DIR
+ *       producer A (transactional.id X) begins and publishes "zombie-<i>";
+ *       producer B starts with the same X, which fences A: A's commit and
+ *       any further publish must fail with SF_ERR_KAFKA_FATAL; B commits
+ *       "fresh-<i>".  Exit 0 when all of that holds.
  *
  * Prints one line per failure on stderr.
  */
@@ -237,6 +242,55 @@ fail:
     return 1;
 }
 
+/* ---- fence ------------------------------------------------------------ */
+
+static int cmd_fence(char **argv)
+{
+    char txnid[64], err[512], id[32];
+    sf_producer_t *a, *b;
+    sf_producer_event_t *ev = sf_producer_event_new();
+    sf_err_t e;
+
+    snprintf(txnid, sizeof(txnid), "sfp-fence-%ld", (long)getpid());
+    a = make(argv[0], argv[1], argv[2], txnid, NULL);
+    if (sf_producer_begin(a, err, sizeof(err)))
+        goto fail;
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof(id), "zombie-%d", i);
+        fill(ev, "fence-agg", i + 1, id);
+        publish_or_die(a, ev);
+    }
+    sf_producer_flush(a, 30000, NULL, 0);
+
+    b = make(argv[0], argv[1], argv[2], txnid, NULL);
+    if (sf_producer_begin(b, err, sizeof(err)))  /* fences a */
+        goto fail;
+    e = sf_producer_commit(a, err, sizeof(err));
+    printf("zombie commit: %s: %s\n", sf_err_name(e), err);
+    if (e != SF_ERR_KAFKA_FATAL)
+        return 1;
+    fill(ev, "fence-agg", 6, "zombie-late");
+    e = sf_producer_publish(a, ev, NULL, err, sizeof(err));
+    printf("zombie publish: %s: %s\n", sf_err_name(e), err);
+    if (e != SF_ERR_KAFKA_FATAL)
+        return 1;
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof(id), "fresh-%d", i);
+        fill(ev, "fence-agg", i + 1, id);
+        publish_or_die(b, ev);
+    }
+    if (sf_producer_commit(b, err, sizeof(err)))
+        goto fail;
+    sf_producer_event_destroy(ev);
+    sf_producer_destroy(b);
+    sf_producer_destroy(a);
+    printf("fenced zombie, committed 5 fresh\n");
+    return 0;
+fail:
+    fprintf(stderr, "fence: %s\n", err);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -246,6 +300,8 @@ int main(int argc, char **argv)
         return cmd_load(argv + 2);
     if (argc == 6 && !strcmp(argv[1], "txn-abort"))
         return cmd_txn_abort(argv + 2);
-    fprintf(stderr, "usage: sfp_tool mt|load|txn-abort ... (see source)\n");
+    if (argc == 5 && !strcmp(argv[1], "fence"))
+        return cmd_fence(argv + 2);
+    fprintf(stderr, "usage: sfp_tool mt|load|txn-abort|fence ... (see source)\n");
     return 2;
 }

@@ -64,4 +64,18 @@ peer "$t2" read_committed >"$WORK/c3.jsonl"
   || fail "committed run: expected 300 distinct events"
 [ "$(wc -l <"$WORK/c3.jsonl")" -eq 300 ] || fail "committed run: duplicates"
 log "sf-publish: clean transactional run committed all 300"
+
+# A zombie (same transactional.id, older epoch) is fenced: its commit is a
+# fatal error and nothing it wrote becomes visible.
+t3=$(new_topic fence)
+"$PUB" -b "$BROKERS" -t "$t3" -s "$SCHEMAS" --create-topic --partitions 3 \
+  </dev/null 2>/dev/null || fail "create topic"
+"$TOOL" fence "$BROKERS" "$t3" "$SCHEMAS" >"$WORK/fence.out" 2>"$WORK/fence.err" \
+  || fail "fencing: $(cat "$WORK/fence.out" "$WORK/fence.err")"
+peer "$t3" read_committed >"$WORK/c4.jsonl"
+[ "$(jq -r .headers.ce_id "$WORK/c4.jsonl" | grep -c '^zombie' || true)" -eq 0 ] \
+  || fail "a fenced producer's events are visible"
+[ "$(jq -r .headers.ce_id "$WORK/c4.jsonl" | grep -c '^fresh-')" -eq 5 ] \
+  || fail "the new producer's 5 events are not all visible"
+log "fenced zombie: commit fatal ($(head -1 "$WORK/fence.out" | cut -c1-60)...), nothing of it visible"
 echo "PASS"
