@@ -331,7 +331,8 @@ void *sf_producer_dr_opaque(const sf_producer_dr_t *dr);
  * if its configuration could delete history (retention.ms or
  * retention.bytes not -1, cleanup.policy containing compact) the call
  * fails with SF_ERR_CONFIG naming the setting.  *created (may be NULL) is
- * 1 when this call created the topic.  Waits up to timeout_ms. */
+ * 1 when this call created the topic.  Waits up to timeout_ms (<= 0:
+ * SF_PRODUCER_DEFAULT_TIMEOUT_MS) per admin request. */
 sf_err_t sf_producer_ensure_topic(sf_producer_t *p, const char *topic,
                                   int partitions, int replication_factor,
                                   int timeout_ms, int *created,
