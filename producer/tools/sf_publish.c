@@ -60,6 +60,7 @@ static void usage(FILE *f)
 "      --aggregate-type T    ce_aggregatetype (default: TOPIC minus -events)\n"
 "      --transactional       all lines or none: one Kafka transaction; any\n"
 "                            bad line aborts it and nothing becomes visible\n"
+"                            (implied by -X transactional.id=ID)\n"
 "      --create-topic        create TOPIC if missing (cleanup.policy=delete,\n"
 "                            retention.ms=-1, retention.bytes=-1); refuse an\n"
 "                            existing topic that could delete history\n"
@@ -333,9 +334,12 @@ int main(int argc, char **argv)
         schema_dir = getenv("SF_SCHEMA_DIR");
     if (!schema_dir)
         schema_dir = "schemas/domains";
-    if (transactional &&
-        sf_producer_conf_get(conf, "transactional.id", txnid, sizeof(txnid),
-                             NULL, 0) != SF_OK) {
+    /* -X transactional.id=... alone means a transactional run too (a
+     * transactional producer cannot publish outside a transaction). */
+    if (sf_producer_conf_get(conf, "transactional.id", txnid, sizeof(txnid),
+                             NULL, 0) == SF_OK)
+        transactional = 1;
+    else if (transactional) {
         char host[128] = "localhost";
 
         gethostname(host, sizeof(host) - 1);
