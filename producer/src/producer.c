@@ -11,6 +11,7 @@
  */
 #include "producer_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,18 +304,37 @@ sf_err_t sf__fatal_check(sf_producer_t *p, char *errstr, size_t errstr_size)
 
 #define UUID_POOL 256
 
+static _Thread_local unsigned char uuid_pool[UUID_POOL * 16];
+static _Thread_local int uuid_left;
+static pthread_once_t uuid_once = PTHREAD_ONCE_INIT;
+
+/* A forked child inherits the forking thread's pool: empty it there, or
+ * parent and child would hand out the same ids. */
+static void uuid_atfork_child(void)
+{
+    uuid_left = 0;
+}
+
+static void uuid_init(void)
+{
+    pthread_atfork(NULL, NULL, uuid_atfork_child);
+}
+
 static void uuid_v4(char out[37])
 {
-    static _Thread_local unsigned char pool[UUID_POOL * 16];
-    static _Thread_local int left;
-    unsigned char *u;
+    unsigned char *pool = uuid_pool, *u;
+    int left;
 
+    pthread_once(&uuid_once, uuid_init);
+    left = uuid_left;
     if (left == 0) {
         size_t got = 0;
 
-        while (got < sizeof(pool)) {
-            ssize_t r = getrandom(pool + got, sizeof(pool) - got, 0);
+        while (got < sizeof(uuid_pool)) {
+            ssize_t r = getrandom(pool + got, sizeof(uuid_pool) - got, 0);
 
+            if (r < 0 && errno == EINTR)
+                continue;
             if (r <= 0) {
                 /* no getrandom (very old kernel): libuuid's own sources */
                 uuid_t fallback;
@@ -327,7 +347,8 @@ static void uuid_v4(char out[37])
         }
         left = UUID_POOL;
     }
-    u = pool + 16 * --left;
+    uuid_left = --left;
+    u = pool + 16 * left;
     u[6] = (unsigned char)((u[6] & 0x0F) | 0x40); /* version 4 */
     u[8] = (unsigned char)((u[8] & 0x3F) | 0x80); /* variant 10 */
     uuid_unparse_lower(u, out);

@@ -505,6 +505,60 @@ static void transactions_state_and_batch_validation(void **state)
         sf_producer_event_destroy(evs[i]);
 }
 
+/* Generated event ids: RFC 9562 version-4 UUIDs, all distinct, also
+ * across refills of the per-thread random pool (256 ids). */
+#define NIDS 600
+static char ids[NIDS][40];
+static int nids;
+
+static void on_dr_id(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
+{
+    (void)p;
+    (void)op;
+    assert_int_equal(sf_producer_dr_err(dr), SF_OK);
+    assert_true(nids < NIDS);
+    snprintf(ids[nids++], sizeof(ids[0]), "%s", sf_producer_dr_event_id(dr));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void generated_ids_are_distinct_v4_uuids(void **state)
+{
+    fixture_t *f = *state;
+    sf_producer_conf_t *conf = sf_producer_conf_new();
+    sf_producer_event_t *ev = item_added("cart-id", "1");
+    char err[512];
+
+    sf_producer_conf_set(conf, "test.mock.num.brokers", "1", err,
+                         sizeof(err));
+    sf_producer_conf_set(conf, "sf.aggregate.type", "cart", err, sizeof(err));
+    sf_producer_conf_set(conf, "log_level", "2", err, sizeof(err));
+    sf_producer_conf_set_catalog(conf, f->cat);
+    sf_producer_conf_set_dr_cb(conf, on_dr_id);
+    f->p = sf_producer_new(conf, err, sizeof(err));
+    assert_non_null(f->p);
+    nids = 0;
+    for (int i = 0; i < NIDS; i++)
+        assert_int_equal(sf_producer_publish(f->p, ev, NULL, err,
+                                             sizeof(err)), SF_OK);
+    assert_int_equal(sf_producer_flush(f->p, 10000, err, sizeof(err)),
+                     SF_OK);
+    assert_int_equal(nids, NIDS);
+    for (int i = 0; i < NIDS; i++) {
+        assert_int_equal(strlen(ids[i]), 36);
+        assert_int_equal(ids[i][8], '-');
+        assert_int_equal(ids[i][14], '4');
+        assert_non_null(strchr("89ab", ids[i][19]));
+    }
+    qsort(ids, NIDS, sizeof(ids[0]), cmp_str);
+    for (int i = 1; i < NIDS; i++)
+        assert_string_not_equal(ids[i - 1], ids[i]);
+    sf_producer_event_destroy(ev);
+}
+
 /* No broker: bounded retries, then a failed delivery report. */
 static void unreachable_broker_reports_failure(void **state)
 {
@@ -555,6 +609,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             transactions_state_and_batch_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_broker_reports_failure,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(generated_ids_are_distinct_v4_uuids,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
