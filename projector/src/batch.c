@@ -193,3 +193,37 @@ size_t sf_batch_argv(sf_batch_t *b, size_t prefix, const char ***argv,
     *argvlen = b->argvlen;
     return n;
 }
+
+/* Decimal argument i (arguments are not NUL-separated: bounded parse). */
+static int64_t arg_int(const sf_batch_t *b, size_t i) {
+    const char *p = b->data.p + b->aoff[i];
+    int64_t v = 0;
+    int neg = 0;
+    for (size_t k = 0; k < b->alen[i]; k++) {
+        if (k == 0 && p[k] == '-')
+            neg = 1;
+        else
+            v = v * 10 + (p[k] - '0');
+    }
+    return neg ? -v : v;
+}
+
+int sf_batch_next_cmd(const sf_batch_t *b, sf_batch_iter_t *it,
+                      int64_t *offset, size_t *argc, size_t *arg0) {
+    while (it->cmds_left == 0) {
+        if (it->i + 2 > b->nargs)
+            return 0;
+        it->offset = arg_int(b, it->i);
+        it->cmds_left = (size_t)arg_int(b, it->i + 1);
+        it->i += 2;
+    }
+    if (it->i >= b->nargs)
+        return 0;
+    size_t n = (size_t)arg_int(b, it->i);
+    *offset = it->offset;
+    *argc = n;
+    *arg0 = it->i + 1;
+    it->i += 1 + n;
+    it->cmds_left--;
+    return 1;
+}

@@ -49,6 +49,16 @@ sf_err_t sf_batch_event_abort(sf_batch_t *b);
 sf_err_t sf_batch_cmd_begin(sf_batch_t *b, size_t nargs);
 sf_err_t sf_batch_arg(sf_batch_t *b, const void *data, size_t len);
 
+/* Walks the commands of b in order.  Start with it zeroed; each call
+ * returns 1 and sets *offset (the event's), *argc and *arg0 (index of the
+ * command name in aoff/alen), or 0 at the end. */
+typedef struct sf_batch_iter {
+    size_t i, cmds_left;
+    int64_t offset;
+} sf_batch_iter_t;
+int sf_batch_next_cmd(const sf_batch_t *b, sf_batch_iter_t *it,
+                      int64_t *offset, size_t *argc, size_t *arg0);
+
 /* Builds argv/argvlen (owned by b, valid until the next change) with
  * `prefix` empty leading slots for the caller to fill (EVALSHA, sha, keys,
  * token, last offset).  Returns the total argc. */

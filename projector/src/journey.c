@@ -16,21 +16,15 @@
 /* The commands of an event batch as a JSON array of arrays of strings. */
 static json_t *batch_json(sf_batch_t *b) {
     json_t *cmds = json_array();
-    /* layout: offset ncmds (nargs args...)... */
-    size_t i = 0;
-    while (i + 1 < b->nargs) {
-        size_t nc = strtoul(b->data.p + b->aoff[i + 1], NULL, 10);
-        i += 2;
-        for (size_t c = 0; c < nc && i < b->nargs; c++) {
-            size_t na = strtoul(b->data.p + b->aoff[i], NULL, 10);
-            i++;
-            json_t *cmd = json_array();
-            for (size_t a = 0; a < na && i < b->nargs; a++, i++)
-                json_array_append_new(
-                    cmd, json_stringn_nocheck(b->data.p + b->aoff[i],
-                                              b->alen[i]));
-            json_array_append_new(cmds, cmd);
-        }
+    sf_batch_iter_t it = {0};
+    int64_t off;
+    size_t argc, a0;
+    while (sf_batch_next_cmd(b, &it, &off, &argc, &a0)) {
+        json_t *cmd = json_array();
+        for (size_t a = a0; a < a0 + argc && a < b->nargs; a++)
+            json_array_append_new(
+                cmd, json_stringn_nocheck(b->data.p + b->aoff[a], b->alen[a]));
+        json_array_append_new(cmds, cmd);
     }
     return cmds;
 }

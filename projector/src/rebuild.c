@@ -41,6 +41,13 @@ typedef struct rb {
     int64_t *ftok;
     sf_apply_res_t *fres;
     size_t inflight; /* batches sent whose replies are not read yet */
+    int watching;    /* WATCH + MGET sent, replies not read yet */
+    const char **all_topic; /* every partition, for WATCH */
+    int32_t *all_part;
+    int64_t *all_tok;
+    size_t last_poison_i;
+    int64_t last_poison_off;
+    char stop_err[512];
 } rb_t;
 
 static sf_err_t group_check(rd_kafka_t *rk, const char *group, char *errstr,
@@ -134,12 +141,65 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
     }
 }
 
-/* Sends the batches being filled and only then reads the replies of the
- * previous flush, so Redis runs one set of scripts while the next is being
- * consumed and built.  Any reply other than success drains the pipeline
- * and re-applies both sets synchronously, partition by partition, in
- * offset order: the checkpoints make re-sending what was done harmless,
- * and the halt key keeps a batch from passing a failed one. */
+static void txn_poison(void *opaque, size_t i, int64_t offset,
+                       const char *msg) {
+    rb_t *r = opaque;
+    /* batch i of the set in flight, i.e. fb[i] / ft[i] / fp[i] */
+    if (r->last_poison_i == i && r->last_poison_off == offset)
+        return; /* several failing commands of one event */
+    r->last_poison_i = i;
+    r->last_poison_off = offset;
+    r->st->poison++;
+    if (r->pc->on_error_stop && !r->stop_err[0])
+        snprintf(r->stop_err, sizeof(r->stop_err),
+                 "%s/%" PRId32 "/%" PRId64 ": redis: %s (on_error: stop)",
+                 r->ft[i], r->fp[i], offset, msg);
+    sf_log("warn",
+           "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
+           " msg=\"rebuild: command failed in redis, event skipped\" "
+           "reason=\"%s\"",
+           r->pc->name, r->ft[i], r->fp[i], offset, msg);
+}
+
+/* Reads the replies of the transaction in flight; 1 when it was refused
+ * (the caller then re-applies synchronously), 0 when done. */
+static sf_err_t read_inflight(rb_t *r, int *bad, char *errstr,
+                              size_t errstr_size) {
+    if (!r->inflight)
+        return SF_OK;
+    r->last_poison_i = (size_t)-1;
+    sf_err_t e = sf_redis_txn_recv(r->redis, r->inflight, r->fb, txn_poison,
+                                   r, errstr, errstr_size);
+    if (e == SF_ERR_FENCED)
+        return sf_seterr(errstr, errstr_size, e,
+                         "fenced: another worker or rebuild took a "
+                         "partition during the rebuild");
+    if (e == SF_ERR_REDIS_REPLY || e == SF_ERR_REDIS) {
+        sf_log("warn", "projection=%s msg=\"rebuild: transaction failed, "
+               "re-applying synchronously\" error=\"%s\"",
+               r->pc->name, errstr);
+        *bad = e == SF_ERR_REDIS ? 2 : 1;
+        return SF_OK;
+    }
+    if (e)
+        return e;
+    for (size_t i = 0; i < r->inflight; i++) {
+        r->st->applied += (int64_t)r->fb[i]->nevents;
+        sf_batch_reset(r->fb[i]);
+    }
+    r->inflight = 0;
+    if (r->stop_err[0])
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE, "%s", r->stop_err);
+    return SF_OK;
+}
+
+/* Sends the batches being filled as one MULTI/EXEC (redis_sink.h,
+ * "transaction path") and only then reads the replies of the previous
+ * flush, so Redis applies one set while the next is consumed and built.
+ * A refused transaction (a command rejected when queued, the connection
+ * lost) makes both sets re-apply synchronously through the checkpointed
+ * apply script, partition by partition in offset order: what was applied
+ * is skipped by its checkpoint. */
 static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
     size_t n = 0, np = r->nparts;
     for (size_t i = 0; i < np; i++) {
@@ -153,44 +213,56 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
         n++;
     }
     double t0 = sf_mono_s();
-    sf_err_t e = SF_OK;
     int bad = 0;
-    if (n)
-        e = sf_redis_apply_send(r->redis, r->pc->name, n, r->fb + np,
-                                r->ft + np, r->fp + np, r->ftok + np, errstr,
+    sf_err_t e = read_inflight(r, &bad, errstr, errstr_size);
+    if (!e && !bad && r->watching) {
+        r->watching = 0;
+        e = sf_redis_watch_recv(r->redis, np, r->all_tok, errstr,
                                 errstr_size);
-    if (!e && r->inflight)
-        e = sf_redis_apply_recv(r->redis, r->inflight, r->fres, errstr,
-                                errstr_size);
-    for (size_t i = 0; !e && i < r->inflight; i++) {
-        if (r->fres[i].err) {
-            bad = 1;
-            continue;
+        if (e == SF_ERR_REDIS) {
+            bad = 2;
+            e = SF_OK;
         }
-        r->st->applied += r->fres[i].applied;
-        sf_batch_reset(r->fb[i]);
     }
-    if (!e && (bad || final) && n) {
-        /* read the new set's replies too: the pipeline is then empty */
-        e = sf_redis_apply_recv(r->redis, n, r->fres + np, errstr,
-                                errstr_size);
-        for (size_t i = 0; !e && i < n; i++) {
-            if (r->fres[np + i].err) {
-                bad = 1;
-                continue;
-            }
-            r->st->applied += r->fres[np + i].applied;
-            sf_batch_reset(r->fb[np + i]);
+    if (e)
+        return e;
+    if (!bad && n) {
+        /* the set being sent becomes the one in flight */
+        for (size_t i = 0; i < n; i++) {
+            r->fb[i] = r->fb[np + i];
+            r->ft[i] = r->ft[np + i];
+            r->fp[i] = r->fp[np + i];
+            r->ftok[i] = r->ftok[np + i];
         }
-        n = 0;
-    }
-    if (e == SF_ERR_REDIS || bad) {
-        /* Connection lost or a batch refused: start over synchronously.
-         * Whatever was applied is skipped by its checkpoint. */
-        if (e == SF_ERR_REDIS &&
-            (e = sf_redis_reconnect(r->redis, errstr, errstr_size)))
+        e = sf_redis_txn_send(r->redis, r->pc->name, n, r->fb, r->ft, r->fp,
+                              errstr, errstr_size);
+        if (!e)
+            r->inflight = n;
+        if (!e && !final) {
+            e = sf_redis_watch_send(r->redis, r->pc->name, np, r->all_topic,
+                                    r->all_part, errstr, errstr_size);
+            r->watching = !e;
+        }
+        if (!e && final)
+            e = read_inflight(r, &bad, errstr, errstr_size);
+        if (e == SF_ERR_REDIS) {
+            bad = 2;
+            e = SF_OK;
+        }
+        if (e)
             return e;
-        e = SF_OK;
+    }
+    if (bad) {
+        if (bad == 2 && (e = sf_redis_reconnect(r->redis, errstr,
+                                                errstr_size)))
+            return e;
+        if (bad == 1) {
+            /* drain what the refused transaction left in the pipeline */
+            if (r->watching)
+                sf_redis_watch_recv(r->redis, np, r->all_tok, NULL, 0);
+        }
+        r->watching = 0;
+        r->inflight = 0;
         for (size_t i = 0; !e && i < np; i++) {
             rpart_t *p = &r->parts[i];
             sf_batch_t *older = p->batch == &p->bufs[0] ? &p->bufs[1]
@@ -200,18 +272,14 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
             if (!e && p->batch->nevents)
                 e = apply_sync(r, p, p->batch, errstr, errstr_size);
         }
-        n = 0;
+        if (!e && !final) {
+            e = sf_redis_watch_send(r->redis, r->pc->name, np, r->all_topic,
+                                    r->all_part, errstr, errstr_size);
+            r->watching = !e;
+        }
+        if (e)
+            return e;
     }
-    if (e)
-        return e;
-    /* the new set is now in flight (or done); fill the other buffers */
-    for (size_t i = 0; i < n; i++) {
-        r->fb[i] = r->fb[np + i];
-        r->ft[i] = r->ft[np + i];
-        r->fp[i] = r->fp[np + i];
-        r->ftok[i] = r->ftok[np + i];
-    }
-    r->inflight = n;
     for (size_t i = 0; i < np; i++) {
         rpart_t *p = &r->parts[i];
         p->batch = p->batch == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
@@ -264,6 +332,9 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     rd_kafka_message_t *mbuf[MBUF];
     size_t mi = 0, mn = 0;
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(r->rk);
+    e = sf_redis_watch_send(r->redis, r->pc->name, r->nparts, r->all_topic,
+                            r->all_part, errstr, errstr_size);
+    r->watching = !e;
     size_t batch = o->batch_events ? o->batch_events : 20000;
     while (live && !e) {
         if (*stop) {
@@ -357,8 +428,18 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     }
     if (!e)
         e = flush(r, 1, errstr, errstr_size);
-    if (!e && r->inflight) /* nothing new was sent by the final flush */
-        e = flush(r, 1, errstr, errstr_size);
+    if (!e && (r->inflight || r->watching)) {
+        /* the final flush had nothing new to send */
+        int bad = 0;
+        e = read_inflight(r, &bad, errstr, errstr_size);
+        if (!e && r->watching)
+            e = sf_redis_watch_recv(r->redis, r->nparts, r->all_tok, errstr,
+                                    errstr_size);
+        r->watching = 0;
+        if (!e && bad)
+            e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
+                          "rebuild: last transaction failed: run again");
+    }
     while (mi < mn)
         rd_kafka_message_destroy(mbuf[mi++]);
     rd_kafka_queue_destroy(q);
@@ -433,6 +514,18 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                                 errstr_size);
     if (e)
         goto out;
+    r.all_topic = calloc(ntp + 1, sizeof(*r.all_topic));
+    r.all_part = calloc(ntp + 1, sizeof(*r.all_part));
+    r.all_tok = calloc(ntp + 1, sizeof(*r.all_tok));
+    if (!r.all_topic || !r.all_part || !r.all_tok) {
+        e = SF_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < ntp; i++) {
+        r.all_topic[i] = r.parts[i].tp.topic;
+        r.all_part[i] = r.parts[i].tp.partition;
+        r.all_tok[i] = r.parts[i].token;
+    }
     sf_log("debug", "projection=%s msg=\"rebuild: fenced at %.3fs\"",
            pc->name, sf_mono_s() - t0);
     /* 2. clear the view and the checkpoints. */
@@ -493,6 +586,9 @@ out:
     free(r.fp);
     free(r.ftok);
     free(r.fres);
+    free(r.all_topic);
+    free(r.all_part);
+    free(r.all_tok);
     free(tps);
     if (r.dec)
         sf_decoder_destroy(r.dec);

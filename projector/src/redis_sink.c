@@ -407,6 +407,178 @@ sf_err_t sf_redis_apply(sf_redis_t *r, const char *proj, size_t n,
     return SF_OK;
 }
 
+static sf_err_t conn_err(sf_redis_t *r, char *errstr, size_t errstr_size,
+                         const char *what) {
+    return sf_seterr(errstr, errstr_size, SF_ERR_REDIS, "redis %s:%d: %s: %s",
+                     r->host, r->port, what,
+                     r->c && r->c->errstr[0] ? r->c->errstr
+                                             : "connection lost");
+}
+
+static sf_err_t push_out(sf_redis_t *r, char *errstr, size_t errstr_size) {
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(r->c, &done) != REDIS_OK)
+            return conn_err(r, errstr, errstr_size, "write");
+    return SF_OK;
+}
+
+/* Appends "<verb> key(what)..." for n partitions. */
+static sf_err_t append_keys(sf_redis_t *r, const char *verb, const char *proj,
+                            const char *what, size_t n,
+                            const char *const *topics,
+                            const int32_t *partitions) {
+    const char **argv = malloc((n + 1) * sizeof(*argv));
+    size_t *lens = malloc((n + 1) * sizeof(*lens));
+    char *keys = malloc(n * 512 + 1);
+    sf_err_t e = SF_OK;
+    if (!argv || !lens || !keys) {
+        e = SF_ERR_NOMEM;
+        goto out;
+    }
+    argv[0] = verb;
+    lens[0] = strlen(verb);
+    for (size_t i = 0; i < n; i++) {
+        char *k = keys + i * 512;
+        sf_redis_key(k, 512, proj, what, topics[i], partitions[i]);
+        argv[i + 1] = k;
+        lens[i + 1] = strlen(k);
+    }
+    if (redisAppendCommandArgv(r->c, (int)n + 1, argv, lens) != REDIS_OK)
+        e = SF_ERR_NOMEM;
+out:
+    free(argv);
+    free(lens);
+    free(keys);
+    return e;
+}
+
+sf_err_t sf_redis_watch_send(sf_redis_t *r, const char *proj, size_t n,
+                             const char *const *topics,
+                             const int32_t *partitions, char *errstr,
+                             size_t errstr_size) {
+    if (!r->c || r->c->err)
+        return conn_err(r, errstr, errstr_size, "watch");
+    sf_err_t e = append_keys(r, "WATCH", proj, "epoch", n, topics, partitions);
+    if (!e)
+        e = append_keys(r, "MGET", proj, "epoch", n, topics, partitions);
+    if (e)
+        return sf_seterr(errstr, errstr_size, e, "redis: cannot queue WATCH");
+    return push_out(r, errstr, errstr_size);
+}
+
+sf_err_t sf_redis_watch_recv(sf_redis_t *r, size_t n, const int64_t *tokens,
+                             char *errstr, size_t errstr_size) {
+    void *v = NULL;
+    if (redisGetReply(r->c, &v) != REDIS_OK || !v)
+        return conn_err(r, errstr, errstr_size, "WATCH");
+    freeReplyObject(v);
+    if (redisGetReply(r->c, &v) != REDIS_OK || !v)
+        return conn_err(r, errstr, errstr_size, "MGET");
+    redisReply *rep = v;
+    sf_err_t e = SF_OK;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
+        e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
+                      "redis: unexpected MGET reply");
+    } else {
+        for (size_t i = 0; i < n && !e; i++) {
+            redisReply *x = rep->element[i];
+            int64_t ep = x->type == REDIS_REPLY_STRING
+                             ? strtoll(x->str, NULL, 10)
+                             : -1;
+            if (ep != tokens[i])
+                e = sf_seterr(errstr, errstr_size, SF_ERR_FENCED,
+                              "FENCED epoch %" PRId64 " token %" PRId64, ep,
+                              tokens[i]);
+        }
+    }
+    freeReplyObject(rep);
+    return e;
+}
+
+sf_err_t sf_redis_txn_send(sf_redis_t *r, const char *proj, size_t n,
+                           sf_batch_t *const *batches,
+                           const char *const *topics,
+                           const int32_t *partitions, char *errstr,
+                           size_t errstr_size) {
+    if (!r->c || r->c->err)
+        return conn_err(r, errstr, errstr_size, "txn");
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    if (redisAppendCommandArgv(r->c, 1, multi, NULL) != REDIS_OK)
+        return SF_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        sf_batch_t *b = batches[i];
+        const char **argv;
+        size_t *argvlen;
+        if (!sf_batch_argv(b, 0, &argv, &argvlen) && b->nargs)
+            return SF_ERR_NOMEM;
+        sf_batch_iter_t it = {0};
+        int64_t off;
+        size_t argc, a0;
+        while (sf_batch_next_cmd(b, &it, &off, &argc, &a0))
+            if (redisAppendCommandArgv(r->c, (int)argc, argv + a0,
+                                       argvlen + a0) != REDIS_OK)
+                return SF_ERR_NOMEM;
+        char ck[512], last[24];
+        sf_redis_key(ck, sizeof(ck), proj, "ckpt", topics[i], partitions[i]);
+        snprintf(last, sizeof(last), "%" PRId64, b->last_offset);
+        if (redisAppendCommand(r->c, "SET %s %s", ck, last) != REDIS_OK)
+            return SF_ERR_NOMEM;
+    }
+    if (redisAppendCommandArgv(r->c, 1, exec, NULL) != REDIS_OK)
+        return SF_ERR_NOMEM;
+    return push_out(r, errstr, errstr_size);
+}
+
+sf_err_t sf_redis_txn_recv(sf_redis_t *r, size_t n,
+                           sf_batch_t *const *batches,
+                           void (*poison)(void *opaque, size_t i,
+                                          int64_t offset, const char *msg),
+                           void *opaque, char *errstr, size_t errstr_size) {
+    size_t queued = 1; /* MULTI */
+    for (size_t i = 0; i < n; i++)
+        queued += batches[i]->ncmds + 1;
+    sf_err_t e = SF_OK;
+    for (size_t k = 0; k < queued; k++) {
+        void *v = NULL;
+        if (redisGetReply(r->c, &v) != REDIS_OK || !v)
+            return conn_err(r, errstr, errstr_size, "MULTI");
+        redisReply *rep = v;
+        if (rep->type == REDIS_REPLY_ERROR && !e)
+            e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
+                          "redis: command refused when queued: %s", rep->str);
+        freeReplyObject(rep);
+    }
+    void *v = NULL;
+    if (redisGetReply(r->c, &v) != REDIS_OK || !v)
+        return conn_err(r, errstr, errstr_size, "EXEC");
+    redisReply *rep = v;
+    if (rep->type == REDIS_REPLY_NIL) {
+        e = sf_seterr(errstr, errstr_size, SF_ERR_FENCED,
+                      "FENCED: an epoch changed during the transaction");
+    } else if (rep->type == REDIS_REPLY_ERROR) {
+        if (!e)
+            e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
+                          "redis: EXEC: %s", rep->str);
+    } else if (rep->type == REDIS_REPLY_ARRAY && !e) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            sf_batch_iter_t it = {0};
+            int64_t off;
+            size_t argc, a0;
+            while (sf_batch_next_cmd(batches[i], &it, &off, &argc, &a0)) {
+                if (k < rep->elements &&
+                    rep->element[k]->type == REDIS_REPLY_ERROR && poison)
+                    poison(opaque, i, off, rep->element[k]->str);
+                k++;
+            }
+            k++; /* the checkpoint's SET */
+        }
+    }
+    freeReplyObject(rep);
+    return e;
+}
+
 sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,
                         char *errstr, size_t errstr_size) {
     char cursor[32] = "0";

@@ -112,6 +112,41 @@ sf_err_t sf_redis_apply_recv(sf_redis_t *r, size_t n, sf_apply_res_t *res,
 sf_err_t sf_redis_reload_scripts(sf_redis_t *r, char *errstr,
                                  size_t errstr_size);
 
+/* ---- transaction path (rebuild) -------------------------------------
+ * Plain commands in MULTI/EXEC cost Redis a fraction of redis.call() from
+ * Lua, so the rebuild replays with optimistic locking instead of the apply
+ * script:
+ *   WATCH <every partition's epoch key>; MGET <same>   (watch_send)
+ *   -> the caller checks the epochs equal its tokens    (watch_recv)
+ *   MULTI; <the batches' commands>; SET <ckpt> <last> per batch; EXEC
+ *                                                       (txn_send)
+ * EXEC fails (nil) when any epoch changed after the WATCH: fenced.  A
+ * command error inside EXEC does not stop the others (the event counts as
+ * poison; the checkpoint still moves).  The replies are read later
+ * (txn_recv), after the next batches were built; the next WATCH is sent
+ * right behind the EXEC. */
+sf_err_t sf_redis_watch_send(sf_redis_t *r, const char *proj, size_t n,
+                             const char *const *topics,
+                             const int32_t *partitions, char *errstr,
+                             size_t errstr_size);
+/* SF_ERR_FENCED when an epoch differs from tokens[i]. */
+sf_err_t sf_redis_watch_recv(sf_redis_t *r, size_t n, const int64_t *tokens,
+                             char *errstr, size_t errstr_size);
+sf_err_t sf_redis_txn_send(sf_redis_t *r, const char *proj, size_t n,
+                           sf_batch_t *const *batches,
+                           const char *const *topics,
+                           const int32_t *partitions, char *errstr,
+                           size_t errstr_size);
+/* Reads the MULTI/QUEUED/EXEC replies of a txn_send of the same batches.
+ * SF_ERR_FENCED (EXEC refused), SF_ERR_REDIS_REPLY (transaction aborted,
+ * nothing applied), SF_ERR_REDIS (connection).  On SF_OK, poison(opaque,
+ * i, offset, msg) is called for each command that failed (batch i). */
+sf_err_t sf_redis_txn_recv(sf_redis_t *r, size_t n,
+                           sf_batch_t *const *batches,
+                           void (*poison)(void *opaque, size_t i,
+                                          int64_t offset, const char *msg),
+                           void *opaque, char *errstr, size_t errstr_size);
+
 /* SCAN MATCH pattern + UNLINK, in chunks; *deleted counts the keys. */
 sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,
                         char *errstr, size_t errstr_size);

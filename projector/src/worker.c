@@ -583,9 +583,18 @@ static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
         p->assigned = 0;
         p->fenced = 0;
         M(partition_revoked, w->name, p->topic, p->partition);
-        sf_log("info",
-               "projection=%s topic=%s partition=%" PRId32 " msg=\"%s\"",
-               w->name, p->topic, p->partition, lost ? "lost" : "revoked");
+        if (lost)
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " token=%" PRId64 " msg=\"assignment lost: fenced out of "
+                   "the group (a new owner holds the partition and its "
+                   "epoch); nothing more is written with this token\"",
+                   w->name, p->topic, p->partition, p->token);
+        else
+            sf_log("info",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"revoked\"",
+                   w->name, p->topic, p->partition);
     }
     rd_kafka_error_t *ke = rd_kafka_incremental_unassign(w->rk, parts);
     if (ke) {

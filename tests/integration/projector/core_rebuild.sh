@@ -8,8 +8,8 @@ TEST=core_rebuild
 need
 N=${CORE_REBUILD_EVENTS:-3000}
 T=$(new_topic rb 4); TE=$(new_topic rbearly 4)
-P="rb-$ID"; PE="rbe-$ID"
-NAMES+=("$P" "$PE")
+P="rb-$ID"; PE="rbe-$ID"; PW="rbw-$ID"
+NAMES+=("$P" "$PE" "$PW")
 mk() { # mk PREFIX OUT: the example cart-contents rules with keys under PREFIX
   sed "s/\"cart:/\"$1:cart:/g; s/\[\"cart:\*\"\]/[\"$1:cart:*\"]/" \
     "$EXAMPLES/cart-contents.rules.yaml" >"$2"
@@ -18,6 +18,15 @@ mk "$ID-a" "$WORK/a.rules.yaml"; mk "$ID-e" "$WORK/e.rules.yaml"
 config "$WORK/c.yaml" <<YAML
   - {name: "$P", topics: ["$T"], rules: "$WORK/a.rules.yaml", batch: {size: 200, time_ms: 20}}
   - {name: "$PE", topics: ["$TE"], rules: "$WORK/e.rules.yaml"}
+  # rules that contradict themselves: every add hits a string (WRONGTYPE)
+  - name: "$PW"
+    topics: ["$T"]
+    rules:
+      keys: ["$ID-w:*"]
+      on:
+        shop.cart.CartOpened: [[SET, "$ID-w:{aggregate_id}", x]]
+        shop.cart.ItemAddedToCart: [[HINCRBY, "$ID-w:{aggregate_id}", n, 1]]
+        shop.cart.CartCheckedOut: [[INCR, "$ID-w:checkouts"]]
 YAML
 
 # gen SEED N DATE: a deterministic cart history, occurred_at = DATE
@@ -59,6 +68,16 @@ dump "$ID-a:*" >"$WORK/asof.txt"
 diff "$WORK/early.txt" "$WORK/asof.txt" >"$WORK/diff2.txt" || fail "--as-of view differs from the early history's: $(head -5 "$WORK/diff2.txt")"
 "$PROJ" status -c "$WORK/c.yaml" "$P" | grep -q "total lag $((N / 2))$" || fail "as-of checkpoints should leave the late half as lag"
 log "--as-of equals the fold of the history up to that time"
+
+# a command failing inside Redis during a rebuild: that event is counted as
+# poison, every other event is applied, the rebuild completes
+adds=$(cat "$WORK/early.jsonl" "$WORK/late.jsonl" | grep -c ItemAddedToCart)
+outs=$(cat "$WORK/early.jsonl" "$WORK/late.jsonl" | grep -c CartCheckedOut)
+"$PROJ" rebuild -c "$WORK/c.yaml" "$PW" 2>"$WORK/w.rebuild.log" || fail "rebuild with failing commands failed: $(tail -2 "$WORK/w.rebuild.log")"
+grep -q "done: $N events ($N applied, $adds poison)" "$WORK/w.rebuild.log" \
+  || fail "want $adds poison events: $(tail -1 "$WORK/w.rebuild.log")"
+expect_eq "events around the failures applied" "$(rcli get "$ID-w:checkouts")" "$outs"
+log "rebuild with $adds failing commands: counted as poison, the rest applied"
 
 # a worker started afterwards catches up from the as-of checkpoints
 start w "$WORK/c.yaml" "$P"

@@ -52,6 +52,42 @@ static void layout(void **state) {
     sf_batch_free(&b);
 }
 
+static void iterate_commands(void **state) {
+    (void)state;
+    sf_batch_t b;
+    char err[256];
+    sf_batch_init(&b);
+    /* digits of neighbouring arguments touch: the walk must not merge them */
+    sf_batch_event_begin(&b, 12, 0);
+    const char *c1[] = {"INCRBY", "k", "34"};
+    sf_batch_command(&b, 3, c1, NULL, err, sizeof(err));
+    sf_batch_event_end(&b);
+    sf_batch_event_begin(&b, 13, 0); /* no commands */
+    sf_batch_event_end(&b);
+    sf_batch_event_begin(&b, 14, 0);
+    const char *c2[] = {"DEL", "a"};
+    const char *c3[] = {"SADD", "s", "1", "2"};
+    sf_batch_command(&b, 2, c2, NULL, err, sizeof(err));
+    sf_batch_command(&b, 4, c3, NULL, err, sizeof(err));
+    sf_batch_event_end(&b);
+    sf_batch_iter_t it = {0};
+    int64_t off;
+    size_t argc, a0;
+    assert_int_equal(sf_batch_next_cmd(&b, &it, &off, &argc, &a0), 1);
+    assert_int_equal(off, 12);
+    assert_int_equal(argc, 3);
+    assert_memory_equal(b.data.p + b.aoff[a0], "INCRBY", 6);
+    assert_int_equal(sf_batch_next_cmd(&b, &it, &off, &argc, &a0), 1);
+    assert_int_equal(off, 14);
+    assert_int_equal(argc, 2);
+    assert_int_equal(sf_batch_next_cmd(&b, &it, &off, &argc, &a0), 1);
+    assert_int_equal(off, 14);
+    assert_int_equal(argc, 4);
+    assert_memory_equal(b.data.p + b.aoff[a0 + 3], "2", 1);
+    assert_int_equal(sf_batch_next_cmd(&b, &it, &off, &argc, &a0), 0);
+    sf_batch_free(&b);
+}
+
 static void abort_keeps_offset(void **state) {
     (void)state;
     sf_batch_t b;
@@ -150,6 +186,7 @@ static void rfc3339(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layout),        cmocka_unit_test(abort_keeps_offset),
+        cmocka_unit_test(iterate_commands),
         cmocka_unit_test(allow_list),    cmocka_unit_test(outside_event),
         cmocka_unit_test(murmur2_kafka), cmocka_unit_test(rfc3339),
     };
