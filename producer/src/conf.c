@@ -20,9 +20,11 @@
  * has no state for the producer (it then accepts any first sequence), and
  * librdkafka marks batch 1 "implicitly acked by subsequent batch success"
  * - delivered in the report, absent from the log.  With one request in
- * flight no later batch can overtake a failed one.  It costs throughput
- * (about 300k -> 130k events/s in tests/bench/producer on this box);
- * raise it with -X only on a librdkafka/Kafka pair without this flaw. */
+ * flight no later batch can overtake a failed one.  It costs some
+ * throughput (tests/bench/producer on the shared 2-core dev box: about
+ * 300k events/s with 5 in flight, 130k-240k with 1); raise it with -X
+ * only on a librdkafka/Kafka pair without this flaw (librdkafka 2.3.0
+ * reworked this area, confluentinc/librdkafka#4438). */
 static const char *const defaults[][2] = {
     {"enable.idempotence", "true"},
     {"acks", "all"},

@@ -56,11 +56,17 @@ void sf_producer_event_destroy(sf_producer_event_t *ev)
     free(ev);
 }
 
-/* Replaces *field with a copy of s (NULL clears it). */
+/* Replaces *field with a copy of s (NULL clears it).  A builder reused
+ * for event after event mostly gets strings no longer than the last one:
+ * those are copied in place, without an allocation. */
 static sf_err_t set_str(char **field, const char *s)
 {
     char *copy = NULL;
 
+    if (s && *field && strlen(*field) >= strlen(s)) {
+        strcpy(*field, s);
+        return SF_OK;
+    }
     if (s && !(copy = strdup(s)))
         return SF_ERR_NOMEM;
     free(*field);

@@ -379,8 +379,14 @@ rd_kafka_headers_t *sf__headers_build(const char *id, const char *source,
     if (aggtype)
         ADD(SF_HDR_AGGTYPE, aggtype);
     if (version > 0) {
-        snprintf(seq, sizeof(seq), "%lld", (long long)version);
-        ADD(SF_HDR_SEQUENCE, seq);
+        char *e = seq + sizeof(seq) - 1;
+        uint64_t v = (uint64_t)version;
+
+        *e = '\0';
+        do
+            *--e = (char)('0' + v % 10);
+        while ((v /= 10));
+        ADD(SF_HDR_SEQUENCE, e);
     }
     if (correlation_id)
         ADD(SF_HDR_CORRELATIONID, correlation_id);
@@ -528,7 +534,7 @@ sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, void *opaque,
             p->rk, RD_KAFKA_V_TOPIC(rec->topic),
             RD_KAFKA_V_KEY(rec->key, strlen(rec->key)),
             RD_KAFKA_V_VALUE(rec->value, rec->value_len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_HEADERS(rec->hdrs), RD_KAFKA_V_OPAQUE(opaque),
             RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
@@ -547,7 +553,11 @@ sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, void *opaque,
         sf__record_release(rec);
         return e;
     }
-    /* librdkafka owns value and headers now. */
+    /* librdkafka copied the value into the message's own allocation (one
+     * long-lived block per record, like a plain producer; our short-lived
+     * encode buffer goes straight back to malloc's cache) and owns the
+     * headers now. */
+    free(rec->value);
     rec->value = NULL;
     rec->hdrs = NULL;
     return SF_OK;
