@@ -23,8 +23,9 @@
  * flight no later batch can overtake a failed one.  It costs some
  * throughput (tests/bench/producer on the shared 2-core dev box: about
  * 300k events/s with 5 in flight, 130k-240k with 1); raise it with -X
- * only on a librdkafka/Kafka pair without this flaw (librdkafka 2.3.0
- * reworked this area, confluentinc/librdkafka#4438). */
+ * only on a librdkafka/Kafka pair shown not to have this flaw (newer
+ * librdkafka reworked idempotent error handling, e.g.
+ * confluentinc/librdkafka#4438, but this exact case is untested there). */
 static const char *const defaults[][2] = {
     {"enable.idempotence", "true"},
     {"acks", "all"},
