@@ -14,9 +14,9 @@ WPORT[1]=$(free_port)
 # A low session timeout so the killed member leaves the group quickly.
 write_config "$WORK/w1.yaml" "${WPORT[1]}" \
   "session.timeout.ms: 6000" "heartbeat.interval.ms: 1000"
-# Publish over roughly the time the kill loop takes.
-publish 0 "$EVENTS" $(( EVENTS / 45 + 1 )) &
-PUB=$!
+# Publish over roughly the time the kill loop takes (each restart waits
+# about one session timeout for the killed member to leave the group).
+bg_publish 0 "$EVENTS" $(( EVENTS / (kills * 9 + 5) + 1 ))
 RANDOM=$SEED
 done_kills=0
 for i in $(seq 1 "$kills"); do
@@ -36,7 +36,7 @@ for i in $(seq 1 "$kills"); do
   done_kills=$((done_kills + 1))
   log "kill $i: SIGKILL after applying ${a:-?} events"
 done
-wait "$PUB" || fail "publisher failed"
+wait_publish
 start_worker 1 "$WORK/w1.yaml"
 verify "${SF_E2E_WAIT:-240}" || fail "views differ after $done_kills kills"
 stop_worker 1 TERM; st=$ST

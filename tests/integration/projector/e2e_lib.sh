@@ -68,9 +68,17 @@ e2e_cleanup() {
   if [ $rc -ne 0 ] && [ -d "$WORK" ]; then
     for f in "$WORK"/worker*.log; do
       [ -f "$f" ] || continue
-      log "--- last lines of $f"
-      tail -n 25 "$f" >&2
+      log "--- $f: $(grep -c . "$f") lines; last ones without per-partition assignment noise:"
+      grep -v 'msg="assigned, resuming' "$f" | tail -n 20 >&2
     done
+    for p in "$P_CART" "$P_AVAIL"; do
+      log "--- checkpoints of $p (partition=offset):"
+      for k in $(redis-cli -h "$SF_REDIS_HOST" -p "$SF_REDIS_PORT" --scan --pattern "sf:$p:ckpt:*" | sort); do
+        printf '%s=%s ' "${k##*:}" "$(redis-cli -h "$SF_REDIS_HOST" -p "$SF_REDIS_PORT" GET "$k")"
+      done >&2
+      echo >&2
+    done
+    log "--- end offsets: $(kcat -Q -b "$SF_BROKERS" $(for i in $(seq 0 11); do printf -- '-t %s:%d:-1 ' "$TOPIC" "$i"; done) 2>/dev/null | awk '{ printf "%s=%s ", $2, $4 }')"
   fi
   "$E2E_BIN" cleanup --prefix "$PREFIX" --events 1 \
       --redis "$SF_REDIS_HOST:$SF_REDIS_PORT" \
@@ -138,18 +146,36 @@ stop_worker() {
   local n=$1 sig=$2
   local pid=${WPID[$n]} t=0
   ST=0
-  kill -"$sig" "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null && [ $t -lt 600 ]; do
-    # a zombie child still answers kill -0: stop polling once it is one
-    [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ] && break
-    sleep 0.1; t=$((t + 1))
-  done
-  if [ $t -ge 600 ]; then
-    log "worker $n (pid $pid) still running 60 s after SIG$sig: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || ST=$?
+  # stderr of the whole block goes to /dev/null: bash would otherwise print
+  # a "Killed" job notice for every SIGKILLed worker
+  {
+    kill -"$sig" "$pid" || true
+    while kill -0 "$pid" && [ $t -lt 600 ]; do
+      # a zombie child still answers kill -0: stop polling once it is one
+      [ "$(ps -o stat= -p "$pid" | cut -c1)" = Z ] && break
+      sleep 0.1; t=$((t + 1))
+    done
+    if [ $t -ge 600 ]; then
+      kill -KILL "$pid" || true
+    fi
+    wait "$pid" || ST=$?
+  } 2>/dev/null
+  [ $t -lt 600 ] || log "worker $n (pid $pid) still ran 60 s after SIG$sig: SIGKILLed"
   unset "RUNNING[$pid]"
+}
+
+# bg_publish FROM TO RATE: publishes in the background (sets PUB);
+# wait_publish waits for it and fails the test if it failed.
+bg_publish() {
+  publish "$@" &
+  PUB=$!
+  RUNNING[$PUB]=1
+}
+wait_publish() {
+  local st=0
+  wait "$PUB" || st=$?
+  unset "RUNNING[$PUB]"
+  [ $st = 0 ] || fail "publisher failed ($st)"
 }
 
 publish() { # publish FROM TO [RATE]
@@ -174,7 +200,7 @@ verify() { # verify WAIT_SECONDS [UPTO]
 # metric N NAME{labels}: value of one series from worker N's /metrics ("" if
 # absent or unreachable).
 metric() {
-  curl -s --max-time 5 "http://127.0.0.1:${WPORT[$1]}/metrics" 2>/dev/null \
+  { curl -s --max-time 5 "http://127.0.0.1:${WPORT[$1]}/metrics" 2>/dev/null || true; } \
     | awk -v s="$2" 'index($0, s " ") == 1 { print $2 }'
 }
 

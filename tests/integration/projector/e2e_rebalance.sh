@@ -15,8 +15,7 @@ for n in 1 2; do
   write_config "$WORK/w$n.yaml" "${WPORT[$n]}" \
     "session.timeout.ms: 6000" "heartbeat.interval.ms: 1000"
 done
-publish 0 "$EVENTS" $(( EVENTS / (cycles * 14 + 5) + 1 )) &
-PUB=$!
+bg_publish 0 "$EVENTS" $(( EVENTS / (cycles * 14 + 5) + 1 ))
 # assigned N: number of partitions worker N holds for the cart projection
 assigned() {
   curl -s --max-time 5 "http://127.0.0.1:${WPORT[$1]}/metrics" 2>/dev/null \
@@ -47,7 +46,7 @@ for c in $(seq 1 "$cycles"); do
   wait_assigned 1 12 || fail "cycle $c: worker 1 did not take over"
   moves=$((moves + 4))
 done
-wait "$PUB" || fail "publisher failed"
+wait_publish
 start_worker 2 "$WORK/w2.yaml"
 verify "${SF_E2E_WAIT:-240}" || fail "views differ after $moves partition moves"
 for n in 1 2; do

@@ -21,8 +21,7 @@ assigned() {
   curl -s --max-time 5 "http://127.0.0.1:${WPORT[$1]}/metrics" 2>/dev/null \
     | grep -c "^streamfold_partition_assigned{projection=\"$P_CART\"" || true
 }
-publish 0 "$EVENTS" $(( EVENTS / 40 + 1 )) &
-PUB=$!
+bg_publish 0 "$EVENTS" $(( EVENTS / 40 + 1 ))
 start_worker 1 "$WORK/w1.yaml"
 start_worker 2 "$WORK/w2.yaml"
 for _ in $(seq 1 60); do
@@ -46,7 +45,7 @@ log "worker 2 holds all 12 partitions; resuming worker 1"
 sleep 2
 kill -CONT "${WPID[1]}"
 sleep 6
-wait "$PUB" || fail "publisher failed"
+wait_publish
 verify "${SF_E2E_WAIT:-240}" || fail "views differ: a stale write got through"
 fenced=$(metric 1 "streamfold_fenced_batches_total{projection=\"$P_CART\"}")
 fenced2=$(metric 1 "streamfold_fenced_batches_total{projection=\"$P_AVAIL\"}")
