@@ -97,8 +97,9 @@ typedef struct sf_projection_s sf_projection_t;
 const char *sf_projection_name(const sf_projection_t *proj);
 
 /* Registers fn for events of the Avro full name type (copied).  A type may
- * have one handler; it runs after the type's rules, if any.  Call only from
- * the init function. */
+ * have several handlers (a linked-in init and a shared object, say): they
+ * run in registration order, after the type's rules, if any.  Call only
+ * from the init function. */
 sf_err_t sf_projection_on(sf_projection_t *proj, const char *type,
                           sf_handler_fn fn, void *opaque,
                           char *errstr, size_t errstr_size);

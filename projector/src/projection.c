@@ -61,11 +61,6 @@ sf_err_t sf_projection_on(sf_projection_t *p, const char *type,
     if (!type || !fn)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "sf_projection_on: type and handler needed");
-    for (size_t i = 0; i < p->nh; i++)
-        if (!strcmp(p->h[i].type, type))
-            return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
-                             "projection %s: a handler for %s exists already",
-                             p->pc->name, type);
     handler_t *h = realloc(p->h, (p->nh + 1) * sizeof(*h));
     if (!h)
         return SF_ERR_NOMEM;
@@ -212,9 +207,12 @@ sf_err_t sf_projection_process(sf_projection_t *p, sf_decoder_t *dec,
     ev->data = val;
     msg[0] = '\0';
     e = sf_rules_apply(p->pc->rules, ev, b, scratch, msg, sizeof(msg));
-    if (!e) {
-        const handler_t *h = find_handler(p, ev->type);
-        if (h && (e = h->fn(h->opaque, ev, b, msg, sizeof(msg))))
+    /* then every handler of the type, in registration order */
+    for (size_t i = 0; !e && i < p->nh; i++) {
+        const handler_t *h = &p->h[i];
+        if (strcmp(h->type, ev->type) != 0)
+            continue;
+        if ((e = h->fn(h->opaque, ev, b, msg, sizeof(msg))))
             snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
                      "%s(handler for %s)", msg[0] ? " " : "", ev->type);
     }

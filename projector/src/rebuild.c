@@ -538,13 +538,17 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         st->deleted_keys += n;
     }
     if (!e) {
-        char pat[512];
-        int64_t n = 0;
-        snprintf(pat, sizeof(pat), SF_REDIS_PREFIX "%s:ckpt:*", pc->name);
-        e = sf_redis_clear(r.redis, pat, &n, errstr, errstr_size);
-        snprintf(pat, sizeof(pat), SF_REDIS_PREFIX "%s:halt:*", pc->name);
-        if (!e)
-            e = sf_redis_clear(r.redis, pat, &n, errstr, errstr_size);
+        /* only the configured topics' partitions: bookkeeping of topics
+         * the projection no longer reads is left alone */
+        for (size_t i = 0; !e && i < ntp; i++) {
+            char ck[512], hk[512];
+            sf_redis_key(ck, sizeof(ck), pc->name, "ckpt", tps[i].topic,
+                         tps[i].partition);
+            sf_redis_key(hk, sizeof(hk), pc->name, "halt", tps[i].topic,
+                         tps[i].partition);
+            e = sf_redis_cmd(r.redis, NULL, errstr, errstr_size,
+                             "UNLINK %s %s", ck, hk);
+        }
     }
     if (e)
         goto out;

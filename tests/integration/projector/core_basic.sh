@@ -118,4 +118,25 @@ expect_eq "journey order" "$(grep -o '"type":"[^"]*"' "$WORK/journey.jsonl" | cu
   "CartOpened,ItemAddedToCart,ItemAddedToCart,ItemRemovedFromCart,CartCheckedOut"
 grep -q "\"commands\":\[\[\"HINCRBY\",\"cart:$c1:items\",\"$s1\",\"-1\"\]\]" "$WORK/journey.jsonl" \
   || fail "journey --fold does not show the removal's command"
+# a custom worker binary with a handler linked in (sf_projector_register_init
+# + sf_projector_main): its handler runs beside the shared object's
+CUSTOM=$SF_BUILD_DIR/projector/examples/sf-fight-worker
+if [ -x "$CUSTOM" ]; then
+  # The rebuild clears the rules' key patterns: never the example's global
+  # ones on the shared Redis; only this run's keys.
+  sed "s/^keys: .*/keys: [\"venue:$ID-*\", \"fight:$ID-*\", \"fighter:$ID-*\", \"fights:count:$ID-*\"]/" \
+    "$EXAMPLES/fight-results.rules.yaml" >"$WORK/fights.rules.yaml"
+  grep -q "^keys: \[\"venue:$ID-" "$WORK/fights.rules.yaml" || fail "could not narrow the key patterns"
+  sed -e "s/name: \"$PF\"/name: \"$PF-custom\"/" \
+      -e "s|rules: \"$EXAMPLES/fight-results.rules.yaml\"|rules: \"$WORK/fights.rules.yaml\"|" \
+      "$WORK/c.yaml" >"$WORK/custom.yaml"
+  grep -q "$WORK/fights.rules.yaml" "$WORK/custom.yaml" || fail "custom config still uses the global patterns"
+  NAMES+=("$PF-custom")   # bookkeeping removed by the cleanup
+  SF_FIGHT_PROJECTION="$PF-custom" "$CUSTOM" rebuild -c "$WORK/custom.yaml" "$PF-custom" 2>"$WORK/custom.log" \
+    || fail "custom worker rebuild: $(tail -2 "$WORK/custom.log")"
+  rbid=$(h "fight:$ID-f1" recorded_by)
+  [ -n "$rbid" ] || fail "linked-in handler did not run"
+  expect_eq "shared-object handler still ran" "$(rcli get "fights:count:$ID-a")" 2
+  log "custom worker: linked-in handler and shared object both applied"
+fi
 log "PASS"
