@@ -56,6 +56,16 @@ sf_err_t sf_status_collect(const sf_config_t *cfg, const sf_pconf_t *pc,
                                : 0;
             freeReplyObject(rep);
         }
+        out[i].halt = -1;
+        sf_redis_key(key, sizeof(key), pc->name, "halt", tps[i].topic,
+                     tps[i].partition);
+        if (!e)
+            e = sf_redis_cmd(r, &rep, errstr, errstr_size, "GET %s", key);
+        if (!e) {
+            if (rep->type == REDIS_REPLY_STRING)
+                out[i].halt = strtoll(rep->str, NULL, 10);
+            freeReplyObject(rep);
+        }
         int64_t from = out[i].ckpt >= 0 ? out[i].ckpt + 1 : tps[i].lo;
         out[i].lag = tps[i].hi > from ? tps[i].hi - from : 0;
     }

@@ -13,6 +13,7 @@ typedef struct sf_status_row {
     int64_t ckpt;  /* last applied offset, -1 none */
     int64_t epoch; /* fencing epoch, 0 none */
     int64_t lag;   /* hi - (ckpt + 1), at least 0; from lo when no ckpt */
+    int64_t halt;  /* offset of an unhandled failed event, -1 none */
 } sf_status_row_t;
 
 /* Rows of every partition of pc's topics; *paused from sf:<p>:paused.

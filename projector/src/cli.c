@@ -444,18 +444,22 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
         total += rows[i].lag;
     printf("projection %s  group %s  %s  total lag %" PRId64 "\n", pc->name,
            pc->group_id, paused ? "PAUSED" : "running", total);
-    printf("  %-32s %9s %12s %12s %10s %6s\n", "TOPIC", "PARTITION",
-           "CHECKPOINT", "END", "LAG", "EPOCH");
+    printf("  %-32s %9s %12s %12s %10s %6s  %s\n", "TOPIC", "PARTITION",
+           "CHECKPOINT", "END", "LAG", "EPOCH", "STATE");
     for (size_t i = 0; i < n; i++) {
-        char ck[24];
+        char ck[24], state[48];
         if (rows[i].ckpt >= 0)
             snprintf(ck, sizeof(ck), "%" PRId64, rows[i].ckpt);
         else
             snprintf(ck, sizeof(ck), "-");
+        if (rows[i].halt >= 0) /* a failed event not yet parked/skipped */
+            snprintf(state, sizeof(state), "halted@%" PRId64, rows[i].halt);
+        else
+            snprintf(state, sizeof(state), "ok");
         printf("  %-32s %9" PRId32 " %12s %12" PRId64 " %10" PRId64
-               " %6" PRId64 "\n",
+               " %6" PRId64 "  %s\n",
                rows[i].tp.topic, rows[i].tp.partition, ck, rows[i].tp.hi,
-               rows[i].lag, rows[i].epoch);
+               rows[i].lag, rows[i].epoch, state);
     }
     free(rows);
     return 0;
