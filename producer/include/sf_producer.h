@@ -33,8 +33,9 @@
  *
  * Errors: every fallible call returns sf_err_t (sf_core.h) and writes one
  * line into the caller's errstr buffer (errstr, errstr_size; may be NULL/0).
- * Nothing here prints or exits.  librdkafka itself logs through its default
- * logger (stderr) unless "log_level" or a log callback is configured.
+ * Nothing here prints or exits.  librdkafka's own log lines go to its
+ * default logger (stderr) unless the application takes them with
+ * sf_producer_conf_set_log_cb() or lowers "log_level".
  *
  * Threading: sf_producer_publish(), sf_producer_publish_sync() and
  * sf_producer_poll() may be called from any number of threads at once.
@@ -137,6 +138,17 @@ typedef void (*sf_producer_error_cb)(sf_producer_t *p, sf_err_t err,
                                      const char *reason, void *opaque);
 void sf_producer_conf_set_error_cb(sf_producer_conf_t *conf,
                                    sf_producer_error_cb cb);
+
+/* Log callback: receives librdkafka's log lines (syslog level 0-7,
+ * facility such as "FAIL", message) instead of stderr.  Runs on a thread
+ * calling sf_producer_poll()/flush()/publish_sync() like the other
+ * callbacks (log.queue is enabled for it); lines logged while nobody polls
+ * wait in the queue.  NULL restores librdkafka's stderr logger. */
+typedef void (*sf_producer_log_cb)(sf_producer_t *p, int level,
+                                   const char *facility, const char *message,
+                                   void *opaque);
+void sf_producer_conf_set_log_cb(sf_producer_conf_t *conf,
+                                 sf_producer_log_cb cb);
 
 void sf_producer_conf_set_opaque(sf_producer_conf_t *conf, void *opaque);
 

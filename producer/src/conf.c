@@ -208,6 +208,12 @@ void sf_producer_conf_set_error_cb(sf_producer_conf_t *conf,
     conf->error_cb = cb;
 }
 
+void sf_producer_conf_set_log_cb(sf_producer_conf_t *conf,
+                                 sf_producer_log_cb cb)
+{
+    conf->log_cb = cb;
+}
+
 void sf_producer_conf_set_opaque(sf_producer_conf_t *conf, void *opaque)
 {
     conf->opaque = opaque;

@@ -117,6 +117,17 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
     }
 }
 
+static void on_log(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf)
+{
+    sf_producer_t *p = rd_kafka_opaque(rk);
+
+    /* Lines logged inside rd_kafka_new(), before the opaque is usable,
+     * or after the application removed its callback, are dropped. */
+    if (p && p->log_cb)
+        p->log_cb(p, level, fac, buf, p->opaque);
+}
+
 /* ---------------------------------------------------------------------
  * Create / destroy
  * ------------------------------------------------------------------- */
@@ -149,6 +160,7 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
     pthread_mutex_init(&p->sync_lock, NULL);
     p->dr_cb = conf->dr_cb;
     p->error_cb = conf->error_cb;
+    p->log_cb = conf->log_cb;
     p->opaque = conf->opaque;
     p->source = strdup(conf->source ? conf->source : "sf-producer");
     if (!p->source)
@@ -204,6 +216,18 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
     rd_kafka_conf_set_dr_msg_cb(rkc, on_delivery);
     rd_kafka_conf_set_error_cb(rkc, on_error);
     rd_kafka_conf_set_opaque(rkc, p);
+    if (p->log_cb) {
+        /* Logs through the main queue, so they are served by poll on the
+         * application's thread like every other callback. */
+        if (rd_kafka_conf_set(rkc, "log.queue", "true", rkerr,
+                              sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(rkc);
+            sf_seterr(errstr, errstr_size, SF_ERR_CONFIG, "log.queue: %s",
+                      rkerr);
+            goto fail;
+        }
+        rd_kafka_conf_set_log_cb(rkc, on_log);
+    }
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkc, rkerr, sizeof(rkerr));
     if (!p->rk) {
         rd_kafka_conf_destroy(rkc);
@@ -211,6 +235,8 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
                   "librdkafka refused the configuration: %s", rkerr);
         goto fail;
     }
+    if (p->log_cb)
+        rd_kafka_set_log_queue(p->rk, NULL);
     sf_producer_conf_destroy(conf);
     return p;
 

@@ -23,6 +23,7 @@ struct sf_producer_conf_s {
     const sf_catalog_t *cat;    /* borrowed catalog, or NULL */
     sf_producer_dr_cb dr_cb;
     sf_producer_error_cb error_cb;
+    sf_producer_log_cb log_cb;
     void *opaque;
 };
 
@@ -98,6 +99,7 @@ struct sf_producer_s {
     char *aggtype;
     sf_producer_dr_cb dr_cb;
     sf_producer_error_cb error_cb;
+    sf_producer_log_cb log_cb;
     void *opaque;
     int timeout_ms;             /* message.timeout.ms in force */
     int transactional;

@@ -123,6 +123,17 @@ static void on_error(sf_producer_t *p, sf_err_t err, const char *reason,
                 err == SF_ERR_KAFKA_FATAL ? " (fatal)" : "", reason);
 }
 
+/* librdkafka's log lines, served by poll on this thread. */
+static void on_log(sf_producer_t *p, int level, const char *facility,
+                   const char *message, void *opaque)
+{
+    counts_t *c = opaque;
+
+    (void)p;
+    if (level <= 4 || c->verbose)
+        fprintf(stderr, ME ": kafka %s: %s\n", facility, message);
+}
+
 static const char *json_kind(const json_t *j)
 {
     switch (json_typeof(j)) {
@@ -360,6 +371,7 @@ int main(int argc, char **argv)
     }
     sf_producer_conf_set_dr_cb(conf, on_delivery);
     sf_producer_conf_set_error_cb(conf, on_error);
+    sf_producer_conf_set_log_cb(conf, on_log);
     sf_producer_conf_set_opaque(conf, &counts);
     p = sf_producer_new(conf, errstr, sizeof(errstr));
     if (!p) {

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,6 +560,44 @@ static void generated_ids_are_distinct_v4_uuids(void **state)
     sf_producer_event_destroy(ev);
 }
 
+/* librdkafka's log lines reach the log callback, on the polling thread. */
+static int log_lines;
+static pthread_t log_thread_expected;
+
+static void on_log(sf_producer_t *p, int level, const char *fac,
+                   const char *msg, void *op)
+{
+    (void)p;
+    (void)level;
+    (void)fac;
+    (void)msg;
+    (void)op;
+    assert_true(pthread_equal(pthread_self(), log_thread_expected));
+    log_lines++;
+}
+
+static void log_callback_runs_on_polling_thread(void **state)
+{
+    fixture_t *f = *state;
+    sf_producer_conf_t *conf = sf_producer_conf_new();
+    char err[512];
+
+    sf_producer_conf_set(conf, "bootstrap.servers", "127.0.0.1:1", err,
+                         sizeof(err));
+    sf_producer_conf_set(conf, "sf.topic", "cart-events", err, sizeof(err));
+    sf_producer_conf_set_catalog(conf, f->cat);
+    sf_producer_conf_set_log_cb(conf, on_log);
+    log_thread_expected = pthread_self();
+    log_lines = 0;
+    f->p = sf_producer_new(conf, err, sizeof(err));
+    assert_non_null(f->p);
+    /* connection refused lines are logged by librdkafka's broker thread;
+     * they must wait for us to poll */
+    for (int i = 0; i < 30 && log_lines == 0; i++)
+        sf_producer_poll(f->p, 100);
+    assert_true(log_lines > 0);
+}
+
 /* No broker: bounded retries, then a failed delivery report. */
 static void unreachable_broker_reports_failure(void **state)
 {
@@ -611,6 +650,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(unreachable_broker_reports_failure,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(generated_ids_are_distinct_v4_uuids,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(log_callback_runs_on_polling_thread,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
