@@ -315,10 +315,8 @@ static int cmd_run(const opts_t *o) {
         pthread_join(jobs[i].th, NULL);
     for (size_t i = 0; i < njobs; i++)
         if (jobs[i].err) {
-            char line[1200];
-            snprintf(line, sizeof(line), "projection %s: %s", jobs[i].name,
-                     jobs[i].msg);
-            die_line("run", line);
+            /* the worker's message names the projection already */
+            die_line("run", jobs[i].msg);
             int code = jobs[i].err == SF_ERR_RULE ||
                                !sf_err_is_retriable(jobs[i].err)
                            ? 3

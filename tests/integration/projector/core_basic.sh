@@ -98,7 +98,7 @@ expect_eq "cart c2 s2" "$(h "cart:$c2:items" "$s2")" 4
 
 # pause / resume
 "$PROJ" pause -c "$WORK/c.yaml" "$PA" 2>/dev/null
-"$PROJ" status -c "$WORK/c.yaml" "$PA" | grep -q PAUSED || fail "status does not show PAUSED"
+status_of $PA | grep -q PAUSED || fail "status does not show PAUSED"
 sleep 2
 cart ItemRemovedFromCart "$c2" "{\"cart_id\":\"$c2\",\"sku\":\"$s2\",\"quantity\":4,\"removed_at\":6}" | publish "$TC"
 wait_lag0 "$WORK/c.yaml" "$PC" 60

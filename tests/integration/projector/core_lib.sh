@@ -9,8 +9,8 @@ set -euo pipefail
 : "${SF_BROKERS:=127.0.0.1:9092}"
 : "${SF_REDIS_HOST:=127.0.0.1}"
 : "${SF_REDIS_PORT:=6379}"
-PROJ=$SF_BUILD_DIR/projector/sf-projector
-PUB=$SF_BUILD_DIR/producer/sf-publish
+PROJ=${SF_PROJECTOR_BIN:-$SF_BUILD_DIR/projector/sf-projector}
+PUB=${SF_PUBLISH_BIN:-$SF_BUILD_DIR/producer/sf-publish}
 E2E=$SF_BUILD_DIR/tests/integration/projector/sf_e2e
 SCHEMAS=$SF_SOURCE_DIR/schemas/domains
 EXAMPLES=$SF_SOURCE_DIR/projector/examples
@@ -125,4 +125,12 @@ dump() {
 
 expect_eq() { # expect_eq WHAT GOT WANT
   [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+}
+
+# status_of PROJECTION: status output, captured first (a `status | grep -q`
+# pipeline can fail under pipefail when grep exits before status is done)
+status_of() {
+  local out
+  out=$("$PROJ" status -c "$WORK/c.yaml" "$1" 2>&1) || fail "status $1: $out"
+  printf '%s\n' "$out"
 }
