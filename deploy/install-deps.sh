@@ -14,7 +14,7 @@ APT_PACKAGES=(
   redis-server redis-tools
   openjdk-17-jre-headless maven kcat
   python3 python3-pip python3-venv
-  procps iproute2 time curl
+  procps iproute2 time curl jq
 )
 # Python peers used by the interop tests as clients no one here wrote.
 PIP_PACKAGES=(fastavro==1.13.1 confluent-kafka==2.16.1)
