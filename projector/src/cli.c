@@ -84,9 +84,12 @@ static const char USAGE[] =
     "                                     move the checkpoint past a poison "
     "event\n"
     "  journey -c CONFIG -t TOPIC AGGREGATE_ID [--as-of TIME] "
-    "[--fold PROJECTION]\n"
+    "[--fold PROJECTION [--state]]\n"
     "                                     one aggregate's events as JSON "
-    "lines\n"
+    "lines;\n"
+    "                                     --fold adds each event's Redis "
+    "commands,\n"
+    "                                     --state the keys they fold to\n"
     "\n"
     "Common options:\n"
     "  -c, --config FILE   configuration (YAML, see projector/README.md)\n"
@@ -103,7 +106,7 @@ typedef struct opts {
     const char *config, *topic, *fold;
     int32_t partition;
     int64_t offset, as_of;
-    int force, have_partition, have_offset;
+    int force, have_partition, have_offset, state;
     long batch;
     char **X;
     int nX;
@@ -120,6 +123,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         {"as-of", required_argument, NULL, 'A'},
         {"fold", required_argument, NULL, 'F'},
         {"force", no_argument, NULL, 'f'},
+        {"state", no_argument, NULL, 'S'},
         {"batch", required_argument, NULL, 'B'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -138,6 +142,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         case 't': o->topic = optarg; break;
         case 'F': o->fold = optarg; break;
         case 'f': o->force = 1; break;
+        case 'S': o->state = 1; break;
         case 'v': g_debug = 1; break;
         case 'X': o->X[o->nX++] = optarg; break;
         case 'p':
@@ -558,11 +563,14 @@ static int cmd_journey(const opts_t *o) {
         rc = 2;
     } else if (o->fold && !(fold = need_projection("journey", cfg, o->fold))) {
         rc = 2;
+    } else if (o->state && !fold) {
+        die_line("journey", "--state needs --fold PROJECTION");
+        rc = 2;
     } else if (!(rc = load_catalog("journey", cfg, &cat))) {
         char err[1024];
         int64_t n = 0;
         if (sf_journey_run(cfg, cat, o->topic, o->args[0], o->as_of, fold,
-                           journey_emit, NULL, &n, err, sizeof(err))) {
+                           o->state, journey_emit, NULL, &n, err, sizeof(err))) {
             die_line("journey", err);
             rc = 1;
         } else {

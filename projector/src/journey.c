@@ -6,12 +6,15 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <strings.h>
+#include <uuid/uuid.h>
 
 #include "batch.h"
 #include "event.h"
 #include "kconf.h"
 #include "kmeta.h"
 #include "projection.h"
+#include "redis_sink.h"
 
 /* The commands of an event batch as a JSON array of arrays of strings. */
 static json_t *batch_json(sf_batch_t *b) {
@@ -29,11 +32,168 @@ static json_t *batch_json(sf_batch_t *b) {
     return cmds;
 }
 
+/* ---- folded state in a scratch keyspace ---------------------------- */
+
+typedef struct scratch {
+    sf_redis_t *r;
+    char prefix[64];
+    json_t *keys; /* original key -> true, in first-touch order */
+} scratch_t;
+
+/* Positions of the keys in argv for the allowed write commands. */
+static int is_key_arg(const char *cmd, size_t i) {
+    if (!strcasecmp(cmd, "DEL") || !strcasecmp(cmd, "UNLINK"))
+        return i >= 1;
+    if (!strcasecmp(cmd, "MSET"))
+        return i % 2 == 1;
+    if (!strcasecmp(cmd, "SMOVE"))
+        return i == 1 || i == 2;
+    return i == 1;
+}
+
+/* Applies the commands of b with every key under the scratch prefix. */
+static sf_err_t scratch_apply(scratch_t *sc, sf_batch_t *b, char *errstr,
+                              size_t errstr_size) {
+    sf_batch_iter_t it = {0};
+    int64_t off;
+    size_t argc, a0;
+    sf_buf_t buf = {0};
+    sf_err_t e = SF_OK;
+    while (!e && sf_batch_next_cmd(b, &it, &off, &argc, &a0)) {
+        char cmd[32];
+        size_t cl = b->alen[a0] < sizeof(cmd) - 1 ? b->alen[a0]
+                                                  : sizeof(cmd) - 1;
+        memcpy(cmd, b->data.p + b->aoff[a0], cl);
+        cmd[cl] = '\0';
+        const char **argv = calloc(argc, sizeof(*argv));
+        size_t *lens = calloc(argc, sizeof(*lens));
+        size_t *koff = calloc(argc, sizeof(*koff));
+        if (!argv || !lens || !koff) {
+            free(argv);
+            free(lens);
+            free(koff);
+            return SF_ERR_NOMEM;
+        }
+        sf_buf_reset(&buf);
+        for (size_t i = 0; i < argc; i++) {
+            const char *a = b->data.p + b->aoff[a0 + i];
+            size_t al = b->alen[a0 + i];
+            koff[i] = (size_t)-1;
+            if (is_key_arg(cmd, i)) {
+                char *k = strndup(a, al);
+                if (k) {
+                    json_object_set_new(sc->keys, k, json_true());
+                    free(k);
+                }
+                koff[i] = buf.len;
+                sf_buf_appends(&buf, sc->prefix);
+                sf_buf_append(&buf, a, al);
+                lens[i] = strlen(sc->prefix) + al;
+            } else {
+                argv[i] = a;
+                lens[i] = al;
+            }
+        }
+        for (size_t i = 0; i < argc; i++)
+            if (koff[i] != (size_t)-1)
+                argv[i] = buf.p + koff[i];
+        redisReply *rep = redisCommandArgv(sf_redis_ctx(sc->r), (int)argc,
+                                           argv, lens);
+        if (!rep)
+            e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
+                          "redis: journey state: connection lost");
+        freeReplyObject(rep); /* command errors (WRONGTYPE) are ignored */
+        free(argv);
+        free(lens);
+        free(koff);
+    }
+    sf_buf_free(&buf);
+    return e;
+}
+
+/* Reads one scratch key back as JSON (NULL if absent). */
+static json_t *scratch_value(scratch_t *sc, const char *key) {
+    redisContext *c = sf_redis_ctx(sc->r);
+    char full[1024];
+    snprintf(full, sizeof(full), "%s%s", sc->prefix, key);
+    redisReply *t = redisCommand(c, "TYPE %s", full);
+    if (!t)
+        return NULL;
+    json_t *v = NULL;
+    const char *type = t->type == REDIS_REPLY_STATUS ? t->str : "none";
+    redisReply *r = NULL;
+    if (!strcmp(type, "string")) {
+        r = redisCommand(c, "GET %s", full);
+        if (r && r->type == REDIS_REPLY_STRING)
+            v = json_stringn_nocheck(r->str, r->len);
+    } else if (!strcmp(type, "hash")) {
+        r = redisCommand(c, "HGETALL %s", full);
+        v = json_object();
+        for (size_t i = 0; r && i + 1 < r->elements; i += 2)
+            json_object_set_new(v, r->element[i]->str,
+                                json_stringn_nocheck(r->element[i + 1]->str,
+                                                     r->element[i + 1]->len));
+    } else if (!strcmp(type, "set")) {
+        r = redisCommand(c, "SORT %s ALPHA", full);
+        v = json_array();
+        for (size_t i = 0; r && i < r->elements; i++)
+            json_array_append_new(v, json_stringn_nocheck(r->element[i]->str,
+                                                          r->element[i]->len));
+    } else if (!strcmp(type, "zset")) {
+        r = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", full);
+        v = json_array();
+        for (size_t i = 0; r && i + 1 < r->elements; i += 2)
+            json_array_append_new(
+                v, json_pack("[s, s]", r->element[i]->str,
+                             r->element[i + 1]->str));
+    } else if (!strcmp(type, "list")) {
+        r = redisCommand(c, "LRANGE %s 0 -1", full);
+        v = json_array();
+        for (size_t i = 0; r && i < r->elements; i++)
+            json_array_append_new(v, json_stringn_nocheck(r->element[i]->str,
+                                                          r->element[i]->len));
+    } else if (strcmp(type, "none") != 0) {
+        v = json_pack("{s:s}", "type", type);
+    }
+    freeReplyObject(r);
+    freeReplyObject(t);
+    return v;
+}
+
+static void scratch_finish(scratch_t *sc, sf_journey_fn emit, void *opaque,
+                           int emit_state) {
+    json_t *state = json_object();
+    const char *key;
+    json_t *unused;
+    json_object_foreach(sc->keys, key, unused) {
+        (void)unused;
+        if (emit_state) {
+            json_t *v = scratch_value(sc, key);
+            if (v)
+                json_object_set_new(state, key, v);
+        }
+        char full[1024];
+        snprintf(full, sizeof(full), "%s%s", sc->prefix, key);
+        freeReplyObject(redisCommand(sf_redis_ctx(sc->r), "UNLINK %s", full));
+    }
+    if (emit_state) {
+        json_t *o = json_pack("{s:o}", "state", state);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s)
+            emit(opaque, s);
+        free(s);
+        json_decref(o);
+    } else {
+        json_decref(state);
+    }
+}
+
 sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
                         const char *topic, const char *aggregate_id,
                         int64_t as_of_ms, const sf_pconf_t *fold,
-                        sf_journey_fn emit, void *opaque, int64_t *count,
-                        char *errstr, size_t errstr_size) {
+                        int want_state, sf_journey_fn emit, void *opaque,
+                        int64_t *count, char *errstr, size_t errstr_size) {
+    scratch_t sc = {0};
     rd_kafka_t *rk = NULL;
     sf_decoder_t *dec = NULL;
     sf_projection_t *proj = NULL;
@@ -63,6 +223,20 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
         e = SF_ERR_NOMEM;
     if (!e && fold)
         e = sf_projection_create(fold, &proj, errstr, errstr_size);
+    if (!e && fold && want_state) {
+        sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
+                              cfg->redis_port, cfg->redis_db};
+        uuid_t u;
+        char us[37];
+        uuid_generate(u);
+        uuid_unparse_lower(u, us);
+        snprintf(sc.prefix, sizeof(sc.prefix), SF_REDIS_PREFIX "journey:%s:",
+                 us);
+        if (!(sc.keys = json_object()))
+            e = SF_ERR_NOMEM;
+        else
+            e = sf_redis_connect(&rc, &sc.r, errstr, errstr_size);
+    }
     if (e || hi <= lo)
         goto out;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -128,9 +302,11 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
             if (proj) {
                 sf_batch_reset(&b);
                 if (sf_projection_process(proj, dec, m, &ev, &b, &scratch, 0,
-                                          msg, sizeof(msg)) == SF_OK)
+                                          msg, sizeof(msg)) == SF_OK) {
                     json_object_set_new(o, "commands", batch_json(&b));
-                else
+                    if (sc.keys && sc.r && !e)
+                        e = scratch_apply(&sc, &b, errstr, errstr_size);
+                } else
                     json_object_set_new(o, "rule_error", json_string(msg));
             }
             char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -146,6 +322,10 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
             break;
     }
 out:
+    if (sc.keys && sc.r)
+        scratch_finish(&sc, emit, opaque, !e);
+    json_decref(sc.keys);
+    sf_redis_destroy(sc.r);
     sf_batch_free(&b);
     sf_event_clear(&ev);
     sf_buf_free(&scratch);

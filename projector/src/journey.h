@@ -16,11 +16,18 @@
 typedef void (*sf_journey_fn)(void *opaque, const char *json);
 
 /* as_of_ms < 0: no limit.  fold may be NULL.  *count receives the number
- * of events emitted. */
+ * of events emitted.
+ *
+ * With fold and want_state, a last line {"state": {KEY: VALUE, ...}} gives
+ * the keys those commands leave behind when applied, in order, to an empty
+ * keyspace: the aggregate's own contribution to the view (keys it shares
+ * with other aggregates show only its part).  The commands run in the
+ * configured Redis under a throw-away prefix (sf:journey:<uuid>:), deleted
+ * afterwards; the view itself is never touched. */
 sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
                         const char *topic, const char *aggregate_id,
                         int64_t as_of_ms, const sf_pconf_t *fold,
-                        sf_journey_fn emit, void *opaque, int64_t *count,
-                        char *errstr, size_t errstr_size);
+                        int want_state, sf_journey_fn emit, void *opaque,
+                        int64_t *count, char *errstr, size_t errstr_size);
 
 #endif

@@ -98,7 +98,7 @@ expect_eq "cart c2 s2" "$(h "cart:$c2:items" "$s2")" 4
 
 # pause / resume
 "$PROJ" pause -c "$WORK/c.yaml" "$PA" 2>/dev/null
-status_of $PA | grep -q PAUSED || fail "status does not show PAUSED"
+status_of $PA | grep >/dev/null PAUSED || fail "status does not show PAUSED"
 sleep 2
 cart ItemRemovedFromCart "$c2" "{\"cart_id\":\"$c2\",\"sku\":\"$s2\",\"quantity\":4,\"removed_at\":6}" | publish "$TC"
 wait_lag0 "$WORK/c.yaml" "$PC" 60
@@ -118,6 +118,13 @@ expect_eq "journey order" "$(grep -o '"type":"[^"]*"' "$WORK/journey.jsonl" | cu
   "CartOpened,ItemAddedToCart,ItemAddedToCart,ItemRemovedFromCart,CartCheckedOut"
 grep -q "\"commands\":\[\[\"HINCRBY\",\"cart:$c1:items\",\"$s1\",\"-1\"\]\]" "$WORK/journey.jsonl" \
   || fail "journey --fold does not show the removal's command"
+# --state: the keys c1's events fold to, computed apart from the live view
+"$PROJ" journey -c "$WORK/c.yaml" -t "$TC" "$c1" --fold "$PC" --state >"$WORK/state.jsonl" 2>>"$WORK/journey.log" \
+  || fail "journey --state failed: $(cat "$WORK/journey.log")"
+expect_eq "journey --state lines" "$(wc -l <"$WORK/state.jsonl")" 6
+expect_eq "folded state of c1" "$(tail -1 "$WORK/state.jsonl")" \
+  "{\"state\":{\"cart:$c1\":{\"status\":\"checked_out\"},\"cart:$c1:items\":{\"$s1\":\"1\",\"$s2\":\"1\"}}}"
+[ -z "$(rcli --scan --pattern 'sf:journey:*' | head -1)" ] || fail "journey left scratch keys behind"
 # a custom worker binary with a handler linked in (sf_projector_register_init
 # + sf_projector_main): its handler runs beside the shared object's
 CUSTOM=$SF_BUILD_DIR/projector/examples/sf-fight-worker

@@ -64,10 +64,10 @@ start s "$WORK/c.yaml" "$PS"
 stop s 0 2>/dev/null || true
 expect_eq "stops at the WRONGTYPE event" "$RC" 3
 expect_eq "checkpoint just below it" "$(rcli get "sf:$PS:ckpt:$T:0")" 2
-status_of $PS | grep -q "halted@3" || fail "status does not show the halted partition"
+status_of $PS | grep >/dev/null "halted@3" || fail "status does not show the halted partition"
 expect_eq "event between applied once" "$(rcli hget "$ID-s:cart:$c:items" s)" 3
 "$PROJ" skip -c "$WORK/c.yaml" "$PS" -t "$T" -p 0 -o 3 2>>"$WORK/skip.log" || fail "second skip failed"
-status_of $PS | grep -q "halted@" && fail "skip did not clear the halt"
+status_of $PS | grep >/dev/null "halted@" && fail "skip did not clear the halt"
 if "$PROJ" skip -c "$WORK/c.yaml" "$PS" -t "$T" -p 0 -o 2 2>>"$WORK/skip.log"; then
   fail "skip backwards accepted"
 fi
