@@ -306,6 +306,67 @@ static void valid_file_lists_keys_and_types(void **state) {
     sf_rules_destroy(r);
 }
 
+/* Maps by key, records/arrays rendered as JSON, |json, optional records. */
+static void maps_json_and_optional(void **state) {
+    (void)state;
+    static const char S2[] =
+        "{\"type\":\"record\",\"name\":\"G\",\"fields\":["
+        "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"
+        "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
+        "{\"name\":\"opt\",\"type\":[\"null\",{\"type\":\"record\","
+        "\"name\":\"O\",\"fields\":[{\"name\":\"x\",\"type\":\"int\"}]}]}]}";
+    avro_schema_t sch;
+    assert_int_equal(avro_schema_from_json_length(S2, strlen(S2), &sch), 0);
+    avro_value_iface_t *iface = avro_generic_class_from_schema(sch);
+    avro_value_t v, f, e, br;
+    avro_generic_value_new(iface, &v);
+    avro_value_get_by_name(&v, "attrs", &f, NULL);
+    avro_value_add(&f, "color", &e, NULL, NULL);
+    avro_value_set_long(&e, 7);
+    avro_value_get_by_name(&v, "tags", &f, NULL);
+    avro_value_append(&f, &e, NULL);
+    avro_value_set_string(&e, "a\"b");
+    avro_value_get_by_name(&v, "opt", &f, NULL);
+    avro_value_set_branch(&f, 0, &br);
+    avro_value_set_null(&br);
+    sf_event_t ev = {0};
+    ev.aggregate_id = "g";
+    ev.type = ev.id = ev.time = ev.version = ev.topic = "";
+    ev.data = &v;
+    struct {
+        const char *tmpl, *want;
+        sf_err_t err;
+    } cases[] = {
+        {"{data.attrs.color}", "7", SF_OK},
+        {"{data.tags}", "[\"a\\\"b\"]", SF_OK},
+        {"{data.tags|json}", "[\"a\\\"b\"]", SF_OK},
+        {"{data.opt.x}", "", SF_OK}, /* absent optional record: null */
+        {"{data.attrs.size}", NULL, SF_ERR_RULE},
+        {"{data.tags.x}", NULL, SF_ERR_RULE},
+        {"{data.attrs[0]}", NULL, SF_ERR_RULE},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sf_tmpl_t *t = NULL;
+        size_t col = 0;
+        char err[256];
+        sf_buf_t out = {0};
+        assert_int_equal(sf_tmpl_compile(cases[i].tmpl, &t, &col, err,
+                                         sizeof(err)),
+                         SF_OK);
+        sf_err_t rc = sf_tmpl_render(t, &ev, &out, err, sizeof(err));
+        if (rc != cases[i].err)
+            fail_msg("%s: got %d (%s), want %d", cases[i].tmpl, rc, err,
+                     cases[i].err);
+        if (cases[i].want)
+            assert_string_equal(out.p ? out.p : "", cases[i].want);
+        sf_buf_free(&out);
+        sf_tmpl_destroy(t);
+    }
+    avro_value_decref(&v);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(sch);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(paths_and_filters, setup, teardown),
@@ -318,6 +379,7 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(valid_file_lists_keys_and_types,
                                         setup, teardown),
+        cmocka_unit_test(maps_json_and_optional),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
