@@ -531,6 +531,10 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     /* 2. clear the view and the checkpoints. */
     if (progress)
         progress(opaque, "clear", st);
+    if (!sf_rules_nkeys(pc->rules))
+        sf_log("warn", "projection=%s msg=\"no view key patterns declared "
+               "(rules keys:): the old view is NOT cleared, events are "
+               "applied on top of it\"", pc->name);
     for (size_t i = 0; !e && i < sf_rules_nkeys(pc->rules); i++) {
         int64_t n = 0;
         e = sf_redis_clear(r.redis, sf_rules_key(pc->rules, i), &n, errstr,
