@@ -1,6 +1,7 @@
 /* config.c - load the sf-projector YAML configuration (see config.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,74 @@ typedef struct ctx {
     size_t errstr_size;
 } ctx_t;
 
+/* ${NAME} and ${NAME:-default} in scalar values are replaced from the
+ * environment ("$${" is a literal "${"), so one file serves several
+ * stacks (SF_BROKERS, SF_REDIS_PORT, SF_BUILD_DIR, ...).  A variable that
+ * is unset and has no default is an error at the value's position. */
+static sf_err_t expand(ctx_t *x, const yaml_node_t *n, const char *in,
+                       char **out) {
+    sf_buf_t b = {0};
+    sf_err_t e = SF_OK;
+    for (const char *p = in; *p && !e;) {
+        if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
+            e = sf_buf_append(&b, "${", 2);
+            p += 3;
+            continue;
+        }
+        if (p[0] != '$' || p[1] != '{') {
+            e = sf_buf_append(&b, p, 1);
+            p++;
+            continue;
+        }
+        const char *close = strchr(p + 2, '}');
+        if (!close) {
+            e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                            "unterminated ${ in \"%s\"", in);
+            break;
+        }
+        char name[128];
+        const char *def = NULL;
+        size_t nl = (size_t)(close - p - 2);
+        const char *colon = memchr(p + 2, ':', nl);
+        if (colon && colon[1] == '-') {
+            def = colon + 2;
+            nl = (size_t)(colon - p - 2);
+        }
+        if (nl == 0 || nl >= sizeof(name)) {
+            e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                            "bad variable name in \"%s\"", in);
+            break;
+        }
+        memcpy(name, p + 2, nl);
+        name[nl] = '\0';
+        const char *val = getenv(name);
+        if (val && *val)
+            e = sf_buf_appends(&b, val);
+        else if (def)
+            e = sf_buf_append(&b, def, (size_t)(close - def));
+        else
+            e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                            "environment variable %s is not set (write "
+                            "${%s:-default})", name, name);
+        p = close + 1;
+    }
+    if (!e && !b.p)
+        e = sf_buf_append(&b, "", 0);
+    if (e) {
+        sf_buf_free(&b);
+        return e;
+    }
+    *out = b.p;
+    return SF_OK;
+}
+
+/* The expanded scalar of n (NULL when n is not a scalar). */
+static sf_err_t scalar_x(ctx_t *x, yaml_node_t *n, char **out) {
+    const char *s = sf_yaml_scalar(n);
+    *out = NULL;
+    return s ? expand(x, n, s, out) : SF_OK;
+}
+
 #define FOR_PAIRS(y, n, p, k, v)                                            \
     for (yaml_node_pair_t *p = (n)->data.mapping.pairs.start;               \
          p < (n)->data.mapping.pairs.top; p++)                              \
@@ -116,16 +185,31 @@ static sf_err_t scalar(ctx_t *x, yaml_node_t *n, const char *what,
         return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                            "%s must be a scalar", what);
     free(*out);
-    *out = strdup(s);
-    return *out ? SF_OK : SF_ERR_NOMEM;
+    *out = NULL;
+    return expand(x, n, s, out);
 }
 
 static sf_err_t int_in(ctx_t *x, yaml_node_t *n, long long lo, long long hi,
                        int *out) {
     long long v;
-    sf_err_t e = sf_yaml_int(x->y, n, &v, x->errstr, x->errstr_size);
+    char *txt = NULL, *end;
+    sf_err_t e = scalar_x(x, n, &txt);
     if (e)
         return e;
+    if (!txt || !*txt) {
+        free(txt);
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "expected an integer");
+    }
+    errno = 0;
+    v = strtoll(txt, &end, 10);
+    if (*end || errno) {
+        e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                        "expected an integer, got \"%s\"", txt);
+        free(txt);
+        return e;
+    }
+    free(txt);
     if (v < lo || v > hi)
         return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                            "value %lld out of range [%lld, %lld]", v, lo, hi);
@@ -144,7 +228,12 @@ static sf_err_t parse_kafka(ctx_t *x, yaml_node_t *n, sf_kv_t **kv,
             return sf_yaml_err(x->y, vs ? k : v, x->errstr, x->errstr_size,
                                SF_ERR_CONFIG,
                                "kafka properties are scalar key: value");
-        if ((e = kv_set(kv, nkv, ks, vs)))
+        char *xv = NULL;
+        if ((e = expand(x, v, vs, &xv)))
+            return e;
+        e = kv_set(kv, nkv, ks, xv);
+        free(xv);
+        if (e)
             return e;
     }
     return SF_OK;
@@ -221,9 +310,12 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                                 SF_ERR_CONFIG, "topics must be a list");
             }
         } else if (!strcmp(ks, "rules")) {
-            const char *file = sf_yaml_scalar(v);
+            char *file = NULL;
+            if ((e = scalar_x(x, v, &file)))
+                return e;
             if (file) {
                 char *path = resolve(x->c->dir, file);
+                free(file);
                 if (!path)
                     return SF_ERR_NOMEM;
                 e = sf_rules_load_file(path, &pc->rules, x->errstr,
@@ -234,13 +326,18 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                                        x->errstr_size);
             }
         } else if (!strcmp(ks, "handler")) {
-            const char *file = sf_yaml_scalar(v);
+            char *file = NULL;
+            if ((e = scalar_x(x, v, &file)))
+                return e;
             if (!file || !*file)
                 e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
                                 SF_ERR_CONFIG, "handler must be a path");
             else if (!(pc->handler = strchr(file, '/') ? resolve(x->c->dir, file)
-                                                       : strdup(file)))
+                                                       : strdup(file))) {
+                free(file);
                 return SF_ERR_NOMEM;
+            }
+            free(file);
         } else if (!strcmp(ks, "on_error")) {
             const char *s = sf_yaml_scalar(v);
             if (s && !strcmp(s, "dlq"))
@@ -310,12 +407,15 @@ static sf_err_t parse_root(ctx_t *x, yaml_node_t *root) {
         } else if (!strcmp(ks, "redis")) {
             e = parse_redis(x, v);
         } else if (!strcmp(ks, "schemas")) {
-            const char *s = sf_yaml_scalar(v);
-            if (!s)
+            char *dir = NULL;
+            if ((e = scalar_x(x, v, &dir)))
+                return e;
+            if (!dir)
                 e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
                                 SF_ERR_CONFIG, "schemas must be a folder");
-            else if (!(c->schemas = resolve(c->dir, s)))
+            else if (!(c->schemas = resolve(c->dir, dir)))
                 e = SF_ERR_NOMEM;
+            free(dir);
         } else if (!strcmp(ks, "metrics")) {
             if (!(e = need_map(x, v, "metrics")))
                 FOR_PAIRS(x->y, v, q, mk, mv) {

@@ -17,7 +17,8 @@
  *       kafka: {...}               # per-projection librdkafka overrides
  *
  * Unknown keys are errors naming file:line:col.  Relative paths resolve
- * against the config file's folder.
+ * against the config file's folder.  Scalar values expand ${NAME} and
+ * ${NAME:-default} from the environment ("$${" is a literal "${").
  */
 #ifndef SF_PROJ_CONFIG_H
 #define SF_PROJ_CONFIG_H

@@ -142,6 +142,36 @@ static void errors_name_positions(void **state) {
     expect_err("a: [\n", "c.yaml:", "");
 }
 
+static void environment_expansion(void **state) {
+    (void)state;
+    setenv("SF_T_PORT", "6390", 1);
+    setenv("SF_T_DIR", "/opt/sf", 1);
+    unsetenv("SF_T_NOPE");
+    sf_config_t *c = NULL;
+    char err[512] = "";
+    sf_err_t e = sf_config_load_string(
+        "kafka: {bootstrap.servers: \"${SF_T_NOPE:-b1:9092}\", x: \"$${lit}\"}\n"
+        "redis: {host: \"${SF_T_NOPE:-h1}\", port: \"${SF_T_PORT}\"}\n"
+        "schemas: \"${SF_T_DIR}/schemas\"\n"
+        "projections:\n  - {name: a, topics: [\"t-${SF_T_PORT}\"], "
+        "handler: \"${SF_T_DIR}/lib.so\"}\n",
+        "env.yaml", "/x", &c, err, sizeof(err));
+    if (e)
+        fail_msg("%s", err);
+    assert_string_equal(c->kafka[0].v, "b1:9092");
+    assert_string_equal(c->kafka[1].v, "${lit}");
+    assert_string_equal(c->redis_host, "h1");
+    assert_int_equal(c->redis_port, 6390);
+    assert_string_equal(c->schemas, "/opt/sf/schemas");
+    assert_string_equal(c->proj[0].topics[0], "t-6390");
+    assert_string_equal(c->proj[0].handler, "/opt/sf/lib.so");
+    sf_config_destroy(c);
+    expect_err("redis: {host: \"${SF_T_NOPE}\"}\n", "c.yaml:1:15: ",
+               "SF_T_NOPE is not set");
+    expect_err("redis: {host: \"${SF_T_NOPE\"}\n", "c.yaml:1:15: ",
+               "unterminated");
+}
+
 static void rules_file_relative(void **state) {
     (void)state;
     char dir[] = "/tmp/sf-cfg-XXXXXX";
@@ -183,6 +213,7 @@ int main(void) {
         cmocka_unit_test(defaults),
         cmocka_unit_test(errors_name_positions),
         cmocka_unit_test(rules_file_relative),
+        cmocka_unit_test(environment_expansion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
