@@ -13,6 +13,7 @@
 #define SF_CORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +65,20 @@ int sf_err_is_retriable(sf_err_t err);
 sf_err_t sf_seterr(char *errstr, size_t errstr_size, sf_err_t err,
                    const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* RFC 3339 time, the form of ce_time.
+ * sf_time_format writes UTC with milliseconds, "2026-11-26T13:05:09.042Z",
+ * into buf (at least SF_TIME_BUFSIZE bytes) and returns buf, or NULL when
+ * size is too small or the year is outside 0..9999.
+ * sf_time_parse reads any RFC 3339 timestamp ("2026-11-26T13:05:09Z",
+ * fractions, "+02:00" offsets, 't'/'z'/' ' accepted) into milliseconds
+ * since the epoch; SF_ERR_PARSE names the offset of the first bad byte.
+ * sf_time_now_ms is CLOCK_REALTIME in milliseconds. */
+#define SF_TIME_BUFSIZE 25
+char *sf_time_format(int64_t unix_ms, char *buf, size_t size);
+sf_err_t sf_time_parse(const char *text, int64_t *unix_ms,
+                       char *errstr, size_t errstr_size);
+int64_t sf_time_now_ms(void);
 
 /* CloudEvents 1.0 Kafka protocol binding, binary mode (DESIGN.md). */
 #define SF_HDR_SPECVERSION   "ce_specversion"

@@ -102,7 +102,7 @@ static int decide(char *line, command_events_t *out, char **cart_id,
 {
     char *argv[32];
     int argc = 0;
-    long long now = sf_producer_now_ms();
+    long long now = sf_time_now_ms();
     cart_t *c;
 
     for (char *tok = strtok(line, " \t\r\n"); tok && argc < 32;

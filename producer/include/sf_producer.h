@@ -350,23 +350,6 @@ sf_err_t sf_producer_ensure_topic(sf_producer_t *p, const char *topic,
                                   int timeout_ms, int *created,
                                   char *errstr, size_t errstr_size);
 
-/* ---------------------------------------------------------------------
- * Time helpers
- * ------------------------------------------------------------------- */
-
-/* RFC 3339 UTC with milliseconds: "2026-11-26T13:05:09.042Z" into buf
- * (at least 25 bytes).  Returns buf, or NULL when size is too small or
- * the time cannot be represented. */
-char *sf_producer_time_format(int64_t unix_ms, char *buf, size_t size);
-
-/* Parses RFC 3339 ("2026-11-26T13:05:09Z", fractions, "+02:00" offsets,
- * 't'/'z'/' ' accepted) into milliseconds since the epoch. */
-sf_err_t sf_producer_time_parse(const char *text, int64_t *unix_ms,
-                                char *errstr, size_t errstr_size);
-
-/* Current time in milliseconds since the epoch (CLOCK_REALTIME). */
-int64_t sf_producer_now_ms(void);
-
 #ifdef __cplusplus
 }
 #endif

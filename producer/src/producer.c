@@ -525,8 +525,8 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
         uuid_v4(idbuf);
         id = idbuf;
     }
-    if (!sf_producer_time_format(ev->has_time ? ev->time_ms
-                                              : sf_producer_now_ms(),
+    if (!sf_time_format(ev->has_time ? ev->time_ms
+                                              : sf_time_now_ms(),
                                  tbuf, sizeof(tbuf))) {
         free(rec->value);
         rec->value = NULL;
@@ -553,7 +553,7 @@ sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, void *opaque,
                          char *errstr, size_t errstr_size)
 {
     rd_kafka_resp_err_t err;
-    int64_t deadline = sf_producer_now_ms() + p->timeout_ms;
+    int64_t deadline = sf_time_now_ms() + p->timeout_ms;
 
     for (;;) {
         err = rd_kafka_producev(
@@ -564,7 +564,7 @@ sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, void *opaque,
             RD_KAFKA_V_HEADERS(rec->hdrs), RD_KAFKA_V_OPAQUE(opaque),
             RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
-            sf_producer_now_ms() >= deadline)
+            sf_time_now_ms() >= deadline)
             break;
         /* The local queue is full of records waiting for the broker:
          * serve delivery reports (frees room) and try again. */

@@ -16,9 +16,9 @@ static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q,
                                     rd_kafka_event_type_t type,
                                     int timeout_ms)
 {
-    int64_t deadline = sf_producer_now_ms() + timeout_ms + 1000;
+    int64_t deadline = sf_time_now_ms() + timeout_ms + 1000;
 
-    while (sf_producer_now_ms() < deadline) {
+    while (sf_time_now_ms() < deadline) {
         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 200);
 
         if (!ev)

@@ -29,7 +29,7 @@ static sf_err_t txn_fail(rd_kafka_error_t *e, sf_err_t code, const char *what,
  * deadline.  Leaves in_txn cleared unless the outcome is unknown. */
 static sf_err_t do_abort(sf_producer_t *p, char *errstr, size_t errstr_size)
 {
-    int64_t deadline = sf_producer_now_ms() + p->timeout_ms;
+    int64_t deadline = sf_time_now_ms() + p->timeout_ms;
     rd_kafka_error_t *e;
 
     for (;;) {
@@ -44,7 +44,7 @@ static sf_err_t do_abort(sf_producer_t *p, char *errstr, size_t errstr_size)
         if (!rd_kafka_error_is_retriable(e))
             return txn_fail(e, SF_ERR_KAFKA, "abort transaction", errstr,
                             errstr_size);
-        if (sf_producer_now_ms() >= deadline)
+        if (sf_time_now_ms() >= deadline)
             return txn_fail(e, SF_ERR_TIMEOUT, "abort transaction", errstr,
                             errstr_size);
         rd_kafka_error_destroy(e);
@@ -66,7 +66,7 @@ sf_err_t sf_producer_begin(sf_producer_t *p, char *errstr, size_t errstr_size)
     if ((err = sf__fatal_check(p, errstr, errstr_size)))
         return err;
     if (!p->txn_inited) {
-        int64_t deadline = sf_producer_now_ms() + p->timeout_ms;
+        int64_t deadline = sf_time_now_ms() + p->timeout_ms;
 
         for (;;) {
             e = rd_kafka_init_transactions(p->rk, p->timeout_ms);
@@ -76,7 +76,7 @@ sf_err_t sf_producer_begin(sf_producer_t *p, char *errstr, size_t errstr_size)
                 return txn_fail(e, SF_ERR_KAFKA_FATAL, "init transactions",
                                 errstr, errstr_size);
             if (!rd_kafka_error_is_retriable(e) ||
-                sf_producer_now_ms() >= deadline)
+                sf_time_now_ms() >= deadline)
                 return txn_fail(e, rd_kafka_error_code(e) ==
                                            RD_KAFKA_RESP_ERR__TIMED_OUT
                                        ? SF_ERR_TIMEOUT
@@ -98,7 +98,7 @@ sf_err_t sf_producer_begin(sf_producer_t *p, char *errstr, size_t errstr_size)
 sf_err_t sf_producer_commit(sf_producer_t *p, char *errstr,
                             size_t errstr_size)
 {
-    int64_t deadline = sf_producer_now_ms() + p->timeout_ms;
+    int64_t deadline = sf_time_now_ms() + p->timeout_ms;
     rd_kafka_error_t *e;
 
     if (!atomic_load(&p->in_txn))
@@ -129,7 +129,7 @@ sf_err_t sf_producer_commit(sf_producer_t *p, char *errstr,
         if (!rd_kafka_error_is_retriable(e))
             return txn_fail(e, SF_ERR_KAFKA, "commit transaction", errstr,
                             errstr_size);
-        if (sf_producer_now_ms() >= deadline)
+        if (sf_time_now_ms() >= deadline)
             return txn_fail(e, SF_ERR_TIMEOUT, "commit transaction", errstr,
                             errstr_size);
         rd_kafka_error_destroy(e);

@@ -210,7 +210,7 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
             if (json_is_integer(v)) {
                 ms = json_integer_value(v);
             } else if (json_is_string(v)) {
-                if (sf_producer_time_parse(json_string_value(v), &ms, terr,
+                if (sf_time_parse(json_string_value(v), &ms, terr,
                                            sizeof(terr))) {
                     snprintf(msg, size, "occurred_at: %s", terr);
                     return -1;

@@ -77,27 +77,6 @@ double sf_mono_s(void) {
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char **s, int n, int *out) {
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*s)[i]))
-            return -1;
-        v = v * 10 + ((*s)[i] - '0');
-    }
-    *s += n;
-    *out = v;
-    return 0;
-}
-
 int sf_parse_time_ms(const char *s, int64_t *ms) {
     if (!s || !*s)
         return -1;
@@ -114,52 +93,7 @@ int sf_parse_time_ms(const char *s, int64_t *ms) {
         *ms = v;
         return 0;
     }
-    int Y, M, D, h, mi, sec;
-    const char *p = s;
-    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) ||
-        *p++ != '-' || digits(&p, 2, &D))
-        return -1;
-    if (*p != 'T' && *p != 't' && *p != ' ')
-        return -1;
-    p++;
-    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) ||
-        *p++ != ':' || digits(&p, 2, &sec))
-        return -1;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    int frac_ms = 0;
-    if (*p == '.') {
-        p++;
-        int nd = 0;
-        while (isdigit((unsigned char)*p)) {
-            if (nd < 3)
-                frac_ms = frac_ms * 10 + (*p - '0');
-            nd++;
-            p++;
-        }
-        if (nd == 0)
-            return -1;
-        for (; nd < 3; nd++)
-            frac_ms *= 10;
-    }
-    int64_t off_s = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p == '-' ? -1 : 1, oh, om;
-        p++;
-        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om))
-            return -1;
-        off_s = sign * (oh * 3600 + om * 60);
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
-    int64_t t = days * 86400 + h * 3600 + mi * 60 + sec - off_s;
-    *ms = t * 1000 + frac_ms;
-    return 0;
+    return sf_time_parse(s, ms, NULL, 0) == SF_OK ? 0 : -1;
 }
 
 /* Kafka's org.apache.kafka.common.utils.Utils.murmur2 (seed 0x9747b28c). */

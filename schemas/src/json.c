@@ -65,62 +65,6 @@ static size_t path_push(jctx_t *c, const char *fmt, ...)
             return jerr((c), SF_ERR_VALUE, "avro-c: %s", avro_strerror()); \
     } while (0)
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* RFC 3339 "2026-11-26T13:13:10.123Z" / "+01:00" -> ms since epoch. */
-static int parse_rfc3339(const char *s, int64_t *ms)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi,
-               &sec, &n) != 6 || n != 19)
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    const char *p = s + n;
-    int64_t frac = 0;
-    if (*p == '.') {
-        int digits = 0;
-        p++;
-        while (*p >= '0' && *p <= '9') {
-            if (digits < 3)
-                frac = frac * 10 + (*p - '0');
-            digits++;
-            p++;
-        }
-        if (!digits)
-            return -1;
-        while (digits++ < 3)
-            frac *= 10;
-    }
-    int64_t off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5)
-            return -1;
-        off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-                   h * 3600 + mi * 60 + sec - off;
-    *ms = secs * 1000 + frac;
-    return 0;
-}
-
 static int latin1(const char *s, size_t n, uint8_t *out, size_t *olen)
 {
     size_t o = 0;
@@ -255,7 +199,7 @@ static sf_err_t from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
             v = json_integer_value(j);
         } else if (json_is_string(j) && n->logical &&
                    strcmp(n->logical, "timestamp-millis") == 0) {
-            if (parse_rfc3339(json_string_value(j), &v) < 0)
+            if (sf_time_parse(json_string_value(j), &v, NULL, 0) != SF_OK)
                 return jerr(c, SF_ERR_VALUE, "\"%s\" is not an RFC 3339 time",
                             json_string_value(j));
         } else {

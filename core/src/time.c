@@ -1,9 +1,12 @@
 /*
- * time.c - RFC 3339 timestamps for ce_time.  We format UTC with
+ * time.c - RFC 3339 timestamps (ce_time, --as-of, Avro JSON
+ * timestamp-millis), shared by every module.  We format UTC with
  * milliseconds and parse any RFC 3339 offset; the calendar arithmetic is
  * done here (days_from_civil, H. Hinnant) so neither TZ nor timegm() matter.
  */
-#include "producer_int.h"
+#include "sf_core.h"
+
+#include <stdint.h>
 
 #include <ctype.h>
 #include <stdio.h>
@@ -45,7 +48,7 @@ static void put_digits(char *p, unsigned v, int n)
     }
 }
 
-char *sf_producer_time_format(int64_t unix_ms, char *buf, size_t size)
+char *sf_time_format(int64_t unix_ms, char *buf, size_t size)
 {
     int64_t days, secs, ms, y;
     unsigned mo, d;
@@ -92,7 +95,7 @@ static int digits(const char **s, int n, int *out)
     return 0;
 }
 
-sf_err_t sf_producer_time_parse(const char *text, int64_t *unix_ms,
+sf_err_t sf_time_parse(const char *text, int64_t *unix_ms,
                                 char *errstr, size_t errstr_size)
 {
     static const unsigned mdays[] = {31, 29, 31, 30, 31, 30,
@@ -102,7 +105,7 @@ sf_err_t sf_producer_time_parse(const char *text, int64_t *unix_ms,
 
     if (!text || !unix_ms)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
-                         "sf_producer_time_parse: NULL argument");
+                         "sf_time_parse: NULL argument");
     if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) ||
         *s++ != '-' || digits(&s, 2, &d))
         goto bad;
@@ -156,7 +159,7 @@ bad:
                      text, (int)(s - text));
 }
 
-int64_t sf_producer_now_ms(void)
+int64_t sf_time_now_ms(void)
 {
     struct timespec ts;
 
