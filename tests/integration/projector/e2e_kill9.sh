@@ -11,9 +11,14 @@ size=20000; kills=${SF_E2E_KILLS:-10}
 new_run kill9 "${SF_E2E_EVENTS:-$size}" 7
 create_topic 12
 WPORT[1]=$(free_port)
-# A low session timeout so the killed member leaves the group quickly.
+# A low session timeout so the killed member leaves the group quickly, and
+# a low max.poll.interval.ms because it is also the rebalance timeout: a
+# member killed while its JoinGroup is pending at the coordinator is not
+# expired by the session timeout but only when the rebalance times out
+# (300 s by default), and the next incarnation waits that long.
 write_config "$WORK/w1.yaml" "${WPORT[1]}" \
-  "session.timeout.ms: 6000" "heartbeat.interval.ms: 1000"
+  "session.timeout.ms: 6000" "heartbeat.interval.ms: 1000" \
+    "max.poll.interval.ms: 20000"
 # Publish over roughly the time the kill loop takes (each restart waits
 # about one session timeout for the killed member to leave the group).
 bg_publish 0 "$EVENTS" $(( EVENTS / (kills * 9 + 5) + 1 ))
@@ -21,12 +26,13 @@ RANDOM=$SEED
 done_kills=0
 for i in $(seq 1 "$kills"); do
   start_worker 1 "$WORK/w1.yaml"
-  # wait until this incarnation applies something, then kill at a random
-  # moment 0-2.5 s later
+  # wait until this incarnation applies something in both projections,
+  # then kill at a random moment 0-2.5 s later
   t=0
   while [ $t -lt 40 ]; do
     a=$(metric 1 "streamfold_events_applied_total{projection=\"$P_CART\"}")
-    [ -n "$a" ] && [ "$a" -gt 0 ] && break
+    b=$(metric 1 "streamfold_events_applied_total{projection=\"$P_AVAIL\"}")
+    [ -n "$a" ] && [ "$a" -gt 0 ] && [ -n "$b" ] && [ "$b" -gt 0 ] && break
     sleep 0.5; t=$((t + 1))
   done
   [ $t -lt 40 ] || log "kill $i: worker applied nothing within 20 s, killing anyway"

@@ -13,7 +13,8 @@ create_topic 12
 for n in 1 2; do
   WPORT[$n]=$(free_port)
   write_config "$WORK/w$n.yaml" "${WPORT[$n]}" \
-    "session.timeout.ms: 6000" "heartbeat.interval.ms: 1000"
+    "session.timeout.ms: 6000" "heartbeat.interval.ms: 1000" \
+    "max.poll.interval.ms: 20000"
 done
 bg_publish 0 "$EVENTS" $(( EVENTS / (cycles * 14 + 5) + 1 ))
 # assigned N: number of partitions worker N holds for the cart projection

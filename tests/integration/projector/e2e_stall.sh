@@ -15,7 +15,8 @@ create_topic 12
 for n in 1 2; do
   WPORT[$n]=$(free_port)
   write_config "$WORK/w$n.yaml" "${WPORT[$n]}" \
-    "session.timeout.ms: 6000" "heartbeat.interval.ms: 1000"
+    "session.timeout.ms: 6000" "heartbeat.interval.ms: 1000" \
+    "max.poll.interval.ms: 20000"
 done
 assigned() {
   curl -s --max-time 5 "http://127.0.0.1:${WPORT[$1]}/metrics" 2>/dev/null \
