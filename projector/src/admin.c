@@ -28,11 +28,25 @@ sf_err_t sf_status_collect(const sf_config_t *cfg, const sf_pconf_t *pc,
     sf_redis_t *r = NULL;
     sf_tp_t *tps = NULL;
     size_t ntp = 0;
-    sf_err_t e = sf_kconf_consumer(cfg, NULL, NULL, &rk, errstr, errstr_size,
+    rd_kafka_topic_partition_list_t *committed = NULL;
+    /* The projection's own group: its committed offsets step over
+     * transaction markers, which the Redis checkpoint (the offset of the
+     * last applied event) cannot. */
+    sf_err_t e = sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size,
                                    NULL, NULL);
     if (!e)
         e = sf_kmeta_partitions(rk, pc->topics, pc->ntopics, 1, &tps, &ntp,
                                 errstr, errstr_size);
+    if (!e && ntp) {
+        committed = rd_kafka_topic_partition_list_new((int)ntp);
+        for (size_t i = 0; i < ntp; i++)
+            rd_kafka_topic_partition_list_add(committed, tps[i].topic,
+                                              tps[i].partition);
+        /* Best effort: without an answer the checkpoint alone counts. */
+        if (rd_kafka_committed(rk, committed, 10000))
+            for (int i = 0; i < committed->cnt; i++)
+                committed->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    }
     if (!e)
         e = connect_redis(cfg, &r, errstr, errstr_size);
     if (!e)
@@ -66,7 +80,13 @@ sf_err_t sf_status_collect(const sf_config_t *cfg, const sf_pconf_t *pc,
                 out[i].halt = strtoll(rep->str, NULL, 10);
             freeReplyObject(rep);
         }
+        /* Applied up to the checkpoint; the worker commits to Kafka only
+         * after Redis applied, so a committed offset beyond checkpoint + 1
+         * means the offsets between are transaction markers. */
         int64_t from = out[i].ckpt >= 0 ? out[i].ckpt + 1 : tps[i].lo;
+        int64_t c = committed ? committed->elems[i].offset : -1;
+        if (out[i].ckpt >= 0 && c > from)
+            from = c < tps[i].hi ? c : tps[i].hi;
         out[i].lag = tps[i].hi > from ? tps[i].hi - from : 0;
     }
     if (e) {
@@ -75,6 +95,8 @@ sf_err_t sf_status_collect(const sf_config_t *cfg, const sf_pconf_t *pc,
         *rows = out;
         *n = ntp;
     }
+    if (committed)
+        rd_kafka_topic_partition_list_destroy(committed);
     free(tps);
     sf_redis_destroy(r);
     if (rk)

@@ -228,21 +228,35 @@ static void outage_pause(sf_worker_t *w) {
 
 /* ---- flushing ------------------------------------------------------ */
 
-static void commit_kafka(sf_worker_t *w, part_t *p) {
+/* Commits the partition's progress to Kafka and returns the committed
+ * offset.  Normally every record delivered for the partition is in the
+ * batch just applied, so the consumer position can only be ahead of the
+ * batch's last offset by transaction markers, which librdkafka steps over
+ * without delivering them: committing the position lets lag reach zero on
+ * topics written with transactions.  Not so while paused (an outage or the
+ * operator): records delivered then were dropped, to be fetched again, so
+ * the position may be ahead of what was applied. */
+static int64_t commit_kafka(sf_worker_t *w, part_t *p) {
+    int64_t next = p->batch.last_offset + 1;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
-        p->batch.last_offset + 1;
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    if (!w->outage_paused && !w->paused && !rd_kafka_position(w->rk, l) &&
+        tp->offset > next)
+        next = tp->offset;
+    tp->offset = next;
     /* async: a failure only makes lag tools lag; Redis holds the truth */
     rd_kafka_commit(w->rk, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
+    return next;
 }
 
 static void part_done(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
-    commit_kafka(w, p);
+    int64_t next = commit_kafka(w, p);
     M(events_applied, w->name, (uint64_t)r->applied);
     M(batch_committed, w->name, sf_mono_s() - p->t0);
-    M(partition_checkpoint, w->name, p->topic, p->partition,
-      p->batch.last_offset + 1, p->batch.last_ts);
+    M(partition_checkpoint, w->name, p->topic, p->partition, next,
+      p->batch.last_ts);
     int64_t lo, hi;
     if (rd_kafka_get_watermark_offsets(w->rk, p->topic, p->partition, &lo,
                                        &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
