@@ -24,6 +24,10 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${WPORT[1]}/heal
 code=$(curl -s -o "$WORK/readyz" -w '%{http_code}' "http://127.0.0.1:${WPORT[1]}/readyz")
 [ "$code" = 200 ] || fail "/readyz answered $code: $(cat "$WORK/readyz")"
 curl -s "http://127.0.0.1:${WPORT[1]}/metrics" >"$WORK/metrics.txt"
+# an independent parser (the Prometheus Python client) must accept the text
+peer=$(python3 "$HERE/prom_peer.py" "$WORK/metrics.txt" "$P_CART") \
+  || fail "the Prometheus client parser rejects /metrics"
+[ "$peer" = "events_applied=$EVENTS" ] || fail "prom_peer read '$peer', want events_applied=$EVENTS"
 for p in "$P_CART" "$P_AVAIL"; do
   applied=$(metric 1 "streamfold_events_applied_total{projection=\"$p\"}")
   log "$p: events_applied_total=$applied (history $EVENTS)"
