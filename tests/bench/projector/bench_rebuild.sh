@@ -54,9 +54,9 @@ t0=$(date +%s.%N)
   "$PROJ_BIN" rebuild -c "$WORK/w1.yaml" "$P_CART" >"$WORK/rebuild.log" 2>&1 \
   || { tail -20 "$WORK/rebuild.log" >&2; fail "sf-projector rebuild failed"; }
 t1=$(date +%s.%N)
-secs=$(echo "$t1 - $t0" | bc -l)
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time.txt")
-rate_p=$(echo "$EVENTS / $secs" | bc -l | cut -d. -f1)
+rate_p=$(awk -v n="$EVENTS" -v s="$secs" 'BEGIN { printf "%d", n / s }')
 log "rebuild: $EVENTS events in $(printf '%.2f' "$secs") s; last progress: $(tr '\r' '\n' <"$WORK/rebuild.log" | grep -v '^$' | tail -1)"
 # correctness of what was measured
 "$E2E_BIN" verify --seed "$SEED" --events "$EVENTS" --prefix "$PREFIX" \
@@ -64,13 +64,13 @@ log "rebuild: $EVENTS events in $(printf '%.2f' "$secs") s; last progress: $(tr 
   || fail "rebuilt view differs from the reference fold"
 
 slower=$(( rate_a < rate_b ? rate_a : rate_b ))
-ratio=$(echo "$rate_p / $slower" | bc -l)
+ratio=$(awk -v p="$rate_p" -v s="$slower" 'BEGIN { printf "%.2f", p / s }')
 printf 'bench projector rebuild: events=%d\n' "$EVENTS"
 printf '  (a) bare librdkafka consumer : %8d events/s\n' "$rate_a"
 printf '  (b) redis pipelined commands : %8d events/s\n' "$rate_b"
 printf '  sf-projector rebuild         : %8d events/s  (%.2fx the slower baseline, goal >= 0.8)\n' "$rate_p" "$ratio"
 printf '  sf-projector peak RSS        : %8d KiB\n' "$rss_kb"
-if [ "${SF_BENCH_ENFORCE:-0}" = 1 ] && [ "$(echo "$ratio < 0.8" | bc -l)" = 1 ]; then
+if [ "${SF_BENCH_ENFORCE:-0}" = 1 ] && [ "$(awk -v r="$ratio" 'BEGIN { print (r < 0.8) }')" = 1 ]; then
   fail "rebuild at $(printf '%.2f' "$ratio")x the slower baseline, goal 0.8x"
 fi
 log "PASS (measured; SF_BENCH_ENFORCE=1 turns the 0.8x goal into a failure)"
