@@ -553,6 +553,24 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
             sf_redis_reconnect(w->redis, err, sizeof(err));
         }
+        /* Events are never deleted, so the checkpoint always lies within
+         * the partition.  Beyond its end, the topic was recreated or Redis
+         * holds another cluster's view; before its start, events were
+         * deleted unapplied.  Either way resuming would skip events. */
+        int64_t lo, hi;
+        if (!e && ckpt >= 0 &&
+            rd_kafka_query_watermark_offsets(w->rk, p->topic, p->partition,
+                                             &lo, &hi, 10000) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            (ckpt + 1 > hi || ckpt + 1 < lo)) {
+            set_fatal(w, SF_ERR_STATE,
+                      "projection %s: %s/%" PRId32 ": checkpoint %" PRId64
+                      " is outside the partition's offsets %" PRId64
+                      "..%" PRId64 " (topic recreated, history deleted, or "
+                      "another cluster's Redis?); rebuild the projection",
+                      w->name, p->topic, p->partition, ckpt, lo, hi);
+            e = SF_ERR_STATE;
+        }
         p->assigned = 1;
         p->fenced = e != SF_OK; /* stopping without a token: write nothing */
         p->next = ckpt >= 0 ? ckpt + 1 : -1;
