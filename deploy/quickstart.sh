@@ -112,10 +112,12 @@ fi
 
 say "7. one aggregate's journey, and the view as of a past moment"
 "$PROJ" journey -c "$CONFIG" -t cart-events cart-001 | cut -c1-200
-first_at=$(head -n 2 "$STATE/quickstart-cart.jsonl" 2>/dev/null | tail -n 1 | sed -n 's/.*"occurred_at":"\([^"]*\)".*/\1/p')
-if [ -n "$first_at" ]; then
-  echo "cart-001 folded as of $first_at:"
-  "$PROJ" journey -c "$CONFIG" -t cart-events cart-001 --as-of "$first_at" --fold carts | tail -n 3 | cut -c1-200
+echo "cart-001 now, folded by the carts rules:"
+"$PROJ" journey -c "$CONFIG" -t cart-events cart-001 --fold carts --state | tail -n 1
+at=$(head -n 2 "$STATE/quickstart-cart.jsonl" 2>/dev/null | tail -n 1 | sed -n 's/.*"occurred_at":"\([^"]*\)".*/\1/p')
+if [ -n "$at" ]; then
+  echo "cart-001 as of $at (after its first item):"
+  "$PROJ" journey -c "$CONFIG" -t cart-events cart-001 --as-of "$at" --fold carts --state | tail -n 1
 fi
 
 say "done"
