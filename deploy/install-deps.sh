@@ -17,7 +17,7 @@ APT_PACKAGES=(
   procps iproute2 time curl jq
 )
 # Python peers used by the interop tests as clients no one here wrote.
-PIP_PACKAGES=(fastavro==1.13.1 confluent-kafka==2.16.1)
+PIP_PACKAGES=(fastavro==1.13.1 confluent-kafka==2.16.1 prometheus-client==0.26.0)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -36,7 +36,7 @@ fi
 
 if [ "${SF_SKIP_PIP:-0}" != 1 ]; then
   py=python3
-  if ! $py -c 'import fastavro, confluent_kafka' 2>/dev/null; then
+  if ! $py -c 'import fastavro, confluent_kafka, prometheus_client' 2>/dev/null; then
     echo "install-deps: installing Python test peers ${PIP_PACKAGES[*]}" >&2
     # Debian's python3 is "externally managed"; the test peers are
     # deliberately isolated from the system in that case.
