@@ -343,11 +343,18 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
                           "again");
             break;
         }
-        /* many records per call: far less queue locking than one poll each */
+        /* Many records per call: far less queue locking than one poll
+         * each.  consume_batch_queue waits for the whole timeout unless it
+         * fills all MBUF slots, so take what is queued without waiting, and
+         * only when nothing is, wait for the next single record. */
         if (mi == mn) {
-            ssize_t got = rd_kafka_consume_batch_queue(q, 200, mbuf, MBUF);
+            ssize_t got = rd_kafka_consume_batch_queue(q, 0, mbuf, MBUF);
+            if (got <= 0) {
+                mbuf[0] = rd_kafka_consume_queue(q, 100);
+                got = mbuf[0] ? 1 : 0;
+            }
             mi = 0;
-            mn = got > 0 ? (size_t)got : 0;
+            mn = (size_t)got;
         }
         rd_kafka_message_t *m = mi < mn ? mbuf[mi++] : NULL;
         double now = sf_mono_s();

@@ -70,6 +70,9 @@ int main(int argc, char **argv) {
         {"enable.auto.commit", "false"},
         {"isolation.level", "read_committed"},
         {"partition.assignment.strategy", "cooperative-sticky"},
+        /* the projector's consumer default (projector/src/kconf.c): with
+         * librdkafka's 100000 the fetcher stalls during a replay */
+        {"queued.min.messages", "1000000"},
     };
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
         if (rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr,
