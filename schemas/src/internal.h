@@ -204,4 +204,7 @@ sf_err_t sf_fill_default(const sf_field_t *f, const op_t *identity,
 /* Finds the identity op for a node in a schema's identity plan. */
 const op_t *sf_plan_find(const sf_plan_t *p, const sf_node_t *n);
 
+/* "object", "array", "string", "number", "boolean" or "null" (parse.c). */
+const char *sf_json_kind(const json_t *j);
+
 #endif

@@ -35,18 +35,6 @@ static sf_err_t jerr(jctx_t *c, sf_err_t err, const char *fmt, ...)
                      c->path[0] ? c->path : "value", msg);
 }
 
-static const char *jkind(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: case JSON_REAL: return "number";
-    case JSON_TRUE: case JSON_FALSE: return "boolean";
-    default: return "null";
-    }
-}
-
 static size_t path_push(jctx_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static size_t path_push(jctx_t *c, const char *fmt, ...)
@@ -325,7 +313,7 @@ static sf_err_t from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
                 snprintf(names + strlen(names), sizeof names - strlen(names),
                          "%s%s", i ? "|" : "", sf_node_branch_name(n->branches[i]));
             return jerr(c, SF_ERR_VALUE, "expected union [%s] ({\"type\": value} "
-                        "or null), got %s", names, jkind(j));
+                        "or null), got %s", names, sf_json_kind(j));
         }
         avro_value_t branch;
         AVRO_J(c, avro_value_set_branch(val, pick, &branch));
@@ -334,7 +322,7 @@ static sf_err_t from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
     }
 mismatch:
     return jerr(c, SF_ERR_VALUE, "expected %s, got %s", sf_node_branch_name(n),
-                jkind(j));
+                sf_json_kind(j));
 }
 
 sf_err_t sf_value_from_json(const sf_schema_t *s, const struct json_t *json,

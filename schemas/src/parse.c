@@ -606,7 +606,8 @@ static sf_node_t *parse_node(pctx_t *c, const json_t *j, const char *ns,
  * Defaults: JSON default -> Avro binary of the field's type
  * ------------------------------------------------------------------- */
 
-static const char *json_kind(const json_t *j)
+/* What a JSON value is, in the words of error messages. */
+const char *sf_json_kind(const json_t *j)
 {
     switch (json_typeof(j)) {
     case JSON_OBJECT: return "object";
@@ -795,7 +796,7 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
     return -1;
 mismatch:
     perr(c, path, "default: expected %s%s, got %s",
-         n->type == T_UNION ? "" : "", sf_node_branch_name(n), json_kind(j));
+         n->type == T_UNION ? "" : "", sf_node_branch_name(n), sf_json_kind(j));
     return -1;
 }
 
