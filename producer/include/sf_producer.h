@@ -100,6 +100,10 @@ sf_producer_conf_t *sf_producer_conf_dup(const sf_producer_conf_t *conf);
  *   sf.aggregate.type   default aggregate type (ce_aggregatetype).
  *                       When only one of sf.topic / sf.aggregate.type is
  *                       set the other is derived: "<type>-events" <-> type.
+ *                       Without either (or with a topic not named
+ *                       "<type>-events"), an event's aggregate type is the
+ *                       last namespace component of its Avro type
+ *                       ("shop.cart.CartOpened" -> "cart").
  * An unknown sf.* name is SF_ERR_CONFIG.
  *
  * Every other name goes unchanged to librdkafka's rd_kafka_conf_set();

@@ -449,7 +449,7 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
     const sf_schema_t *latest, *s;
     avro_value_t val;
     int own_val = 0;
-    char emsg[512], idbuf[40], tbuf[40];
+    char emsg[512], idbuf[40], tbuf[40], aggbuf[128];
     const char *id, *aggtype;
     sf_err_t err;
 
@@ -474,6 +474,19 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
                          "sf.aggregate.type, or the event's topic",
                          ev->type);
     aggtype = ev->aggregate_type ? ev->aggregate_type : p->aggtype;
+    if (!aggtype) {
+        /* Neither configured nor implied by the topic name: the last
+         * namespace component of the type ("shop.cart.CartOpened" ->
+         * "cart"), so every record carries ce_aggregatetype. */
+        const char *dot = strrchr(ev->type, '.'), *start = dot;
+        while (start && start > ev->type && start[-1] != '.')
+            start--;
+        if (dot && start < dot && (size_t)(dot - start) < sizeof(aggbuf)) {
+            memcpy(aggbuf, start, (size_t)(dot - start));
+            aggbuf[dot - start] = '\0';
+            aggtype = aggbuf;
+        }
+    }
 
     latest = sf_catalog_latest(p->cat, ev->type);
     if (!latest)
@@ -525,9 +538,8 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
         uuid_v4(idbuf);
         id = idbuf;
     }
-    if (!sf_time_format(ev->has_time ? ev->time_ms
-                                              : sf_time_now_ms(),
-                                 tbuf, sizeof(tbuf))) {
+    if (!sf_time_format(ev->has_time ? ev->time_ms : sf_time_now_ms(), tbuf,
+                        sizeof(tbuf))) {
         free(rec->value);
         rec->value = NULL;
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,

@@ -168,6 +168,40 @@ static void headers_follow_cloudevents_binding(void **state)
     rd_kafka_headers_destroy(h);
 }
 
+/* Without sf.aggregate.type and with a topic not named "<type>-events",
+ * ce_aggregatetype comes from the type's namespace; a type without a
+ * namespace gets none. */
+static void aggregate_type_falls_back_to_namespace(void **state)
+{
+    fixture_t *f = *state;
+    sf_producer_conf_t *conf = sf_producer_conf_new();
+    sf_producer_event_t *ev = item_added("cart-5", "1");
+    sf_record_t rec;
+    char err[512], b[128];
+
+    assert_int_equal(sf_producer_conf_set(conf, "test.mock.num.brokers", "1",
+                                          err, sizeof(err)), SF_OK);
+    assert_int_equal(sf_producer_conf_set(conf, "sf.topic", "audit-stream",
+                                          err, sizeof(err)), SF_OK);
+    sf_producer_conf_set_catalog(conf, f->cat);
+    f->p = sf_producer_new(conf, err, sizeof(err));
+    assert_non_null(f->p);
+    assert_int_equal(sf__record_prepare(f->p, ev, &rec, err, sizeof(err)),
+                     SF_OK);
+    assert_string_equal(rec.topic, "audit-stream");
+    assert_string_equal(hdr(rec.hdrs, "ce_aggregatetype", b, sizeof(b)),
+                        "cart");
+    sf__record_release(&rec);
+
+    sf_producer_event_set_aggregate_type(ev, "basket");
+    assert_int_equal(sf__record_prepare(f->p, ev, &rec, err, sizeof(err)),
+                     SF_OK);
+    assert_string_equal(hdr(rec.hdrs, "ce_aggregatetype", b, sizeof(b)),
+                        "basket");
+    sf__record_release(&rec);
+    sf_producer_event_destroy(ev);
+}
+
 /* Every bad event is refused by the publish call and nothing reaches
  * librdkafka: no queued message, no delivery report. */
 static void bad_events_are_refused_and_nothing_sent(void **state)
@@ -636,6 +670,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(headers_follow_cloudevents_binding),
+        cmocka_unit_test_setup_teardown(aggregate_type_falls_back_to_namespace,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(bad_events_are_refused_and_nothing_sent,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
