@@ -221,6 +221,10 @@ sf_err_t sf_producer_event_set_version(sf_producer_event_t *ev,
  * Default: the time of the publish call. */
 sf_err_t sf_producer_event_set_time_ms(sf_producer_event_t *ev,
                                        int64_t unix_ms);
+/* The "why" (ce_correlationid, ce_causationid).  An event that answers
+ * another message copies that message's correlation id and takes its id as
+ * causation id.  Default, for an event that starts a chain: both are the
+ * event's own id, so every record carries both headers. */
 sf_err_t sf_producer_event_set_correlation_id(sf_producer_event_t *ev,
                                               const char *id);
 sf_err_t sf_producer_event_set_causation_id(sf_producer_event_t *ev,

@@ -549,7 +549,8 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
     rec->key = ev->aggregate_id;
     rec->hdrs = sf__headers_build(id, p->source, ev->type, tbuf,
                                   ev->aggregate_id, aggtype, ev->version,
-                                  ev->correlation_id, ev->causation_id);
+                                  ev->correlation_id ? ev->correlation_id : id,
+                                  ev->causation_id ? ev->causation_id : id);
     return SF_OK;
 }
 

@@ -41,8 +41,8 @@ jq -c --slurpfile times "$WORK/times.json" '
               ce_type: .type, ce_time: $times[0][.event_id],
               ce_subject: .aggregate_id, "content-type": "application/avro",
               ce_aggregatetype: "mixed", ce_sequence: (.version | tostring)}
-             + (if .correlation_id then {ce_correlationid: .correlation_id} else {} end)
-             + (if .causation_id then {ce_causationid: .causation_id} else {} end))}
+             + {ce_correlationid: (.correlation_id // .event_id),
+                ce_causationid: (.causation_id // .event_id)})}
 ' "$WORK/in.jsonl" | jq -sc 'sort_by(.headers.ce_id)[]' >"$WORK/expected"
 jq -c '{key, type: (.headers.ce_type), value, headers}' "$WORK/out.jsonl" \
   | jq -sc 'sort_by(.headers.ce_id)[]' >"$WORK/actual"
