@@ -1,6 +1,8 @@
 /* dlq.c - dead-letter producer (see dlq.h). */
 #include "dlq.h"
 
+#include "log.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,8 @@ struct sf_dlq {
     const char *proj;
     int failed;
     char last_err[256];
+    char **ensured; /* DLQ topics this process created or found */
+    size_t nensured;
 };
 
 /* Runs on the thread calling rd_kafka_flush()/poll (the worker's). */
@@ -62,7 +66,70 @@ void sf_dlq_destroy(sf_dlq_t *d) {
         return;
     rd_kafka_flush(d->rk, 5000);
     rd_kafka_destroy(d->rk);
+    for (size_t i = 0; i < d->nensured; i++)
+        free(d->ensured[i]);
+    free(d->ensured);
     free(d);
+}
+
+/* Dead letters are kept like the events themselves: the first time a
+ * process writes to a DLQ topic it creates it, if missing, with the
+ * history-keeping settings (cleanup.policy=delete, retention.ms=-1,
+ * retention.bytes=-1) and the broker's default partitions and replication,
+ * rather than leaving it to auto-creation with the broker's retention.
+ * Best effort: without the right to create topics the produce that
+ * follows reports what is wrong. */
+static void ensure_topic(sf_dlq_t *d, const char *topic) {
+    for (size_t i = 0; i < d->nensured; i++)
+        if (!strcmp(d->ensured[i], topic))
+            return;
+    char err[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, -1, -1, err,
+                                                    sizeof(err));
+    if (!nt)
+        return;
+    rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
+    rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
+    rd_kafka_NewTopic_set_config(nt, "retention.bytes", "-1");
+    rd_kafka_queue_t *q = rd_kafka_queue_new(d->rk);
+    rd_kafka_CreateTopics(d->rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    const char *why = "no answer in 15 s";
+    if (ev && rd_kafka_event_error(ev)) {
+        e = rd_kafka_event_error(ev);
+        why = rd_kafka_event_error_string(ev);
+    } else if (ev) {
+        size_t n;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(
+                rd_kafka_event_CreateTopics_result(ev), &n);
+        e = n ? rd_kafka_topic_result_error(res[0])
+              : RD_KAFKA_RESP_ERR__FAIL;
+        why = n && rd_kafka_topic_result_error_string(res[0])
+                  ? rd_kafka_topic_result_error_string(res[0])
+                  : rd_kafka_err2str(e);
+    }
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR ||
+        e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        char **l = realloc(d->ensured, (d->nensured + 1) * sizeof(*l));
+        if (l && (l[d->nensured] = strdup(topic))) {
+            d->ensured = l;
+            d->nensured++;
+        } else if (l) {
+            d->ensured = l;
+        }
+        if (!e)
+            sf_log("info", "projection=%s topic=%s msg=\"dead-letter topic "
+                   "created (retention.ms=-1)\"", d->proj, topic);
+    } else {
+        sf_log("warn", "projection=%s topic=%s msg=\"cannot create the "
+               "dead-letter topic: %s\"", d->proj, topic, why);
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
 }
 
 sf_err_t sf_dlq_produce(sf_dlq_t *d, const rd_kafka_message_t *m,
@@ -71,6 +138,7 @@ sf_err_t sf_dlq_produce(sf_dlq_t *d, const rd_kafka_message_t *m,
     const char *topic = rd_kafka_topic_name(m->rkt);
     char dlq_topic[512], part[16], off[24];
     snprintf(dlq_topic, sizeof(dlq_topic), "%s.dlq", topic);
+    ensure_topic(d, dlq_topic);
     snprintf(part, sizeof(part), "%" PRId32, m->partition);
     snprintf(off, sizeof(off), "%" PRId64, m->offset);
     rd_kafka_headers_t *orig = NULL, *hdrs;

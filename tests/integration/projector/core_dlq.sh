@@ -49,6 +49,16 @@ for h in "sf_dlq_offset=3" "WRONGTYPE"; do
   case "$l2" in *"$h"*) ;; *) fail "second dead letter lacks $h: $l2";; esac
 done
 grep -q "offset=1 dlq=$T.dlq" "$WORK/d.log" || fail "dead letter not logged"
+# The worker created the DLQ topic itself, keeping dead letters forever
+# (topic-level settings, not the broker's default retention).
+jars=$("$SF_SOURCE_DIR/deploy/stack.sh" jars-dir)
+dcfg=$(java -cp "$jars/*" -Dlog4j.configuration=file:/dev/null kafka.admin.ConfigCommand \
+  --bootstrap-server "$SF_BROKERS" --entity-type topics --entity-name "$T.dlq" \
+  --describe 2>/dev/null)
+for setting in cleanup.policy=delete retention.ms=-1 retention.bytes=-1; do
+  grep -q "$setting" <<<"$dcfg" || fail "$T.dlq lacks topic-level $setting: $dcfg"
+done
+grep -q "dead-letter topic created" "$WORK/d.log" || fail "DLQ creation not logged"
 log "dlq: both poison events parked with reasons, partition moved on"
 
 # --- on_error: stop -----------------------------------------------------
