@@ -9,8 +9,9 @@ set -euo pipefail
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
-  librdkafka-dev libavro-dev libhiredis-dev libcmocka-dev libjansson-dev
+  libavro-dev libcmocka-dev libjansson-dev
   libyaml-dev libmicrohttpd-dev uuid-dev
+  dpkg-dev libssl-dev libsasl2-dev libzstd-dev zlib1g-dev openssl
   redis-server redis-tools
   openjdk-17-jre-headless maven kcat
   python3 python3-pip python3-venv
@@ -33,6 +34,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
     --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# librdkafka and hiredis: Debian 12's are too old (no Redis TLS; librdkafka
+# 2.0.2 predates KIP-848 and the Kafka 4 protocol floor), so the versions
+# pinned in deploy/deps/sources.lock are built from Debian's own newer source
+# packages into ~/.cache/streamfold/deps/prefix, once; CMake finds them there.
+"$(dirname "${BASH_SOURCE[0]}")/deps/build.sh" \
+  || { echo "install-deps: building librdkafka/hiredis failed" >&2; exit 1; }
 
 if [ "${SF_SKIP_PIP:-0}" != 1 ]; then
   py=python3

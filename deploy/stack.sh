@@ -16,7 +16,7 @@
 # Options:
 #   --brokers N           1 (default) or 3: a three-node KRaft cluster, every
 #                         node broker+controller, RF 3, min.insync.replicas 2
-#   --kafka-version V     Kafka version from Maven Central (default 3.9.2)
+#   --kafka-version V     Kafka version from Maven Central (default 4.4.0; 3.9.2 is tested too)
 #   --kafka-port P        first broker's port (default 9092; node i: P+i-1)
 #   --controller-port P   first controller port (default kafka port + 100)
 #   --redis-port P        Redis port (default 6379)
@@ -32,7 +32,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 STATE=${SF_STATE_DIR:-$REPO/.state}
 CACHE=${SF_CACHE_DIR:-$HOME/.cache/streamfold}
-DEFAULT_KAFKA_VERSION=3.9.2
+DEFAULT_KAFKA_VERSION=4.4.0
 
 die() { echo "stack: $*" >&2; exit 1; }
 log() { echo "stack: $*" >&2; }
