@@ -72,10 +72,21 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
             RD_KAFKA_CONF_OK &&
         !strcmp(err, "largest"))
         rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
-    for (size_t i = 0; i < sizeof(forced) / sizeof(forced[0]); i++)
+    /* KIP-848: with group.protocol=consumer the broker assigns partitions
+     * (group.remote.assignor) and librdkafka refuses a client-side
+     * partition.assignment.strategy; the protocol is incremental, which the
+     * worker's rebalance callback already is. */
+    sz = sizeof(err);
+    int kip848 = rd_kafka_conf_get(conf, "group.protocol", err, &sz) ==
+                     RD_KAFKA_CONF_OK &&
+                 !strcmp(err, "consumer");
+    for (size_t i = 0; i < sizeof(forced) / sizeof(forced[0]); i++) {
+        if (kip848 && !strcmp(forced[i].k, "partition.assignment.strategy"))
+            continue;
         if (rd_kafka_conf_set(conf, forced[i].k, forced[i].v, err,
                               sizeof(err)) != RD_KAFKA_CONF_OK)
             goto bad;
+    }
     rd_kafka_conf_set_log_cb(conf, log_cb);
     if (rebalance_cb)
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);

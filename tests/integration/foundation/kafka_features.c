@@ -251,14 +251,20 @@ static int headers(void)
     return 0;
 }
 
-static int groups(void)
+/* One consumer in a group: subscribe, receive, commit, read the commit back.
+ * kip848: the consumer group protocol of KIP-848 (broker-side assignment,
+ * Kafka 4.0+), else the classic protocol with cooperative-sticky. */
+static int group_roundtrip(int kip848)
 {
     char group[128];
-    snprintf(group, sizeof(group), "%s-group", topic);
-    const char *kv[] = {"group.id", group, "auto.offset.reset", "earliest",
-                        "enable.auto.commit", "false",
-                        "partition.assignment.strategy", "cooperative-sticky", NULL};
-    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, kv);
+    snprintf(group, sizeof(group), "%s-group%s", topic, kip848 ? "-848" : "");
+    const char *classic[] = {"group.id", group, "auto.offset.reset", "earliest",
+                             "enable.auto.commit", "false",
+                             "partition.assignment.strategy", "cooperative-sticky", NULL};
+    const char *consumer[] = {"group.id", group, "auto.offset.reset", "earliest",
+                              "enable.auto.commit", "false",
+                              "group.protocol", "consumer", NULL};
+    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, kip848 ? consumer : classic);
     rd_kafka_poll_set_consumer(c);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
@@ -294,6 +300,19 @@ static int groups(void)
     return 0;
 }
 
+static int groups(void) { return group_roundtrip(0); }
+
+static int groups_kip848(void)
+{
+    /* Kafka 3.9 ships KIP-848 only as an early-access broker option. */
+    const char *skip = getenv("SF_FEATURES_NO_KIP848");
+    if (skip && *skip == '1') {
+        printf("(skipped: SF_FEATURES_NO_KIP848=1) ");
+        return 0;
+    }
+    return group_roundtrip(1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -304,7 +323,8 @@ int main(int argc, char **argv)
         {"idempotent produce", produce_idempotent},
         {"headers", headers},
         {"transactions", transactions},
-        {"consumer groups", groups},
+        {"consumer groups (classic, cooperative-sticky)", groups},
+        {"consumer groups (KIP-848 consumer protocol)", groups_kip848},
         {"admin (DeleteTopics)", admin_delete},
     };
     int failed = 0;

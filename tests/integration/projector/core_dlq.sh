@@ -52,7 +52,10 @@ grep -q "offset=1 dlq=$T.dlq" "$WORK/d.log" || fail "dead letter not logged"
 # The worker created the DLQ topic itself, keeping dead letters forever
 # (topic-level settings, not the broker's default retention).
 jars=$("$SF_SOURCE_DIR/deploy/stack.sh" jars-dir)
-dcfg=$(java -cp "$jars/*" -Dlog4j.configuration=file:/dev/null kafka.admin.ConfigCommand \
+# ConfigCommand moved from kafka.admin (3.x) to org.apache.kafka.tools (4.x).
+config_cmd=kafka.admin.ConfigCommand
+ls "$jars"/kafka_2.13-4.* >/dev/null 2>&1 && config_cmd=org.apache.kafka.tools.ConfigCommand
+dcfg=$(java -cp "$jars/*" -Dlog4j.configuration=file:/dev/null $config_cmd \
   --bootstrap-server "$SF_BROKERS" --entity-type topics --entity-name "$T.dlq" \
   --describe 2>/dev/null)
 for setting in cleanup.policy=delete retention.ms=-1 retention.bytes=-1; do

@@ -10,11 +10,18 @@ size=20000; cycles=${SF_E2E_CYCLES:-3}
 [ "${SF_LONG:-0}" = 1 ] && size=100000 && cycles=${SF_E2E_CYCLES:-6}
 new_run rebal "${SF_E2E_EVENTS:-$size}" 11
 create_topic 12
+# SF_E2E_GROUP_PROTOCOL=consumer runs the same moves under KIP-848's consumer
+# group protocol (broker-side assignment; session and heartbeat are broker
+# settings there, so they are not given).
+if [ "${SF_E2E_GROUP_PROTOCOL:-classic}" = consumer ]; then
+  gprops=("group.protocol: consumer" "max.poll.interval.ms: 20000")
+else
+  gprops=("session.timeout.ms: 6000" "heartbeat.interval.ms: 1000"
+          "max.poll.interval.ms: 20000")
+fi
 for n in 1 2; do
   WPORT[$n]=$(free_port)
-  write_config "$WORK/w$n.yaml" "${WPORT[$n]}" \
-    "session.timeout.ms: 6000" "heartbeat.interval.ms: 1000" \
-    "max.poll.interval.ms: 20000"
+  write_config "$WORK/w$n.yaml" "${WPORT[$n]}" "${gprops[@]}"
 done
 bg_publish 0 "$EVENTS" $(( EVENTS / (cycles * 14 + 5) + 1 ))
 # assigned N: number of partitions worker N holds for the cart projection
@@ -53,4 +60,4 @@ verify "${SF_E2E_WAIT:-240}" || fail "views differ after $moves partition moves"
 for n in 1 2; do
   stop_worker $n TERM; st=$ST; [ "$st" = 0 ] || fail "worker $n exited $st on SIGTERM"
 done
-log "PASS ($moves rebalances)"
+log "PASS ($moves rebalances, group.protocol ${SF_E2E_GROUP_PROTOCOL:-classic})"
