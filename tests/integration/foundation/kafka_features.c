@@ -81,7 +81,7 @@ static int count_values(const char *isolation, const char *prefix, int *headers_
     rd_kafka_assign(c, l);
     rd_kafka_topic_partition_list_destroy(l);
     int n = 0, eof = 0;
-    for (int i = 0; i < 200 && !eof; i++) {
+    for (int i = 0; i < 900 && !eof; i++) { /* up to 90 s: a loaded box */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m)
             continue;
