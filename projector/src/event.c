@@ -55,6 +55,14 @@ sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
     return SF_OK;
 }
 
+int sf_event_aggregate_id_has_nul(const sf_event_t *ev) {
+    /* ev->strs holds the strings back to back, each with its NUL, the
+     * aggregate id first and the type right after it */
+    if (!ev->aggregate_id || !ev->type || ev->type <= ev->aggregate_id)
+        return 0;
+    return strlen(ev->aggregate_id) + 1 != (size_t)(ev->type - ev->aggregate_id);
+}
+
 void sf_event_clear(sf_event_t *ev) {
     sf_buf_free(&ev->strs);
     memset(ev, 0, sizeof(*ev));

@@ -27,6 +27,10 @@ struct sf_event_s {
 sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m);
 void sf_event_clear(sf_event_t *ev);
 
+/* Non-zero when the aggregate id (ce_subject or the record key) holds a
+ * NUL byte: as a C string it would name another aggregate. */
+int sf_event_aggregate_id_has_nul(const sf_event_t *ev);
+
 /* The header value of name as a new NUL-terminated copy in buf (reset
  * first); returns 0 if present, -1 if absent. */
 int sf_msg_header(const rd_kafka_message_t *m, const char *name,

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "sf_projector.h"
 #include "sf_schema.h"
 
 typedef enum {
@@ -462,6 +463,60 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
         cur = child;
     }
     return render_value(p, &cur, out, is_null, errstr, errstr_size);
+}
+
+/* Escapes out->p[at .. out->len) in place, as sf_key_escape() would,
+ * working backwards so that no second buffer is needed. */
+static sf_err_t escape_tail(sf_buf_t *out, size_t at) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t raw = out->len - at;
+    size_t need = sf_key_escape(NULL, 0, out->p + at, raw);
+    if (need == raw)
+        return SF_OK;
+    if (sf_buf_reserve(out, need - raw))
+        return SF_ERR_NOMEM;
+    unsigned char *p = (unsigned char *)out->p + at;
+    size_t w = need;
+    for (size_t r = raw; r-- > 0;) {
+        unsigned char c = p[r];
+        char one[2] = {(char)c, 0};
+        if (sf_key_escape(one, sizeof one, &c, 1) == 1) {
+            p[--w] = c;
+        } else {
+            p[--w] = (unsigned char)hex[c & 15];
+            p[--w] = (unsigned char)hex[c >> 4];
+            p[--w] = '%';
+        }
+    }
+    out->len = at + need;
+    out->p[out->len] = '\0';
+    return SF_OK;
+}
+
+sf_err_t sf_tmpl_render_key(const sf_tmpl_t *t, const sf_event_t *ev,
+                            sf_buf_t *out, char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < t->nparts; i++) {
+        const part_t *p = &t->parts[i];
+        sf_err_t e;
+        if (!p->path) {
+            e = sf_buf_append(out, p->lit, p->litlen);
+        } else {
+            int is_null;
+            size_t at = out->len;
+            e = sf_path_render(p->path, ev, out, &is_null, errstr,
+                               errstr_size);
+            if (!e && out->len == at)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: %s in a key (an id must not be "
+                                 "empty)", p->path->text,
+                                 is_null ? "null" : "empty");
+            if (!e)
+                e = escape_tail(out, at);
+        }
+        if (e)
+            return e;
+    }
+    return SF_OK;
 }
 
 sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev,

@@ -36,6 +36,13 @@ int sf_tmpl_is_literal(const sf_tmpl_t *t, const char **lit, size_t *len);
 sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev,
                         sf_buf_t *out, char *errstr, size_t errstr_size);
 
+/* Renders t as a key: each placeholder's value is escaped with
+ * sf_key_escape() (':' '%' and control bytes as %XX) so that event data
+ * can never add a key segment, and a placeholder that renders empty or
+ * null is an error (SF_ERR_RULE): an empty id names no aggregate. */
+sf_err_t sf_tmpl_render_key(const sf_tmpl_t *t, const sf_event_t *ev,
+                            sf_buf_t *out, char *errstr, size_t errstr_size);
+
 /* A single path ("data.winner_id"), for conditions. */
 sf_err_t sf_path_compile(const char *text, sf_path_t **out, size_t *errcol,
                          char *errstr, size_t errstr_size);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "interp.h"
+#include "keys.h"
 
 typedef struct cond {
     sf_path_t *path;
@@ -15,6 +16,7 @@ typedef struct cond {
 typedef struct rcmd {
     size_t nargs;
     sf_tmpl_t **args;
+    unsigned char *is_key; /* per argument: a key position of the command */
     cond_t *when, *unless;
     size_t nwhen, nunless;
     char where[128]; /* "file:line:col" of the command, for errors */
@@ -54,6 +56,7 @@ void sf_rules_destroy(sf_rules_t *r) {
             for (size_t k = 0; k < c->nargs; k++)
                 sf_tmpl_destroy(c->args[k]);
             free(c->args);
+            free(c->is_key);
             conds_free(c->when, c->nwhen);
             conds_free(c->unless, c->nunless);
         }
@@ -151,7 +154,8 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
     if (cnt == 0)
         return sf_yaml_err(y, seq, errstr, errstr_size, SF_ERR_PARSE,
                            "empty command");
-    if (!(c->args = calloc(cnt, sizeof(*c->args))))
+    if (!(c->args = calloc(cnt, sizeof(*c->args))) ||
+        !(c->is_key = calloc(cnt, 1)))
         return SF_ERR_NOMEM;
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_t *a = sf_yaml_node(y, seq->data.sequence.items.start[i]);
@@ -159,10 +163,18 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
         if (!s)
             return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
                                "command arguments must be scalars");
-        if (i == 0 && !sf_projector_command_allowed(s))
+        sf_cmd_keyspec_t spec;
+        if (i == 0 && !sf_cmd_keys(s, strlen(s), &spec))
             return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
                                "command \"%s\" is not an allowed write "
                                "command", s);
+        if (i == 0) {
+            if (cnt < 2)
+                return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
+                                   "command \"%s\" needs a key", s);
+            for (size_t k = 1; k < cnt; k++)
+                c->is_key[k] = (unsigned char)sf_cmd_is_key(&spec, cnt, k);
+        }
         size_t col = 0;
         char msg[256];
         if (sf_tmpl_compile(s, &c->args[i], &col, msg, sizeof(msg)))
@@ -207,6 +219,15 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
                                     "a key pattern must be a non-empty string");
                     goto err;
                 }
+                char why[512];
+                sf_glob_t *g = NULL;
+                size_t col = 0;
+                if (sf_glob_compile(s, strlen(s), &g, &col, why,
+                                    sizeof(why))) {
+                    e = tmpl_err(y, a, col, why, errstr, errstr_size);
+                    goto err;
+                }
+                sf_glob_destroy(g);
                 if (!strncmp(s, SF_REDIS_PREFIX, strlen(SF_REDIS_PREFIX)) ||
                     !strcmp(s, "*")) {
                     e = sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
@@ -214,6 +235,11 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
                                     "bookkeeping (sf:*) or everything", s);
                     goto err;
                 }
+                /* Any other pattern that can reach the reserved prefix,
+                 * and overlaps with other projections' patterns, are
+                 * checked when a projection is loaded to run or rebuild
+                 * (preflight.c): one bad projection must not keep the
+                 * others of its config from running. */
                 if (!(r->keys[r->nkeys++] = strdup(s))) {
                     e = SF_ERR_NOMEM;
                     goto err;
@@ -373,6 +399,7 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
         if ((e = sf_batch_cmd_begin(b, c->nargs)))
             return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where,
                              sf_err2str(e));
+        size_t arg0 = b->nargs;
         for (size_t k = 0; k < c->nargs; k++) {
             const char *lit;
             size_t len;
@@ -380,7 +407,12 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
                 e = sf_batch_arg(b, lit, len);
             } else {
                 sf_buf_reset(scratch);
-                e = sf_tmpl_render(c->args[k], ev, scratch, msg, sizeof(msg));
+                /* ids in key positions are escaped, never empty */
+                e = c->is_key[k]
+                        ? sf_tmpl_render_key(c->args[k], ev, scratch, msg,
+                                             sizeof(msg))
+                        : sf_tmpl_render(c->args[k], ev, scratch, msg,
+                                         sizeof(msg));
                 if (e)
                     return sf_seterr(errstr, errstr_size, e, "%s: %s",
                                      c->where, msg);
@@ -390,6 +422,9 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
                 return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where,
                                  sf_err2str(e));
         }
+        /* every key against the projection's keys: and sf: */
+        if ((e = sf_batch_check_cmd(b, arg0, c->nargs, msg, sizeof(msg))))
+            return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where, msg);
     }
     return SF_OK;
 }
