@@ -53,4 +53,14 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
                         sf_buf_t *out, int *is_null,
                         char *errstr, size_t errstr_size);
 
+/* Checks the data paths of t (of p) against schema, the newest version
+ * of the event type, as rendering would walk them: fields that exist,
+ * map values, array items, unions entered, |neg only on numbers.
+ * SF_ERR_RULE naming the path; *errcol is the byte offset of the failing
+ * path in the template text. */
+sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema,
+                       size_t *errcol, char *errstr, size_t errstr_size);
+sf_err_t sf_path_check(const sf_path_t *p, avro_schema_t schema,
+                       char *errstr, size_t errstr_size);
+
 #endif

@@ -7,16 +7,25 @@
 
 #include "interp.h"
 #include "keys.h"
+#include "sf_schema.h"
+
+/* Where a scalar's text starts in its file (1-based), for errors found
+ * after parsing (checks against the schema catalog). */
+typedef struct pos {
+    size_t line, col;
+} pos_t;
 
 typedef struct cond {
     sf_path_t *path;
     char *value; /* NULL: compares against Avro null */
+    pos_t at;
 } cond_t;
 
 typedef struct rcmd {
     size_t nargs;
     sf_tmpl_t **args;
     unsigned char *is_key; /* per argument: a key position of the command */
+    pos_t *argpos;         /* per argument: where its text starts */
     cond_t *when, *unless;
     size_t nwhen, nunless;
     char where[128]; /* "file:line:col" of the command, for errors */
@@ -24,11 +33,13 @@ typedef struct rcmd {
 
 typedef struct revent {
     char *type;
+    pos_t at;
     rcmd_t *cmds;
     size_t ncmds;
 } revent_t;
 
 struct sf_rules {
+    char *file; /* for errors after parsing */
     char **keys;
     size_t nkeys;
     revent_t *ev;
@@ -57,6 +68,7 @@ void sf_rules_destroy(sf_rules_t *r) {
                 sf_tmpl_destroy(c->args[k]);
             free(c->args);
             free(c->is_key);
+            free(c->argpos);
             conds_free(c->when, c->nwhen);
             conds_free(c->unless, c->nunless);
         }
@@ -64,6 +76,7 @@ void sf_rules_destroy(sf_rules_t *r) {
         free(e->type);
     }
     free(r->ev);
+    free(r->file);
     free(r);
 }
 
@@ -76,6 +89,14 @@ static sf_err_t tmpl_err(sf_yaml_t *y, yaml_node_t *n, size_t errcol,
                  n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
     at.start_mark.column += errcol + (quoted ? 1 : 0);
     return sf_yaml_err(y, &at, errstr, errstr_size, SF_ERR_PARSE, "%s", msg);
+}
+
+static pos_t scalar_pos(const yaml_node_t *n) {
+    int quoted = n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                 n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    pos_t p = {n->start_mark.line + 1,
+               n->start_mark.column + 1 + (quoted ? 1 : 0)};
+    return p;
 }
 
 static sf_err_t parse_conds(sf_yaml_t *y, yaml_node_t *n, cond_t **out,
@@ -104,6 +125,7 @@ static sf_err_t parse_conds(sf_yaml_t *y, yaml_node_t *n, cond_t **out,
         char msg[256];
         if (sf_path_compile(ks, &c[*nout].path, &col, msg, sizeof(msg)))
             return tmpl_err(y, k, col, msg, errstr, errstr_size);
+        c[*nout].at = scalar_pos(k);
         if (!sf_yaml_is_null(v) && !(c[*nout].value = strdup(vs))) {
             sf_path_destroy(c[*nout].path);
             return SF_ERR_NOMEM;
@@ -155,7 +177,8 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
         return sf_yaml_err(y, seq, errstr, errstr_size, SF_ERR_PARSE,
                            "empty command");
     if (!(c->args = calloc(cnt, sizeof(*c->args))) ||
-        !(c->is_key = calloc(cnt, 1)))
+        !(c->is_key = calloc(cnt, 1)) ||
+        !(c->argpos = calloc(cnt, sizeof(*c->argpos))))
         return SF_ERR_NOMEM;
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_t *a = sf_yaml_node(y, seq->data.sequence.items.start[i]);
@@ -179,6 +202,7 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
         char msg[256];
         if (sf_tmpl_compile(s, &c->args[i], &col, msg, sizeof(msg)))
             return tmpl_err(y, a, col, msg, errstr, errstr_size);
+        c->argpos[i] = scalar_pos(a);
         c->nargs++;
     }
     return SF_OK;
@@ -279,6 +303,7 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
                     goto err;
                 }
                 revent_t *re = &r->ev[r->nev++];
+                re->at = scalar_pos(tk);
                 if (!(re->type = strdup(type))) {
                     e = SF_ERR_NOMEM;
                     goto err;
@@ -310,6 +335,10 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
     if (!have_on) {
         e = sf_yaml_err(y, root, errstr, errstr_size, SF_ERR_PARSE,
                         "rules need an \"on\" mapping");
+        goto err;
+    }
+    if (!(r->file = strdup(y->file ? y->file : "rules"))) {
+        e = SF_ERR_NOMEM;
         goto err;
     }
     *out = r;
@@ -425,6 +454,57 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
         /* every key against the projection's keys: and sf: */
         if ((e = sf_batch_check_cmd(b, arg0, c->nargs, msg, sizeof(msg))))
             return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where, msg);
+    }
+    return SF_OK;
+}
+
+/* ---- checks against the schema catalog ---- */
+
+static sf_err_t conds_check(const sf_rules_t *r, const cond_t *c, size_t n,
+                            avro_schema_t sch, char *errstr,
+                            size_t errstr_size) {
+    char msg[300];
+    for (size_t i = 0; i < n; i++)
+        if (sf_path_check(c[i].path, sch, msg, sizeof(msg)))
+            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                             "%s:%zu:%zu: %s", r->file, c[i].at.line,
+                             c[i].at.col, msg);
+    return SF_OK;
+}
+
+sf_err_t sf_rules_check_catalog(const sf_rules_t *r, const sf_catalog_t *cat,
+                                char *errstr, size_t errstr_size) {
+    if (!r)
+        return SF_OK;
+    char msg[300];
+    for (size_t i = 0; i < r->nev; i++) {
+        const revent_t *re = &r->ev[i];
+        const sf_schema_t *sch = sf_catalog_latest(cat, re->type);
+        if (!sch)
+            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                             "%s:%zu:%zu: unknown event type \"%s\": the "
+                             "schema catalog has no such Avro full name",
+                             r->file, re->at.line, re->at.col, re->type);
+        avro_schema_t as = sf_schema_avro(sch);
+        for (size_t j = 0; j < re->ncmds; j++) {
+            const rcmd_t *c = &re->cmds[j];
+            sf_err_t e = conds_check(r, c->when, c->nwhen, as, errstr,
+                                     errstr_size);
+            if (!e)
+                e = conds_check(r, c->unless, c->nunless, as, errstr,
+                                errstr_size);
+            if (e)
+                return e;
+            for (size_t k = 0; k < c->nargs; k++) {
+                size_t col = 0;
+                if (sf_tmpl_check(c->args[k], as, &col, msg, sizeof(msg)))
+                    return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                                     "%s:%zu:%zu: %s (%s v%d)", r->file,
+                                     c->argpos[k].line,
+                                     c->argpos[k].col + col, msg, re->type,
+                                     sf_schema_version(sch));
+            }
+        }
     }
     return SF_OK;
 }
