@@ -499,8 +499,8 @@ sf_err_t sf_rules_check_catalog(const sf_rules_t *r, const sf_catalog_t *cat,
                 size_t col = 0;
                 if (sf_tmpl_check(c->args[k], as, &col, msg, sizeof(msg)))
                     return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
-                                     "%s:%zu:%zu: %s (%s v%d)", r->file,
-                                     c->argpos[k].line,
+                                     "%s:%zu:%zu: %s (newest schema of "
+                                     "%s: v%d)", r->file, c->argpos[k].line,
                                      c->argpos[k].col + col, msg, re->type,
                                      sf_schema_version(sch));
             }
