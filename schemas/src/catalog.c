@@ -246,6 +246,7 @@ sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
         *out = s;
     return SF_OK;
 fail:
+    free(for_avro);
     schema_free(s);
     return err;
 }

@@ -236,8 +236,8 @@ static void test_nul_in_bytes_and_fixed(void **state)
     avro_value_t v;
     assert_int_equal(sf_value_from_json_text(s, val, strlen(val), "data", &v,
                                              err, sizeof err), SF_OK);
-    const void *bytes;
-    size_t n;
+    const void *bytes = NULL;
+    size_t n = 0;
     avro_value_t fld;
     assert_int_equal(avro_value_get_by_name(&v, "b", &fld, NULL), 0);
     assert_int_equal(avro_value_get_bytes(&fld, &bytes, &n), 0);
