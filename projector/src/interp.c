@@ -659,3 +659,24 @@ sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema,
     }
     return SF_OK;
 }
+
+sf_err_t sf_tmpl_key_glob(const sf_tmpl_t *t, sf_buf_t *out) {
+    for (size_t i = 0; i < t->nparts; i++) {
+        const part_t *p = &t->parts[i];
+        sf_err_t e = SF_OK;
+        if (p->path) {
+            e = sf_buf_append(out, "?*", 2); /* never empty, else anything */
+        } else {
+            for (size_t k = 0; !e && k < p->litlen; k++) {
+                char c = p->lit[k];
+                if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
+                    e = sf_buf_append(out, "\\", 1);
+                if (!e)
+                    e = sf_buf_append(out, &c, 1);
+            }
+        }
+        if (e)
+            return e;
+    }
+    return SF_OK;
+}

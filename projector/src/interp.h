@@ -63,4 +63,10 @@ sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema,
 sf_err_t sf_path_check(const sf_path_t *p, avro_schema_t schema,
                        char *errstr, size_t errstr_size);
 
+/* A Redis glob pattern matching every key t can render (literal text
+ * escaped, each placeholder as "?*": non-empty, anything), appended to
+ * out; used to tell at load time a key template that can never match the
+ * projection's keys: patterns. */
+sf_err_t sf_tmpl_key_glob(const sf_tmpl_t *t, sf_buf_t *out);
+
 #endif

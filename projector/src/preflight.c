@@ -65,8 +65,11 @@ sf_err_t sf_projection_preflight(const sf_config_t *cfg,
                     return e;
             }
     }
+    char msg[600];
+    if (sf_rules_check_keys(pc->rules, msg, sizeof msg))
+        return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                         "projection %s: %s", pc->name, msg);
     if (cat) {
-        char msg[600];
         if (sf_rules_check_catalog(pc->rules, cat, msg, sizeof msg))
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "projection %s: %s", pc->name, msg);

@@ -508,3 +508,47 @@ sf_err_t sf_rules_check_catalog(const sf_rules_t *r, const sf_catalog_t *cat,
     }
     return SF_OK;
 }
+
+sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
+                             size_t errstr_size) {
+    if (!r)
+        return SF_OK;
+    sf_glob_t **pats = calloc(r->nkeys ? r->nkeys : 1, sizeof(*pats));
+    sf_buf_t g = {0};
+    sf_err_t e = pats ? SF_OK : SF_ERR_NOMEM;
+    size_t col;
+    for (size_t i = 0; !e && i < r->nkeys; i++)
+        if (sf_glob_compile(r->keys[i], strlen(r->keys[i]), &pats[i], &col,
+                            NULL, 0))
+            pats[i] = NULL; /* refused when parsed; not reached */
+    for (size_t i = 0; !e && i < r->nev; i++)
+        for (size_t j = 0; !e && j < r->ev[i].ncmds; j++) {
+            const rcmd_t *c = &r->ev[i].cmds[j];
+            for (size_t k = 1; !e && k < c->nargs; k++) {
+                if (!c->is_key[k])
+                    continue;
+                sf_glob_t *kg = NULL;
+                sf_buf_reset(&g);
+                if ((e = sf_tmpl_key_glob(c->args[k], &g)))
+                    break;
+                if (sf_glob_compile(g.p ? g.p : "", g.len, &kg, &col, NULL,
+                                    0))
+                    continue; /* cannot happen: literals are escaped */
+                int ok = 0;
+                for (size_t p = 0; p < r->nkeys && !ok; p++)
+                    ok = pats[p] && sf_glob_overlap(kg, pats[p]);
+                sf_glob_destroy(kg);
+                if (!ok)
+                    e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                                  "%s:%zu:%zu: this key can never match the "
+                                  "keys: patterns of the file, so every "
+                                  "event would be dead-lettered", r->file,
+                                  c->argpos[k].line, c->argpos[k].col);
+            }
+        }
+    for (size_t i = 0; pats && i < r->nkeys; i++)
+        sf_glob_destroy(pats[i]);
+    free(pats);
+    sf_buf_free(&g);
+    return e;
+}

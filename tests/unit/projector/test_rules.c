@@ -397,6 +397,44 @@ static void ids_in_keys(void **state) {
     assert_non_null(strstr(err, "data.winner: null in a key"));
 }
 
+/* A key argument that can never match the file's keys: patterns is an
+ * error at load (the writes are also checked one by one at run time). */
+static void key_templates_against_patterns(void **state) {
+    fx_t *x = *state;
+    char err[512];
+    struct { const char *rules; int line, col; } t[] = {
+        {"keys: [\"e:*\", \"f\"]\non:\n  t.E:\n"
+         "    - [HSET, \"e:{aggregate_id}\", \"x:{data.id}\", v]\n"
+         "    - [DEL, \"e:a\", f, \"e:{data.id}:*\"]\n"
+         "    - [SMOVE, \"e:{data.id}\", \"{data.id}\", m]\n", 0, 0},
+        {"keys: [\"e:*\"]\non:\n  t.E:\n    - [SET, \"x:{aggregate_id}\", v]\n",
+         4, 14},
+        {"keys: [\"e:*\"]\non:\n  t.E:\n    - [DEL, \"e:a\", \"ee:{data.id}\"]\n",
+         4, 21},
+        {"keys: [\"e:?\"]\non:\n  t.E:\n    - [INCR, \"e:{data.id}:{data.id}\"]\n",
+         4, 15},
+        {"on:\n  t.E:\n    - [INCR, k]\n", 3, 14}, /* no patterns at all */
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        sf_rules_t *r = NULL;
+        assert_int_equal(sf_rules_load_file(write_rules(x, t[i].rules), &r,
+                                            err, sizeof(err)), SF_OK);
+        sf_err_t e = sf_rules_check_keys(r, err, sizeof(err));
+        sf_rules_destroy(r);
+        if (!t[i].line) {
+            if (e)
+                fail_msg("rules %zu refused: %s", i, err);
+            continue;
+        }
+        char want[128];
+        snprintf(want, sizeof(want), "%s:%d:%d: this key can never match",
+                 x->path, t[i].line, t[i].col);
+        if (e != SF_ERR_CONFIG || strncmp(err, want, strlen(want)))
+            fail_msg("rules %zu: want \"%s\", got %d \"%s\"", i, want, e,
+                     err);
+    }
+}
+
 /* |neg never overflows: an int is negated in 64 bits, the smallest long
  * has no negation and is refused. */
 static void neg_never_overflows(void **state) {
@@ -496,7 +534,8 @@ static void rules_checked_against_catalog(void **state) {
                  ex[i]);
         assert_int_equal(sf_rules_load_file(path, &r, cerr, sizeof(cerr)),
                          SF_OK);
-        if (sf_rules_check_catalog(r, cat, cerr, sizeof(cerr)))
+        if (sf_rules_check_catalog(r, cat, cerr, sizeof(cerr)) ||
+            sf_rules_check_keys(r, cerr, sizeof(cerr)))
             fail_msg("%s", cerr);
         sf_rules_destroy(r);
     }
@@ -510,6 +549,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(conditions, setup, teardown),
         cmocka_unit_test_setup_teardown(ids_in_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(key_templates_against_patterns, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(neg_never_overflows, setup, teardown),
         cmocka_unit_test_setup_teardown(rules_checked_against_catalog, setup,
                                         teardown),
