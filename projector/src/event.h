@@ -17,6 +17,7 @@ struct sf_event_s {
     int64_t offset;
     int64_t timestamp; /* Kafka timestamp, ms; -1 unknown */
     const char *aggregate_id, *type, *id, *time, *version;
+    size_t aggregate_id_len; /* bytes, which may include a NUL */
     avro_value_t *data; /* NULL until decoded */
     sf_buf_t strs;      /* storage of the strings above */
 };

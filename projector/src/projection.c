@@ -143,11 +143,14 @@ sf_err_t sf_projection_create(const sf_pconf_t *pc, sf_projection_t **out,
         e = SF_ERR_NOMEM;
     for (size_t i = 0; !e && i < nkeys; i++)
         pats[i] = sf_rules_key(pc->rules, i);
-    if (!e)
-        e = sf_keyguard_new(pats, nkeys, &p->guard, msg, sizeof(msg));
+    if (!e) {
+        char kmsg[512];
+        e = sf_keyguard_new(pats, nkeys, &p->guard, kmsg, sizeof(kmsg));
+        if (e)
+            sf_seterr(errstr, errstr_size, e, "projection %s: %s", pc->name,
+                      kmsg);
+    }
     free(pats);
-    if (e && msg[0])
-        sf_seterr(errstr, errstr_size, e, "projection %s: %s", pc->name, msg);
     if (!e && p->nh && !nkeys)
         /* every key is checked against keys:, so without patterns a
          * handler could write nothing; rebuild needs them too */
