@@ -180,30 +180,10 @@ sf_err_t sf_batch_check_cmd(sf_batch_t *b, size_t arg0, size_t nargs,
                             char *errstr, size_t errstr_size) {
     if (!b->guard)
         return SF_OK;
-    const char *argv[64] = {0};
-    size_t argvlen[64] = {0};
-    const char **av = argv;
-    size_t *al = argvlen;
-    if (nargs > 64) {
-        av = malloc(nargs * sizeof(*av));
-        al = malloc(nargs * sizeof(*al));
-        if (!av || !al) {
-            free(av == argv ? NULL : av);
-            free(al == argvlen ? NULL : al);
-            return SF_ERR_NOMEM;
-        }
-    }
-    for (size_t i = 0; i < nargs; i++) {
-        av[i] = b->data.p + b->aoff[arg0 + i];
-        al[i] = b->alen[arg0 + i];
-    }
     char msg[512];
-    sf_err_t e = sf_keyguard_check_cmd(b->guard, nargs, av, al, msg,
-                                       sizeof(msg));
-    if (av != argv) {
-        free(av);
-        free(al);
-    }
+    sf_err_t e = sf_keyguard_check_packed(b->guard, nargs, b->data.p,
+                                          b->aoff + arg0, b->alen + arg0,
+                                          msg, sizeof(msg));
     if (e) {
         /* the event is refused even if a handler ignores the error */
         sf_keyguard_note(b->guard, msg);

@@ -335,7 +335,6 @@ sf_err_t sf_keyguard_check_key(const sf_keyguard_t *kg, const void *key,
     char shown[200];
     const char *why = NULL;
     size_t pl = strlen(SF_REDIS_PREFIX);
-    show_key(shown, sizeof shown, key, len);
     if (len == 0)
         why = "is empty";
     for (size_t i = 0; !why && i < len; i++)
@@ -348,12 +347,15 @@ sf_err_t sf_keyguard_check_key(const sf_keyguard_t *kg, const void *key,
             why = "has an empty ':' segment (an empty id?)";
     if (!why && (k[0] == ':' || k[len - 1] == ':'))
         why = "has an empty ':' segment (an empty id?)";
-    if (why)
+    if (why) {
+        show_key(shown, sizeof shown, key, len);
         return sf_seterr(errstr, errstr_size, SF_ERR_RULE, "key \"%s\" %s",
                          shown, why);
+    }
     for (size_t i = 0; i < kg->n; i++)
         if (sf_glob_match(kg->g[i], key, len))
             return SF_OK;
+    show_key(shown, sizeof shown, key, len);
     char pats[256];
     size_t o = 0;
     pats[0] = '\0';
@@ -365,27 +367,64 @@ sf_err_t sf_keyguard_check_key(const sf_keyguard_t *kg, const void *key,
                      "[%s]", shown, pats);
 }
 
-sf_err_t sf_keyguard_check_cmd(const sf_keyguard_t *kg, size_t argc,
-                               const char *const *argv, const size_t *argvlen,
-                               char *errstr, size_t errstr_size)
+/* Argument i of a command, wherever its bytes live. */
+typedef struct args {
+    const char *const *argv; /* argv form, or NULL */
+    const size_t *argvlen;
+    const char *base; /* packed form: base + off[i], len[i] */
+    const size_t *off, *len;
+} args_t;
+
+static const char *arg(const args_t *a, size_t i, size_t *len)
+{
+    if (a->argv) {
+        *len = a->argvlen[i];
+        return a->argv[i];
+    }
+    *len = a->len[i];
+    return a->base + a->off[i];
+}
+
+static sf_err_t check_args(const sf_keyguard_t *kg, size_t argc,
+                           const args_t *a, char *errstr, size_t errstr_size)
 {
     sf_cmd_keyspec_t spec;
-    if (argc < 1 || !sf_cmd_keys(argv[0], argvlen[0], &spec))
+    size_t nl = 0;
+    const char *name = argc ? arg(a, 0, &nl) : "";
+    if (argc < 1 || !sf_cmd_keys(name, nl, &spec))
         return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                          "%.*s is not an allowed write command",
-                         (int)(argvlen[0] > 32 ? 32 : argvlen[0]), argv[0]);
+                         (int)(nl > 32 ? 32 : nl), name);
     if (argc < 2)
         return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                         "%.*s without a key", (int)argvlen[0], argv[0]);
+                         "%.*s without a key", (int)nl, name);
     for (size_t i = 1; i < argc; i++) {
         if (!sf_cmd_is_key(&spec, argc, i))
             continue;
-        sf_err_t e = sf_keyguard_check_key(kg, argv[i], argvlen[i], errstr,
-                                           errstr_size);
+        size_t kl;
+        const char *k = arg(a, i, &kl);
+        sf_err_t e = sf_keyguard_check_key(kg, k, kl, errstr, errstr_size);
         if (e)
             return e;
     }
     return SF_OK;
+}
+
+sf_err_t sf_keyguard_check_cmd(const sf_keyguard_t *kg, size_t argc,
+                               const char *const *argv, const size_t *argvlen,
+                               char *errstr, size_t errstr_size)
+{
+    args_t a = {argv, argvlen, NULL, NULL, NULL};
+    return check_args(kg, argc, &a, errstr, errstr_size);
+}
+
+sf_err_t sf_keyguard_check_packed(const sf_keyguard_t *kg, size_t argc,
+                                  const char *base, const size_t *off,
+                                  const size_t *len, char *errstr,
+                                  size_t errstr_size)
+{
+    args_t a = {NULL, NULL, base, off, len};
+    return check_args(kg, argc, &a, errstr, errstr_size);
 }
 
 void sf_keyguard_event_reset(sf_keyguard_t *kg) { kg->violation[0] = '\0'; }

@@ -78,6 +78,12 @@ sf_err_t sf_keyguard_check_cmd(const sf_keyguard_t *g, size_t argc,
                                const char *const *argv, const size_t *argvlen,
                                char *errstr, size_t errstr_size);
 
+/* The same for a command whose argument i is base[off[i] .. +len[i]). */
+sf_err_t sf_keyguard_check_packed(const sf_keyguard_t *g, size_t argc,
+                                  const char *base, const size_t *off,
+                                  const size_t *len, char *errstr,
+                                  size_t errstr_size);
+
 /* Remembers the first violation of the current event (set by the batch
  * when a handler's command is refused, so that a handler ignoring the
  * error still has its event dead-lettered); cleared per event. */
