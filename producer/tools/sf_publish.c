@@ -168,6 +168,13 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
     json_object_foreach(obj, key, v) {
         int is_str = 0;
 
+        if (json_is_string(v) &&
+            strlen(json_string_value(v)) != json_string_length(v)) {
+            /* U+0000 is only meaningful inside "data" (bytes, fixed,
+             * strings); a header or time would be cut short at it. */
+            snprintf(msg, size, "%s: U+0000 is not allowed here", key);
+            return -1;
+        }
         for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
             if (!strcmp(key, strs[i]))
                 is_str = 1;
@@ -417,7 +424,8 @@ int main(int argc, char **argv)
         if (blank(line))
             continue;
         events++;
-        obj = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+        /* JSON_ALLOW_NUL: "\u0000" is byte 0x00 of a bytes/fixed value. */
+        obj = json_loads(line, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         if (!obj) {
             fprintf(stderr, "line %ld: invalid JSON at column %d: %s\n",
                     lineno, jerr.column, jerr.text);

@@ -80,6 +80,28 @@ sf_err_t sf_batch_command(sf_batch_t *batch, int argc, const char **argv,
                           const size_t *argvlen,
                           char *errstr, size_t errstr_size);
 
+/* Keys.  Every key a projection writes must match one of its `keys:`
+ * patterns, must not start with the reserved prefix "sf:", and must hold
+ * no control byte and no empty ':'-separated segment; sf_batch_command()
+ * refuses any other key with SF_ERR_RULE naming it, and the event is
+ * dead-lettered even if the handler ignores that error (projector/README.md,
+ * "Keys").
+ *
+ * An id taken from event data must be spliced into a key through
+ * sf_key_escape(), so that it can never name another aggregate's key:
+ * bytes ':' (0x3A), '%' (0x25), 0x00-0x1F and 0x7F become '%' and two
+ * upper-case hex digits (percent-encoding, RFC 3986 section 2.1, of just
+ * these bytes); every other byte is kept.  "c42:items" becomes
+ * "c42%3Aitems".  Readers in any language apply the same rule to find a
+ * key.  An empty id has no key: check for it before building one.
+ *
+ * Writes the escaped id_len bytes of id into out and a NUL, like
+ * snprintf(): at most out_size bytes including the NUL, never a cut
+ * escape; returns the length the whole escaped id needs (without the NUL),
+ * so a result >= out_size means out was too small.  Thread-safe. */
+size_t sf_key_escape(char *out, size_t out_size, const void *id,
+                     size_t id_len);
+
 /* Non-zero when name (case-insensitive) is an allowed write command. */
 int sf_projector_command_allowed(const char *name);
 

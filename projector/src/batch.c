@@ -1,5 +1,6 @@
 /* batch.c - per-partition command batch in the apply script's layout. */
 #include "batch.h"
+#include "keys.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -167,9 +168,28 @@ sf_err_t sf_batch_command(sf_batch_t *b, int argc, const char **argv,
         return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                          "command %s is not an allowed write command", name);
     sf_err_t e = sf_batch_cmd_begin(b, (size_t)argc);
+    size_t arg0 = b->nargs;
     for (int i = 0; !e && i < argc; i++)
         e = sf_batch_arg(b, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
+    if (!e)
+        e = sf_batch_check_cmd(b, arg0, (size_t)argc, errstr, errstr_size);
     return e;
+}
+
+sf_err_t sf_batch_check_cmd(sf_batch_t *b, size_t arg0, size_t nargs,
+                            char *errstr, size_t errstr_size) {
+    if (!b->guard)
+        return SF_OK;
+    char msg[512];
+    sf_err_t e = sf_keyguard_check_packed(b->guard, nargs, b->data.p,
+                                          b->aoff + arg0, b->alen + arg0,
+                                          msg, sizeof(msg));
+    if (e) {
+        /* the event is refused even if a handler ignores the error */
+        sf_keyguard_note(b->guard, msg);
+        return sf_seterr(errstr, errstr_size, e, "%s", msg);
+    }
+    return SF_OK;
 }
 
 size_t sf_batch_argv(sf_batch_t *b, size_t prefix, const char ***argv,

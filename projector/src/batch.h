@@ -20,7 +20,12 @@
 #include "sf_projector.h"
 #include "util.h"
 
+struct sf_keyguard;
+
 struct sf_batch_s {
+    /* Keys every command must respect (keys.h); NULL: unchecked.  Set by
+     * sf_projection_process for the event being built. */
+    struct sf_keyguard *guard;
     sf_buf_t data;        /* argument bytes */
     size_t *aoff, *alen;  /* argument i = data.p[aoff[i] .. +alen[i]) */
     size_t nargs, acap;
@@ -48,6 +53,12 @@ sf_err_t sf_batch_event_abort(sf_batch_t *b);
  * sf_batch_cmd_begin(nargs) then exactly nargs sf_batch_arg() calls. */
 sf_err_t sf_batch_cmd_begin(sf_batch_t *b, size_t nargs);
 sf_err_t sf_batch_arg(sf_batch_t *b, const void *data, size_t len);
+
+/* Checks the keys of the command whose nargs arguments start at argument
+ * index arg0 against b->guard (SF_OK without a guard); on a violation the
+ * guard remembers it for the event and SF_ERR_RULE names the key. */
+sf_err_t sf_batch_check_cmd(sf_batch_t *b, size_t arg0, size_t nargs,
+                            char *errstr, size_t errstr_size);
 
 /* Walks the commands of b in order.  Start with it zeroed; each call
  * returns 1 and sets *offset (the event's), *argc and *arg0 (index of the

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "journey.h"
 #include "log.h"
+#include "preflight.h"
 #include "metrics.h"
 #include "rebuild.h"
 #include "sf_projector.h"
@@ -234,6 +235,17 @@ static int load_catalog(const char *cmd, const sf_config_t *cfg,
     return 0;
 }
 
+/* The checks of a projection against the others and the catalog. */
+static int preflight(const char *cmd, const sf_config_t *cfg,
+                     const sf_pconf_t *pc, const sf_catalog_t *cat) {
+    char err[1024];
+    if (sf_projection_preflight(cfg, pc, cat, err, sizeof(err))) {
+        die_line(cmd, err);
+        return 2;
+    }
+    return 0;
+}
+
 static const sf_pconf_t *need_projection(const char *cmd,
                                          const sf_config_t *cfg,
                                          const char *name) {
@@ -306,6 +318,8 @@ static int cmd_run(const opts_t *o) {
         }
         char err[1024];
         jobs[i].name = pc->name;
+        if ((rc = preflight("run", cfg, pc, cat)))
+            goto out2;
         if (sf_worker_new(cfg, pc, cat, m, &g_stop, &jobs[i].w, err,
                           sizeof(err))) {
             die_line("run", err);
@@ -412,7 +426,8 @@ static int cmd_rebuild(const opts_t *o) {
         rc = 2;
     } else if (!(pc = need_projection("rebuild", cfg, o->args[0]))) {
         rc = 2;
-    } else if (!(rc = load_catalog("rebuild", cfg, &cat))) {
+    } else if (!(rc = load_catalog("rebuild", cfg, &cat)) &&
+               !(rc = preflight("rebuild", cfg, pc, cat))) {
         sf_rebuild_opts_t ro = {o->as_of, o->force, (size_t)o->batch};
         sf_rebuild_stats_t st;
         char err[1024];

@@ -47,12 +47,18 @@ sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
     ev->offset = m->offset;
     ev->timestamp = rd_kafka_message_timestamp(m, NULL);
     ev->aggregate_id = ev->strs.p + offs[0];
+    ev->aggregate_id_len = offs[1] - offs[0] - 1;
     ev->type = ev->strs.p + offs[1];
     ev->id = ev->strs.p + offs[2];
     ev->time = ev->strs.p + offs[3];
     ev->version = ev->strs.p + offs[4];
     ev->data = NULL;
     return SF_OK;
+}
+
+int sf_event_aggregate_id_has_nul(const sf_event_t *ev) {
+    return ev->aggregate_id &&
+           memchr(ev->aggregate_id, '\0', ev->aggregate_id_len) != NULL;
 }
 
 void sf_event_clear(sf_event_t *ev) {

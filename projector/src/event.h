@@ -17,6 +17,7 @@ struct sf_event_s {
     int64_t offset;
     int64_t timestamp; /* Kafka timestamp, ms; -1 unknown */
     const char *aggregate_id, *type, *id, *time, *version;
+    size_t aggregate_id_len; /* bytes, which may include a NUL */
     avro_value_t *data; /* NULL until decoded */
     sf_buf_t strs;      /* storage of the strings above */
 };
@@ -26,6 +27,10 @@ struct sf_event_s {
  * left NULL. */
 sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m);
 void sf_event_clear(sf_event_t *ev);
+
+/* Non-zero when the aggregate id (ce_subject or the record key) holds a
+ * NUL byte: as a C string it would name another aggregate. */
+int sf_event_aggregate_id_has_nul(const sf_event_t *ev);
 
 /* The header value of name as a new NUL-terminated copy in buf (reset
  * first); returns 0 if present, -1 if absent. */

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "sf_projector.h"
 #include "sf_schema.h"
 
 typedef enum {
@@ -54,6 +55,7 @@ typedef struct part {
     sf_path_t *path; /* NULL: literal */
     char *lit;
     size_t litlen;
+    size_t at; /* byte offset of the path in the template text */
 } part_t;
 
 struct sf_tmpl {
@@ -138,7 +140,14 @@ static sf_err_t path_parse(const char *text, size_t len, sf_path_t **out,
                               "expected [index] with a non-negative integer");
                 goto err;
             }
-            s.index = strtoull(text + st, NULL, 10);
+            if (i - st > 9) { /* an index fits 32 bits; no overflow */
+                *errcol = st;
+                e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                              "index %.*s too large", (int)(i - st),
+                              text + st);
+                goto err;
+            }
+            s.index = (size_t)strtoul(text + st, NULL, 10);
             i++;
         } else {
             *errcol = i;
@@ -238,13 +247,14 @@ sf_err_t sf_tmpl_compile(const char *text, sf_tmpl_t **out, size_t *errcol,
             goto err;
         }
         if (lit.len) {
-            part_t p = {NULL, lit.p, lit.len};
+            part_t p = {NULL, lit.p, lit.len, 0};
             if ((e = add_part(t, p)))
                 goto err;
             memset(&lit, 0, sizeof(lit));
         }
         part_t p = {0};
         size_t sub = 0;
+        p.at = i + 1;
         e = path_parse(text + i + 1, (size_t)(close - text - i - 1), &p.path,
                        &sub, errstr, errstr_size);
         if (e) {
@@ -260,7 +270,7 @@ sf_err_t sf_tmpl_compile(const char *text, sf_tmpl_t **out, size_t *errcol,
     if (lit.len || t->nparts == 0) {
         if (!lit.p && (e = sf_buf_append(&lit, "", 0)))
             goto err;
-        part_t p = {NULL, lit.p, lit.len};
+        part_t p = {NULL, lit.p, lit.len, 0};
         if ((e = add_part(t, p)))
             goto err;
         memset(&lit, 0, sizeof(lit));
@@ -315,15 +325,21 @@ static sf_err_t render_value(const sf_path_t *p, avro_value_t *v,
         return sf_buf_append(out, buf, size);
     }
     case AVRO_INT32: {
+        /* negated in 64 bits: -(-2^31) = 2^31 is a fine value */
         int32_t x = 0;
         avro_value_get_int(v, &x);
-        n = snprintf(num, sizeof(num), "%" PRId32,
-                     p->filter == FILTER_NEG ? -x : x);
+        n = snprintf(num, sizeof(num), "%" PRId64,
+                     p->filter == FILTER_NEG ? -(int64_t)x : (int64_t)x);
         break;
     }
     case AVRO_INT64: {
         int64_t x = 0;
         avro_value_get_long(v, &x);
+        if (p->filter == FILTER_NEG && x == INT64_MIN)
+            /* 2^63 is no 64-bit integer: Redis would refuse it too */
+            return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                             "%s: |neg of %" PRId64 " does not fit a 64-bit "
+                             "integer", p->text, x);
         n = snprintf(num, sizeof(num), "%" PRId64,
                      p->filter == FILTER_NEG ? -x : x);
         break;
@@ -464,6 +480,60 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
     return render_value(p, &cur, out, is_null, errstr, errstr_size);
 }
 
+/* Escapes out->p[at .. out->len) in place, as sf_key_escape() would,
+ * working backwards so that no second buffer is needed. */
+static sf_err_t escape_tail(sf_buf_t *out, size_t at) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t raw = out->len - at;
+    size_t need = sf_key_escape(NULL, 0, out->p + at, raw);
+    if (need == raw)
+        return SF_OK;
+    if (sf_buf_reserve(out, need - raw))
+        return SF_ERR_NOMEM;
+    unsigned char *p = (unsigned char *)out->p + at;
+    size_t w = need;
+    for (size_t r = raw; r-- > 0;) {
+        unsigned char c = p[r];
+        char one[2] = {(char)c, 0};
+        if (sf_key_escape(one, sizeof one, &c, 1) == 1) {
+            p[--w] = c;
+        } else {
+            p[--w] = (unsigned char)hex[c & 15];
+            p[--w] = (unsigned char)hex[c >> 4];
+            p[--w] = '%';
+        }
+    }
+    out->len = at + need;
+    out->p[out->len] = '\0';
+    return SF_OK;
+}
+
+sf_err_t sf_tmpl_render_key(const sf_tmpl_t *t, const sf_event_t *ev,
+                            sf_buf_t *out, char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < t->nparts; i++) {
+        const part_t *p = &t->parts[i];
+        sf_err_t e;
+        if (!p->path) {
+            e = sf_buf_append(out, p->lit, p->litlen);
+        } else {
+            int is_null;
+            size_t at = out->len;
+            e = sf_path_render(p->path, ev, out, &is_null, errstr,
+                               errstr_size);
+            if (!e && out->len == at)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: %s in a key (an id must not be "
+                                 "empty)", p->path->text,
+                                 is_null ? "null" : "empty");
+            if (!e)
+                e = escape_tail(out, at);
+        }
+        if (e)
+            return e;
+    }
+    return SF_OK;
+}
+
 sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev,
                         sf_buf_t *out, char *errstr, size_t errstr_size) {
     for (size_t i = 0; i < t->nparts; i++) {
@@ -475,6 +545,135 @@ sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev,
             int is_null;
             e = sf_path_render(p->path, ev, out, &is_null, errstr,
                                errstr_size);
+        }
+        if (e)
+            return e;
+    }
+    return SF_OK;
+}
+
+/* ---- checking paths against the newest schema of the event type ---- */
+
+/* The full name of a named schema, else its type name ("int"). */
+static const char *schema_label(avro_schema_t s, char *buf, size_t size) {
+    if (is_avro_named_type(s)) {
+        const char *ns = avro_schema_namespace(s);
+        snprintf(buf, size, "%s%s%s", ns && *ns ? ns : "", ns && *ns ? "." : "",
+                 avro_schema_name(s));
+        return buf;
+    }
+    const char *n = avro_schema_type_name(s);
+    return n ? n : "value";
+}
+
+static int is_number(avro_schema_t s) {
+    return is_avro_int32(s) || is_avro_int64(s) || is_avro_float(s) ||
+           is_avro_double(s);
+}
+
+/* Segments i.. of p against schema s, entering unions as rendering does:
+ * a path is fine when some branch other than null takes it. */
+static sf_err_t check_from(const sf_path_t *p, size_t i, avro_schema_t s,
+                           char *errstr, size_t errstr_size) {
+    char lb[256];
+    if (is_avro_union(s)) {
+        size_t nb = avro_schema_union_size(s);
+        sf_err_t first = SF_OK;
+        char msg[256] = "";
+        for (size_t b = 0; b < nb; b++) {
+            avro_schema_t br = avro_schema_union_branch(s, (int)b);
+            if (is_avro_null(br))
+                continue;
+            char m[256];
+            sf_err_t e = check_from(p, i, br, m, sizeof(m));
+            if (!e)
+                return SF_OK;
+            if (!first) {
+                first = e;
+                snprintf(msg, sizeof(msg), "%s", m);
+            }
+        }
+        if (first)
+            return sf_seterr(errstr, errstr_size, first, "%s", msg);
+        return SF_OK; /* only null: renders as null */
+    }
+    if (i == p->nseg) {
+        if (p->filter == FILTER_NEG && !is_number(s))
+            return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                             "%s: |neg needs a number, the schema has %s",
+                             p->text, schema_label(s, lb, sizeof(lb)));
+        return SF_OK;
+    }
+    const seg_t *sg = &p->segs[i];
+    if (sg->name) {
+        if (is_avro_record(s)) {
+            /* (avro_schema_record_field_get crashes on a missing name) */
+            int fi = avro_schema_record_field_get_index(s, sg->name);
+            avro_schema_t f = fi < 0 ? NULL
+                                     : avro_schema_record_field_get_by_index(
+                                           s, fi);
+            if (!f)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: no field \"%s\" in %s", p->text,
+                                 sg->name, schema_label(s, lb, sizeof(lb)));
+            return check_from(p, i + 1, f, errstr, errstr_size);
+        }
+        if (is_avro_map(s))
+            return check_from(p, i + 1, avro_schema_map_values(s), errstr,
+                              errstr_size);
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "%s: .%s applied to a %s", p->text, sg->name,
+                         schema_label(s, lb, sizeof(lb)));
+    }
+    if (is_avro_array(s))
+        return check_from(p, i + 1, avro_schema_array_items(s), errstr,
+                          errstr_size);
+    return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                     "%s: [%zu] applied to a %s", p->text, sg->index,
+                     schema_label(s, lb, sizeof(lb)));
+}
+
+sf_err_t sf_path_check(const sf_path_t *p, avro_schema_t schema,
+                       char *errstr, size_t errstr_size) {
+    if (p->field != F_DATA) {
+        if (p->filter == FILTER_NEG && p->field != F_PARTITION &&
+            p->field != F_OFFSET && p->field != F_TIMESTAMP)
+            return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                             "%s: |neg needs a number", p->text);
+        return SF_OK;
+    }
+    return check_from(p, 0, schema, errstr, errstr_size);
+}
+
+sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema,
+                       size_t *errcol, char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < t->nparts; i++) {
+        if (!t->parts[i].path)
+            continue;
+        sf_err_t e = sf_path_check(t->parts[i].path, schema, errstr,
+                                   errstr_size);
+        if (e) {
+            *errcol = t->parts[i].at;
+            return e;
+        }
+    }
+    return SF_OK;
+}
+
+sf_err_t sf_tmpl_key_glob(const sf_tmpl_t *t, sf_buf_t *out) {
+    for (size_t i = 0; i < t->nparts; i++) {
+        const part_t *p = &t->parts[i];
+        sf_err_t e = SF_OK;
+        if (p->path) {
+            e = sf_buf_append(out, "?*", 2); /* never empty, else anything */
+        } else {
+            for (size_t k = 0; !e && k < p->litlen; k++) {
+                char c = p->lit[k];
+                if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
+                    e = sf_buf_append(out, "\\", 1);
+                if (!e)
+                    e = sf_buf_append(out, &c, 1);
+            }
         }
         if (e)
             return e;

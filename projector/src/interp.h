@@ -36,6 +36,13 @@ int sf_tmpl_is_literal(const sf_tmpl_t *t, const char **lit, size_t *len);
 sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev,
                         sf_buf_t *out, char *errstr, size_t errstr_size);
 
+/* Renders t as a key: each placeholder's value is escaped with
+ * sf_key_escape() (':' '%' and control bytes as %XX) so that event data
+ * can never add a key segment, and a placeholder that renders empty or
+ * null is an error (SF_ERR_RULE): an empty id names no aggregate. */
+sf_err_t sf_tmpl_render_key(const sf_tmpl_t *t, const sf_event_t *ev,
+                            sf_buf_t *out, char *errstr, size_t errstr_size);
+
 /* A single path ("data.winner_id"), for conditions. */
 sf_err_t sf_path_compile(const char *text, sf_path_t **out, size_t *errcol,
                          char *errstr, size_t errstr_size);
@@ -45,5 +52,21 @@ void sf_path_destroy(sf_path_t *p);
 sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
                         sf_buf_t *out, int *is_null,
                         char *errstr, size_t errstr_size);
+
+/* Checks the data paths of t (of p) against schema, the newest version
+ * of the event type, as rendering would walk them: fields that exist,
+ * map values, array items, unions entered, |neg only on numbers.
+ * SF_ERR_RULE naming the path; *errcol is the byte offset of the failing
+ * path in the template text. */
+sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema,
+                       size_t *errcol, char *errstr, size_t errstr_size);
+sf_err_t sf_path_check(const sf_path_t *p, avro_schema_t schema,
+                       char *errstr, size_t errstr_size);
+
+/* A Redis glob pattern matching every key t can render (literal text
+ * escaped, each placeholder as "?*": non-empty, anything), appended to
+ * out; used to tell at load time a key template that can never match the
+ * projection's keys: patterns. */
+sf_err_t sf_tmpl_key_glob(const sf_tmpl_t *t, sf_buf_t *out);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "rules.h"
 
 typedef struct handler {
@@ -25,6 +26,7 @@ struct sf_projection_s {
     dtor_t *d;
     size_t nd;
     void *dl;
+    sf_keyguard_t *guard; /* the keys: this projection may write */
 };
 
 /* Inits registered by custom worker binaries (sf_projector_register_init),
@@ -95,6 +97,7 @@ void sf_projection_destroy(sf_projection_t *p) {
     free(p->d);
     if (p->dl)
         dlclose(p->dl);
+    sf_keyguard_destroy(p->guard);
     free(p);
 }
 
@@ -134,6 +137,27 @@ sf_err_t sf_projection_create(const sf_pconf_t *pc, sf_projection_t **out,
                           pc->name, pc->handler, msg);
         }
     }
+    size_t nkeys = sf_rules_nkeys(pc->rules);
+    const char **pats = calloc(nkeys ? nkeys : 1, sizeof(*pats));
+    if (!e && !pats)
+        e = SF_ERR_NOMEM;
+    for (size_t i = 0; !e && i < nkeys; i++)
+        pats[i] = sf_rules_key(pc->rules, i);
+    if (!e) {
+        char kmsg[512];
+        e = sf_keyguard_new(pats, nkeys, &p->guard, kmsg, sizeof(kmsg));
+        if (e)
+            sf_seterr(errstr, errstr_size, e, "projection %s: %s", pc->name,
+                      kmsg);
+    }
+    free(pats);
+    if (!e && p->nh && !nkeys)
+        /* every key is checked against keys:, so without patterns a
+         * handler could write nothing; rebuild needs them too */
+        e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                      "projection %s has C handlers but declares no keys: "
+                      "patterns (rules: {keys: [\"view:*\"], on: {}})",
+                      pc->name);
     if (e) {
         sf_projection_destroy(p);
         return e;
@@ -181,6 +205,14 @@ sf_err_t sf_projection_process(sf_projection_t *p, sf_decoder_t *dec,
     int known = *ev->type != '\0';
     if (known && !sf_projection_wants(p, ev->type))
         return sf_batch_event_end(b); /* not ours: only the checkpoint moves */
+    if (sf_event_aggregate_id_has_nul(ev)) {
+        /* handlers get the id as a C string: it would be cut at the NUL
+         * and name another aggregate */
+        fail(b, drop, prev_last, prev_first);
+        return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
+                         "aggregate id (ce_subject or record key) holds a "
+                         "NUL byte");
+    }
     char msg[512];
     avro_value_t *val = NULL;
     const sf_schema_t *reader = NULL;
@@ -206,6 +238,8 @@ sf_err_t sf_projection_process(sf_projection_t *p, sf_decoder_t *dec,
     }
     ev->data = val;
     msg[0] = '\0';
+    b->guard = p->guard;
+    sf_keyguard_event_reset(p->guard);
     e = sf_rules_apply(p->pc->rules, ev, b, scratch, msg, sizeof(msg));
     /* then every handler of the type, in registration order */
     for (size_t i = 0; !e && i < p->nh; i++) {
@@ -216,6 +250,13 @@ sf_err_t sf_projection_process(sf_projection_t *p, sf_decoder_t *dec,
             snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
                      "%s(handler for %s)", msg[0] ? " " : "", ev->type);
     }
+    if (!e && sf_keyguard_violation(p->guard)) {
+        /* a handler went on after sf_batch_command refused a key */
+        snprintf(msg, sizeof(msg), "%s (handler for %s)",
+                 sf_keyguard_violation(p->guard), ev->type);
+        e = SF_ERR_RULE;
+    }
+    b->guard = NULL;
     if (e) {
         fail(b, drop, prev_last, prev_first);
         return sf_seterr(errstr, errstr_size, SF_ERR_RULE, "%s", msg);

@@ -6,15 +6,26 @@
 #include <string.h>
 
 #include "interp.h"
+#include "keys.h"
+#include "sf_schema.h"
+
+/* Where a scalar's text starts in its file (1-based), for errors found
+ * after parsing (checks against the schema catalog). */
+typedef struct pos {
+    size_t line, col;
+} pos_t;
 
 typedef struct cond {
     sf_path_t *path;
     char *value; /* NULL: compares against Avro null */
+    pos_t at;
 } cond_t;
 
 typedef struct rcmd {
     size_t nargs;
     sf_tmpl_t **args;
+    unsigned char *is_key; /* per argument: a key position of the command */
+    pos_t *argpos;         /* per argument: where its text starts */
     cond_t *when, *unless;
     size_t nwhen, nunless;
     char where[128]; /* "file:line:col" of the command, for errors */
@@ -22,11 +33,13 @@ typedef struct rcmd {
 
 typedef struct revent {
     char *type;
+    pos_t at;
     rcmd_t *cmds;
     size_t ncmds;
 } revent_t;
 
 struct sf_rules {
+    char *file; /* for errors after parsing */
     char **keys;
     size_t nkeys;
     revent_t *ev;
@@ -54,6 +67,8 @@ void sf_rules_destroy(sf_rules_t *r) {
             for (size_t k = 0; k < c->nargs; k++)
                 sf_tmpl_destroy(c->args[k]);
             free(c->args);
+            free(c->is_key);
+            free(c->argpos);
             conds_free(c->when, c->nwhen);
             conds_free(c->unless, c->nunless);
         }
@@ -61,6 +76,7 @@ void sf_rules_destroy(sf_rules_t *r) {
         free(e->type);
     }
     free(r->ev);
+    free(r->file);
     free(r);
 }
 
@@ -73,6 +89,14 @@ static sf_err_t tmpl_err(sf_yaml_t *y, yaml_node_t *n, size_t errcol,
                  n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
     at.start_mark.column += errcol + (quoted ? 1 : 0);
     return sf_yaml_err(y, &at, errstr, errstr_size, SF_ERR_PARSE, "%s", msg);
+}
+
+static pos_t scalar_pos(const yaml_node_t *n) {
+    int quoted = n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                 n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    pos_t p = {n->start_mark.line + 1,
+               n->start_mark.column + 1 + (quoted ? 1 : 0)};
+    return p;
 }
 
 static sf_err_t parse_conds(sf_yaml_t *y, yaml_node_t *n, cond_t **out,
@@ -101,6 +125,7 @@ static sf_err_t parse_conds(sf_yaml_t *y, yaml_node_t *n, cond_t **out,
         char msg[256];
         if (sf_path_compile(ks, &c[*nout].path, &col, msg, sizeof(msg)))
             return tmpl_err(y, k, col, msg, errstr, errstr_size);
+        c[*nout].at = scalar_pos(k);
         if (!sf_yaml_is_null(v) && !(c[*nout].value = strdup(vs))) {
             sf_path_destroy(c[*nout].path);
             return SF_ERR_NOMEM;
@@ -151,7 +176,9 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
     if (cnt == 0)
         return sf_yaml_err(y, seq, errstr, errstr_size, SF_ERR_PARSE,
                            "empty command");
-    if (!(c->args = calloc(cnt, sizeof(*c->args))))
+    if (!(c->args = calloc(cnt, sizeof(*c->args))) ||
+        !(c->is_key = calloc(cnt, 1)) ||
+        !(c->argpos = calloc(cnt, sizeof(*c->argpos))))
         return SF_ERR_NOMEM;
     for (size_t i = 0; i < cnt; i++) {
         yaml_node_t *a = sf_yaml_node(y, seq->data.sequence.items.start[i]);
@@ -159,14 +186,23 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
         if (!s)
             return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
                                "command arguments must be scalars");
-        if (i == 0 && !sf_projector_command_allowed(s))
+        sf_cmd_keyspec_t spec;
+        if (i == 0 && !sf_cmd_keys(s, strlen(s), &spec))
             return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
                                "command \"%s\" is not an allowed write "
                                "command", s);
+        if (i == 0) {
+            if (cnt < 2)
+                return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
+                                   "command \"%s\" needs a key", s);
+            for (size_t k = 1; k < cnt; k++)
+                c->is_key[k] = (unsigned char)sf_cmd_is_key(&spec, cnt, k);
+        }
         size_t col = 0;
         char msg[256];
         if (sf_tmpl_compile(s, &c->args[i], &col, msg, sizeof(msg)))
             return tmpl_err(y, a, col, msg, errstr, errstr_size);
+        c->argpos[i] = scalar_pos(a);
         c->nargs++;
     }
     return SF_OK;
@@ -207,6 +243,15 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
                                     "a key pattern must be a non-empty string");
                     goto err;
                 }
+                char why[512];
+                sf_glob_t *g = NULL;
+                size_t col = 0;
+                if (sf_glob_compile(s, strlen(s), &g, &col, why,
+                                    sizeof(why))) {
+                    e = tmpl_err(y, a, col, why, errstr, errstr_size);
+                    goto err;
+                }
+                sf_glob_destroy(g);
                 if (!strncmp(s, SF_REDIS_PREFIX, strlen(SF_REDIS_PREFIX)) ||
                     !strcmp(s, "*")) {
                     e = sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
@@ -214,6 +259,11 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
                                     "bookkeeping (sf:*) or everything", s);
                     goto err;
                 }
+                /* Any other pattern that can reach the reserved prefix,
+                 * and overlaps with other projections' patterns, are
+                 * checked when a projection is loaded to run or rebuild
+                 * (preflight.c): one bad projection must not keep the
+                 * others of its config from running. */
                 if (!(r->keys[r->nkeys++] = strdup(s))) {
                     e = SF_ERR_NOMEM;
                     goto err;
@@ -253,6 +303,7 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
                     goto err;
                 }
                 revent_t *re = &r->ev[r->nev++];
+                re->at = scalar_pos(tk);
                 if (!(re->type = strdup(type))) {
                     e = SF_ERR_NOMEM;
                     goto err;
@@ -284,6 +335,10 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
     if (!have_on) {
         e = sf_yaml_err(y, root, errstr, errstr_size, SF_ERR_PARSE,
                         "rules need an \"on\" mapping");
+        goto err;
+    }
+    if (!(r->file = strdup(y->file ? y->file : "rules"))) {
+        e = SF_ERR_NOMEM;
         goto err;
     }
     *out = r;
@@ -373,6 +428,7 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
         if ((e = sf_batch_cmd_begin(b, c->nargs)))
             return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where,
                              sf_err2str(e));
+        size_t arg0 = b->nargs;
         for (size_t k = 0; k < c->nargs; k++) {
             const char *lit;
             size_t len;
@@ -380,7 +436,12 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
                 e = sf_batch_arg(b, lit, len);
             } else {
                 sf_buf_reset(scratch);
-                e = sf_tmpl_render(c->args[k], ev, scratch, msg, sizeof(msg));
+                /* ids in key positions are escaped, never empty */
+                e = c->is_key[k]
+                        ? sf_tmpl_render_key(c->args[k], ev, scratch, msg,
+                                             sizeof(msg))
+                        : sf_tmpl_render(c->args[k], ev, scratch, msg,
+                                         sizeof(msg));
                 if (e)
                     return sf_seterr(errstr, errstr_size, e, "%s: %s",
                                      c->where, msg);
@@ -390,6 +451,104 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
                 return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where,
                                  sf_err2str(e));
         }
+        /* every key against the projection's keys: and sf: */
+        if ((e = sf_batch_check_cmd(b, arg0, c->nargs, msg, sizeof(msg))))
+            return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where, msg);
     }
     return SF_OK;
+}
+
+/* ---- checks against the schema catalog ---- */
+
+static sf_err_t conds_check(const sf_rules_t *r, const cond_t *c, size_t n,
+                            avro_schema_t sch, char *errstr,
+                            size_t errstr_size) {
+    char msg[300];
+    for (size_t i = 0; i < n; i++)
+        if (sf_path_check(c[i].path, sch, msg, sizeof(msg)))
+            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                             "%s:%zu:%zu: %s", r->file, c[i].at.line,
+                             c[i].at.col, msg);
+    return SF_OK;
+}
+
+sf_err_t sf_rules_check_catalog(const sf_rules_t *r, const sf_catalog_t *cat,
+                                char *errstr, size_t errstr_size) {
+    if (!r)
+        return SF_OK;
+    char msg[300];
+    for (size_t i = 0; i < r->nev; i++) {
+        const revent_t *re = &r->ev[i];
+        const sf_schema_t *sch = sf_catalog_latest(cat, re->type);
+        if (!sch)
+            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                             "%s:%zu:%zu: unknown event type \"%s\": the "
+                             "schema catalog has no such Avro full name",
+                             r->file, re->at.line, re->at.col, re->type);
+        avro_schema_t as = sf_schema_avro(sch);
+        for (size_t j = 0; j < re->ncmds; j++) {
+            const rcmd_t *c = &re->cmds[j];
+            sf_err_t e = conds_check(r, c->when, c->nwhen, as, errstr,
+                                     errstr_size);
+            if (!e)
+                e = conds_check(r, c->unless, c->nunless, as, errstr,
+                                errstr_size);
+            if (e)
+                return e;
+            for (size_t k = 0; k < c->nargs; k++) {
+                size_t col = 0;
+                if (sf_tmpl_check(c->args[k], as, &col, msg, sizeof(msg)))
+                    return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                                     "%s:%zu:%zu: %s (newest schema of "
+                                     "%s: v%d)", r->file, c->argpos[k].line,
+                                     c->argpos[k].col + col, msg, re->type,
+                                     sf_schema_version(sch));
+            }
+        }
+    }
+    return SF_OK;
+}
+
+sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
+                             size_t errstr_size) {
+    if (!r)
+        return SF_OK;
+    sf_glob_t **pats = calloc(r->nkeys ? r->nkeys : 1, sizeof(*pats));
+    sf_buf_t g = {0};
+    sf_err_t e = pats ? SF_OK : SF_ERR_NOMEM;
+    size_t col;
+    for (size_t i = 0; !e && i < r->nkeys; i++)
+        if (sf_glob_compile(r->keys[i], strlen(r->keys[i]), &pats[i], &col,
+                            NULL, 0))
+            pats[i] = NULL; /* refused when parsed; not reached */
+    for (size_t i = 0; !e && i < r->nev; i++)
+        for (size_t j = 0; !e && j < r->ev[i].ncmds; j++) {
+            const rcmd_t *c = &r->ev[i].cmds[j];
+            for (size_t k = 1; !e && k < c->nargs; k++) {
+                if (!c->is_key[k])
+                    continue;
+                sf_glob_t *kg = NULL;
+                sf_buf_reset(&g);
+                if ((e = sf_tmpl_key_glob(c->args[k], &g)))
+                    break;
+                if (sf_glob_compile(g.p ? g.p : "", g.len, &kg, &col, NULL,
+                                    0))
+                    continue; /* cannot happen: literals are escaped */
+                int ok = 0;
+                for (size_t p = 0; p < r->nkeys && !ok; p++)
+                    ok = pats[p] && sf_glob_overlap(kg, pats[p]);
+                sf_glob_destroy(kg);
+                if (!ok)
+                    e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                                  "%s:%zu:%zu: this key can never match the "
+                                  "keys: patterns of the file, so every "
+                                  "event would be dead-lettered", r->file,
+                                  c->argpos[k].line, c->argpos[k].col);
+            }
+        }
+    for (size_t i = 0; pats && i < r->nkeys; i++)
+        sf_glob_destroy(pats[i]);
+    free(pats);
+    sf_buf_free(&g);
+    return e;
 }

@@ -44,4 +44,19 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
                         sf_batch_t *b, sf_buf_t *scratch,
                         char *errstr, size_t errstr_size);
 
+/* Checks r against the catalog (the newest schema of each type): every
+ * event type must be a known Avro full name, every data path of a command
+ * or condition must exist in that schema (sf_tmpl_check).  SF_ERR_CONFIG
+ * with "file:line:col: ..." of the type or path. */
+/* Checks that every key argument of every command can match one of the
+ * keys: patterns (keys are also checked one by one when written).
+ * SF_ERR_CONFIG with "file:line:col" of the key argument. */
+sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
+                             size_t errstr_size);
+
+struct sf_catalog_s;
+sf_err_t sf_rules_check_catalog(const sf_rules_t *r,
+                                const struct sf_catalog_s *cat,
+                                char *errstr, size_t errstr_size);
+
 #endif

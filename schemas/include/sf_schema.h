@@ -9,7 +9,13 @@
  *   - the single-object codec (C3 01, 8-byte little-endian fingerprint,
  *     Avro binary body) with schema resolution from any older writer version
  *     to the newest reader version (defaults, promotions, enum defaults,
- *     union branch matching);
+ *     union branch matching).  Where the spec leaves room, Java's reader
+ *     decides: a writer field resolves to the reader field of its own name
+ *     first; aliases rename writer fields (spec, "Aliases"), so a pair in
+ *     which that renaming gives two fields of one name is incompatible
+ *     (Java: duplicate field); a named writer union branch goes to the
+ *     reader branch with its full name before one with its short name
+ *     (Java's Resolver);
  *   - Avro JSON encoding <-> Avro values, with errors naming the field path;
  *   - compatibility checks between versions of a type.
  *
@@ -86,7 +92,9 @@ void sf_catalog_destroy(sf_catalog_t *cat);
  * version, a file that is not a valid schema, a top-level schema that is
  * not a named type, or a field default that does not fit its type fail the
  * whole load with file name and reason in errstr (SF_ERR_IO, SF_ERR_PARSE,
- * SF_ERR_SCHEMA). */
+ * SF_ERR_SCHEMA).  Defaults of bytes and fixed may hold "\u0000" (byte
+ * 0x00); a name, namespace, symbol, alias or type name holding U+0000 is
+ * refused. */
 sf_err_t sf_catalog_load_dir(sf_catalog_t *cat, const char *dir,
                              char *errstr, size_t errstr_size);
 
@@ -156,7 +164,8 @@ void sf_decoder_destroy(sf_decoder_t *dec);
  * SF_ERR_INCOMPATIBLE (the data uses something the newest version cannot
  * hold: a union branch or enum symbol without a match), SF_ERR_NOMEM,
  * SF_ERR_INVALID_ARG.  errstr reads
- * "<type> v<W>->v<R>: <field path>: byte <offset>: <what>", e.g.
+ * "<type> v<W>->v<R>: <field path>: byte <offset>: <what>" (a path too
+ * long for errstr is shortened in its middle, never <what>), e.g.
  * "shop.cart.ItemAddedToCart v1->v2: sku: byte 13: string length 3
  * exceeds the 0 bytes left".  Never reads outside buf.
  * The resolution plan of each writer fingerprint is compiled once and
@@ -173,7 +182,8 @@ sf_err_t sf_decoder_decode(sf_decoder_t *dec, const void *buf, size_t len,
 
 /* Builds a new value of s's schema from JSON in the Avro JSON encoding
  * (unions as {"branch": value} or null, the branch named by its type name
- * or full name; bytes/fixed as ISO-8859-1 strings; logical types as their
+ * or full name; bytes/fixed as ISO-8859-1 strings, "\u0000" being byte
+ * 0x00 (parse JSON text with JSON_ALLOW_NUL); logical types as their
  * underlying type, timestamp-millis also accepted as an RFC 3339 string;
  * float/double also as "NaN", "Infinity", "-Infinity").  Leniencies for
  * hand-written events: a record field missing from the JSON takes its

@@ -87,6 +87,44 @@ static size_t lower_fp(const sf_catalog_t *cat, uint64_t fp)
     return lo;
 }
 
+/* avro-c parses schema text with its own copy of jansson, which refuses
+ * "\u0000" anywhere.  Our parser has already read everything (words were
+ * checked to hold no U+0000), and avro-c keeps no defaults, docs or other
+ * attributes -- the only places a U+0000 can be left -- so avro-c gets a
+ * copy in which such strings are emptied.  NULL when out of memory. */
+static void scrub_nul(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    if (json_is_object(j)) {
+        json_object_foreach(j, k, v) {
+            if (json_is_string(v) && !sf_json_word(v))
+                json_object_set_new(j, k, json_string(""));
+            else
+                scrub_nul(v);
+        }
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            v = json_array_get(j, i);
+            if (json_is_string(v) && !sf_json_word(v))
+                json_array_set_new(j, i, json_string(""));
+            else
+                scrub_nul(v);
+        }
+    }
+}
+
+static char *text_for_avro_c(const json_t *j)
+{
+    json_t *copy = json_deep_copy(j);
+    if (!copy)
+        return NULL;
+    scrub_nul(copy);
+    char *text = json_dumps(copy, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(copy);
+    return text;
+}
+
 sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
                         size_t len, const char *origin, int version,
                         const sf_schema_t **out,
@@ -101,7 +139,10 @@ sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
                          "version must be >= 1" : "NULL argument");
     if (!origin)
         origin = "schema";
-    json_t *j = json_loadb(schema_json, len, JSON_DECODE_ANY, &je);
+    /* JSON_ALLOW_NUL: "\u0000" is byte 0x00 in bytes/fixed defaults;
+     * names are checked for NULs where they are read (sf_json_word). */
+    json_t *j = json_loadb(schema_json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                           &je);
     if (!j)
         return sf_seterr(errstr, errstr_size, SF_ERR_PARSE, "%s:%d:%d: %s",
                          origin, je.line, je.column, je.text);
@@ -111,6 +152,7 @@ sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
         return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "out of memory");
     }
     err = sf_tree_parse(j, &s->tree, origin, 1, errstr, errstr_size);
+    char *for_avro = err ? NULL : text_for_avro_c(j);
     json_decref(j);
     if (err)
         goto fail;
@@ -133,7 +175,15 @@ sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
     s->json_text[len] = 0;
     s->fingerprint = sf_crc64_avro(s->canonical, strlen(s->canonical));
 
-    if (avro_schema_from_json_length(s->json_text, len, &s->avro)) {
+    if (!for_avro) {
+        err = sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    int bad = avro_schema_from_json_length(for_avro, strlen(for_avro),
+                                           &s->avro);
+    free(for_avro);
+    for_avro = NULL;
+    if (bad) {
         s->avro = NULL;
         err = sf_seterr(errstr, errstr_size, SF_ERR_SCHEMA,
                         "%s: avro-c refuses the schema: %s", origin,
@@ -196,6 +246,7 @@ sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
         *out = s;
     return SF_OK;
 fail:
+    free(for_avro);
     schema_free(s);
     return err;
 }

@@ -27,6 +27,7 @@ static sf_err_t rd_fail(sf_rd_t *rd, sf_err_t err, const char *fmt, ...)
     rd->err = err;
     rd->err_off = (size_t)(rd->p - rd->base);
     rd->nsegs = 0;
+    rd->segs_cut = 0;
     va_start(ap, fmt);
     vsnprintf(rd->msg, sizeof rd->msg, fmt, ap);
     va_end(ap);
@@ -37,8 +38,10 @@ __attribute__((format(printf, 2, 3), noinline, cold))
 static void rd_seg(sf_rd_t *rd, const char *fmt, ...)
 {
     va_list ap;
-    if (rd->nsegs >= SF_PATH_MAX_SEGS)
+    if (rd->nsegs >= SF_PATH_MAX_SEGS) {
+        rd->segs_cut = 1;
         return;
+    }
     va_start(ap, fmt);
     vsnprintf(rd->segs[rd->nsegs++], sizeof rd->segs[0], fmt, ap);
     va_end(ap);
@@ -48,6 +51,10 @@ void sf_rd_path(const sf_rd_t *rd, char *out, size_t size)
 {
     size_t o = 0;
     out[0] = 0;
+    if (rd->segs_cut && size > 4) {
+        memcpy(out, "...", 4); /* the outermost segments were not kept */
+        o = 3;
+    }
     for (int i = rd->nsegs - 1; i >= 0 && o + 1 < size; i--) {
         const char *s = rd->segs[i];
         int n = snprintf(out + o, size - o, "%s%s",
@@ -328,7 +335,11 @@ static sf_err_t exec_record(sf_rd_t *rd, const op_t *op, avro_value_t *val)
 
     for (size_t i = 0; i < op->nsteps; i++) {
         const rec_step_t *s = &op->steps[i];
-        if (s->rindex < 0) {
+        if (s->rindex < 0 && s->op && s->op->kind == OP_FAIL) {
+            rd_fail(rd, SF_ERR_INCOMPATIBLE, "%s", s->op->fail);
+            rd_seg(rd, "%s", s->name);
+            return rd->err;
+        } else if (s->rindex < 0) {
             err = skip(rd, s->wnode);
         } else {
             AVRO_TRY(rd, avro_value_get_by_index(val, (size_t)s->rindex,
@@ -769,11 +780,13 @@ sf_err_t sf_decoder_decode(sf_decoder_t *dec, const void *buf, size_t len,
         err = rd_fail(rd, SF_ERR_TRAILING, "%zu bytes left after the value",
                       left(rd));
     if (err) {
-        char path[512];
+        char path[SF_PATH_MAX_SEGS * 80], head[600], reason[260];
         sf_rd_path(rd, path, sizeof path);
-        return sf_seterr(errstr, errstr_size, err, "%s v%d->v%d: %s%sbyte %zu: "
-                         "%s", p->w->fullname, p->w->version, p->r->version,
-                         path, *path ? ": " : "", rd->err_off, rd->msg);
+        snprintf(head, sizeof head, "%s v%d->v%d: ", p->w->fullname,
+                 p->w->version, p->r->version);
+        snprintf(reason, sizeof reason, "byte %zu: %s", rd->err_off, rd->msg);
+        sf_err_path(errstr, errstr_size, head, path, reason);
+        return err;
     }
     *value = &p->value;
     if (writer)

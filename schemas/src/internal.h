@@ -21,6 +21,7 @@
 
 #include <avro.h>
 #include <jansson.h>
+#include <string.h>
 
 #include "sf_schema.h"
 
@@ -189,8 +190,15 @@ typedef struct sf_rd {
     size_t err_off;
     char msg[200];
     int nsegs;                  /* path segments, innermost first */
+    int segs_cut;               /* outer segments beyond the limit lost */
     char segs[SF_PATH_MAX_SEGS][72];
 } sf_rd_t;
+
+/* Writes "<head><path>: <reason>" (just "<head><reason>" for an empty
+ * path) into out, shortening the path in its middle, never the reason,
+ * when the whole does not fit (errpath.c). */
+void sf_err_path(char *out, size_t size, const char *head, const char *path,
+                 const char *reason);
 
 /* Runs op over rd into val. */
 sf_err_t sf_exec(sf_rd_t *rd, const op_t *op, avro_value_t *val);
@@ -206,5 +214,19 @@ const op_t *sf_plan_find(const sf_plan_t *p, const sf_node_t *n);
 
 /* "object", "array", "string", "number", "boolean" or "null" (parse.c). */
 const char *sf_json_kind(const json_t *j);
+
+/* The text of a JSON string that is a name, symbol, type or other word of
+ * a schema, or NULL when j is not a string or holds U+0000.  Schema text
+ * is read with JSON_ALLOW_NUL because "\u0000" is byte 0x00 in the JSON
+ * form of bytes and fixed defaults (spec, "Schema Declaration": bytes and
+ * fixed defaults are strings of code points 0-255); words must therefore
+ * be checked not to hide a NUL that would cut them short in C. */
+static inline const char *sf_json_word(const json_t *j)
+{
+    const char *s = json_string_value(j);
+    if (s && strlen(s) != json_string_length(j))
+        return NULL;
+    return s;
+}
 
 #endif

@@ -31,8 +31,9 @@ static sf_err_t jerr(jctx_t *c, sf_err_t err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return sf_seterr(c->errstr, c->errstr_size, err, "%s: %s",
-                     c->path[0] ? c->path : "value", msg);
+    sf_err_path(c->errstr, c->errstr_size, "",
+                c->path[0] ? c->path : "value", msg);
+    return err;
 }
 
 static size_t path_push(jctx_t *c, const char *fmt, ...)

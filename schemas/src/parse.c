@@ -308,7 +308,7 @@ static int parse_aliases(pctx_t *c, const json_t *a, const char *ns,
     }
     *out = v;
     for (size_t i = 0; i < n; i++) {
-        const char *s = json_string_value(json_array_get(a, i));
+        const char *s = sf_json_word(json_array_get(a, i));
         if (!s || !valid_fullname(s)) {
             perr(c, path, "aliases[%zu] is not a valid name", i);
             return -1;
@@ -327,7 +327,7 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
                               const char *ns, const char *path)
 {
     const json_t *jname = json_object_get(j, "name");
-    const char *name = json_string_value(jname);
+    const char *name = sf_json_word(jname);
     if (!name) {
         perr(c, path, "%s needs a \"name\"", type_names[type]);
         return NULL;
@@ -337,7 +337,7 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
         return NULL;
     }
     const json_t *jns = json_object_get(j, "namespace");
-    if (jns && !json_is_string(jns) && !json_is_null(jns)) {
+    if (jns && !sf_json_word(jns) && !json_is_null(jns)) {
         perr(c, path, "\"namespace\" must be a string");
         return NULL;
     }
@@ -347,7 +347,7 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
     if (strchr(name, '.')) {
         n->fullname = strdup(name);
     } else {
-        const char *own = jns ? json_string_value(jns) : ns;
+        const char *own = jns ? sf_json_word(jns) : ns;
         if (own && *own && !valid_fullname(own)) {
             perr(c, path, "invalid namespace \"%s\"", own);
             return NULL;
@@ -404,7 +404,7 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
                 perr(c, sub, "field must be an object");
                 goto fail;
             }
-            const char *fname = json_string_value(json_object_get(jf, "name"));
+            const char *fname = sf_json_word(json_object_get(jf, "name"));
             if (!fname || !valid_name_part(fname, strlen(fname))) {
                 perr(c, sub, "field needs a valid \"name\"");
                 goto fail;
@@ -437,10 +437,10 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
             if (def)
                 f->def = json_incref((json_t *)def);
             const json_t *ord = json_object_get(jf, "order");
-            if (ord && !(json_is_string(ord) &&
-                         (strcmp(json_string_value(ord), "ascending") == 0 ||
-                          strcmp(json_string_value(ord), "descending") == 0 ||
-                          strcmp(json_string_value(ord), "ignore") == 0))) {
+            const char *os = ord ? sf_json_word(ord) : NULL;
+            if (ord && !(os && (strcmp(os, "ascending") == 0 ||
+                                strcmp(os, "descending") == 0 ||
+                                strcmp(os, "ignore") == 0))) {
                 perr(c, sub, "\"order\" must be ascending, descending or ignore");
                 goto fail;
             }
@@ -458,7 +458,7 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
             goto fail;
         }
         for (size_t i = 0; i < ns_; i++) {
-            const char *s = json_string_value(json_array_get(syms, i));
+            const char *s = sf_json_word(json_array_get(syms, i));
             if (!s || !valid_name_part(s, strlen(s))) {
                 perr(c, path, "symbols[%zu] is not a valid symbol", i);
                 goto fail;
@@ -477,7 +477,7 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
         }
         const json_t *def = json_object_get(j, "default");
         if (def) {
-            const char *s = json_string_value(def);
+            const char *s = sf_json_word(def);
             for (size_t i = 0; s && i < n->nsymbols; i++)
                 if (strcmp(n->symbols[i], s) == 0)
                     n->enum_default = (int)i;
@@ -512,7 +512,11 @@ static sf_node_t *parse_node(pctx_t *c, const json_t *j, const char *ns,
     if (c->err)
         return NULL;
     if (json_is_string(j)) {
-        const char *s = json_string_value(j);
+        const char *s = sf_json_word(j);
+        if (!s) {
+            perr(c, path, "a type name may not contain U+0000");
+            return NULL;
+        }
         if (primitive_of(s, &t))
             return node_new(c, t);
         return resolve_ref(c, s, ns, path);
@@ -561,7 +565,11 @@ static sf_node_t *parse_node(pctx_t *c, const json_t *j, const char *ns,
     }
     if (!json_is_string(jt))
         return parse_node(c, jt, ns, path);
-    const char *ts = json_string_value(jt);
+    const char *ts = sf_json_word(jt);
+    if (!ts) {
+        perr(c, path, "a type name may not contain U+0000");
+        return NULL;
+    }
     sf_node_t *n = NULL;
     if (primitive_of(ts, &t)) {
         n = node_new(c, t);
@@ -591,7 +599,7 @@ static sf_node_t *parse_node(pctx_t *c, const json_t *j, const char *ns,
     }
     if (!n)
         return NULL;
-    const char *lt = json_string_value(json_object_get(j, "logicalType"));
+    const char *lt = sf_json_word(json_object_get(j, "logicalType"));
     if (lt && !n->logical) {
         n->logical = strdup(lt);
         if (!n->logical) {
@@ -721,7 +729,7 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         return 0;
     }
     case T_ENUM: {
-        const char *s = json_string_value(j);
+        const char *s = sf_json_word(j);
         if (!s)
             goto mismatch;
         for (size_t i = 0; i < n->nsymbols; i++)

@@ -136,10 +136,23 @@ static op_kind_t promotion(sf_type_t w, sf_type_t r)
     return OP_FAIL;
 }
 
-/* First reader branch of the same type (and name), else the first one w can
- * be promoted to; -1 when none. */
+/* The reader branch for writer type w (spec, "Schema Resolution": if
+ * the reader's is a union, "the first schema in the reader's union that
+ * matches the selected writer's union schema is recursively resolved").
+ * Like Java's Resolver, a named writer type first looks for a branch with
+ * its exact full name -- two records called Address in different
+ * namespaces are different types -- and only then for the first branch
+ * whose unqualified name or alias matches; unnamed types take the first
+ * branch of the same type; last comes the first branch w can be promoted
+ * to.  -1 when none. */
 static int match_branch(const sf_node_t *ru, const sf_node_t *w)
 {
+    if (is_named(w))
+        for (size_t i = 0; i < ru->nbranches; i++) {
+            const sf_node_t *b = ru->branches[i];
+            if (b->type == w->type && strcmp(b->fullname, w->fullname) == 0)
+                return (int)i;
+        }
     for (size_t i = 0; i < ru->nbranches; i++) {
         const sf_node_t *b = ru->branches[i];
         if (b->type == w->type && (!is_named(w) || names_match(w, b)))
@@ -160,6 +173,77 @@ static void sub_path(char *out, size_t size, const char *path, const char *add)
 static op_t *compile(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
                      const char *path);
 
+static int has_alias(const sf_field_t *f, const char *name)
+{
+    for (size_t a = 0; a < f->naliases; a++)
+        if (strcmp(f->aliases[a], name) == 0)
+            return 1;
+    return 0;
+}
+
+static int has_field(const sf_node_t *rec, const char *name)
+{
+    for (size_t k = 0; k < rec->nfields; k++)
+        if (strcmp(rec->fields[k].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The reader field writer field wf resolves to, or -1 (skipped, or
+ * refused when *why is set).
+ *
+ * An exact name always wins.  Aliases: the spec says they "function by
+ * re-writing the writer's schema using aliases from the reader's schema",
+ * and Java's reader does just that (Schema.applyAliases), so a writer
+ * field is renamed to the reader field that lists its name as an alias.
+ * When the writer also has a field with that reader field's own name, or
+ * another writer field is renamed to it too, or two reader fields claim
+ * the name, the rewritten writer schema has two fields of one name:
+ * Java fails with a duplicate field.  We refuse the same pairs, naming
+ * both fields, instead of letting the writer's field order pick a value
+ * (apache/parquet-java#3792 is that bug). */
+static int field_for(const sf_node_t *w, const sf_node_t *r,
+                     const sf_field_t *wf, char *why, size_t why_size)
+{
+    int ri = -1;
+    for (size_t k = 0; k < r->nfields; k++)
+        if (strcmp(r->fields[k].name, wf->name) == 0)
+            return (int)k;
+    for (size_t k = 0; k < r->nfields; k++) {
+        const sf_field_t *rf = &r->fields[k];
+        if (!has_alias(rf, wf->name))
+            continue;
+        if (ri >= 0) {
+            snprintf(why, why_size, "writer field \"%s\" is an alias of "
+                     "two reader fields, \"%s\" and \"%s\"", wf->name,
+                     r->fields[ri].name, rf->name);
+            return -1;
+        }
+        ri = (int)k;
+    }
+    if (ri < 0)
+        return -1;
+    const sf_field_t *rf = &r->fields[ri];
+    if (has_field(w, rf->name)) {
+        snprintf(why, why_size, "writer field \"%s\" is an alias of reader "
+                 "field \"%s\", which the writer has too: aliases rename "
+                 "writer fields, giving two fields \"%s\"", wf->name,
+                 rf->name, rf->name);
+        return -1;
+    }
+    for (size_t i = 0; i < w->nfields; i++) {
+        const sf_field_t *o = &w->fields[i];
+        if (o != wf && has_alias(rf, o->name)) {
+            snprintf(why, why_size, "writer fields \"%s\" and \"%s\" are "
+                     "both aliases of reader field \"%s\"",
+                     o < wf ? o->name : wf->name, o < wf ? wf->name : o->name,
+                     rf->name);
+            return -1;
+        }
+    }
+    return ri;
+}
+
 static op_t *compile_record(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
                             const char *path)
 {
@@ -178,18 +262,23 @@ static op_t *compile_record(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
     }
     for (size_t i = 0; i < w->nfields; i++) {
         const sf_field_t *wf = &w->fields[i];
-        int ri = -1;
-        for (size_t k = 0; k < r->nfields && ri < 0; k++)
-            if (strcmp(r->fields[k].name, wf->name) == 0)
-                ri = (int)k;
-        for (size_t k = 0; k < r->nfields && ri < 0; k++)
-            for (size_t a = 0; a < r->fields[k].naliases; a++)
-                if (strcmp(r->fields[k].aliases[a], wf->name) == 0)
-                    ri = (int)k;
+        char why[300] = "";
+        int ri = field_for(w, r, wf, why, sizeof why);
         rec_step_t *s = &op->steps[op->nsteps++];
         s->rindex = ri;
         s->wnode = wf->type;
         s->name = wf->name;
+        if (ri < 0 && why[0]) {
+            /* Refused pair: data of this writer always carries the field,
+             * so every decode fails with the reason, and check reports it. */
+            sub_path(sub, sizeof sub, path, wf->name);
+            s->op = fail(c, wf->type, NULL, sub, "%s", why);
+            if (!s->op) {
+                free(used);
+                return NULL;
+            }
+            continue;
+        }
         if (ri >= 0) {
             used[ri] = 1;
             sub_path(sub, sizeof sub, path, r->fields[ri].name);

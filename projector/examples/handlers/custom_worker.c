@@ -19,8 +19,13 @@ static sf_err_t on_fight(void *opaque, const sf_event_t *ev,
                          sf_batch_t *batch, char *errstr,
                          size_t errstr_size) {
     (void)opaque;
-    char key[300];
-    snprintf(key, sizeof(key), "fight:%s", sf_event_aggregate_id(ev));
+    char id[256], key[300];
+    const char *aid = sf_event_aggregate_id(ev);
+    /* ids inside keys are escaped, never empty (projector/README.md) */
+    if (!*aid || sf_key_escape(id, sizeof(id), aid, strlen(aid)) >= sizeof(id))
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "fight id empty or too long");
+    snprintf(key, sizeof(key), "fight:%s", id);
     const char *argv[] = {"HSET", key, "recorded_by", sf_event_id(ev)};
     return sf_batch_command(batch, 4, argv, NULL, errstr, errstr_size);
 }

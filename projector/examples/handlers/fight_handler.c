@@ -6,7 +6,8 @@
  * `fighters` array, however many there are.  For each fighter it records
  *   fighter:<fighter_id>            hash  name, last_fight
  *   fighter:<fighter_id>:fights     zset  fight_id scored by fight_date
- * and counts the fight in fights:count:<fighter_id>.
+ * and counts the fight in fights:count:<fighter_id>, the id escaped with
+ * sf_key_escape() like every id the rules put into a key.
  *
  * Build: a MODULE library (see projector/CMakeLists.txt) named in the
  * config as `handler: path/to/libsf_fight_handler.so`.  The handler only
@@ -56,10 +57,21 @@ static sf_err_t on_fight(void *opaque, const sf_event_t *ev,
         size_t idlen, namelen;
         const char *id = str_field(&f, "fighter_id", &idlen);
         const char *name = str_field(&f, "name", &namelen);
-        char key[256], zkey[256], ckey[256];
-        snprintf(key, sizeof(key), "fighter:%.*s", (int)idlen, id);
-        snprintf(zkey, sizeof(zkey), "fighter:%.*s:fights", (int)idlen, id);
-        snprintf(ckey, sizeof(ckey), "fights:count:%.*s", (int)idlen, id);
+        /* The id goes into keys escaped (':' '%' and control bytes as
+         * %XX), so "a:fights" cannot name fighter a's zset; an empty id
+         * names no fighter. */
+        char eid[200], key[256], zkey[256], ckey[256];
+        if (idlen == 0)
+            return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                             "fight %s: fighters[%zu].fighter_id is empty",
+                             fight_id, i);
+        if (sf_key_escape(eid, sizeof(eid), id, idlen) >= sizeof(eid))
+            return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                             "fight %s: fighters[%zu].fighter_id too long",
+                             fight_id, i);
+        snprintf(key, sizeof(key), "fighter:%s", eid);
+        snprintf(zkey, sizeof(zkey), "fighter:%s:fights", eid);
+        snprintf(ckey, sizeof(ckey), "fights:count:%s", eid);
         const char *hset[] = {"HSET", key, "name", name, "last_fight",
                               fight_id};
         size_t hlen[] = {4, strlen(key), 4, namelen, 10, strlen(fight_id)};

@@ -15,6 +15,7 @@
 #include "event.h"
 #include "interp.h"
 #include "rules.h"
+#include "sf_schema.h"
 
 static const char SCHEMA[] =
     "{\"type\":\"record\",\"name\":\"E\",\"namespace\":\"t\",\"fields\":["
@@ -199,8 +200,9 @@ static void injection_stays_one_argument(void **state) {
                      SF_OK);
     /* offset, ncmds, nargs, HSET, key, f, value: exactly 7 arguments */
     assert_int_equal(x->b.nargs, 7);
-    char key[128];
-    snprintf(key, sizeof(key), "k:%s", evil);
+    /* ...and the id is escaped inside the key: no control byte reaches
+     * it, ':' and '%' could not add a segment */
+    const char *key = "k:x%0D%0A*1%0D%0A$8%0D%0AFLUSHALL%0D%0A";
     assert_int_equal(x->b.alen[4], strlen(key));
     assert_memory_equal(x->b.data.p + x->b.aoff[4], key, strlen(key));
     /* braces inside data are not re-interpolated */
@@ -367,12 +369,191 @@ static void maps_json_and_optional(void **state) {
     avro_schema_decref(sch);
 }
 
+/* Ids in key positions are escaped, never empty; other arguments are
+ * passed as they are. */
+static void ids_in_keys(void **state) {
+    fx_t *x = *state;
+    char err[512], out[1024];
+    const char *rules = "keys: [\"e:*\"]\non:\n  t.E:\n"
+                        "    - [HSET, \"e:{aggregate_id}:{data.id}\", "
+                        "\"{data.id}\", \"{aggregate_id}\"]\n"
+                        "    - [SMOVE, \"e:{data.id}\", \"e:x\", "
+                        "\"{data.id}\"]\n";
+    fill(x, "50%:off", "Berlin", NULL);
+    x->ev.aggregate_id = "c42:items";
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)),
+                        "4|HSET|e:c42%3Aitems:50%25%3Aoff|50%:off|c42:items|"
+                        "4|SMOVE|e:50%25%3Aoff|e:x|50%:off");
+    /* an event with neither key nor ce_subject has no aggregate */
+    x->ev.aggregate_id = "";
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_ERR_RULE);
+    assert_non_null(strstr(err, "aggregate_id: empty in a key"));
+    assert_int_equal(x->b.nargs, 2); /* nothing kept of the event */
+    /* null in a key is refused the same way */
+    x->ev.aggregate_id = "a";
+    assert_int_equal(run(x, "on:\n  t.E:\n    - [SET, \"w:{data.winner}\", 1]\n",
+                         err, sizeof(err)), SF_ERR_RULE);
+    assert_non_null(strstr(err, "data.winner: null in a key"));
+}
+
+/* A key argument that can never match the file's keys: patterns is an
+ * error at load (the writes are also checked one by one at run time). */
+static void key_templates_against_patterns(void **state) {
+    fx_t *x = *state;
+    char err[512];
+    struct { const char *rules; int line, col; } t[] = {
+        {"keys: [\"e:*\", \"f\"]\non:\n  t.E:\n"
+         "    - [HSET, \"e:{aggregate_id}\", \"x:{data.id}\", v]\n"
+         "    - [DEL, \"e:a\", f, \"e:{data.id}:*\"]\n"
+         "    - [SMOVE, \"e:{data.id}\", \"{data.id}\", m]\n", 0, 0},
+        {"keys: [\"e:*\"]\non:\n  t.E:\n    - [SET, \"x:{aggregate_id}\", v]\n",
+         4, 14},
+        {"keys: [\"e:*\"]\non:\n  t.E:\n    - [DEL, \"e:a\", \"ee:{data.id}\"]\n",
+         4, 21},
+        {"keys: [\"e:?\"]\non:\n  t.E:\n    - [INCR, \"e:{data.id}:{data.id}\"]\n",
+         4, 15},
+        {"on:\n  t.E:\n    - [INCR, k]\n", 3, 14}, /* no patterns at all */
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        sf_rules_t *r = NULL;
+        assert_int_equal(sf_rules_load_file(write_rules(x, t[i].rules), &r,
+                                            err, sizeof(err)), SF_OK);
+        sf_err_t e = sf_rules_check_keys(r, err, sizeof(err));
+        sf_rules_destroy(r);
+        if (!t[i].line) {
+            if (e)
+                fail_msg("rules %zu refused: %s", i, err);
+            continue;
+        }
+        char want[128];
+        snprintf(want, sizeof(want), "%s:%d:%d: this key can never match",
+                 x->path, t[i].line, t[i].col);
+        if (e != SF_ERR_CONFIG || strncmp(err, want, strlen(want)))
+            fail_msg("rules %zu: want \"%s\", got %d \"%s\"", i, want, e,
+                     err);
+    }
+}
+
+/* |neg never overflows: an int is negated in 64 bits, the smallest long
+ * has no negation and is refused. */
+static void neg_never_overflows(void **state) {
+    fx_t *x = *state;
+    char err[512], out[256];
+    avro_value_t f;
+    fill(x, "c1", "Berlin", NULL);
+    avro_value_get_by_name(&x->val, "qty", &f, NULL);
+    avro_value_set_int(&f, INT32_MIN);
+    assert_int_equal(run(x, "on:\n  t.E:\n    - [INCRBY, n, \"{data.qty|neg}\"]\n",
+                         err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)), "3|INCRBY|n|2147483648");
+    avro_value_get_by_name(&x->val, "price", &f, NULL);
+    avro_value_set_long(&f, INT64_MIN);
+    assert_int_equal(run(x, "on:\n  t.E:\n    - [INCRBY, n, \"{data.price|neg}\"]\n",
+                         err, sizeof(err)), SF_ERR_RULE);
+    assert_non_null(strstr(err, "does not fit a 64-bit integer"));
+    avro_value_set_long(&f, INT64_MAX);
+    assert_int_equal(run(x, "on:\n  t.E:\n    - [INCRBY, n, \"{data.price|neg}\"]\n",
+                         err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)),
+                        "3|INCRBY|n|-9223372036854775807");
+    /* an index too large for 32 bits is a parse error, not a wrap */
+    assert_int_equal(run(x, "on:\n  t.E:\n    - [SET, k, \"{data.fighters[18446744073709551617].name}\"]\n",
+                         err, sizeof(err)), SF_ERR_PARSE);
+}
+
+/* Rules against the schema catalog: the type must exist, every path must
+ * exist in its newest version; errors name file:line:col. */
+static void expect_catalog(fx_t *x, sf_catalog_t *cat, const char *text,
+                           int line, int col, const char *needle) {
+    char err[1024], want[128];
+    sf_rules_t *r = NULL;
+    assert_int_equal(sf_rules_load_file(write_rules(x, text), &r, err,
+                                        sizeof(err)), SF_OK);
+    sf_err_t e = sf_rules_check_catalog(r, cat, err, sizeof(err));
+    sf_rules_destroy(r);
+    if (!needle) {
+        if (e)
+            fail_msg("refused: %s", err);
+        return;
+    }
+    if (e != SF_ERR_CONFIG)
+        fail_msg("accepted, want %s", needle);
+    snprintf(want, sizeof(want), "%s:%d:%d: ", x->path, line, col);
+    if (strncmp(err, want, strlen(want)) != 0)
+        fail_msg("want prefix \"%s\", got \"%s\"", want, err);
+    if (!strstr(err, needle))
+        fail_msg("want \"%s\" in \"%s\"", needle, err);
+}
+
+static void rules_checked_against_catalog(void **state) {
+    fx_t *x = *state;
+    char err[512];
+    sf_catalog_t *cat = sf_catalog_new();
+    assert_int_equal(sf_catalog_add(cat, SCHEMA, strlen(SCHEMA), "E", 1, NULL,
+                                    err, sizeof(err)), SF_OK);
+    expect_catalog(x, cat,
+                   "on:\n  t.E:\n    - [HSET, \"e:{aggregate_id}\", c, "
+                   "\"{data.address.city}\", w, \"{data.winner}\", "
+                   "f, \"{data.fighters[3].name}\", n, \"{data.qty|neg}\"]\n"
+                   "    - cmd: [INCR, \"m:{data.method}\"]\n"
+                   "      unless: {data.winner: null}\n",
+                   0, 0, NULL);
+    expect_catalog(x, cat, "on:\n  t.E: []\n  t.Typo:\n    - [INCR, k]\n", 3, 3,
+                   "unknown event type \"t.Typo\"");
+    expect_catalog(x, cat,
+                   "on:\n  t.E:\n    - [HSET, k, c, \"city {data.adress.city}\"]\n",
+                   3, 27, "no field \"adress\" in t.E");
+    expect_catalog(x, cat,
+                   "on:\n  t.E:\n    - [HSET, k, c, '{data.fighters[0].nme}']\n",
+                   3, 22, "no field \"nme\" in t.F");
+    expect_catalog(x, cat,
+                   "on:\n  t.E:\n    - [SET, k, \"{data.qty.x}\"]\n", 3, 18,
+                   ".x applied to a int");
+    expect_catalog(x, cat,
+                   "on:\n  t.E:\n    - [SET, k, \"{data.address[0]}\"]\n", 3, 18,
+                   "[0] applied to a t.A");
+    expect_catalog(x, cat,
+                   "on:\n  t.E:\n    - [SET, k, \"{data.id|neg}\"]\n", 3, 18,
+                   "|neg needs a number");
+    expect_catalog(x, cat,
+                   "on:\n  t.E:\n    - cmd: [INCR, k]\n      when: {data.wnner: x}\n",
+                   4, 14, "no field \"wnner\"");
+    sf_catalog_destroy(cat);
+
+    /* the shipped example rules fit the shipped domain schemas */
+    const char *ex[] = {"cart-contents", "product-availability",
+                        "route-machines", "fight-results"};
+    cat = sf_catalog_new();
+    assert_int_equal(sf_catalog_load_dir(cat, SF_DOMAINS, err, sizeof(err)),
+                     SF_OK);
+    for (size_t i = 0; i < 4; i++) {
+        char path[512], cerr[1024];
+        sf_rules_t *r = NULL;
+        snprintf(path, sizeof(path), "%s/%s.rules.yaml", SF_EXAMPLES_DIR,
+                 ex[i]);
+        assert_int_equal(sf_rules_load_file(path, &r, cerr, sizeof(cerr)),
+                         SF_OK);
+        if (sf_rules_check_catalog(r, cat, cerr, sizeof(cerr)) ||
+            sf_rules_check_keys(r, cerr, sizeof(cerr)))
+            fail_msg("%s", cerr);
+        sf_rules_destroy(r);
+    }
+    sf_catalog_destroy(cat);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(paths_and_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(injection_stays_one_argument, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(conditions, setup, teardown),
+        cmocka_unit_test_setup_teardown(ids_in_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(key_templates_against_patterns, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(neg_never_overflows, setup, teardown),
+        cmocka_unit_test_setup_teardown(rules_checked_against_catalog, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(runtime_errors_name_path_and_rule,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(parse_errors_have_positions, setup,
