@@ -118,6 +118,22 @@ static void perr(pctx_t *c, const char *path, const char *fmt, ...)
                        c->origin, path, *path ? ": " : "", msg);
 }
 
+/* Writes the path of a nested value ("a.b[3]") into dst.  A path longer
+ * than dst (nesting is capped at 64, names are not) is cut and ends in "...",
+ * so an error still names where it is without pretending to be whole. */
+__attribute__((format(printf, 3, 4)))
+static void subpath(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        dst[0] = '\0';
+    else if ((size_t)n >= size && size > 3)
+        memcpy(dst + size - 4, "...", 4);
+}
+
 static sf_node_t *node_new(pctx_t *c, sf_type_t type)
 {
     sf_tree_t *t = c->t;
@@ -739,7 +755,7 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         if (cnt) {
             sf_buf_long(b, (int64_t)cnt);
             for (size_t i = 0; i < cnt; i++) {
-                snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+                subpath(sub, sizeof sub, "%s[%zu]", path, i);
                 if (encode_default(c, b, n->items, json_array_get(j, i), sub,
                                    depth + 1) < 0)
                     return -1;
@@ -757,7 +773,7 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         if (cnt) {
             sf_buf_long(b, (int64_t)cnt);
             json_object_foreach((json_t *)j, k, v) {
-                snprintf(sub, sizeof sub, "%s.%s", path, k);
+                subpath(sub, sizeof sub, "%s.%s", path, k);
                 sf_buf_long(b, (int64_t)strlen(k));
                 sf_buf_put(b, k, strlen(k));
                 if (encode_default(c, b, n->items, v, sub, depth + 1) < 0)
@@ -773,7 +789,7 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         for (size_t i = 0; i < n->nfields; i++) {
             const sf_field_t *f = &n->fields[i];
             const json_t *v = json_object_get(j, f->name);
-            snprintf(sub, sizeof sub, "%s.%s", path, f->name);
+            subpath(sub, sizeof sub, "%s.%s", path, f->name);
             if (!v)
                 v = f->def;
             if (!v) {
