@@ -19,6 +19,10 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden: what this header declares
+ * is exactly what it exports (tests/unit/core/test_exports.sh checks). */
+#pragma GCC visibility push(default)
+
 /* One error enum for all of Streamfold.  Keep sf_err2str() and
  * sf_err_is_retriable() in core/src/err.c in step with this list. */
 typedef enum sf_err {
@@ -97,6 +101,8 @@ int64_t sf_time_now_ms(void);
 
 /* Reserved Redis prefix for projection bookkeeping: "sf:<projection>:". */
 #define SF_REDIS_PREFIX      "sf:"
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
