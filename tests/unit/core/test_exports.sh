@@ -4,9 +4,15 @@
 # -fvisibility=hidden, see cmake/Streamfold.cmake), and nothing declared is
 # missing.  Checked on a `cmake --install` into a scratch prefix.
 #
-#   test_exports.sh BUILD_DIR
+#   test_exports.sh BUILD_DIR SOURCE_DIR
+#
+# A library's public headers are those of its module folder
+# (<module>/include/*.h), as installed; a new header needs the same
+# `#pragma GCC visibility push(default)` as the others, or its functions
+# show up here as declared but not exported.
 set -uo pipefail
-build=${1:?usage: test_exports.sh BUILD_DIR}
+build=${1:?usage: test_exports.sh BUILD_DIR SOURCE_DIR}
+src=${2:?usage: test_exports.sh BUILD_DIR SOURCE_DIR}
 for t in nm python3 cc; do
   command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
 done
@@ -71,11 +77,9 @@ while read -r libname headers; do
   else
     echo "ok: lib$libname.so exports the $n functions of $headers"; pass=$((pass + 1))
   fi
-done <<EOF
-sfcore $(cd "$inc" && ls sf_core.h sf_buf.h 2>/dev/null | tr '\n' ' ')
-sfschema sf_schema.h
-sfproducer sf_producer.h
-sfprojector sf_projector.h
-EOF
+done < <(for m in core:sfcore schemas:sfschema producer:sfproducer projector:sfprojector; do
+           [ -d "$src/${m%%:*}/include" ] || continue
+           echo "${m#*:} $(cd "$src/${m%%:*}/include" && ls ./*.h | sed 's|^\./||' | tr '\n' ' ')"
+         done)
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
