@@ -20,6 +20,7 @@ include(CheckPIESupported)
 
 option(SF_HARDEN "Build with hardening flags (stack protector, FORTIFY, RELRO, PIE, CET)" ON)
 set(SF_FORTIFY_LEVEL 0)
+set(SF_FORTIFY_GENEX 0)
 if(NOT SF_HARDEN)
   return()
 endif()
@@ -52,7 +53,9 @@ int main(void) { return 0; }]] SF_HAS_FORTIFY3)
     set(SF_FORTIFY_LEVEL 2)
   endif()
   # Only where the build type optimises (an unknown/empty type does not).
+  # SF_FORTIFY_GENEX is the level in force, for tests (0 where none).
   set(_opt "$<OR:$<CONFIG:Release>,$<CONFIG:RelWithDebInfo>,$<CONFIG:MinSizeRel>>")
+  set(SF_FORTIFY_GENEX "$<IF:${_opt},${SF_FORTIFY_LEVEL},0>")
   add_compile_options("$<${_opt}:-U_FORTIFY_SOURCE>"
                       "$<${_opt}:-D_FORTIFY_SOURCE=${SF_FORTIFY_LEVEL}>")
 endif()

@@ -57,7 +57,7 @@ for f in $files; do
       check "$f" "__stack_chk_fail (-fstack-protector-strong)" has ' __stack_chk_fail' "$dir/s"
       if [ "$fortify" -gt 0 ]; then
         check "$f" "__*_chk symbols (-D_FORTIFY_SOURCE=$fortify)" \
-          grep -qE ' __(mem|str|v?sn?|v?f)[a-z]*_chk' "$dir/s"
+          grep -qE ' __[a-z_]+_chk(@| |$)' "$dir/s"
       fi ;;
   esac
   if [ $x86 = 1 ]; then
