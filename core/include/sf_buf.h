@@ -35,10 +35,10 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 typedef struct sf_buf {
-    char *p;       /* the bytes, NUL-terminated; owned by the buffer */
-    size_t len;    /* bytes in use, not counting the NUL */
-    size_t cap;    /* bytes allocated */
-    int oom;       /* an allocation failed since the last reset */
+    char *p;    /* the bytes, NUL-terminated; owned by the buffer */
+    size_t len; /* bytes in use, not counting the NUL */
+    size_t cap; /* bytes allocated */
+    int oom;    /* an allocation failed since the last reset */
 } sf_buf_t;
 
 /* Makes room for extra more bytes (plus the NUL). */
