@@ -301,6 +301,14 @@ static sf_err_t scratch_finish(scratch_t *sc, sf_journey_fn emit, void *opaque,
     return e;
 }
 
+/* The error that ends a journey at one record (out of memory, in effect). */
+static sf_err_t fail_at(char *errstr, size_t errstr_size, const char *topic,
+                        int32_t part, int64_t off, const char *what) {
+    return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
+                     "%s/%" PRId32 " at offset %" PRId64 ": %s", topic, part,
+                     off, what);
+}
+
 sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
                         const char *topic, const char *aggregate_id,
                         int64_t as_of_ms, const sf_pconf_t *fold,
@@ -398,10 +406,8 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
         int64_t off = m->offset;
         int match = m->key_len == idlen && !memcmp(m->key, aggregate_id, idlen);
         if (match && sf_event_from_message(&ev, m) != SF_OK) {
-            e = sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
-                          "%s/%" PRId32 " at offset %" PRId64
-                          ": out of memory reading the event",
-                          topic, part, off);
+            e = fail_at(errstr, errstr_size, topic, part, off,
+                        "out of memory reading the event");
             rd_kafka_message_destroy(m);
             break;
         }
@@ -458,10 +464,8 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
             char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
             json_decref(o);
             if (!s) {
-                e = sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
-                              "%s/%" PRId32 " at offset %" PRId64
-                              ": cannot render the event as JSON",
-                              topic, part, off);
+                e = fail_at(errstr, errstr_size, topic, part, off,
+                            "cannot render the event as JSON");
                 rd_kafka_message_destroy(m);
                 break;
             }
