@@ -2,8 +2,23 @@
 
 # sf_install_library(<target> <pc-name> <description> <pkg-config Requires>)
 # Installs the library, its public headers (include/*.h of the calling
-# folder) and a pkg-config file.
+# folder) and a pkg-config file.  Call it after the target's
+# target_link_libraries().
+#
+# The library is built with hidden visibility: only what its public headers
+# declare (inside their `#pragma GCC visibility push(default)`) is exported.
+# <target>_internal is a static library of the same objects for unit tests
+# that exercise internals; it is not installed.
 function(sf_install_library target pcname description requires)
+  set_target_properties(${target} PROPERTIES C_VISIBILITY_PRESET hidden)
+  add_library(${target}_internal STATIC $<TARGET_OBJECTS:${target}>)
+  add_dependencies(${target}_internal ${target})
+  get_target_property(_libs ${target} LINK_LIBRARIES)
+  get_target_property(_incs ${target} INCLUDE_DIRECTORIES)
+  if(_libs)
+    target_link_libraries(${target}_internal PUBLIC ${_libs})
+  endif()
+  target_include_directories(${target}_internal PUBLIC ${_incs})
   install(TARGETS ${target}
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})

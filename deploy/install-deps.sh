@@ -16,6 +16,7 @@ APT_PACKAGES=(
   openjdk-17-jre-headless maven kcat
   python3 python3-pip python3-venv
   procps iproute2 time curl jq
+  systemd clang-format          # systemd-analyze (unit checks), the C style check
 )
 # Python peers used by the interop tests as clients no one here wrote.
 PIP_PACKAGES=(fastavro==1.13.1 confluent-kafka==2.16.1 prometheus-client==0.26.0)

@@ -19,6 +19,10 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden: what this header declares
+ * is exactly what it exports (tests/unit/core/test_exports.sh checks). */
+#pragma GCC visibility push(default)
+
 /* One error enum for all of Streamfold.  Keep sf_err2str() and
  * sf_err_is_retriable() in core/src/err.c in step with this list. */
 typedef enum sf_err {
@@ -73,12 +77,16 @@ sf_err_t sf_seterr(char *errstr, size_t errstr_size, sf_err_t err,
  * sf_time_parse reads any RFC 3339 timestamp ("2026-11-26T13:05:09Z",
  * fractions, "+02:00" offsets, 't'/'z'/' ' accepted) into milliseconds
  * since the epoch; SF_ERR_PARSE names the offset of the first bad byte.
- * sf_time_now_ms is CLOCK_REALTIME in milliseconds. */
+ * The clocks, the only ones in Streamfold: sf_time_now_ms is wall-clock
+ * time (CLOCK_REALTIME) in milliseconds since the epoch, for timestamps;
+ * sf_time_mono_s is CLOCK_MONOTONIC in seconds (nanosecond resolution),
+ * for durations and deadlines, which must not jump with the wall clock. */
 #define SF_TIME_BUFSIZE 25
 char *sf_time_format(int64_t unix_ms, char *buf, size_t size);
 sf_err_t sf_time_parse(const char *text, int64_t *unix_ms,
                        char *errstr, size_t errstr_size);
 int64_t sf_time_now_ms(void);
+double sf_time_mono_s(void);
 
 /* CloudEvents 1.0 Kafka protocol binding, binary mode (DESIGN.md). */
 #define SF_HDR_SPECVERSION   "ce_specversion"
@@ -97,6 +105,8 @@ int64_t sf_time_now_ms(void);
 
 /* Reserved Redis prefix for projection bookkeeping: "sf:<projection>:". */
 #define SF_REDIS_PREFIX      "sf:"
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

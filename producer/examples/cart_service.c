@@ -25,6 +25,8 @@
  * one thing every event-sourced service must track: each aggregate's
  * version, which becomes the event's ce_sequence (1, 2, 3, ... per cart).
  */
+#define _POSIX_C_SOURCE 200809L /* getopt, getline under -std=c11 */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -62,6 +62,10 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden: what this header declares
+ * is exactly what it exports (tests/unit/core/test_exports.sh checks). */
+#pragma GCC visibility push(default)
+
 struct json_t; /* jansson */
 
 typedef struct sf_producer_s sf_producer_t;
@@ -357,6 +361,8 @@ sf_err_t sf_producer_ensure_topic(sf_producer_t *p, const char *topic,
                                   int partitions, int replication_factor,
                                   int timeout_ms, int *created,
                                   char *errstr, size_t errstr_size);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

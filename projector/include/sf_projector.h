@@ -43,6 +43,10 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden: what this header declares
+ * is exactly what it exports (tests/unit/core/test_exports.sh checks). */
+#pragma GCC visibility push(default)
+
 /* One consumed event: envelope plus decoded payload.  Owned by the
  * projector, valid only during the handler call. */
 typedef struct sf_event_s sf_event_t;
@@ -154,6 +158,8 @@ void sf_projector_set_log_cb(sf_projector_log_fn fn);
  * SIGINT/SIGTERM handlers and logs to stderr; meant to be called from main()
  * only. */
 int sf_projector_main(int argc, char **argv);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,53 @@
 #include "projection.h"
 #include "redis_sink.h"
 
+/* Bytes as JSON: a string when they are UTF-8, else {"hex": "..."} so
+ * that nothing is lost or left out of the output (a Kafka key or a Redis
+ * value may be any bytes; jansson refuses to dump invalid UTF-8). */
+static json_t *jbytes(const char *p, size_t n) {
+    json_t *s = json_stringn(p, n);
+    if (s)
+        return s;
+    static const char hex[] = "0123456789abcdef";
+    char *h = malloc(2 * n + 1);
+    if (!h)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        h[2 * i] = hex[(unsigned char)p[i] >> 4];
+        h[2 * i + 1] = hex[(unsigned char)p[i] & 15];
+    }
+    h[2 * n] = '\0';
+    json_t *o = json_pack("{s:s}", "hex", h);
+    free(h);
+    return o;
+}
+
+/* Sets obj[key] = v (stolen) with a key of any bytes: non-UTF-8 keys are
+ * written as "hex:<hex digits>". */
+static int jset(json_t *obj, const char *key, size_t klen, json_t *v) {
+    if (!v)
+        return -1;
+    json_incref(v);
+    if (json_object_setn_new(obj, key, klen, v) == 0) {
+        json_decref(v);
+        return 0;
+    }
+    json_t *h = jbytes(key, klen);
+    const char *hs = json_is_object(h)
+                         ? json_string_value(json_object_get(h, "hex"))
+                         : NULL;
+    sf_buf_t k = {0};
+    sf_buf_printf(&k, "hex:%s", hs ? hs : "");
+    int rc = -1;
+    if (k.oom)
+        json_decref(v);
+    else
+        rc = json_object_set_new(obj, k.p, v);
+    sf_buf_free(&k);
+    json_decref(h);
+    return rc;
+}
+
 /* The commands of an event batch as a JSON array of arrays of strings. */
 static json_t *batch_json(sf_batch_t *b) {
     json_t *cmds = json_array();
@@ -26,7 +73,7 @@ static json_t *batch_json(sf_batch_t *b) {
         json_t *cmd = json_array();
         for (size_t a = a0; a < a0 + argc && a < b->nargs; a++)
             json_array_append_new(
-                cmd, json_stringn_nocheck(b->data.p + b->aoff[a], b->alen[a]));
+                cmd, jbytes(b->data.p + b->aoff[a], b->alen[a]));
         json_array_append_new(cmds, cmd);
     }
     return cmds;
@@ -34,10 +81,16 @@ static json_t *batch_json(sf_batch_t *b) {
 
 /* ---- folded state in a scratch keyspace ---------------------------- */
 
+/* Scratch keys expire on their own after this long, so a journey that is
+ * killed (or loses its Redis connection) before it cleans up leaves
+ * nothing behind for good.  Long enough for any journey: the TTL is set
+ * again each time a command touches the key. */
+#define SCRATCH_TTL_MS "86400000"
+
 typedef struct scratch {
     sf_redis_t *r;
     char prefix[64];
-    json_t *keys; /* original key -> true, in first-touch order */
+    json_t *keys; /* original key (any bytes) -> true, first-touch order */
 } scratch_t;
 
 /* Positions of the keys in argv for the allowed write commands. */
@@ -51,14 +104,31 @@ static int is_key_arg(const char *cmd, size_t i) {
     return i == 1;
 }
 
-/* Applies the commands of b with every key under the scratch prefix. */
-static sf_err_t scratch_apply(scratch_t *sc, sf_batch_t *b, char *errstr,
+/* The scratch name of key: prefix + key, any length, any bytes. */
+static sf_err_t scratch_key(const scratch_t *sc, const char *key, size_t klen,
+                            sf_buf_t *out) {
+    sf_buf_reset(out);
+    sf_buf_appends(out, sc->prefix);
+    sf_buf_append(out, key, klen);
+    return out->oom ? SF_ERR_NOMEM : SF_OK;
+}
+
+/* Applies the commands of b with every key under the scratch prefix, each
+ * command followed by a PEXPIRE of the keys it touched (one round trip per
+ * command).  A command Redis refuses (WRONGTYPE, ...) does not stop the
+ * fold; its reply is written into *cmd_error (the event's "state_error")
+ * so that it is not lost either. */
+static sf_err_t scratch_apply(scratch_t *sc, sf_batch_t *b, char *cmd_error,
+                              size_t cmd_error_size, char *errstr,
                               size_t errstr_size) {
     sf_batch_iter_t it = {0};
     int64_t off;
     size_t argc, a0;
     sf_buf_t buf = {0};
     sf_err_t e = SF_OK;
+    redisContext *c = sf_redis_ctx(sc->r);
+    if (cmd_error_size)
+        cmd_error[0] = '\0';
     while (!e && sf_batch_next_cmd(b, &it, &off, &argc, &a0)) {
         char cmd[32];
         size_t cl = b->alen[a0] < sizeof(cmd) - 1 ? b->alen[a0]
@@ -72,37 +142,53 @@ static sf_err_t scratch_apply(scratch_t *sc, sf_batch_t *b, char *errstr,
             free(argv);
             free(lens);
             free(koff);
+            sf_buf_free(&buf);
             return SF_ERR_NOMEM;
         }
         sf_buf_reset(&buf);
+        size_t nkeys = 0;
         for (size_t i = 0; i < argc; i++) {
             const char *a = b->data.p + b->aoff[a0 + i];
             size_t al = b->alen[a0 + i];
             koff[i] = (size_t)-1;
             if (is_key_arg(cmd, i)) {
-                char *k = strndup(a, al);
-                if (k) {
-                    json_object_set_new(sc->keys, k, json_true());
-                    free(k);
-                }
+                json_object_setn_new_nocheck(sc->keys, a, al, json_true());
                 koff[i] = buf.len;
                 sf_buf_appends(&buf, sc->prefix);
                 sf_buf_append(&buf, a, al);
                 lens[i] = strlen(sc->prefix) + al;
+                nkeys++;
             } else {
                 argv[i] = a;
                 lens[i] = al;
             }
         }
+        if (buf.oom)
+            e = SF_ERR_NOMEM;
         for (size_t i = 0; i < argc; i++)
             if (koff[i] != (size_t)-1)
                 argv[i] = buf.p + koff[i];
-        redisReply *rep = redisCommandArgv(sf_redis_ctx(sc->r), (int)argc,
-                                           argv, lens);
-        if (!rep)
-            e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                          "redis: journey state: connection lost");
-        freeReplyObject(rep); /* command errors (WRONGTYPE) are ignored */
+        /* Pipelined: the command, then a TTL on each key it named. */
+        if (!e && redisAppendCommandArgv(c, (int)argc, argv, lens) != REDIS_OK)
+            e = SF_ERR_NOMEM;
+        for (size_t i = 0; !e && i < argc; i++)
+            if (koff[i] != (size_t)-1 &&
+                redisAppendCommand(c, "PEXPIRE %b " SCRATCH_TTL_MS, argv[i],
+                                   lens[i]) != REDIS_OK)
+                e = SF_ERR_NOMEM;
+        for (size_t i = 0; !e && i < 1 + nkeys; i++) {
+            redisReply *rep = NULL;
+            if (redisGetReply(c, (void **)&rep) != REDIS_OK || !rep) {
+                e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
+                              "redis: journey state: %s",
+                              c->errstr[0] ? c->errstr : "connection lost");
+                break;
+            }
+            if (i == 0 && rep->type == REDIS_REPLY_ERROR && cmd_error_size &&
+                !cmd_error[0])
+                snprintf(cmd_error, cmd_error_size, "%s: %s", cmd, rep->str);
+            freeReplyObject(rep);
+        }
         free(argv);
         free(lens);
         free(koff);
@@ -111,81 +197,116 @@ static sf_err_t scratch_apply(scratch_t *sc, sf_batch_t *b, char *errstr,
     return e;
 }
 
+static redisReply *key_cmd(redisContext *c, const char *cmd,
+                           const sf_buf_t *key, const char *extra) {
+    if (extra)
+        return redisCommand(c, "%s %b %s", cmd, key->p, key->len, extra);
+    return redisCommand(c, "%s %b", cmd, key->p, key->len);
+}
+
 /* Reads one scratch key back as JSON (NULL if absent). */
-static json_t *scratch_value(scratch_t *sc, const char *key) {
+static json_t *scratch_value(scratch_t *sc, const char *key, size_t klen) {
     redisContext *c = sf_redis_ctx(sc->r);
-    char full[1024];
-    snprintf(full, sizeof(full), "%s%s", sc->prefix, key);
-    redisReply *t = redisCommand(c, "TYPE %s", full);
-    if (!t)
+    sf_buf_t full = {0};
+    if (scratch_key(sc, key, klen, &full)) {
+        sf_buf_free(&full);
         return NULL;
+    }
+    redisReply *t = key_cmd(c, "TYPE", &full, NULL);
+    if (!t) {
+        sf_buf_free(&full);
+        return NULL;
+    }
     json_t *v = NULL;
     const char *type = t->type == REDIS_REPLY_STATUS ? t->str : "none";
     redisReply *r = NULL;
     if (!strcmp(type, "string")) {
-        r = redisCommand(c, "GET %s", full);
+        r = key_cmd(c, "GET", &full, NULL);
         if (r && r->type == REDIS_REPLY_STRING)
-            v = json_stringn_nocheck(r->str, r->len);
+            v = jbytes(r->str, r->len);
     } else if (!strcmp(type, "hash")) {
-        r = redisCommand(c, "HGETALL %s", full);
+        r = key_cmd(c, "HGETALL", &full, NULL);
         v = json_object();
         for (size_t i = 0; r && i + 1 < r->elements; i += 2)
-            json_object_set_new(v, r->element[i]->str,
-                                json_stringn_nocheck(r->element[i + 1]->str,
-                                                     r->element[i + 1]->len));
+            jset(v, r->element[i]->str, r->element[i]->len,
+                 jbytes(r->element[i + 1]->str, r->element[i + 1]->len));
     } else if (!strcmp(type, "set")) {
-        r = redisCommand(c, "SORT %s ALPHA", full);
+        r = key_cmd(c, "SORT", &full, "ALPHA");
         v = json_array();
         for (size_t i = 0; r && i < r->elements; i++)
-            json_array_append_new(v, json_stringn_nocheck(r->element[i]->str,
-                                                          r->element[i]->len));
+            json_array_append_new(
+                v, jbytes(r->element[i]->str, r->element[i]->len));
     } else if (!strcmp(type, "zset")) {
-        r = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", full);
+        r = redisCommand(c, "ZRANGE %b 0 -1 WITHSCORES", full.p, full.len);
         v = json_array();
         for (size_t i = 0; r && i + 1 < r->elements; i += 2)
             json_array_append_new(
-                v, json_pack("[s, s]", r->element[i]->str,
-                             r->element[i + 1]->str));
+                v, json_pack("[o, o]",
+                             jbytes(r->element[i]->str, r->element[i]->len),
+                             jbytes(r->element[i + 1]->str,
+                                    r->element[i + 1]->len)));
     } else if (!strcmp(type, "list")) {
-        r = redisCommand(c, "LRANGE %s 0 -1", full);
+        r = redisCommand(c, "LRANGE %b 0 -1", full.p, full.len);
         v = json_array();
         for (size_t i = 0; r && i < r->elements; i++)
-            json_array_append_new(v, json_stringn_nocheck(r->element[i]->str,
-                                                          r->element[i]->len));
+            json_array_append_new(
+                v, jbytes(r->element[i]->str, r->element[i]->len));
     } else if (strcmp(type, "none") != 0) {
         v = json_pack("{s:s}", "type", type);
     }
     freeReplyObject(r);
     freeReplyObject(t);
+    sf_buf_free(&full);
     return v;
 }
 
-static void scratch_finish(scratch_t *sc, sf_journey_fn emit, void *opaque,
-                           int emit_state) {
+/* Emits the state line (when asked) and deletes every scratch key.  The
+ * state line must not silently miss a key: an unreadable one fails the
+ * journey. */
+static sf_err_t scratch_finish(scratch_t *sc, sf_journey_fn emit, void *opaque,
+                               int emit_state, char *errstr,
+                               size_t errstr_size) {
+    sf_err_t e = SF_OK;
     json_t *state = json_object();
+    sf_buf_t full = {0};
     const char *key;
+    size_t klen;
     json_t *unused;
-    json_object_foreach(sc->keys, key, unused) {
+    json_object_keylen_foreach(sc->keys, key, klen, unused) {
         (void)unused;
-        if (emit_state) {
-            json_t *v = scratch_value(sc, key);
-            if (v)
-                json_object_set_new(state, key, v);
+        if (emit_state && !e) {
+            json_t *v = scratch_value(sc, key, klen);
+            if (v && jset(state, key, klen, v) != 0)
+                e = sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
+                              "journey state: cannot render a key of %zu bytes",
+                              klen);
         }
-        char full[1024];
-        snprintf(full, sizeof(full), "%s%s", sc->prefix, key);
-        freeReplyObject(redisCommand(sf_redis_ctx(sc->r), "UNLINK %s", full));
+        if (scratch_key(sc, key, klen, &full) == SF_OK)
+            freeReplyObject(key_cmd(sf_redis_ctx(sc->r), "UNLINK", &full, NULL));
     }
-    if (emit_state) {
+    sf_buf_free(&full);
+    if (emit_state && !e) {
         json_t *o = json_pack("{s:o}", "state", state);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         if (s)
             emit(opaque, s);
+        else
+            e = sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
+                          "journey state: cannot render the state line");
         free(s);
         json_decref(o);
     } else {
         json_decref(state);
     }
+    return e;
+}
+
+/* The error that ends a journey at one record (out of memory, in effect). */
+static sf_err_t fail_at(char *errstr, size_t errstr_size, const char *topic,
+                        int32_t part, int64_t off, const char *what) {
+    return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
+                     "%s/%" PRId32 " at offset %" PRId64 ": %s", topic, part,
+                     off, what);
 }
 
 sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
@@ -253,19 +374,44 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
             rd_kafka_topic_partition_list_add(q, topic, part);
             int end = !rd_kafka_position(rk, q) && q->elems[0].offset >= hi;
             rd_kafka_topic_partition_list_destroy(q);
-            if (end || ++idle > 60) /* 30 s without progress */
+            if (end)
                 break;
+            if (++idle > 60) { /* 30 s without a record: never a silent cut */
+                e = sf_seterr(errstr, errstr_size, SF_ERR_TIMEOUT,
+                              "%s/%" PRId32 ": no record for 30 s before "
+                              "the end offset %" PRId64 "; the journey is "
+                              "incomplete",
+                              topic, part, hi);
+                break;
+            }
             continue;
         }
         idle = 0;
         if (m->err) {
+            /* A client-wide error (broker down, ...) is retried by
+             * librdkafka; one about our partition ends the journey loudly
+             * instead of skipping what it could not read. */
+            int ours = m->rkt != NULL &&
+                       m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF;
+            if (ours)
+                e = sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
+                              "%s/%" PRId32 " at offset %" PRId64 ": %s",
+                              topic, part, m->offset,
+                              rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
+            if (ours)
+                break;
             continue;
         }
         int64_t off = m->offset;
         int match = m->key_len == idlen && !memcmp(m->key, aggregate_id, idlen);
-        if (match && sf_event_from_message(&ev, m) == SF_OK &&
-            (as_of_ms < 0 || sf_event_time_ms(&ev) <= as_of_ms)) {
+        if (match && sf_event_from_message(&ev, m) != SF_OK) {
+            e = fail_at(errstr, errstr_size, topic, part, off,
+                        "out of memory reading the event");
+            rd_kafka_message_destroy(m);
+            break;
+        }
+        if (match && (as_of_ms < 0 || sf_event_time_ms(&ev) <= as_of_ms)) {
             json_t *o = json_object();
             json_object_set_new(o, "topic", json_string(topic));
             json_object_set_new(o, "partition", json_integer(m->partition));
@@ -280,50 +426,64 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
                                                   sizeof(msg))
                               : sf_seterr(msg, sizeof(msg), SF_ERR_TRUNCATED,
                                           "empty value");
-            json_object_set_new(
-                o, "type",
-                json_string(*ev.type ? ev.type
-                                     : reader ? sf_schema_fullname(reader)
-                                              : ""));
+            const char *ty = *ev.type  ? ev.type
+                             : reader ? sf_schema_fullname(reader)
+                                      : "";
+            json_object_set_new(o, "type", jbytes(ty, strlen(ty)));
             json_object_set_new(o, "aggregate_id",
-                                json_string(ev.aggregate_id));
-            json_object_set_new(o, "version", json_string(ev.version));
-            json_object_set_new(o, "time", json_string(ev.time));
-            json_object_set_new(o, "event_id", json_string(ev.id));
+                                jbytes(ev.aggregate_id,
+                                       strlen(ev.aggregate_id)));
+            json_object_set_new(o, "version",
+                                jbytes(ev.version, strlen(ev.version)));
+            json_object_set_new(o, "time", jbytes(ev.time, strlen(ev.time)));
+            json_object_set_new(o, "event_id", jbytes(ev.id, strlen(ev.id)));
             if (de) {
-                json_object_set_new(o, "error", json_string(msg));
+                json_object_set_new(o, "error", jbytes(msg, strlen(msg)));
             } else {
                 json_t *data = NULL;
                 if (sf_value_to_json(val, &data, msg, sizeof(msg)) == SF_OK)
                     json_object_set_new(o, "data", data);
                 else
-                    json_object_set_new(o, "error", json_string(msg));
+                    json_object_set_new(o, "error", jbytes(msg, strlen(msg)));
             }
             if (proj) {
                 sf_batch_reset(&b);
                 if (sf_projection_process(proj, dec, m, &ev, &b, &scratch, 0,
                                           msg, sizeof(msg)) == SF_OK) {
                     json_object_set_new(o, "commands", batch_json(&b));
+                    char cerr[512];
                     if (sc.keys && sc.r && !e)
-                        e = scratch_apply(&sc, &b, errstr, errstr_size);
+                        e = scratch_apply(&sc, &b, cerr, sizeof(cerr), errstr,
+                                          errstr_size);
+                    if (sc.keys && sc.r && !e && cerr[0])
+                        json_object_set_new(o, "state_error",
+                                            jbytes(cerr, strlen(cerr)));
                 } else
-                    json_object_set_new(o, "rule_error", json_string(msg));
+                    json_object_set_new(o, "rule_error", jbytes(msg, strlen(msg)));
             }
             char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
             json_decref(o);
-            if (s) {
-                emit(opaque, s);
-                free(s);
-                (*count)++;
+            if (!s) {
+                e = fail_at(errstr, errstr_size, topic, part, off,
+                            "cannot render the event as JSON");
+                rd_kafka_message_destroy(m);
+                break;
             }
+            emit(opaque, s);
+            free(s);
+            (*count)++;
         }
         rd_kafka_message_destroy(m);
         if (off >= hi - 1)
             break;
     }
 out:
-    if (sc.keys && sc.r)
-        scratch_finish(&sc, emit, opaque, !e);
+    if (sc.keys && sc.r) {
+        sf_err_t fe = scratch_finish(&sc, emit, opaque, !e, errstr,
+                                     errstr_size);
+        if (!e)
+            e = fe;
+    }
     json_decref(sc.keys);
     sf_redis_destroy(sc.r);
     sf_batch_free(&b);

@@ -23,7 +23,13 @@ typedef void (*sf_journey_fn)(void *opaque, const char *json);
  * keyspace: the aggregate's own contribution to the view (keys it shares
  * with other aggregates show only its part).  The commands run in the
  * configured Redis under a throw-away prefix (sf:journey:<uuid>:), deleted
- * afterwards; the view itself is never touched. */
+ * afterwards and given a 24 h TTL meanwhile; the view itself is never
+ * touched.  Keys may be any length and any bytes.
+ *
+ * No event is dropped silently: one that does not decode carries "error",
+ * a fold command Redis refuses "state_error"; a record that cannot be read
+ * or rendered, or no progress for 30 s before the end offset, returns an
+ * error (the lines emitted so far stand). */
 sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
                         const char *topic, const char *aggregate_id,
                         int64_t as_of_ms, const sf_pconf_t *fold,

@@ -11,6 +11,8 @@
  */
 #include "metrics.h"
 
+#include "sf_buf.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
@@ -62,9 +64,7 @@ struct sf_metrics_s {
 
 static int64_t real_now_ms(void *opaque) {
     (void)opaque;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return sf_time_now_ms();
 }
 
 static int64_t now_ms(sf_metrics_t *m) {
@@ -421,52 +421,16 @@ size_t sf_metrics_escape_label(char *dst, size_t dst_size, const char *src) {
     return n;
 }
 
-/* A growing output buffer; on allocation failure `failed` sticks and the
- * render returns SF_ERR_NOMEM. */
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} buf_t;
-
-static void buf_reserve(buf_t *b, size_t extra) {
-    if (b->failed || b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np) {
-        b->failed = 1;
-        return;
-    }
-    b->p = np;
-    b->cap = cap;
-}
-
-__attribute__((format(printf, 2, 3)))
-static void buf_printf(buf_t *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = 1;
-        return;
-    }
-    buf_reserve(b, (size_t)n);
-    if (b->failed)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
+/* The output buffer is the core one (sf_buf.h); on allocation failure its
+ * oom flag sticks and the render returns SF_ERR_NOMEM. */
+typedef sf_buf_t buf_t;
+#define buf_reserve(b, extra) ((void)sf_buf_reserve((b), (extra)))
+#define buf_printf(b, ...) ((void)sf_buf_printf((b), __VA_ARGS__))
 
 static void buf_label(buf_t *b, const char *value) {
     size_t n = sf_metrics_escape_label(NULL, 0, value);
     buf_reserve(b, n);
-    if (b->failed)
+    if (b->oom)
         return;
     sf_metrics_escape_label(b->p + b->len, b->cap - b->len, value);
     b->len += n;
@@ -672,7 +636,7 @@ sf_err_t sf_metrics_render(sf_metrics_t *m, char **out, size_t *out_len,
     header(&b, "up", "gauge", "1 while the projector process runs.");
     buf_printf(&b, "streamfold_up 1\n");
 
-    if (b.failed) {
+    if (b.oom) {
         free(b.p);
         return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
                          "metrics render: out of memory");

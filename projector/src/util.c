@@ -1,4 +1,4 @@
-/* util.c - buffer, clocks, time parsing and murmur2 (see util.h). */
+/* util.c - time parsing and murmur2 (see util.h). */
 #include "util.h"
 
 #include <ctype.h>
@@ -7,74 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-sf_err_t sf_buf_reserve(sf_buf_t *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap)
-        return SF_OK;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p)
-        return SF_ERR_NOMEM;
-    b->p = p;
-    b->cap = cap;
-    return SF_OK;
-}
-
-sf_err_t sf_buf_append(sf_buf_t *b, const void *data, size_t len) {
-    if (sf_buf_reserve(b, len))
-        return SF_ERR_NOMEM;
-    if (len)
-        memcpy(b->p + b->len, data, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-    return SF_OK;
-}
-
-sf_err_t sf_buf_appends(sf_buf_t *b, const char *s) {
-    return sf_buf_append(b, s, strlen(s));
-}
-
-sf_err_t sf_buf_printf(sf_buf_t *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return SF_ERR_INVALID_ARG;
-    if (sf_buf_reserve(b, (size_t)n))
-        return SF_ERR_NOMEM;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return SF_OK;
-}
-
-void sf_buf_reset(sf_buf_t *b) {
-    b->len = 0;
-    if (b->p)
-        b->p[0] = '\0';
-}
-
-void sf_buf_free(sf_buf_t *b) {
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-int64_t sf_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-double sf_mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant). */
 int sf_parse_time_ms(const char *s, int64_t *ms) {

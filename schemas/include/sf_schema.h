@@ -43,6 +43,10 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden: what this header declares
+ * is exactly what it exports (tests/unit/core/test_exports.sh checks). */
+#pragma GCC visibility push(default)
+
 struct json_t; /* jansson */
 
 /* ---------------------------------------------------------------------
@@ -240,6 +244,8 @@ sf_err_t sf_schema_can_read(const sf_schema_t *reader,
  * SF_OK or SF_ERR_INCOMPATIBLE after reporting every problem. */
 sf_err_t sf_catalog_check(const sf_catalog_t *cat, sf_compat_mode_t mode,
                           sf_compat_report_cb cb, void *opaque);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -289,7 +289,7 @@ static sf_err_t load_file(sf_catalog_t *cat, const char *path, int version,
     char chunk[4096];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        sf_buf_put(&b, chunk, n);
+        sf_buf_append(&b, chunk, n);
     int rerr = ferror(f);
     fclose(f);
     if (rerr || b.oom) {

@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "sf_buf.h"
 #include "sf_schema.h"
 
 typedef enum sf_type {
@@ -82,14 +83,7 @@ const char *sf_type_name(sf_type_t t);
 const char *sf_node_branch_name(const sf_node_t *n);
 size_t sf_node_min_size(sf_node_t *n);
 
-/* Growing byte buffer. */
-typedef struct sf_buf {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} sf_buf_t;
-void sf_buf_put(sf_buf_t *b, const void *d, size_t n);
-void sf_buf_putc(sf_buf_t *b, uint8_t c);
+/* Growing byte buffer: the core one (sf_buf.h), plus Avro's varint. */
 void sf_buf_long(sf_buf_t *b, int64_t v);    /* zig-zag varint */
 
 /* ---- plans (plan.c) ---- */

@@ -16,35 +16,8 @@
 #include <string.h>
 
 /* ---------------------------------------------------------------------
- * Byte buffer
+ * Byte buffer: sf_buf.h, with Avro's zig-zag varint on top
  * ------------------------------------------------------------------- */
-
-void sf_buf_put(sf_buf_t *b, const void *d, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 64;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        uint8_t *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    if (n)
-        memcpy(b->p + b->len, d, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-void sf_buf_putc(sf_buf_t *b, uint8_t c)
-{
-    sf_buf_put(b, &c, 1);
-}
 
 void sf_buf_long(sf_buf_t *b, int64_t v)
 {
@@ -56,12 +29,12 @@ void sf_buf_long(sf_buf_t *b, int64_t v)
         z >>= 7;
     }
     tmp[n++] = (uint8_t)z;
-    sf_buf_put(b, tmp, n);
+    sf_buf_append(b, tmp, n);
 }
 
 static void buf_str(sf_buf_t *b, const char *s)
 {
-    sf_buf_put(b, s, strlen(s));
+    sf_buf_append(b, s, strlen(s));
 }
 
 /* ---------------------------------------------------------------------
@@ -116,6 +89,22 @@ static void perr(pctx_t *c, const char *path, const char *fmt, ...)
     va_end(ap);
     c->err = sf_seterr(c->errstr, c->errstr_size, SF_ERR_SCHEMA, "%s: %s%s%s",
                        c->origin, path, *path ? ": " : "", msg);
+}
+
+/* Writes the path of a nested value ("a.b[3]") into dst.  A path longer
+ * than dst (nesting is capped at 64, names are not) is cut and ends in "...",
+ * so an error still names where it is without pretending to be whole. */
+__attribute__((format(printf, 3, 4)))
+static void subpath(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        dst[0] = '\0';
+    else if ((size_t)n >= size && size > 3)
+        memcpy(dst + size - 4, "...", 4);
 }
 
 static sf_node_t *node_new(pctx_t *c, sf_type_t type)
@@ -684,7 +673,7 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         memcpy(&u, &f, 4);
         uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16),
                          (uint8_t)(u >> 24)};
-        sf_buf_put(b, le, 4);
+        sf_buf_append(b, le, 4);
         return 0;
     }
     case T_DOUBLE: {
@@ -696,14 +685,14 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         uint8_t le[8];
         for (int i = 0; i < 8; i++)
             le[i] = (uint8_t)(u >> (8 * i));
-        sf_buf_put(b, le, 8);
+        sf_buf_append(b, le, 8);
         return 0;
     }
     case T_STRING:
         if (!json_is_string(j))
             goto mismatch;
         sf_buf_long(b, (int64_t)json_string_length(j));
-        sf_buf_put(b, json_string_value(j), json_string_length(j));
+        sf_buf_append(b, json_string_value(j), json_string_length(j));
         return 0;
     case T_BYTES:
     case T_FIXED: {
@@ -724,7 +713,7 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         }
         if (n->type == T_BYTES)
             sf_buf_long(b, (int64_t)tmp.len);
-        sf_buf_put(b, tmp.p, tmp.len);
+        sf_buf_append(b, tmp.p, tmp.len);
         free(tmp.p);
         return 0;
     }
@@ -747,7 +736,7 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         if (cnt) {
             sf_buf_long(b, (int64_t)cnt);
             for (size_t i = 0; i < cnt; i++) {
-                snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+                subpath(sub, sizeof sub, "%s[%zu]", path, i);
                 if (encode_default(c, b, n->items, json_array_get(j, i), sub,
                                    depth + 1) < 0)
                     return -1;
@@ -765,9 +754,9 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         if (cnt) {
             sf_buf_long(b, (int64_t)cnt);
             json_object_foreach((json_t *)j, k, v) {
-                snprintf(sub, sizeof sub, "%s.%s", path, k);
+                subpath(sub, sizeof sub, "%s.%s", path, k);
                 sf_buf_long(b, (int64_t)strlen(k));
-                sf_buf_put(b, k, strlen(k));
+                sf_buf_append(b, k, strlen(k));
                 if (encode_default(c, b, n->items, v, sub, depth + 1) < 0)
                     return -1;
             }
@@ -781,7 +770,7 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         for (size_t i = 0; i < n->nfields; i++) {
             const sf_field_t *f = &n->fields[i];
             const json_t *v = json_object_get(j, f->name);
-            snprintf(sub, sizeof sub, "%s.%s", path, f->name);
+            subpath(sub, sizeof sub, "%s.%s", path, f->name);
             if (!v)
                 v = f->def;
             if (!v) {
@@ -828,7 +817,7 @@ static int encode_all_defaults(pctx_t *c)
                 perr(c, path, "out of memory");
                 return -1;
             }
-            f->def_bin = b.p ? b.p : malloc(1);
+            f->def_bin = b.p ? (uint8_t *)b.p : malloc(1);
             f->def_len = b.len;
             if (!f->def_bin) {
                 perr(c, path, "out of memory");
