@@ -81,9 +81,8 @@ typedef struct sf_producer_dr_s sf_producer_dr_t;
 
 /* A new configuration with Streamfold's defaults already set:
  * enable.idempotence=true, acks=all, partitioner=murmur2_random,
- * message.timeout.ms=30000, max.in.flight.requests.per.connection=1 (more
- * in flight can lose acknowledged events with librdkafka 2.0.2 against
- * Kafka 3.x when a partition's first batch is retried; see conf.c).
+ * message.timeout.ms=30000, max.in.flight.requests.per.connection=5 (the
+ * idempotent maximum, KIP-98; safe with librdkafka 2.14, see conf.c).
  * NULL only when out of memory. */
 sf_producer_conf_t *sf_producer_conf_new(void);
 void sf_producer_conf_destroy(sf_producer_conf_t *conf);

@@ -84,7 +84,7 @@ static void xlist(void)
            "  sf.aggregate.type   aggregate type (--aggregate-type)\n"
            "Defaults set by Streamfold: enable.idempotence=true, acks=all,\n"
            "partitioner=murmur2_random, message.timeout.ms=30000,\n"
-           "max.in.flight.requests.per.connection=1.\n"
+           "max.in.flight.requests.per.connection=5.\n"
            "Every other name is a librdkafka property, see librdkafka's\n"
            "CONFIGURATION.md.\n");
 }
