@@ -349,8 +349,8 @@ int main(int argc, char **argv)
         printf("ratio lib/raw       : median of rounds %.2fx, best vs best "
                "%.2fx (goal >= 0.90x)\n", ratios[rounds / 2],
                best_raw / best_lib);
-    printf("CPU per event       : raw %.2f us, lib %.2f us (process, all "
-           "threads, best round)\n", best_craw * 1e6 / n,
+    printf("CPU per event       : %s%.2f us, %s%.2f us (process, all "
+           "threads, best round)\n", na, best_craw * 1e6 / n, nb,
            best_clib * 1e6 / n);
 
     /* Delete the topic again. */
