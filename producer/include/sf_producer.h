@@ -27,9 +27,23 @@
  * silently: every event a publish call accepted (returned SF_OK) gets
  * exactly one delivery report, either delivered (partition, offset) or
  * failed (reason), at the latest after message.timeout.ms (default here
- * 30000 ms, bounded retries while the broker is unreachable).  The producer
- * is idempotent (enable.idempotence=true, acks=all), so retries neither
- * duplicate nor reorder records of one partition.
+ * 120000 ms, bounded retries while the broker is unreachable).  The
+ * producer is idempotent (enable.idempotence=true, acks=all), so its own
+ * retries neither duplicate nor reorder records of one partition.
+ *
+ * Retries by the service.  A failed report also says whether the event is
+ * in the log anyway (sf_producer_dr_persisted(), librdkafka's
+ * rd_kafka_message_status()): NOT_PERSISTED events may be published again
+ * without risk of a duplicate; POSSIBLY_PERSISTED ones (sent, no answer
+ * before the timeout) may already be in the log.  Two ways to retry
+ * without duplicates (docs/producer-delivery.md):
+ *   - transactions: a transaction that failed is aborted, so none of its
+ *     events is visible to read_committed consumers, whatever reached the
+ *     log; publish the whole transaction again;
+ *   - the event id: give the event a fixed ce_id before the first publish
+ *     (sf_producer_event_set_id() or sf_producer_event_generate_id()) and
+ *     publish the same builder again; the copy carries the same ce_id (and
+ *     ce_sequence), which consumers deduplicate on.
  *
  * Errors: every fallible call returns sf_err_t (sf_core.h) and writes one
  * line into the caller's errstr buffer (errstr, errstr_size; may be NULL/0).
@@ -69,9 +83,30 @@ typedef struct sf_producer_conf_s sf_producer_conf_t;
 typedef struct sf_producer_event_s sf_producer_event_t;
 typedef struct sf_producer_dr_s sf_producer_dr_t;
 
-/* Default message.timeout.ms: how long an accepted event may wait for the
- * broker before its delivery report says failed. */
-#define SF_PRODUCER_DEFAULT_TIMEOUT_MS 30000
+/* Whether an event is in the topic's log: librdkafka's
+ * rd_kafka_msg_status_t, same values.  Trust PERSISTED only with acks=all
+ * (the default here). */
+typedef enum sf_producer_persisted {
+    /* never sent, or refused by the broker: not in the log; publishing
+     * it again cannot duplicate it */
+    SF_PRODUCER_NOT_PERSISTED = 0,
+    /* sent but not acknowledged (timed out, connection lost): it may be
+     * in the log; publishing it again may duplicate it */
+    SF_PRODUCER_POSSIBLY_PERSISTED = 1,
+    /* written and acknowledged by all in-sync replicas */
+    SF_PRODUCER_PERSISTED = 2
+} sf_producer_persisted_t;
+
+/* Default message.timeout.ms (librdkafka's alias: delivery.timeout.ms):
+ * how long an accepted event may wait for the brokers before its delivery
+ * report says failed.  120 s rides out a broker restart (including log
+ * recovery after a crash) and a controller or partition-leader failover in
+ * a three-broker cluster, the outages a Streamfold deployment must survive
+ * without its services retrying; why not more or less:
+ * docs/producer-delivery.md.  A transactional producer that does not set
+ * message.timeout.ms itself uses transaction.timeout.ms instead (librdkafka
+ * requires message.timeout.ms <= transaction.timeout.ms). */
+#define SF_PRODUCER_DEFAULT_TIMEOUT_MS 120000
 /* Default number of partitions sf_producer_ensure_topic() creates. */
 #define SF_PRODUCER_DEFAULT_PARTITIONS 12
 
@@ -81,7 +116,7 @@ typedef struct sf_producer_dr_s sf_producer_dr_t;
 
 /* A new configuration with Streamfold's defaults already set:
  * enable.idempotence=true, acks=all, partitioner=murmur2_random,
- * message.timeout.ms=30000, max.in.flight.requests.per.connection=5 (the
+ * message.timeout.ms=120000, max.in.flight.requests.per.connection=5 (the
  * idempotent maximum, KIP-98; safe with librdkafka 2.14, see conf.c).
  * NULL only when out of memory. */
 sf_producer_conf_t *sf_producer_conf_new(void);
@@ -211,8 +246,20 @@ sf_err_t sf_producer_event_set_type(sf_producer_event_t *ev, const char *type);
 /* Aggregate id: Kafka key and ce_subject.  Required, non-empty. */
 sf_err_t sf_producer_event_set_aggregate_id(sf_producer_event_t *ev,
                                             const char *id);
-/* Event id (ce_id).  Default: a new random UUID (v4) per publish. */
+/* Event id (ce_id; CloudEvents 1.0: non-empty, unique per source).
+ * Default (NULL): a new random UUID (v4) at every publish, so publishing
+ * the same builder twice gives two different events.  A service that may
+ * retry an event sets the id once, before the first publish, and keeps it
+ * for the retries: then a retry of a possibly persisted event is a copy
+ * consumers can recognise by its ce_id. */
 sf_err_t sf_producer_event_set_id(sf_producer_event_t *ev, const char *id);
+/* Sets a new random UUID (v4) as the event's id now (RFC 9562), so every
+ * publish of this builder, the first and any retry, carries the same ce_id.
+ * The id is readable with sf_producer_event_id().  SF_ERR_NOMEM only. */
+sf_err_t sf_producer_event_generate_id(sf_producer_event_t *ev);
+/* The id set with set_id()/generate_id() (owned by ev, valid until the
+ * next change of ev), or NULL when the publish will generate one. */
+const char *sf_producer_event_id(const sf_producer_event_t *ev);
 /* Aggregate version (ce_sequence), >= 1.  0 (default) = no ce_sequence. */
 sf_err_t sf_producer_event_set_version(sf_producer_event_t *ev,
                                        int64_t version);
@@ -268,7 +315,8 @@ sf_err_t sf_producer_event_set_json_text(sf_producer_event_t *ev,
  *   SF_ERR_STATE         transactional producer outside begin..commit
  *   SF_ERR_KAFKA         librdkafka refused the record (e.g. queue stayed
  *                        full for message.timeout.ms; unknown partition)
- *   SF_ERR_KAFKA_FATAL   the producer hit a fatal error: destroy it. */
+ *   SF_ERR_KAFKA_FATAL   the producer hit a fatal error: destroy it.
+ * Events refused here were never sent (nothing to deduplicate). */
 sf_err_t sf_producer_publish(sf_producer_t *p, const sf_producer_event_t *ev,
                              void *msg_opaque,
                              char *errstr, size_t errstr_size);
@@ -283,12 +331,23 @@ sf_err_t sf_producer_validate(sf_producer_t *p, const sf_producer_event_t *ev,
  * reports meanwhile on this thread).  On SF_OK *partition and *offset
  * (either may be NULL) say where it landed.  Delivery failures are
  * SF_ERR_KAFKA (retriable: e.g. timed out while the broker was down) or
- * SF_ERR_KAFKA_FATAL, with the reason in errstr.  The delivery callback is
- * not called for this event.  Not for use inside a transaction. */
+ * SF_ERR_KAFKA_FATAL, with the reason in errstr (which ends with the
+ * persistence status, e.g. "(possibly persisted)").  The delivery callback
+ * is not called for this event.  Not for use inside a transaction. */
 sf_err_t sf_producer_publish_sync(sf_producer_t *p,
                                   const sf_producer_event_t *ev,
                                   int32_t *partition, int64_t *offset,
                                   char *errstr, size_t errstr_size);
+/* The same, and *persisted (may be NULL) receives the event's persistence
+ * status (see sf_producer_dr_persisted()): SF_PRODUCER_PERSISTED on SF_OK;
+ * on a failure NOT_PERSISTED (safe to publish again) or POSSIBLY_PERSISTED
+ * (publish again only with the same event id, see sf_producer_event_set_id).
+ * An event refused before sending (validation) is NOT_PERSISTED. */
+sf_err_t sf_producer_publish_sync_status(sf_producer_t *p,
+                                         const sf_producer_event_t *ev,
+                                         int32_t *partition, int64_t *offset,
+                                         sf_producer_persisted_t *persisted,
+                                         char *errstr, size_t errstr_size);
 
 /* ---------------------------------------------------------------------
  * Transactions (needs transactional.id)
@@ -328,6 +387,13 @@ sf_err_t sf_producer_publish_batch(sf_producer_t *p,
 
 /* SF_OK (delivered) or SF_ERR_KAFKA / SF_ERR_KAFKA_FATAL (failed). */
 sf_err_t sf_producer_dr_err(const sf_producer_dr_t *dr);
+/* Is the event in the log?  PERSISTED when delivered; for a failed event
+ * NOT_PERSISTED or POSSIBLY_PERSISTED (rd_kafka_message_status()).  A
+ * failed report of a transactional event is moot: the transaction is
+ * aborted, so nothing of it is visible to read_committed consumers. */
+sf_producer_persisted_t sf_producer_dr_persisted(const sf_producer_dr_t *dr);
+/* "persisted", "possibly persisted" or "not persisted". */
+const char *sf_producer_persisted_name(sf_producer_persisted_t status);
 /* Why it failed ("" when delivered). */
 const char *sf_producer_dr_errstr(const sf_producer_dr_t *dr);
 const char *sf_producer_dr_topic(const sf_producer_dr_t *dr);

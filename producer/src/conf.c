@@ -20,12 +20,17 @@
  * broker-restart test (tests/integration/producer/test_broker_restart.sh,
  * SIGKILL of the broker mid-publish, every id once and in order) passes at
  * five, and tests/bench/producer -I measures the gain (README).
+ *
+ * message.timeout.ms: SF_PRODUCER_DEFAULT_TIMEOUT_MS (sf_producer.h and
+ * docs/producer-delivery.md say why 120 s).
  */
+#define SF_STR_(x) #x
+#define SF_STR(x) SF_STR_(x)
 static const char *const defaults[][2] = {
     {"enable.idempotence", "true"},
     {"acks", "all"},
     {"partitioner", "murmur2_random"},
-    {"message.timeout.ms", "30000"},
+    {"message.timeout.ms", SF_STR(SF_PRODUCER_DEFAULT_TIMEOUT_MS)},
     {"max.in.flight.requests.per.connection", "5"},
 };
 
@@ -141,6 +146,9 @@ sf_err_t sf_producer_conf_set(sf_producer_conf_t *conf, const char *name,
         RD_KAFKA_CONF_OK)
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                          "configuration property \"%s\": %s", name, rkerr);
+    if (!strcmp(name, "message.timeout.ms") ||
+        !strcmp(name, "delivery.timeout.ms"))
+        conf->timeout_set = 1;
     return SF_OK;
 }
 

@@ -90,6 +90,19 @@ sf_err_t sf_producer_event_set_id(sf_producer_event_t *ev, const char *id)
     return set_str(&ev->id, id);
 }
 
+sf_err_t sf_producer_event_generate_id(sf_producer_event_t *ev)
+{
+    char id[37];
+
+    sf__uuid_v4(id);
+    return set_str(&ev->id, id);
+}
+
+const char *sf_producer_event_id(const sf_producer_event_t *ev)
+{
+    return ev->id;
+}
+
 sf_err_t sf_producer_event_set_version(sf_producer_event_t *ev,
                                        int64_t version)
 {

@@ -65,12 +65,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
     dr.partition = m->partition;
     dr.offset = m->err ? -1 : m->offset;
     dr.err = m->err ? map_kafka_err(p, m->err) : SF_OK;
+    /* librdkafka's own view: was the request sent, was it answered. */
+    dr.persisted = (sf_producer_persisted_t)rd_kafka_message_status(m);
     if (m->err)
-        snprintf(reason, sizeof(reason), "%s [%d]: %s", dr.topic,
+        snprintf(reason, sizeof(reason), "%s [%d]: %s (%s)", dr.topic,
                  (int)m->partition,
                  m->err == RD_KAFKA_RESP_ERR__FATAL
                      ? "fatal producer error"
-                     : rd_kafka_err2str(m->err));
+                     : rd_kafka_err2str(m->err),
+                 sf_producer_persisted_name(dr.persisted));
     dr.errstr = reason;
     dr.msg = m; /* ids are looked up only if the application asks */
 
@@ -91,6 +94,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
         sf_sync_t *s = sync;
 
         s->err = dr.err;
+        s->persisted = dr.persisted;
         s->partition = dr.partition;
         s->offset = dr.offset;
         snprintf(s->errstr, sizeof(s->errstr), "%s", reason);
@@ -207,6 +211,25 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
         p->transactional = 1;
         free(s);
     }
+    if (p->transactional && !conf->timeout_set) {
+        /* librdkafka refuses message.timeout.ms > transaction.timeout.ms.
+         * A transaction that failed is aborted whole, so its retry cannot
+         * duplicate anything a read_committed reader sees: the delivery
+         * timeout only bounds how long a commit waits.  Follow the
+         * transaction timeout, as librdkafka does when neither is set. */
+        char *tt = conf_str(rkc, "transaction.timeout.ms");
+
+        if (!tt || rd_kafka_conf_set(rkc, "message.timeout.ms", tt, rkerr,
+                                     sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
+            free(tt);
+            rd_kafka_conf_destroy(rkc);
+            sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                      "message.timeout.ms from transaction.timeout.ms: %s",
+                      tt ? rkerr : "not set");
+            goto fail;
+        }
+        free(tt);
+    }
     if ((s = conf_str(rkc, "message.timeout.ms"))) {
         p->timeout_ms = atoi(s);
         free(s);
@@ -259,7 +282,7 @@ void sf_producer_destroy(sf_producer_t *p)
 {
     if (!p)
         return;
-    rd_kafka_flush(p->rk, SF_PRODUCER_DEFAULT_TIMEOUT_MS);
+    rd_kafka_flush(p->rk, p->timeout_ms);
     /* Whatever is still queued fails now, and its report is served here,
      * so every accepted event hears its fate. */
     rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -346,7 +369,7 @@ static void uuid_init(void)
     pthread_atfork(NULL, NULL, uuid_atfork_child);
 }
 
-static void uuid_v4(char out[37])
+void sf__uuid_v4(char out[37])
 {
     unsigned char *pool = uuid_pool, *u;
     int left;
@@ -535,7 +558,7 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
     if (ev->id) {
         id = ev->id;
     } else {
-        uuid_v4(idbuf);
+        sf__uuid_v4(idbuf);
         id = idbuf;
     }
     if (!sf_time_format(ev->has_time ? ev->time_ms : sf_time_now_ms(), tbuf,
@@ -676,11 +699,23 @@ sf_err_t sf_producer_publish_sync(sf_producer_t *p,
                                   int32_t *partition, int64_t *offset,
                                   char *errstr, size_t errstr_size)
 {
+    return sf_producer_publish_sync_status(p, ev, partition, offset, NULL,
+                                           errstr, errstr_size);
+}
+
+sf_err_t sf_producer_publish_sync_status(sf_producer_t *p,
+                                         const sf_producer_event_t *ev,
+                                         int32_t *partition, int64_t *offset,
+                                         sf_producer_persisted_t *persisted,
+                                         char *errstr, size_t errstr_size)
+{
     sf_sync_t sync;
     sf_err_t err;
 
     memset(&sync, 0, sizeof(sync));
     atomic_init(&sync.done, 0);
+    if (persisted)
+        *persisted = SF_PRODUCER_NOT_PERSISTED;
     err = publish(p, ev, NULL, &sync, errstr, errstr_size);
     if (err)
         return err;
@@ -693,6 +728,8 @@ sf_err_t sf_producer_publish_sync(sf_producer_t *p,
         *partition = sync.partition;
     if (offset)
         *offset = sync.offset;
+    if (persisted)
+        *persisted = sync.persisted;
     if (sync.err)
         return sf_seterr(errstr, errstr_size, sync.err, "%s", sync.errstr);
     return SF_OK;
@@ -703,6 +740,22 @@ sf_err_t sf_producer_publish_sync(sf_producer_t *p,
  * ------------------------------------------------------------------- */
 
 sf_err_t sf_producer_dr_err(const sf_producer_dr_t *dr) { return dr->err; }
+sf_producer_persisted_t sf_producer_dr_persisted(const sf_producer_dr_t *dr)
+{
+    return dr->persisted;
+}
+const char *sf_producer_persisted_name(sf_producer_persisted_t status)
+{
+    switch (status) {
+    case SF_PRODUCER_NOT_PERSISTED:
+        return "not persisted";
+    case SF_PRODUCER_POSSIBLY_PERSISTED:
+        return "possibly persisted";
+    case SF_PRODUCER_PERSISTED:
+        return "persisted";
+    }
+    return "unknown persistence status";
+}
 const char *sf_producer_dr_errstr(const sf_producer_dr_t *dr)
 {
     return dr->errstr;

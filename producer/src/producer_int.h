@@ -25,6 +25,7 @@ struct sf_producer_conf_s {
     sf_producer_error_cb error_cb;
     sf_producer_log_cb log_cb;
     void *opaque;
+    int timeout_set;            /* the application set message.timeout.ms */
 };
 
 typedef enum sf_payload_kind {
@@ -62,6 +63,7 @@ typedef struct sf_sync {
     struct sf_sync *next;
     atomic_int done;
     sf_err_t err;
+    sf_producer_persisted_t persisted;
     int32_t partition;
     int64_t offset;
     char errstr[512];
@@ -80,6 +82,7 @@ struct sf_producer_dr_s {
     const rd_kafka_message_t *msg;
     int filled;                 /* event_id/type/aggregate_id looked up */
     sf_err_t err;
+    sf_producer_persisted_t persisted;
     const char *errstr;
     const char *topic;
     int32_t partition;
@@ -117,6 +120,8 @@ char *sf__aggtype_from_topic(const char *topic);
 char *sf__topic_from_aggtype(const char *aggtype);
 
 /* producer.c */
+/* A random (version 4) UUID, lower-case text (RFC 9562). */
+void sf__uuid_v4(char out[37]);
 /* Builds the CloudEvents headers of one event.  Every pointer except
  * correlation/causation ids must be non-NULL; version 0 leaves out
  * ce_sequence. */

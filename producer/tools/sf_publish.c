@@ -33,6 +33,7 @@
 typedef struct counts {
     long delivered;
     long failed;
+    long possibly;  /* failed, but possibly in the log anyway */
     int verbose;
     int aborting;   /* transaction being aborted: failures are expected */
 } counts_t;
@@ -98,6 +99,8 @@ static void on_delivery(sf_producer_t *p, const sf_producer_dr_t *dr,
     (void)p;
     if (sf_producer_dr_err(dr)) {
         c->failed++;
+        if (sf_producer_dr_persisted(dr) == SF_PRODUCER_POSSIBLY_PERSISTED)
+            c->possibly++;
         if (!c->aborting)
             fprintf(stderr, "line %ld: event %s (%s): delivery failed: %s\n",
                 line, sf_producer_dr_event_id(dr),
@@ -268,7 +271,7 @@ int main(int argc, char **argv)
     const char *brokers = NULL, *topic = NULL, *schema_dir = NULL;
     const char *source = "sf-publish";
     int transactional = 0, create = 0, partitions = 0, rf = 0, c;
-    counts_t counts = {0, 0, 0, 0};
+    counts_t counts = {0, 0, 0, 0, 0};
     char errstr[1024], txnid[256];
     long lineno = 0, bad = 0, send_failed = 0, accepted = 0, events = 0;
     char *line = NULL;
@@ -487,6 +490,11 @@ int main(int argc, char **argv)
             counts.failed);
     if (bad)
         fprintf(stderr, " (%ld bad line%s)", bad, bad == 1 ? "" : "s");
+    /* A plain (not transactional) retry of these may duplicate them:
+     * retry with the same event_id (docs/producer-delivery.md). */
+    if (counts.possibly && !transactional)
+        fprintf(stderr, " (%ld possibly persisted: retry only with the same "
+                "event_id)", counts.possibly);
     fputc('\n', stderr);
     if (!ferror(stdin) && counts.failed == 0 && counts.delivered == accepted)
         rc = 0;
