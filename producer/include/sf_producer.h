@@ -6,7 +6,16 @@
  *   key     the aggregate id (partitioner murmur2_random, the same partition
  *           a Java producer with the default partitioner picks),
  *   value   Avro single-object bytes of the payload (sf_encode()),
- *   headers CloudEvents 1.0 Kafka binding, binary mode (sf_core.h names).
+ *   headers CloudEvents 1.0 Kafka binding, binary mode (sf_core.h names),
+ *           including ce_dataschema (SF_DATASCHEMA_PREFIX + the writer
+ *           schema's CRC-64-AVRO fingerprint), then the application's own
+ *           headers (sf_producer_event_set_header()).
+ *
+ * CloudEvents attributes are checked before anything is sent (CloudEvents
+ * 1.0 core spec, "Context Attributes"): source is a URI-reference (RFC 3986
+ * 4.1; checked by sf_producer_conf_set("sf.source") and sf_producer_new()),
+ * id, type and subject are non-empty, time is RFC 3339 (written by the
+ * library from milliseconds since the epoch, in UTC).
  *
  * Life cycle (every create has a matching destroy):
  *
@@ -66,6 +75,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* ssize_t */
 
 #include <avro.h>
 
@@ -107,6 +117,14 @@ typedef enum sf_producer_persisted {
  * message.timeout.ms itself uses transaction.timeout.ms instead (librdkafka
  * requires message.timeout.ms <= transaction.timeout.ms). */
 #define SF_PRODUCER_DEFAULT_TIMEOUT_MS 120000
+/* ce_dataschema of every record: this prefix and the 16 lower-case hex
+ * digits of the writer schema's CRC-64-AVRO fingerprint (Avro spec,
+ * "Schema Fingerprints"), the 64-bit integer most significant digit first
+ * - as `sf-schema fingerprint` prints it; the value's bytes 2..9 hold the
+ * same integer little-endian.  A reader resolves it against the .avsc
+ * files it has (producer/README.md shows Java and Python). */
+#define SF_DATASCHEMA_PREFIX "urn:avro:fingerprint:crc-64-avro:"
+
 /* Default number of partitions sf_producer_ensure_topic() creates. */
 #define SF_PRODUCER_DEFAULT_PARTITIONS 12
 
@@ -129,7 +147,10 @@ sf_producer_conf_t *sf_producer_conf_dup(const sf_producer_conf_t *conf);
  * Names starting with "sf." are Streamfold's own:
  *   sf.schema.dir       directory of .avsc files loaded into a catalog the
  *                       producer owns (alternative: conf_set_catalog()).
- *   sf.source           CloudEvents source (ce_source), default "sf-producer".
+ *   sf.source           CloudEvents source (ce_source), default "sf-producer";
+ *                       a URI-reference (RFC 3986), e.g. "cart-service",
+ *                       "/shop/cart" or "urn:shop:cart-service": "cart
+ *                       service" is SF_ERR_CONFIG ("space at offset 4").
  *   sf.topic            default topic of every event.
  *   sf.aggregate.type   default aggregate type (ce_aggregatetype).
  *                       When only one of sf.topic / sf.aggregate.type is
@@ -285,7 +306,30 @@ sf_err_t sf_producer_event_set_aggregate_type(sf_producer_event_t *ev,
 sf_err_t sf_producer_event_set_schema_version(sf_producer_event_t *ev,
                                               int version);
 
-/* Payload, one of the three (the last call wins):
+/* Application headers besides the CloudEvents ones, e.g. a W3C
+ * "traceparent" or a tenant id; they follow the CloudEvents headers in the
+ * record, in the order first set.  name and value are copied (value is
+ * len bytes, len < 0: a NUL-terminated string).  Setting a name again
+ * replaces its value; value NULL removes the header.  Checked at publish
+ * time (SF_ERR_INVALID_ARG naming the header): a name the library writes
+ * (ce_id, ce_type, ..., ce_dataschema, content-type) is refused, use the
+ * event's own setter; a "ce_" name must be a CloudEvents extension
+ * attribute (lower-case letters and digits, CloudEvents 1.0); the value of
+ * "traceparent" (or "ce_traceparent", CloudEvents' distributed-tracing
+ * extension) must follow W3C Trace Context ("00-<32 hex>-<16 hex>-<2 hex>").
+ * Errors here: SF_ERR_INVALID_ARG (NULL name), SF_ERR_NOMEM. */
+sf_err_t sf_producer_event_set_header(sf_producer_event_t *ev,
+                                      const char *name, const void *value,
+                                      ssize_t len);
+
+/* Payload, one of the three (the last call wins).  JSON is the route we
+ * recommend for hand-built events: a missing field takes its schema
+ * default, a union may be given bare ("reason": "broken" for
+ * ["null","string"]) or as {"string": ...}, an enum by its symbol, and an
+ * error names the field path.  It costs one JSON parse per event (see
+ * tests/bench/producer -J for the figure).  The avro-c value route is for
+ * code that already holds values (avro-c fills no defaults: every field,
+ * every union branch must be set).
  * - an avro-c value: the event keeps a reference (avro_value_incref
  *   semantics via avro_value_copy_ref); its schema must equal one version
  *   of the type in the catalog, which becomes the writer schema.  Do not

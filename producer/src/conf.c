@@ -134,6 +134,12 @@ sf_err_t sf_producer_conf_set(sf_producer_conf_t *conf, const char *name,
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "configuration property \"%s\": empty value",
                              name);
+        if (field == &conf->source &&
+            sf__ce_check_uri_reference(value, rkerr, sizeof(rkerr)))
+            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                             "sf.source \"%s\" is not a URI-reference "
+                             "(CloudEvents 1.0 source, RFC 3986): %s", value,
+                             rkerr);
         copy = strdup(value);
         if (!copy)
             return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,

@@ -169,6 +169,12 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
     p->source = strdup(conf->source ? conf->source : "sf-producer");
     if (!p->source)
         goto nomem;
+    if (sf__ce_check_uri_reference(p->source, rkerr, sizeof(rkerr))) {
+        sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                  "sf.source \"%s\" is not a URI-reference (CloudEvents 1.0 "
+                  "source, RFC 3986): %s", p->source, rkerr);
+        goto fail;
+    }
     if (conf->topic && !(p->topic = strdup(conf->topic)))
         goto nomem;
     if (conf->aggtype && !(p->aggtype = strdup(conf->aggtype)))
@@ -412,9 +418,10 @@ rd_kafka_headers_t *sf__headers_build(const char *id, const char *source,
                                       const char *subject,
                                       const char *aggtype, int64_t version,
                                       const char *correlation_id,
-                                      const char *causation_id)
+                                      const char *causation_id,
+                                      const char *dataschema)
 {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(11);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(12);
     char seq[24];
 
 #define ADD(name, val) rd_kafka_header_add(h, name, -1, val, -1)
@@ -441,6 +448,8 @@ rd_kafka_headers_t *sf__headers_build(const char *id, const char *source,
         ADD(SF_HDR_CORRELATIONID, correlation_id);
     if (causation_id)
         ADD(SF_HDR_CAUSATIONID, causation_id);
+    if (dataschema)
+        ADD(SF_HDR_DATASCHEMA, dataschema);
 #undef ADD
     return h;
 }
@@ -472,7 +481,7 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
     const sf_schema_t *latest, *s;
     avro_value_t val;
     int own_val = 0;
-    char emsg[512], idbuf[40], tbuf[40], aggbuf[128];
+    char emsg[512], idbuf[40], tbuf[40], aggbuf[128], dsbuf[64];
     const char *id, *aggtype;
     sf_err_t err;
 
@@ -487,9 +496,23 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "aggregate_id: missing aggregate id (event %s)",
                          ev->type);
+    /* CloudEvents 1.0: id, source, type are non-empty strings (source a
+     * URI-reference, checked when it was configured); extension values
+     * we write must not be empty either. */
     if (ev->id && !*ev->id)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "event_id: empty event id (event %s)", ev->type);
+    if (ev->correlation_id && !*ev->correlation_id)
+        return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                         "correlation_id: empty (event %s)", ev->type);
+    if (ev->causation_id && !*ev->causation_id)
+        return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                         "causation_id: empty (event %s)", ev->type);
+    for (size_t i = 0; i < ev->nxhdrs; i++)
+        if (sf__ce_check_header(ev->xhdrs[i].name, ev->xhdrs[i].value,
+                                ev->xhdrs[i].len, emsg, sizeof(emsg)))
+            return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                             "headers: %s (event %s)", emsg, ev->type);
     rec->topic = ev->topic ? ev->topic : p->topic;
     if (!rec->topic)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
@@ -570,10 +593,15 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
                          "0000-9999", (long long)ev->time_ms);
     }
     rec->key = ev->aggregate_id;
+    sf__ce_dataschema(s, dsbuf, sizeof(dsbuf));
     rec->hdrs = sf__headers_build(id, p->source, ev->type, tbuf,
                                   ev->aggregate_id, aggtype, ev->version,
                                   ev->correlation_id ? ev->correlation_id : id,
-                                  ev->causation_id ? ev->causation_id : id);
+                                  ev->causation_id ? ev->causation_id : id,
+                                  dsbuf);
+    for (size_t i = 0; i < ev->nxhdrs; i++)
+        rd_kafka_header_add(rec->hdrs, ev->xhdrs[i].name, -1,
+                            ev->xhdrs[i].value, (ssize_t)ev->xhdrs[i].len);
     return SF_OK;
 }
 
