@@ -23,6 +23,11 @@
  * In-flight comparison instead: both sides are libsfproducer, one with
  * max.in.flight.requests.per.connection=1 (the pre-2.14 default), the
  * other with 5 (the default now); the ratio is in-flight 5 over 1.
+ *
+ *   bench_publish -J [...]
+ * JSON route instead: both sides are libsfproducer, one given the event
+ * as an avro-c value, the other as JSON text (parsed, defaults filled and
+ * converted per publish); the ratio is JSON over value.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +36,8 @@
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include <jansson.h>
 
 #include "sf_producer.h"
 
@@ -45,6 +52,7 @@ static const char *const settings[][2] = {
 
 static long ok, bad;
 static const char *lib_inflight; /* -I: max.in.flight of run_lib() */
+static const char *lib_json;     /* -J: JSON text payload of run_lib() */
 static double cpu_used; /* process CPU seconds of the last run */
 
 static double cpu_s(void)
@@ -192,6 +200,8 @@ static double run_lib(const char *brokers, const char *topic, long n,
     }
     sf_producer_event_set_type(ev, "shop.cart.ItemAddedToCart");
     sf_producer_event_set_value(ev, value);
+    if (lib_json)
+        sf_producer_event_set_json_text(ev, lib_json, strlen(lib_json));
     sf_producer_event_set_aggregate_id(ev, "w");
     if (sf_producer_publish(p, ev, NULL, err, sizeof(err))) {
         fprintf(stderr, "lib warm-up: %s\n", err);
@@ -239,12 +249,13 @@ int main(int argc, char **argv)
     int opt, created;
     double traw, tlib;
     long raw_ok, raw_bad, lib_ok, lib_bad;
-    int inflight_mode = 0;
+    int inflight_mode = 0, json_mode = 0;
+    char *json_text = NULL;
     const char *na = "raw librdkafka ", *nb = "libsfproducer  ";
 
     if (!brokers)
         brokers = "127.0.0.1:9092";
-    while ((opt = getopt(argc, argv, "b:n:r:s:I")) != -1) {
+    while ((opt = getopt(argc, argv, "b:n:r:s:IJ")) != -1) {
         if (opt == 'r') {
             rounds = atoi(optarg);
             if (rounds < 1 || rounds > 64)
@@ -258,6 +269,8 @@ int main(int argc, char **argv)
             dir = optarg;
         else if (opt == 'I')
             inflight_mode = 1;
+        else if (opt == 'J')
+            json_mode = 1;
         else
             return 2;
     }
@@ -308,6 +321,18 @@ int main(int argc, char **argv)
     if (inflight_mode) {
         na = "lib in-flight 1 ";
         nb = "lib in-flight 5 ";
+    } else if (json_mode) {
+        json_t *j = NULL;
+
+        if (sf_value_to_json(&v, &j, err, sizeof(err)) ||
+            !(json_text = json_dumps(j, JSON_COMPACT))) {
+            fprintf(stderr, "json: %s\n", err);
+            return 2;
+        }
+        json_decref(j);
+        printf("JSON payload: %s\n", json_text);
+        na = "lib avro value ";
+        nb = "lib JSON text  ";
     }
     run_raw(brokers, topic, n / 2, bytes, len); /* warm-up, untimed */
     for (int r = 1; r <= rounds; r++) {
@@ -317,6 +342,10 @@ int main(int argc, char **argv)
             lib_inflight = "1";
             traw = run_lib(brokers, topic, n, cat, &v);
             lib_inflight = "5";
+        } else if (json_mode) {
+            lib_json = NULL;
+            traw = run_lib(brokers, topic, n, cat, &v);
+            lib_json = json_text;
         } else {
             traw = run_raw(brokers, topic, n, bytes, len);
         }
@@ -345,6 +374,9 @@ int main(int argc, char **argv)
     if (inflight_mode)
         printf("ratio in-flight 5/1 : median of rounds %.2fx, best vs best "
                "%.2fx\n", ratios[rounds / 2], best_raw / best_lib);
+    else if (json_mode)
+        printf("ratio JSON/value    : median of rounds %.2fx, best vs best "
+               "%.2fx\n", ratios[rounds / 2], best_raw / best_lib);
     else
         printf("ratio lib/raw       : median of rounds %.2fx, best vs best "
                "%.2fx (goal >= 0.90x)\n", ratios[rounds / 2],
@@ -370,6 +402,7 @@ int main(int argc, char **argv)
         rd_kafka_destroy(rk);
     }
     free(bytes);
+    free(json_text);
     avro_value_decref(&v);
     avro_value_iface_decref(cls);
     sf_catalog_destroy(cat);
