@@ -223,10 +223,11 @@ void sf_producer_conf_set_opaque(sf_producer_conf_t *conf, void *opaque);
 sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
                                char *errstr, size_t errstr_size);
 
-/* Waits up to SF_PRODUCER_DEFAULT_TIMEOUT_MS for outstanding events
- * (their delivery callbacks run on this thread), then purges what is still
- * queued - those events get a "failed" report, also on this thread - and
- * frees everything.  An open transaction is aborted by the broker. */
+/* Waits up to message.timeout.ms (the value in force) for outstanding
+ * events (their delivery callbacks run on this thread), then purges what
+ * is still queued - those events get a "failed" report with their
+ * persistence status, also on this thread - and frees everything.  An
+ * open transaction is aborted by the broker. */
 void sf_producer_destroy(sf_producer_t *p);
 
 /* The catalog in use (owned by the producer or borrowed from the conf). */
