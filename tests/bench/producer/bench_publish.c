@@ -4,7 +4,7 @@
  *
  * Both sides: enable.idempotence=true, acks=all, partitioner
  * murmur2_random, linger.ms=5, the same 12-partition topic, keys over 1000
- * aggregates, the same CloudEvents headers (11) and the same value bytes.
+ * aggregates, the same CloudEvents headers (12) and the same value bytes.
  * The library side does everything a service does per event: set the
  * event fields, encode the Avro value to single-object bytes, generate a
  * UUID, format ce_time, build headers, enqueue.  The raw side enqueues the
@@ -53,6 +53,7 @@ static const char *const settings[][2] = {
 static long ok, bad;
 static const char *lib_inflight; /* -I: max.in.flight of run_lib() */
 static const char *lib_json;     /* -J: JSON text payload of run_lib() */
+static char dataschema[64];      /* ce_dataschema of the raw side */
 static double cpu_used; /* process CPU seconds of the last run */
 
 static double cpu_s(void)
@@ -127,7 +128,7 @@ static double run_raw(const char *brokers, const char *topic, long n,
     cpu_used = cpu_s();
     t0 = now_s();
     for (long i = 0; i < n; i++) {
-        rd_kafka_headers_t *h = rd_kafka_headers_new(11);
+        rd_kafka_headers_t *h = rd_kafka_headers_new(12);
         rd_kafka_resp_err_t e;
 
         snprintf(key, sizeof(key), "cart-%ld", i % AGGS);
@@ -145,6 +146,11 @@ static double run_raw(const char *brokers, const char *topic, long n,
                             -1);
         rd_kafka_header_add(h, SF_HDR_AGGTYPE, -1, "cart", -1);
         rd_kafka_header_add(h, SF_HDR_SEQUENCE, -1, seq, -1);
+        /* what the library adds: correlation and causation (the event's
+         * own id by default) and the writer schema */
+        rd_kafka_header_add(h, SF_HDR_CORRELATIONID, -1, id, -1);
+        rd_kafka_header_add(h, SF_HDR_CAUSATIONID, -1, id, -1);
+        rd_kafka_header_add(h, SF_HDR_DATASCHEMA, -1, dataschema, -1);
         for (;;) {
             e = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic),
@@ -293,6 +299,8 @@ int main(int argc, char **argv)
     avro_value_set_long(&f, 1764162309042LL);
     avro_value_get_by_name(&v, "currency", &f, NULL);
     avro_value_set_string(&f, "EUR");
+    snprintf(dataschema, sizeof(dataschema), SF_DATASCHEMA_PREFIX "%016llx",
+             (unsigned long long)sf_schema_fingerprint(s));
     if (sf_encode(s, &v, &bytes, &len, err, sizeof(err))) {
         fprintf(stderr, "encode: %s\n", err);
         return 2;
@@ -316,7 +324,7 @@ int main(int argc, char **argv)
         sf_producer_destroy(p);
     }
 
-    printf("events per run: %ld, value %zu bytes, 9 headers, 12 partitions,"
+    printf("events per run: %ld, value %zu bytes, 12 headers, 12 partitions,"
            " idempotent, acks=all, linger.ms=5\n", n, len);
     if (inflight_mode) {
         na = "lib in-flight 1 ";
