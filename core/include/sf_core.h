@@ -100,6 +100,7 @@ double sf_time_mono_s(void);
 #define SF_HDR_SEQUENCE      "ce_sequence"
 #define SF_HDR_CORRELATIONID "ce_correlationid"
 #define SF_HDR_CAUSATIONID   "ce_causationid"
+#define SF_HDR_DATASCHEMA    "ce_dataschema"
 #define SF_CE_SPECVERSION    "1.0"
 #define SF_CONTENT_TYPE_AVRO "application/avro"
 

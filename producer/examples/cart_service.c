@@ -12,7 +12,11 @@
  * checks it against what it knows about the cart, turns it into one or
  * more events (facts, named in the past tense) and publishes them to the
  * topic cart-events (or -t TOPIC).  All events of one command go out in ONE Kafka
- * transaction: a reader sees all of them or none.
+ * transaction: a reader sees all of them or none, so a failed command can
+ * simply be published again (an aborted transaction leaves nothing
+ * visible: no duplicates).  -T TENANT and the TRACEPARENT environment
+ * variable (a W3C trace context, as a request would bring it) become
+ * record headers of every event.
  *
  *   ./cart_service -b 127.0.0.1:9092 -s schemas/domains <<'EOF'
  *   open c-1 alice sku-1 2 499
@@ -46,6 +50,7 @@ typedef struct cart {
 } cart_t;
 
 static cart_t *carts;
+static const char *tenant, *traceparent; /* extra headers, or NULL */
 
 static cart_t *cart_find(const char *id)
 {
@@ -90,6 +95,12 @@ static int emit(command_events_t *out, const cart_t *c, const char *cart_id,
      * anything is sent. */
     sf_producer_event_set_json(ev, data);
     json_decref(data);
+    /* Extra headers travel with the event (checked at publish: a
+     * malformed traceparent is refused, not sent). */
+    if (tenant)
+        sf_producer_event_set_header(ev, "tenant", tenant, -1);
+    if (traceparent)
+        sf_producer_event_set_header(ev, "traceparent", traceparent, -1);
     /* Event id (UUID) and ce_time (now) are filled in by the library;
      * set them yourself with set_id()/set_time_ms() when you have them.
      * A correlation id ties together every event caused by one request. */
@@ -187,8 +198,11 @@ int main(int argc, char **argv)
     size_t cap = 0;
     int opt, failures = 0;
 
-    while ((opt = getopt(argc, argv, "b:s:t:h")) != -1) {
-        if (opt == 'b')
+    traceparent = getenv("TRACEPARENT");
+    while ((opt = getopt(argc, argv, "b:s:t:T:h")) != -1) {
+        if (opt == 'T')
+            tenant = optarg;
+        else if (opt == 'b')
             brokers = optarg;
         else if (opt == 't')
             topic = optarg;
@@ -196,7 +210,7 @@ int main(int argc, char **argv)
             schema_dir = optarg;
         else {
             fprintf(stderr, "usage: %s [-b BROKERS] [-s SCHEMA_DIR] "
-                    "[-t TOPIC] < commands\n", argv[0]);
+                    "[-t TOPIC] [-T TENANT] < commands\n", argv[0]);
             return opt == 'h' ? 0 : 2;
         }
     }
@@ -251,16 +265,22 @@ int main(int argc, char **argv)
             failures++;
         } else {
             /* All events of the command, atomically.  Validation happens
-             * first: a payload not matching its schema sends nothing. */
-            err = sf_producer_publish_batch(p, evs.ev, evs.n, &bad, errstr,
-                                            sizeof(errstr));
+             * first: a payload not matching its schema sends nothing.
+             * SF_ERR_KAFKA means the transaction was aborted (nothing
+             * visible), so publishing it again cannot duplicate: retry a
+             * few times, then give up on the command. */
+            int attempt = 0;
+            do
+                err = sf_producer_publish_batch(p, evs.ev, evs.n, &bad,
+                                                errstr, sizeof(errstr));
+            while (err == SF_ERR_KAFKA && ++attempt < 3);
             if (err == SF_OK) {
                 apply(cart_id, &evs, cmd);
                 printf("OK %s %s (version %ld)\n", cmd, cart_id,
                        cart_find(cart_id)->version);
             } else {
-                /* SF_ERR_KAFKA: aborted, nothing visible - the caller may
-                 * retry the command.  SF_ERR_KAFKA_FATAL: stop. */
+                /* Bad event, retries used up, or SF_ERR_KAFKA_FATAL (the
+                 * producer is fenced or broken): stop on the last. */
                 printf("FAILED %s: %s\n", cmd, errstr);
                 failures++;
                 if (err == SF_ERR_KAFKA_FATAL)

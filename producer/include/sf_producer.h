@@ -6,7 +6,16 @@
  *   key     the aggregate id (partitioner murmur2_random, the same partition
  *           a Java producer with the default partitioner picks),
  *   value   Avro single-object bytes of the payload (sf_encode()),
- *   headers CloudEvents 1.0 Kafka binding, binary mode (sf_core.h names).
+ *   headers CloudEvents 1.0 Kafka binding, binary mode (sf_core.h names),
+ *           including ce_dataschema (SF_DATASCHEMA_PREFIX + the writer
+ *           schema's CRC-64-AVRO fingerprint), then the application's own
+ *           headers (sf_producer_event_set_header()).
+ *
+ * CloudEvents attributes are checked before anything is sent (CloudEvents
+ * 1.0 core spec, "Context Attributes"): source is a URI-reference (RFC 3986
+ * 4.1; checked by sf_producer_conf_set("sf.source") and sf_producer_new()),
+ * id, type and subject are non-empty, time is RFC 3339 (written by the
+ * library from milliseconds since the epoch, in UTC).
  *
  * Life cycle (every create has a matching destroy):
  *
@@ -27,9 +36,23 @@
  * silently: every event a publish call accepted (returned SF_OK) gets
  * exactly one delivery report, either delivered (partition, offset) or
  * failed (reason), at the latest after message.timeout.ms (default here
- * 30000 ms, bounded retries while the broker is unreachable).  The producer
- * is idempotent (enable.idempotence=true, acks=all), so retries neither
- * duplicate nor reorder records of one partition.
+ * 120000 ms, bounded retries while the broker is unreachable).  The
+ * producer is idempotent (enable.idempotence=true, acks=all), so its own
+ * retries neither duplicate nor reorder records of one partition.
+ *
+ * Retries by the service.  A failed report also says whether the event is
+ * in the log anyway (sf_producer_dr_persisted(), librdkafka's
+ * rd_kafka_message_status()): NOT_PERSISTED events may be published again
+ * without risk of a duplicate; POSSIBLY_PERSISTED ones (sent, no answer
+ * before the timeout) may already be in the log.  Two ways to retry
+ * without duplicates (docs/producer-delivery.md):
+ *   - transactions: a transaction that failed is aborted, so none of its
+ *     events is visible to read_committed consumers, whatever reached the
+ *     log; publish the whole transaction again;
+ *   - the event id: give the event a fixed ce_id before the first publish
+ *     (sf_producer_event_set_id() or sf_producer_event_generate_id()) and
+ *     publish the same builder again; the copy carries the same ce_id (and
+ *     ce_sequence), which consumers deduplicate on.
  *
  * Errors: every fallible call returns sf_err_t (sf_core.h) and writes one
  * line into the caller's errstr buffer (errstr, errstr_size; may be NULL/0).
@@ -52,6 +75,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h> /* ssize_t */
 
 #include <avro.h>
 
@@ -73,9 +97,38 @@ typedef struct sf_producer_conf_s sf_producer_conf_t;
 typedef struct sf_producer_event_s sf_producer_event_t;
 typedef struct sf_producer_dr_s sf_producer_dr_t;
 
-/* Default message.timeout.ms: how long an accepted event may wait for the
- * broker before its delivery report says failed. */
-#define SF_PRODUCER_DEFAULT_TIMEOUT_MS 30000
+/* Whether an event is in the topic's log: librdkafka's
+ * rd_kafka_msg_status_t, same values.  Trust PERSISTED only with acks=all
+ * (the default here). */
+typedef enum sf_producer_persisted {
+    /* never sent, or refused by the broker: not in the log; publishing
+     * it again cannot duplicate it */
+    SF_PRODUCER_NOT_PERSISTED = 0,
+    /* sent but not acknowledged (timed out, connection lost): it may be
+     * in the log; publishing it again may duplicate it */
+    SF_PRODUCER_POSSIBLY_PERSISTED = 1,
+    /* written and acknowledged by all in-sync replicas */
+    SF_PRODUCER_PERSISTED = 2
+} sf_producer_persisted_t;
+
+/* Default message.timeout.ms (librdkafka's alias: delivery.timeout.ms):
+ * how long an accepted event may wait for the brokers before its delivery
+ * report says failed.  120 s rides out a broker restart (including log
+ * recovery after a crash) and a controller or partition-leader failover in
+ * a three-broker cluster, the outages a Streamfold deployment must survive
+ * without its services retrying; why not more or less:
+ * docs/producer-delivery.md.  A transactional producer that does not set
+ * message.timeout.ms itself uses transaction.timeout.ms instead (librdkafka
+ * requires message.timeout.ms <= transaction.timeout.ms). */
+#define SF_PRODUCER_DEFAULT_TIMEOUT_MS 120000
+/* ce_dataschema of every record: this prefix and the 16 lower-case hex
+ * digits of the writer schema's CRC-64-AVRO fingerprint (Avro spec,
+ * "Schema Fingerprints"), the 64-bit integer most significant digit first
+ * - as `sf-schema fingerprint` prints it; the value's bytes 2..9 hold the
+ * same integer little-endian.  A reader resolves it against the .avsc
+ * files it has (producer/README.md shows Java and Python). */
+#define SF_DATASCHEMA_PREFIX "urn:avro:fingerprint:crc-64-avro:"
+
 /* Default number of partitions sf_producer_ensure_topic() creates. */
 #define SF_PRODUCER_DEFAULT_PARTITIONS 12
 
@@ -85,9 +138,8 @@ typedef struct sf_producer_dr_s sf_producer_dr_t;
 
 /* A new configuration with Streamfold's defaults already set:
  * enable.idempotence=true, acks=all, partitioner=murmur2_random,
- * message.timeout.ms=30000, max.in.flight.requests.per.connection=1 (more
- * in flight can lose acknowledged events with librdkafka 2.0.2 against
- * Kafka 3.x when a partition's first batch is retried; see conf.c).
+ * message.timeout.ms=120000, max.in.flight.requests.per.connection=5 (the
+ * idempotent maximum, KIP-98; safe with librdkafka 2.14, see conf.c).
  * NULL only when out of memory. */
 sf_producer_conf_t *sf_producer_conf_new(void);
 void sf_producer_conf_destroy(sf_producer_conf_t *conf);
@@ -99,7 +151,10 @@ sf_producer_conf_t *sf_producer_conf_dup(const sf_producer_conf_t *conf);
  * Names starting with "sf." are Streamfold's own:
  *   sf.schema.dir       directory of .avsc files loaded into a catalog the
  *                       producer owns (alternative: conf_set_catalog()).
- *   sf.source           CloudEvents source (ce_source), default "sf-producer".
+ *   sf.source           CloudEvents source (ce_source), default "sf-producer";
+ *                       a URI-reference (RFC 3986), e.g. "cart-service",
+ *                       "/shop/cart" or "urn:shop:cart-service": "cart
+ *                       service" is SF_ERR_CONFIG ("space at offset 4").
  *   sf.topic            default topic of every event.
  *   sf.aggregate.type   default aggregate type (ce_aggregatetype).
  *                       When only one of sf.topic / sf.aggregate.type is
@@ -172,10 +227,11 @@ void sf_producer_conf_set_opaque(sf_producer_conf_t *conf, void *opaque);
 sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
                                char *errstr, size_t errstr_size);
 
-/* Waits up to SF_PRODUCER_DEFAULT_TIMEOUT_MS for outstanding events
- * (their delivery callbacks run on this thread), then purges what is still
- * queued - those events get a "failed" report, also on this thread - and
- * frees everything.  An open transaction is aborted by the broker. */
+/* Waits up to message.timeout.ms (the value in force) for outstanding
+ * events (their delivery callbacks run on this thread), then purges what
+ * is still queued - those events get a "failed" report with their
+ * persistence status, also on this thread - and frees everything.  An
+ * open transaction is aborted by the broker. */
 void sf_producer_destroy(sf_producer_t *p);
 
 /* The catalog in use (owned by the producer or borrowed from the conf). */
@@ -216,8 +272,20 @@ sf_err_t sf_producer_event_set_type(sf_producer_event_t *ev, const char *type);
 /* Aggregate id: Kafka key and ce_subject.  Required, non-empty. */
 sf_err_t sf_producer_event_set_aggregate_id(sf_producer_event_t *ev,
                                             const char *id);
-/* Event id (ce_id).  Default: a new random UUID (v4) per publish. */
+/* Event id (ce_id; CloudEvents 1.0: non-empty, unique per source).
+ * Default (NULL): a new random UUID (v4) at every publish, so publishing
+ * the same builder twice gives two different events.  A service that may
+ * retry an event sets the id once, before the first publish, and keeps it
+ * for the retries: then a retry of a possibly persisted event is a copy
+ * consumers can recognise by its ce_id. */
 sf_err_t sf_producer_event_set_id(sf_producer_event_t *ev, const char *id);
+/* Sets a new random UUID (v4) as the event's id now (RFC 9562), so every
+ * publish of this builder, the first and any retry, carries the same ce_id.
+ * The id is readable with sf_producer_event_id().  SF_ERR_NOMEM only. */
+sf_err_t sf_producer_event_generate_id(sf_producer_event_t *ev);
+/* The id set with set_id()/generate_id() (owned by ev, valid until the
+ * next change of ev), or NULL when the publish will generate one. */
+const char *sf_producer_event_id(const sf_producer_event_t *ev);
 /* Aggregate version (ce_sequence), >= 1.  0 (default) = no ce_sequence. */
 sf_err_t sf_producer_event_set_version(sf_producer_event_t *ev,
                                        int64_t version);
@@ -243,7 +311,30 @@ sf_err_t sf_producer_event_set_aggregate_type(sf_producer_event_t *ev,
 sf_err_t sf_producer_event_set_schema_version(sf_producer_event_t *ev,
                                               int version);
 
-/* Payload, one of the three (the last call wins):
+/* Application headers besides the CloudEvents ones, e.g. a W3C
+ * "traceparent" or a tenant id; they follow the CloudEvents headers in the
+ * record, in the order first set.  name and value are copied (value is
+ * len bytes, len < 0: a NUL-terminated string).  Setting a name again
+ * replaces its value; value NULL removes the header.  Checked at publish
+ * time (SF_ERR_INVALID_ARG naming the header): a name the library writes
+ * (ce_id, ce_type, ..., ce_dataschema, content-type) is refused, use the
+ * event's own setter; a "ce_" name must be a CloudEvents extension
+ * attribute (lower-case letters and digits, CloudEvents 1.0); the value of
+ * "traceparent" (or "ce_traceparent", CloudEvents' distributed-tracing
+ * extension) must follow W3C Trace Context ("00-<32 hex>-<16 hex>-<2 hex>").
+ * Errors here: SF_ERR_INVALID_ARG (NULL name), SF_ERR_NOMEM. */
+sf_err_t sf_producer_event_set_header(sf_producer_event_t *ev,
+                                      const char *name, const void *value,
+                                      ssize_t len);
+
+/* Payload, one of the three (the last call wins).  JSON is the route we
+ * recommend for hand-built events: a missing field takes its schema
+ * default, a union may be given bare ("reason": "broken" for
+ * ["null","string"]) or as {"string": ...}, an enum by its symbol, and an
+ * error names the field path.  It costs one JSON parse per event (see
+ * tests/bench/producer -J for the figure).  The avro-c value route is for
+ * code that already holds values (avro-c fills no defaults: every field,
+ * every union branch must be set).
  * - an avro-c value: the event keeps a reference (avro_value_incref
  *   semantics via avro_value_copy_ref); its schema must equal one version
  *   of the type in the catalog, which becomes the writer schema.  Do not
@@ -273,7 +364,8 @@ sf_err_t sf_producer_event_set_json_text(sf_producer_event_t *ev,
  *   SF_ERR_STATE         transactional producer outside begin..commit
  *   SF_ERR_KAFKA         librdkafka refused the record (e.g. queue stayed
  *                        full for message.timeout.ms; unknown partition)
- *   SF_ERR_KAFKA_FATAL   the producer hit a fatal error: destroy it. */
+ *   SF_ERR_KAFKA_FATAL   the producer hit a fatal error: destroy it.
+ * Events refused here were never sent (nothing to deduplicate). */
 sf_err_t sf_producer_publish(sf_producer_t *p, const sf_producer_event_t *ev,
                              void *msg_opaque,
                              char *errstr, size_t errstr_size);
@@ -288,12 +380,23 @@ sf_err_t sf_producer_validate(sf_producer_t *p, const sf_producer_event_t *ev,
  * reports meanwhile on this thread).  On SF_OK *partition and *offset
  * (either may be NULL) say where it landed.  Delivery failures are
  * SF_ERR_KAFKA (retriable: e.g. timed out while the broker was down) or
- * SF_ERR_KAFKA_FATAL, with the reason in errstr.  The delivery callback is
- * not called for this event.  Not for use inside a transaction. */
+ * SF_ERR_KAFKA_FATAL, with the reason in errstr (which ends with the
+ * persistence status, e.g. "(possibly persisted)").  The delivery callback
+ * is not called for this event.  Not for use inside a transaction. */
 sf_err_t sf_producer_publish_sync(sf_producer_t *p,
                                   const sf_producer_event_t *ev,
                                   int32_t *partition, int64_t *offset,
                                   char *errstr, size_t errstr_size);
+/* The same, and *persisted (may be NULL) receives the event's persistence
+ * status (see sf_producer_dr_persisted()): SF_PRODUCER_PERSISTED on SF_OK;
+ * on a failure NOT_PERSISTED (safe to publish again) or POSSIBLY_PERSISTED
+ * (publish again only with the same event id, see sf_producer_event_set_id).
+ * An event refused before sending (validation) is NOT_PERSISTED. */
+sf_err_t sf_producer_publish_sync_status(sf_producer_t *p,
+                                         const sf_producer_event_t *ev,
+                                         int32_t *partition, int64_t *offset,
+                                         sf_producer_persisted_t *persisted,
+                                         char *errstr, size_t errstr_size);
 
 /* ---------------------------------------------------------------------
  * Transactions (needs transactional.id)
@@ -333,6 +436,13 @@ sf_err_t sf_producer_publish_batch(sf_producer_t *p,
 
 /* SF_OK (delivered) or SF_ERR_KAFKA / SF_ERR_KAFKA_FATAL (failed). */
 sf_err_t sf_producer_dr_err(const sf_producer_dr_t *dr);
+/* Is the event in the log?  PERSISTED when delivered; for a failed event
+ * NOT_PERSISTED or POSSIBLY_PERSISTED (rd_kafka_message_status()).  A
+ * failed report of a transactional event is moot: the transaction is
+ * aborted, so nothing of it is visible to read_committed consumers. */
+sf_producer_persisted_t sf_producer_dr_persisted(const sf_producer_dr_t *dr);
+/* "persisted", "possibly persisted" or "not persisted". */
+const char *sf_producer_persisted_name(sf_producer_persisted_t status);
 /* Why it failed ("" when delivered). */
 const char *sf_producer_dr_errstr(const sf_producer_dr_t *dr);
 const char *sf_producer_dr_topic(const sf_producer_dr_t *dr);

@@ -11,27 +11,27 @@
 /* Defaults every Streamfold producer starts from (DESIGN.md): idempotent,
  * fully acknowledged, Java-compatible key hashing, bounded retries.
  *
- * One request in flight per broker: with librdkafka 2.0.2 (Debian's) and
- * Kafka 3.x, up to 5 in flight can LOSE acknowledged events.  Seen in
- * tests/integration/producer/test_broker_restart.sh (debug=eos): on a
- * partition the producer has not written yet, batch 1 (BaseSeq 0) fails
- * with NOT_LEADER (fresh topic, leader election, broker restart) while
- * batch 2 (BaseSeq 4) is in flight; the broker accepts batch 2 because it
- * has no state for the producer (it then accepts any first sequence), and
- * librdkafka marks batch 1 "implicitly acked by subsequent batch success"
- * - delivered in the report, absent from the log.  With one request in
- * flight no later batch can overtake a failed one.  It costs some
- * throughput (tests/bench/producer on the shared 2-core dev box: about
- * 300k events/s with 5 in flight, 130k-240k with 1); raise it with -X
- * only on a librdkafka/Kafka pair shown not to have this flaw (newer
- * librdkafka reworked idempotent error handling, e.g.
- * confluentinc/librdkafka#4438, but this exact case is untested there). */
+ * Five requests in flight per broker, the most the idempotent producer
+ * allows (KIP-98; librdkafka's default).  With librdkafka 2.0.2 we ran at
+ * one: a partition's first batch failing with NOT_LEADER while the second
+ * was in flight got "implicitly acked by subsequent batch success" and
+ * reported delivered although it never reached the log.  librdkafka 2.14
+ * (the version deploy/install-deps.sh builds) no longer does this: the
+ * broker-restart test (tests/integration/producer/test_broker_restart.sh,
+ * SIGKILL of the broker mid-publish, every id once and in order) passes at
+ * five, and tests/bench/producer -I measures the gain (README).
+ *
+ * message.timeout.ms: SF_PRODUCER_DEFAULT_TIMEOUT_MS (sf_producer.h and
+ * docs/producer-delivery.md say why 120 s).
+ */
+#define SF_STR_(x) #x
+#define SF_STR(x) SF_STR_(x)
 static const char *const defaults[][2] = {
     {"enable.idempotence", "true"},
     {"acks", "all"},
     {"partitioner", "murmur2_random"},
-    {"message.timeout.ms", "30000"},
-    {"max.in.flight.requests.per.connection", "1"},
+    {"message.timeout.ms", SF_STR(SF_PRODUCER_DEFAULT_TIMEOUT_MS)},
+    {"max.in.flight.requests.per.connection", "5"},
 };
 
 sf_producer_conf_t *sf_producer_conf_new(void)
@@ -134,6 +134,12 @@ sf_err_t sf_producer_conf_set(sf_producer_conf_t *conf, const char *name,
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "configuration property \"%s\": empty value",
                              name);
+        if (field == &conf->source &&
+            sf__ce_check_uri_reference(value, rkerr, sizeof(rkerr)))
+            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                             "sf.source \"%s\" is not a URI-reference "
+                             "(CloudEvents 1.0 source, RFC 3986): %s", value,
+                             rkerr);
         copy = strdup(value);
         if (!copy)
             return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
@@ -146,6 +152,9 @@ sf_err_t sf_producer_conf_set(sf_producer_conf_t *conf, const char *name,
         RD_KAFKA_CONF_OK)
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                          "configuration property \"%s\": %s", name, rkerr);
+    if (!strcmp(name, "message.timeout.ms") ||
+        !strcmp(name, "delivery.timeout.ms"))
+        conf->timeout_set = 1;
     return SF_OK;
 }
 

@@ -33,11 +33,20 @@ static void payload_clear(sf_producer_event_t *ev)
     ev->kind = SF_PAYLOAD_NONE;
 }
 
+static void xhdr_free(sf_xheader_t *h)
+{
+    free(h->name);
+    free(h->value);
+}
+
 void sf_producer_event_clear(sf_producer_event_t *ev)
 {
     if (!ev)
         return;
     payload_clear(ev);
+    for (size_t i = 0; i < ev->nxhdrs; i++)
+        xhdr_free(&ev->xhdrs[i]);
+    free(ev->xhdrs);
     free(ev->type);
     free(ev->aggregate_id);
     free(ev->id);
@@ -90,6 +99,19 @@ sf_err_t sf_producer_event_set_id(sf_producer_event_t *ev, const char *id)
     return set_str(&ev->id, id);
 }
 
+sf_err_t sf_producer_event_generate_id(sf_producer_event_t *ev)
+{
+    char id[37];
+
+    sf__uuid_v4(id);
+    return set_str(&ev->id, id);
+}
+
+const char *sf_producer_event_id(const sf_producer_event_t *ev)
+{
+    return ev->id;
+}
+
 sf_err_t sf_producer_event_set_version(sf_producer_event_t *ev,
                                        int64_t version)
 {
@@ -137,6 +159,56 @@ sf_err_t sf_producer_event_set_schema_version(sf_producer_event_t *ev,
     if (version < 0)
         return SF_ERR_INVALID_ARG;
     ev->schema_version = version;
+    return SF_OK;
+}
+
+sf_err_t sf_producer_event_set_header(sf_producer_event_t *ev,
+                                      const char *name, const void *value,
+                                      ssize_t len)
+{
+    sf_xheader_t h;
+    size_t i;
+
+    if (!ev || !name)
+        return SF_ERR_INVALID_ARG;
+    for (i = 0; i < ev->nxhdrs && strcmp(ev->xhdrs[i].name, name); i++)
+        ;
+    if (!value) {
+        /* remove, keeping the order of the others */
+        if (i < ev->nxhdrs) {
+            xhdr_free(&ev->xhdrs[i]);
+            memmove(&ev->xhdrs[i], &ev->xhdrs[i + 1],
+                    (ev->nxhdrs - i - 1) * sizeof(ev->xhdrs[0]));
+            ev->nxhdrs--;
+        }
+        return SF_OK;
+    }
+    h.len = len < 0 ? strlen(value) : (size_t)len;
+    h.name = strdup(name);
+    h.value = malloc(h.len + 1);
+    if (!h.name || !h.value) {
+        xhdr_free(&h);
+        return SF_ERR_NOMEM;
+    }
+    memcpy(h.value, value, h.len);
+    h.value[h.len] = '\0';
+    if (i < ev->nxhdrs) {
+        xhdr_free(&ev->xhdrs[i]);
+        ev->xhdrs[i] = h;
+        return SF_OK;
+    }
+    if (ev->nxhdrs == ev->xhdrs_cap) {
+        size_t cap = ev->xhdrs_cap ? 2 * ev->xhdrs_cap : 4;
+        sf_xheader_t *n = realloc(ev->xhdrs, cap * sizeof(*n));
+
+        if (!n) {
+            xhdr_free(&h);
+            return SF_ERR_NOMEM;
+        }
+        ev->xhdrs = n;
+        ev->xhdrs_cap = cap;
+    }
+    ev->xhdrs[ev->nxhdrs++] = h;
     return SF_OK;
 }
 

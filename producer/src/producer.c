@@ -65,12 +65,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
     dr.partition = m->partition;
     dr.offset = m->err ? -1 : m->offset;
     dr.err = m->err ? map_kafka_err(p, m->err) : SF_OK;
+    /* librdkafka's own view: was the request sent, was it answered. */
+    dr.persisted = (sf_producer_persisted_t)rd_kafka_message_status(m);
     if (m->err)
-        snprintf(reason, sizeof(reason), "%s [%d]: %s", dr.topic,
+        snprintf(reason, sizeof(reason), "%s [%d]: %s (%s)", dr.topic,
                  (int)m->partition,
                  m->err == RD_KAFKA_RESP_ERR__FATAL
                      ? "fatal producer error"
-                     : rd_kafka_err2str(m->err));
+                     : rd_kafka_err2str(m->err),
+                 sf_producer_persisted_name(dr.persisted));
     dr.errstr = reason;
     dr.msg = m; /* ids are looked up only if the application asks */
 
@@ -91,6 +94,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
         sf_sync_t *s = sync;
 
         s->err = dr.err;
+        s->persisted = dr.persisted;
         s->partition = dr.partition;
         s->offset = dr.offset;
         snprintf(s->errstr, sizeof(s->errstr), "%s", reason);
@@ -165,6 +169,12 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
     p->source = strdup(conf->source ? conf->source : "sf-producer");
     if (!p->source)
         goto nomem;
+    if (sf__ce_check_uri_reference(p->source, rkerr, sizeof(rkerr))) {
+        sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                  "sf.source \"%s\" is not a URI-reference (CloudEvents 1.0 "
+                  "source, RFC 3986): %s", p->source, rkerr);
+        goto fail;
+    }
     if (conf->topic && !(p->topic = strdup(conf->topic)))
         goto nomem;
     if (conf->aggtype && !(p->aggtype = strdup(conf->aggtype)))
@@ -206,6 +216,25 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
     if ((s = conf_str(rkc, "transactional.id"))) {
         p->transactional = 1;
         free(s);
+    }
+    if (p->transactional && !conf->timeout_set) {
+        /* librdkafka refuses message.timeout.ms > transaction.timeout.ms.
+         * A transaction that failed is aborted whole, so its retry cannot
+         * duplicate anything a read_committed reader sees: the delivery
+         * timeout only bounds how long a commit waits.  Follow the
+         * transaction timeout, as librdkafka does when neither is set. */
+        char *tt = conf_str(rkc, "transaction.timeout.ms");
+
+        if (!tt || rd_kafka_conf_set(rkc, "message.timeout.ms", tt, rkerr,
+                                     sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
+            free(tt);
+            rd_kafka_conf_destroy(rkc);
+            sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                      "message.timeout.ms from transaction.timeout.ms: %s",
+                      tt ? rkerr : "not set");
+            goto fail;
+        }
+        free(tt);
     }
     if ((s = conf_str(rkc, "message.timeout.ms"))) {
         p->timeout_ms = atoi(s);
@@ -259,7 +288,7 @@ void sf_producer_destroy(sf_producer_t *p)
 {
     if (!p)
         return;
-    rd_kafka_flush(p->rk, SF_PRODUCER_DEFAULT_TIMEOUT_MS);
+    rd_kafka_flush(p->rk, p->timeout_ms);
     /* Whatever is still queued fails now, and its report is served here,
      * so every accepted event hears its fate. */
     rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -346,7 +375,7 @@ static void uuid_init(void)
     pthread_atfork(NULL, NULL, uuid_atfork_child);
 }
 
-static void uuid_v4(char out[37])
+void sf__uuid_v4(char out[37])
 {
     unsigned char *pool = uuid_pool, *u;
     int left;
@@ -389,9 +418,10 @@ rd_kafka_headers_t *sf__headers_build(const char *id, const char *source,
                                       const char *subject,
                                       const char *aggtype, int64_t version,
                                       const char *correlation_id,
-                                      const char *causation_id)
+                                      const char *causation_id,
+                                      const char *dataschema)
 {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(11);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(12);
     char seq[24];
 
 #define ADD(name, val) rd_kafka_header_add(h, name, -1, val, -1)
@@ -418,6 +448,8 @@ rd_kafka_headers_t *sf__headers_build(const char *id, const char *source,
         ADD(SF_HDR_CORRELATIONID, correlation_id);
     if (causation_id)
         ADD(SF_HDR_CAUSATIONID, causation_id);
+    if (dataschema)
+        ADD(SF_HDR_DATASCHEMA, dataschema);
 #undef ADD
     return h;
 }
@@ -449,7 +481,7 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
     const sf_schema_t *latest, *s;
     avro_value_t val;
     int own_val = 0;
-    char emsg[512], idbuf[40], tbuf[40], aggbuf[128];
+    char emsg[512], idbuf[40], tbuf[40], aggbuf[128], dsbuf[64];
     const char *id, *aggtype;
     sf_err_t err;
 
@@ -464,9 +496,23 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "aggregate_id: missing aggregate id (event %s)",
                          ev->type);
+    /* CloudEvents 1.0: id, source, type are non-empty strings (source a
+     * URI-reference, checked when it was configured); extension values
+     * we write must not be empty either. */
     if (ev->id && !*ev->id)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "event_id: empty event id (event %s)", ev->type);
+    if (ev->correlation_id && !*ev->correlation_id)
+        return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                         "correlation_id: empty (event %s)", ev->type);
+    if (ev->causation_id && !*ev->causation_id)
+        return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                         "causation_id: empty (event %s)", ev->type);
+    for (size_t i = 0; i < ev->nxhdrs; i++)
+        if (sf__ce_check_header(ev->xhdrs[i].name, ev->xhdrs[i].value,
+                                ev->xhdrs[i].len, emsg, sizeof(emsg)))
+            return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                             "headers: %s (event %s)", emsg, ev->type);
     rec->topic = ev->topic ? ev->topic : p->topic;
     if (!rec->topic)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
@@ -535,7 +581,7 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
     if (ev->id) {
         id = ev->id;
     } else {
-        uuid_v4(idbuf);
+        sf__uuid_v4(idbuf);
         id = idbuf;
     }
     if (!sf_time_format(ev->has_time ? ev->time_ms : sf_time_now_ms(), tbuf,
@@ -547,10 +593,15 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
                          "0000-9999", (long long)ev->time_ms);
     }
     rec->key = ev->aggregate_id;
+    sf__ce_dataschema(s, dsbuf, sizeof(dsbuf));
     rec->hdrs = sf__headers_build(id, p->source, ev->type, tbuf,
                                   ev->aggregate_id, aggtype, ev->version,
                                   ev->correlation_id ? ev->correlation_id : id,
-                                  ev->causation_id ? ev->causation_id : id);
+                                  ev->causation_id ? ev->causation_id : id,
+                                  dsbuf);
+    for (size_t i = 0; i < ev->nxhdrs; i++)
+        rd_kafka_header_add(rec->hdrs, ev->xhdrs[i].name, -1,
+                            ev->xhdrs[i].value, (ssize_t)ev->xhdrs[i].len);
     return SF_OK;
 }
 
@@ -676,11 +727,23 @@ sf_err_t sf_producer_publish_sync(sf_producer_t *p,
                                   int32_t *partition, int64_t *offset,
                                   char *errstr, size_t errstr_size)
 {
+    return sf_producer_publish_sync_status(p, ev, partition, offset, NULL,
+                                           errstr, errstr_size);
+}
+
+sf_err_t sf_producer_publish_sync_status(sf_producer_t *p,
+                                         const sf_producer_event_t *ev,
+                                         int32_t *partition, int64_t *offset,
+                                         sf_producer_persisted_t *persisted,
+                                         char *errstr, size_t errstr_size)
+{
     sf_sync_t sync;
     sf_err_t err;
 
     memset(&sync, 0, sizeof(sync));
     atomic_init(&sync.done, 0);
+    if (persisted)
+        *persisted = SF_PRODUCER_NOT_PERSISTED;
     err = publish(p, ev, NULL, &sync, errstr, errstr_size);
     if (err)
         return err;
@@ -693,6 +756,8 @@ sf_err_t sf_producer_publish_sync(sf_producer_t *p,
         *partition = sync.partition;
     if (offset)
         *offset = sync.offset;
+    if (persisted)
+        *persisted = sync.persisted;
     if (sync.err)
         return sf_seterr(errstr, errstr_size, sync.err, "%s", sync.errstr);
     return SF_OK;
@@ -703,6 +768,22 @@ sf_err_t sf_producer_publish_sync(sf_producer_t *p,
  * ------------------------------------------------------------------- */
 
 sf_err_t sf_producer_dr_err(const sf_producer_dr_t *dr) { return dr->err; }
+sf_producer_persisted_t sf_producer_dr_persisted(const sf_producer_dr_t *dr)
+{
+    return dr->persisted;
+}
+const char *sf_producer_persisted_name(sf_producer_persisted_t status)
+{
+    switch (status) {
+    case SF_PRODUCER_NOT_PERSISTED:
+        return "not persisted";
+    case SF_PRODUCER_POSSIBLY_PERSISTED:
+        return "possibly persisted";
+    case SF_PRODUCER_PERSISTED:
+        return "persisted";
+    }
+    return "unknown persistence status";
+}
 const char *sf_producer_dr_errstr(const sf_producer_dr_t *dr)
 {
     return dr->errstr;

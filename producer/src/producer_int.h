@@ -25,7 +25,15 @@ struct sf_producer_conf_s {
     sf_producer_error_cb error_cb;
     sf_producer_log_cb log_cb;
     void *opaque;
+    int timeout_set;            /* the application set message.timeout.ms */
 };
+
+/* One application header (traceparent, a tenant id ...). */
+typedef struct sf_xheader {
+    char *name;
+    char *value;                /* NUL-terminated copy of len bytes */
+    size_t len;
+} sf_xheader_t;
 
 typedef enum sf_payload_kind {
     SF_PAYLOAD_NONE,
@@ -51,6 +59,8 @@ struct sf_producer_event_s {
     json_t *json;               /* SF_PAYLOAD_JSON: a reference we hold */
     char *text;                 /* SF_PAYLOAD_TEXT */
     size_t text_len;
+    sf_xheader_t *xhdrs;        /* application headers, in order set */
+    size_t nxhdrs, xhdrs_cap;
 };
 
 /* What publish_sync() waits for; filled by the delivery report.  Its
@@ -62,6 +72,7 @@ typedef struct sf_sync {
     struct sf_sync *next;
     atomic_int done;
     sf_err_t err;
+    sf_producer_persisted_t persisted;
     int32_t partition;
     int64_t offset;
     char errstr[512];
@@ -80,6 +91,7 @@ struct sf_producer_dr_s {
     const rd_kafka_message_t *msg;
     int filled;                 /* event_id/type/aggregate_id looked up */
     sf_err_t err;
+    sf_producer_persisted_t persisted;
     const char *errstr;
     const char *topic;
     int32_t partition;
@@ -116,7 +128,25 @@ char *sf__aggtype_from_topic(const char *topic);
 /* "<type>-events", malloc()ed. */
 char *sf__topic_from_aggtype(const char *aggtype);
 
+/* cloudevents.c */
+/* 0 when s is a URI-reference (RFC 3986 4.1), else -1 with the reason
+ * (what and at which offset) in why. */
+int sf__ce_check_uri_reference(const char *s, char *why, size_t size);
+/* 0 when v is a W3C Trace Context traceparent, else -1 and why. */
+int sf__ce_check_traceparent(const char *v, size_t len, char *why,
+                             size_t size);
+/* 0 when an application header may be added (not one the library writes;
+ * ce_* names follow CloudEvents' attribute naming; traceparent well
+ * formed), else -1 and why (naming the header). */
+int sf__ce_check_header(const char *name, const char *value, size_t len,
+                        char *why, size_t size);
+/* ce_dataschema of a writer schema into buf (SF_DATASCHEMA_PREFIX and 16
+ * hex digits: 54 bytes with the NUL). */
+void sf__ce_dataschema(const sf_schema_t *s, char *buf, size_t size);
+
 /* producer.c */
+/* A random (version 4) UUID, lower-case text (RFC 9562). */
+void sf__uuid_v4(char out[37]);
 /* Builds the CloudEvents headers of one event.  Every pointer except
  * correlation/causation ids must be non-NULL; version 0 leaves out
  * ce_sequence. */
@@ -125,7 +155,8 @@ rd_kafka_headers_t *sf__headers_build(const char *id, const char *source,
                                       const char *subject,
                                       const char *aggtype, int64_t version,
                                       const char *correlation_id,
-                                      const char *causation_id);
+                                      const char *causation_id,
+                                      const char *dataschema);
 /* Validates and encodes ev into rec (nothing sent).  On error rec holds
  * nothing that needs freeing. */
 sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,

@@ -7,7 +7,8 @@
  * One event per line (DESIGN.md, "Command lines"):
  *   {"type": "shop.cart.CartOpened", "aggregate_id": "c-1", "data": {...}}
  * plus optional event_id, version, occurred_at (RFC 3339 or epoch ms),
- * correlation_id, causation_id, schema_version.
+ * correlation_id, causation_id, schema_version, headers ({"name": "value"},
+ * added to the record besides the CloudEvents ones, like -H NAME=VALUE).
  *
  * Exit status: 0 when every event was delivered (or, with --transactional,
  * committed); 1 when any line was bad or any event failed; 2 for usage and
@@ -33,6 +34,7 @@
 typedef struct counts {
     long delivered;
     long failed;
+    long possibly;  /* failed, but possibly in the log anyway */
     int verbose;
     int aborting;   /* transaction being aborted: failures are expected */
 } counts_t;
@@ -48,7 +50,8 @@ static void usage(FILE *f)
 "optional: \"event_id\" (default: random UUID), \"version\" (ce_sequence,\n"
 "integer >= 1), \"occurred_at\" (RFC 3339 or epoch ms; default: now),\n"
 "\"correlation_id\", \"causation_id\" (default: the event id),\n"
-"\"schema_version\" (default newest).\n"
+"\"schema_version\" (default newest), \"headers\" ({\"traceparent\": \"00-...\",\n"
+"\"tenant\": \"t-1\"}: extra record headers, string values).\n"
 "\n"
 "Options:\n"
 "  -b, --brokers LIST        bootstrap.servers (required)\n"
@@ -57,7 +60,11 @@ static void usage(FILE *f)
 "                            schemas/domains)\n"
 "  -X prop=value             librdkafka property (passed through) or sf.*\n"
 "                            property; -X list shows the sf.* properties\n"
-"      --source NAME         ce_source (default sf-publish)\n"
+"      --source URI          ce_source, a URI-reference (RFC 3986), e.g.\n"
+"                            cart-service or urn:shop:cart (default\n"
+"                            sf-publish)\n"
+"  -H NAME=VALUE             header on every record (like kcat -H), e.g.\n"
+"                            -H tenant=t-1; a line's \"headers\" win\n"
 "      --aggregate-type T    ce_aggregatetype (default: TOPIC minus -events)\n"
 "      --transactional       all lines or none: one Kafka transaction; any\n"
 "                            bad line aborts it and nothing becomes visible\n"
@@ -84,7 +91,7 @@ static void xlist(void)
            "  sf.aggregate.type   aggregate type (--aggregate-type)\n"
            "Defaults set by Streamfold: enable.idempotence=true, acks=all,\n"
            "partitioner=murmur2_random, message.timeout.ms=30000,\n"
-           "max.in.flight.requests.per.connection=1.\n"
+           "max.in.flight.requests.per.connection=5.\n"
            "Every other name is a librdkafka property, see librdkafka's\n"
            "CONFIGURATION.md.\n");
 }
@@ -98,6 +105,8 @@ static void on_delivery(sf_producer_t *p, const sf_producer_dr_t *dr,
     (void)p;
     if (sf_producer_dr_err(dr)) {
         c->failed++;
+        if (sf_producer_dr_persisted(dr) == SF_PRODUCER_POSSIBLY_PERSISTED)
+            c->possibly++;
         if (!c->aborting)
             fprintf(stderr, "line %ld: event %s (%s): delivery failed: %s\n",
                 line, sf_producer_dr_event_id(dr),
@@ -211,6 +220,27 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
                                                       json_integer_value(v))
                       : sf_producer_event_set_schema_version(
                             ev, (int)json_integer_value(v));
+        } else if (!strcmp(key, "headers")) {
+            const char *hname;
+            json_t *hv;
+
+            if (!json_is_object(v)) {
+                snprintf(msg, size, "headers: expected an object of "
+                         "strings, got %s", json_kind(v));
+                return -1;
+            }
+            json_object_foreach(v, hname, hv) {
+                if (!json_is_string(hv)) {
+                    snprintf(msg, size, "headers.%s: expected string, got "
+                             "%s", hname, json_kind(hv));
+                    return -1;
+                }
+                err = sf_producer_event_set_header(
+                    ev, hname, json_string_value(hv),
+                    (ssize_t)json_string_length(hv));
+                if (err)
+                    break;
+            }
         } else if (!strcmp(key, "occurred_at")) {
             int64_t ms;
             char terr[256];
@@ -232,7 +262,7 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
         } else {
             snprintf(msg, size, "unknown field \"%s\" (expected type, "
                      "aggregate_id, data, event_id, version, occurred_at, "
-                     "correlation_id, causation_id, schema_version)", key);
+                     "correlation_id, causation_id, schema_version, headers)", key);
             return -1;
         }
         if (err) {
@@ -242,6 +272,11 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
     }
     return 0;
 }
+
+/* -H NAME=VALUE, applied to every event before the line's own fields. */
+#define MAX_HEADERS 64
+static const char *hdr_names[MAX_HEADERS], *hdr_values[MAX_HEADERS];
+static int nhdrs;
 
 static int blank(const char *s)
 {
@@ -275,7 +310,7 @@ int main(int argc, char **argv)
     const char *brokers = NULL, *topic = NULL, *schema_dir = NULL;
     const char *source = "sf-publish";
     int transactional = 0, create = 0, partitions = 0, rf = 0, c;
-    counts_t counts = {0, 0, 0, 0};
+    counts_t counts = {0, 0, 0, 0, 0};
     char errstr[1024], txnid[256];
     long lineno = 0, bad = 0, send_failed = 0, accepted = 0, events = 0;
     char *line = NULL;
@@ -286,7 +321,7 @@ int main(int argc, char **argv)
         fprintf(stderr, ME ": out of memory\n");
         return 2;
     }
-    while ((c = getopt_long(argc, argv, "b:t:s:X:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:t:s:X:H:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'b': brokers = optarg; break;
         case 't': topic = optarg; break;
@@ -323,6 +358,19 @@ int main(int argc, char **argv)
                 fprintf(stderr, ME ": -X %s: %s\n", optarg, errstr);
                 goto out;
             }
+            break;
+        }
+        case 'H': {
+            char *eq = strchr(optarg, '=');
+
+            if (!eq || eq == optarg || nhdrs == MAX_HEADERS) {
+                fprintf(stderr, ME ": -H %s: expected NAME=VALUE (at most "
+                        "%d)\n", optarg, MAX_HEADERS);
+                goto out;
+            }
+            *eq = '\0';
+            hdr_names[nhdrs] = optarg;
+            hdr_values[nhdrs++] = eq + 1;
             break;
         }
         case 'h':
@@ -374,7 +422,8 @@ int main(int argc, char **argv)
                              sizeof(errstr)) ||
         sf_producer_conf_set(conf, "sf.source", source, errstr,
                              sizeof(errstr))) {
-        fprintf(stderr, ME ": %s\n", errstr);
+        fprintf(stderr, ME ": %s%s\n",
+                strstr(errstr, "sf.source") ? "--source: " : "", errstr);
         goto out;
     }
     sf_producer_conf_set_dr_cb(conf, on_delivery);
@@ -433,6 +482,8 @@ int main(int argc, char **argv)
             continue;
         }
         sf_producer_event_clear(ev);
+        for (int h = 0; h < nhdrs; h++)
+            sf_producer_event_set_header(ev, hdr_names[h], hdr_values[h], -1);
         if (line_to_event(obj, ev, msg, sizeof(msg))) {
             json_decref(obj);
             fprintf(stderr, "line %ld: %s\n", lineno, msg);
@@ -495,6 +546,11 @@ int main(int argc, char **argv)
             counts.failed);
     if (bad)
         fprintf(stderr, " (%ld bad line%s)", bad, bad == 1 ? "" : "s");
+    /* A plain (not transactional) retry of these may duplicate them:
+     * retry with the same event_id (docs/producer-delivery.md). */
+    if (counts.possibly && !transactional)
+        fprintf(stderr, " (%ld possibly persisted: retry only with the same "
+                "event_id)", counts.possibly);
     fputc('\n', stderr);
     if (!ferror(stdin) && counts.failed == 0 && counts.delivered == accepted)
         rc = 0;

@@ -4,7 +4,7 @@
  *
  * Both sides: enable.idempotence=true, acks=all, partitioner
  * murmur2_random, linger.ms=5, the same 12-partition topic, keys over 1000
- * aggregates, the same CloudEvents headers (11) and the same value bytes.
+ * aggregates, the same CloudEvents headers (12) and the same value bytes.
  * The library side does everything a service does per event: set the
  * event fields, encode the Avro value to single-object bytes, generate a
  * UUID, format ce_time, build headers, enqueue.  The raw side enqueues the
@@ -18,6 +18,16 @@
  *
  *   bench_publish [-b BROKERS] [-n EVENTS] [-r ROUNDS] [-s SCHEMA_DIR]
  * Prints both rates and lib/raw; exit 1 if any event failed.
+ *
+ *   bench_publish -I [...]
+ * In-flight comparison instead: both sides are libsfproducer, one with
+ * max.in.flight.requests.per.connection=1 (the pre-2.14 default), the
+ * other with 5 (the default now); the ratio is in-flight 5 over 1.
+ *
+ *   bench_publish -J [...]
+ * JSON route instead: both sides are libsfproducer, one given the event
+ * as an avro-c value, the other as JSON text (parsed, defaults filled and
+ * converted per publish); the ratio is JSON over value.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +37,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <jansson.h>
+
 #include "sf_producer.h"
 
 #define AGGS 1000
@@ -34,11 +46,14 @@ static const char *const settings[][2] = {
     {"enable.idempotence", "true"}, {"acks", "all"},
     {"partitioner", "murmur2_random"}, {"linger.ms", "5"},
     {"message.timeout.ms", "30000"}, {"log_level", "3"},
-    {"max.in.flight.requests.per.connection", "1"},
+    {"max.in.flight.requests.per.connection", "5"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 static long ok, bad;
+static const char *lib_inflight; /* -I: max.in.flight of run_lib() */
+static const char *lib_json;     /* -J: JSON text payload of run_lib() */
+static char dataschema[64];      /* ce_dataschema of the raw side */
 static double cpu_used; /* process CPU seconds of the last run */
 
 static double cpu_s(void)
@@ -113,7 +128,7 @@ static double run_raw(const char *brokers, const char *topic, long n,
     cpu_used = cpu_s();
     t0 = now_s();
     for (long i = 0; i < n; i++) {
-        rd_kafka_headers_t *h = rd_kafka_headers_new(11);
+        rd_kafka_headers_t *h = rd_kafka_headers_new(12);
         rd_kafka_resp_err_t e;
 
         snprintf(key, sizeof(key), "cart-%ld", i % AGGS);
@@ -131,6 +146,11 @@ static double run_raw(const char *brokers, const char *topic, long n,
                             -1);
         rd_kafka_header_add(h, SF_HDR_AGGTYPE, -1, "cart", -1);
         rd_kafka_header_add(h, SF_HDR_SEQUENCE, -1, seq, -1);
+        /* what the library adds: correlation and causation (the event's
+         * own id by default) and the writer schema */
+        rd_kafka_header_add(h, SF_HDR_CORRELATIONID, -1, id, -1);
+        rd_kafka_header_add(h, SF_HDR_CAUSATIONID, -1, id, -1);
+        rd_kafka_header_add(h, SF_HDR_DATASCHEMA, -1, dataschema, -1);
         for (;;) {
             e = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic),
@@ -170,6 +190,9 @@ static double run_lib(const char *brokers, const char *topic, long n,
     for (size_t i = 0; i < NSETTINGS; i++)
         sf_producer_conf_set(conf, settings[i][0], settings[i][1], err,
                              sizeof(err));
+    if (lib_inflight)
+        sf_producer_conf_set(conf, "max.in.flight.requests.per.connection",
+                             lib_inflight, err, sizeof(err));
     sf_producer_conf_set(conf, "sf.topic", topic, err, sizeof(err));
     sf_producer_conf_set(conf, "sf.aggregate.type", "cart", err,
                          sizeof(err));
@@ -183,6 +206,8 @@ static double run_lib(const char *brokers, const char *topic, long n,
     }
     sf_producer_event_set_type(ev, "shop.cart.ItemAddedToCart");
     sf_producer_event_set_value(ev, value);
+    if (lib_json)
+        sf_producer_event_set_json_text(ev, lib_json, strlen(lib_json));
     sf_producer_event_set_aggregate_id(ev, "w");
     if (sf_producer_publish(p, ev, NULL, err, sizeof(err))) {
         fprintf(stderr, "lib warm-up: %s\n", err);
@@ -230,10 +255,13 @@ int main(int argc, char **argv)
     int opt, created;
     double traw, tlib;
     long raw_ok, raw_bad, lib_ok, lib_bad;
+    int inflight_mode = 0, json_mode = 0;
+    char *json_text = NULL;
+    const char *na = "raw librdkafka ", *nb = "libsfproducer  ";
 
     if (!brokers)
         brokers = "127.0.0.1:9092";
-    while ((opt = getopt(argc, argv, "b:n:r:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "b:n:r:s:IJ")) != -1) {
         if (opt == 'r') {
             rounds = atoi(optarg);
             if (rounds < 1 || rounds > 64)
@@ -245,6 +273,10 @@ int main(int argc, char **argv)
             n = atol(optarg);
         else if (opt == 's')
             dir = optarg;
+        else if (opt == 'I')
+            inflight_mode = 1;
+        else if (opt == 'J')
+            json_mode = 1;
         else
             return 2;
     }
@@ -267,6 +299,8 @@ int main(int argc, char **argv)
     avro_value_set_long(&f, 1764162309042LL);
     avro_value_get_by_name(&v, "currency", &f, NULL);
     avro_value_set_string(&f, "EUR");
+    snprintf(dataschema, sizeof(dataschema), SF_DATASCHEMA_PREFIX "%016llx",
+             (unsigned long long)sf_schema_fingerprint(s));
     if (sf_encode(s, &v, &bytes, &len, err, sizeof(err))) {
         fprintf(stderr, "encode: %s\n", err);
         return 2;
@@ -290,20 +324,46 @@ int main(int argc, char **argv)
         sf_producer_destroy(p);
     }
 
-    printf("events per run: %ld, value %zu bytes, 9 headers, 12 partitions,"
+    printf("events per run: %ld, value %zu bytes, 12 headers, 12 partitions,"
            " idempotent, acks=all, linger.ms=5\n", n, len);
+    if (inflight_mode) {
+        na = "lib in-flight 1 ";
+        nb = "lib in-flight 5 ";
+    } else if (json_mode) {
+        json_t *j = NULL;
+
+        if (sf_value_to_json(&v, &j, err, sizeof(err)) ||
+            !(json_text = json_dumps(j, JSON_COMPACT))) {
+            fprintf(stderr, "json: %s\n", err);
+            return 2;
+        }
+        json_decref(j);
+        printf("JSON payload: %s\n", json_text);
+        na = "lib avro value ";
+        nb = "lib JSON text  ";
+    }
     run_raw(brokers, topic, n / 2, bytes, len); /* warm-up, untimed */
     for (int r = 1; r <= rounds; r++) {
         double craw, clib;
 
-        traw = run_raw(brokers, topic, n, bytes, len);
+        if (inflight_mode) {
+            lib_inflight = "1";
+            traw = run_lib(brokers, topic, n, cat, &v);
+            lib_inflight = "5";
+        } else if (json_mode) {
+            lib_json = NULL;
+            traw = run_lib(brokers, topic, n, cat, &v);
+            lib_json = json_text;
+        } else {
+            traw = run_raw(brokers, topic, n, bytes, len);
+        }
         raw_ok = ok, raw_bad = bad, craw = cpu_used;
         tlib = run_lib(brokers, topic, n, cat, &v);
         lib_ok = ok, lib_bad = bad, clib = cpu_used;
-        printf("round %d: raw %7.0f ev/s %.2f us CPU/ev (ok %ld, failed %ld)"
-               " | lib %7.0f ev/s %.2f us CPU/ev (ok %ld, failed %ld) | "
-               "%.2fx\n", r, n / traw, craw * 1e6 / n, raw_ok, raw_bad,
-               n / tlib, clib * 1e6 / n, lib_ok, lib_bad, traw / tlib);
+        printf("round %d: %s%7.0f ev/s %.2f us CPU/ev (ok %ld, failed %ld)"
+               " | %s%7.0f ev/s %.2f us CPU/ev (ok %ld, failed %ld) | "
+               "%.2fx\n", r, na, n / traw, craw * 1e6 / n, raw_ok, raw_bad,
+               nb, n / tlib, clib * 1e6 / n, lib_ok, lib_bad, traw / tlib);
         ratios[r - 1] = traw / tlib;
         if (craw < best_craw)
             best_craw = craw;
@@ -316,14 +376,21 @@ int main(int argc, char **argv)
         if (tlib < best_lib)
             best_lib = tlib;
     }
-    printf("best raw librdkafka : %8.0f events/s\n", n / best_raw);
-    printf("best libsfproducer  : %8.0f events/s\n", n / best_lib);
+    printf("best %s    : %8.0f events/s\n", na, n / best_raw);
+    printf("best %s    : %8.0f events/s\n", nb, n / best_lib);
     qsort(ratios, (size_t)rounds, sizeof(ratios[0]), cmp_double);
-    printf("ratio lib/raw       : median of rounds %.2fx, best vs best "
-           "%.2fx (goal >= 0.90x)\n", ratios[rounds / 2],
-           best_raw / best_lib);
-    printf("CPU per event       : raw %.2f us, lib %.2f us (process, all "
-           "threads, best round)\n", best_craw * 1e6 / n,
+    if (inflight_mode)
+        printf("ratio in-flight 5/1 : median of rounds %.2fx, best vs best "
+               "%.2fx\n", ratios[rounds / 2], best_raw / best_lib);
+    else if (json_mode)
+        printf("ratio JSON/value    : median of rounds %.2fx, best vs best "
+               "%.2fx\n", ratios[rounds / 2], best_raw / best_lib);
+    else
+        printf("ratio lib/raw       : median of rounds %.2fx, best vs best "
+               "%.2fx (goal >= 0.90x)\n", ratios[rounds / 2],
+               best_raw / best_lib);
+    printf("CPU per event       : %s%.2f us, %s%.2f us (process, all "
+           "threads, best round)\n", na, best_craw * 1e6 / n, nb,
            best_clib * 1e6 / n);
 
     /* Delete the topic again. */
@@ -343,6 +410,7 @@ int main(int argc, char **argv)
         rd_kafka_destroy(rk);
     }
     free(bytes);
+    free(json_text);
     avro_value_decref(&v);
     avro_value_iface_decref(cls);
     sf_catalog_destroy(cat);

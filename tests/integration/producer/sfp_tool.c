@@ -18,6 +18,14 @@
  *       producer B starts with the same X, which fences A: A's commit and
  *       any further publish must fail with SF_ERR_KAFKA_FATAL; B commits
  *       "fresh-<i>".  Exit 0 when all of that holds.
+ *   sfp_tool status BROKERS TOPIC SCHEMA_DIR N PREFIX TIMEOUT_MS [GO_FILE]
+ *       N events with ids "<PREFIX>-<i>" (message.timeout.ms TIMEOUT_MS);
+ *       prints "<id> <persistence status>" per delivery report.  With
+ *       GO_FILE: first one event "<PREFIX>-warm" published synchronously
+ *       (connection, producer id and metadata in place), then "ready" on
+ *       stdout, then it waits until GO_FILE exists before publishing the
+ *       N (the test stops the broker in between).  Exit 0 when every event
+ *       got its report.
  *
  * Prints one line per failure on stderr.
  */
@@ -32,12 +40,16 @@
 #include "sf_producer.h"
 
 static atomic_long delivered, failed;
+static int print_status; /* status mode: one line per report on stdout */
 static atomic_int threads_done;
 
 static void on_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
 {
     (void)p;
     (void)op;
+    if (print_status)
+        printf("%s %s\n", sf_producer_dr_event_id(dr),
+               sf_producer_persisted_name(sf_producer_dr_persisted(dr)));
     if (sf_producer_dr_err(dr)) {
         atomic_fetch_add(&failed, 1);
         fprintf(stderr, "failed: %s (%s)\n", sf_producer_dr_event_id(dr),
@@ -195,6 +207,39 @@ static int cmd_load(char **argv)
     return atomic_load(&delivered) == n ? 0 : 1;
 }
 
+/* ---- status ------------------------------------------------------------ */
+
+static int cmd_status(int argc, char **argv)
+{
+    sf_producer_t *p = make(argv[0], argv[1], argv[2], NULL, argv[5]);
+    long n = atol(argv[3]);
+    sf_producer_event_t *ev = sf_producer_event_new();
+    char id[64], err[512];
+
+    print_status = 1;
+    if (argc == 7) {
+        snprintf(id, sizeof(id), "%s-warm", argv[4]);
+        fill(ev, "status-agg", 1, id);
+        if (sf_producer_publish_sync(p, ev, NULL, NULL, err, sizeof(err))) {
+            fprintf(stderr, "warm-up: %s\n", err);
+            return 1;
+        }
+        printf("ready\n");
+        while (access(argv[6], F_OK) != 0)
+            sf_producer_poll(p, 50);
+    }
+    for (long i = 0; i < n; i++) {
+        snprintf(id, sizeof(id), "%s-%ld", argv[4], i);
+        fill(ev, "status-agg", 0, id);
+        publish_or_die(p, ev);
+    }
+    sf_producer_flush(p, -1, NULL, 0);
+    sf_producer_event_destroy(ev);
+    sf_producer_destroy(p);
+    /* the warm-up was synchronous: no callback for it */
+    return atomic_load(&delivered) + atomic_load(&failed) == n ? 0 : 1;
+}
+
 /* ---- txn-abort --------------------------------------------------------- */
 
 static int cmd_txn_abort(char **argv)
@@ -298,10 +343,13 @@ int main(int argc, char **argv)
         return cmd_mt(argv + 2);
     if (argc == 7 && !strcmp(argv[1], "load"))
         return cmd_load(argv + 2);
+    if ((argc == 8 || argc == 9) && !strcmp(argv[1], "status"))
+        return cmd_status(argc - 2, argv + 2);
     if (argc == 6 && !strcmp(argv[1], "txn-abort"))
         return cmd_txn_abort(argv + 2);
     if (argc == 5 && !strcmp(argv[1], "fence"))
         return cmd_fence(argv + 2);
-    fprintf(stderr, "usage: sfp_tool mt|load|txn-abort|fence ... (see source)\n");
+    fprintf(stderr, "usage: sfp_tool mt|load|status|txn-abort|fence ... "
+                    "(see source)\n");
     return 2;
 }

@@ -36,6 +36,8 @@ not json
 {"type":"shop.cart.CartCheckedOut","aggregate_id":"c-1","version":"3","data":{"cart_id":"c-1","checked_out_at":1}}
 {"type":"shop.cart.CartCheckedOut","aggregate_id":"c-1","occurred_at":"yesterday","data":{"cart_id":"c-1","checked_out_at":1}}
 {"type":"shop.cart.CartCheckedOut","aggregate_id":"c-1","version":3,"occurred_at":"2026-01-01T00:00:00Z","data":{"cart_id":"c-1","checked_out_at":1}}
+{"type":"shop.cart.CartCheckedOut","aggregate_id":"c-1","headers":{"ce_id":"forged"},"data":{"cart_id":"c-1","checked_out_at":1}}
+{"type":"shop.cart.CartCheckedOut","aggregate_id":"c-1","headers":{"tenant":7},"data":{"cart_id":"c-1","checked_out_at":1}}
 JSON
 expect_rc 1 "$PUB" -b "$BROKERS" -t "$t" -s "$SCHEMAS" --create-topic \
   <"$WORK/mixed.jsonl" 2>"$WORK/mixed.err"
@@ -45,7 +47,9 @@ for want in 'line 3: data.quantity: expected int, got string' \
             'line 6: invalid JSON' \
             'line 7: version: expected integer >= 1, got string' \
             'line 8: occurred_at: ' \
-            'sf-publish: delivered 2, failed 6 (6 bad lines)'; do
+            'line 10: headers: header "ce_id" is written by the library' \
+            'line 11: headers.tenant: expected string, got integer' \
+            'sf-publish: delivered 2, failed 8 (8 bad lines)'; do
   grep -qF "$want" "$WORK/mixed.err" || fail "missing \"$want\" in: $(cat "$WORK/mixed.err")"
 done
 grep -q '^line 1:\|^line 2:\|^line 9:' "$WORK/mixed.err" && fail "good line reported as bad"

@@ -8,7 +8,8 @@ EX=$BUILD/producer/cart_service
 t=$(new_topic example)
 "$PUB" -b "$BROKERS" -t "$t" -s "$SCHEMAS" --create-topic --partitions 3 </dev/null 2>/dev/null
 set +e
-"$EX" -b "$BROKERS" -s "$SCHEMAS" -t "$t" >"$WORK/ex.out" <<'CMDS'
+TP=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+TRACEPARENT=$TP "$EX" -b "$BROKERS" -s "$SCHEMAS" -t "$t" -T tenant-9 >"$WORK/ex.out" <<'CMDS'
 open c-a alice sku-1 2 499 sku-2 1 100
 open c-b bob
 add c-a sku-3 1 1999
@@ -30,5 +31,13 @@ want="c-a 1 shop.cart.CartOpened,c-a 2 shop.cart.ItemAddedToCart,c-a 3 shop.cart
 [ "$got" = "$want" ] || fail "events: $got"
 [ "$(jq -r 'select(.headers.ce_sequence=="3") | .value.sku' "$WORK/out.jsonl" | head -1)" = sku-2 ] \
   || fail "payload of c-a version 3"
+# every event carries the service's extra headers
+n=$(jq -r --arg tp "$TP" 'select(.headers.tenant == "tenant-9" and .headers.traceparent == $tp) | .key' \
+    "$WORK/out.jsonl" | wc -l)
+[ "$n" -eq 8 ] || fail "$n of 8 events carry the tenant and traceparent headers"
+# a malformed trace context is refused, nothing published for it
+TRACEPARENT=not-a-trace "$EX" -b "$BROKERS" -s "$SCHEMAS" -t "$t" >"$WORK/bad.out" <<<'open c-z zed' || true
+grep -q '^FAILED open: .*traceparent' "$WORK/bad.out" || fail "bad traceparent: $(cat "$WORK/bad.out")"
+[ "$(peer "$t" | wc -l)" -eq 8 ] || fail "an event with a bad traceparent was published"
 log "cart_service: 8 events, per-cart versions 1..n, refused commands publish nothing"
 echo "PASS"

@@ -4,6 +4,10 @@
 # decodes the values of what sf-publish/libsfproducer published: every
 # domain type (nested record, array of records, enum, nullable union,
 # timestamp-millis), an old schema version, and every optional field.
+# It also resolves each record's writer schema from ce_dataschema alone,
+# checks ce_source is a URI-reference, sees the application headers
+# (-H and a line's "headers"), and sf-publish refuses a source that is not
+# a URI-reference before anything is sent.
 . "$(dirname "$0")/lib.sh"
 
 t=$(new_topic peer)
@@ -14,7 +18,7 @@ cat >"$WORK/in.jsonl" <<'JSON'
 {"event_id":"e-4","type":"ops.route.LocationAddedToRoute","aggregate_id":"route-9","version":7,"occurred_at":"2026-01-02T02:04:08.001Z","data":{"route_id":"route-9","location_id":"loc-1","name":"Station","address":{"street":"Main St 1","city":"Zürich","postal_code":"8001"},"added_at":1767319448001}}
 {"event_id":"e-5","type":"ops.route.VendingMachineRemoved","aggregate_id":"route-9","version":8,"occurred_at":"2026-01-02T02:04:09Z","data":{"route_id":"route-9","location_id":"loc-1","machine_id":"m-1","reason":{"string":"broken glass"},"removed_at":1767319449000}}
 {"event_id":"e-6","type":"ops.route.VendingMachineRemoved","aggregate_id":"route-9","version":9,"occurred_at":"2026-01-02T02:04:10Z","data":{"route_id":"route-9","location_id":"loc-2","machine_id":"m-2","reason":null,"removed_at":1767319450000}}
-{"event_id":"e-7","type":"sports.fight.FightResultRecorded","aggregate_id":"fight-3","version":1,"occurred_at":"2026-01-02T02:04:11Z","causation_id":"cmd-7","data":{"fight_id":"fight-3","fighters":[{"fighter_id":"f-1","name":"Ann"},{"fighter_id":"f-2","name":"Bea"}],"winner_id":{"string":"f-2"},"method":"SUBMISSION","rounds":3,"duration_seconds":754,"venue":"Hall","fight_date":1767225600000,"recorded_at":1767319451000}}
+{"event_id":"e-7","type":"sports.fight.FightResultRecorded","aggregate_id":"fight-3","version":1,"occurred_at":"2026-01-02T02:04:11Z","causation_id":"cmd-7","headers":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","tenant":"t-7"},"data":{"fight_id":"fight-3","fighters":[{"fighter_id":"f-1","name":"Ann"},{"fighter_id":"f-2","name":"Bea"}],"winner_id":{"string":"f-2"},"method":"SUBMISSION","rounds":3,"duration_seconds":754,"venue":"Hall","fight_date":1767225600000,"recorded_at":1767319451000}}
 {"event_id":"e-8","type":"sports.fight.FightResultRecorded","aggregate_id":"fight-4","version":1,"occurred_at":"2026-01-02T02:04:12Z","data":{"fight_id":"fight-4","fighters":[],"winner_id":null,"method":"DRAW","rounds":5,"duration_seconds":1500,"venue":"","fight_date":1767225600000,"recorded_at":1767319452000}}
 JSON
 # ce_time the peer must see (RFC 3339, UTC, milliseconds) per event id.
@@ -25,8 +29,20 @@ cat >"$WORK/times.json" <<'JSON'
  "e-7":"2026-01-02T02:04:11.000Z","e-8":"2026-01-02T02:04:12.000Z"}
 JSON
 
+# A source that is not a URI-reference (CloudEvents 1.0): refused at
+# start, exit 2, one line naming the option and the offending character.
+set +e
+"$PUB" -b "$BROKERS" -t "$t" -s "$SCHEMAS" --create-topic --source "cart service" \
+  <"$WORK/in.jsonl" 2>"$WORK/badsrc.err"
+rc=$?
+set -e
+[ $rc -eq 2 ] || fail "--source 'cart service': exit $rc, want 2"
+[ "$(wc -l <"$WORK/badsrc.err")" -eq 1 ] && grep -q -- '--source: .*URI-reference.*space at offset 4' "$WORK/badsrc.err" \
+  || fail "--source 'cart service': unclear error: $(cat "$WORK/badsrc.err")"
+
 "$PUB" -b "$BROKERS" -t "$t" -s "$SCHEMAS" --create-topic --partitions 3 \
-  --source peer-test --aggregate-type mixed <"$WORK/in.jsonl" 2>"$WORK/pub.err" \
+  --source urn:streamfold:peer-test --aggregate-type mixed -H tenant=t-0 \
+  <"$WORK/in.jsonl" 2>"$WORK/pub.err" \
   || { cat "$WORK/pub.err" >&2; fail "sf-publish failed"; }
 peer "$t" >"$WORK/out.jsonl" || fail "the peer could not read/decode the topic"
 [ "$(wc -l <"$WORK/out.jsonl")" -eq 8 ] || fail "expected 8 records"
@@ -37,14 +53,21 @@ jq -c --slurpfile times "$WORK/times.json" '
   def plain: walk(if type == "object" and length == 1 and has("string")
                   then .string else . end);
   {key: .aggregate_id, type: .type, value: (.data | plain),
-   headers: ({ce_specversion: "1.0", ce_id: .event_id, ce_source: "peer-test",
+   headers: ({ce_specversion: "1.0", ce_id: .event_id,
+              ce_source: "urn:streamfold:peer-test",
               ce_type: .type, ce_time: $times[0][.event_id],
               ce_subject: .aggregate_id, "content-type": "application/avro",
               ce_aggregatetype: "mixed", ce_sequence: (.version | tostring)}
              + {ce_correlationid: (.correlation_id // .event_id),
-                ce_causationid: (.causation_id // .event_id)})}
+                ce_causationid: (.causation_id // .event_id)}
+             + {tenant: "t-0"} + (.headers // {}))}
 ' "$WORK/in.jsonl" | jq -sc 'sort_by(.headers.ce_id)[]' >"$WORK/expected"
-jq -c '{key, type: (.headers.ce_type), value, headers}' "$WORK/out.jsonl" \
+# ce_dataschema names the writer schema, resolvable without the value.
+bad=$(jq -r 'select(.dataschema_type != .type or .dataschema_type != .headers.ce_type
+                    or .headers.ce_dataschema != "urn:avro:fingerprint:crc-64-avro:\(.fingerprint)"
+                    or .source_ok != true) | .headers.ce_id' "$WORK/out.jsonl")
+[ -z "$bad" ] || fail "ce_dataschema or ce_source wrong on: $bad"
+jq -c '{key, type: (.headers.ce_type), value, headers: (.headers | del(.ce_dataschema))}' "$WORK/out.jsonl" \
   | jq -sc 'sort_by(.headers.ce_id)[]' >"$WORK/actual"
 diff <(jq -S . "$WORK/expected") <(jq -S . "$WORK/actual") >&2 \
   || fail "peer saw different headers or values"

@@ -6,7 +6,14 @@ Nothing of Streamfold's C code is involved.
 
 Prints one JSON object per record on stdout:
   {"partition", "offset", "key", "headers": {name: value}, "type",
-   "fingerprint", "value": {...decoded record...}}
+   "fingerprint", "value": {...decoded record...},
+   "dataschema_type": full name of the schema ce_dataschema names (or null),
+   "source_ok": whether ce_source is a URI-reference (RFC 3986)}
+
+ce_dataschema is resolved the way any reader can, from the header alone:
+"urn:avro:fingerprint:crc-64-avro:<16 hex>" is the CRC-64-AVRO fingerprint
+as an integer; its 8 little-endian bytes are the key fastavro's
+fingerprint() gives for the .avsc files at hand.
 Exits 1 (naming topic/partition/offset) on a record it cannot decode:
 bad magic, unknown fingerprint, or bytes left after the body.
 """
@@ -15,6 +22,7 @@ import glob
 import io
 import json
 import os
+import re
 import struct
 import sys
 
@@ -35,6 +43,23 @@ def load_schemas(root):
         # 8 bytes after C3 01 in single-object encoding.
         by_fp[bytes.fromhex(fp)] = parsed
     return by_fp
+
+
+DATASCHEMA_PREFIX = "urn:avro:fingerprint:crc-64-avro:"
+# RFC 3986 characters of a URI-reference, percent-encodings well formed.
+URI_REFERENCE = re.compile(
+    r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%[0-9A-Fa-f]{2})+")
+
+
+def resolve_dataschema(value, by_fp):
+    """Full name of the schema ce_dataschema names, or None."""
+    if not value or not value.startswith(DATASCHEMA_PREFIX):
+        return None
+    digits = value[len(DATASCHEMA_PREFIX):]
+    if not re.fullmatch(r"[0-9a-f]{16}", digits):
+        return None
+    schema = by_fp.get(struct.pack("<Q", int(digits, 16)))
+    return schema["name"] if schema else None
 
 
 def plain(o):
@@ -110,6 +135,10 @@ def main():
             "partition": m.partition(), "offset": m.offset(),
             "key": m.key().decode("utf-8") if m.key() is not None else None,
             "headers": hdrs, "type": schema["name"],
+            "dataschema_type": resolve_dataschema(hdrs.get("ce_dataschema"),
+                                                  by_fp),
+            "source_ok": bool(URI_REFERENCE.fullmatch(
+                hdrs.get("ce_source") or "")),
             "fingerprint": "%016x" % struct.unpack("<Q", fp)[0], "value": rec,
         }, default=plain, sort_keys=True) + "\n")
     c.close()

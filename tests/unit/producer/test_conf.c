@@ -33,13 +33,13 @@ static void defaults_are_idempotent_acks_all_murmur2(void **state)
     assert_int_equal(sf_producer_conf_get(conf, "message.timeout.ms", buf,
                                           sizeof(buf), err, sizeof(err)),
                      SF_OK);
-    assert_string_equal(buf, "30000");
-    /* one request in flight: see conf.c for the loss it prevents */
+    assert_string_equal(buf, "120000");
+    /* five in flight again with librdkafka 2.14 (see conf.c) */
     assert_int_equal(sf_producer_conf_get(conf,
                                           "max.in.flight.requests.per.connection",
                                           buf, sizeof(buf), err, sizeof(err)),
                      SF_OK);
-    assert_string_equal(buf, "1");
+    assert_string_equal(buf, "5");
     sf_producer_conf_destroy(conf);
 }
 

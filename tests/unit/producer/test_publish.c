@@ -139,7 +139,7 @@ static void headers_follow_cloudevents_binding(void **state)
     (void)state;
     h = sf__headers_build("id-1", "svc", "shop.cart.CartOpened",
                           "2025-11-26T13:05:09.042Z", "c-1", "cart", 7,
-                          "corr-1", "cause-1");
+                          "corr-1", "cause-1", "urn:x:1");
     assert_string_equal(hdr(h, "ce_specversion", b, sizeof(b)), "1.0");
     assert_string_equal(hdr(h, "ce_id", b, sizeof(b)), "id-1");
     assert_string_equal(hdr(h, "ce_source", b, sizeof(b)), "svc");
@@ -154,16 +154,18 @@ static void headers_follow_cloudevents_binding(void **state)
     assert_string_equal(hdr(h, "ce_sequence", b, sizeof(b)), "7");
     assert_string_equal(hdr(h, "ce_correlationid", b, sizeof(b)), "corr-1");
     assert_string_equal(hdr(h, "ce_causationid", b, sizeof(b)), "cause-1");
-    assert_int_equal(rd_kafka_header_cnt(h), 11);
+    assert_string_equal(hdr(h, "ce_dataschema", b, sizeof(b)), "urn:x:1");
+    assert_int_equal(rd_kafka_header_cnt(h), 12);
     rd_kafka_headers_destroy(h);
 
     /* Optional ones are left out, not sent empty. */
     h = sf__headers_build("id-2", "svc", "t", "x", "c-2", NULL, 0, NULL,
-                          NULL);
+                          NULL, NULL);
     assert_null(hdr(h, "ce_sequence", b, sizeof(b)));
     assert_null(hdr(h, "ce_correlationid", b, sizeof(b)));
     assert_null(hdr(h, "ce_causationid", b, sizeof(b)));
     assert_null(hdr(h, "ce_aggregatetype", b, sizeof(b)));
+    assert_null(hdr(h, "ce_dataschema", b, sizeof(b)));
     assert_int_equal(rd_kafka_header_cnt(h), 7);
     rd_kafka_headers_destroy(h);
 }
