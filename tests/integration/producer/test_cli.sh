@@ -75,7 +75,9 @@ expect_rc 1 "$PUB" -b 127.0.0.1:1 -t "$t" -s "$SCHEMAS" -X message.timeout.ms=20
 took=$(( $(date +%s) - start ))
 grep -qF 'sf-publish: delivered 0, failed 2' "$WORK/down.err" || fail "summary: $(cat "$WORK/down.err")"
 grep -q 'delivery failed' "$WORK/down.err" || fail "no per-event failure line"
-[ $took -lt 15 ] || fail "took ${took}s with message.timeout.ms=2000"
+# The bound only tells the -X value (2 s) from the 120 s default, with room
+# for a loaded machine; it is not a timing assertion.
+[ $took -lt 60 ] || fail "took ${took}s with message.timeout.ms=2000 (default 120 s not overridden?)"
 log "unreachable broker: failed after ${took}s, exit 1"
 
 # --create-topic: the topic it made keeps history.
