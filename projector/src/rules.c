@@ -1,6 +1,8 @@
 /* rules.c - parse and apply declarative projection rules (see rules.h). */
 #include "rules.h"
 
+#include "cmdspec.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +171,16 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
             return tmpl_err(y, a, col, msg, errstr, errstr_size);
         c->nargs++;
     }
+    /* arity is known when the rules load: say so here, not per event */
+    const char *name0 =
+        sf_yaml_scalar(sf_yaml_node(y, seq->data.sequence.items.start[0]));
+    const sf_cmd_spec_t *spec = sf_cmdspec_find(name0, strlen(name0));
+    if (spec && ((spec->arity > 0 && cnt != (size_t)spec->arity) ||
+                 (spec->arity < 0 && cnt < (size_t)-spec->arity)))
+        return sf_yaml_err(y, seq, errstr, errstr_size, SF_ERR_PARSE,
+                           "%s takes %s%d arguments with its name, got %zu",
+                           spec->name, spec->arity < 0 ? "at least " : "",
+                           spec->arity < 0 ? -spec->arity : spec->arity, cnt);
     return SF_OK;
 }
 
@@ -390,6 +402,8 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
                 return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where,
                                  sf_err2str(e));
         }
+        if ((e = sf_batch_cmd_check(b, msg, sizeof(msg))))
+            return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where, msg);
     }
     return SF_OK;
 }

@@ -1,0 +1,236 @@
+-- apply.lua - the projector's apply script: one call applies one batch of
+-- one partition (its events' Redis commands) together with the partition's
+-- checkpoint, atomically.  Embedded into sf-projector at build time
+-- (projector/cmake/embed.cmake) and prefixed when loaded with the command
+-- table generated from cmdspec.c, which defines MAXARGS and SPEC.
+--
+-- KEYS[1]  sf:<p>:epoch:<topic>:<partition>  fencing epoch
+-- KEYS[2]  sf:<p>:ckpt:<topic>:<partition>   last offset applied whole
+-- KEYS[3]  sf:<p>:halt:<topic>:<partition>   progress of a failed event:
+--                                            "<offset> <commands applied>"
+-- ARGV[1]  the caller's fencing token
+-- ARGV[2]  the checkpoint the caller expects (-1: none)
+-- ARGV[3]  the batch's last offset
+-- ARGV[4..] per event: offset, number of commands, then per command:
+--           number of arguments, the arguments (name first)
+--
+-- Every reply is an array whose first element says what happened (the
+-- C side, redis_sink.c, turns it into sf_apply_status_t):
+--   {0, applied}                    all applied, checkpoint = last offset
+--   {1, epoch}                      FENCED: a newer owner bumped the epoch
+--   {2, epoch}                      EPOCH_LOST: the epoch is older than the
+--                                   token, i.e. Redis lost writes
+--   {3, checkpoint}                 CKPT_MISMATCH: nothing applied
+--   {4, offset, done, ncmds, index, error, checkpoint, recorded, applied}
+--                                   EVENT_FAILED: command <index> of the
+--                                   event at <offset> failed; <done> of its
+--                                   <ncmds> commands are applied (and stay
+--                                   so); events before it are applied
+--   {5, error}                      NOT_RUN: the first write was refused
+--                                   (OOM, READONLY, NOPERM): nothing applied
+--
+-- Invariants this script keeps (docs/exactly-once.md):
+--  * It writes only when the epoch equals the token AND the checkpoint equals
+--    the expected one (compare-and-set), so a batch lands only on the state
+--    its sender last saw: a Redis that lost writes is noticed, not papered
+--    over.
+--  * No Lua error can happen after the first write: every Redis call is a
+--    redis.pcall, every command's arity and argument count are checked
+--    before the event's first write, and the first write of the script is
+--    the checkpoint's own SET (Redis refuses an OOM only on a script's first
+--    write, so later writes cannot meet it).
+--  * A command never runs twice: when a command fails, the script records
+--    how many of the event's commands were applied (KEYS[3]) in the same
+--    atomic step; a later call for that event starts after them.
+--  * What can be foreseen is checked before the event's first write (key
+--    types, numbers for INCRBY/HINCRBY...), so most failing events are
+--    refused whole ("done" = 0).
+
+local token, expected, last = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+
+-- Fencing.  Epochs only grow (INCR); one below our token can only mean the
+-- Redis we talk to lost the INCR that gave it to us.
+local ep = redis.pcall('GET', KEYS[1])
+if type(ep) == 'table' then return {5, ep.err} end
+if ep ~= token then
+  if tonumber(ep or '0') < tonumber(token) then return {2, ep or '0'} end
+  return {1, ep}
+end
+
+local ck = redis.pcall('GET', KEYS[2])
+if type(ck) == 'table' then return {5, ck.err} end
+ck = tonumber(ck or '-1')
+if ck ~= expected then return {3, string.format('%d', ck)} end
+
+-- Progress of an event that failed part way, if any.
+local hoff, hdone = nil, 0
+local h = redis.pcall('GET', KEYS[3])
+if type(h) == 'string' then
+  local o, d = string.match(h, '^(%-?%d+) ?(%d*)$')
+  if o then hoff = tonumber(o); hdone = tonumber(d) or 0 end
+end
+
+-- First write: the checkpoint, moved to the batch's end (the failure path
+-- below moves it back to just before the failed event).  If Redis refuses
+-- it, nothing has been written.
+local w = redis.pcall('SET', KEYS[2], ARGV[3])
+if type(w) == 'table' and w.err then return {5, w.err} end
+
+-- Key types: kt caches what Redis holds (after this script's own writes);
+-- sim is what an event's commands would leave, simulated before the event
+-- runs.  'any' = may have been emptied: either its type or none.
+local kt = {}
+local function real_type(k)
+  local t = kt[k]
+  if t == nil then
+    local r = redis.pcall('TYPE', k)
+    t = type(r) == 'table' and r.ok or false -- false: unknown (e.g. NOPERM)
+    kt[k] = t
+  end
+  return t
+end
+
+local function key_range(s, j, na)
+  -- ARGV[j] is the command's name (argument 0), ARGV[j + na - 1] its last
+  local last = s.last
+  if last < 0 then last = na + last end
+  return j + s.first, j + last, s.step
+end
+
+-- What the command leaves in its keys, into tbl (sim or kt).
+local function effect(tbl, s, j, na, cur)
+  local a, b, st = key_range(s, j, na)
+  for x = a, b, st do
+    local k = ARGV[x]
+    if s.makes == 'none' then tbl[k] = 'none'
+    elseif s.empties == 1 or (s.empties == 2 and x == a) then tbl[k] = 'any'
+    elseif s.makes ~= '' then
+      if not s.nx or cur(k) == 'none' then tbl[k] = s.makes end
+    end
+  end
+end
+
+local function is_int(v) return v ~= nil and string.match(v, '^%-?%d+$') ~= nil end
+local function is_num(v) return v ~= nil and tonumber(v) ~= nil end
+
+-- Why the command at ARGV[j] (na arguments) would fail, or nil.  sim holds
+-- the effects of the event's earlier commands.
+local function precheck(j, na, sim)
+  if na > MAXARGS then
+    return 'ERR command has ' .. na .. ' arguments, at most ' .. MAXARGS
+  end
+  local name = string.upper(ARGV[j])
+  local s = SPEC[name]
+  if not s then return 'ERR ' .. name .. ' is not an allowed write command' end
+  if (s.arity > 0 and na ~= s.arity) or (s.arity < 0 and na < -s.arity) then
+    return 'ERR wrong number of arguments for ' .. name
+  end
+  if s.pairs > 0 and (na - s.pairs) % 2 == 1 then
+    return 'ERR wrong number of arguments for ' .. name
+  end
+  local function cur(k)
+    local t = sim[k]
+    if t ~= nil then return t end
+    return real_type(k)
+  end
+  if s.needs ~= '' then
+    local a, b, st = key_range(s, j, na)
+    for x = a, b, st do
+      local have = cur(ARGV[x])
+      if have and have ~= 'none' and have ~= 'any' and have ~= s.needs then
+        return 'WRONGTYPE ' .. name .. ' needs a ' .. s.needs .. ' but ' ..
+          ARGV[x] .. ' holds a ' .. have
+      end
+    end
+  end
+  if s.num ~= '' then
+    local key, arg = ARGV[j + 1], s.numarg > 0 and ARGV[j + s.numarg] or nil
+    local check = (s.num == 'int' or s.num == 'hint') and is_int or is_num
+    if arg and not check(arg) then
+      return 'ERR ' .. name .. ' increment ' .. arg .. ' is not a number'
+    end
+    if sim[key] == nil and real_type(key) ~= 'none' then
+      -- the event has not touched the key: what Redis holds now is what the
+      -- command will see
+      local v
+      if s.num == 'int' or s.num == 'float' then
+        v = redis.pcall('GET', key)
+      elseif s.num == 'hint' or s.num == 'hfloat' then
+        v = redis.pcall('HGET', key, ARGV[j + 2])
+      end
+      if type(v) == 'string' and not check(v) then
+        return 'ERR ' .. name .. ' on ' .. key ..
+          (s.num:sub(1, 1) == 'h' and (' field ' .. ARGV[j + 2]) or '') ..
+          ' which holds ' .. string.format('%q', string.sub(v, 1, 40)) ..
+          ', not a number'
+      end
+    end
+  end
+  effect(sim, s, j, na, cur)
+  return nil
+end
+
+local applied, i, n = 0, 4, #ARGV
+
+-- A command of the event at off failed: record the progress with the
+-- checkpoint just before the event, in this same atomic step.
+local function failed(off, done, nc, idx, why)
+  local c = string.format('%d', off - 1)
+  redis.pcall('SET', KEYS[2], c)
+  local r = redis.pcall('SET', KEYS[3], string.format('%d %d', off, done))
+  local recorded = (type(r) == 'table' and r.err) and 0 or 1
+  return {4, string.format('%d', off), done, nc, idx, why, c, recorded,
+    applied}
+end
+
+while i <= n do
+  local off, nc = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  i = i + 2
+  if off <= ck then
+    -- applied before (a re-sent batch): skip its commands
+    for c = 1, nc do i = i + 1 + tonumber(ARGV[i]) end
+  else
+    -- commands 1..start-1 ran in an earlier call that failed after them
+    local start = (off == hoff) and hdone + 1 or 1
+    local sim, j = {}, i
+    for c = 1, nc do
+      local na = tonumber(ARGV[j])
+      if c >= start then
+        local why = precheck(j + 1, na, sim)
+        if why then return failed(off, start - 1, nc, c, why) end
+      end
+      j = j + 1 + na
+    end
+    for c = 1, nc do
+      local na = tonumber(ARGV[i])
+      if c >= start then
+        local r = redis.pcall(unpack(ARGV, i + 1, i + na))
+        if type(r) == 'table' and r.err then
+          return failed(off, c - 1, nc, c, r.err)
+        end
+        -- what Redis now holds in the command's keys; nil: look again
+        local s = SPEC[string.upper(ARGV[i + 1])]
+        local a, b, st = key_range(s, i + 1, na)
+        for x = a, b, st do
+          local t = nil
+          if s.makes == 'none' then t = 'none'
+          elseif s.makes ~= '' and not s.nx and s.empties == 0 then
+            t = s.makes
+          end
+          kt[ARGV[x]] = t
+        end
+      end
+      i = i + 1 + na
+    end
+    if off == hoff then
+      redis.pcall('DEL', KEYS[3])
+      hoff = nil
+    end
+    applied = applied + 1
+  end
+end
+if hoff and hoff <= last then
+  -- the failed event was skipped or parked by the caller's checkpoint move
+  redis.pcall('DEL', KEYS[3])
+end
+return {0, applied}
