@@ -110,6 +110,32 @@ int main(void) {
     CHECK(!sf_redis_epoch_bump(R, P, TOPIC, 0, &TOKEN, err, sizeof(err)),
           "epoch: %s", err);
 
+    /* 0. the command table says what Redis itself says (COMMAND INFO):
+     * arity and key positions */
+    for (size_t i = 0; sf_cmdspec_at(i); i++) {
+        const sf_cmd_spec_t *s = sf_cmdspec_at(i);
+        redisReply *rep;
+        if (sf_redis_cmd(R, &rep, err, sizeof(err), "COMMAND INFO %s",
+                         s->name)) {
+            CHECK(0, "COMMAND INFO %s: %s", s->name, err);
+            continue;
+        }
+        redisReply *x = rep->type == REDIS_REPLY_ARRAY && rep->elements == 1
+                            ? rep->element[0]
+                            : NULL;
+        CHECK(x && x->type == REDIS_REPLY_ARRAY && x->elements >= 6,
+              "%s is a command of this Redis", s->name);
+        if (x && x->type == REDIS_REPLY_ARRAY && x->elements >= 6)
+            CHECK(x->element[1]->integer == s->arity &&
+                      x->element[3]->integer == s->first_key &&
+                      x->element[4]->integer == s->last_key &&
+                      x->element[5]->integer == s->key_step,
+                  "%s: redis says arity %lld keys %lld/%lld/%lld", s->name,
+                  x->element[1]->integer, x->element[3]->integer,
+                  x->element[4]->integer, x->element[5]->integer);
+        freeReplyObject(rep);
+    }
+
     sf_batch_t b;
     sf_batch_init(&b);
 
