@@ -110,6 +110,26 @@ static sf_err_t commit_group(rb_t *r, int end, char *errstr,
  * offset order, from the checkpoint Redis really holds: the script skips
  * what is applied and never runs a command twice. */
 
+/* Counts an OK result: its events, and the failed events the script
+ * reported and passed (poison, as the live worker would dead-letter). */
+static void count_ok(rb_t *r, const sf_apply_req_t *q, sf_apply_res_t *res) {
+    r->st->applied += res->applied + (int64_t)res->nskipped;
+    for (size_t k = 0; k < res->nskipped; k++) {
+        char what[400];
+        sf_apply_describe(&res->skipped[k], what, sizeof(what));
+        r->st->poison++;
+        sf_log("warn",
+               "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
+               " msg=\"rebuild: event failed in redis, skipped\" "
+               "reason=\"%s\"",
+               r->pc->name, q->topic, q->partition,
+               res->skipped[k].bad_offset, what);
+    }
+    sf_apply_res_clear(res);
+    SF_ASSERT(q->batch->last_offset >= q->expected_ckpt);
+    sf_batch_reset(q->batch);
+}
+
 /* Applies one batch synchronously until it is done.  An event that fails
  * in Redis is counted as poison and the checkpoint moved past it (or the
  * rebuild fails with on_error: stop). */
@@ -120,8 +140,8 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
     int mismatches = 0;
     for (;;) {
         sf_apply_req_t q = {b, p->tp.topic, p->tp.partition, p->token,
-                            p->sent_ckpt};
-        sf_apply_res_t res;
+                            p->sent_ckpt, !r->pc->on_error_stop};
+        sf_apply_res_t res = {0};
         sf_err_t e = sf_redis_apply(r->redis, r->pc->name, 1, &q, &res,
                                     errstr, errstr_size);
         if (!e && res.status == SF_APPLY_NOT_RUN && res.retriable)
@@ -141,10 +161,8 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
         sf_apply_describe(&res, what, sizeof(what));
         switch (res.status) {
         case SF_APPLY_OK:
-            SF_ASSERT(b->last_offset >= p->sent_ckpt);
-            r->st->applied += res.applied;
             p->sent_ckpt = b->last_offset;
-            sf_batch_reset(b);
+            count_ok(r, &q, &res);
             return SF_OK;
         case SF_APPLY_EVENT_FAILED:
             if (r->pc->on_error_stop || !res.recorded)
@@ -216,11 +234,14 @@ static sf_err_t read_set(rb_t *r, size_t n, sf_apply_req_t *reqs,
         return e;
     for (size_t i = 0; i < n; i++) {
         if (res[i].status != SF_APPLY_OK) {
+            /* re-applied synchronously from Redis' checkpoint: what this
+             * call applied is skipped then, so count it now */
+            if (res[i].status == SF_APPLY_EVENT_FAILED)
+                r->st->applied += res[i].applied;
             *bad = *bad ? *bad : 1;
             continue;
         }
-        r->st->applied += res[i].applied;
-        sf_batch_reset(reqs[i].batch);
+        count_ok(r, &reqs[i], &res[i]);
     }
     return SF_OK;
 }
@@ -242,7 +263,8 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
             continue;
         r->freq[np + n] = (sf_apply_req_t){p->batch, p->tp.topic,
                                            p->tp.partition, p->token,
-                                           p->sent_ckpt};
+                                           p->sent_ckpt,
+                                           !r->pc->on_error_stop};
         p->sent_ckpt = p->batch->last_offset;
         n++;
     }

@@ -330,6 +330,7 @@ static sf_err_t append_apply(sf_redis_t *r, const char *proj,
                              const sf_apply_req_t *q, char *errstr,
                              size_t errstr_size) {
     char ek[512], ck[512], hk[512], tok[24], exp[24], last[24];
+    const char *mode = q->skip_failed ? "skip" : "stop";
     SF_ASSERT(q->batch->nevents > 0 && !q->batch->in_event);
     SF_ASSERT(q->batch->first_offset > q->expected_ckpt ||
               q->batch->last_offset >= q->expected_ckpt);
@@ -341,12 +342,12 @@ static sf_err_t append_apply(sf_redis_t *r, const char *proj,
     snprintf(last, sizeof(last), "%" PRId64, q->batch->last_offset);
     const char **argv;
     size_t *argvlen;
-    size_t argc = sf_batch_argv(q->batch, 9, &argv, &argvlen);
+    size_t argc = sf_batch_argv(q->batch, 10, &argv, &argvlen);
     if (!argc)
         return SF_ERR_NOMEM;
-    const char *pre[9] = {"EVALSHA", r->apply_sha, "3", ek, ck, hk,
-                          tok,       exp,          last};
-    for (int i = 0; i < 9; i++) {
+    const char *pre[10] = {"EVALSHA", r->apply_sha, "3", ek,   ck,
+                           hk,        tok,          exp, last, mode};
+    for (int i = 0; i < 10; i++) {
         argv[i] = pre[i];
         argvlen[i] = strlen(pre[i]);
     }
@@ -379,6 +380,30 @@ static void parse_apply_reply(const redisReply *rep, sf_apply_res_t *res) {
     switch (res->status) {
     case SF_APPLY_OK:
         res->applied = el_i64(rep, 1);
+        if (rep->elements >= 3 && el_i64(rep, 2) > 0) {
+            size_t k = (size_t)el_i64(rep, 2);
+            if (rep->elements < 3 + 5 * k ||
+                !(res->skipped = calloc(k, sizeof(*res->skipped)))) {
+                res->status = SF_APPLY_NOT_RUN;
+                snprintf(res->msg, sizeof(res->msg),
+                         "apply reply: cannot read %zu skipped events", k);
+                break;
+            }
+            res->nskipped = k;
+            for (size_t i = 0; i < k; i++) {
+                sf_apply_res_t *f = &res->skipped[i];
+                size_t b = 3 + 5 * i;
+                f->status = SF_APPLY_EVENT_FAILED;
+                f->ckpt = f->epoch = -1;
+                f->bad_offset = el_i64(rep, b);
+                f->cmds_done = (int)el_i64(rep, b + 1);
+                f->cmds_total = (int)el_i64(rep, b + 2);
+                f->cmd_index = (int)el_i64(rep, b + 3);
+                f->recorded = 1;
+                snprintf(f->msg, sizeof(f->msg), "%s", el_str(rep, b + 4));
+                err_code(f->msg, f->code, sizeof(f->code));
+            }
+        }
         break;
     case SF_APPLY_FENCED:
     case SF_APPLY_EPOCH_LOST:
@@ -407,6 +432,12 @@ static void parse_apply_reply(const redisReply *rep, sf_apply_res_t *res) {
         res->retriable = code_retriable(res->code);
         break;
     }
+}
+
+void sf_apply_res_clear(sf_apply_res_t *res) {
+    free(res->skipped);
+    res->skipped = NULL;
+    res->nskipped = 0;
 }
 
 size_t sf_apply_describe(const sf_apply_res_t *res, char *buf, size_t size) {

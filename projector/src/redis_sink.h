@@ -114,7 +114,15 @@ typedef struct sf_apply_res {
     int recorded;        /* EVENT_FAILED: progress record written */
     char code[24];       /* Redis error code ("WRONGTYPE", "NOPERM") */
     char msg[256];
+    /* OK of a request with skip_failed: the events that failed and were
+     * passed, each an EVENT_FAILED result (malloc'ed, owned by this
+     * result: sf_apply_res_clear) */
+    struct sf_apply_res *skipped;
+    size_t nskipped;
 } sf_apply_res_t;
+
+/* Frees what a result owns (skipped); the result may be reused. */
+void sf_apply_res_clear(sf_apply_res_t *res);
 
 /* One partition batch to apply.  batch is borrowed for the call. */
 typedef struct sf_apply_req {
@@ -123,6 +131,9 @@ typedef struct sf_apply_req {
     int32_t partition;
     int64_t token;         /* fencing token (epoch) of the caller */
     int64_t expected_ckpt; /* the checkpoint the caller last saw; -1 none */
+    int skip_failed;       /* 0: stop at a failed event (EVENT_FAILED);
+                              1: report it in skipped and go on (rebuild,
+                              which counts it and dead-letters nothing) */
 } sf_apply_req_t;
 
 const char *sf_apply_status_name(sf_apply_status_t s);
@@ -130,7 +141,8 @@ const char *sf_apply_status_name(sf_apply_status_t s);
  * event, if anything, was applied.  Returns the length written. */
 size_t sf_apply_describe(const sf_apply_res_t *res, char *buf, size_t size);
 
-/* One apply-script call per request, pipelined.  Returns SF_ERR_REDIS when
+/* One apply-script call per request, pipelined.  res[i] are overwritten
+ * (clear them first when they own skipped events).  Returns SF_ERR_REDIS when
  * the connection failed (nothing is known: reconnect, re-read the
  * checkpoint or re-send, the compare-and-set makes either safe); otherwise
  * SF_OK and res[i] per request (NOSCRIPT is handled here). */

@@ -464,13 +464,23 @@ static int ckpt_resync(sf_worker_t *w, part_t *p, int64_t stored,
  * stored one (fencing whoever was handed the same number from the older
  * state), re-read the checkpoint and resume from it. */
 static void epoch_lost(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
-    char err[512];
+    char err[512], key[512];
     int64_t token = -1, ckpt = -1;
-    sf_err_t e = sf_redis_epoch_bump(w->redis, w->name, p->topic,
-                                     p->partition, &token, err, sizeof(err));
-    while (!e && token <= p->token) /* above anything handed out before */
-        e = sf_redis_epoch_bump(w->redis, w->name, p->topic, p->partition,
-                                &token, err, sizeof(err));
+    redisReply *rep = NULL;
+    /* one step to just above our old token (or higher, if others bumped
+     * meanwhile): above anything handed out before */
+    sf_redis_key(key, sizeof(key), w->name, "epoch", p->topic, p->partition);
+    sf_err_t e = sf_redis_cmd(w->redis, &rep, err, sizeof(err),
+                              "INCRBY %s %" PRId64, key,
+                              p->token - (r->epoch > 0 ? r->epoch : 0) + 1);
+    if (!e) {
+        token = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+        freeReplyObject(rep);
+        if (token <= p->token) /* lost again meanwhile: next batch */
+            e = sf_seterr(err, sizeof(err), SF_ERR_STATE,
+                          "epoch %" PRId64 " still below token %" PRId64,
+                          token, p->token);
+    }
     if (!e)
         e = sf_redis_ckpt_get(w->redis, w->name, p->topic, p->partition,
                               &ckpt, err, sizeof(err));
@@ -533,7 +543,7 @@ static void flush(sf_worker_t *w) {
                 continue;
             }
             w->freq[n] = (sf_apply_req_t){&p->batch, p->topic, p->partition,
-                                          p->token, p->ckpt};
+                                          p->token, p->ckpt, 0};
             w->fpart[n] = p;
             n++;
         }

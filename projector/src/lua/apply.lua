@@ -7,16 +7,22 @@
 -- KEYS[1]  sf:<p>:epoch:<topic>:<partition>  fencing epoch
 -- KEYS[2]  sf:<p>:ckpt:<topic>:<partition>   last offset applied whole
 -- KEYS[3]  sf:<p>:halt:<topic>:<partition>   progress of a failed event:
---                                            "<offset> <commands applied>"
+--                                            "<offset> <commands applied>
+--                                            <commands of the event>"
 -- ARGV[1]  the caller's fencing token
 -- ARGV[2]  the checkpoint the caller expects (-1: none)
 -- ARGV[3]  the batch's last offset
--- ARGV[4..] per event: offset, number of commands, then per command:
+-- ARGV[4]  'stop': stop at a failed event (the live worker, which must
+--          dead-letter it before the checkpoint passes it); 'skip': report
+--          it and go on (the rebuild, which only counts it)
+-- ARGV[5..] per event: offset, number of commands, then per command:
 --           number of arguments, the arguments (name first)
 --
 -- Every reply is an array whose first element says what happened (the
 -- C side, redis_sink.c, turns it into sf_apply_status_t):
---   {0, applied}                    all applied, checkpoint = last offset
+--   {0, applied, nskipped, then per skipped event: offset, done, ncmds,
+--    index, error}                  done, checkpoint = last offset ('skip'
+--                                   mode: failed events reported, passed)
 --   {1, epoch}                      FENCED: a newer owner bumped the epoch
 --   {2, epoch}                      EPOCH_LOST: the epoch is older than the
 --                                   token, i.e. Redis lost writes
@@ -47,6 +53,7 @@
 --    refused whole ("done" = 0).
 
 local token, expected, last = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local mode = ARGV[4]
 
 -- Fencing.  Epochs only grow (INCR); one below our token can only mean the
 -- Redis we talk to lost the INCR that gave it to us.
@@ -63,11 +70,11 @@ ck = tonumber(ck or '-1')
 if ck ~= expected then return {3, string.format('%d', ck)} end
 
 -- Progress of an event that failed part way, if any.
-local hoff, hdone = nil, 0
+local hoff, hdone, hcmds = nil, 0, nil
 local h = redis.pcall('GET', KEYS[3])
 if type(h) == 'string' then
-  local o, d = string.match(h, '^(%-?%d+) ?(%d*)$')
-  if o then hoff = tonumber(o); hdone = tonumber(d) or 0 end
+  local o, d, c = string.match(h, '^(%-?%d+) ?(%d*) ?(%d*)$')
+  if o then hoff = tonumber(o); hdone = tonumber(d) or 0; hcmds = tonumber(c) end
 end
 
 -- First write: the checkpoint, moved to the batch's end (the failure path
@@ -170,67 +177,98 @@ local function precheck(j, na, sim)
   return nil
 end
 
-local applied, i, n = 0, 4, #ARGV
+local applied, i, n = 0, 5, #ARGV
 
 -- A command of the event at off failed: record the progress with the
 -- checkpoint just before the event, in this same atomic step.
-local function failed(off, done, nc, idx, why)
+local function failed(off, done, nc, idx, why, keep_record)
   local c = string.format('%d', off - 1)
   redis.pcall('SET', KEYS[2], c)
-  local r = redis.pcall('SET', KEYS[3], string.format('%d %d', off, done))
-  local recorded = (type(r) == 'table' and r.err) and 0 or 1
+  local recorded = 1
+  if not keep_record then
+    local r = redis.pcall('SET', KEYS[3],
+      string.format('%d %d %d', off, done, nc))
+    if type(r) == 'table' and r.err then recorded = 0 end
+  end
   return {4, string.format('%d', off), done, nc, idx, why, c, recorded,
     applied}
 end
 
+-- Applies the event whose first command's argument count is at ARGV[i].
+-- Returns nothing when every command ran, else: how many of its commands
+-- are applied, the index of the one that failed, why, and whether the
+-- progress record must stay as it is.
+local function apply_event(off, nc, i)
+  -- commands 1..start-1 ran in an earlier call that failed after them
+  local start = (off == hoff) and hdone + 1 or 1
+  if off == hoff and hcmds and hcmds ~= nc and hdone > 0 then
+    -- the record counts commands of another version of this event (the
+    -- rules changed since): which of these ran cannot be told
+    return hdone, hdone + 1, 'ERR the progress record says ' .. hdone ..
+      ' of ' .. hcmds .. ' commands ran, the event now has ' .. nc ..
+      ' (rules changed): dead-letter or skip it', true
+  end
+  local sim, j = {}, i
+  for c = 1, nc do
+    local na = tonumber(ARGV[j])
+    if c >= start then
+      local why = precheck(j + 1, na, sim)
+      if why then return start - 1, c, why end
+    end
+    j = j + 1 + na
+  end
+  j = i
+  for c = 1, nc do
+    local na = tonumber(ARGV[j])
+    if c >= start then
+      local r = redis.pcall(unpack(ARGV, j + 1, j + na))
+      if type(r) == 'table' and r.err then return c - 1, c, r.err end
+      -- what Redis now holds in the command's keys; nil: look again
+      local s = SPEC[string.upper(ARGV[j + 1])]
+      local a, b, st = key_range(s, j + 1, na)
+      for x = a, b, st do
+        local t = nil
+        if s.makes == 'none' then t = 'none'
+        elseif s.makes ~= '' and not s.nx and s.empties == 0 then
+          t = s.makes
+        end
+        kt[ARGV[x]] = t
+      end
+    end
+    j = j + 1 + na
+  end
+end
+
+-- Events that failed in 'skip' mode: offset, done, ncmds, index, error.
+local skipped = {}
 while i <= n do
   local off, nc = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
   i = i + 2
-  if off <= ck then
-    -- applied before (a re-sent batch): skip its commands
-    for c = 1, nc do i = i + 1 + tonumber(ARGV[i]) end
-  else
-    -- commands 1..start-1 ran in an earlier call that failed after them
-    local start = (off == hoff) and hdone + 1 or 1
-    local sim, j = {}, i
-    for c = 1, nc do
-      local na = tonumber(ARGV[j])
-      if c >= start then
-        local why = precheck(j + 1, na, sim)
-        if why then return failed(off, start - 1, nc, c, why) end
+  local ev_end = i
+  for c = 1, nc do ev_end = ev_end + 1 + tonumber(ARGV[ev_end]) end
+  -- at or below the checkpoint: applied before (a re-sent batch)
+  if off > ck then
+    local done, idx, why, keep = apply_event(off, nc, i)
+    if done == nil then
+      applied = applied + 1
+    elseif mode == 'skip' then
+      for _, v in ipairs({string.format('%d', off), done, nc, idx, why}) do
+        skipped[#skipped + 1] = v
       end
-      j = j + 1 + na
-    end
-    for c = 1, nc do
-      local na = tonumber(ARGV[i])
-      if c >= start then
-        local r = redis.pcall(unpack(ARGV, i + 1, i + na))
-        if type(r) == 'table' and r.err then
-          return failed(off, c - 1, nc, c, r.err)
-        end
-        -- what Redis now holds in the command's keys; nil: look again
-        local s = SPEC[string.upper(ARGV[i + 1])]
-        local a, b, st = key_range(s, i + 1, na)
-        for x = a, b, st do
-          local t = nil
-          if s.makes == 'none' then t = 'none'
-          elseif s.makes ~= '' and not s.nx and s.empties == 0 then
-            t = s.makes
-          end
-          kt[ARGV[x]] = t
-        end
-      end
-      i = i + 1 + na
+    else
+      return failed(off, done, nc, idx, why, keep)
     end
     if off == hoff then
       redis.pcall('DEL', KEYS[3])
       hoff = nil
     end
-    applied = applied + 1
   end
+  i = ev_end
 end
 if hoff and hoff <= last then
   -- the failed event was skipped or parked by the caller's checkpoint move
   redis.pcall('DEL', KEYS[3])
 end
-return {0, applied}
+local reply = {0, applied, #skipped / 5}
+for _, v in ipairs(skipped) do reply[#reply + 1] = v end
+return reply

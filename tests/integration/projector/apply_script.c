@@ -83,7 +83,7 @@ static void event(sf_batch_t *b, int64_t off, const char *spec) {
 }
 
 static sf_apply_res_t apply(sf_batch_t *b, int64_t expected) {
-    sf_apply_req_t q = {b, TOPIC, 0, TOKEN, expected};
+    sf_apply_req_t q = {b, TOPIC, 0, TOKEN, expected, 0};
     sf_apply_res_t res;
     char err[256];
     memset(&res, 0, sizeof(res));
@@ -206,8 +206,26 @@ int main(void) {
               sf_apply_status_name(r.status), r.cmds_done, r.cmd_index,
               r.msg);
         CHECK(geti("n") == 5, "INCR ran once, not %lld-4 times", geti("n"));
-        CHECK(get("%s", bk("halt")) && !strcmp(get("%s", bk("halt")), "4 1"),
+        CHECK(get("%s", bk("halt")) && !strcmp(get("%s", bk("halt")), "4 1 3"),
               "progress record");
+    }
+    /* the same event with other commands (rules changed since): which of
+     * them ran cannot be told, so none runs and the record stays */
+    {
+        sf_batch_t b2;
+        sf_batch_init(&b2);
+        event(&b2, 4, "INCR %s:n|INCR %s:m");
+        sf_apply_res_t r2 = apply(&b2, 3);
+        CHECK(r2.status == SF_APPLY_EVENT_FAILED &&
+                  strstr(r2.msg, "rules changed"),
+              "changed event: %s %s", sf_apply_status_name(r2.status),
+              r2.msg);
+        CHECK(geti("n") == 5 && geti("m") == 0, "n=%lld m=%lld", geti("n"),
+              geti("m"));
+        CHECK(get("%s", bk("halt")) &&
+                  !strcmp(get("%s", bk("halt")), "4 1 3"),
+              "record kept");
+        sf_batch_free(&b2);
     }
     char what[400];
     sf_apply_describe(&r, what, sizeof(what));
@@ -322,6 +340,40 @@ int main(void) {
             sf_redis_destroy(u);
             sf_redis_cmd(R, NULL, NULL, 0, "ACL DELUSER %s", user);
         }
+    }
+
+    /* 9. 'skip' mode (the rebuild): failed events are reported with what
+     * ran and passed over in the same call */
+    {
+        sf_redis_ckpt_advance(R, P, TOPIC, 0, TOKEN, 8, NULL, err,
+                              sizeof(err));
+        sf_redis_cmd(R, NULL, NULL, 0, "SET %s:hll2 plain", K);
+        long long n0 = geti("n");
+        sf_batch_reset(&b);
+        event(&b, 9, "INCR %s:n");
+        event(&b, 10, "INCR %s:n|HINCRBY %s:h txt 1");   /* refused whole */
+        event(&b, 11, "INCR %s:n|PFADD %s:hll2 a");      /* fails after 1 */
+        event(&b, 12, "INCR %s:n");
+        sf_apply_req_t q = {&b, TOPIC, 0, TOKEN, 8, 1};
+        sf_apply_res_t res = {0};
+        CHECK(!sf_redis_apply(R, P, 1, &q, &res, err, sizeof(err)), "%s",
+              err);
+        CHECK(res.status == SF_APPLY_OK && res.applied == 2 &&
+                  res.nskipped == 2,
+              "skip: %s applied=%" PRId64 " skipped=%zu",
+              sf_apply_status_name(res.status), res.applied, res.nskipped);
+        if (res.nskipped == 2)
+            CHECK(res.skipped[0].bad_offset == 10 &&
+                      res.skipped[0].cmds_done == 0 &&
+                      res.skipped[1].bad_offset == 11 &&
+                      res.skipped[1].cmds_done == 1 &&
+                      res.skipped[1].cmd_index == 2,
+                  "skipped events and what ran of them");
+        CHECK(geti("n") == n0 + 3, "n=%lld want %lld", geti("n"), n0 + 3);
+        CHECK(get("%s", bk("ckpt")) && !strcmp(get("%s", bk("ckpt")), "12"),
+              "checkpoint past them");
+        CHECK(!get("%s", bk("halt")), "no record in skip mode");
+        sf_apply_res_clear(&res);
     }
 
     /* clean up */

@@ -65,7 +65,7 @@ for n in 1 2 3; do
   run_until_stopped $n
   expect_eq "start $n: adds (the failed event's first command, once)" "$(g "$ID:s:adds")" 1
   expect_eq "start $n: after" "$(g "$ID:s:after")" ""
-  expect_eq "start $n: progress record (offset, commands applied)" "$(g "sf:$PS:halt:$T:0")" "1 1"
+  expect_eq "start $n: progress record (offset, commands applied)" "$(g "sf:$PS:halt:$T:0")" "1 1 3"
   expect_eq "start $n: checkpoint" "$(g "sf:$PS:ckpt:$T:0")" 0
 done
 grep -q "command 2 of 3 failed after commands 1..1 of the event were applied" "$WORK/s1.log" \
@@ -78,7 +78,7 @@ run_until_stopped 4
 expect_eq "after the fix: adds" "$(g "$ID:s:adds")" 2
 expect_eq "after the fix: after" "$(g "$ID:s:after")" 2
 expect_eq "after the fix: removes (offset 3 refused whole)" "$(g "$ID:s:removes")" ""
-expect_eq "after the fix: record of offset 3, nothing applied" "$(g "sf:$PS:halt:$T:0")" "3 0"
+expect_eq "after the fix: record of offset 3, nothing applied" "$(g "sf:$PS:halt:$T:0")" "3 0 2"
 grep -q "nothing of the event was applied" "$WORK/s4.log" || fail "the refusal does not say nothing was applied"
 run_until_stopped 5
 expect_eq "restart on a refused event: removes" "$(g "$ID:s:removes")" ""
