@@ -181,6 +181,11 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
                            "%s takes %s%d arguments with its name, got %zu",
                            spec->name, spec->arity < 0 ? "at least " : "",
                            spec->arity < 0 ? -spec->arity : spec->arity, cnt);
+    if (spec && spec->pairs_from && (cnt - (size_t)spec->pairs_from) % 2)
+        return sf_yaml_err(y, seq, errstr, errstr_size, SF_ERR_PARSE,
+                           "%s takes pairs of arguments after its %s, got an "
+                           "odd number", spec->name,
+                           spec->pairs_from == 1 ? "name" : "key");
     return SF_OK;
 }
 

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cmdspec.h"
 #include "retry.h"
+#include "rules.h"
 #include "sf_projector.h"
 
 static int check(size_t argc, const char *const *argv) {
@@ -122,6 +124,39 @@ static void backoff_policy(void **state) {
     assert_true(ms >= 50 && ms <= 100);
 }
 
+/* Arity is known when the rules load: a wrong one names file and line. */
+static void rules_arity_at_load(void **state) {
+    (void)state;
+    static const struct {
+        const char *cmd, *want;
+    } cases[] = {
+        {"[HINCRBY, \"k:{aggregate_id}\", n]", "HINCRBY takes 4 arguments"},
+        {"[HSET, \"k:{aggregate_id}\", a, 1, b]", "pairs of arguments"},
+        {"[INCR, \"k:{aggregate_id}\", 1]", "INCR takes 2 arguments"},
+        {"[HINCRBY, \"k:{aggregate_id}\", n, 1]", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[] = "/tmp/sf-cmdspec-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        fprintf(f, "keys: [\"k:*\"]\non:\n  a.B:\n    - %s\n", cases[i].cmd);
+        fclose(f);
+        sf_rules_t *r = NULL;
+        char err[512] = "";
+        sf_err_t e = sf_rules_load_file(path, &r, err, sizeof(err));
+        unlink(path);
+        if (!cases[i].want) {
+            assert_int_equal(e, SF_OK);
+            sf_rules_destroy(r);
+            continue;
+        }
+        assert_int_not_equal(e, SF_OK);
+        assert_non_null(strstr(err, cases[i].want));
+        assert_non_null(strstr(err, ":4:")); /* the command's line */
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(key_positions),
@@ -129,6 +164,7 @@ int main(void) {
         cmocka_unit_test(argument_checks),
         cmocka_unit_test(lua_table),
         cmocka_unit_test(backoff_policy),
+        cmocka_unit_test(rules_arity_at_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
