@@ -2,6 +2,7 @@
 #include "batch.h"
 
 #include "cmdspec.h"
+#include "sf_assert.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -65,6 +66,9 @@ static sf_err_t arg_num(sf_batch_t *b, int64_t v) {
 sf_err_t sf_batch_event_begin(sf_batch_t *b, int64_t offset, int64_t ts) {
     if (b->in_event)
         return SF_ERR_STATE;
+    /* the apply script skips by offset and checkpoints the last one: a
+     * batch's offsets must increase */
+    SF_ASSERT(offset >= 0 && (b->nevents == 0 || offset > b->last_offset));
     b->ev_data_mark = b->data.len;
     b->ev_args_mark = b->nargs;
     sf_err_t e = arg_num(b, offset);

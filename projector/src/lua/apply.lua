@@ -60,7 +60,7 @@ local mode = ARGV[4]
 local ep = redis.pcall('GET', KEYS[1])
 if type(ep) == 'table' then return {5, ep.err} end
 if ep ~= token then
-  if tonumber(ep or '0') < tonumber(token) then return {2, ep or '0'} end
+  if (tonumber(ep or '0') or 0) < tonumber(token) then return {2, ep or '0'} end
   return {1, ep}
 end
 
@@ -99,9 +99,9 @@ end
 
 local function key_range(s, j, na)
   -- ARGV[j] is the command's name (argument 0), ARGV[j + na - 1] its last
-  local last = s.last
-  if last < 0 then last = na + last end
-  return j + s.first, j + last, s.step
+  local lk = s.last
+  if lk < 0 then lk = na + lk end
+  return j + s.first, j + lk, s.step
 end
 
 -- What the command leaves in its keys, into tbl (sim or kt).
