@@ -152,10 +152,12 @@ sf_err_t sf_cmdspec_lua(sf_buf_t *out) {
         const sf_cmd_spec_t *s = &specs[i];
         e = sf_buf_printf(
             out,
-            "  %s = {arity = %d, first = %d, last = %d, step = %d, "
+            "  %s = {name = '%s', arity = %d, first = %d, last = %d, "
+            "step = %d, "
             "pairs = %d, needs = '%s', makes = '%s', nx = %s, "
             "empties = %d, num = '%s', numarg = %d},\n",
-            s->name, s->arity, s->first_key, s->last_key, s->key_step,
+            s->name, s->name, s->arity, s->first_key, s->last_key,
+            s->key_step,
             s->pairs_from, lua_str(s->needs), lua_str(s->makes),
             s->if_absent ? "true" : "false", (int)s->empties, num[s->num],
             s->num_arg);

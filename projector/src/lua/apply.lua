@@ -87,6 +87,10 @@ if type(w) == 'table' and w.err then return {5, w.err} end
 -- sim is what an event's commands would leave, simulated before the event
 -- runs.  'any' = may have been emptied: either its type or none.
 local kt = {}
+-- kn[key][field] = 'int' / 'float': a number this call's own INCRBY-like
+-- command left there (field '' for a string key); any other command on
+-- the key forgets it
+local kn = {}
 local function real_type(k)
   local t = kt[k]
   if t == nil then
@@ -97,6 +101,20 @@ local function real_type(k)
   return t
 end
 
+-- The command table row of a command name (rules may write it in lower
+-- case).
+local function spec_of(name)
+  return SPEC[name] or SPEC[string.upper(name)]
+end
+
+-- The type k holds for the command being checked: after the event's
+-- earlier commands (sim), else in Redis.
+local function cur_type(sim, k)
+  local t = sim[k]
+  if t ~= nil then return t end
+  return real_type(k)
+end
+
 local function key_range(s, j, na)
   -- ARGV[j] is the command's name (argument 0), ARGV[j + na - 1] its last
   local lk = s.last
@@ -104,15 +122,15 @@ local function key_range(s, j, na)
   return j + s.first, j + lk, s.step
 end
 
--- What the command leaves in its keys, into tbl (sim or kt).
-local function effect(tbl, s, j, na, cur)
+-- What the command leaves in its keys, into the event's simulation.
+local function effect(sim, s, j, na)
   local a, b, st = key_range(s, j, na)
   for x = a, b, st do
     local k = ARGV[x]
-    if s.makes == 'none' then tbl[k] = 'none'
-    elseif s.empties == 1 or (s.empties == 2 and x == a) then tbl[k] = 'any'
+    if s.makes == 'none' then sim[k] = 'none'
+    elseif s.empties == 1 or (s.empties == 2 and x == a) then sim[k] = 'any'
     elseif s.makes ~= '' then
-      if not s.nx or cur(k) == 'none' then tbl[k] = s.makes end
+      if not s.nx or cur_type(sim, k) == 'none' then sim[k] = s.makes end
     end
   end
 end
@@ -121,13 +139,18 @@ local function is_int(v) return v ~= nil and string.match(v, '^%-?%d+$') ~= nil 
 local function is_num(v) return v ~= nil and tonumber(v) ~= nil end
 
 -- Why the command at ARGV[j] (na arguments) would fail, or nil.  sim holds
--- the effects of the event's earlier commands.
-local function precheck(j, na, sim)
+-- the effects of the event's earlier commands.  first: nothing of the
+-- event runs before this command, so if it fails when it runs, nothing of
+-- the event is applied either -- the same outcome as a refusal here; the
+-- checks that read Redis are skipped for it (a read per event saved), the
+-- argument checks (which keep Lua errors out) are not.  last: no later
+-- command of the event needs its effect simulated.
+local function precheck(j, na, sim, first, last)
   if na > MAXARGS then
     return 'ERR command has ' .. na .. ' arguments, at most ' .. MAXARGS
   end
-  local name = string.upper(ARGV[j])
-  local s = SPEC[name]
+  local s = spec_of(ARGV[j])
+  local name = s and s.name or string.upper(ARGV[j])
   if not s then return 'ERR ' .. name .. ' is not an allowed write command' end
   if (s.arity > 0 and na ~= s.arity) or (s.arity < 0 and na < -s.arity) then
     return 'ERR wrong number of arguments for ' .. name
@@ -135,45 +158,48 @@ local function precheck(j, na, sim)
   if s.pairs > 0 and (na - s.pairs) % 2 == 1 then
     return 'ERR wrong number of arguments for ' .. name
   end
-  local function cur(k)
-    local t = sim[k]
-    if t ~= nil then return t end
-    return real_type(k)
+  local check = (s.num == 'int' or s.num == 'hint') and is_int or is_num
+  local arg = s.numarg > 0 and ARGV[j + s.numarg] or nil
+  if arg and not check(arg) then
+    return 'ERR ' .. name .. ' increment ' .. arg .. ' is not a number'
   end
-  if s.needs ~= '' then
+  local key = ARGV[j + 1]
+  local hashy = s.num == 'hint' or s.num == 'hfloat'
+  if first then
+    -- nothing to read: see above
+  elseif (hashy or s.num == 'int' or s.num == 'float') and sim[key] == nil then
+    -- The event has not touched the key, so what Redis holds now is what
+    -- the command will meet: one read tells both its type (WRONGTYPE) and
+    -- the value, unless an earlier command of this call left a number.
+    local field = hashy and ARGV[j + 2] or ''
+    local kind = kn[key] and kn[key][field]
+    if not (kind == 'int' or (kind == 'float' and check == is_num)) then
+      local v
+      if hashy then v = redis.pcall('HGET', key, field)
+      else v = redis.pcall('GET', key) end
+      if type(v) == 'table' and v.err then
+        if string.sub(v.err, 1, 9) == 'WRONGTYPE' then
+          return 'WRONGTYPE ' .. name .. ' needs a ' .. s.needs .. ' but ' ..
+            key .. ' holds a ' .. tostring(real_type(key))
+        end
+        -- another refusal (NOPERM): the command itself will tell
+      elseif type(v) == 'string' and not check(v) then
+        return 'ERR ' .. name .. ' on ' .. key ..
+          (hashy and (' field ' .. field) or '') .. ' which holds ' ..
+          string.format('%q', string.sub(v, 1, 40)) .. ', not a number'
+      end
+    end
+  elseif s.needs ~= '' then
     local a, b, st = key_range(s, j, na)
     for x = a, b, st do
-      local have = cur(ARGV[x])
+      local have = cur_type(sim, ARGV[x])
       if have and have ~= 'none' and have ~= 'any' and have ~= s.needs then
         return 'WRONGTYPE ' .. name .. ' needs a ' .. s.needs .. ' but ' ..
           ARGV[x] .. ' holds a ' .. have
       end
     end
   end
-  if s.num ~= '' then
-    local key, arg = ARGV[j + 1], s.numarg > 0 and ARGV[j + s.numarg] or nil
-    local check = (s.num == 'int' or s.num == 'hint') and is_int or is_num
-    if arg and not check(arg) then
-      return 'ERR ' .. name .. ' increment ' .. arg .. ' is not a number'
-    end
-    if sim[key] == nil and real_type(key) ~= 'none' then
-      -- the event has not touched the key: what Redis holds now is what the
-      -- command will see
-      local v
-      if s.num == 'int' or s.num == 'float' then
-        v = redis.pcall('GET', key)
-      elseif s.num == 'hint' or s.num == 'hfloat' then
-        v = redis.pcall('HGET', key, ARGV[j + 2])
-      end
-      if type(v) == 'string' and not check(v) then
-        return 'ERR ' .. name .. ' on ' .. key ..
-          (s.num:sub(1, 1) == 'h' and (' field ' .. ARGV[j + 2]) or '') ..
-          ' which holds ' .. string.format('%q', string.sub(v, 1, 40)) ..
-          ', not a number'
-      end
-    end
-  end
-  effect(sim, s, j, na, cur)
+  if not last then effect(sim, s, j, na) end
   return nil
 end
 
@@ -212,7 +238,7 @@ local function apply_event(off, nc, i)
   for c = 1, nc do
     local na = tonumber(ARGV[j])
     if c >= start then
-      local why = precheck(j + 1, na, sim)
+      local why = precheck(j + 1, na, sim, c == start, c == nc)
       if why then return start - 1, c, why end
     end
     j = j + 1 + na
@@ -224,7 +250,9 @@ local function apply_event(off, nc, i)
       local r = redis.pcall(unpack(ARGV, j + 1, j + na))
       if type(r) == 'table' and r.err then return c - 1, c, r.err end
       -- what Redis now holds in the command's keys; nil: look again
-      local s = SPEC[string.upper(ARGV[j + 1])]
+      local s = spec_of(ARGV[j + 1])
+      local numeric = s.num == 'int' or s.num == 'float' or
+        s.num == 'hint' or s.num == 'hfloat'
       local a, b, st = key_range(s, j + 1, na)
       for x = a, b, st do
         local t = nil
@@ -233,6 +261,15 @@ local function apply_event(off, nc, i)
           t = s.makes
         end
         kt[ARGV[x]] = t
+        if not numeric then kn[ARGV[x]] = nil end
+      end
+      if numeric then
+        local k = ARGV[j + 2]
+        local field = (s.num == 'hint' or s.num == 'hfloat') and
+          ARGV[j + 3] or ''
+        kn[k] = kn[k] or {}
+        kn[k][field] = (s.num == 'int' or s.num == 'hint') and 'int' or
+          'float'
       end
     end
     j = j + 1 + na

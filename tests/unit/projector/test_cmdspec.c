@@ -103,8 +103,8 @@ static void lua_table(void **state) {
         snprintf(row, sizeof(row), "  %s = {", sf_cmdspec_at(n)->name);
         assert_non_null(strstr(b.p, row));
     }
-    assert_non_null(strstr(b.p, "MSET = {arity = -3, first = 1, last = -1, "
-                                "step = 2"));
+    assert_non_null(strstr(b.p, "MSET = {name = 'MSET', arity = -3, "
+                                "first = 1, last = -1, step = 2"));
     sf_buf_free(&b);
 }
 
