@@ -37,22 +37,21 @@ typedef struct rb {
     size_t nparts;
     size_t pending;
     sf_rebuild_stats_t *st;
-    /* flush scratch: [0, nparts) the set in flight, then the new set */
+    /* flush scratch: [0, inflight) the set in flight, [nparts, ..) the
+     * new set */
+    size_t inflight; /* batches sent whose replies are not read yet */
+    sf_apply_req_t *freq;
+    sf_apply_res_t *fres2;
+    /* unused since the MULTI/EXEC path went; still allocated and freed in
+     * sf_rebuild_run (outside the apply code): to delete there */
     sf_batch_t **fb;
     const char **ft;
     int32_t *fp;
     int64_t *ftok;
     sf_apply_res_t *fres;
-    size_t inflight; /* batches sent whose replies are not read yet */
-    sf_apply_req_t *freq; /* [0, inflight) in flight, [nparts, ..) new */
-    sf_apply_res_t *fres2;
-    int watching;    /* WATCH + MGET sent, replies not read yet */
-    const char **all_topic; /* every partition, for WATCH */
+    const char **all_topic;
     int32_t *all_part;
     int64_t *all_tok;
-    size_t last_poison_i;
-    int64_t last_poison_off;
-    char stop_err[512];
 } rb_t;
 
 static sf_err_t group_check(rd_kafka_t *rk, const char *group, char *errstr,
