@@ -77,6 +77,30 @@ if type(h) == 'string' then
   if o then hoff = tonumber(o); hdone = tonumber(d) or 0; hcmds = tonumber(c) end
 end
 
+-- The batch's layout, checked before the first write: offsets increase and
+-- end at ARGV[3], every count is a number within bounds.  A malformed batch
+-- is refused whole; without this a bad count would raise a Lua error half
+-- way through the writes.
+local n = #ARGV
+do
+  local x, prev = 5, nil
+  while x <= n do
+    local off, nc = tonumber(ARGV[x]), tonumber(ARGV[x + 1])
+    if not off or not nc or nc < 0 or (prev and off <= prev) then
+      return {5, 'ERR malformed batch at argument ' .. x}
+    end
+    prev, x = off, x + 2
+    for c = 1, nc do
+      local na = tonumber(ARGV[x])
+      if not na or na < 1 or x + na > n then
+        return {5, 'ERR malformed batch at argument ' .. x}
+      end
+      x = x + 1 + na
+    end
+  end
+  if prev ~= last then return {5, 'ERR malformed batch: last offset'} end
+end
+
 -- First write: the checkpoint, moved to the batch's end (the failure path
 -- below moves it back to just before the failed event).  If Redis refuses
 -- it, nothing has been written.
@@ -203,7 +227,7 @@ local function precheck(j, na, sim, first, last)
   return nil
 end
 
-local applied, i, n = 0, 5, #ARGV
+local applied, i = 0, 5
 
 -- A command of the event at off failed: record the progress with the
 -- checkpoint just before the event, in this same atomic step.

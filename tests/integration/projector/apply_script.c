@@ -376,6 +376,31 @@ int main(void) {
         sf_apply_res_clear(&res);
     }
 
+    /* 10. a malformed batch (a command claiming more arguments than it
+     * has) is refused before any write, never half way */
+    {
+        long long n0 = geti("n");
+        char k[128];
+        snprintf(k, sizeof(k), "%s:n", K);
+        sf_batch_reset(&b);
+        event(&b, 13, "INCR %s:n");
+        sf_batch_event_begin(&b, 14, 0);
+        sf_batch_cmd_begin(&b, 2);
+        sf_batch_arg(&b, "INCR", 4);
+        sf_batch_arg(&b, k, strlen(k));
+        sf_batch_cmd_begin(&b, 5); /* claims 5, gets 2 */
+        sf_batch_arg(&b, "INCR", 4);
+        sf_batch_arg(&b, k, strlen(k));
+        sf_batch_event_end(&b);
+        r = apply(&b, 12);
+        CHECK(r.status == SF_APPLY_NOT_RUN && !r.retriable,
+              "malformed: %s %s", sf_apply_status_name(r.status), r.msg);
+        CHECK(geti("n") == n0, "nothing applied: n=%lld want %lld",
+              geti("n"), n0);
+        CHECK(get("%s", bk("ckpt")) && !strcmp(get("%s", bk("ckpt")), "12"),
+              "checkpoint unchanged");
+    }
+
     /* clean up */
     char pat[128];
     int64_t del;
