@@ -2,36 +2,15 @@
 #include "batch.h"
 #include "keys.h"
 
+#include "cmdspec.h"
+#include "sf_assert.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Write commands a projection may issue.  Reads are pointless inside the
- * batch and anything administrative (FLUSHALL, CONFIG, EVAL, ...) must
- * never be reachable from event data or rules. */
-static const char *const allowed[] = {
-    "SET",     "SETNX",       "SETEX",    "PSETEX",   "GETSET",
-    "MSET",    "DEL",         "UNLINK",   "APPEND",   "INCR",
-    "DECR",    "INCRBY",      "DECRBY",   "INCRBYFLOAT",
-    "HSET",    "HSETNX",      "HMSET",    "HDEL",     "HINCRBY",
-    "HINCRBYFLOAT",
-    "SADD",    "SREM",        "SMOVE",
-    "ZADD",    "ZREM",        "ZINCRBY",  "ZREMRANGEBYSCORE",
-    "ZREMRANGEBYRANK",
-    "RPUSH",   "LPUSH",       "LREM",     "LSET",     "LTRIM",
-    "EXPIRE",  "PEXPIRE",     "EXPIREAT", "PEXPIREAT","PERSIST",
-    "PFADD",   "SETBIT",      "GEOADD",   "XADD",
-};
-
-int sf_projector_command_allowed(const char *name) {
-    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-        if (!strcasecmp(name, allowed[i]))
-            return 1;
-    return 0;
-}
 
 void sf_batch_init(sf_batch_t *b) {
     memset(b, 0, sizeof(*b));
@@ -88,6 +67,9 @@ static sf_err_t arg_num(sf_batch_t *b, int64_t v) {
 sf_err_t sf_batch_event_begin(sf_batch_t *b, int64_t offset, int64_t ts) {
     if (b->in_event)
         return SF_ERR_STATE;
+    /* the apply script skips by offset and checkpoints the last one: a
+     * batch's offsets must increase */
+    SF_ASSERT(offset >= 0 && (b->nevents == 0 || offset > b->last_offset));
     b->ev_data_mark = b->data.len;
     b->ev_args_mark = b->nargs;
     sf_err_t e = arg_num(b, offset);
@@ -146,7 +128,35 @@ sf_err_t sf_batch_cmd_begin(sf_batch_t *b, size_t nargs) {
     if (!b->in_event || nargs == 0)
         return SF_ERR_STATE;
     b->ev_ncmd++;
-    return arg_num(b, (int64_t)nargs);
+    sf_err_t e = arg_num(b, (int64_t)nargs);
+    b->cmd_a0 = b->nargs;
+    b->cmd_argc = nargs;
+    return e;
+}
+
+sf_err_t sf_batch_cmd_check(const sf_batch_t *b, char *errstr,
+                            size_t errstr_size) {
+    if (!b->in_event || b->nargs != b->cmd_a0 + b->cmd_argc)
+        return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                         "batch: no complete command to check");
+    size_t argc = b->cmd_argc;
+    if (argc > SF_CMD_MAX_ARGS)
+        argc = SF_CMD_MAX_ARGS + 1; /* enough to be refused */
+    const char **argv = malloc(argc * sizeof(*argv));
+    size_t *lens = malloc(argc * sizeof(*lens));
+    sf_err_t e = SF_ERR_NOMEM;
+    if (argv && lens) {
+        for (size_t i = 0; i < argc; i++) {
+            argv[i] = b->data.p + b->aoff[b->cmd_a0 + i];
+            lens[i] = b->alen[b->cmd_a0 + i];
+        }
+        e = sf_cmdspec_check(b->cmd_argc > SF_CMD_MAX_ARGS ? b->cmd_argc
+                                                           : argc,
+                             argv, lens, errstr, errstr_size);
+    }
+    free(argv);
+    free(lens);
+    return e;
 }
 
 sf_err_t sf_batch_command(sf_batch_t *b, int argc, const char **argv,
@@ -158,16 +168,16 @@ sf_err_t sf_batch_command(sf_batch_t *b, int argc, const char **argv,
     if (!b->in_event)
         return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                          "sf_batch_command: called outside a handler");
-    char name[32];
-    size_t nl = argvlen ? argvlen[0] : strlen(argv[0]);
-    if (nl >= sizeof(name))
-        nl = sizeof(name) - 1;
-    memcpy(name, argv[0], nl);
-    name[nl] = '\0';
-    if (!sf_projector_command_allowed(name))
-        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                         "command %s is not an allowed write command", name);
-    sf_err_t e = sf_batch_cmd_begin(b, (size_t)argc);
+    /* Refused here, with a reason, rather than inside the apply script;
+     * the whole event is refused even if a handler ignores the error. */
+    sf_err_t e = sf_cmdspec_check((size_t)argc, argv, argvlen, errstr,
+                                  errstr_size);
+    if (e) {
+        if (b->guard)
+            sf_keyguard_note(b->guard, errstr);
+        return e;
+    }
+    e = sf_batch_cmd_begin(b, (size_t)argc);
     size_t arg0 = b->nargs;
     for (int i = 0; !e && i < argc; i++)
         e = sf_batch_arg(b, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));

@@ -32,6 +32,7 @@ struct sf_batch_s {
     /* current event */
     int in_event;
     size_t ev_ncmd_arg, ev_ncmd, ev_data_mark, ev_args_mark;
+    size_t cmd_a0, cmd_argc; /* current command: first argument, count */
     /* totals */
     size_t nevents, ncmds;
     int64_t first_offset, last_offset, last_ts;
@@ -53,6 +54,10 @@ sf_err_t sf_batch_event_abort(sf_batch_t *b);
  * sf_batch_cmd_begin(nargs) then exactly nargs sf_batch_arg() calls. */
 sf_err_t sf_batch_cmd_begin(sf_batch_t *b, size_t nargs);
 sf_err_t sf_batch_arg(sf_batch_t *b, const void *data, size_t len);
+/* Checks the command just completed against the command table (cmdspec.h:
+ * allowed, arity, size, no bookkeeping key).  SF_ERR_RULE with a reason. */
+sf_err_t sf_batch_cmd_check(const sf_batch_t *b, char *errstr,
+                            size_t errstr_size);
 
 /* Checks the keys of the command whose nargs arguments start at argument
  * index arg0 against b->guard (SF_OK without a guard); on a violation the

@@ -1,6 +1,8 @@
 /* journey.c - an aggregate's event history (see journey.h). */
 #include "journey.h"
 
+#include "cmdspec.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,15 +95,9 @@ typedef struct scratch {
     json_t *keys; /* original key (any bytes) -> true, first-touch order */
 } scratch_t;
 
-/* Positions of the keys in argv for the allowed write commands. */
-static int is_key_arg(const char *cmd, size_t i) {
-    if (!strcasecmp(cmd, "DEL") || !strcasecmp(cmd, "UNLINK"))
-        return i >= 1;
-    if (!strcasecmp(cmd, "MSET"))
-        return i % 2 == 1;
-    if (!strcasecmp(cmd, "SMOVE"))
-        return i == 1 || i == 2;
-    return i == 1;
+/* Positions of the keys in argv: the command table's (cmdspec.h). */
+static int is_key_arg(const char *cmd, size_t i, size_t argc) {
+    return sf_cmdspec_is_key(sf_cmdspec_find(cmd, strlen(cmd)), i, argc);
 }
 
 /* The scratch name of key: prefix + key, any length, any bytes. */
@@ -151,7 +147,7 @@ static sf_err_t scratch_apply(scratch_t *sc, sf_batch_t *b, char *cmd_error,
             const char *a = b->data.p + b->aoff[a0 + i];
             size_t al = b->alen[a0 + i];
             koff[i] = (size_t)-1;
-            if (is_key_arg(cmd, i)) {
+            if (is_key_arg(cmd, i, argc)) {
                 json_object_setn_new_nocheck(sc->keys, a, al, json_true());
                 koff[i] = buf.len;
                 sf_buf_appends(&buf, sc->prefix);

@@ -41,6 +41,7 @@ typedef struct proj {
     uint64_t batches;
     uint64_t dead;
     uint64_t fenced;
+    uint64_t ckpt_mismatch;
     uint64_t errors[SF_ERR__COUNT];
     uint64_t lat_buckets[SF_METRICS_LATENCY_NBUCKETS]; /* not cumulative */
     uint64_t lat_count;
@@ -258,6 +259,14 @@ void sf_metrics_fenced(sf_metrics_t *m, const char *projection) {
     proj_t *p = proj_get(m, projection);
     if (p)
         p->fenced++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void sf_metrics_checkpoint_mismatch(sf_metrics_t *m, const char *projection) {
+    pthread_mutex_lock(&m->lock);
+    proj_t *p = proj_get(m, projection);
+    if (p)
+        p->ckpt_mismatch++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -514,6 +523,11 @@ sf_err_t sf_metrics_render(sf_metrics_t *m, char **out, size_t *out_len,
     proj_counter(&b, m, "fenced_batches_total",
                  "Batches refused because this worker was fenced.",
                  offsetof(proj_t, fenced));
+    proj_counter(&b, m, "checkpoint_mismatch_total",
+                 "Batches refused because Redis held another checkpoint "
+                 "than the worker expected (lost writes, a skip); the "
+                 "worker resumed from Redis' checkpoint.",
+                 offsetof(proj_t, ckpt_mismatch));
 
     header(&b, "errors_total", "counter", "Errors by kind.");
     for (size_t i = 0; i < m->nprojs; i++) {

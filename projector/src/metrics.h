@@ -20,6 +20,8 @@
  *   dead_lettered_total{projection}             counter
  *   fenced_batches_total{projection}            counter (writes refused
  *       because this worker no longer owns the partition)
+ *   checkpoint_mismatch_total{projection}       counter (batches refused
+ *       because Redis' checkpoint was not the expected one: lost writes)
  *   batch_latency_seconds{projection}           histogram (buckets below);
  *       per projection, not per partition, because one atomic Redis batch
  *       may carry several partitions
@@ -111,6 +113,8 @@ void sf_metrics_dead_lettered(sf_metrics_t *m, const char *projection,
                               uint64_t n);
 /* A batch refused because the worker was fenced (its epoch is stale). */
 void sf_metrics_fenced(sf_metrics_t *m, const char *projection);
+/* A batch refused because Redis' checkpoint differed from the expected. */
+void sf_metrics_checkpoint_mismatch(sf_metrics_t *m, const char *projection);
 
 /* ---- per partition ------------------------------------------------- */
 

@@ -15,6 +15,8 @@
 #include "log.h"
 #include "projection.h"
 #include "redis_sink.h"
+#include "retry.h"
+#include "sf_assert.h"
 
 typedef struct rpart {
     sf_tp_t tp;
@@ -22,6 +24,7 @@ typedef struct rpart {
     int done;
     sf_batch_t bufs[2]; /* being filled / in flight (double buffering) */
     sf_batch_t *batch;  /* the one being filled */
+    int64_t sent_ckpt;  /* checkpoint the next batch sent expects */
 } rpart_t;
 
 typedef struct rb {
@@ -34,20 +37,21 @@ typedef struct rb {
     size_t nparts;
     size_t pending;
     sf_rebuild_stats_t *st;
-    /* flush scratch: [0, nparts) the set in flight, then the new set */
+    /* flush scratch: [0, inflight) the set in flight, [nparts, ..) the
+     * new set */
+    size_t inflight; /* batches sent whose replies are not read yet */
+    sf_apply_req_t *freq;
+    sf_apply_res_t *fres2;
+    /* unused since the MULTI/EXEC path went; still allocated and freed in
+     * sf_rebuild_run (outside the apply code): to delete there */
     sf_batch_t **fb;
     const char **ft;
     int32_t *fp;
     int64_t *ftok;
     sf_apply_res_t *fres;
-    size_t inflight; /* batches sent whose replies are not read yet */
-    int watching;    /* WATCH + MGET sent, replies not read yet */
-    const char **all_topic; /* every partition, for WATCH */
+    const char **all_topic;
     int32_t *all_part;
     int64_t *all_tok;
-    size_t last_poison_i;
-    int64_t last_poison_off;
-    char stop_err[512];
 } rb_t;
 
 static sf_err_t group_check(rd_kafka_t *rk, const char *group, char *errstr,
@@ -93,189 +97,218 @@ static sf_err_t commit_group(rb_t *r, int end, char *errstr,
     return SF_OK;
 }
 
-/* Applies one batch synchronously until it is done: a command failing in
- * Redis counts the event as poison (or fails with on_error: stop), moves
- * the checkpoint past it and re-sends (the script skips what is done). */
+/* ---- applying -------------------------------------------------------
+ * The rebuild applies through the same apply script as the live worker
+ * (redis_sink.h), so an event the worker refuses whole is refused whole
+ * here too, and the same typed results are handled.  To keep Redis busy
+ * while the next batches are built, a flush sends its set of batches
+ * (one per partition) and only then reads the replies of the previous
+ * set: each batch expects the checkpoint its predecessor will leave
+ * (sent_ckpt).  Any result but OK (an event failed, the connection was
+ * lost) makes both sets re-apply synchronously, partition by partition in
+ * offset order, from the checkpoint Redis really holds: the script skips
+ * what is applied and never runs a command twice. */
+
+/* Counts an OK result: its events, and the failed events the script
+ * reported and passed (poison, as the live worker would dead-letter). */
+static void count_ok(rb_t *r, const sf_apply_req_t *q, sf_apply_res_t *res) {
+    r->st->applied += res->applied + (int64_t)res->nskipped;
+    for (size_t k = 0; k < res->nskipped; k++) {
+        char what[400];
+        sf_apply_describe(&res->skipped[k], what, sizeof(what));
+        r->st->poison++;
+        sf_log("warn",
+               "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
+               " msg=\"rebuild: event failed in redis, skipped\" "
+               "reason=\"%s\"",
+               r->pc->name, q->topic, q->partition,
+               res->skipped[k].bad_offset, what);
+    }
+    sf_apply_res_clear(res);
+    SF_ASSERT(q->batch->last_offset >= q->expected_ckpt);
+    sf_batch_reset(q->batch);
+}
+
+/* Applies one batch synchronously until it is done.  An event that fails
+ * in Redis is counted as poison and the checkpoint moved past it (or the
+ * rebuild fails with on_error: stop). */
 static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
                            size_t errstr_size) {
-    int tries = 0;
+    sf_backoff_t bo;
+    sf_backoff_init(&bo, 100, 5000);
+    int mismatches = 0;
     for (;;) {
-        sf_apply_res_t res;
-        sf_err_t e = sf_redis_apply(r->redis, r->pc->name, 1, &b,
-                                    &p->tp.topic, &p->tp.partition, &p->token,
-                                    &res, errstr, errstr_size);
-        if (e == SF_ERR_REDIS && ++tries < 8) {
-            struct timespec ts = {0, 250000000L * tries};
+        sf_apply_req_t q = {b, p->tp.topic, p->tp.partition, p->token,
+                            p->sent_ckpt, !r->pc->on_error_stop};
+        sf_apply_res_t res = {0};
+        sf_err_t e = sf_redis_apply(r->redis, r->pc->name, 1, &q, &res,
+                                    errstr, errstr_size);
+        if (!e && res.status == SF_APPLY_NOT_RUN && res.retriable)
+            e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS, "redis: %s",
+                          res.msg);
+        if (e == SF_ERR_REDIS && sf_backoff_attempts(&bo) < 8) {
+            int ms = sf_backoff_next(&bo);
+            struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
-            sf_redis_reconnect(r->redis, errstr, errstr_size);
-            continue;
+            if (!sf_redis_ctx(r->redis) || sf_redis_ctx(r->redis)->err)
+                sf_redis_reconnect(r->redis, errstr, errstr_size);
+            continue; /* a script that did run shows as a mismatch */
         }
         if (e)
             return e;
-        if (res.err == SF_ERR_RULE && !r->pc->on_error_stop) {
+        char what[400];
+        sf_apply_describe(&res, what, sizeof(what));
+        switch (res.status) {
+        case SF_APPLY_OK:
+            p->sent_ckpt = b->last_offset;
+            count_ok(r, &q, &res);
+            return SF_OK;
+        case SF_APPLY_EVENT_FAILED:
+            if (r->pc->on_error_stop || !res.recorded)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s/%" PRId32 "/%" PRId64 ": redis: %s%s",
+                                 p->tp.topic, p->tp.partition,
+                                 res.bad_offset, what,
+                                 res.recorded ? " (on_error: stop)"
+                                              : " (progress not recorded)");
             r->st->poison++;
+            r->st->applied += res.applied;
             sf_log("warn",
                    "projection=%s topic=%s partition=%" PRId32
-                   " offset=%" PRId64 " msg=\"rebuild: command failed in "
-                   "redis, event skipped\" reason=\"%s\"",
+                   " offset=%" PRId64 " msg=\"rebuild: event failed in "
+                   "redis, skipped\" reason=\"%s\"",
                    r->pc->name, p->tp.topic, p->tp.partition, res.bad_offset,
-                   res.msg);
+                   what);
             if ((e = sf_redis_ckpt_advance(r->redis, r->pc->name, p->tp.topic,
                                            p->tp.partition, p->token,
                                            res.bad_offset, NULL, errstr,
                                            errstr_size)))
                 return e;
+            p->sent_ckpt = res.bad_offset;
             continue;
+        case SF_APPLY_CKPT_MISMATCH:
+            /* our own earlier call whose reply was lost moves it within
+             * the batch; anything else is someone else writing */
+            if (++mismatches > 3 || res.ckpt > b->last_offset ||
+                res.ckpt < p->sent_ckpt)
+                return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                                 "%s/%" PRId32 ": checkpoint %" PRId64
+                                 " where %" PRId64 " was expected: something "
+                                 "else writes this projection; run the "
+                                 "rebuild again",
+                                 p->tp.topic, p->tp.partition, res.ckpt,
+                                 p->sent_ckpt);
+            p->sent_ckpt = res.ckpt;
+            continue;
+        case SF_APPLY_FENCED:
+        case SF_APPLY_EPOCH_LOST:
+            return sf_seterr(errstr, errstr_size, SF_ERR_FENCED,
+                             "%s/%" PRId32 ": %s (another worker or "
+                             "rebuild took the partition)",
+                             p->tp.topic, p->tp.partition, what);
+        case SF_APPLY_NOT_RUN:
+            return sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
+                             "%s/%" PRId32 ": redis refused the apply "
+                             "script: %s",
+                             p->tp.topic, p->tp.partition, res.msg);
         }
-        if (res.err)
-            return sf_seterr(errstr, errstr_size, res.err,
-                             "%s/%" PRId32 ": %s%s", p->tp.topic,
-                             p->tp.partition, res.msg,
-                             res.err == SF_ERR_FENCED
-                                 ? " (another worker or rebuild took the "
-                                   "partition)"
-                                 : "");
-        r->st->applied += res.applied;
-        sf_batch_reset(b);
-        return SF_OK;
     }
 }
 
-static void txn_poison(void *opaque, size_t i, int64_t offset,
-                       const char *msg) {
-    rb_t *r = opaque;
-    /* batch i of the set in flight, i.e. fb[i] / ft[i] / fp[i] */
-    if (r->last_poison_i == i && r->last_poison_off == offset)
-        return; /* several failing commands of one event */
-    r->last_poison_i = i;
-    r->last_poison_off = offset;
-    r->st->poison++;
-    if (r->pc->on_error_stop && !r->stop_err[0])
-        snprintf(r->stop_err, sizeof(r->stop_err),
-                 "%s/%" PRId32 "/%" PRId64 ": redis: %s (on_error: stop)",
-                 r->ft[i], r->fp[i], offset, msg);
-    sf_log("warn",
-           "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
-           " msg=\"rebuild: command failed in redis, event skipped\" "
-           "reason=\"%s\"",
-           r->pc->name, r->ft[i], r->fp[i], offset, msg);
-}
-
-/* Reads the replies of the transaction in flight; 1 when it was refused
- * (the caller then re-applies synchronously), 0 when done. */
-static sf_err_t read_inflight(rb_t *r, int *bad, char *errstr,
-                              size_t errstr_size) {
-    if (!r->inflight)
+/* Reads n replies into res; 1 in *bad when one is not OK. */
+static sf_err_t read_set(rb_t *r, size_t n, sf_apply_req_t *reqs,
+                         sf_apply_res_t *res, int *bad, char *errstr,
+                         size_t errstr_size) {
+    if (!n)
         return SF_OK;
-    r->last_poison_i = (size_t)-1;
-    sf_err_t e = sf_redis_txn_recv(r->redis, r->inflight, r->fb, txn_poison,
-                                   r, errstr, errstr_size);
-    if (e == SF_ERR_FENCED)
-        return sf_seterr(errstr, errstr_size, e,
-                         "fenced: another worker or rebuild took a "
-                         "partition during the rebuild");
-    if (e == SF_ERR_REDIS_REPLY || e == SF_ERR_REDIS) {
-        sf_log("warn", "projection=%s msg=\"rebuild: transaction failed, "
-               "re-applying synchronously\" error=\"%s\"",
+    sf_err_t e = sf_redis_apply_recv(r->redis, n, res, errstr, errstr_size);
+    if (e == SF_ERR_REDIS) {
+        sf_log("warn", "projection=%s msg=\"rebuild: redis connection "
+               "lost, re-applying synchronously\" error=\"%s\"",
                r->pc->name, errstr);
-        *bad = e == SF_ERR_REDIS ? 2 : 1;
+        *bad = 2;
         return SF_OK;
     }
     if (e)
         return e;
-    for (size_t i = 0; i < r->inflight; i++) {
-        r->st->applied += (int64_t)r->fb[i]->nevents;
-        sf_batch_reset(r->fb[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].status != SF_APPLY_OK) {
+            /* re-applied synchronously from Redis' checkpoint: what this
+             * call applied is skipped then, so count it now */
+            if (res[i].status == SF_APPLY_EVENT_FAILED)
+                r->st->applied += res[i].applied;
+            *bad = *bad ? *bad : 1;
+            continue;
+        }
+        count_ok(r, &reqs[i], &res[i]);
     }
-    r->inflight = 0;
-    if (r->stop_err[0])
-        return sf_seterr(errstr, errstr_size, SF_ERR_RULE, "%s", r->stop_err);
     return SF_OK;
 }
 
-/* Sends the batches being filled as one MULTI/EXEC (redis_sink.h,
- * "transaction path") and only then reads the replies of the previous
- * flush, so Redis applies one set while the next is consumed and built.
- * A refused transaction (a command rejected when queued, the connection
- * lost) makes both sets re-apply synchronously through the checkpointed
- * apply script, partition by partition in offset order: what was applied
- * is skipped by its checkpoint. */
+/* Sends the batches being filled, then reads the replies of the set in
+ * flight (see "applying" above).  final: also waits for the set just
+ * sent. */
 static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
     size_t n = 0, np = r->nparts;
+    if (!r->freq) {
+        r->freq = calloc(2 * np + 1, sizeof(*r->freq));
+        r->fres2 = calloc(2 * np + 1, sizeof(*r->fres2));
+        if (!r->freq || !r->fres2)
+            return SF_ERR_NOMEM;
+    }
     for (size_t i = 0; i < np; i++) {
         rpart_t *p = &r->parts[i];
         if (!p->batch->nevents)
             continue;
-        r->fb[np + n] = p->batch;
-        r->ft[np + n] = p->tp.topic;
-        r->fp[np + n] = p->tp.partition;
-        r->ftok[np + n] = p->token;
+        r->freq[np + n] = (sf_apply_req_t){p->batch, p->tp.topic,
+                                           p->tp.partition, p->token,
+                                           p->sent_ckpt,
+                                           !r->pc->on_error_stop};
+        p->sent_ckpt = p->batch->last_offset;
         n++;
     }
     double t0 = sf_mono_s();
     int bad = 0;
-    sf_err_t e = read_inflight(r, &bad, errstr, errstr_size);
-    if (!e && !bad && r->watching) {
-        r->watching = 0;
-        e = sf_redis_watch_recv(r->redis, np, r->all_tok, errstr,
-                                errstr_size);
-        if (e == SF_ERR_REDIS) {
-            bad = 2;
-            e = SF_OK;
-        }
+    sf_err_t e = SF_OK;
+    if (n)
+        e = sf_redis_apply_send(r->redis, r->pc->name, n, r->freq + np,
+                                errstr, errstr_size);
+    if (e == SF_ERR_REDIS) {
+        bad = 2;
+        e = SF_OK;
     }
+    if (!e && bad != 2)
+        e = read_set(r, r->inflight, r->freq, r->fres2, &bad, errstr,
+                     errstr_size);
+    if (!e && n && bad != 2 && (final || bad))
+        e = read_set(r, n, r->freq + np, r->fres2 + np, &bad, errstr,
+                     errstr_size);
     if (e)
         return e;
-    if (!bad && n) {
-        /* the set being sent becomes the one in flight */
-        for (size_t i = 0; i < n; i++) {
-            r->fb[i] = r->fb[np + i];
-            r->ft[i] = r->ft[np + i];
-            r->fp[i] = r->fp[np + i];
-            r->ftok[i] = r->ftok[np + i];
-        }
-        e = sf_redis_txn_send(r->redis, r->pc->name, n, r->fb, r->ft, r->fp,
-                              errstr, errstr_size);
-        if (!e)
-            r->inflight = n;
-        if (!e && !final) {
-            e = sf_redis_watch_send(r->redis, r->pc->name, np, r->all_topic,
-                                    r->all_part, errstr, errstr_size);
-            r->watching = !e;
-        }
-        if (!e && final)
-            e = read_inflight(r, &bad, errstr, errstr_size);
-        if (e == SF_ERR_REDIS) {
-            bad = 2;
-            e = SF_OK;
-        }
-        if (e)
-            return e;
+    r->inflight = 0;
+    if (n && !final && !bad) {
+        /* the set just sent is the one in flight now */
+        memmove(r->freq, r->freq + np, n * sizeof(*r->freq));
+        r->inflight = n;
     }
     if (bad) {
         if (bad == 2 && (e = sf_redis_reconnect(r->redis, errstr,
                                                 errstr_size)))
             return e;
-        if (bad == 1) {
-            /* drain what the refused transaction left in the pipeline */
-            if (r->watching)
-                sf_redis_watch_recv(r->redis, np, r->all_tok, NULL, 0);
-        }
-        r->watching = 0;
-        r->inflight = 0;
         for (size_t i = 0; !e && i < np; i++) {
             rpart_t *p = &r->parts[i];
             sf_batch_t *older = p->batch == &p->bufs[0] ? &p->bufs[1]
                                                         : &p->bufs[0];
-            if (older->nevents)
+            if (!older->nevents && !p->batch->nevents)
+                continue;
+            /* start from what Redis really holds */
+            e = sf_redis_ckpt_get(r->redis, r->pc->name, p->tp.topic,
+                                  p->tp.partition, &p->sent_ckpt, errstr,
+                                  errstr_size);
+            if (!e && older->nevents)
                 e = apply_sync(r, p, older, errstr, errstr_size);
             if (!e && p->batch->nevents)
                 e = apply_sync(r, p, p->batch, errstr, errstr_size);
-        }
-        if (!e && !final) {
-            e = sf_redis_watch_send(r->redis, r->pc->name, np, r->all_topic,
-                                    r->all_part, errstr, errstr_size);
-            r->watching = !e;
         }
         if (e)
             return e;
@@ -283,9 +316,8 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
     for (size_t i = 0; i < np; i++) {
         rpart_t *p = &r->parts[i];
         p->batch = p->batch == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
-        if (p->batch->nevents) /* still in flight: cannot happen */
-            return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
-                             "rebuild: internal: batch reused in flight");
+        /* the buffer filled next was applied two flushes ago */
+        SF_ASSERT(p->batch->nevents == 0);
     }
     r->pending = 0;
     r->st->redis_seconds += sf_mono_s() - t0;
@@ -332,9 +364,10 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     rd_kafka_message_t *mbuf[MBUF];
     size_t mi = 0, mn = 0;
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(r->rk);
-    e = sf_redis_watch_send(r->redis, r->pc->name, r->nparts, r->all_topic,
-                            r->all_part, errstr, errstr_size);
-    r->watching = !e;
+    for (size_t i = 0; !e && i < r->nparts; i++)
+        e = sf_redis_ckpt_get(r->redis, r->pc->name, r->parts[i].tp.topic,
+                              r->parts[i].tp.partition,
+                              &r->parts[i].sent_ckpt, errstr, errstr_size);
     size_t batch = o->batch_events ? o->batch_events : 20000;
     while (live && !e) {
         if (*stop) {
@@ -435,18 +468,11 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     }
     if (!e)
         e = flush(r, 1, errstr, errstr_size);
-    if (!e && (r->inflight || r->watching)) {
-        /* the final flush had nothing new to send */
-        int bad = 0;
-        e = read_inflight(r, &bad, errstr, errstr_size);
-        if (!e && r->watching)
-            e = sf_redis_watch_recv(r->redis, r->nparts, r->all_tok, errstr,
-                                    errstr_size);
-        r->watching = 0;
-        if (!e && bad)
-            e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                          "rebuild: last transaction failed: run again");
-    }
+    SF_ASSERT(e || !r->inflight); /* the final flush waits for all */
+    free(r->freq);
+    free(r->fres2);
+    r->freq = NULL;
+    r->fres2 = NULL;
     while (mi < mn)
         rd_kafka_message_destroy(mbuf[mi++]);
     rd_kafka_queue_destroy(q);

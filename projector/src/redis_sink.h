@@ -4,26 +4,33 @@
  *
  * Key layout (bookkeeping under "sf:<projection>:"):
  *   sf:<p>:epoch:<topic>:<partition>  fencing epoch (INCR on assignment)
- *   sf:<p>:ckpt:<topic>:<partition>   last applied offset (absent: none)
- *   sf:<p>:halt:<topic>:<partition>   offset of an event whose command
- *                                     failed, until handled (see below)
+ *   sf:<p>:ckpt:<topic>:<partition>   last offset applied whole (absent:
+ *                                     none)
+ *   sf:<p>:halt:<topic>:<partition>   "<offset> <n>": the event at offset
+ *                                     failed after n of its commands were
+ *                                     applied, until it is handled
  *   sf:<p>:paused                     "1" while paused (sf-projector pause)
  *
- * The apply script (one EVALSHA per partition batch, all batches of a
- * flush pipelined) runs atomically:
- *   1. refuses with "FENCED" unless the stored epoch equals the token;
- *   2. skips events at or below the checkpoint;
- *   3. applies the remaining events' commands;
- *   4. sets the checkpoint to the batch's last offset.
- * If a command fails (e.g. WRONGTYPE), the script stops there, sets the
- * checkpoint just below the failing event, records it in the halt key and
- * reports its offset: events before it stay applied exactly once; the
- * failing event's own earlier commands may have been applied (Redis
- * scripts do not roll back).  While the halt key is set, batches that
- * start after it are refused (HALTED, SF_ERR_STATE), so pipelined batches
- * cannot jump the gap; sf_redis_ckpt_advance() past it clears it.
+ * The apply script (src/lua/apply.lua, where its rules are spelled out;
+ * one EVALSHA per partition batch, a flush's batches pipelined) is the one
+ * way events reach Redis, for the live worker and for the rebuild alike.
+ * Atomically it:
+ *   1. refuses unless the stored epoch equals the token (FENCED, or
+ *      EPOCH_LOST when the epoch is older: Redis lost writes);
+ *   2. refuses unless the stored checkpoint equals the one the caller
+ *      expects (CKPT_MISMATCH: compare-and-set; nothing applied);
+ *   3. skips events at or below the checkpoint, and the commands of a
+ *      failed event that its progress record says were applied;
+ *   4. checks what it can foresee of each event (arity, key types,
+ *      numbers) before the event's first write, and applies it;
+ *   5. sets the checkpoint to the batch's last offset.
+ * A failing command stops the script there (EVENT_FAILED): events before
+ * it stay applied, the checkpoint is set just below the failed event and
+ * the progress record says how many of its commands ran, so no command is
+ * ever run twice; the caller dead-letters (or stops on) the event with a
+ * reason saying what was applied (sf_apply_describe).
  *
- * Not thread-safe: one sf_redis_t per thread.
+ * Not thread-safe: one sf_redis_t per thread.  Nothing here prints.
  */
 #ifndef SF_PROJ_REDIS_SINK_H
 #define SF_PROJ_REDIS_SINK_H
@@ -78,74 +85,85 @@ sf_err_t sf_redis_ckpt_advance(sf_redis_t *r, const char *proj,
 sf_err_t sf_redis_paused(sf_redis_t *r, const char *proj, int *paused,
                          char *errstr, size_t errstr_size);
 
-/* What happened to one partition batch in sf_redis_apply(). */
+/* What the apply script did with one partition batch (apply.lua). */
+typedef enum sf_apply_status {
+    SF_APPLY_OK = 0,        /* applied; checkpoint = the batch's last */
+    SF_APPLY_FENCED,        /* a newer owner holds the epoch: drop it */
+    SF_APPLY_EPOCH_LOST,    /* the epoch is older than the token: Redis
+                               lost writes (docs/exactly-once.md) */
+    SF_APPLY_CKPT_MISMATCH, /* the checkpoint is not the expected one
+                               (ckpt): nothing applied */
+    SF_APPLY_EVENT_FAILED,  /* a command of the event at bad_offset
+                               failed: see cmds_* */
+    SF_APPLY_NOT_RUN        /* refused before any write (code, retriable) */
+} sf_apply_status_t;
+
 typedef struct sf_apply_res {
-    sf_err_t err;        /* SF_OK, SF_ERR_FENCED, SF_ERR_RULE (command
-                            failed at bad_offset), SF_ERR_STATE (halted
-                            behind a failed event), SF_ERR_REDIS_REPLY */
-    int64_t applied;     /* events applied (not skipped) */
-    int64_t bad_offset;  /* with SF_ERR_RULE */
+    sf_apply_status_t status;
+    int retriable;       /* NOT_RUN: the same call may succeed later (OOM,
+                            LOADING, BUSY, READONLY...) */
+    int64_t applied;     /* OK, EVENT_FAILED: events applied whole (not
+                            skipped) by this call */
+    int64_t ckpt;        /* CKPT_MISMATCH: the stored checkpoint;
+                            EVENT_FAILED: the checkpoint left (bad - 1) */
+    int64_t epoch;       /* FENCED, EPOCH_LOST: the stored epoch */
+    int64_t bad_offset;  /* EVENT_FAILED */
+    int cmds_done;       /* EVENT_FAILED: the event's commands applied (in
+                            this and earlier calls), 0: none */
+    int cmds_total, cmd_index; /* its commands; the one that failed (1..) */
+    int recorded;        /* EVENT_FAILED: progress record written */
+    char code[24];       /* Redis error code ("WRONGTYPE", "NOPERM") */
     char msg[256];
+    /* OK of a request with skip_failed: the events that failed and were
+     * passed, each an EVENT_FAILED result (malloc'ed, owned by this
+     * result: sf_apply_res_clear) */
+    struct sf_apply_res *skipped;
+    size_t nskipped;
 } sf_apply_res_t;
 
-/* One apply-script call per batch, pipelined.  tokens[i] and topics[i] /
- * partitions[i] belong to batches[i].  Returns SF_ERR_REDIS when the
- * connection failed (nothing is known: retry all after reconnecting; the
- * checkpoint makes the retry safe); otherwise SF_OK and res[i] per batch. */
+/* Frees what a result owns (skipped); the result may be reused. */
+void sf_apply_res_clear(sf_apply_res_t *res);
+
+/* One partition batch to apply.  batch is borrowed for the call. */
+typedef struct sf_apply_req {
+    sf_batch_t *batch;
+    const char *topic;
+    int32_t partition;
+    int64_t token;         /* fencing token (epoch) of the caller */
+    int64_t expected_ckpt; /* the checkpoint the caller last saw; -1 none */
+    int skip_failed;       /* 0: stop at a failed event (EVENT_FAILED);
+                              1: report it in skipped and go on (rebuild,
+                              which counts it and dead-letters nothing) */
+} sf_apply_req_t;
+
+const char *sf_apply_status_name(sf_apply_status_t s);
+/* One line for logs and dead-letter reasons: what failed and what of the
+ * event, if anything, was applied.  Returns the length written. */
+size_t sf_apply_describe(const sf_apply_res_t *res, char *buf, size_t size);
+
+/* One apply-script call per request, pipelined.  res[i] are overwritten
+ * (clear them first when they own skipped events).  Returns SF_ERR_REDIS when
+ * the connection failed (nothing is known: reconnect, re-read the
+ * checkpoint or re-send, the compare-and-set makes either safe); otherwise
+ * SF_OK and res[i] per request (NOSCRIPT is handled here). */
 sf_err_t sf_redis_apply(sf_redis_t *r, const char *proj, size_t n,
-                        sf_batch_t *const *batches, const char *const *topics,
-                        const int32_t *partitions, const int64_t *tokens,
-                        sf_apply_res_t *res, char *errstr,
-                        size_t errstr_size);
+                        const sf_apply_req_t *reqs, sf_apply_res_t *res,
+                        char *errstr, size_t errstr_size);
 
 /* The two halves of sf_redis_apply(), for pipelining across flushes:
  * send writes the scripts out without waiting; recv reads n replies (no
- * NOSCRIPT handling: such a result has err SF_ERR_REDIS_REPLY and msg
- * "NOSCRIPT...", call sf_redis_reload_scripts() and re-send). */
+ * NOSCRIPT handling: such a result is NOT_RUN with code "NOSCRIPT", call
+ * sf_redis_reload_scripts() and re-send). */
 sf_err_t sf_redis_apply_send(sf_redis_t *r, const char *proj, size_t n,
-                             sf_batch_t *const *batches,
-                             const char *const *topics,
-                             const int32_t *partitions, const int64_t *tokens,
-                             char *errstr, size_t errstr_size);
+                             const sf_apply_req_t *reqs, char *errstr,
+                             size_t errstr_size);
 sf_err_t sf_redis_apply_recv(sf_redis_t *r, size_t n, sf_apply_res_t *res,
                              char *errstr, size_t errstr_size);
 sf_err_t sf_redis_reload_scripts(sf_redis_t *r, char *errstr,
                                  size_t errstr_size);
-
-/* ---- transaction path (rebuild) -------------------------------------
- * Plain commands in MULTI/EXEC cost Redis a fraction of redis.call() from
- * Lua, so the rebuild replays with optimistic locking instead of the apply
- * script:
- *   WATCH <every partition's epoch key>; MGET <same>   (watch_send)
- *   -> the caller checks the epochs equal its tokens    (watch_recv)
- *   MULTI; <the batches' commands>; SET <ckpt> <last> per batch; EXEC
- *                                                       (txn_send)
- * EXEC fails (nil) when any epoch changed after the WATCH: fenced.  A
- * command error inside EXEC does not stop the others (the event counts as
- * poison; the checkpoint still moves).  The replies are read later
- * (txn_recv), after the next batches were built; the next WATCH is sent
- * right behind the EXEC. */
-sf_err_t sf_redis_watch_send(sf_redis_t *r, const char *proj, size_t n,
-                             const char *const *topics,
-                             const int32_t *partitions, char *errstr,
-                             size_t errstr_size);
-/* SF_ERR_FENCED when an epoch differs from tokens[i]. */
-sf_err_t sf_redis_watch_recv(sf_redis_t *r, size_t n, const int64_t *tokens,
-                             char *errstr, size_t errstr_size);
-sf_err_t sf_redis_txn_send(sf_redis_t *r, const char *proj, size_t n,
-                           sf_batch_t *const *batches,
-                           const char *const *topics,
-                           const int32_t *partitions, char *errstr,
-                           size_t errstr_size);
-/* Reads the MULTI/QUEUED/EXEC replies of a txn_send of the same batches.
- * SF_ERR_FENCED (EXEC refused), SF_ERR_REDIS_REPLY (transaction aborted,
- * nothing applied), SF_ERR_REDIS (connection).  On SF_OK, poison(opaque,
- * i, offset, msg) is called for each command that failed (batch i). */
-sf_err_t sf_redis_txn_recv(sf_redis_t *r, size_t n,
-                           sf_batch_t *const *batches,
-                           void (*poison)(void *opaque, size_t i,
-                                          int64_t offset, const char *msg),
-                           void *opaque, char *errstr, size_t errstr_size);
+/* The full apply script as loaded (command table + apply.lua), owned by r;
+ * NULL when out of memory.  For tests and `--dump`-like tooling. */
+const char *sf_redis_apply_source(sf_redis_t *r);
 
 /* SCAN MATCH pattern + UNLINK, in chunks; *deleted counts the keys. */
 sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,

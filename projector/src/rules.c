@@ -1,6 +1,8 @@
 /* rules.c - parse and apply declarative projection rules (see rules.h). */
 #include "rules.h"
 
+#include "cmdspec.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +207,21 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
         c->argpos[i] = scalar_pos(a);
         c->nargs++;
     }
+    /* arity is known when the rules load: say so here, not per event */
+    const char *name0 =
+        sf_yaml_scalar(sf_yaml_node(y, seq->data.sequence.items.start[0]));
+    const sf_cmd_spec_t *spec = sf_cmdspec_find(name0, strlen(name0));
+    if (spec && ((spec->arity > 0 && cnt != (size_t)spec->arity) ||
+                 (spec->arity < 0 && cnt < (size_t)-spec->arity)))
+        return sf_yaml_err(y, seq, errstr, errstr_size, SF_ERR_PARSE,
+                           "%s takes %s%d arguments with its name, got %zu",
+                           spec->name, spec->arity < 0 ? "at least " : "",
+                           spec->arity < 0 ? -spec->arity : spec->arity, cnt);
+    if (spec && spec->pairs_from && (cnt - (size_t)spec->pairs_from) % 2)
+        return sf_yaml_err(y, seq, errstr, errstr_size, SF_ERR_PARSE,
+                           "%s takes pairs of arguments after its %s, got an "
+                           "odd number", spec->name,
+                           spec->pairs_from == 1 ? "name" : "key");
     return SF_OK;
 }
 
@@ -451,8 +468,10 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
                 return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where,
                                  sf_err2str(e));
         }
-        /* every key against the projection's keys: and sf: */
-        if ((e = sf_batch_check_cmd(b, arg0, c->nargs, msg, sizeof(msg))))
+        /* arity and size per the command table, then every key against
+         * the projection's keys: and sf: */
+        if ((e = sf_batch_cmd_check(b, msg, sizeof(msg))) ||
+            (e = sf_batch_check_cmd(b, arg0, c->nargs, msg, sizeof(msg))))
             return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where, msg);
     }
     return SF_OK;

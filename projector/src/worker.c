@@ -36,12 +36,15 @@
 #include "log.h"
 #include "projection.h"
 #include "redis_sink.h"
+#include "retry.h"
+#include "sf_assert.h"
 
 typedef struct part {
     char *topic;
     int32_t partition;
     int assigned, fenced;
     int64_t token;
+    int64_t ckpt; /* the checkpoint last seen in Redis (-1: none) */
     int64_t next; /* next offset accepted; -1: any */
     sf_batch_t batch;
     rd_kafka_message_t **msgs; /* every record of the batch */
@@ -75,10 +78,7 @@ struct sf_worker {
     sf_buf_t scratch;
     double last_pause_check;
     /* flush scratch */
-    sf_batch_t **fb;
-    const char **ft;
-    int32_t *fp;
-    int64_t *ftok;
+    sf_apply_req_t *freq;
     part_t **fpart;
     sf_apply_res_t *fres;
     size_t fcap;
@@ -286,8 +286,10 @@ static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...) {
 /* Dead-letters every pending poison record, confirmed.  0 when done, -1
  * when stopping before it could be done. */
 static int dlq_pending(sf_worker_t *w) {
-    int backoff = 100, any = 0;
+    int any = 0;
     char err[512];
+    sf_backoff_t bo;
+    sf_backoff_init(&bo, 100, 5000);
     for (size_t i = 0; i < w->nparts; i++) {
         part_t *p = w->parts[i];
         for (size_t k = 0; !p->dlq_done && k < p->nmsgs; k++)
@@ -317,8 +319,7 @@ static int dlq_pending(sf_worker_t *w) {
         if (*w->stop)
             return -1;
         outage_pause(w);
-        backoff_wait(w, backoff);
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        backoff_wait(w, sf_backoff_next(&bo));
     }
     for (size_t i = 0; i < w->nparts; i++) {
         part_t *p = w->parts[i];
@@ -342,25 +343,43 @@ static int dlq_pending(sf_worker_t *w) {
     return 0;
 }
 
-/* A command of the batch failed inside Redis at offset x: park that
- * record, move the checkpoint past it; the caller re-sends the batch. */
+/* A command of the batch failed inside Redis at bad_offset.  The script
+ * left the checkpoint just below it and recorded how many of its commands
+ * ran (so none runs again).  Park the record with a reason saying so and
+ * move the checkpoint past it; the caller re-sends the rest of the batch.
+ * With on_error: stop, or when the record is missing, stop instead: a
+ * restart resumes after the commands already applied. */
 static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
-    char err[512];
+    char err[512], what[400];
     rd_kafka_message_t *m = NULL;
     for (size_t k = 0; k < p->nmsgs; k++)
         if (p->msgs[k]->offset == r->bad_offset)
             m = p->msgs[k];
     M(error, w->name, SF_ERR_RULE);
-    if (w->pc->on_error_stop || !m) {
-        set_fatal(w, SF_ERR_RULE,
-                  "projection %s: %s/%" PRId32 "/%" PRId64 ": redis: %s",
-                  w->name, p->topic, p->partition, r->bad_offset, r->msg);
+    sf_apply_describe(r, what, sizeof(what));
+    if (!r->recorded) {
+        set_fatal(w, SF_ERR_REDIS_REPLY,
+                  "projection %s: %s/%" PRId32 "/%" PRId64 ": redis: %s; "
+                  "its progress could not be recorded: stopping",
+                  w->name, p->topic, p->partition, r->bad_offset, what);
         part_clear(w, p);
         return -1;
     }
-    char reason[400];
-    snprintf(reason, sizeof(reason), "redis: %s", r->msg);
-    int backoff = 100;
+    SF_ASSERT(r->ckpt >= p->ckpt && r->ckpt == r->bad_offset - 1);
+    p->ckpt = r->ckpt;
+    if (w->pc->on_error_stop || !m) {
+        set_fatal(w, SF_ERR_RULE,
+                  "projection %s: %s/%" PRId32 "/%" PRId64 ": redis: %s "
+                  "(on_error: stop; a restart resumes after what was "
+                  "applied)",
+                  w->name, p->topic, p->partition, r->bad_offset, what);
+        part_clear(w, p);
+        return -1;
+    }
+    char reason[480];
+    snprintf(reason, sizeof(reason), "redis: %s", what);
+    sf_backoff_t bo;
+    sf_backoff_init(&bo, 100, 5000);
     for (;;) {
         sf_err_t e = sf_dlq_produce(w->dlq, m, reason, err, sizeof(err));
         if (!e)
@@ -372,8 +391,7 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
             return -1;
         }
         outage_pause(w);
-        backoff_wait(w, backoff);
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        backoff_wait(w, sf_backoff_next(&bo));
     }
     char q[600];
     sf_log("warn",
@@ -388,8 +406,98 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
     if (e == SF_ERR_FENCED) {
         p->fenced = 1;
         part_clear(w, p);
+    } else if (!e) {
+        p->ckpt = r->bad_offset;
     }
-    return 0; /* other errors: the re-send hits them again */
+    /* other errors: the re-send meets a checkpoint mismatch and resyncs */
+    return 0;
+}
+
+/* Moves the consumer of p to offset (-1: the beginning). */
+static void seek_part(sf_worker_t *w, part_t *p, int64_t offset) {
+    if (w->in_rebalance || w->outage_paused || w->paused)
+        return; /* resume_all / the new assignment seek to p->next */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+        offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(w->rk, l, 5000);
+    if (err) {
+        sf_log("warn", "projection=%s topic=%s partition=%" PRId32
+               " msg=\"seek: %s\"", w->name, p->topic, p->partition,
+               rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Redis holds checkpoint `stored` where p expected p->ckpt.  Nothing of the
+ * batch was applied.  When stored lies inside the batch (our own apply
+ * whose reply was lost, or an operator skip into it), re-send it: the
+ * script skips what the checkpoint covers.  Otherwise (Redis lost writes
+ * and came back older, or the checkpoint was moved past the batch) drop
+ * the batch and re-read the partition from stored + 1.  Returns 1 when
+ * the batch is to be re-sent. */
+static int ckpt_resync(sf_worker_t *w, part_t *p, int64_t stored,
+                       const char *why) {
+    M(checkpoint_mismatch, w->name);
+    int keep = stored >= p->ckpt && stored >= p->batch.first_offset - 1 &&
+               stored <= p->batch.last_offset;
+    sf_log("warn",
+           "projection=%s topic=%s partition=%" PRId32 " expected=%" PRId64
+           " checkpoint=%" PRId64 " msg=\"checkpoint mismatch (%s): %s\"",
+           w->name, p->topic, p->partition, p->ckpt, stored, why,
+           keep ? "re-sending the batch on top of redis' checkpoint"
+                : "batch dropped, resuming from redis' checkpoint + 1");
+    p->ckpt = stored;
+    if (keep)
+        return 1;
+    part_clear(w, p);
+    p->next = stored >= 0 ? stored + 1 : -1;
+    seek_part(w, p, stored >= 0 ? stored + 1 : -1);
+    return 0;
+}
+
+/* The epoch in Redis is older than our token: Redis lost the INCR that
+ * gave it to us, so it lost writes (a restore, an AOF cut, a failover to
+ * a replica that lagged).  Another worker cannot have taken over by
+ * lowering the epoch: takeovers only INCR.  Take a fresh token above the
+ * stored one (fencing whoever was handed the same number from the older
+ * state), re-read the checkpoint and resume from it. */
+static void epoch_lost(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
+    char err[512], key[512];
+    int64_t token = -1, ckpt = -1;
+    redisReply *rep = NULL;
+    /* one step to just above our old token (or higher, if others bumped
+     * meanwhile): above anything handed out before */
+    sf_redis_key(key, sizeof(key), w->name, "epoch", p->topic, p->partition);
+    sf_err_t e = sf_redis_cmd(w->redis, &rep, err, sizeof(err),
+                              "INCRBY %s %" PRId64, key,
+                              p->token - (r->epoch > 0 ? r->epoch : 0) + 1);
+    if (!e) {
+        token = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+        freeReplyObject(rep);
+        if (token <= p->token) /* lost again meanwhile: next batch */
+            e = sf_seterr(err, sizeof(err), SF_ERR_STATE,
+                          "epoch %" PRId64 " still below token %" PRId64,
+                          token, p->token);
+    }
+    if (!e)
+        e = sf_redis_ckpt_get(w->redis, w->name, p->topic, p->partition,
+                              &ckpt, err, sizeof(err));
+    sf_log("warn",
+           "projection=%s topic=%s partition=%" PRId32 " token=%" PRId64
+           " epoch=%" PRId64 " msg=\"redis lost writes (its epoch is older "
+           "than this worker's token)%s\"",
+           w->name, p->topic, p->partition, p->token, r->epoch,
+           e ? ": cannot re-acquire, retrying" : ", re-acquired");
+    if (e) {
+        part_clear(w, p); /* the next batch meets it again */
+        seek_part(w, p, p->ckpt >= 0 ? p->ckpt + 1 : -1);
+        p->next = p->ckpt >= 0 ? p->ckpt + 1 : -1;
+        return;
+    }
+    p->token = token;
+    ckpt_resync(w, p, ckpt, "redis lost writes");
 }
 
 static int ensure_cap(sf_worker_t *w, size_t n) {
@@ -401,18 +509,23 @@ static int ensure_cap(sf_worker_t *w, size_t n) {
     if (!(a = realloc(w->f, cap * sizeof(*w->f))))                          \
         return -1;                                                          \
     w->f = a;
-    GROW(fb) GROW(ft) GROW(fp) GROW(ftok) GROW(fpart) GROW(fres)
+    GROW(freq) GROW(fpart) GROW(fres)
 #undef GROW
     w->fcap = cap;
     return 0;
 }
 
+/* Applies every partition's batch (one apply script each, pipelined) and
+ * reacts to each typed result; see redis_sink.h.  Outages and "not now"
+ * refusals are retried with the back-off policy; deterministic failures
+ * never are: they are dead-lettered, or stop the worker. */
 static void flush(sf_worker_t *w) {
     if (!w->pending)
         return;
     w->in_apply = 1;
     char err[512];
-    int backoff = 100;
+    sf_backoff_t bo;
+    sf_backoff_init(&bo, 100, 5000);
     if (dlq_pending(w) < 0)
         goto drop;
     for (;;) {
@@ -429,28 +542,28 @@ static void flush(sf_worker_t *w) {
                 part_clear(w, p);
                 continue;
             }
-            w->fb[n] = &p->batch;
-            w->ft[n] = p->topic;
-            w->fp[n] = p->partition;
-            w->ftok[n] = p->token;
+            w->freq[n] = (sf_apply_req_t){&p->batch, p->topic, p->partition,
+                                          p->token, p->ckpt, 0};
             w->fpart[n] = p;
             n++;
         }
         if (!n)
             break;
-        sf_err_t e = sf_redis_apply(w->redis, w->name, n, w->fb, w->ft, w->fp,
-                                    w->ftok, w->fres, err, sizeof(err));
+        sf_err_t e = sf_redis_apply(w->redis, w->name, n, w->freq, w->fres,
+                                    err, sizeof(err));
         int again = 0;
         if (!e) {
             M(redis_up, 1);
             for (size_t i = 0; i < n; i++) {
                 part_t *p = w->fpart[i];
                 sf_apply_res_t *r = &w->fres[i];
-                switch (r->err) {
-                case SF_OK:
+                switch (r->status) {
+                case SF_APPLY_OK:
+                    SF_ASSERT(p->batch.last_offset >= p->ckpt);
+                    p->ckpt = p->batch.last_offset;
                     part_done(w, p, r);
                     break;
-                case SF_ERR_FENCED:
+                case SF_APPLY_FENCED:
                     M(fenced, w->name);
                     sf_log("warn",
                            "projection=%s topic=%s partition=%" PRId32
@@ -462,44 +575,53 @@ static void flush(sf_worker_t *w) {
                     p->fenced = 1;
                     part_clear(w, p);
                     break;
-                case SF_ERR_RULE:
+                case SF_APPLY_EPOCH_LOST:
+                    epoch_lost(w, p, r);
+                    again = 1;
+                    break;
+                case SF_APPLY_CKPT_MISMATCH:
+                    if (ckpt_resync(w, p, r->ckpt, "redis holds another "
+                                                   "checkpoint"))
+                        again = 1;
+                    break;
+                case SF_APPLY_EVENT_FAILED:
                     if (redis_poison(w, p, r) == 0)
                         again = 1;
                     break;
-                case SF_ERR_STATE: /* halted behind an unhandled failure */
-                    M(error, w->name, r->err);
-                    set_fatal(w, r->err,
-                              "projection %s: %s/%" PRId32 ": %s (clear it "
-                              "with sf-projector skip)",
+                case SF_APPLY_NOT_RUN:
+                    M(error, w->name, SF_ERR_REDIS_REPLY);
+                    if (r->retriable) {
+                        snprintf(err, sizeof(err), "%s", r->msg);
+                        e = SF_ERR_REDIS;
+                        break;
+                    }
+                    set_fatal(w, SF_ERR_REDIS_REPLY,
+                              "projection %s: %s/%" PRId32 ": redis refused "
+                              "the apply script (nothing applied): %s",
                               w->name, p->topic, p->partition, r->msg);
                     part_clear(w, p);
-                    break;
-                default:
-                    M(error, w->name, r->err);
-                    snprintf(err, sizeof(err), "%s", r->msg);
-                    e = r->err;
-                    again = 1;
                     break;
                 }
             }
         } else {
             M(redis_up, 0);
         }
-        if (e) {
+        if (e && !w->fatal) {
+            int ms = sf_backoff_next(&bo);
             M(error, w->name, e);
             sf_log("warn", "projection=%s msg=\"redis apply failed, pausing "
-                   "and retrying in %d ms\" error=\"%s\"", w->name, backoff,
-                   err);
+                   "and retrying in %d ms\" error=\"%s\"", w->name, ms, err);
             if (*w->stop)
                 goto drop; /* nothing committed: the next owner resumes */
             outage_pause(w);
-            backoff_wait(w, backoff);
-            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-            if (e == SF_ERR_REDIS &&
-                sf_redis_reconnect(w->redis, err, sizeof(err)) == SF_OK) {
-                M(redis_up, 1);
-                sf_log("info", "projection=%s msg=\"redis reconnected\"",
-                       w->name);
+            backoff_wait(w, ms);
+            if (sf_redis_ctx(w->redis) == NULL ||
+                sf_redis_ctx(w->redis)->err) {
+                if (sf_redis_reconnect(w->redis, err, sizeof(err)) == SF_OK) {
+                    M(redis_up, 1);
+                    sf_log("info", "projection=%s msg=\"redis reconnected\"",
+                           w->name);
+                }
             }
             continue;
         }
@@ -574,6 +696,7 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
         p->assigned = 1;
         p->fenced = e != SF_OK; /* stopping without a token: write nothing */
         p->next = ckpt >= 0 ? ckpt + 1 : -1;
+        p->ckpt = ckpt;
         tp->offset = ckpt >= 0 ? ckpt + 1 : RD_KAFKA_OFFSET_BEGINNING;
         M(partition_assigned, w->name, p->topic, p->partition);
         if (ckpt >= 0)
@@ -832,10 +955,7 @@ void sf_worker_destroy(sf_worker_t *w) {
     sf_projection_destroy(w->proj);
     sf_event_clear(&w->ev);
     sf_buf_free(&w->scratch);
-    free(w->fb);
-    free(w->ft);
-    free(w->fp);
-    free(w->ftok);
+    free(w->freq);
     free(w->fpart);
     free(w->fres);
     free(w);

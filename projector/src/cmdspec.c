@@ -1,0 +1,170 @@
+/* cmdspec.c - the one table of Redis write commands (see cmdspec.h). */
+#include "cmdspec.h"
+
+#include "sf_projector.h" /* sf_projector_command_allowed is public */
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define E_NONE SF_CMD_EMPTIES_NONE
+#define E_ALL SF_CMD_EMPTIES_ALL
+#define E_FIRST SF_CMD_EMPTIES_FIRST
+#define N_NONE SF_CMD_NUM_NONE
+
+/* Arity and key positions as Redis 7's COMMAND INFO gives them.  needs /
+ * makes drive the apply script's WRONGTYPE pre-check: a command that needs
+ * a type fails on a key of another type; SET-like commands overwrite any
+ * type.  Reads are pointless inside a batch and anything administrative
+ * (FLUSHALL, CONFIG, EVAL, ...) must never be reachable from event data or
+ * rules, so neither has a row. */
+static const sf_cmd_spec_t specs[] = {
+    /* name, arity, first, last, step, pairs_from, needs, makes, if_absent,
+     * empties, num, num_arg */
+    {"SET", -3, 1, 1, 1, 0, NULL, "string", 0, E_NONE, N_NONE, 0},
+    {"SETNX", 3, 1, 1, 1, 0, NULL, "string", 1, E_NONE, N_NONE, 0},
+    {"SETEX", 4, 1, 1, 1, 0, NULL, "string", 0, E_NONE, N_NONE, 0},
+    {"PSETEX", 4, 1, 1, 1, 0, NULL, "string", 0, E_NONE, N_NONE, 0},
+    {"GETSET", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0},
+    {"MSET", -3, 1, -1, 2, 1, NULL, "string", 0, E_NONE, N_NONE, 0},
+    {"DEL", -2, 1, -1, 1, 0, NULL, "none", 0, E_NONE, N_NONE, 0},
+    {"UNLINK", -2, 1, -1, 1, 0, NULL, "none", 0, E_NONE, N_NONE, 0},
+    {"APPEND", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0},
+    {"INCR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0},
+    {"DECR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0},
+    {"INCRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT,
+     2},
+    {"DECRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT,
+     2},
+    {"INCRBYFLOAT", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE,
+     SF_CMD_NUM_FLOAT, 2},
+    {"HSET", -4, 1, 1, 1, 2, "hash", "hash", 0, E_NONE, N_NONE, 0},
+    {"HSETNX", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE, N_NONE, 0},
+    {"HMSET", -4, 1, 1, 1, 2, "hash", "hash", 0, E_NONE, N_NONE, 0},
+    {"HDEL", -3, 1, 1, 1, 0, "hash", "hash", 0, E_ALL, N_NONE, 0},
+    {"HINCRBY", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE,
+     SF_CMD_NUM_HASH_INT, 3},
+    {"HINCRBYFLOAT", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE,
+     SF_CMD_NUM_HASH_FLOAT, 3},
+    {"SADD", -3, 1, 1, 1, 0, "set", "set", 0, E_NONE, N_NONE, 0},
+    {"SREM", -3, 1, 1, 1, 0, "set", "set", 0, E_ALL, N_NONE, 0},
+    {"SMOVE", 4, 1, 2, 1, 0, "set", "set", 0, E_FIRST, N_NONE, 0},
+    {"ZADD", -4, 1, 1, 1, 0, "zset", "zset", 0, E_NONE, N_NONE, 0},
+    {"ZREM", -3, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0},
+    {"ZINCRBY", 4, 1, 1, 1, 0, "zset", "zset", 0, E_NONE,
+     SF_CMD_NUM_ARG_FLOAT, 2},
+    {"ZREMRANGEBYSCORE", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0},
+    {"ZREMRANGEBYRANK", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0},
+    {"RPUSH", -3, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0},
+    {"LPUSH", -3, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0},
+    {"LREM", 4, 1, 1, 1, 0, "list", "list", 0, E_ALL, N_NONE, 0},
+    {"LSET", 4, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0},
+    {"LTRIM", 4, 1, 1, 1, 0, "list", "list", 0, E_ALL, N_NONE, 0},
+    /* a time in the past deletes the key at once */
+    {"EXPIRE", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0},
+    {"PEXPIRE", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0},
+    {"EXPIREAT", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0},
+    {"PEXPIREAT", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0},
+    {"PERSIST", 2, 1, 1, 1, 0, NULL, NULL, 0, E_NONE, N_NONE, 0},
+    /* a HyperLogLog and a bitmap are strings */
+    {"PFADD", -2, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0},
+    {"SETBIT", 4, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0},
+    {"GEOADD", -5, 1, 1, 1, 0, "zset", "zset", 0, E_NONE, N_NONE, 0},
+    {"XADD", -5, 1, 1, 1, 0, "stream", "stream", 0, E_NONE, N_NONE, 0},
+};
+
+#define NSPECS (sizeof(specs) / sizeof(specs[0]))
+
+const sf_cmd_spec_t *sf_cmdspec_find(const char *name, size_t len) {
+    for (size_t i = 0; i < NSPECS; i++)
+        if (strlen(specs[i].name) == len &&
+            !strncasecmp(name, specs[i].name, len))
+            return &specs[i];
+    return NULL;
+}
+
+const sf_cmd_spec_t *sf_cmdspec_at(size_t n) {
+    return n < NSPECS ? &specs[n] : NULL;
+}
+
+int sf_cmdspec_is_key(const sf_cmd_spec_t *s, size_t i, size_t argc) {
+    if (!s || i < (size_t)s->first_key || i >= argc)
+        return 0;
+    size_t last = s->last_key >= 0 ? (size_t)s->last_key
+                                   : argc - (size_t)(-s->last_key);
+    return i <= last && (i - (size_t)s->first_key) % (size_t)s->key_step == 0;
+}
+
+int sf_projector_command_allowed(const char *name) {
+    return name && sf_cmdspec_find(name, strlen(name)) != NULL;
+}
+
+sf_err_t sf_cmdspec_check(size_t argc, const char *const *argv,
+                          const size_t *lens, char *errstr,
+                          size_t errstr_size) {
+    if (argc < 1)
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE, "empty command");
+    size_t nl = lens ? lens[0] : strlen(argv[0]);
+    const sf_cmd_spec_t *s = sf_cmdspec_find(argv[0], nl);
+    if (!s)
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "command %.*s is not an allowed write command",
+                         (int)(nl > 32 ? 32 : nl), argv[0]);
+    if (argc > SF_CMD_MAX_ARGS)
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "%s with %zu arguments: at most %d fit in one "
+                         "command of the apply script (split it into "
+                         "several commands)",
+                         s->name, argc, SF_CMD_MAX_ARGS);
+    if ((s->arity > 0 && argc != (size_t)s->arity) ||
+        (s->arity < 0 && argc < (size_t)-s->arity))
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "%s takes %s%d arguments with its name, got %zu",
+                         s->name, s->arity < 0 ? "at least " : "",
+                         s->arity < 0 ? -s->arity : s->arity, argc);
+    if (s->pairs_from && (argc - (size_t)s->pairs_from) % 2)
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "%s takes pairs of arguments after its %s, got an "
+                         "odd number",
+                         s->name, s->pairs_from == 1 ? "name" : "key");
+    size_t pl = strlen(SF_REDIS_PREFIX);
+    for (size_t i = 1; i < argc; i++) {
+        size_t l = lens ? lens[i] : strlen(argv[i]);
+        if (sf_cmdspec_is_key(s, i, argc) && l >= pl &&
+            !memcmp(argv[i], SF_REDIS_PREFIX, pl))
+            return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                             "%s key %.*s is under the reserved prefix "
+                             SF_REDIS_PREFIX " (projector bookkeeping)",
+                             s->name, (int)(l > 64 ? 64 : l), argv[i]);
+    }
+    return SF_OK;
+}
+
+static const char *lua_str(const char *s) { return s ? s : ""; }
+
+sf_err_t sf_cmdspec_lua(sf_buf_t *out) {
+    static const char *const num[] = {"", "int", "float", "hint", "hfloat",
+                                      "afloat"};
+    sf_err_t e = sf_buf_printf(out,
+                               "-- generated from cmdspec.c: one row per "
+                               "allowed command\nlocal MAXARGS = %d\n"
+                               "local SPEC = {\n",
+                               SF_CMD_MAX_ARGS);
+    for (size_t i = 0; !e && i < NSPECS; i++) {
+        const sf_cmd_spec_t *s = &specs[i];
+        e = sf_buf_printf(
+            out,
+            "  %s = {name = '%s', arity = %d, first = %d, last = %d, "
+            "step = %d, "
+            "pairs = %d, needs = '%s', makes = '%s', nx = %s, "
+            "empties = %d, num = '%s', numarg = %d},\n",
+            s->name, s->name, s->arity, s->first_key, s->last_key,
+            s->key_step,
+            s->pairs_from, lua_str(s->needs), lua_str(s->makes),
+            s->if_absent ? "true" : "false", (int)s->empties, num[s->num],
+            s->num_arg);
+    }
+    if (!e)
+        e = sf_buf_appends(out, "}\n");
+    return e;
+}

@@ -1,0 +1,21 @@
+-- advance.lua - moves a partition's checkpoint forward past an event the
+-- caller has handled otherwise (dead-lettered, or skipped by an operator),
+-- never back, and clears the progress record of a failed event it passes.
+--
+-- KEYS[1] epoch, KEYS[2] checkpoint, KEYS[3] progress record (apply.lua)
+-- ARGV[1] the caller's fencing token, '' for operator commands (no check)
+-- ARGV[2] the offset the checkpoint moves to
+-- Reply: {0, previous checkpoint} or {1, epoch} when fenced.
+if ARGV[1] ~= '' then
+  local ep = redis.call('GET', KEYS[1])
+  if ep ~= ARGV[1] then return {1, ep or '0'} end
+end
+local ck = redis.call('GET', KEYS[2])
+if tonumber(ARGV[2]) > tonumber(ck or '-1') then
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+local h = redis.call('GET', KEYS[3])
+if h and tonumber(string.match(h, '^%-?%d+')) <= tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[3])
+end
+return {0, ck or '-1'}

@@ -1,0 +1,418 @@
+/* apply_script.c - the apply script (projector/src/lua/apply.lua, loaded
+ * as sf-projector loads it) against a real Redis: every typed result, and
+ * the rule that no command ever runs twice, whatever fails.
+ * Uses keys under a unique prefix and deletes them.  SF_REDIS_HOST /
+ * SF_REDIS_PORT; exit 0 pass, 1 fail, 77 skip (no Redis). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "cmdspec.h"
+#include "redis_sink.h"
+
+static int failures;
+#define CHECK(c, ...)                                                       \
+    do {                                                                    \
+        if (!(c)) {                                                         \
+            failures++;                                                     \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);    \
+            fprintf(stderr, __VA_ARGS__);                                   \
+            fputc('\n', stderr);                                            \
+        }                                                                   \
+    } while (0)
+
+static sf_redis_t *R;
+static char P[64];     /* projection name */
+static char K[64];     /* view key prefix */
+static int64_t TOKEN;
+static const char *TOPIC = "t";
+
+static char *get(const char *fmt, const char *a) {
+    static char out[256];
+    char key[256];
+    snprintf(key, sizeof(key), fmt, a);
+    redisReply *rep;
+    if (sf_redis_cmd(R, &rep, NULL, 0, "GET %s", key))
+        return NULL;
+    char *v = NULL;
+    if (rep->type == REDIS_REPLY_STRING) {
+        snprintf(out, sizeof(out), "%s", rep->str);
+        v = out;
+    }
+    freeReplyObject(rep);
+    return v;
+}
+static long long geti(const char *suffix) {
+    char k[128];
+    snprintf(k, sizeof(k), "%s:%s", K, suffix);
+    char *v = get("%s", k);
+    return v ? atoll(v) : 0;
+}
+static char *bk(const char *what) {
+    static char k[256];
+    sf_redis_key(k, sizeof(k), P, what, TOPIC, 0);
+    return k;
+}
+
+/* Event with commands given as NULL-terminated arg lists, "|" separates
+ * commands; %s in args is replaced by the key prefix. */
+static void event(sf_batch_t *b, int64_t off, const char *spec) {
+    sf_batch_event_begin(b, off, 0);
+    char *s = strdup(spec), *save = NULL;
+    for (char *c = strtok_r(s, "|", &save); c; c = strtok_r(NULL, "|", &save)) {
+        const char *argv[16];
+        char bufs[16][128];
+        int n = 0;
+        char *save2 = NULL;
+        for (char *a = strtok_r(c, " ", &save2); a && n < 16;
+             a = strtok_r(NULL, " ", &save2)) {
+            snprintf(bufs[n], sizeof(bufs[n]), a, K);
+            argv[n] = bufs[n];
+            n++;
+        }
+        char err[256];
+        sf_err_t e = sf_batch_command(b, n, argv, NULL, err, sizeof(err));
+        CHECK(!e, "building %s: %s", c, err);
+    }
+    free(s);
+    sf_batch_event_end(b);
+}
+
+static sf_apply_res_t apply(sf_batch_t *b, int64_t expected) {
+    sf_apply_req_t q = {b, TOPIC, 0, TOKEN, expected, 0};
+    sf_apply_res_t res;
+    char err[256];
+    memset(&res, 0, sizeof(res));
+    sf_err_t e = sf_redis_apply(R, P, 1, &q, &res, err, sizeof(err));
+    CHECK(!e, "apply: %s", err);
+    return res;
+}
+
+int main(void) {
+    const char *host = getenv("SF_REDIS_HOST");
+    const char *port = getenv("SF_REDIS_PORT");
+    sf_redis_conf_t rc = {host ? host : "127.0.0.1", NULL,
+                          port ? atoi(port) : 6379, 0};
+    char err[512];
+    if (sf_redis_connect(&rc, &R, err, sizeof(err))) {
+        fprintf(stderr, "SKIP: %s\n", err);
+        return 77;
+    }
+    snprintf(P, sizeof(P), "applytest%d%ld", (int)getpid(), (long)time(NULL));
+    snprintf(K, sizeof(K), "%s", P);
+    CHECK(sf_redis_apply_source(R) &&
+              strstr(sf_redis_apply_source(R), "HINCRBY = {name = 'HINCRBY', arity = 4"),
+          "the loaded script carries the command table");
+    CHECK(!sf_redis_epoch_bump(R, P, TOPIC, 0, &TOKEN, err, sizeof(err)),
+          "epoch: %s", err);
+
+    /* 0. the command table says what Redis itself says (COMMAND INFO):
+     * arity and key positions */
+    for (size_t i = 0; sf_cmdspec_at(i); i++) {
+        const sf_cmd_spec_t *s = sf_cmdspec_at(i);
+        redisReply *rep;
+        if (sf_redis_cmd(R, &rep, err, sizeof(err), "COMMAND INFO %s",
+                         s->name)) {
+            CHECK(0, "COMMAND INFO %s: %s", s->name, err);
+            continue;
+        }
+        redisReply *x = rep->type == REDIS_REPLY_ARRAY && rep->elements == 1
+                            ? rep->element[0]
+                            : NULL;
+        CHECK(x && x->type == REDIS_REPLY_ARRAY && x->elements >= 6,
+              "%s is a command of this Redis", s->name);
+        if (x && x->type == REDIS_REPLY_ARRAY && x->elements >= 6)
+            CHECK(x->element[1]->integer == s->arity &&
+                      x->element[3]->integer == s->first_key &&
+                      x->element[4]->integer == s->last_key &&
+                      x->element[5]->integer == s->key_step,
+                  "%s: redis says arity %lld keys %lld/%lld/%lld", s->name,
+                  x->element[1]->integer, x->element[3]->integer,
+                  x->element[4]->integer, x->element[5]->integer);
+        freeReplyObject(rep);
+    }
+
+    sf_batch_t b;
+    sf_batch_init(&b);
+
+    /* 1. applied, checkpoint = last offset */
+    event(&b, 0, "INCR %s:n|HSET %s:h f 1");
+    event(&b, 1, "INCR %s:n");
+    sf_apply_res_t r = apply(&b, -1);
+    CHECK(r.status == SF_APPLY_OK && r.applied == 2, "ok: %s %s",
+          sf_apply_status_name(r.status), r.msg);
+    CHECK(geti("n") == 2, "n=%lld", geti("n"));
+    CHECK(get("%s", bk("ckpt")) && !strcmp(get("%s", bk("ckpt")), "1"),
+          "ckpt 1");
+
+    /* 2. compare-and-set: a batch expecting another checkpoint applies
+     * nothing and learns the stored one */
+    sf_batch_reset(&b);
+    event(&b, 2, "INCR %s:n");
+    r = apply(&b, -1);
+    CHECK(r.status == SF_APPLY_CKPT_MISMATCH && r.ckpt == 1, "cas: %s %" PRId64,
+          sf_apply_status_name(r.status), r.ckpt);
+    CHECK(geti("n") == 2, "nothing applied on mismatch: n=%lld", geti("n"));
+    /* Redis lost writes: its checkpoint went back to 0 */
+    sf_redis_cmd(R, NULL, NULL, 0, "SET %s 0", bk("ckpt"));
+    r = apply(&b, 1);
+    CHECK(r.status == SF_APPLY_CKPT_MISMATCH && r.ckpt == 0,
+          "rollback seen: %s %" PRId64, sf_apply_status_name(r.status),
+          r.ckpt);
+    sf_redis_cmd(R, NULL, NULL, 0, "SET %s 1", bk("ckpt"));
+    r = apply(&b, 1);
+    CHECK(r.status == SF_APPLY_OK && geti("n") == 3, "after cas n=%lld",
+          geti("n"));
+
+    /* 3. foreseeable failure: refused whole before its first write */
+    sf_redis_cmd(R, NULL, NULL, 0, "HSET %s:h txt open", K);
+    sf_batch_reset(&b);
+    event(&b, 3, "INCR %s:n");
+    event(&b, 4, "INCR %s:n|HINCRBY %s:h txt 1");
+    event(&b, 5, "INCR %s:n");
+    r = apply(&b, 2);
+    CHECK(r.status == SF_APPLY_EVENT_FAILED && r.bad_offset == 4 &&
+              r.cmds_done == 0 && r.cmd_index == 2 && r.cmds_total == 2 &&
+              r.recorded && r.ckpt == 3,
+          "precheck: %s off=%" PRId64 " done=%d idx=%d msg=%s",
+          sf_apply_status_name(r.status), r.bad_offset, r.cmds_done,
+          r.cmd_index, r.msg);
+    CHECK(geti("n") == 4, "event 3 applied, event 4 not at all: n=%lld",
+          geti("n"));
+    /* WRONGTYPE foreseen the same way */
+    sf_batch_reset(&b);
+    event(&b, 4, "INCR %s:n|SADD %s:h x");
+    r = apply(&b, 3);
+    CHECK(r.status == SF_APPLY_EVENT_FAILED && r.cmds_done == 0 &&
+              !strcmp(r.code, "WRONGTYPE"),
+          "wrongtype: %s done=%d %s", sf_apply_status_name(r.status),
+          r.cmds_done, r.msg);
+    CHECK(geti("n") == 4, "n=%lld", geti("n"));
+
+    /* 4. a failure no pre-check sees (PFADD on a plain string): the first
+     * command ran; re-sending (a retry, a restart) never runs it again */
+    sf_redis_cmd(R, NULL, NULL, 0, "SET %s:hll plain", K);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        sf_batch_reset(&b);
+        event(&b, 4, "INCR %s:n|PFADD %s:hll a|INCR %s:m");
+        r = apply(&b, 3);
+        CHECK(r.status == SF_APPLY_EVENT_FAILED && r.cmds_done == 1 &&
+                  r.cmd_index == 2,
+              "partial (attempt %d): %s done=%d idx=%d %s", attempt,
+              sf_apply_status_name(r.status), r.cmds_done, r.cmd_index,
+              r.msg);
+        CHECK(geti("n") == 5, "INCR ran once, not %lld-4 times", geti("n"));
+        CHECK(get("%s", bk("halt")) && !strcmp(get("%s", bk("halt")), "4 1 3"),
+              "progress record");
+    }
+    /* the same event with other commands (rules changed since): which of
+     * them ran cannot be told, so none runs and the record stays */
+    {
+        sf_batch_t b2;
+        sf_batch_init(&b2);
+        event(&b2, 4, "INCR %s:n|INCR %s:m");
+        sf_apply_res_t r2 = apply(&b2, 3);
+        CHECK(r2.status == SF_APPLY_EVENT_FAILED &&
+                  strstr(r2.msg, "rules changed"),
+              "changed event: %s %s", sf_apply_status_name(r2.status),
+              r2.msg);
+        CHECK(geti("n") == 5 && geti("m") == 0, "n=%lld m=%lld", geti("n"),
+              geti("m"));
+        CHECK(get("%s", bk("halt")) &&
+                  !strcmp(get("%s", bk("halt")), "4 1 3"),
+              "record kept");
+        sf_batch_free(&b2);
+    }
+    char what[400];
+    sf_apply_describe(&r, what, sizeof(what));
+    CHECK(strstr(what, "1..1") != NULL, "reason says what ran: %s", what);
+    /* the cause fixed, the rest of the event runs, and only the rest */
+    sf_redis_cmd(R, NULL, NULL, 0, "DEL %s:hll", K);
+    r = apply(&b, 3);
+    CHECK(r.status == SF_APPLY_OK, "resumed: %s %s",
+          sf_apply_status_name(r.status), r.msg);
+    CHECK(geti("n") == 5 && geti("m") == 1, "n=%lld m=%lld", geti("n"),
+          geti("m"));
+    CHECK(!get("%s", bk("halt")), "record cleared");
+
+    /* 5. parked: the checkpoint moves past a failed event, the record goes */
+    sf_batch_reset(&b);
+    event(&b, 5, "INCR %s:n|HINCRBY %s:h txt 1");
+    r = apply(&b, 4);
+    CHECK(r.status == SF_APPLY_EVENT_FAILED, "fail 5");
+    CHECK(!sf_redis_ckpt_advance(R, P, TOPIC, 0, TOKEN, 5, NULL, err,
+                                 sizeof(err)),
+          "advance: %s", err);
+    CHECK(!get("%s", bk("halt")), "advance clears the record");
+
+    /* 6. a command too wide for unpack(): refused when built, and by the
+     * script before any write if it gets there anyway */
+    {
+        size_t n = SF_CMD_MAX_ARGS + 500;
+        const char **argv = calloc(n, sizeof(*argv));
+        char key[128];
+        snprintf(key, sizeof(key), "%s:wide", K);
+        argv[0] = "SADD";
+        argv[1] = key;
+        for (size_t i = 2; i < n; i++)
+            argv[i] = "m";
+        sf_batch_reset(&b);
+        sf_batch_event_begin(&b, 6, 0);
+        CHECK(sf_batch_command(&b, (int)n, argv, NULL, err, sizeof(err)) ==
+                  SF_ERR_RULE,
+              "wide command refused when built");
+        sf_batch_event_end(&b);
+        sf_batch_reset(&b);
+        event(&b, 6, "INCR %s:n");
+        sf_batch_event_begin(&b, 7, 0);
+        sf_batch_cmd_begin(&b, 2);
+        char k2[128];
+        snprintf(k2, sizeof(k2), "%s:n", K);
+        sf_batch_arg(&b, "INCR", 4);
+        sf_batch_arg(&b, k2, strlen(k2));
+        sf_batch_cmd_begin(&b, n); /* bypassing the check */
+        for (size_t i = 0; i < n; i++)
+            sf_batch_arg(&b, argv[i], strlen(argv[i]));
+        sf_batch_event_end(&b);
+        free(argv);
+        r = apply(&b, 5);
+        CHECK(r.status == SF_APPLY_EVENT_FAILED && r.bad_offset == 7 &&
+                  r.cmds_done == 0,
+              "wide: %s off=%" PRId64 " done=%d %s",
+              sf_apply_status_name(r.status), r.bad_offset, r.cmds_done,
+              r.msg);
+        CHECK(geti("n") == 6, "event 6 applied once, 7 not at all: n=%lld",
+              geti("n"));
+    }
+
+    /* 7. fencing: a newer epoch fences; an older one means lost writes */
+    sf_redis_ckpt_advance(R, P, TOPIC, 0, TOKEN, 7, NULL, err, sizeof(err));
+    sf_batch_reset(&b);
+    event(&b, 8, "INCR %s:n");
+    sf_redis_cmd(R, NULL, NULL, 0, "INCR %s", bk("epoch"));
+    r = apply(&b, 7);
+    CHECK(r.status == SF_APPLY_FENCED, "fenced: %s",
+          sf_apply_status_name(r.status));
+    sf_redis_cmd(R, NULL, NULL, 0, "SET %s %" PRId64, bk("epoch"), TOKEN - 1);
+    r = apply(&b, 7);
+    CHECK(r.status == SF_APPLY_EPOCH_LOST && r.epoch == TOKEN - 1,
+          "epoch lost: %s", sf_apply_status_name(r.status));
+    CHECK(geti("n") == 6, "nothing applied while fenced: n=%lld", geti("n"));
+    sf_redis_cmd(R, NULL, NULL, 0, "SET %s %" PRId64, bk("epoch"), TOKEN);
+
+    /* 8. ACL: a key the user may not write fails inside the script (NOPERM)
+     * after the event's first command; it is recorded, never repeated */
+    {
+        char user[96];
+        snprintf(user, sizeof(user), "%s-user", P);
+        sf_err_t e = sf_redis_cmd(R, NULL, err, sizeof(err),
+                                  "ACL SETUSER %s on >pw ~sf:* ~%s:ok:* "
+                                  "+@all",
+                                  user, K);
+        if (e) {
+            fprintf(stderr, "note: ACL test skipped: %s\n", err);
+        } else {
+            sf_redis_t *admin = R;
+            sf_redis_t *u;
+            sf_redis_conf_t uc = rc;
+            sf_redis_connect(&uc, &u, err, sizeof(err));
+            CHECK(!sf_redis_cmd(u, NULL, err, sizeof(err), "AUTH %s pw",
+                                user),
+                  "auth: %s", err);
+            R = u;
+            for (int attempt = 0; attempt < 2; attempt++) {
+                sf_batch_reset(&b);
+                event(&b, 8, "INCR %s:ok:a|SET %s:denied:b 1");
+                r = apply(&b, 7);
+                CHECK(r.status == SF_APPLY_EVENT_FAILED &&
+                          (strstr(r.msg, "NOPERM") ||
+                           strstr(r.msg, "access")) &&
+                          r.cmds_done == 1,
+                      "noperm: %s %s done=%d", sf_apply_status_name(r.status),
+                      r.msg, r.cmds_done);
+            }
+            R = admin;
+            CHECK(geti("ok:a") == 1, "ok:a=%lld", geti("ok:a"));
+            sf_redis_destroy(u);
+            sf_redis_cmd(R, NULL, NULL, 0, "ACL DELUSER %s", user);
+        }
+    }
+
+    /* 9. 'skip' mode (the rebuild): failed events are reported with what
+     * ran and passed over in the same call */
+    {
+        sf_redis_ckpt_advance(R, P, TOPIC, 0, TOKEN, 8, NULL, err,
+                              sizeof(err));
+        sf_redis_cmd(R, NULL, NULL, 0, "SET %s:hll2 plain", K);
+        long long n0 = geti("n");
+        sf_batch_reset(&b);
+        event(&b, 9, "INCR %s:n");
+        event(&b, 10, "INCR %s:n|HINCRBY %s:h txt 1");   /* refused whole */
+        event(&b, 11, "INCR %s:n|PFADD %s:hll2 a");      /* fails after 1 */
+        event(&b, 12, "INCR %s:n");
+        sf_apply_req_t q = {&b, TOPIC, 0, TOKEN, 8, 1};
+        sf_apply_res_t res = {0};
+        CHECK(!sf_redis_apply(R, P, 1, &q, &res, err, sizeof(err)), "%s",
+              err);
+        CHECK(res.status == SF_APPLY_OK && res.applied == 2 &&
+                  res.nskipped == 2,
+              "skip: %s applied=%" PRId64 " skipped=%zu",
+              sf_apply_status_name(res.status), res.applied, res.nskipped);
+        if (res.nskipped == 2)
+            CHECK(res.skipped[0].bad_offset == 10 &&
+                      res.skipped[0].cmds_done == 0 &&
+                      res.skipped[1].bad_offset == 11 &&
+                      res.skipped[1].cmds_done == 1 &&
+                      res.skipped[1].cmd_index == 2,
+                  "skipped events and what ran of them");
+        CHECK(geti("n") == n0 + 3, "n=%lld want %lld", geti("n"), n0 + 3);
+        CHECK(get("%s", bk("ckpt")) && !strcmp(get("%s", bk("ckpt")), "12"),
+              "checkpoint past them");
+        CHECK(!get("%s", bk("halt")), "no record in skip mode");
+        sf_apply_res_clear(&res);
+    }
+
+    /* 10. a malformed batch (a command claiming more arguments than it
+     * has) is refused before any write, never half way */
+    {
+        long long n0 = geti("n");
+        char k[128];
+        snprintf(k, sizeof(k), "%s:n", K);
+        sf_batch_reset(&b);
+        event(&b, 13, "INCR %s:n");
+        sf_batch_event_begin(&b, 14, 0);
+        sf_batch_cmd_begin(&b, 2);
+        sf_batch_arg(&b, "INCR", 4);
+        sf_batch_arg(&b, k, strlen(k));
+        sf_batch_cmd_begin(&b, 5); /* claims 5, gets 2 */
+        sf_batch_arg(&b, "INCR", 4);
+        sf_batch_arg(&b, k, strlen(k));
+        sf_batch_event_end(&b);
+        r = apply(&b, 12);
+        CHECK(r.status == SF_APPLY_NOT_RUN && !r.retriable,
+              "malformed: %s %s", sf_apply_status_name(r.status), r.msg);
+        CHECK(geti("n") == n0, "nothing applied: n=%lld want %lld",
+              geti("n"), n0);
+        CHECK(get("%s", bk("ckpt")) && !strcmp(get("%s", bk("ckpt")), "12"),
+              "checkpoint unchanged");
+    }
+
+    /* clean up */
+    char pat[128];
+    int64_t del;
+    snprintf(pat, sizeof(pat), "%s:*", K);
+    sf_redis_clear(R, pat, &del, err, sizeof(err));
+    snprintf(pat, sizeof(pat), "sf:%s:*", P);
+    sf_redis_clear(R, pat, &del, err, sizeof(err));
+    sf_batch_free(&b);
+    sf_redis_destroy(R);
+    if (failures)
+        fprintf(stderr, "apply_script: %d check(s) failed\n", failures);
+    else
+        fprintf(stderr, "apply_script: all checks passed\n");
+    return failures ? 1 : 0;
+}
