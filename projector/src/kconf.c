@@ -17,6 +17,51 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
            rk ? rd_kafka_name(rk) : "-", fac, sf_log_q(q, sizeof(q), buf));
 }
 
+static int secret_prop(const char *k) {
+    return strstr(k, "password") || strstr(k, "secret") ||
+           strstr(k, "jaas") || strstr(k, "token") ||
+           !strcmp(k, "ssl.key.pem");
+}
+
+static sf_err_t apply_map(rd_kafka_conf_t *conf, const sf_kv_t *kv, size_t n,
+                          const char *from, char *errstr,
+                          size_t errstr_size) {
+    char err[512];
+    for (size_t i = 0; i < n; i++) {
+        if (rd_kafka_conf_set(conf, kv[i].k, kv[i].v, err, sizeof(err)) ==
+            RD_KAFKA_CONF_OK)
+            continue;
+        /* librdkafka's message may quote the value */
+        if (secret_prop(kv[i].k))
+            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                             "kafka property %s (%s): invalid value (not "
+                             "shown: it is a secret)", kv[i].k, from);
+        return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                         "kafka property %s (%s): %s", kv[i].k, from, err);
+    }
+    return SF_OK;
+}
+
+sf_err_t sf_kconf_apply(const sf_config_t *cfg, const sf_pconf_t *pc,
+                        rd_kafka_conf_t *conf, char *errstr,
+                        size_t errstr_size) {
+    char from[300];
+    snprintf(from, sizeof(from), "kafka map of %s", cfg->path);
+    sf_err_t e = apply_map(conf, cfg->kafka, cfg->nkafka, from, errstr,
+                           errstr_size);
+    if (!e && pc) {
+        snprintf(from, sizeof(from), "kafka map of projection %s", pc->name);
+        e = apply_map(conf, pc->kafka, pc->nkafka, from, errstr,
+                      errstr_size);
+    }
+    if (!e)
+        e = apply_map(conf, cfg->kafka_x, cfg->nkafka_x, "-X", errstr,
+                      errstr_size);
+    if (!e)
+        rd_kafka_conf_set_log_cb(conf, log_cb);
+    return e;
+}
+
 sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
                            const char *group_id, rd_kafka_t **out,
                            char *errstr, size_t errstr_size,
@@ -28,7 +73,7 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
     char grp[64];
-    if (!group_id && !pc) {
+    if ((!group_id && !pc) || (group_id && !*group_id)) {
         uuid_t u;
         char s[37];
         uuid_generate(u);
@@ -57,14 +102,11 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
     if (rd_kafka_conf_set(conf, "queued.min.messages", "1000000", err,
                           sizeof(err)) != RD_KAFKA_CONF_OK)
         goto bad;
-    for (size_t i = 0; i < cfg->nkafka; i++)
-        if (rd_kafka_conf_set(conf, cfg->kafka[i].k, cfg->kafka[i].v, err,
-                              sizeof(err)) != RD_KAFKA_CONF_OK)
-            goto bad;
-    for (size_t i = 0; pc && i < pc->nkafka; i++)
-        if (rd_kafka_conf_set(conf, pc->kafka[i].k, pc->kafka[i].v, err,
-                              sizeof(err)) != RD_KAFKA_CONF_OK)
-            goto bad;
+    sf_err_t e = sf_kconf_apply(cfg, pc, conf, errstr, errstr_size);
+    if (e) {
+        rd_kafka_conf_destroy(conf);
+        return e;
+    }
     /* Where no checkpoint says otherwise, a projection starts at the
      * beginning of history (overridable). */
     size_t sz = sizeof(err);
@@ -76,7 +118,6 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
         if (rd_kafka_conf_set(conf, forced[i].k, forced[i].v, err,
                               sizeof(err)) != RD_KAFKA_CONF_OK)
             goto bad;
-    rd_kafka_conf_set_log_cb(conf, log_cb);
     if (rebalance_cb)
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, opaque);

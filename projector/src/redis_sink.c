@@ -147,8 +147,9 @@ static const char ADVANCE_LUA[] =
 
 struct sf_redis {
     redisContext *c;
-    char *host, *password;
-    int port, db;
+    sf_redis_conf_t conf;
+    sf_redis_tlsctx_t *tls;
+    char where[300]; /* host:port or unix:path, for messages */
     char apply_sha[41], advance_sha[41];
 };
 
@@ -158,13 +159,12 @@ static sf_err_t reply_check(sf_redis_t *r, redisReply *rep, char *errstr,
                             size_t errstr_size, const char *what) {
     if (!rep)
         return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                         "redis %s:%d: %s: %s", r->host, r->port, what,
+                         "redis %s: %s: %s", r->where, what,
                          r->c && r->c->errstr[0] ? r->c->errstr
                                                  : "connection lost");
     if (rep->type == REDIS_REPLY_ERROR)
         return sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
-                         "redis %s:%d: %s: %s", r->host, r->port, what,
-                         rep->str);
+                         "redis %s: %s: %s", r->where, what, rep->str);
     return SF_OK;
 }
 
@@ -174,7 +174,7 @@ sf_err_t sf_redis_cmd(sf_redis_t *r, redisReply **reply, char *errstr,
         *reply = NULL;
     if (!r->c || r->c->err)
         return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                         "redis %s:%d: not connected", r->host, r->port);
+                         "redis %s: not connected", r->where);
     va_list ap;
     va_start(ap, fmt);
     redisReply *rep = redisvCommand(r->c, fmt, ap);
@@ -208,23 +208,16 @@ static sf_err_t load_script(sf_redis_t *r, const char *src, char sha[41],
 sf_err_t sf_redis_reconnect(sf_redis_t *r, char *errstr, size_t errstr_size) {
     if (r->c)
         redisFree(r->c);
-    struct timeval tv = {2, 0};
-    r->c = redisConnectWithTimeout(r->host, r->port, tv);
-    if (!r->c || r->c->err)
-        return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                         "redis %s:%d: connect: %s", r->host, r->port,
-                         r->c ? r->c->errstr : "out of memory");
+    r->c = NULL;
+    sf_err_t e = sf_redis_open(&r->conf, r->tls, 2000, &r->c, errstr,
+                               errstr_size);
+    if (e)
+        return e;
     /* Replies to big batches can take a while; a dead server must still be
      * noticed. */
     struct timeval rw = {30, 0};
     redisSetTimeout(r->c, rw);
-    sf_err_t e = SF_OK;
-    if (r->password && *r->password)
-        e = sf_redis_cmd(r, NULL, errstr, errstr_size, "AUTH %s", r->password);
-    if (!e && r->db)
-        e = sf_redis_cmd(r, NULL, errstr, errstr_size, "SELECT %d", r->db);
-    if (!e)
-        e = load_script(r, APPLY_LUA, r->apply_sha, errstr, errstr_size);
+    e = load_script(r, APPLY_LUA, r->apply_sha, errstr, errstr_size);
     if (!e)
         e = load_script(r, ADVANCE_LUA, r->advance_sha, errstr, errstr_size);
     return e;
@@ -235,13 +228,13 @@ sf_err_t sf_redis_connect(const sf_redis_conf_t *conf, sf_redis_t **out,
     sf_redis_t *r = calloc(1, sizeof(*r));
     if (!r)
         return SF_ERR_NOMEM;
-    r->host = strdup(conf->host ? conf->host : "127.0.0.1");
-    r->password = conf->password ? strdup(conf->password) : NULL;
-    r->port = conf->port ? conf->port : 6379;
-    r->db = conf->db;
     *out = r; /* even on failure: the caller may retry with reconnect */
-    if (!r->host)
+    if (sf_redis_conf_copy(&r->conf, conf))
         return SF_ERR_NOMEM;
+    sf_redis_conf_where(conf, r->where, sizeof(r->where));
+    sf_err_t e = sf_redis_tlsctx_new(conf, &r->tls, errstr, errstr_size);
+    if (e)
+        return e;
     return sf_redis_reconnect(r, errstr, errstr_size);
 }
 
@@ -250,8 +243,8 @@ void sf_redis_destroy(sf_redis_t *r) {
         return;
     if (r->c)
         redisFree(r->c);
-    free(r->host);
-    free(r->password);
+    sf_redis_tlsctx_destroy(r->tls);
+    sf_redis_conf_clear(&r->conf);
     free(r);
 }
 
@@ -406,7 +399,7 @@ sf_err_t sf_redis_apply_send(sf_redis_t *r, const char *proj, size_t n,
                              char *errstr, size_t errstr_size) {
     if (!r->c || r->c->err)
         return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                         "redis %s:%d: not connected", r->host, r->port);
+                         "redis %s: not connected", r->where);
     for (size_t i = 0; i < n; i++) {
         sf_err_t e = append_apply(r, proj, batches[i], topics[i],
                                   partitions[i], tokens[i], errstr,
@@ -419,7 +412,7 @@ sf_err_t sf_redis_apply_send(sf_redis_t *r, const char *proj, size_t n,
     while (!done)
         if (redisBufferWrite(r->c, &done) != REDIS_OK)
             return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                             "redis %s:%d: apply: %s", r->host, r->port,
+                             "redis %s: apply: %s", r->where,
                              r->c->errstr[0] ? r->c->errstr
                                              : "connection lost");
     return SF_OK;
@@ -431,7 +424,7 @@ sf_err_t sf_redis_apply_recv(sf_redis_t *r, size_t n, sf_apply_res_t *res,
         void *v = NULL;
         if (redisGetReply(r->c, &v) != REDIS_OK || !v)
             return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                             "redis %s:%d: apply: %s", r->host, r->port,
+                             "redis %s: apply: %s", r->where,
                              r->c->errstr[0] ? r->c->errstr
                                              : "connection lost");
         parse_apply_reply(v, &res[i]);
@@ -484,8 +477,8 @@ sf_err_t sf_redis_apply(sf_redis_t *r, const char *proj, size_t n,
 
 static sf_err_t conn_err(sf_redis_t *r, char *errstr, size_t errstr_size,
                          const char *what) {
-    return sf_seterr(errstr, errstr_size, SF_ERR_REDIS, "redis %s:%d: %s: %s",
-                     r->host, r->port, what,
+    return sf_seterr(errstr, errstr_size, SF_ERR_REDIS, "redis %s: %s: %s",
+                     r->where, what,
                      r->c && r->c->errstr[0] ? r->c->errstr
                                              : "connection lost");
 }
