@@ -173,21 +173,42 @@ static sf_err_t expand(ctx_t *x, const yaml_node_t *n, const char *in,
             break;
         }
         if (!strncmp(p + 2, "file:", 5)) {
-            size_t fl = (size_t)(close - p - 7);
-            char *file = fl ? malloc(fl + 1) : NULL;
-            if (file) {
-                memcpy(file, p + 7, fl);
-                file[fl] = '\0';
+            /* ${file:PATH}; PATH may itself use ${VAR} (e.g. systemd's
+             * ${CREDENTIALS_DIRECTORY}/name), so find the matching brace */
+            const char *q = p + 7;
+            int depth = 1;
+            for (; *q; q++) {
+                if (q[0] == '$' && q[1] == '{') {
+                    depth++;
+                    q++;
+                } else if (*q == '}' && --depth == 0) {
+                    break;
+                }
             }
-            if (!fl)
+            if (!*q || q == p + 7) {
                 e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
-                                SF_ERR_CONFIG, "${file:} needs a path");
-            else if (!file)
+                                SF_ERR_CONFIG, q == p + 7
+                                    ? "${file:} needs a path"
+                                    : "unterminated ${file: in this value");
+                break;
+            }
+            size_t fl = (size_t)(q - p - 7);
+            char *raw = malloc(fl + 1), *file = NULL;
+            if (!raw) {
                 e = SF_ERR_NOMEM;
-            else
+                break;
+            }
+            memcpy(raw, p + 7, fl);
+            raw[fl] = '\0';
+            int secret = x->secret;
+            x->secret = 0; /* a path is not a secret */
+            e = expand(x, n, raw, &file);
+            x->secret = secret;
+            if (!e)
                 e = read_value_file(x, n, file, &b);
+            free(raw);
             free(file);
-            p = close + 1;
+            p = q + 1;
             continue;
         }
         char name[128];

@@ -155,9 +155,12 @@ static void file_substitution(void **state) {
         "  sasl.username: sf\n"
         "  sasl.password: \"${file:kafka.pw}\"\n"
         "  sasl.oauthbearer.config: \"a=${file:kafka.pw};b\"\n"
+        "  sasl.kerberos.principal: \"${file:${SF_T_SECDIR}/kafka.pw}\"\n"
         "redis: {password_file: \"${SF_T_SECDIR}/kafka.pw\"}\n" PROJ);
     assert_string_equal(c->kafka[1].v, "k-pass");
     assert_string_equal(c->kafka[2].v, "a=k-pass;b");
+    /* the path may use variables itself (${CREDENTIALS_DIRECTORY}/x) */
+    assert_string_equal(c->kafka[3].v, "k-pass");
     /* password_file: itself expands variables (systemd's
      * ${CREDENTIALS_DIRECTORY}/name) */
     assert_string_equal(c->redis.password, "k-pass");
@@ -180,6 +183,10 @@ static void secrets_never_echoed(void **state) {
     /* a file that is not there: the path is named, never a value */
     load_err("kafka: {sasl.password: \"${file:nope}\"}\n" PROJ,
              "s.yaml:1:24: ", "nope", NULL);
+    load_err("kafka: {sasl.password: \"${file:}\"}\n" PROJ, "s.yaml:1:24: ",
+             "needs a path", NULL);
+    load_err("kafka: {sasl.password: \"${file:${X}\"}\n" PROJ,
+             "s.yaml:1:24: ", "unterminated", NULL);
     /* ordinary values still name the missing variable */
     unsetenv("SF_T_UNSET");
     load_err("redis: {host: \"${SF_T_UNSET}\"}\n" PROJ, "s.yaml:1:15: ",
