@@ -74,7 +74,14 @@ fi
 # Java tools speak for us (kcat would need the same secrets in another
 # format).
 if [ -n "$cc" ]; then
-  nbrokers=$(kt $bav_cmd --bootstrap-server "$brokers" "${ccargs[@]}" 2>/dev/null | grep -c ' (id: ' || true)
+  # a broker that has just started may not answer the first admin call
+  for attempt in 1 2 3; do
+    out=$(kt $bav_cmd --bootstrap-server "$brokers" "${ccargs[@]}" 2>&1 || true)
+    nbrokers=$(grep -c ' (id: ' <<<"$out" || true)
+    [ "$nbrokers" -ge 1 ] && break
+    sleep 2
+  done
+  [ "$nbrokers" -ge 1 ] || die "no broker answered at $brokers: $(grep -m1 -iE 'error|exception' <<<"$out" || tail -1 <<<"$out")"
   listing=$(kt org.apache.kafka.tools.TopicCommand --bootstrap-server "$brokers" "${ccargs[@]}" --list 2>/dev/null || true)
 else
   nbrokers=$(kcat -b "$brokers" -L -m 10 2>/dev/null | grep -c '^  broker ' || true)
