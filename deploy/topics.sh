@@ -77,7 +77,8 @@ if [ -n "$cc" ]; then
   # a broker that has just started may not answer the first admin call
   for attempt in 1 2 3; do
     out=$(kt $bav_cmd --bootstrap-server "$brokers" "${ccargs[@]}" 2>&1 || true)
-    nbrokers=$(grep -c ' (id: ' <<<"$out" || true)
+    # one line per broker node id; the bootstrap address may add an id -1
+    nbrokers=$({ grep -oE ' \(id: [0-9]+ ' <<<"$out" || true; } | sort -u | wc -l)
     [ "$nbrokers" -ge 1 ] && break
     sleep 2
   done
