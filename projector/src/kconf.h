@@ -1,7 +1,7 @@
 /*
  * kconf.h - librdkafka configuration for every Kafka client the projector
  * creates (worker consumers, the dead-letter producer, status, rebuild,
- * journey with and without --fold, skip).
+ * journey with and without --fold).
  *
  * Precedence, lowest first (sf_kconf_apply):
  *   1. the config file's top-level kafka: map

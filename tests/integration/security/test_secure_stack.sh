@@ -11,7 +11,9 @@
 #      certificate that does not verify (other CA, other name): each fails
 #      with one clear last line; no output ever holds a secret
 #   4. an event whose key the Redis ACL user may not write is dead-lettered
-#      with a reason naming the key, and the partition moves on
+#      with a reason naming the key, and the partition moves on; that
+#      projection's Kafka credentials sit in its own kafka: map only, so the
+#      dead-letter producer shows it uses the projection's settings
 set -euo pipefail
 src=${SF_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 build=${SF_BUILD_DIR:-$src/build}
@@ -145,15 +147,6 @@ projections:
     topics: [cart-events]
     rules: $src/projector/examples/cart-contents.rules.yaml
     batch: {size: 50, time_ms: 20}
-  - name: aclp
-    topics: [acl-events]
-    rules:
-      keys: ["cart:*", "forbidden:*"]
-      on:
-        shop.cart.CartOpened:
-          - [HSET, "cart:{aggregate_id}", status, open]
-        shop.cart.ItemAddedToCart:
-          - [HSET, "forbidden:{aggregate_id}", sku, "{data.sku}"]
 EOF
 C="$work/secure.yaml"
 total=$((na + nb))
@@ -255,6 +248,31 @@ grep -qF "Pa55" <<<"$("$P" status -c "$work/dollar.yaml" a 2>&1)" && fail "confi
 head -2 "$work/a.jsonl" | sed 's/"sc-1"/"acl-1"/g' >"$work/acl.jsonl"
 "$PUB" -F "$SF_KAFKA_PROPERTIES" -t acl-events -s "$src/schemas/domains" --create-topic \
   --partitions 1 <"$work/acl.jsonl" >"$work/pub-acl.log" 2>&1 || fail "publish acl events"
+# This projection carries the Kafka credentials in its own kafka: map only
+# (the top-level map has just the address), so its consumer, status and
+# the dead-letter producer must all take the projection's map.
+{
+  printf 'kafka:\n  bootstrap.servers: "${SF_BROKERS}"\n'
+  sed -n '/^redis:/,/^projections:/p' "$C"
+  cat <<EOF
+  - name: aclp
+    topics: [acl-events]
+    kafka:
+      security.protocol: SASL_SSL
+      sasl.mechanisms: SCRAM-SHA-512
+      sasl.username: "\${SF_KAFKA_USER}"
+      sasl.password: "\${file:\${SF_KAFKA_PASSWORD_FILE}}"
+      ssl.ca.location: "\${SF_TLS_CA}"
+    rules:
+      keys: ["cart:*", "forbidden:*"]
+      on:
+        shop.cart.CartOpened:
+          - [HSET, "cart:{aggregate_id}", status, open]
+        shop.cart.ItemAddedToCart:
+          - [HSET, "forbidden:{aggregate_id}", sku, "{data.sku}"]
+EOF
+} >"$work/acl.yaml"
+C="$work/acl.yaml"
 "$P" run -c "$C" aclp >"$work/acl-run.log" 2>&1 &
 worker=$!
 deadline=$((SECONDS + 120))
