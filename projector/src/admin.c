@@ -11,9 +11,7 @@
 
 static sf_err_t connect_redis(const sf_config_t *cfg, sf_redis_t **r,
                               char *errstr, size_t errstr_size) {
-    sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
-                          cfg->redis_port, cfg->redis_db};
-    sf_err_t e = sf_redis_connect(&rc, r, errstr, errstr_size);
+    sf_err_t e = sf_redis_connect(&cfg->redis, r, errstr, errstr_size);
     if (e) {
         sf_redis_destroy(*r);
         *r = NULL;

@@ -1,6 +1,7 @@
 /* dlq.c - dead-letter producer (see dlq.h). */
 #include "dlq.h"
 
+#include "kconf.h"
 #include "log.h"
 
 #include <inttypes.h>
@@ -36,16 +37,16 @@ sf_err_t sf_dlq_new(const sf_config_t *cfg, const sf_pconf_t *pc,
     d->proj = pc->name;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
-    /* Only producer-relevant or common properties: copy all and let
-     * librdkafka ignore consumer-only ones (it only warns). */
-    for (size_t i = 0; i < cfg->nkafka; i++)
-        if (rd_kafka_conf_set(conf, cfg->kafka[i].k, cfg->kafka[i].v, err,
-                              sizeof(err)) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            free(d);
-            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
-                             "dlq producer: %s", err);
-        }
+    /* The projection's full Kafka settings (kconf.h: config, projection,
+     * -X), so SASL/TLS reach the dead-letter producer too; librdkafka
+     * ignores consumer-only properties (it only warns) and logs through
+     * the projector's log. */
+    sf_err_t ke = sf_kconf_apply(cfg, pc, conf, err, sizeof(err));
+    if (ke) {
+        rd_kafka_conf_destroy(conf);
+        free(d);
+        return sf_seterr(errstr, errstr_size, ke, "dlq producer: %s", err);
+    }
     rd_kafka_conf_set(conf, "enable.idempotence", "true", NULL, 0);
     rd_kafka_conf_set(conf, "acks", "all", NULL, 0);
     rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);

@@ -319,7 +319,8 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
     sf_batch_t b;
     sf_batch_init(&b);
     *count = 0;
-    sf_err_t e = sf_kconf_consumer(cfg, NULL, NULL, &rk, errstr, errstr_size,
+    /* with --fold, the projection's own kafka map applies too */
+    sf_err_t e = sf_kconf_consumer(cfg, fold, "", &rk, errstr, errstr_size,
                                    NULL, NULL);
     int32_t np = 0;
     int64_t lo = 0, hi = 0;
@@ -341,8 +342,6 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
     if (!e && fold)
         e = sf_projection_create(fold, &proj, errstr, errstr_size);
     if (!e && fold && want_state) {
-        sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
-                              cfg->redis_port, cfg->redis_db};
         uuid_t u;
         char us[37];
         uuid_generate(u);
@@ -352,7 +351,7 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
         if (!(sc.keys = json_object()))
             e = SF_ERR_NOMEM;
         else
-            e = sf_redis_connect(&rc, &sc.r, errstr, errstr_size);
+            e = sf_redis_connect(&cfg->redis, &sc.r, errstr, errstr_size);
     }
     if (e || hi <= lo)
         goto out;

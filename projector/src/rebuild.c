@@ -509,9 +509,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     if (!o->force && (e = group_check(r.rk, pc->group_id, errstr,
                                       errstr_size)))
         goto out;
-    sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
-                          cfg->redis_port, cfg->redis_db};
-    if ((e = sf_redis_connect(&rc, &r.redis, errstr, errstr_size)))
+    if ((e = sf_redis_connect(&cfg->redis, &r.redis, errstr, errstr_size)))
         goto out;
     if ((e = sf_projection_create(pc, &r.proj, errstr, errstr_size)))
         goto out;

@@ -46,10 +46,10 @@ static void good_config(void **state) {
     assert_int_equal(c->nkafka, 2);
     assert_string_equal(c->kafka[0].k, "bootstrap.servers");
     assert_string_equal(c->kafka[0].v, "127.0.0.1:9092");
-    assert_string_equal(c->redis_host, "redis.local");
-    assert_int_equal(c->redis_port, 6380);
-    assert_int_equal(c->redis_db, 2);
-    assert_string_equal(c->redis_password, "s3cret");
+    assert_string_equal(c->redis.host, "redis.local");
+    assert_int_equal(c->redis.port, 6380);
+    assert_int_equal(c->redis.db, 2);
+    assert_string_equal(c->redis.password, "s3cret");
     assert_string_equal(c->schemas, "/etc/sf/../schemas");
     assert_string_equal(c->metrics_listen, "127.0.0.1:9464");
     assert_int_equal(c->nproj, 2);
@@ -74,8 +74,10 @@ static void good_config(void **state) {
     assert_null(sf_config_find(c, "nope"));
     assert_int_equal(sf_config_kafka_set(c, "session.timeout.ms", "7000"),
                      SF_OK);
+    /* -X is kept apart: it must win over projection maps (kconf.h) */
     assert_int_equal(c->nkafka, 2);
-    assert_string_equal(c->kafka[1].v, "7000");
+    assert_int_equal(c->nkafka_x, 1);
+    assert_string_equal(c->kafka_x[0].v, "7000");
     sf_config_destroy(c);
 }
 
@@ -88,8 +90,8 @@ static void defaults(void **state) {
                               "    handler: libx.so\n",
                               "d.yaml", "/x", &c, err, sizeof(err)),
         SF_OK);
-    assert_string_equal(c->redis_host, "127.0.0.1");
-    assert_int_equal(c->redis_port, 6379);
+    assert_string_equal(c->redis.host, "127.0.0.1");
+    assert_int_equal(c->redis.port, 6379);
     assert_null(c->schemas);
     assert_null(c->metrics_listen);
     /* a bare library name is left to the dynamic loader's search path */
@@ -160,8 +162,8 @@ static void environment_expansion(void **state) {
         fail_msg("%s", err);
     assert_string_equal(c->kafka[0].v, "b1:9092");
     assert_string_equal(c->kafka[1].v, "${lit}");
-    assert_string_equal(c->redis_host, "h1");
-    assert_int_equal(c->redis_port, 6390);
+    assert_string_equal(c->redis.host, "h1");
+    assert_int_equal(c->redis.port, 6390);
     assert_string_equal(c->schemas, "/opt/sf/schemas");
     assert_string_equal(c->proj[0].topics[0], "t-6390");
     assert_string_equal(c->proj[0].handler, "/opt/sf/lib.so");
