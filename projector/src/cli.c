@@ -284,6 +284,8 @@ static int cmd_run(const opts_t *o) {
         goto out0;
     }
     m = sf_metrics_new();
+    if (m && cfg->stuck_after_s)
+        sf_metrics_set_stuck_after(m, cfg->stuck_after_s);
 #ifndef SF_NO_HTTP
     sf_http_t *http = NULL;
     if (m && cfg->metrics_listen) {
@@ -395,7 +397,7 @@ static void rebuild_poison(void *opaque, const char *topic, int32_t partition,
     char q[600];
     sf_log("warn",
            "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
-           " msg=\"poison event skipped by rebuild\" reason=%s",
+           " msg=\"poison event passed by rebuild\" reason=%s",
            (const char *)opaque, topic, partition, offset,
            sf_log_q(q, sizeof(q), reason));
 }

@@ -51,6 +51,7 @@ typedef struct sf_config {
     int redis_port, redis_db;
     char *schemas;        /* resolved path or NULL */
     char *metrics_listen; /* or NULL: no HTTP endpoint */
+    int stuck_after_s;    /* metrics.stuck_after; 0: default (60) */
     sf_pconf_t *proj;
     size_t nproj;
 } sf_config_t;

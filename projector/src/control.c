@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sf_dlqrec_seen_at(sf_redis_t *r, const char *proj, const char *topic,
-                      int32_t partition, int64_t offset) {
+static int rec_seen(sf_redis_t *r, const char *what, const char *proj,
+                    const char *topic, int32_t partition, int64_t offset) {
     char key[512];
     redisReply *rep = NULL;
     if (!r)
         return 0;
-    sf_redis_key(key, sizeof(key), proj, "dlq", topic, partition);
+    sf_redis_key(key, sizeof(key), proj, what, topic, partition);
     if (sf_redis_cmd(r, &rep, NULL, 0, "SISMEMBER %s %" PRId64, key, offset))
         return 0; /* unknown: dead-letter (at least once) */
     int seen = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
@@ -26,13 +26,33 @@ int sf_dlqrec_seen(sf_redis_t *r, const char *proj,
                              m->partition, m->offset);
 }
 
-void sf_dlqrec_add_at(sf_redis_t *r, const char *proj, const char *topic,
-                      int32_t partition, int64_t offset) {
+static void rec_add(sf_redis_t *r, const char *what, const char *proj,
+                    const char *topic, int32_t partition, int64_t offset) {
     char key[512];
     if (!r)
         return;
-    sf_redis_key(key, sizeof(key), proj, "dlq", topic, partition);
+    sf_redis_key(key, sizeof(key), proj, what, topic, partition);
     sf_redis_cmd(r, NULL, NULL, 0, "SADD %s %" PRId64, key, offset);
+}
+
+int sf_dlqrec_seen_at(sf_redis_t *r, const char *proj, const char *topic,
+                      int32_t partition, int64_t offset) {
+    return rec_seen(r, "dlq", proj, topic, partition, offset);
+}
+
+void sf_dlqrec_add_at(sf_redis_t *r, const char *proj, const char *topic,
+                      int32_t partition, int64_t offset) {
+    rec_add(r, "dlq", proj, topic, partition, offset);
+}
+
+int sf_skiprec_seen_at(sf_redis_t *r, const char *proj, const char *topic,
+                       int32_t partition, int64_t offset) {
+    return rec_seen(r, "skipped", proj, topic, partition, offset);
+}
+
+void sf_skiprec_add_at(sf_redis_t *r, const char *proj, const char *topic,
+                       int32_t partition, int64_t offset) {
+    rec_add(r, "skipped", proj, topic, partition, offset);
 }
 
 void sf_dlqrec_add(sf_redis_t *r, const char *proj,

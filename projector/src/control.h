@@ -47,6 +47,14 @@ void sf_dlqrec_add(sf_redis_t *r, const char *proj,
 void sf_dlqrec_add_at(sf_redis_t *r, const char *proj, const char *topic,
                       int32_t partition, int64_t offset);
 
+/* The same for offsets the operator skipped (`skip`, SET
+ * sf:<p>:skipped:<topic>:<partition>): a rebuild of an on_error: stop
+ * projection passes them as the live worker did, instead of stopping. */
+int sf_skiprec_seen_at(sf_redis_t *r, const char *proj, const char *topic,
+                       int32_t partition, int64_t offset);
+void sf_skiprec_add_at(sf_redis_t *r, const char *proj, const char *topic,
+                       int32_t partition, int64_t offset);
+
 /* ---- pause / resume ---------------------------------------------------- */
 
 /* Sets (paused=1) or clears the pause flag and returns the new pause
