@@ -291,12 +291,16 @@ static int cmd_run(const opts_t *o) {
     if (m && cfg->metrics_listen) {
         char err[512];
         if (sf_http_start(m, cfg->metrics_listen, &http, err, sizeof(err))) {
-            die_line("run", err);
+            char m2[700];
+            snprintf(m2, sizeof(m2), "%s (another worker on this host? "
+                     "give each its own port, or port 0)", err);
+            die_line("run", m2);
             rc = 2;
             goto out1;
         }
-        sf_log("info", "msg=\"metrics on %s (port %d): /metrics /healthz "
-               "/readyz\"", cfg->metrics_listen, sf_http_port(http));
+        sf_log("info", "metrics_listen=\"%s\" metrics_port=%d msg=\"metrics "
+               "on port %d: /metrics /healthz /readyz\"", cfg->metrics_listen,
+               sf_http_port(http), sf_http_port(http));
     }
 #endif
     for (size_t i = 0; i < njobs; i++) {

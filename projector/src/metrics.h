@@ -197,8 +197,11 @@ size_t sf_metrics_escape_label(char *dst, size_t dst_size, const char *src);
  *   /healthz  200 "ok" when live, else 503 with the reason
  *   /readyz   200 "ready" when ready, else 503 with the reason
  *   other     404
- * listen is "HOST:PORT" (IPv4 literal or "localhost"; "[::1]:P" for IPv6);
- * port 0 picks a free port, see sf_http_port().  The registry must outlive
+ * listen is "HOST:PORT" (IPv4 literal or "localhost"; "[::1]:P" for IPv6;
+ * an empty HOST means 127.0.0.1, never every interface); port 0 picks a
+ * free port, see sf_http_port().  Up to 1000 connections (half the file
+ * descriptor limit when that is lower), 5 s inactivity timeout: slow or
+ * idle clients do not lock probes out (design note in http.c).  The registry must outlive
  * the server.
  */
 typedef struct sf_http_s sf_http_t;
