@@ -80,9 +80,9 @@ static const char USAGE[] =
     "  pause -c CONFIG PROJECTION         workers stop applying (flag in "
     "Redis)\n"
     "  resume -c CONFIG PROJECTION\n"
-    "  skip -c CONFIG PROJECTION -t TOPIC -p PARTITION -o OFFSET\n"
-    "                                     move the checkpoint past a poison "
-    "event\n"
+    "  skip -c CONFIG PROJECTION -t TOPIC -p PARTITION -o OFFSET [--force]\n"
+    "                                     pass the event blocking a partition"
+    "\n"
     "  journey -c CONFIG -t TOPIC AGGREGATE_ID [--as-of TIME] "
     "[--fold PROJECTION [--state]]\n"
     "                                     one aggregate's events as JSON "
@@ -439,37 +439,67 @@ static int cmd_rebuild(const opts_t *o) {
 
 /* ---- status / pause / resume / skip --------------------------------- */
 
+/* A partition's state for `status`: halted (an event failed and was not
+ * parked), paused (operator), else what the worker holding it last
+ * reported (ok, stuck, fenced, dlq-failing; reports older than 15 s are
+ * stale), else stuck when events wait and no worker reports. */
+static void part_state(const sf_status_row_t *r, int paused, size_t members,
+                       char *buf, size_t size) {
+    int fresh = r->report[0] && members &&
+                sf_time_now_ms() - r->report_ms <= 15000;
+    if (r->halt >= 0)
+        snprintf(buf, size, "halted@%" PRId64, r->halt);
+    else if (paused)
+        snprintf(buf, size, "paused");
+    else if (fresh)
+        snprintf(buf, size, "%s", r->report);
+    else if (r->lag > 0 && !strcmp(r->report, "halted"))
+        snprintf(buf, size, "halted@%" PRId64, r->ckpt + 1);
+    else if (r->lag > 0)
+        snprintf(buf, size, "stuck");
+    else
+        snprintf(buf, size, "ok");
+}
+
 static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
     sf_status_row_t *rows = NULL;
-    size_t n = 0;
+    size_t n = 0, nm = 0;
     int paused = 0;
-    char err[1024];
-    if (sf_status_collect(cfg, pc, &rows, &n, &paused, err, sizeof(err))) {
+    char err[1024], gstate[32] = "?";
+    sf_member_t *ms = NULL;
+    if (sf_status_collect(cfg, pc, &rows, &n, &paused, err, sizeof(err)) ||
+        sf_status_group(cfg, pc, gstate, sizeof(gstate), &ms, &nm, err,
+                        sizeof(err))) {
+        free(rows);
         die_line("status", err);
         return 1;
     }
     int64_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += rows[i].lag;
-    printf("projection %s  group %s  %s  total lag %" PRId64 "\n", pc->name,
-           pc->group_id, paused ? "PAUSED" : "running", total);
-    printf("  %-32s %9s %12s %12s %10s %6s  %s\n", "TOPIC", "PARTITION",
-           "CHECKPOINT", "END", "LAG", "EPOCH", "STATE");
+    printf("projection %s  group %s (%s)  %s  workers %zu  total lag %" PRId64
+           "\n",
+           pc->name, pc->group_id, gstate,
+           paused ? "PAUSED" : nm ? "running" : "no worker running", nm,
+           total);
+    for (size_t i = 0; i < nm; i++)
+        printf("  worker %s  client %s  host %s\n", ms[i].member_id,
+               ms[i].client_id, ms[i].host);
+    printf("  %-32s %9s %12s %12s %10s %6s %6s  %s\n", "TOPIC", "PARTITION",
+           "CHECKPOINT", "END", "LAG", "EPOCH", "SKIPS", "STATE");
     for (size_t i = 0; i < n; i++) {
         char ck[24], state[48];
         if (rows[i].ckpt >= 0)
             snprintf(ck, sizeof(ck), "%" PRId64, rows[i].ckpt);
         else
             snprintf(ck, sizeof(ck), "-");
-        if (rows[i].halt >= 0) /* a failed event not yet parked/skipped */
-            snprintf(state, sizeof(state), "halted@%" PRId64, rows[i].halt);
-        else
-            snprintf(state, sizeof(state), "ok");
+        part_state(&rows[i], paused, nm, state, sizeof(state));
         printf("  %-32s %9" PRId32 " %12s %12" PRId64 " %10" PRId64
-               " %6" PRId64 "  %s\n",
+               " %6" PRId64 " %6" PRId64 "  %s\n",
                rows[i].tp.topic, rows[i].tp.partition, ck, rows[i].tp.hi,
-               rows[i].lag, rows[i].epoch, state);
+               rows[i].lag, rows[i].epoch, rows[i].skips, state);
     }
+    sf_group_members_free(ms, nm);
     free(rows);
     return 0;
 }
@@ -528,21 +558,25 @@ static int cmd_skip(const opts_t *o) {
     if (!pc || !o->topic || !o->have_partition || !o->have_offset) {
         if (pc || o->nargs != 1)
             die_line("skip", "usage: skip -c CONFIG PROJECTION -t TOPIC "
-                             "-p PARTITION -o OFFSET");
+                             "-p PARTITION -o OFFSET [--force]");
         rc = 2;
     } else {
         char err[1024];
-        int64_t prev = -1;
-        if (sf_admin_skip(cfg, pc, o->topic, o->partition, o->offset, &prev,
-                          err, sizeof(err))) {
+        sf_skip_info_t si;
+        sf_err_t e = sf_admin_skip(cfg, pc, o->topic, o->partition,
+                                   o->offset, o->force, &si, err,
+                                   sizeof(err));
+        if (e) {
             die_line("skip", err);
-            rc = 1;
+            rc = e == SF_ERR_INVALID_ARG ? 2 : 1;
         } else {
             sf_log("warn",
                    "projection=%s topic=%s partition=%" PRId32
                    " offset=%" PRId64 " previous_checkpoint=%" PRId64
+                   " skipped=%" PRId64 " forced=%d skips=%" PRId64
                    " msg=\"checkpoint moved by operator (skip)\"",
-                   pc->name, o->topic, o->partition, o->offset, prev);
+                   pc->name, o->topic, o->partition, o->offset, si.prev,
+                   si.skipped, o->force, si.count);
         }
     }
     sf_config_destroy(cfg);

@@ -316,6 +316,16 @@ static void part_done(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
     part_clear(w, p);
 }
 
+/* The partition stops here (on_error: stop, or a record that cannot be
+ * parked): tell `status` at once, the worker is about to leave. */
+static void report_halted(sf_worker_t *w, const part_t *p) {
+    char *member = rd_kafka_memberid(w->rk);
+    sf_ctl_report(w->redis, w->name, p->topic, p->partition, "halted",
+                  sf_time_now_ms(), member);
+    if (member)
+        rd_kafka_mem_free(w->rk, member);
+}
+
 static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...) {
@@ -456,6 +466,7 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
         set_fatal(w, SF_ERR_RULE,
                   "projection %s: %s/%" PRId32 "/%" PRId64 ": redis: %s",
                   w->name, p->topic, p->partition, r->bad_offset, r->msg);
+        report_halted(w, p);
         part_clear(w, p);
         return -1;
     }
@@ -822,6 +833,7 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
                   "projection %s: %s/%" PRId32 "/%" PRId64
                   ": %s (on_error: stop; nothing past it is checkpointed)",
                   w->name, p->topic, p->partition, m->offset, err);
+        report_halted(w, p);
         rd_kafka_message_destroy(m);
         return;
     }
