@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "control.h"
 #include "groups.h"
@@ -154,19 +155,59 @@ sf_err_t sf_status_collect(const sf_config_t *cfg, const sf_pconf_t *pc,
     return e;
 }
 
+/* Pause generations (control.h): set the flag with a new generation,
+ * then wait until every member of the projection's consumer group has
+ * acknowledged it.  Members are described again each round, so a worker
+ * that leaves stops counting and one that joins must acknowledge too (a
+ * new worker reads the flag before it applies anything). */
 sf_err_t sf_admin_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
-                        int paused, char *errstr, size_t errstr_size) {
+                        int paused, int timeout_ms, size_t *acked,
+                        char *errstr, size_t errstr_size) {
     sf_redis_t *r = NULL;
+    rd_kafka_t *rk = NULL;
+    int64_t gen = 0;
+    *acked = 0;
     sf_err_t e = connect_redis(cfg, &r, errstr, errstr_size);
-    if (e)
-        return e;
-    char key[512];
-    sf_redis_key(key, sizeof(key), pc->name, "paused", NULL, 0);
-    if (paused)
-        e = sf_redis_cmd(r, NULL, errstr, errstr_size, "SET %s 1", key);
-    else
-        e = sf_redis_cmd(r, NULL, errstr, errstr_size, "DEL %s", key);
+    if (!e)
+        e = sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size, NULL,
+                              NULL);
+    if (!e)
+        e = sf_ctl_pause_set(r, pc->name, paused, &gen, errstr, errstr_size);
+    double end = sf_mono_s() + timeout_ms / 1000.0;
+    while (!e) {
+        char state[32];
+        sf_member_t *ms = NULL;
+        size_t n = 0, ok = 0;
+        char missing[600] = "";
+        e = sf_group_describe(rk, pc->group_id, 10000, state, sizeof(state),
+                              &ms, &n, errstr, errstr_size);
+        if (e)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            if (sf_ctl_pause_acked(r, pc->name, ms[i].member_id, gen, paused))
+                ok++;
+            else
+                snprintf(missing + strlen(missing),
+                         sizeof(missing) - strlen(missing), "%s%s (%s)",
+                         *missing ? ", " : "", ms[i].member_id, ms[i].host);
+        }
+        sf_group_members_free(ms, n);
+        *acked = ok;
+        if (ok == n)
+            break;
+        if (sf_mono_s() >= end) {
+            e = sf_seterr(errstr, errstr_size, SF_ERR_TIMEOUT,
+                          "the flag is %s, but %zu of %zu worker(s) did not "
+                          "acknowledge within %d s: %s", paused ? "set"
+                          : "cleared", n - ok, n, timeout_ms / 1000, missing);
+            break;
+        }
+        struct timespec ts = {0, 200000000L};
+        nanosleep(&ts, NULL);
+    }
     sf_redis_destroy(r);
+    if (rk)
+        rd_kafka_destroy(rk);
     return e;
 }
 

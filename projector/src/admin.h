@@ -36,9 +36,15 @@ sf_err_t sf_status_group(const sf_config_t *cfg, const sf_pconf_t *pc,
                          char *state, size_t state_size, sf_member_t **members,
                          size_t *n, char *errstr, size_t errstr_size);
 
-/* Sets (paused=1) or deletes the pause flag. */
+/* Sets (paused=1) or deletes the pause flag, then waits until every
+ * member of the projection's consumer group acknowledged the new pause
+ * generation (control.h): once this returns SF_OK no worker applies
+ * anything (pause) / every worker applies again (resume).  *acked: the
+ * workers that acknowledged.  SF_ERR_TIMEOUT after timeout_ms names the
+ * workers that did not (the flag stays set/cleared). */
 sf_err_t sf_admin_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
-                        int paused, char *errstr, size_t errstr_size);
+                        int paused, int timeout_ms, size_t *acked,
+                        char *errstr, size_t errstr_size);
 
 typedef struct sf_skip_info {
     int64_t prev;     /* checkpoint before, -1 none */

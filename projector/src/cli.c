@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "admin.h"
 #include "config.h"
 #include "journey.h"
@@ -66,6 +68,27 @@ static void die_line(const char *cmd, const char *msg) {
     fprintf(stderr, "sf-projector %s: %s\n", cmd, msg);
 }
 
+/* Usage and configuration errors exit 2, everything else 1. */
+static int exit_code(sf_err_t e) {
+    return e == SF_ERR_CONFIG || e == SF_ERR_INVALID_ARG ? 2 : 1;
+}
+
+/* -X prop=value is checked against librdkafka's own property table
+ * (unknown names and bad values are refused, like kcat does) before it
+ * reaches the configuration. */
+static int check_X(const char *cmd, const char *k, const char *v) {
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(c, k, v, err, sizeof(err));
+    rd_kafka_conf_destroy(c);
+    if (res == RD_KAFKA_CONF_OK)
+        return 0;
+    char m[700];
+    snprintf(m, sizeof(m), "-X %s=%s: %s", k, v, err);
+    die_line(cmd, m);
+    return 2;
+}
+
 static const char USAGE[] =
     "Usage: sf-projector COMMAND [options]\n"
     "\n"
@@ -77,9 +100,11 @@ static const char USAGE[] =
     "zero\n"
     "  status -c CONFIG [PROJECTION]      checkpoint, end offset, lag per "
     "partition\n"
-    "  pause -c CONFIG PROJECTION         workers stop applying (flag in "
-    "Redis)\n"
-    "  resume -c CONFIG PROJECTION\n"
+    "  pause -c CONFIG PROJECTION [--timeout S]\n"
+    "                                     workers stop applying; returns once "
+    "every\n"
+    "                                     worker acknowledged (default 30 s)\n"
+    "  resume -c CONFIG PROJECTION [--timeout S]\n"
     "  skip -c CONFIG PROJECTION -t TOPIC -p PARTITION -o OFFSET [--force]\n"
     "                                     pass the event blocking a partition"
     "\n"
@@ -108,6 +133,7 @@ typedef struct opts {
     int64_t offset, as_of;
     int force, have_partition, have_offset, state;
     long batch;
+    int timeout_s;
     char **X;
     int nX;
     char **args;
@@ -125,11 +151,13 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         {"force", no_argument, NULL, 'f'},
         {"state", no_argument, NULL, 'S'},
         {"batch", required_argument, NULL, 'B'},
+        {"timeout", required_argument, NULL, 'T'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     o->as_of = -1;
+    o->timeout_s = 30;
     o->X = calloc((size_t)argc + 1, sizeof(char *));
     if (!o->X)
         return 1;
@@ -162,6 +190,14 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
                 return 2;
             }
             o->have_offset = 1;
+            break;
+        case 'T':
+            errno = 0;
+            o->timeout_s = (int)strtol(optarg, &end, 10);
+            if (*end || errno || o->timeout_s <= 0 || o->timeout_s > 86400) {
+                die_line(cmd, "--timeout needs seconds (1..86400)");
+                return 2;
+            }
             break;
         case 'B':
             o->batch = strtol(optarg, &end, 10);
@@ -211,8 +247,12 @@ static int load(const char *cmd, const opts_t *o, sf_config_t **cfg) {
             return 2;
         }
         *eq = '\0';
-        sf_config_kafka_set(*cfg, o->X[i], eq + 1);
+        int bad = check_X(cmd, o->X[i], eq + 1);
+        if (!bad)
+            sf_config_kafka_set(*cfg, o->X[i], eq + 1);
         *eq = '=';
+        if (bad)
+            return 2;
     }
     return 0;
 }
@@ -428,7 +468,7 @@ static int cmd_rebuild(const opts_t *o) {
                                     &st, err, sizeof(err));
         if (e) {
             die_line("rebuild", err);
-            rc = e == SF_ERR_STATE ? 1 : 1;
+            rc = exit_code(e);
         }
     }
     if (cat)
@@ -442,7 +482,9 @@ static int cmd_rebuild(const opts_t *o) {
 /* A partition's state for `status`: halted (an event failed and was not
  * parked), paused (operator), else what the worker holding it last
  * reported (ok, stuck, fenced, dlq-failing; reports older than 15 s are
- * stale), else stuck when events wait and no worker reports. */
+ * stale), else halted@N when the last worker stopped on the event the
+ * partition still waits for, else stuck when events wait and no worker
+ * reports. */
 static void part_state(const sf_status_row_t *r, int paused, size_t members,
                        char *buf, size_t size) {
     int fresh = r->report[0] && members &&
@@ -453,8 +495,9 @@ static void part_state(const sf_status_row_t *r, int paused, size_t members,
         snprintf(buf, size, "paused");
     else if (fresh)
         snprintf(buf, size, "%s", r->report);
-    else if (r->lag > 0 && !strcmp(r->report, "halted"))
-        snprintf(buf, size, "halted@%" PRId64, r->ckpt + 1);
+    else if (r->lag > 0 && !strncmp(r->report, "halted@", 7) &&
+             strtoll(r->report + 7, NULL, 10) == r->ckpt + 1)
+        snprintf(buf, size, "%s", r->report); /* the worker stopped there */
     else if (r->lag > 0)
         snprintf(buf, size, "stuck");
     else
@@ -467,12 +510,15 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
     int paused = 0;
     char err[1024], gstate[32] = "?";
     sf_member_t *ms = NULL;
-    if (sf_status_collect(cfg, pc, &rows, &n, &paused, err, sizeof(err)) ||
-        sf_status_group(cfg, pc, gstate, sizeof(gstate), &ms, &nm, err,
-                        sizeof(err))) {
+    sf_err_t e = sf_status_collect(cfg, pc, &rows, &n, &paused, err,
+                                   sizeof(err));
+    if (!e)
+        e = sf_status_group(cfg, pc, gstate, sizeof(gstate), &ms, &nm, err,
+                            sizeof(err));
+    if (e) {
         free(rows);
         die_line("status", err);
-        return 1;
+        return exit_code(e);
     }
     int64_t total = 0;
     for (size_t i = 0; i < n; i++)
@@ -536,12 +582,16 @@ static int cmd_pause(const opts_t *o, int paused) {
         rc = 2;
     } else {
         char err[1024];
-        if (sf_admin_pause(cfg, pc, paused, err, sizeof(err))) {
+        size_t acked = 0;
+        sf_err_t e = sf_admin_pause(cfg, pc, paused, o->timeout_s * 1000,
+                                    &acked, err, sizeof(err));
+        if (e) {
             die_line(cmd, err);
-            rc = 1;
+            rc = exit_code(e);
         } else {
-            fprintf(stderr, "projection %s %s (workers notice within ~1 s)\n",
-                    pc->name, paused ? "paused" : "resumed");
+            fprintf(stderr, "projection %s %s: acknowledged by %zu "
+                    "worker(s)\n", pc->name, paused ? "paused" : "resumed",
+                    acked);
         }
     }
     sf_config_destroy(cfg);
@@ -609,10 +659,12 @@ static int cmd_journey(const opts_t *o) {
     } else if (!(rc = load_catalog("journey", cfg, &cat))) {
         char err[1024];
         int64_t n = 0;
-        if (sf_journey_run(cfg, cat, o->topic, o->args[0], o->as_of, fold,
-                           o->state, journey_emit, NULL, &n, err, sizeof(err))) {
+        sf_err_t e = sf_journey_run(cfg, cat, o->topic, o->args[0], o->as_of,
+                                    fold, o->state, journey_emit, NULL, &n,
+                                    err, sizeof(err));
+        if (e) {
             die_line("journey", err);
-            rc = 1;
+            rc = exit_code(e);
         } else {
             fprintf(stderr, "journey: %" PRId64 " event(s) of %s\n", n,
                     o->args[0]);

@@ -114,9 +114,10 @@ sf_err_t sf_ctl_pause_get(sf_redis_t *r, const char *proj, int *paused,
 void sf_ctl_pause_ack(sf_redis_t *r, const char *proj, const char *member,
                       int64_t gen, int paused) {
     char key[512];
+    char val[64];
     sf_redis_key(key, sizeof(key), proj, "pause_ack", NULL, 0);
-    sf_redis_cmd(r, NULL, NULL, 0, "HSET %s %s %" PRId64 " %d", key, member,
-                 gen, paused ? 1 : 0);
+    snprintf(val, sizeof(val), "%" PRId64 " %d", gen, paused ? 1 : 0);
+    sf_redis_cmd(r, NULL, NULL, 0, "HSET %s %s %s", key, member, val);
 }
 
 int sf_ctl_pause_acked(sf_redis_t *r, const char *proj, const char *member,
@@ -142,9 +143,11 @@ void sf_ctl_report(sf_redis_t *r, const char *proj, const char *topic,
                    const char *member) {
     char key[512], field[512];
     sf_redis_key(key, sizeof(key), proj, "parts", NULL, 0);
+    char val[512];
     snprintf(field, sizeof(field), "%s:%" PRId32, topic, partition);
-    sf_redis_cmd(r, NULL, NULL, 0, "HSET %s %s %s %" PRId64 " %s", key, field,
-                 state, now_ms, member && *member ? member : "-");
+    snprintf(val, sizeof(val), "%s %" PRId64 " %s", state, now_ms,
+             member && *member ? member : "-");
+    sf_redis_cmd(r, NULL, NULL, 0, "HSET %s %s %s", key, field, val);
 }
 
 void sf_ctl_report_get(sf_redis_t *r, const char *proj, const char *topic,

@@ -318,9 +318,10 @@ static void part_done(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
 
 /* The partition stops here (on_error: stop, or a record that cannot be
  * parked): tell `status` at once, the worker is about to leave. */
-static void report_halted(sf_worker_t *w, const part_t *p) {
-    char *member = rd_kafka_memberid(w->rk);
-    sf_ctl_report(w->redis, w->name, p->topic, p->partition, "halted",
+static void report_halted(sf_worker_t *w, const part_t *p, int64_t offset) {
+    char *member = rd_kafka_memberid(w->rk), st[40];
+    snprintf(st, sizeof(st), "halted@%" PRId64, offset);
+    sf_ctl_report(w->redis, w->name, p->topic, p->partition, st,
                   sf_time_now_ms(), member);
     if (member)
         rd_kafka_mem_free(w->rk, member);
@@ -466,7 +467,7 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
         set_fatal(w, SF_ERR_RULE,
                   "projection %s: %s/%" PRId32 "/%" PRId64 ": redis: %s",
                   w->name, p->topic, p->partition, r->bad_offset, r->msg);
-        report_halted(w, p);
+        report_halted(w, p, r->bad_offset);
         part_clear(w, p);
         return -1;
     }
@@ -833,7 +834,7 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
                   "projection %s: %s/%" PRId32 "/%" PRId64
                   ": %s (on_error: stop; nothing past it is checkpointed)",
                   w->name, p->topic, p->partition, m->offset, err);
-        report_halted(w, p);
+        report_halted(w, p, m->offset);
         rd_kafka_message_destroy(m);
         return;
     }
