@@ -422,7 +422,14 @@ static int64_t part_lag(const part_t *pt) {
     return pt->high > pt->checkpoint ? pt->high - pt->checkpoint : 0;
 }
 
-/* The partition's state, lock held (see sf_metrics_partition_state). */
+/* Lag and no progress for stuck_after, not paused (lock held). */
+static int part_stuck(sf_metrics_t *m, const proj_t *p, const part_t *pt) {
+    return !p->paused && part_lag(pt) > 0 &&
+           (double)(now_ms(m) - pt->progress_ms) / 1000.0 > m->stuck_after_s;
+}
+
+/* The partition's state, lock held (see sf_metrics_partition_state): the
+ * most specific reason first. */
 static const char *part_state_locked(sf_metrics_t *m, const proj_t *p,
                                      const part_t *pt) {
     if (pt->fenced)
@@ -431,8 +438,7 @@ static const char *part_state_locked(sf_metrics_t *m, const proj_t *p,
         return "paused";
     if (p->dlq_failing_ms)
         return "dlq-failing";
-    if (part_lag(pt) > 0 &&
-        (double)(now_ms(m) - pt->progress_ms) / 1000.0 > m->stuck_after_s)
+    if (part_stuck(m, p, pt))
         return "stuck";
     return "ok";
 }
@@ -489,6 +495,8 @@ static int health_ok_locked(sf_metrics_t *m, char *why, size_t why_size) {
         for (size_t j = 0; j < p->nparts; j++) {
             const part_t *pt = &p->parts[j];
             const char *st = part_state_locked(m, p, pt);
+            if (strcmp(st, "fenced") && part_stuck(m, p, pt))
+                st = "stuck"; /* listed even when the cause is known */
             if (!strcmp(st, "fenced")) {
                 ok = 0;
                 why_add(why, why_size,

@@ -289,11 +289,20 @@ static void test_health_partitions(void **state) {
     assert_false(sf_metrics_is_ready(m, why, sizeof why));
     sf_metrics_partition_checkpoint(m, "p", "t", 0, 7, -1);
     assert_true(sf_metrics_is_ready(m, why, sizeof why));
-    /* dead-lettering failing */
+    /* dead-lettering failing; when it lasts, the partition is stuck too */
     sf_metrics_dlq_failing(m, "p", 1);
     assert_false(sf_metrics_is_ready(m, why, sizeof why));
     assert_non_null(strstr(why, "dead-lettering failing since"));
+    assert_null(strstr(why, "stuck"));
+    sf_metrics_partition_watermark(m, "p", "t", 0, 9);
+    fake_now += 11000;
+    assert_false(sf_metrics_is_ready(m, why, sizeof why));
+    assert_non_null(strstr(why, "dead-lettering failing since"));
+    assert_non_null(strstr(why, "t/0 stuck"));
+    assert_string_equal(sf_metrics_partition_state(m, "p", "t", 0),
+                        "dlq-failing");
     sf_metrics_dlq_failing(m, "p", 0);
+    sf_metrics_partition_checkpoint(m, "p", "t", 0, 9, -1);
     assert_true(sf_metrics_is_ready(m, why, sizeof why));
     /* fenced */
     sf_metrics_partition_fenced(m, "p", "t", 0, 1);
