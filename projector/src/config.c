@@ -635,11 +635,14 @@ static sf_err_t parse_root(ctx_t *x, yaml_node_t *root) {
                     const char *ms = sf_yaml_scalar(mk);
                     if (ms && !strcmp(ms, "listen"))
                         e = scalar(x, mv, "metrics.listen", &c->metrics_listen);
+                    else if (ms && !strcmp(ms, "stuck_after"))
+                        e = int_in(x, mv, 1, 86400, &c->stuck_after_s);
                     else
                         e = sf_yaml_err(x->y, mk, x->errstr, x->errstr_size,
                                         SF_ERR_CONFIG,
                                         "unknown key \"%s\" in metrics "
-                                        "(known: listen)", ms ? ms : "?");
+                                        "(known: listen, stuck_after)",
+                                        ms ? ms : "?");
                     if (e)
                         return e;
                 }

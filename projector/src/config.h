@@ -59,6 +59,7 @@ typedef struct sf_config {
     sf_redis_conf_t redis;
     char *schemas;        /* resolved path or NULL */
     char *metrics_listen; /* or NULL: no HTTP endpoint */
+    int stuck_after_s;    /* metrics.stuck_after; 0: default (60) */
     sf_pconf_t *proj;
     size_t nproj;
 } sf_config_t;

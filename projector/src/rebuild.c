@@ -14,6 +14,8 @@
 #include "kmeta.h"
 #include "log.h"
 #include "projection.h"
+#include "control.h"
+#include "rebuild_poison.h"
 #include "redis_sink.h"
 #include "retry.h"
 #include "sf_assert.h"
@@ -28,7 +30,11 @@ typedef struct rpart {
 } rpart_t;
 
 typedef struct rb {
+    const sf_config_t *cfg;
     const sf_pconf_t *pc;
+    sf_dlq_t *dlq; /* created at the first poison record */
+    sf_redis_t *ctl; /* control records (control.h): a connection of its
+                        own, since redis has pipelined replies pending */
     rd_kafka_t *rk;
     sf_redis_t *redis;
     sf_projection_t *proj;
@@ -453,14 +459,31 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
                                   sizeof(err));
         if (e) {
             r->st->poison++;
-            if (poison)
-                poison(opaque, p->tp.topic, p->tp.partition, m->offset, err);
-            if (r->pc->on_error_stop)
-                sf_seterr(errstr, errstr_size, e,
-                          "%s/%" PRId32 "/%" PRId64 ": %s (on_error: stop)",
-                          p->tp.topic, p->tp.partition, m->offset, err);
-            else
-                e = SF_OK;
+            int already = 0;
+            if (r->pc->on_error_stop) {
+                /* the precheck found it skipped by the operator */
+                already = sf_skiprec_seen_at(r->ctl, r->pc->name,
+                                             p->tp.topic, p->tp.partition,
+                                             m->offset);
+                if (!already)
+                    sf_seterr(errstr, errstr_size, e,
+                              "%s/%" PRId32 "/%" PRId64
+                              ": %s (on_error: stop)",
+                              p->tp.topic, p->tp.partition, m->offset, err);
+                else
+                    e = SF_OK;
+            } else {
+                e = sf_rebuild_park(r->cfg, r->pc, &r->dlq, r->ctl, m, err,
+                                    &already, errstr, errstr_size);
+            }
+            if (poison && !e) {
+                char why[1200];
+                snprintf(why, sizeof(why), "%s (%s)", err,
+                         r->pc->on_error_stop ? "skipped by the operator"
+                         : already ? "already dead-lettered"
+                                   : "dead-lettered now");
+                poison(opaque, p->tp.topic, p->tp.partition, m->offset, why);
+            }
         }
         rd_kafka_message_destroy(m);
         if (!e && ++r->pending >= batch)
@@ -489,6 +512,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                         volatile sig_atomic_t *stop, sf_rebuild_stats_t *st,
                         char *errstr, size_t errstr_size) {
     rb_t r = {0};
+    r.cfg = cfg;
     r.pc = pc;
     r.st = st;
     memset(st, 0, sizeof(*st));
@@ -509,7 +533,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     if (!o->force && (e = group_check(r.rk, pc->group_id, errstr,
                                       errstr_size)))
         goto out;
-    if ((e = sf_redis_connect(&cfg->redis, &r.redis, errstr, errstr_size)))
+    if ((e = sf_redis_connect(&cfg->redis, &r.redis, errstr, errstr_size)) ||
+        (e = sf_redis_connect(&cfg->redis, &r.ctl, errstr, errstr_size)))
         goto out;
     if ((e = sf_projection_create(pc, &r.proj, errstr, errstr_size)))
         goto out;
@@ -538,6 +563,12 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     sf_log("debug", "projection=%s msg=\"rebuild: %zu partitions, %" PRId64
            " events, setup %.3fs\"", pc->name, ntp, st->total,
            sf_mono_s() - t0);
+    /* 0. an on_error: stop projection with poison in its history would
+     * stop half way: find out before the old view is cleared */
+    if (pc->on_error_stop &&
+        (e = sf_rebuild_precheck(r.rk, r.ctl, pc, r.proj, r.dec, tps, ntp,
+                                 o->as_of_ms, stop, errstr, errstr_size)))
+        goto out;
     /* 1. fence: from here on no stale worker writes. */
     for (size_t i = 0; i < ntp && !e; i++)
         e = sf_redis_epoch_bump(r.redis, pc->name, tps[i].topic,
@@ -629,6 +660,8 @@ out:
     free(r.all_part);
     free(r.all_tok);
     free(tps);
+    sf_dlq_destroy(r.dlq);
+    sf_redis_destroy(r.ctl);
     if (r.dec)
         sf_decoder_destroy(r.dec);
     sf_projection_destroy(r.proj);

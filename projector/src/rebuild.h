@@ -16,9 +16,11 @@
  * checkpoint stops at the last applied event, so a later `run` catches up
  * from there.
  *
- * Poison events are counted and reported through the progress callback,
- * not dead-lettered again (the original run did that); with on_error: stop
- * the rebuild fails at the first one.
+ * Poison events are counted and reported through the poison callback and
+ * dead-lettered unless recorded as dead-lettered already
+ * (rebuild_poison.h); with on_error: stop the history is checked first and
+ * a poison event the operator has not skipped fails the rebuild before
+ * anything is cleared.
  */
 #ifndef SF_PROJ_REBUILD_H
 #define SF_PROJ_REBUILD_H

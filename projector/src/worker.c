@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "control.h"
 #include "dlq.h"
 #include "event.h"
 #include "kconf.h"
@@ -49,6 +50,7 @@ typedef struct part {
     sf_batch_t batch;
     rd_kafka_message_t **msgs; /* every record of the batch */
     char **reasons;            /* non-NULL: dead-letter with this reason */
+    unsigned char *dlq_sent;   /* 1 dead-lettered now, 2 by an earlier run */
     size_t nmsgs, cap;
     int dlq_done;
     double t0; /* monotonic time of the batch's first event */
@@ -77,6 +79,9 @@ struct sf_worker {
     sf_event_t ev;
     sf_buf_t scratch;
     double last_pause_check;
+    int64_t pause_gen_acked;
+    char pause_member[256]; /* member id that acknowledged it */
+    double last_tick, last_report;
     /* flush scratch */
     sf_apply_req_t *freq;
     part_t **fpart;
@@ -152,10 +157,15 @@ static int part_keep(part_t *p, rd_kafka_message_t *m, const char *reason) {
         if (!nr)
             return -1;
         p->reasons = nr;
+        unsigned char *ns = realloc(p->dlq_sent, cap);
+        if (!ns)
+            return -1;
+        p->dlq_sent = ns;
         p->cap = cap;
     }
     p->msgs[p->nmsgs] = m;
     p->reasons[p->nmsgs] = reason ? strdup(reason) : NULL;
+    p->dlq_sent[p->nmsgs] = 0;
     p->nmsgs++;
     return 0;
 }
@@ -165,6 +175,7 @@ static void part_free(sf_worker_t *w, part_t *p) {
     sf_batch_free(&p->batch);
     free(p->msgs);
     free(p->reasons);
+    free(p->dlq_sent);
     free(p->topic);
     free(p);
 }
@@ -203,12 +214,47 @@ static void resume_all(sf_worker_t *w) {
     rd_kafka_topic_partition_list_destroy(a);
 }
 
+/* Once a second: the watermarks of the partitions held (so lag and the
+ * stuck clock are right while nothing is applied), and every few seconds
+ * each partition's state into Redis for `status` (control.h). */
+static void health_tick(sf_worker_t *w) {
+    double now = sf_mono_s();
+    if (now - w->last_tick < 1.0)
+        return;
+    w->last_tick = now;
+    int report = now - w->last_report >= 3.0;
+    if (report)
+        w->last_report = now;
+    char *member = report ? rd_kafka_memberid(w->rk) : NULL;
+    for (size_t i = 0; i < w->nparts; i++) {
+        part_t *p = w->parts[i];
+        if (!p->assigned)
+            continue;
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(w->rk, p->topic, p->partition, &lo,
+                                           &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi >= 0)
+            M(partition_watermark, w->name, p->topic, p->partition, hi);
+        if (report)
+            sf_ctl_report(w->redis, w->name, p->topic, p->partition,
+                          p->fenced ? "fenced"
+                          : w->m    ? sf_metrics_partition_state(
+                                       w->m, w->name, p->topic, p->partition)
+                          : w->paused ? "paused"
+                                      : "ok",
+                          sf_time_now_ms(), member);
+    }
+    if (member)
+        rd_kafka_mem_free(w->rk, member);
+}
+
 /* Waits ms while keeping the group membership alive; records delivered
  * meanwhile are dropped (resume_all seeks back to them). */
 static void backoff_wait(sf_worker_t *w, int ms) {
     double end = sf_mono_s() + ms / 1000.0;
     while (sf_mono_s() < end && !*w->stop) {
         M0(heartbeat);
+        health_tick(w);
         if (w->in_rebalance) {
             sleep_ms(50);
             continue;
@@ -270,6 +316,17 @@ static void part_done(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
     part_clear(w, p);
 }
 
+/* The partition stops here (on_error: stop, or a record that cannot be
+ * parked): tell `status` at once, the worker is about to leave. */
+static void report_halted(sf_worker_t *w, const part_t *p, int64_t offset) {
+    char *member = rd_kafka_memberid(w->rk), st[40];
+    snprintf(st, sizeof(st), "halted@%" PRId64, offset);
+    sf_ctl_report(w->redis, w->name, p->topic, p->partition, st,
+                  sf_time_now_ms(), member);
+    if (member)
+        rd_kafka_mem_free(w->rk, member);
+}
+
 static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...) {
@@ -284,52 +341,106 @@ static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...) {
 }
 
 /* Dead-letters every pending poison record, confirmed.  0 when done, -1
- * when stopping before it could be done. */
+ * when stopping before it could be done (or a record cannot be parked at
+ * all: then the worker stops like on_error: stop).  Records are collected
+ * again each round because the back-off polls the consumer, and a
+ * rebalance there may take partitions (and their records) away. */
 static int dlq_pending(sf_worker_t *w) {
-    int any = 0;
-    char err[512];
+    char err[1024];
+    sf_dlq_item_t *items = NULL;
+    size_t cap = 0;
+    int rc = 0;
     sf_backoff_t bo;
     sf_backoff_init(&bo, 100, 5000);
-    for (size_t i = 0; i < w->nparts; i++) {
-        part_t *p = w->parts[i];
-        for (size_t k = 0; !p->dlq_done && k < p->nmsgs; k++)
-            if (p->reasons[k])
-                any = 1;
-    }
-    if (!any)
-        return 0;
     for (;;) {
-        sf_err_t e = SF_OK;
-        for (size_t i = 0; !e && i < w->nparts; i++) {
+        size_t n = 0;
+        for (size_t i = 0; i < w->nparts; i++) {
             part_t *p = w->parts[i];
-            if (p->dlq_done)
-                continue;
-            for (size_t k = 0; !e && k < p->nmsgs; k++)
-                if (p->reasons[k])
-                    e = sf_dlq_produce(w->dlq, p->msgs[k], p->reasons[k], err,
-                                       sizeof(err));
+            for (size_t k = 0; !p->dlq_done && k < p->nmsgs; k++) {
+                if (!p->reasons[k] || p->dlq_sent[k])
+                    continue;
+                if (sf_dlqrec_seen(w->redis, w->name, p->msgs[k])) {
+                    p->dlq_sent[k] = 2; /* an earlier run parked it */
+                    continue;
+                }
+                if (n == cap) {
+                    size_t nc = cap ? cap * 2 : 16;
+                    sf_dlq_item_t *ni = realloc(items, nc * sizeof(*ni));
+                    if (!ni) {
+                        set_fatal(w, SF_ERR_NOMEM, "out of memory");
+                        free(items);
+                        return -1;
+                    }
+                    items = ni;
+                    cap = nc;
+                }
+                memset(&items[n], 0, sizeof(items[n]));
+                items[n].m = p->msgs[k];
+                items[n].reason = p->reasons[k];
+                n++;
+            }
         }
-        if (!e)
-            e = sf_dlq_flush(w->dlq, 10000, err, sizeof(err));
-        if (!e)
+        sf_err_t e = n ? sf_dlq_send(w->dlq, items, n, 10000, err,
+                                     sizeof(err))
+                       : SF_OK;
+        for (size_t j = 0; j < n; j++) {
+            if (!items[j].done)
+                continue;
+            for (size_t i = 0; i < w->nparts; i++) {
+                part_t *p = w->parts[i];
+                for (size_t k = 0; k < p->nmsgs; k++)
+                    if (p->msgs[k] == items[j].m) {
+                        p->dlq_sent[k] = 1;
+                        if (items[j].level)
+                            sf_log("warn",
+                                   "projection=%s topic=%s partition=%" PRId32
+                                   " offset=%" PRId64 " size=%zu msg=\"dead "
+                                   "letter too large: written with the %s "
+                                   "(sf_dlq_truncated)\"",
+                                   w->name, p->topic, p->partition,
+                                   p->msgs[k]->offset, p->msgs[k]->len,
+                                   items[j].level == 1
+                                       ? "value cut to fit"
+                                       : "value and headers left out");
+                    }
+            }
+        }
+        if (!e) {
+            M(dlq_failing, w->name, 0);
             break;
+        }
         M(error, w->name, e);
+        if (e == SF_ERR_KAFKA_FATAL) {
+            /* refused for good even when cut: park it by hand */
+            set_fatal(w, SF_ERR_RULE, "projection %s: %s (the worker stops "
+                      "like on_error: stop; skip the record once it is "
+                      "parked elsewhere)", w->name, err);
+            rc = -1;
+            break;
+        }
+        M(dlq_failing, w->name, 1);
         sf_log("warn", "projection=%s msg=\"dead-letter failed, retrying: %s\"",
                w->name, err);
-        if (*w->stop)
-            return -1;
+        if (*w->stop) {
+            rc = -1;
+            break;
+        }
         outage_pause(w);
         backoff_wait(w, sf_backoff_next(&bo));
     }
+    free(items);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < w->nparts; i++) {
         part_t *p = w->parts[i];
         if (p->dlq_done)
             continue;
         uint64_t n = 0;
         for (size_t k = 0; k < p->nmsgs; k++)
-            if (p->reasons[k]) {
+            if (p->reasons[k] && p->dlq_sent[k] == 1) {
                 char q[600];
                 n++;
+                sf_dlqrec_add(w->redis, w->name, p->msgs[k]);
                 sf_log("warn",
                        "projection=%s topic=%s partition=%" PRId32
                        " offset=%" PRId64 " dlq=%s.dlq reason=%s",
@@ -350,7 +461,7 @@ static int dlq_pending(sf_worker_t *w) {
  * With on_error: stop, or when the record is missing, stop instead: a
  * restart resumes after the commands already applied. */
 static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
-    char err[512], what[400];
+    char err[1024], what[400];
     rd_kafka_message_t *m = NULL;
     for (size_t k = 0; k < p->nmsgs; k++)
         if (p->msgs[k]->offset == r->bad_offset)
@@ -373,6 +484,7 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
                   "(on_error: stop; a restart resumes after what was "
                   "applied)",
                   w->name, p->topic, p->partition, r->bad_offset, what);
+        report_halted(w, p, r->bad_offset);
         part_clear(w, p);
         return -1;
     }
@@ -380,19 +492,42 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
     snprintf(reason, sizeof(reason), "redis: %s", what);
     sf_backoff_t bo;
     sf_backoff_init(&bo, 100, 5000);
+    sf_dlq_item_t it;
+    memset(&it, 0, sizeof(it));
     for (;;) {
-        sf_err_t e = sf_dlq_produce(w->dlq, m, reason, err, sizeof(err));
-        if (!e)
-            e = sf_dlq_flush(w->dlq, 10000, err, sizeof(err));
-        if (!e)
+        it.m = m;
+        it.reason = reason;
+        sf_err_t e = sf_dlqrec_seen(w->redis, w->name, m)
+                         ? SF_OK
+                         : sf_dlq_send(w->dlq, &it, 1, 10000, err,
+                                       sizeof(err));
+        if (!e) {
+            M(dlq_failing, w->name, 0);
             break;
+        }
+        if (e == SF_ERR_KAFKA_FATAL) {
+            set_fatal(w, SF_ERR_RULE, "projection %s: %s", w->name, err);
+            part_clear(w, p);
+            return -1;
+        }
+        M(dlq_failing, w->name, 1);
+        sf_log("warn", "projection=%s msg=\"dead-letter failed, retrying: %s\"",
+               w->name, err);
         if (*w->stop) {
             part_clear(w, p);
             return -1;
         }
         outage_pause(w);
         backoff_wait(w, sf_backoff_next(&bo));
+        /* the back-off polls: a rebalance may have taken the record */
+        m = NULL;
+        for (size_t k = 0; p->assigned && k < p->nmsgs; k++)
+            if (p->msgs[k]->offset == r->bad_offset)
+                m = p->msgs[k];
+        if (!m)
+            return -1;
     }
+    sf_dlqrec_add(w->redis, w->name, m);
     char q[600];
     sf_log("warn",
            "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
@@ -405,6 +540,7 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
                                        NULL, err, sizeof(err));
     if (e == SF_ERR_FENCED) {
         p->fenced = 1;
+        M(partition_fenced, w->name, p->topic, p->partition, 1);
         part_clear(w, p);
     } else if (!e) {
         p->ckpt = r->bad_offset;
@@ -573,6 +709,7 @@ static void flush(sf_worker_t *w) {
                            w->name, p->topic, p->partition,
                            p->batch.first_offset, p->token, r->msg);
                     p->fenced = 1;
+                    M(partition_fenced, w->name, p->topic, p->partition, 1);
                     part_clear(w, p);
                     break;
                 case SF_APPLY_EPOCH_LOST:
@@ -679,12 +816,11 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
          * the partition.  Beyond its end, the topic was recreated or Redis
          * holds another cluster's view; before its start, events were
          * deleted unapplied.  Either way resuming would skip events. */
-        int64_t lo, hi;
-        if (!e && ckpt >= 0 &&
-            rd_kafka_query_watermark_offsets(w->rk, p->topic, p->partition,
-                                             &lo, &hi, 10000) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR &&
-            (ckpt + 1 > hi || ckpt + 1 < lo)) {
+        int64_t lo = -1, hi = -1;
+        int have_wm = !e && rd_kafka_query_watermark_offsets(
+                                w->rk, p->topic, p->partition, &lo, &hi,
+                                10000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (have_wm && ckpt >= 0 && (ckpt + 1 > hi || ckpt + 1 < lo)) {
             set_fatal(w, SF_ERR_STATE,
                       "projection %s: %s/%" PRId32 ": checkpoint %" PRId64
                       " is outside the partition's offsets %" PRId64
@@ -699,9 +835,13 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
         p->ckpt = ckpt;
         tp->offset = ckpt >= 0 ? ckpt + 1 : RD_KAFKA_OFFSET_BEGINNING;
         M(partition_assigned, w->name, p->topic, p->partition);
-        if (ckpt >= 0)
-            M(partition_checkpoint, w->name, p->topic, p->partition, ckpt + 1,
-              -1);
+        M(partition_fenced, w->name, p->topic, p->partition, p->fenced);
+        /* lag is known from here on, not only after a first batch */
+        if (ckpt >= 0 || have_wm)
+            M(partition_checkpoint, w->name, p->topic, p->partition,
+              ckpt >= 0 ? ckpt + 1 : lo, -1);
+        if (have_wm)
+            M(partition_watermark, w->name, p->topic, p->partition, hi);
         sf_log("info",
                "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
                " token=%" PRId64 " msg=\"assigned, resuming from the redis "
@@ -802,8 +942,11 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
         return;
     }
     char err[1024];
-    if (!p->batch.nevents)
+    if (!p->batch.nevents) {
         p->t0 = sf_mono_s();
+        M(partition_pending, w->name, p->topic, p->partition,
+          rd_kafka_message_timestamp(m, NULL));
+    }
     sf_err_t e = sf_projection_process(w->proj, w->dec, m, &w->ev, &p->batch,
                                        &w->scratch, w->pc->on_error_stop, err,
                                        sizeof(err));
@@ -813,6 +956,7 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
                   "projection %s: %s/%" PRId32 "/%" PRId64
                   ": %s (on_error: stop; nothing past it is checkpointed)",
                   w->name, p->topic, p->partition, m->offset, err);
+        report_halted(w, p, m->offset);
         rd_kafka_message_destroy(m);
         return;
     }
@@ -827,25 +971,42 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
     w->pending++;
 }
 
+/* The operator's pause flag, once a second: pausing flushes the batch in
+ * hand and stops applying; then the worker acknowledges the pause
+ * generation with its member id, which is what `pause` waits for
+ * (control.h).  Records consumed while paused are dropped (handle()). */
 static void check_paused(sf_worker_t *w) {
     double now = sf_mono_s();
     if (now - w->last_pause_check < 1.0)
         return;
     w->last_pause_check = now;
     int paused;
+    int64_t gen;
     char err[256];
-    if (sf_redis_paused(w->redis, w->name, &paused, err, sizeof(err)))
+    if (sf_ctl_pause_get(w->redis, w->name, &paused, &gen, err, sizeof(err)))
         return; /* the next flush reports and retries */
     if (paused && !w->paused) {
         flush(w);
         pause_all(w);
         w->paused = 1;
+        M(projection_paused, w->name, 1);
         sf_log("info", "projection=%s msg=\"paused by operator\"", w->name);
     } else if (!paused && w->paused) {
         w->paused = 0;
+        M(projection_paused, w->name, 0);
         resume_all(w);
         sf_log("info", "projection=%s msg=\"resumed by operator\"", w->name);
     }
+    char *member = rd_kafka_memberid(w->rk);
+    if (member && *member && !w->fatal &&
+        (gen != w->pause_gen_acked || strcmp(member, w->pause_member))) {
+        /* again after a rejoin: the new member id must acknowledge too */
+        sf_ctl_pause_ack(w->redis, w->name, member, gen, w->paused);
+        w->pause_gen_acked = gen;
+        snprintf(w->pause_member, sizeof(w->pause_member), "%s", member);
+    }
+    if (member)
+        rd_kafka_mem_free(w->rk, member);
 }
 
 sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
@@ -866,6 +1027,7 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
     size_t batch_size = (size_t)w->pc->batch_size;
     while (!*w->stop && !w->fatal) {
         M0(heartbeat);
+        health_tick(w);
         check_paused(w);
         double deadline = sf_mono_s() + w->pc->batch_ms / 1000.0;
         while (!*w->stop && !w->fatal && w->pending < batch_size) {

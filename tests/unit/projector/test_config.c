@@ -209,9 +209,33 @@ static void rules_file_relative(void **state) {
     remove(dir);
 }
 
+/* metrics.stuck_after: seconds, 1..86400; 0 in the struct when absent. */
+static void metrics_stuck_after(void **state) {
+    (void)state;
+    sf_config_t *c = NULL;
+    char err[512] = "";
+    const char *ok = "metrics: {listen: \":0\", stuck_after: 45}\n"
+                     "projections: [{name: p, topics: [t], rules: {keys: [\"v:*\"], on: {}}}]\n";
+    if (sf_config_load_string(ok, "m.yaml", "/", &c, err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_int_equal(c->stuck_after_s, 45);
+    assert_string_equal(c->metrics_listen, ":0");
+    sf_config_destroy(c);
+    c = NULL;
+    const char *bad = "metrics:\n  stuck_after: 0\n"
+                      "projections: [{name: p, topics: [t], rules: {keys: [\"v:*\"], on: {}}}]\n";
+    assert_int_equal(sf_config_load_string(bad, "m.yaml", "/", &c, err,
+                                           sizeof(err)),
+                     SF_ERR_CONFIG);
+    assert_non_null(strstr(err, "m.yaml:2:"));
+    assert_non_null(strstr(err, "out of range"));
+    sf_config_destroy(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_config),
+        cmocka_unit_test(metrics_stuck_after),
         cmocka_unit_test(defaults),
         cmocka_unit_test(errors_name_positions),
         cmocka_unit_test(rules_file_relative),
