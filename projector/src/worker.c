@@ -34,22 +34,11 @@
 #include "event.h"
 #include "kconf.h"
 #include "log.h"
+#include "partstate.h"
 #include "projection.h"
 #include "redis_sink.h"
 
-typedef struct part {
-    char *topic;
-    int32_t partition;
-    int assigned, fenced;
-    int64_t token;
-    int64_t next; /* next offset accepted; -1: any */
-    sf_batch_t batch;
-    rd_kafka_message_t **msgs; /* every record of the batch */
-    char **reasons;            /* non-NULL: dead-letter with this reason */
-    size_t nmsgs, cap;
-    int dlq_done;
-    double t0; /* monotonic time of the batch's first event */
-} part_t;
+typedef sf_part_t part_t; /* partstate.h */
 
 struct sf_worker {
     const sf_config_t *cfg;
@@ -64,6 +53,7 @@ struct sf_worker {
     volatile sig_atomic_t *stop;
     part_t **parts;
     size_t nparts;
+    part_t *retired; /* replaced during a flush; freed by settle() */
     int paused;         /* operator pause (sf:<p>:paused) */
     int outage_paused;  /* paused while Redis / the DLQ is unavailable */
     int in_apply, in_rebalance;
@@ -115,58 +105,63 @@ static part_t *part_find(sf_worker_t *w, const char *topic, int32_t partition,
     if (!np)
         return NULL;
     w->parts = np;
-    part_t *p = calloc(1, sizeof(*p));
-    if (!p || !(p->topic = strdup(topic))) {
-        free(p);
+    part_t *p = sf_part_new(topic, partition);
+    if (!p)
         return NULL;
-    }
-    p->partition = partition;
-    p->next = -1;
-    sf_batch_init(&p->batch);
     w->parts[w->nparts++] = p;
     return p;
 }
 
 static void part_clear(sf_worker_t *w, part_t *p) {
-    for (size_t i = 0; i < p->nmsgs; i++) {
-        rd_kafka_message_destroy(p->msgs[i]);
-        free(p->reasons[i]);
+    size_t n = sf_part_clear(p);
+    w->pending = w->pending >= n ? w->pending - n : 0;
+}
+
+/* The part that takes a new assignment of topic/partition.  Inside a
+ * flush the old part may still be read (its records, its batch): it is
+ * retired whole, to be freed by settle(), and a fresh one takes its
+ * place. */
+static part_t *part_for_assign(sf_worker_t *w, const char *topic,
+                               int32_t partition) {
+    part_t *old = part_find(w, topic, partition, 0);
+    if (!old)
+        return part_find(w, topic, partition, 1);
+    if (!w->in_apply) {
+        part_clear(w, old);
+        return old;
     }
-    if (w->pending >= p->nmsgs)
-        w->pending -= p->nmsgs;
-    else
-        w->pending = 0;
-    p->nmsgs = 0;
-    p->dlq_done = 0;
-    sf_batch_reset(&p->batch);
+    part_t *p = sf_part_new(topic, partition);
+    if (!p)
+        return NULL;
+    for (size_t i = 0; i < w->nparts; i++)
+        if (w->parts[i] == old)
+            w->parts[i] = p;
+    sf_part_set_state(old, SF_PART_REVOKED);
+    old->retired_next = w->retired;
+    w->retired = old;
+    return p;
+}
+
+/* After a flush: frees what revocations inside it only marked. */
+static void settle(sf_worker_t *w) {
+    for (size_t i = 0; i < w->nparts; i++)
+        if (w->parts[i]->state == SF_PART_REVOKED && w->parts[i]->nrecs)
+            part_clear(w, w->parts[i]);
+    while (w->retired) {
+        part_t *p = w->retired;
+        w->retired = p->retired_next;
+        part_clear(w, p);
+        sf_part_free(p);
+    }
 }
 
 static int part_keep(part_t *p, rd_kafka_message_t *m, const char *reason) {
-    if (p->nmsgs == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        rd_kafka_message_t **nm = realloc(p->msgs, cap * sizeof(*nm));
-        if (!nm)
-            return -1;
-        p->msgs = nm;
-        char **nr = realloc(p->reasons, cap * sizeof(*nr));
-        if (!nr)
-            return -1;
-        p->reasons = nr;
-        p->cap = cap;
-    }
-    p->msgs[p->nmsgs] = m;
-    p->reasons[p->nmsgs] = reason ? strdup(reason) : NULL;
-    p->nmsgs++;
-    return 0;
+    return sf_part_keep(p, m, reason) ? -1 : 0;
 }
 
 static void part_free(sf_worker_t *w, part_t *p) {
     part_clear(w, p);
-    sf_batch_free(&p->batch);
-    free(p->msgs);
-    free(p->reasons);
-    free(p->topic);
-    free(p);
+    sf_part_free(p);
 }
 
 /* ---- pausing ------------------------------------------------------- */
@@ -290,8 +285,8 @@ static int dlq_pending(sf_worker_t *w) {
     char err[512];
     for (size_t i = 0; i < w->nparts; i++) {
         part_t *p = w->parts[i];
-        for (size_t k = 0; !p->dlq_done && k < p->nmsgs; k++)
-            if (p->reasons[k])
+        for (size_t k = 0; !p->dlq_done && k < p->nrecs; k++)
+            if (p->recs[k].reason)
                 any = 1;
     }
     if (!any)
@@ -300,11 +295,11 @@ static int dlq_pending(sf_worker_t *w) {
         sf_err_t e = SF_OK;
         for (size_t i = 0; !e && i < w->nparts; i++) {
             part_t *p = w->parts[i];
-            if (p->dlq_done)
+            if (p->dlq_done || !sf_part_writable(p))
                 continue;
-            for (size_t k = 0; !e && k < p->nmsgs; k++)
-                if (p->reasons[k])
-                    e = sf_dlq_produce(w->dlq, p->msgs[k], p->reasons[k], err,
+            for (size_t k = 0; !e && k < p->nrecs; k++)
+                if (p->recs[k].reason)
+                    e = sf_dlq_produce(w->dlq, p->recs[k].msg, p->recs[k].reason, err,
                                        sizeof(err));
         }
         if (!e)
@@ -322,18 +317,18 @@ static int dlq_pending(sf_worker_t *w) {
     }
     for (size_t i = 0; i < w->nparts; i++) {
         part_t *p = w->parts[i];
-        if (p->dlq_done)
+        if (p->dlq_done || !sf_part_writable(p))
             continue;
         uint64_t n = 0;
-        for (size_t k = 0; k < p->nmsgs; k++)
-            if (p->reasons[k]) {
+        for (size_t k = 0; k < p->nrecs; k++)
+            if (p->recs[k].reason) {
                 char q[600];
                 n++;
                 sf_log("warn",
                        "projection=%s topic=%s partition=%" PRId32
                        " offset=%" PRId64 " dlq=%s.dlq reason=%s",
-                       w->name, p->topic, p->partition, p->msgs[k]->offset,
-                       p->topic, sf_log_q(q, sizeof(q), p->reasons[k]));
+                       w->name, p->topic, p->partition, p->recs[k].msg->offset,
+                       p->topic, sf_log_q(q, sizeof(q), p->recs[k].reason));
             }
         if (n)
             M(dead_lettered, w->name, n);
@@ -347,9 +342,9 @@ static int dlq_pending(sf_worker_t *w) {
 static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
     char err[512];
     rd_kafka_message_t *m = NULL;
-    for (size_t k = 0; k < p->nmsgs; k++)
-        if (p->msgs[k]->offset == r->bad_offset)
-            m = p->msgs[k];
+    for (size_t k = 0; k < p->nrecs; k++)
+        if (p->recs[k].msg->offset == r->bad_offset)
+            m = p->recs[k].msg;
     M(error, w->name, SF_ERR_RULE);
     if (w->pc->on_error_stop || !m) {
         set_fatal(w, SF_ERR_RULE,
@@ -374,6 +369,8 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
         outage_pause(w);
         backoff_wait(w, backoff);
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        if (!sf_part_writable(p))
+            return 0; /* revoked meanwhile: the next round drops it */
     }
     char q[600];
     sf_log("warn",
@@ -386,7 +383,7 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
                                        p->partition, p->token, r->bad_offset,
                                        NULL, err, sizeof(err));
     if (e == SF_ERR_FENCED) {
-        p->fenced = 1;
+        sf_part_set_state(p, SF_PART_FENCED);
         part_clear(w, p);
     }
     return 0; /* other errors: the re-send hits them again */
@@ -425,7 +422,7 @@ static void flush(sf_worker_t *w) {
             part_t *p = w->parts[i];
             if (!p->batch.nevents)
                 continue;
-            if (!p->assigned || p->fenced) {
+            if (!sf_part_writable(p)) {
                 part_clear(w, p);
                 continue;
             }
@@ -459,7 +456,7 @@ static void flush(sf_worker_t *w) {
                            "partition; batch dropped\" detail=\"%s\"",
                            w->name, p->topic, p->partition,
                            p->batch.first_offset, p->token, r->msg);
-                    p->fenced = 1;
+                    sf_part_set_state(p, SF_PART_FENCED);
                     part_clear(w, p);
                     break;
                 case SF_ERR_RULE:
@@ -518,6 +515,7 @@ out:
         sf_log("info", "projection=%s msg=\"resumed consumption\"", w->name);
     }
     w->in_apply = 0;
+    settle(w);
 }
 
 /* ---- rebalancing ---------------------------------------------------- */
@@ -526,12 +524,11 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
     char err[512];
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        part_t *p = part_find(w, tp->topic, tp->partition, 1);
+        part_t *p = part_for_assign(w, tp->topic, tp->partition);
         if (!p) {
             set_fatal(w, SF_ERR_NOMEM, "out of memory");
             return;
         }
-        part_clear(w, p);
         int64_t ckpt = -1;
         int backoff = 100;
         sf_err_t e;
@@ -571,8 +568,8 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
                       w->name, p->topic, p->partition, ckpt, lo, hi);
             e = SF_ERR_STATE;
         }
-        p->assigned = 1;
-        p->fenced = e != SF_OK; /* stopping without a token: write nothing */
+        /* stopping without a token: write nothing */
+        sf_part_set_state(p, e ? SF_PART_STOPPED : SF_PART_ACTIVE);
         p->next = ckpt >= 0 ? ckpt + 1 : -1;
         tp->offset = ckpt >= 0 ? ckpt + 1 : RD_KAFKA_OFFSET_BEGINNING;
         M(partition_assigned, w->name, p->topic, p->partition);
@@ -611,9 +608,12 @@ static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
                    "events dropped\"",
                    w->name, p->topic, p->partition, p->batch.first_offset,
                    lost ? "partition lost" : "revoked", p->batch.nevents);
-        part_clear(w, p);
-        p->assigned = 0;
-        p->fenced = 0;
+        /* Inside a flush (a dead-letter or apply retry polls the consumer)
+         * the records are still in use: only mark; settle() frees them
+         * once the flush returns. */
+        if (!w->in_apply)
+            part_clear(w, p);
+        sf_part_set_state(p, SF_PART_REVOKED);
         M(partition_revoked, w->name, p->topic, p->partition);
         if (lost)
             sf_log("warn",
@@ -673,7 +673,7 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
     part_t *p = w->paused ? NULL
                           : part_find(w, rd_kafka_topic_name(m->rkt),
                                       m->partition, 0);
-    if (!p || !p->assigned || p->fenced ||
+    if (!p || !sf_part_writable(p) ||
         (p->next >= 0 && m->offset < p->next)) {
         rd_kafka_message_destroy(m);
         return;
@@ -820,6 +820,7 @@ err:
 void sf_worker_destroy(sf_worker_t *w) {
     if (!w)
         return;
+    settle(w);
     for (size_t i = 0; i < w->nparts; i++)
         part_free(w, w->parts[i]);
     free(w->parts);
