@@ -73,6 +73,7 @@ static const char USAGE[] =
     "  run -c CONFIG [PROJECTION...]      run workers (all projections by "
     "default)\n"
     "  rebuild -c CONFIG PROJECTION [--as-of TIME] [--force] [--batch N]\n"
+    "          [--accept-partitions]      (after partitions were added)\n"
     "                                     clear the view, replay from offset "
     "zero\n"
     "  status -c CONFIG [PROJECTION]      checkpoint, end offset, lag per "
@@ -106,7 +107,7 @@ typedef struct opts {
     const char *config, *topic, *fold;
     int32_t partition;
     int64_t offset, as_of;
-    int force, have_partition, have_offset, state;
+    int force, have_partition, have_offset, state, accept_partitions;
     long batch;
     char **X;
     int nX;
@@ -123,6 +124,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         {"as-of", required_argument, NULL, 'A'},
         {"fold", required_argument, NULL, 'F'},
         {"force", no_argument, NULL, 'f'},
+        {"accept-partitions", no_argument, NULL, 'P'},
         {"state", no_argument, NULL, 'S'},
         {"batch", required_argument, NULL, 'B'},
         {"verbose", no_argument, NULL, 'v'},
@@ -142,6 +144,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         case 't': o->topic = optarg; break;
         case 'F': o->fold = optarg; break;
         case 'f': o->force = 1; break;
+        case 'P': o->accept_partitions = 1; break;
         case 'S': o->state = 1; break;
         case 'v': g_debug = 1; break;
         case 'X': o->X[o->nX++] = optarg; break;
@@ -413,7 +416,8 @@ static int cmd_rebuild(const opts_t *o) {
     } else if (!(pc = need_projection("rebuild", cfg, o->args[0]))) {
         rc = 2;
     } else if (!(rc = load_catalog("rebuild", cfg, &cat))) {
-        sf_rebuild_opts_t ro = {o->as_of, o->force, (size_t)o->batch};
+        sf_rebuild_opts_t ro = {o->as_of, o->force, (size_t)o->batch,
+                                o->accept_partitions};
         sf_rebuild_stats_t st;
         char err[1024];
         install_signals();

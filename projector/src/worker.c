@@ -33,6 +33,8 @@
 #include "dlq.h"
 #include "event.h"
 #include "kconf.h"
+#include "identity.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "partstate.h"
 #include "projection.h"
@@ -64,6 +66,8 @@ struct sf_worker {
     sf_event_t ev;
     sf_buf_t scratch;
     double last_pause_check;
+    double last_life_tick;
+    int life_due; /* a partition was fenced: look at it now */
     /* flush scratch */
     sf_batch_t **fb;
     const char **ft;
@@ -457,6 +461,7 @@ static void flush(sf_worker_t *w) {
                            w->name, p->topic, p->partition,
                            p->batch.first_offset, p->token, r->msg);
                     sf_part_set_state(p, SF_PART_FENCED);
+                    w->life_due = 1;
                     part_clear(w, p);
                     break;
                 case SF_ERR_RULE:
@@ -520,67 +525,138 @@ out:
 
 /* ---- rebalancing ---------------------------------------------------- */
 
-static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
+/* Checks every topic of the assignment against the identity recorded
+ * next to its checkpoints (identity.h): 0 when it is the same log, -1
+ * after set_fatal() when it is not. */
+static int check_identity(sf_worker_t *w,
+                          const rd_kafka_topic_partition_list_t *parts) {
+    char err[1024];
+    for (int i = 0; i < parts->cnt; i++) {
+        const char *topic = parts->elems[i].topic;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(parts->elems[j].topic, topic);
+        if (seen)
+            continue;
+        sf_topic_identity_t cur;
+        sf_err_t e = SF_ERR_KAFKA;
+        for (int tries = 0; tries < 3 && e && !*w->stop; tries++)
+            if ((e = sf_identity_describe(w->rk, topic, 10000, &cur, err,
+                                          sizeof(err))))
+                sleep_ms(500 << tries);
+        if (e) {
+            /* the watermark check below still runs */
+            sf_log("warn", "projection=%s topic=%s msg=\"topic identity not "
+                   "checked: %s\"", w->name, topic, err);
+            continue;
+        }
+        int backoff = 100;
+        while ((e = sf_identity_check(w->redis, w->name, topic, &cur, err,
+                                      sizeof(err))) == SF_ERR_REDIS &&
+               !*w->stop) {
+            sleep_ms(backoff);
+            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+            sf_redis_reconnect(w->redis, err, sizeof(err));
+        }
+        if (e) {
+            M(error, w->name, e);
+            set_fatal(w, e, "%s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Takes p in Redis (lifecycle.h).  fenced_gen: -1 for a new assignment,
+ * p->generation to re-take a fenced one.  1 when taken (p ACTIVE,
+ * p->next set), 0 when a rebuild runs (p WAITING) or another owner holds
+ * it (SF_ERR_FENCED: p stays FENCED), -1 when stopping. */
+static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen) {
     char err[512];
+    sf_acquire_t a;
+    int backoff = 100;
+    sf_err_t e;
+    while ((e = sf_life_acquire(w->redis, w->name, p->topic, p->partition,
+                                fenced_gen, &a, err, sizeof(err))) &&
+           e != SF_ERR_FENCED) {
+        if (*w->stop)
+            return -1;
+        M(redis_up, 0);
+        sf_log("warn",
+               "projection=%s topic=%s partition=%" PRId32
+               " msg=\"assignment: redis unavailable, retrying\" "
+               "error=\"%s\"",
+               w->name, p->topic, p->partition, err);
+        sleep_ms(backoff);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        sf_redis_reconnect(w->redis, err, sizeof(err));
+    }
+    if (e == SF_ERR_FENCED)
+        return 0;
+    if (a.rebuilding) {
+        if (p->state != SF_PART_WAITING)
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"a rebuild runs (%s): partition paused until it "
+                   "is done\"",
+                   w->name, p->topic, p->partition, a.marker);
+        sf_part_set_state(p, SF_PART_WAITING);
+        return 0;
+    }
+    /* Events are never deleted, so the checkpoint always lies within
+     * the partition.  Beyond its end, the topic was recreated or Redis
+     * holds another cluster's view; before its start, events were
+     * deleted unapplied.  Either way resuming would skip events. */
+    int64_t lo, hi;
+    if (a.ckpt >= 0 &&
+        rd_kafka_query_watermark_offsets(w->rk, p->topic, p->partition, &lo,
+                                         &hi, 10000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        (a.ckpt + 1 > hi || a.ckpt + 1 < lo)) {
+        set_fatal(w, SF_ERR_STATE,
+                  "projection %s: %s/%" PRId32 ": checkpoint %" PRId64
+                  " is outside the partition's offsets %" PRId64
+                  "..%" PRId64 " (topic recreated, history deleted, or "
+                  "another cluster's Redis?); rebuild the projection",
+                  w->name, p->topic, p->partition, a.ckpt, lo, hi);
+        sf_part_set_state(p, SF_PART_STOPPED);
+        return -1;
+    }
+    p->token = a.token;
+    p->generation = a.generation;
+    p->next = a.ckpt >= 0 ? a.ckpt + 1 : -1;
+    sf_part_set_state(p, SF_PART_ACTIVE);
+    M(partition_assigned, w->name, p->topic, p->partition);
+    if (a.ckpt >= 0)
+        M(partition_checkpoint, w->name, p->topic, p->partition, a.ckpt + 1,
+          -1);
+    sf_log("info",
+           "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
+           " token=%" PRId64 " msg=\"%s, resuming from the redis "
+           "checkpoint\"",
+           w->name, p->topic, p->partition, a.ckpt + 1, p->token,
+           fenced_gen < 0 ? "assigned" : "re-taken after a rebuild");
+    return 1;
+}
+
+static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
+    int ok = !w->fatal && check_identity(w, parts) == 0;
+    rd_kafka_topic_partition_list_t *hold =
+        rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         part_t *p = part_for_assign(w, tp->topic, tp->partition);
         if (!p) {
             set_fatal(w, SF_ERR_NOMEM, "out of memory");
-            return;
+            ok = 0;
         }
-        int64_t ckpt = -1;
-        int backoff = 100;
-        sf_err_t e;
-        for (;;) {
-            e = sf_redis_epoch_bump(w->redis, w->name, p->topic, p->partition,
-                                    &p->token, err, sizeof(err));
-            if (!e)
-                e = sf_redis_ckpt_get(w->redis, w->name, p->topic,
-                                      p->partition, &ckpt, err, sizeof(err));
-            if (!e || *w->stop)
-                break;
-            M(redis_up, 0);
-            sf_log("warn",
-                   "projection=%s topic=%s partition=%" PRId32
-                   " msg=\"assignment: redis unavailable, retrying\" "
-                   "error=\"%s\"",
-                   w->name, p->topic, p->partition, err);
-            sleep_ms(backoff);
-            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-            sf_redis_reconnect(w->redis, err, sizeof(err));
-        }
-        /* Events are never deleted, so the checkpoint always lies within
-         * the partition.  Beyond its end, the topic was recreated or Redis
-         * holds another cluster's view; before its start, events were
-         * deleted unapplied.  Either way resuming would skip events. */
-        int64_t lo, hi;
-        if (!e && ckpt >= 0 &&
-            rd_kafka_query_watermark_offsets(w->rk, p->topic, p->partition,
-                                             &lo, &hi, 10000) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR &&
-            (ckpt + 1 > hi || ckpt + 1 < lo)) {
-            set_fatal(w, SF_ERR_STATE,
-                      "projection %s: %s/%" PRId32 ": checkpoint %" PRId64
-                      " is outside the partition's offsets %" PRId64
-                      "..%" PRId64 " (topic recreated, history deleted, or "
-                      "another cluster's Redis?); rebuild the projection",
-                      w->name, p->topic, p->partition, ckpt, lo, hi);
-            e = SF_ERR_STATE;
-        }
-        /* stopping without a token: write nothing */
-        sf_part_set_state(p, e ? SF_PART_STOPPED : SF_PART_ACTIVE);
-        p->next = ckpt >= 0 ? ckpt + 1 : -1;
-        tp->offset = ckpt >= 0 ? ckpt + 1 : RD_KAFKA_OFFSET_BEGINNING;
-        M(partition_assigned, w->name, p->topic, p->partition);
-        if (ckpt >= 0)
-            M(partition_checkpoint, w->name, p->topic, p->partition, ckpt + 1,
-              -1);
-        sf_log("info",
-               "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
-               " token=%" PRId64 " msg=\"assigned, resuming from the redis "
-               "checkpoint\"",
-               w->name, p->topic, p->partition, ckpt + 1, p->token);
+        int got = ok ? acquire(w, p, -1) : -1;
+        if (got < 0 && p) /* stopping without a token: write nothing */
+            sf_part_set_state(p, SF_PART_STOPPED);
+        tp->offset = got > 0 && p->next >= 0 ? p->next
+                                             : RD_KAFKA_OFFSET_BEGINNING;
+        if (got <= 0)
+            rd_kafka_topic_partition_list_add(hold, tp->topic, tp->partition);
     }
     rd_kafka_error_t *ke = rd_kafka_incremental_assign(w->rk, parts);
     if (ke) {
@@ -590,6 +666,72 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
     }
     if (w->paused || w->outage_paused)
         rd_kafka_pause_partitions(w->rk, parts);
+    else if (hold->cnt) /* waiting for a rebuild, or stopping */
+        rd_kafka_pause_partitions(w->rk, hold);
+    rd_kafka_topic_partition_list_destroy(hold);
+}
+
+/* Seeks p to the offset it expects next and resumes it (unless paused by
+ * the operator or an outage: resume_all() does it then). */
+static void part_restart(sf_worker_t *w, part_t *p) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+        p->next >= 0 ? p->next : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(w->rk, l, 5000);
+    if (err) {
+        sf_log("warn", "projection=%s topic=%s partition=%" PRId32
+               " msg=\"seek: %s\"", w->name, p->topic, p->partition,
+               rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+    if (!w->paused && !w->outage_paused)
+        rd_kafka_resume_partitions(w->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void part_hold(sf_worker_t *w, part_t *p) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_pause_partitions(w->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* How long a partition may stay fenced by another owner while the group
+ * still assigns it here.  The group revokes a zombie's partitions within
+ * its session timeout; past this, something else holds the epoch (a
+ * second deployment under the same projection name, an operator), and
+ * the worker stops so that it does not idle silently. */
+#define SF_FENCED_MAX_S 60.0
+
+/* Outside flushes and rebalances, about once a second: partitions that
+ * wait for a rebuild or were fenced are taken again when they may be. */
+static void lifecycle_tick(sf_worker_t *w) {
+    double now = sf_mono_s();
+    if (now - w->last_life_tick < 1.0 && !w->life_due)
+        return;
+    w->last_life_tick = now;
+    w->life_due = 0;
+    for (size_t i = 0; i < w->nparts && !w->fatal && !*w->stop; i++) {
+        part_t *p = w->parts[i];
+        if (p->state != SF_PART_WAITING && p->state != SF_PART_FENCED)
+            continue;
+        part_hold(w, p);
+        int fenced = p->state == SF_PART_FENCED;
+        int got = acquire(w, p, fenced ? p->generation : -1);
+        if (got > 0) {
+            part_restart(w, p);
+        } else if (got == 0 && p->state == SF_PART_FENCED &&
+                   now - p->since > SF_FENCED_MAX_S) {
+            M(error, w->name, SF_ERR_FENCED);
+            set_fatal(w, SF_ERR_FENCED,
+                      "projection %s: %s/%" PRId32 ": fenced for %.0f s by "
+                      "another owner of its epoch while the group still "
+                      "assigns it to this worker (two deployments under "
+                      "one projection name?); stopping so the supervisor "
+                      "restarts the worker",
+                      w->name, p->topic, p->partition, now - p->since);
+        }
+    }
 }
 
 static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
@@ -744,6 +886,7 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
     while (!*w->stop && !w->fatal) {
         M0(heartbeat);
         check_paused(w);
+        lifecycle_tick(w);
         double deadline = sf_mono_s() + w->pc->batch_ms / 1000.0;
         while (!*w->stop && !w->fatal && w->pending < batch_size) {
             double left = deadline - sf_mono_s();
