@@ -19,6 +19,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "identity.h"
 #include "journey.h"
 #include "log.h"
 #include "metrics.h"
@@ -437,6 +438,11 @@ static int cmd_rebuild(const opts_t *o) {
 
 /* ---- status / pause / resume / skip --------------------------------- */
 
+static void status_line(void *opaque, const char *text) {
+    (void)opaque;
+    printf("  %s\n", text);
+}
+
 static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
     sf_status_row_t *rows = NULL;
     size_t n = 0;
@@ -469,6 +475,10 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
                rows[i].lag, rows[i].epoch, state);
     }
     free(rows);
+    if (sf_identity_report(cfg, pc, status_line, NULL, err, sizeof(err))) {
+        die_line("status", err);
+        return 1;
+    }
     return 0;
 }
 

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kconf.h"
+#include "lifecycle.h"
+
 static void topic_key(char *buf, size_t size, const char *proj,
                       const char *topic) {
     snprintf(buf, size, SF_REDIS_PREFIX "%s:topic:%s", proj, topic);
@@ -170,4 +173,87 @@ sf_err_t sf_identity_check(sf_redis_t *r, const char *proj,
         return sf_identity_record(r, proj, topic, cur, errstr, errstr_size);
     return sf_identity_compare(proj, topic, &stored, cur, errstr,
                                errstr_size);
+}
+
+sf_err_t sf_identity_check_partitions(sf_redis_t *r, const sf_config_t *cfg,
+                                      const char *topic, int32_t partitions,
+                                      char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < cfg->nproj; i++) {
+        const sf_pconf_t *pc = &cfg->proj[i];
+        int reads = 0;
+        for (size_t t = 0; t < pc->ntopics && !reads; t++)
+            reads = !strcmp(pc->topics[t], topic);
+        if (!reads)
+            continue;
+        sf_topic_identity_t old;
+        int found = 0;
+        sf_err_t e = sf_identity_get(r, pc->name, topic, &old, &found,
+                                     errstr, errstr_size);
+        if (e)
+            return e;
+        if (found && old.partitions && old.partitions != partitions)
+            return sf_seterr(
+                errstr, errstr_size, SF_ERR_STATE,
+                "topic %s had %" PRId32 " partitions when projection %s "
+                "first read it and has %" PRId32 " now: an aggregate's "
+                "earlier events may be in the partition its key hashed to "
+                "then, so its journey would be incomplete or out of order; "
+                "copy the topic into a new one with %" PRId32 " partitions "
+                "(or, if no aggregate spans two partitions, accept the count "
+                "with sf-projector rebuild -c CONFIG %s --accept-partitions)",
+                topic, old.partitions, pc->name, partitions, old.partitions,
+                pc->name);
+    }
+    return SF_OK;
+}
+
+sf_err_t sf_identity_report(const sf_config_t *cfg, const sf_pconf_t *pc,
+                            void (*line)(void *opaque, const char *text),
+                            void *opaque, char *errstr, size_t errstr_size) {
+    rd_kafka_t *rk = NULL;
+    sf_redis_t *r = NULL;
+    sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
+                          cfg->redis_port, cfg->redis_db};
+    char text[1536], why[1024];
+    sf_err_t e = sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size,
+                                   NULL, NULL);
+    if (!e)
+        e = sf_redis_connect(&rc, &r, errstr, errstr_size);
+    int found = 0;
+    if (!e)
+        e = sf_life_rebuild_marker(r, pc->name, &found, why, sizeof(why),
+                                   errstr, errstr_size);
+    if (!e && found) {
+        snprintf(text, sizeof(text), "rebuild running (or interrupted): %s",
+                 why);
+        line(opaque, text);
+    }
+    for (size_t i = 0; !e && i < pc->ntopics; i++) {
+        const char *topic = pc->topics[i];
+        sf_topic_identity_t cur, old;
+        if ((e = sf_identity_describe(rk, topic, 10000, &cur, errstr,
+                                      errstr_size)) ||
+            (e = sf_identity_get(r, pc->name, topic, &old, &found, errstr,
+                                 errstr_size)))
+            break;
+        if (!found)
+            snprintf(text, sizeof(text),
+                     "identity %s: topic id %s cluster %s partitions %" PRId32
+                     " (nothing recorded yet)",
+                     topic, cur.id, cur.cluster, cur.partitions);
+        else if (sf_identity_compare(pc->name, topic, &old, &cur, why,
+                                     sizeof(why)))
+            snprintf(text, sizeof(text), "identity %s: MISMATCH: %s", topic,
+                     why);
+        else
+            snprintf(text, sizeof(text),
+                     "identity %s: topic id %s cluster %s partitions %" PRId32
+                     " (as recorded)",
+                     topic, cur.id, cur.cluster, cur.partitions);
+        line(opaque, text);
+    }
+    sf_redis_destroy(r);
+    if (rk)
+        rd_kafka_destroy(rk);
+    return e;
 }

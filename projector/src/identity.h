@@ -34,6 +34,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "redis_sink.h"
 
 typedef struct sf_topic_identity {
@@ -70,5 +71,19 @@ sf_err_t sf_identity_compare(const char *proj, const char *topic,
 sf_err_t sf_identity_check(sf_redis_t *r, const char *proj,
                            const char *topic, const sf_topic_identity_t *cur,
                            char *errstr, size_t errstr_size);
+
+/* For tools that read a topic by key (journey): SF_ERR_STATE when any
+ * projection of cfg that reads topic recorded another partition count
+ * than partitions. */
+sf_err_t sf_identity_check_partitions(sf_redis_t *r, const sf_config_t *cfg,
+                                      const char *topic, int32_t partitions,
+                                      char *errstr, size_t errstr_size);
+
+/* One line per topic of pc for `status`: the identity now, the recorded
+ * one, and whether they match; plus the rebuild marker when present.
+ * line() is called on the caller's thread. */
+sf_err_t sf_identity_report(const sf_config_t *cfg, const sf_pconf_t *pc,
+                            void (*line)(void *opaque, const char *text),
+                            void *opaque, char *errstr, size_t errstr_size);
 
 #endif
