@@ -570,8 +570,11 @@ static int check_identity(sf_worker_t *w,
 /* Takes p in Redis (lifecycle.h).  fenced_gen: -1 for a new assignment,
  * p->generation to re-take a fenced one.  1 when taken (p ACTIVE,
  * p->next set), 0 when a rebuild runs (p WAITING) or another owner holds
- * it (SF_ERR_FENCED: p stays FENCED), -1 when stopping. */
-static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen) {
+ * it (SF_ERR_FENCED: p stays FENCED), -1 when stopping, -2 when Redis did
+ * not answer and !retry (the caller tries again later; the main loop must
+ * not block here, it keeps the group membership alive). */
+static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen,
+                   int retry) {
     char err[512];
     sf_acquire_t a;
     int backoff = 100;
@@ -582,6 +585,10 @@ static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen) {
         if (*w->stop)
             return -1;
         M(redis_up, 0);
+        if (!retry) {
+            sf_redis_reconnect(w->redis, err, sizeof(err));
+            return -2;
+        }
         sf_log("warn",
                "projection=%s topic=%s partition=%" PRId32
                " msg=\"assignment: redis unavailable, retrying\" "
@@ -650,7 +657,7 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
             set_fatal(w, SF_ERR_NOMEM, "out of memory");
             ok = 0;
         }
-        int got = ok ? acquire(w, p, -1) : -1;
+        int got = ok ? acquire(w, p, -1, 1) : -1;
         if (got < 0 && p) /* stopping without a token: write nothing */
             sf_part_set_state(p, SF_PART_STOPPED);
         tp->offset = got > 0 && p->next >= 0 ? p->next
@@ -717,7 +724,7 @@ static void lifecycle_tick(sf_worker_t *w) {
             continue;
         part_hold(w, p);
         int fenced = p->state == SF_PART_FENCED;
-        int got = acquire(w, p, fenced ? p->generation : -1);
+        int got = acquire(w, p, fenced ? p->generation : -1, 0);
         if (got > 0) {
             part_restart(w, p);
         } else if (got == 0 && p->state == SF_PART_FENCED &&
