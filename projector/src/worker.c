@@ -727,6 +727,8 @@ static void lifecycle_tick(sf_worker_t *w) {
         int got = acquire(w, p, fenced ? p->generation : -1, 0);
         if (got > 0) {
             part_restart(w, p);
+        } else if (got == -2 && p->state == SF_PART_FENCED) {
+            p->since = now; /* Redis down: the 60 s start again after it */
         } else if (got == 0 && p->state == SF_PART_FENCED &&
                    now - p->since > SF_FENCED_MAX_S) {
             M(error, w->name, SF_ERR_FENCED);
