@@ -68,6 +68,7 @@ struct sf_worker {
     double last_pause_check;
     double last_life_tick;
     int life_due; /* a partition was fenced: look at it now */
+    double last_wait_log;
     /* flush scratch */
     sf_batch_t **fb;
     const char **ft;
@@ -601,6 +602,17 @@ static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen,
     if (e == SF_ERR_FENCED)
         return 0;
     if (a.rebuilding) {
+        double now = sf_mono_s();
+        if (p->state == SF_PART_WAITING && now - p->since >= 60.0 &&
+            now - w->last_wait_log >= 60.0) {
+            w->last_wait_log = now;
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"still waiting for the rebuild (%s) after %.0f s; "
+                   "if no rebuild runs any more, run sf-projector rebuild "
+                   "--force\"",
+                   w->name, p->topic, p->partition, a.marker, now - p->since);
+        }
         if (p->state != SF_PART_WAITING)
             sf_log("warn",
                    "projection=%s topic=%s partition=%" PRId32
