@@ -551,13 +551,22 @@ static int check_identity(sf_worker_t *w,
                    "checked: %s\"", w->name, topic, err);
             continue;
         }
+        /* Redis unreachable: wait as for an outage.  An error reply
+         * (BUSY while a long script runs, LOADING after a restart) is
+         * retried for a minute, then taken as permanent. */
         int backoff = 100;
+        double give_up = sf_mono_s() + 60.0;
         while ((e = sf_identity_check(w->redis, w->name, topic, &cur, err,
-                                      sizeof(err))) == SF_ERR_REDIS &&
+                                      sizeof(err))) &&
+               (e == SF_ERR_REDIS ||
+                (e == SF_ERR_REDIS_REPLY && sf_mono_s() < give_up)) &&
                !*w->stop) {
+            sf_log("warn", "projection=%s topic=%s msg=\"topic identity: "
+                   "redis: %s; retrying\"", w->name, topic, err);
             sleep_ms(backoff);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-            sf_redis_reconnect(w->redis, err, sizeof(err));
+            if (e == SF_ERR_REDIS)
+                sf_redis_reconnect(w->redis, err, sizeof(err));
         }
         if (e) {
             M(error, w->name, e);

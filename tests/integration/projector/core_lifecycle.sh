@@ -75,7 +75,10 @@ stop w2 TERM
 expect_eq "waiting worker exit status" "$RC" 0
 
 log "2. a worker joins during a real rebuild's clear"
-rcli eval "for i=1,${CORE_LIFE_BIG:-150000} do redis.call('HSET','$ID:cart:old'..i,'status','open') end return 1" 0 >/dev/null
+# in chunks: one long script would block the shared Redis for everyone
+for c in $(seq 0 $(( ${CORE_LIFE_BIG:-150000} / 10000 - 1 ))); do
+  rcli eval "for i=$((c * 10000 + 1)),$((c * 10000 + 10000)) do redis.call('HSET','$ID:cart:old'..i,'status','open') end return 1" 0 >/dev/null
+done
 "$PROJ" rebuild -c "$WORK/c.yaml" "$P" >"$WORK/rb2.out" 2>"$WORK/rb2.log" &
 RB=$!; PIDS[$RB]=1
 for _ in $(seq 1 200); do [ "$(rcli exists "sf:$P:rebuild")" = 1 ] && break; sleep 0.05; done
