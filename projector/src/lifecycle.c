@@ -123,20 +123,22 @@ sf_err_t sf_life_rebuild_begin(sf_redis_t *r, const char *proj,
     keys(proj, mk, gk, sizeof(mk));
     redisReply *rep = NULL;
     sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size,
-                              force ? "SET %s %s GET" : "SET %s %s NX GET", mk,
+                              force ? "SET %s %s" : "SET %s %s NX", mk,
                               marker);
     if (e)
         return e;
-    if (rep->type == REDIS_REPLY_STRING && !force) {
-        e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
-                      "projection %s: a rebuild is already running or was "
-                      "interrupted (%s = \"%s\"); if no rebuild runs any "
-                      "more, run this rebuild again with --force",
-                      proj, mk, rep->str);
-        freeReplyObject(rep);
-        return e;
-    }
+    int taken = rep->type != REDIS_REPLY_NIL;
     freeReplyObject(rep);
+    if (!taken) {
+        char held[256] = "?";
+        int found = 0;
+        sf_life_rebuild_marker(r, proj, &found, held, sizeof(held), NULL, 0);
+        return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                         "projection %s: a rebuild is already running or "
+                         "was interrupted (%s = \"%s\"); if no rebuild runs "
+                         "any more, run this rebuild again with --force",
+                         proj, mk, held);
+    }
     return sf_redis_cmd(r, NULL, errstr, errstr_size, "INCR %s", gk);
 }
 

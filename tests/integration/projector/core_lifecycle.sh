@@ -56,6 +56,12 @@ expect_eq "first worker exit status" "$RC" 0
 log "1. a worker joins while a rebuild holds the projection"
 e0=$(epoch 0); e1=$(epoch 1)
 rcli set "sf:$P:rebuild" "test pid 1 since now" >/dev/null
+# a second rebuild is refused while the marker is there, naming it
+rc=0; "$PROJ" rebuild -c "$WORK/c.yaml" "$P" >"$WORK/rb0.out" 2>"$WORK/rb0.log" || rc=$?
+[ $rc -ne 0 ] || fail "a rebuild ran over another rebuild's marker"
+grep -q "already running or was interrupted.*test pid 1 since now.*--force" "$WORK/rb0.log" \
+  || fail "refusal does not name the marker and the remedy: $(cat "$WORK/rb0.log")"
+expect_eq "view after the refused rebuild" "$(view_total)" 40
 send 8
 start w2 "$WORK/c.yaml"
 for _ in $(seq 1 60); do grep -q 'a rebuild runs' "$WORK/w2.log" && break; sleep 0.5; done
