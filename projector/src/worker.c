@@ -692,10 +692,16 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
                w->name, rd_kafka_error_string(ke));
         rd_kafka_error_destroy(ke);
     }
-    if (w->paused || w->outage_paused)
+    if (w->paused || w->outage_paused) {
         rd_kafka_pause_partitions(w->rk, parts);
-    else if (hold->cnt) /* waiting for a rebuild, or stopping */
-        rd_kafka_pause_partitions(w->rk, hold);
+    } else {
+        /* A partition keeps its paused flag in librdkafka across a revoke
+         * and a new assignment: one held while it was fenced or waiting
+         * would stay silent.  Resume all, then hold what must wait. */
+        rd_kafka_resume_partitions(w->rk, parts);
+        if (hold->cnt) /* waiting for a rebuild, or stopping */
+            rd_kafka_pause_partitions(w->rk, hold);
+    }
     rd_kafka_topic_partition_list_destroy(hold);
 }
 
