@@ -21,6 +21,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "identity.h"
 #include "journey.h"
 #include "log.h"
 #include "preflight.h"
@@ -97,6 +98,7 @@ static const char USAGE[] =
     "  run -c CONFIG [PROJECTION...]      run workers (all projections by "
     "default)\n"
     "  rebuild -c CONFIG PROJECTION [--as-of TIME] [--force] [--batch N]\n"
+    "          [--accept-partitions]      (after partitions were added)\n"
     "                                     clear the view, replay from offset "
     "zero\n"
     "  status -c CONFIG [PROJECTION]      checkpoint, end offset, lag per "
@@ -132,7 +134,7 @@ typedef struct opts {
     const char *config, *topic, *fold;
     int32_t partition;
     int64_t offset, as_of;
-    int force, have_partition, have_offset, state;
+    int force, have_partition, have_offset, state, accept_partitions;
     long batch;
     int timeout_s;
     char **X;
@@ -150,6 +152,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         {"as-of", required_argument, NULL, 'A'},
         {"fold", required_argument, NULL, 'F'},
         {"force", no_argument, NULL, 'f'},
+        {"accept-partitions", no_argument, NULL, 'P'},
         {"state", no_argument, NULL, 'S'},
         {"batch", required_argument, NULL, 'B'},
         {"timeout", required_argument, NULL, 'T'},
@@ -171,6 +174,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         case 't': o->topic = optarg; break;
         case 'F': o->fold = optarg; break;
         case 'f': o->force = 1; break;
+        case 'P': o->accept_partitions = 1; break;
         case 'S': o->state = 1; break;
         case 'v': g_debug = 1; break;
         case 'X': o->X[o->nX++] = optarg; break;
@@ -474,7 +478,8 @@ static int cmd_rebuild(const opts_t *o) {
         rc = 2;
     } else if (!(rc = load_catalog("rebuild", cfg, &cat)) &&
                !(rc = preflight("rebuild", cfg, pc, cat))) {
-        sf_rebuild_opts_t ro = {o->as_of, o->force, (size_t)o->batch};
+        sf_rebuild_opts_t ro = {o->as_of, o->force, (size_t)o->batch,
+                                o->accept_partitions};
         sf_rebuild_stats_t st;
         char err[1024];
         install_signals();
@@ -517,6 +522,11 @@ static void part_state(const sf_status_row_t *r, int paused, size_t members,
         snprintf(buf, size, "stuck");
     else
         snprintf(buf, size, "ok");
+}
+
+static void status_line(void *opaque, const char *text) {
+    (void)opaque;
+    printf("  %s\n", text);
 }
 
 static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
@@ -562,6 +572,10 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
     }
     sf_group_members_free(ms, nm);
     free(rows);
+    if (sf_identity_report(cfg, pc, status_line, NULL, err, sizeof(err))) {
+        die_line("status", err);
+        return 1;
+    }
     return 0;
 }
 

@@ -10,8 +10,10 @@
 
 #include "batch.h"
 #include "event.h"
+#include "identity.h"
 #include "kconf.h"
 #include "kmeta.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "projection.h"
 #include "control.h"
@@ -505,6 +507,46 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     return e;
 }
 
+/* Each topic as it is now (ids[i]), compared with what the projection
+ * recorded: a recreated topic is what a rebuild is for (logged); a changed
+ * partition count is refused unless accepted (identity.h says why). */
+static sf_err_t check_topics(rb_t *r, const sf_rebuild_opts_t *o,
+                             sf_topic_identity_t *ids, char *errstr,
+                             size_t errstr_size) {
+    for (size_t i = 0; i < r->pc->ntopics; i++) {
+        const char *topic = r->pc->topics[i];
+        sf_topic_identity_t old;
+        int found = 0;
+        sf_err_t e = sf_identity_describe(r->rk, topic, 10000, &ids[i],
+                                          errstr, errstr_size);
+        if (!e)
+            e = sf_identity_get(r->redis, r->pc->name, topic, &old, &found,
+                                errstr, errstr_size);
+        if (e)
+            return e;
+        if (!found)
+            continue;
+        if (strcmp(old.id, ids[i].id) || strcmp(old.cluster, ids[i].cluster))
+            sf_log("warn",
+                   "projection=%s topic=%s msg=\"the topic is not the log "
+                   "the old view was made from (topic id %s in cluster %s, "
+                   "now %s in cluster %s): rebuilding from the topic as it "
+                   "is now\"",
+                   r->pc->name, topic, old.id, old.cluster, ids[i].id,
+                   ids[i].cluster);
+        else if (old.partitions != ids[i].partitions &&
+                 !o->accept_partitions)
+            return sf_identity_compare(r->pc->name, topic, &old, &ids[i],
+                                       errstr, errstr_size);
+        else if (old.partitions != ids[i].partitions)
+            sf_log("warn",
+                   "projection=%s topic=%s msg=\"partition count %" PRId32
+                   " -> %" PRId32 " accepted (--accept-partitions)\"",
+                   r->pc->name, topic, old.partitions, ids[i].partitions);
+    }
+    return SF_OK;
+}
+
 sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                         const sf_catalog_t *cat, const sf_rebuild_opts_t *o,
                         sf_rebuild_progress_fn progress,
@@ -523,6 +565,9 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         return e;
     sf_tp_t *tps = NULL;
     size_t ntp = 0;
+    sf_topic_identity_t *ids = NULL;
+    char marker[256];
+    int marked = 0, clearing = 0;
 /* metadata first: list_groups then finds the brokers up (it can
      * otherwise wait a second for their state) */
     if ((e = sf_kmeta_partitions(r.rk, pc->topics, pc->ntopics, 1, &tps, &ntp,
@@ -536,6 +581,17 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     if ((e = sf_redis_connect(&cfg->redis, &r.redis, errstr, errstr_size)) ||
         (e = sf_redis_connect(&cfg->redis, &r.ctl, errstr, errstr_size)))
         goto out;
+    if (!(ids = calloc(pc->ntopics ? pc->ntopics : 1, sizeof(*ids)))) {
+        e = SF_ERR_NOMEM;
+        goto out;
+    }
+    if ((e = check_topics(&r, o, ids, errstr, errstr_size)))
+        goto out;
+    sf_life_marker_text(marker, sizeof(marker));
+    if ((e = sf_life_rebuild_begin(r.redis, pc->name, marker, o->force,
+                                   errstr, errstr_size)))
+        goto out;
+    marked = 1;
     if ((e = sf_projection_create(pc, &r.proj, errstr, errstr_size)))
         goto out;
     if (!(r.dec = sf_decoder_new(cat))) {
@@ -591,6 +647,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     sf_log("debug", "projection=%s msg=\"rebuild: fenced at %.3fs\"",
            pc->name, sf_mono_s() - t0);
     /* 2. clear the view and the checkpoints. */
+    clearing = 1;
     if (progress)
         progress(opaque, "clear", st);
     if (!sf_rules_nkeys(pc->rules))
@@ -616,8 +673,13 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                              "UNLINK %s %s", ck, hk);
         }
     }
+    /* the checkpoints to come belong to the topics as they are now */
+    for (size_t i = 0; !e && i < pc->ntopics; i++)
+        e = sf_identity_record(r.redis, pc->name, pc->topics[i], &ids[i],
+                               errstr, errstr_size);
     if (e)
         goto out;
+    clearing = 0; /* consistent again: empty view, no checkpoint */
     sf_log("info",
            "projection=%s msg=\"view cleared\" deleted_keys=%" PRId64
            " events=%" PRId64,
@@ -642,6 +704,19 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         progress(opaque, "done", st);
 out:
     st->seconds = sf_mono_s() - t0;
+    if (marked && clearing) {
+        sf_log("error", "projection=%s msg=\"rebuild stopped while clearing "
+               "the view: the rebuild marker stays, so workers keep waiting; "
+               "run the rebuild again with --force\"", pc->name);
+    } else if (marked) {
+        char merr[256];
+        if (sf_life_rebuild_end(r.redis, pc->name, marker, merr,
+                                sizeof(merr)))
+            sf_log("error", "projection=%s msg=\"rebuild marker not "
+                   "deleted: %s; workers wait until it is (sf-projector "
+                   "rebuild --force)\"", pc->name, merr);
+    }
+    free(ids);
     if (r.rk) {
         rd_kafka_consumer_close(r.rk);
         rd_kafka_destroy(r.rk);
