@@ -185,7 +185,7 @@ transaction.state.log.replication.factor=$rf
 transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=12
 group.initial.rebalance.delay.ms=0
-# History is never deleted by default (DESIGN.md): event topics are
+# History is never deleted by default (docs/design.md): event topics are
 # provisioned with retention.ms=-1 by deploy/topics.sh as well.
 log.retention.ms=-1
 log.retention.bytes=-1

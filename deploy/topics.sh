@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # topics.sh - provisions Streamfold event topics so history is never deleted:
-# cleanup.policy=delete, retention.ms=-1, retention.bytes=-1 (DESIGN.md).
+# cleanup.policy=delete, retention.ms=-1, retention.bytes=-1 (docs/design.md).
 #
 # Usage:
 #   deploy/topics.sh create [-b BROKERS] [--command-config FILE] [-p PARTITIONS] [-r RF] TOPIC...

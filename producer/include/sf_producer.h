@@ -1,7 +1,7 @@
 /*
  * sf_producer.h - publish events from C command services (libsfproducer).
  *
- * One event becomes one Kafka record (DESIGN.md, "Wire format"):
+ * One event becomes one Kafka record (docs/design.md, "One event on the wire"):
  *   topic   <aggregate-type>-events unless configured otherwise,
  *   key     the aggregate id (partitioner murmur2_random, the same partition
  *           a Java producer with the default partitioner picks),

@@ -5,7 +5,7 @@
  *              [-X prop=value]... [--transactional] [--create-topic]
  *              [--source NAME]
  *
- * One event per line (DESIGN.md, "Command lines"):
+ * One event per line (docs/design.md, "Command lines"):
  *   {"type": "shop.cart.CartOpened", "aggregate_id": "c-1", "data": {...}}
  * plus optional event_id, version, occurred_at (RFC 3339 or epoch ms),
  * correlation_id, causation_id, schema_version, headers ({"name": "value"},
