@@ -343,7 +343,7 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
     if (!e && !(dec = sf_decoder_new(cat)))
         e = SF_ERR_NOMEM;
     if (!e && fold)
-        e = sf_projection_create(fold, &proj, errstr, errstr_size);
+        e = sf_projection_create(fold, cat, &proj, errstr, errstr_size);
     if (!e && fold && want_state) {
         sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
                               cfg->redis_port, cfg->redis_db};
