@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "field.h"
 #include "keys.h"
 #include "rules.h"
 
@@ -28,6 +29,7 @@ struct sf_projection_s {
     size_t nd;
     void *dl;
     sf_keyguard_t *guard; /* the keys: this projection may write */
+    sf_field_t *fields;   /* compiled by sf_projection_field */
 };
 
 /* Inits registered by custom worker binaries (sf_projector_register_init),
@@ -82,6 +84,30 @@ sf_err_t sf_projection_on(sf_projection_t *p, const char *type,
     return SF_OK;
 }
 
+sf_err_t sf_projection_field(sf_projection_t *p, const char *type,
+                             const char *path, const sf_field_t **out,
+                             char *errstr, size_t errstr_size) {
+    if (!path || !out)
+        return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                         "sf_projection_field: path and out needed");
+    avro_schema_t schema = NULL;
+    if (type && p->cat) {
+        const sf_schema_t *sch = sf_catalog_latest(p->cat, type);
+        if (!sch)
+            return sf_seterr(errstr, errstr_size, SF_ERR_UNKNOWN_TYPE,
+                             "sf_projection_field: event type \"%s\" is not "
+                             "in the schema catalog", type);
+        schema = sf_schema_avro(sch);
+    }
+    sf_field_t *f = NULL;
+    sf_err_t e = sf_field_new(path, schema, &f, errstr, errstr_size);
+    if (e)
+        return e;
+    sf_field_link(f, &p->fields);
+    *out = f;
+    return SF_OK;
+}
+
 void sf_projection_on_destroy(sf_projection_t *p, void (*destroy)(void *),
                               void *opaque) {
     dtor_t *d = realloc(p->d, (p->nd + 1) * sizeof(*d));
@@ -105,6 +131,7 @@ void sf_projection_destroy(sf_projection_t *p) {
     if (p->dl)
         dlclose(p->dl);
     sf_keyguard_destroy(p->guard);
+    sf_field_destroy(p->fields);
     free(p);
 }
 
