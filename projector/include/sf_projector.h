@@ -324,6 +324,57 @@ void sf_projector_stop(sf_projector_t *pj);
  * called); not thread-safe with the other calls on pj. */
 void sf_projector_destroy(sf_projector_t *pj);
 
+/* ---- Read your own writes ----
+ *
+ * A service that published an event and wants to answer from a view that
+ * includes it: take the event's position token from the producer
+ * (sf_producer_dr_position() or sf_producer_publish_sync_position():
+ * "<topic>:<partition>:<offset>", sf_position.h), then wait until the
+ * projection has applied it:
+ *
+ *   sf_projector_waiter_t *w;
+ *   sf_projector_waiter_new("streamfold.yaml", "carts", &w, err, sizeof err);
+ *   if (sf_projector_waiter_wait(w, token, 2000, err, sizeof err) == SF_OK)
+ *       ... read cart:<id>: it includes the event ...
+ *   sf_projector_waiter_destroy(w);
+ *
+ * The rule, the same for readers in any language (projector/README.md,
+ * "Read your own writes"): applied when the projection's checkpoint of the
+ * token's topic and partition (GET sf:<projection>:ckpt:<topic>:<partition>,
+ * a decimal offset; absent = nothing applied) is >= the token's offset.
+ * The checkpoint is written atomically with the view writes, so once it
+ * passes the offset every view write of the event (and of all earlier
+ * events of that partition) is visible.  An event the projection ignores or
+ * dead-letters counts as applied too (its checkpoint moved past it).
+ *
+ * Ownership: a waiter holds its config and one Redis connection; not
+ * thread-safe: one waiter per thread.  Errors: one line in errstr. */
+typedef struct sf_projector_waiter_s sf_projector_waiter_t;
+
+/* Loads config_path, finds projection (SF_ERR_CONFIG if absent) and
+ * connects to its Redis (SF_ERR_REDIS when unreachable). */
+sf_err_t sf_projector_waiter_new(const char *config_path,
+                                 const char *projection,
+                                 sf_projector_waiter_t **out,
+                                 char *errstr, size_t errstr_size);
+
+/* Waits up to timeout_ms (ms; <= 0: check once) until the projection has
+ * applied token.  SF_OK when applied; SF_ERR_TIMEOUT when not in time;
+ * SF_ERR_PARSE for a malformed token; SF_ERR_NOT_FOUND when the
+ * projection does not read the token's topic (it would never apply it);
+ * SF_ERR_REDIS when Redis stayed unreachable until the deadline. */
+sf_err_t sf_projector_waiter_wait(sf_projector_waiter_t *w,
+                                  const char *token, int timeout_ms,
+                                  char *errstr, size_t errstr_size);
+
+/* The check itself, once, without waiting: *applied = 1 or 0.  Same
+ * errors as sf_projector_waiter_wait() but never SF_ERR_TIMEOUT. */
+sf_err_t sf_projector_waiter_applied(sf_projector_waiter_t *w,
+                                     const char *token, int *applied,
+                                     char *errstr, size_t errstr_size);
+
+void sf_projector_waiter_destroy(sf_projector_waiter_t *w);
+
 /* The whole `sf-projector` command line (run, rebuild, status, pause,
  * resume, skip, journey).  Returns the process exit code.  Installs
  * SIGINT/SIGTERM handlers and logs to stderr; meant to be called from main()
