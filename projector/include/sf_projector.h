@@ -12,12 +12,25 @@
  * same event after a crash (its commands are then discarded by the
  * checkpoint, never applied twice).
  *
- * Two ways to bring handlers in:
+ * Ways to bring handlers in:
  *   1. a shared object named in the config (`handler: ./libmyproj.so`);
  *      the projector dlopen()s it and calls its symbol
- *      `sf_projection_init` (type sf_projection_init_fn) once per projection;
+ *      `sf_projection_init` (declared below) once per projection;
  *   2. a custom worker binary: call sf_projector_register_init() for a
- *      projection name, then hand argc/argv to sf_projector_main().
+ *      projection name, then hand argc/argv to sf_projector_main();
+ *   3. the same registration, then sf_projector_new()/run()/stop() to run
+ *      the projector inside a service's own process.
+ * Handlers read event fields by path (sf_projection_field(), compiled once
+ * at init; sf_event_string() ... per event, no allocation) and append
+ * commands with sf_batch_commandf() or sf_batch_command().
+ *
+ * Misconfiguration fails at start with one line naming the projection: an
+ * init registered for a name the config lacks, a type the schema catalog
+ * lacks (sf_projection_on, sf_projection_field), a projection left with
+ * neither rules nor handlers, handlers without keys: patterns.
+ *
+ * Units: offsets and partitions as Kafka numbers them; times in ms since
+ * the Unix epoch (int64_t); timeouts in ms (int).
  *
  * Threading: each projection runs on its own thread; the handlers of one
  * projection are always called from that projection's thread, one event at
