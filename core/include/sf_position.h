@@ -52,8 +52,8 @@ size_t sf_position_format(char *out, size_t out_size, const char *topic,
  * when it is not "<topic>:<partition>:<offset>" with a valid topic name
  * and non-negative decimal numbers in range. */
 sf_err_t sf_position_parse(const char *token, char *topic, size_t topic_size,
-                           int32_t *partition, int64_t *offset,
-                           char *errstr, size_t errstr_size);
+                           int32_t *partition, int64_t *offset, char *errstr,
+                           size_t errstr_size);
 
 #pragma GCC visibility pop
 

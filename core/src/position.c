@@ -27,8 +27,8 @@ size_t sf_position_format(char *out, size_t out_size, const char *topic,
     if (!topic || !topic_valid(topic, strlen(topic)) || partition < 0 ||
         offset < 0)
         return 0;
-    int n = snprintf(out, out_size, "%s:%" PRId32 ":%" PRId64, topic,
-                     partition, offset);
+    int n = snprintf(out, out_size, "%s:%" PRId32 ":%" PRId64, topic, partition,
+                     offset);
     return n < 0 ? 0 : (size_t)n;
 }
 
@@ -49,8 +49,8 @@ static int number(const char *s, const char *e, int64_t max, int64_t *out) {
 }
 
 sf_err_t sf_position_parse(const char *token, char *topic, size_t topic_size,
-                           int32_t *partition, int64_t *offset,
-                           char *errstr, size_t errstr_size) {
+                           int32_t *partition, int64_t *offset, char *errstr,
+                           size_t errstr_size) {
     if (!token)
         return sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
                          "position token missing");
@@ -64,23 +64,25 @@ sf_err_t sf_position_parse(const char *token, char *topic, size_t topic_size,
     if (!c1)
         return sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
                          "position token \"%s\": expected "
-                         "<topic>:<partition>:<offset>", token);
+                         "<topic>:<partition>:<offset>",
+                         token);
     size_t tlen = (size_t)(c1 - token);
     if (!topic_valid(token, tlen))
         return sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
                          "position token \"%s\": \"%.*s\" is no Kafka topic "
-                         "name (1-249 of [a-zA-Z0-9._-])", token, (int)tlen,
-                         token);
+                         "name (1-249 of [a-zA-Z0-9._-])",
+                         token, (int)tlen, token);
     int64_t p, o;
     if (number(c1 + 1, c2, INT32_MAX, &p))
         return sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
                          "position token \"%s\": partition \"%.*s\" is not a "
-                         "non-negative 32-bit decimal", token,
-                         (int)(c2 - c1 - 1), c1 + 1);
+                         "non-negative 32-bit decimal",
+                         token, (int)(c2 - c1 - 1), c1 + 1);
     if (number(c2 + 1, c2 + 1 + strlen(c2 + 1), INT64_MAX, &o))
         return sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
                          "position token \"%s\": offset \"%s\" is not a "
-                         "non-negative 64-bit decimal", token, c2 + 1);
+                         "non-negative 64-bit decimal",
+                         token, c2 + 1);
     if (tlen >= topic_size)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "position token \"%s\": topic buffer too small",

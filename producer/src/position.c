@@ -28,13 +28,12 @@ sf_err_t sf_producer_publish_sync_position(sf_producer_t *p,
     /* the topic sf__record_prepare() chose: the event's, else the
      * producer's */
     const char *topic = ev->topic ? ev->topic : p->topic;
-    size_t n = sf_position_format(token, token_size, topic, partition,
-                                  offset);
+    size_t n = sf_position_format(token, token_size, topic, partition, offset);
     if (n == 0 || n >= token_size)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "published to %s [%d] at %lld, but the position "
                          "token does not fit %zu bytes (use "
-                         "SF_POSITION_TOKEN_MAX)", topic, (int)partition,
-                         (long long)offset, token_size);
+                         "SF_POSITION_TOKEN_MAX)",
+                         topic, (int)partition, (long long)offset, token_size);
     return SF_OK;
 }

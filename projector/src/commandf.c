@@ -18,14 +18,14 @@
 
 #include "sf_projector.h"
 
-#define STACK_ARGS 32
+#define STACK_ARGS  32
 #define STACK_BYTES 2048
 
 typedef struct {
-    char *buf;      /* NULL: measuring */
-    size_t len;     /* bytes written (or needed) */
-    size_t *off;    /* per argument: start in buf */
-    size_t *alen;   /* per argument: length */
+    char *buf;    /* NULL: measuring */
+    size_t len;   /* bytes written (or needed) */
+    size_t *off;  /* per argument: start in buf */
+    size_t *alen; /* per argument: length */
     size_t argc;
     int in_word;
 } out_t;
@@ -80,7 +80,8 @@ static sf_err_t pass(const char *fmt, va_list ap, out_t *o, char *errstr,
                 return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                                  "sf_batch_commandf: empty id for %%%c at "
                                  "byte %zu of \"%s\" (an id names a key: "
-                                 "never empty)", *c, (size_t)(at - fmt), fmt);
+                                 "never empty)",
+                                 *c, (size_t)(at - fmt), fmt);
             size_t need = sf_key_escape(NULL, 0, p, len);
             if (o->buf) {
                 put(o, "", 0);
@@ -121,14 +122,15 @@ static sf_err_t pass(const char *fmt, va_list ap, out_t *o, char *errstr,
                              "sf_batch_commandf: unknown conversion \"%%%.*s\" "
                              "at byte %zu of \"%s\" (known: %%s %%b %%k %%K "
                              "%%d %%i %%u %%ld %%lld %%lu %%llu %%zu %%f %%g "
-                             "%%%%)", *c ? 1 : 0, c, (size_t)(at - fmt), fmt);
+                             "%%%%)",
+                             *c ? 1 : 0, c, (size_t)(at - fmt), fmt);
         put(o, num, (size_t)n);
     }
     return SF_OK;
 }
 
-sf_err_t sf_batch_commandf(sf_batch_t *batch, char *errstr,
-                           size_t errstr_size, const char *fmt, ...) {
+sf_err_t sf_batch_commandf(sf_batch_t *batch, char *errstr, size_t errstr_size,
+                           const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     sf_err_t e = sf_batch_vcommandf(batch, errstr, errstr_size, fmt, ap);
@@ -136,9 +138,8 @@ sf_err_t sf_batch_commandf(sf_batch_t *batch, char *errstr,
     return e;
 }
 
-sf_err_t sf_batch_vcommandf(sf_batch_t *batch, char *errstr,
-                            size_t errstr_size, const char *fmt,
-                            va_list ap) {
+sf_err_t sf_batch_vcommandf(sf_batch_t *batch, char *errstr, size_t errstr_size,
+                            const char *fmt, va_list ap) {
     if (!fmt)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "sf_batch_commandf: no format");

@@ -71,8 +71,7 @@ sf_err_t sf_projector_new(const char *config_path,
         e = SF_ERR_NOMEM;
         goto err;
     }
-    if ((e = sf_catalog_load_dir(p->cat, p->cfg->schemas, errstr,
-                                 errstr_size)))
+    if ((e = sf_catalog_load_dir(p->cat, p->cfg->schemas, errstr, errstr_size)))
         goto err;
     p->njobs = n ? n : p->cfg->nproj;
     if (!(p->jobs = calloc(p->njobs ? p->njobs : 1, sizeof(*p->jobs)))) {
@@ -111,8 +110,7 @@ static void *job_main(void *arg) {
     return NULL;
 }
 
-sf_err_t sf_projector_run(sf_projector_t *p, char *errstr,
-                          size_t errstr_size) {
+sf_err_t sf_projector_run(sf_projector_t *p, char *errstr, size_t errstr_size) {
     if (p->running)
         return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                          "sf_projector_run: runs once per projector");
@@ -136,4 +134,6 @@ sf_err_t sf_projector_run(sf_projector_t *p, char *errstr,
     return e;
 }
 
-void sf_projector_stop(sf_projector_t *p) { p->stop = 1; }
+void sf_projector_stop(sf_projector_t *p) {
+    p->stop = 1;
+}

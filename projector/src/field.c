@@ -20,8 +20,8 @@ struct sf_field_s {
     sf_field_t *next; /* the projection's list, freed with it */
 };
 
-sf_err_t sf_field_new(const char *text, avro_schema_t schema,
-                      sf_field_t **out, char *errstr, size_t errstr_size) {
+sf_err_t sf_field_new(const char *text, avro_schema_t schema, sf_field_t **out,
+                      char *errstr, size_t errstr_size) {
     sf_field_t *f = calloc(1, sizeof(*f));
     if (!f)
         return SF_ERR_NOMEM;
@@ -81,8 +81,8 @@ static sf_err_t find(const sf_event_t *ev, const sf_field_t *f, size_t star,
         return SF_OK; /* numbers: the caller reads them directly */
     case SF_PF_DATA: {
         int is_null = 0;
-        sf_err_t e = sf_path_value(p, ev, star, 0, v, &is_null, errstr,
-                                   errstr_size);
+        sf_err_t e =
+            sf_path_value(p, ev, star, 0, v, &is_null, errstr, errstr_size);
         if (!e && is_null)
             e = sf_seterr(errstr, errstr_size, SF_ERR_NOT_FOUND, "%s: null",
                           sf_path_text(p));
@@ -101,9 +101,9 @@ static sf_err_t wrong(const sf_field_t *f, avro_value_t *v, const char *want,
                      sf_path_text(f->path), sf_value_type_label(v), want);
 }
 
-sf_err_t sf_event_string_at(const sf_event_t *ev, const sf_field_t *f,
-                            size_t i, const char **s, size_t *len,
-                            char *errstr, size_t errstr_size) {
+sf_err_t sf_event_string_at(const sf_event_t *ev, const sf_field_t *f, size_t i,
+                            const char **s, size_t *len, char *errstr,
+                            size_t errstr_size) {
     avro_value_t v;
     const char *env;
     size_t envlen = 0;
@@ -149,8 +149,7 @@ sf_err_t sf_event_string_at(const sf_event_t *ev, const sf_field_t *f,
         *len = strlen(*s);
         return SF_OK;
     }
-    default:
-        return wrong(f, &v, "a string", errstr, errstr_size);
+    default: return wrong(f, &v, "a string", errstr, errstr_size);
     }
 }
 
@@ -168,9 +167,8 @@ static sf_err_t parse_i64(const sf_field_t *f, const char *s, int64_t *out,
     return SF_OK;
 }
 
-sf_err_t sf_event_int64_at(const sf_event_t *ev, const sf_field_t *f,
-                           size_t i, int64_t *out, char *errstr,
-                           size_t errstr_size) {
+sf_err_t sf_event_int64_at(const sf_event_t *ev, const sf_field_t *f, size_t i,
+                           int64_t *out, char *errstr, size_t errstr_size) {
     avro_value_t v;
     const char *env;
     size_t envlen = 0;
@@ -185,11 +183,9 @@ sf_err_t sf_event_int64_at(const sf_event_t *ev, const sf_field_t *f,
         case SF_PF_TIME:
             if (sf_parse_time_ms(env, out) != 0)
                 return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
-                                 "time: \"%s\" is not an RFC 3339 time",
-                                 env);
+                                 "time: \"%s\" is not an RFC 3339 time", env);
             return SF_OK;
-        default:
-            return parse_i64(f, env, out, errstr, errstr_size);
+        default: return parse_i64(f, env, out, errstr, errstr_size);
         }
     }
     switch (avro_value_get_type(&v)) {
@@ -199,17 +195,13 @@ sf_err_t sf_event_int64_at(const sf_event_t *ev, const sf_field_t *f,
         *out = x;
         return SF_OK;
     }
-    case AVRO_INT64:
-        avro_value_get_long(&v, out);
-        return SF_OK;
-    default:
-        return wrong(f, &v, "an int or long", errstr, errstr_size);
+    case AVRO_INT64: avro_value_get_long(&v, out); return SF_OK;
+    default: return wrong(f, &v, "an int or long", errstr, errstr_size);
     }
 }
 
-sf_err_t sf_event_double_at(const sf_event_t *ev, const sf_field_t *f,
-                            size_t i, double *out, char *errstr,
-                            size_t errstr_size) {
+sf_err_t sf_event_double_at(const sf_event_t *ev, const sf_field_t *f, size_t i,
+                            double *out, char *errstr, size_t errstr_size) {
     avro_value_t v;
     const char *env;
     size_t envlen = 0;
@@ -227,9 +219,7 @@ sf_err_t sf_event_double_at(const sf_event_t *ev, const sf_field_t *f,
         *out = x;
         return SF_OK;
     }
-    case AVRO_DOUBLE:
-        avro_value_get_double(&v, out);
-        return SF_OK;
+    case AVRO_DOUBLE: avro_value_get_double(&v, out); return SF_OK;
     case AVRO_INT32: {
         int32_t x = 0;
         avro_value_get_int(&v, &x);
@@ -242,14 +232,12 @@ sf_err_t sf_event_double_at(const sf_event_t *ev, const sf_field_t *f,
         *out = (double)x;
         return SF_OK;
     }
-    default:
-        return wrong(f, &v, "a number", errstr, errstr_size);
+    default: return wrong(f, &v, "a number", errstr, errstr_size);
     }
 }
 
-sf_err_t sf_event_bool_at(const sf_event_t *ev, const sf_field_t *f,
-                          size_t i, int *out, char *errstr,
-                          size_t errstr_size) {
+sf_err_t sf_event_bool_at(const sf_event_t *ev, const sf_field_t *f, size_t i,
+                          int *out, char *errstr, size_t errstr_size) {
     avro_value_t v;
     const char *env;
     size_t envlen = 0;
@@ -266,8 +254,7 @@ sf_err_t sf_event_bool_at(const sf_event_t *ev, const sf_field_t *f,
     return SF_OK;
 }
 
-int sf_event_is_null_at(const sf_event_t *ev, const sf_field_t *f,
-                        size_t i) {
+int sf_event_is_null_at(const sf_event_t *ev, const sf_field_t *f, size_t i) {
     if (sf_path_envelope(f->path) != SF_PF_DATA)
         return 0;
     avro_value_t v;
@@ -277,8 +264,8 @@ int sf_event_is_null_at(const sf_event_t *ev, const sf_field_t *f,
     return is_null;
 }
 
-sf_err_t sf_event_count(const sf_event_t *ev, const sf_field_t *f,
-                        size_t *n, char *errstr, size_t errstr_size) {
+sf_err_t sf_event_count(const sf_event_t *ev, const sf_field_t *f, size_t *n,
+                        char *errstr, size_t errstr_size) {
     avro_value_t v;
     int is_null = 0;
     *n = 0;
@@ -302,12 +289,12 @@ sf_err_t sf_event_string(const sf_event_t *ev, const sf_field_t *f,
                          size_t errstr_size) {
     return sf_event_string_at(ev, f, 0, s, len, errstr, errstr_size);
 }
-sf_err_t sf_event_int64(const sf_event_t *ev, const sf_field_t *f,
-                        int64_t *out, char *errstr, size_t errstr_size) {
+sf_err_t sf_event_int64(const sf_event_t *ev, const sf_field_t *f, int64_t *out,
+                        char *errstr, size_t errstr_size) {
     return sf_event_int64_at(ev, f, 0, out, errstr, errstr_size);
 }
-sf_err_t sf_event_double(const sf_event_t *ev, const sf_field_t *f,
-                         double *out, char *errstr, size_t errstr_size) {
+sf_err_t sf_event_double(const sf_event_t *ev, const sf_field_t *f, double *out,
+                         char *errstr, size_t errstr_size) {
     return sf_event_double_at(ev, f, 0, out, errstr, errstr_size);
 }
 sf_err_t sf_event_bool(const sf_event_t *ev, const sf_field_t *f, int *out,

@@ -7,8 +7,8 @@
 
 /* Compiles text (path language of interp.h, plus one "[*]"); with schema,
  * checks it against that schema (SF_ERR_RULE naming the path). */
-sf_err_t sf_field_new(const char *text, avro_schema_t schema,
-                      sf_field_t **out, char *errstr, size_t errstr_size);
+sf_err_t sf_field_new(const char *text, avro_schema_t schema, sf_field_t **out,
+                      char *errstr, size_t errstr_size);
 /* Frees f and every field linked after it. */
 void sf_field_destroy(sf_field_t *f);
 /* Puts f at the head of *list. */

@@ -69,8 +69,8 @@ sf_err_t sf_projector_waiter_new(const char *config_path,
 static sf_err_t position(const sf_projector_waiter_t *w, const char *token,
                          char *topic, size_t topic_size, int32_t *partition,
                          int64_t *offset, char *errstr, size_t errstr_size) {
-    sf_err_t e = sf_position_parse(token, topic, topic_size, partition,
-                                   offset, errstr, errstr_size);
+    sf_err_t e = sf_position_parse(token, topic, topic_size, partition, offset,
+                                   errstr, errstr_size);
     if (e)
         return e;
     for (size_t i = 0; i < w->pc->ntopics; i++)
@@ -120,8 +120,8 @@ sf_err_t sf_projector_waiter_wait(sf_projector_waiter_t *w, const char *token,
     char msg[512] = "";
     for (;;) {
         int64_t ckpt = -1;
-        last = sf_redis_ckpt_get(w->redis, w->pc->name, topic, partition,
-                                 &ckpt, msg, sizeof(msg));
+        last = sf_redis_ckpt_get(w->redis, w->pc->name, topic, partition, &ckpt,
+                                 msg, sizeof(msg));
         if (!last && ckpt >= offset)
             return SF_OK;
         if (last && last != SF_ERR_REDIS)

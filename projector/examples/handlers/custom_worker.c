@@ -16,9 +16,8 @@
 #include "sf_projector.h"
 
 /* fight:<id>:recorded_by = the event id that recorded the result. */
-static sf_err_t on_fight(void *opaque, const sf_event_t *ev,
-                         sf_batch_t *batch, char *errstr,
-                         size_t errstr_size) {
+static sf_err_t on_fight(void *opaque, const sf_event_t *ev, sf_batch_t *batch,
+                         char *errstr, size_t errstr_size) {
     (void)opaque;
     /* %k escapes the id into the key, as the rules do (projector/README.md,
      * "Keys"); an empty id is refused */
@@ -29,8 +28,8 @@ static sf_err_t on_fight(void *opaque, const sf_event_t *ev,
 
 static sf_err_t init_fights(sf_projection_t *proj, char *errstr,
                             size_t errstr_size) {
-    return sf_projection_on(proj, "sports.fight.FightResultRecorded",
-                            on_fight, NULL, errstr, errstr_size);
+    return sf_projection_on(proj, "sports.fight.FightResultRecorded", on_fight,
+                            NULL, errstr, errstr_size);
 }
 
 int main(int argc, char **argv) {

@@ -13,10 +13,12 @@
 
 #include "sf_projector.h"
 
-typedef struct { const sf_field_t *id, *name, *date; } fields_t;
+typedef struct {
+    const sf_field_t *id, *name, *date;
+} fields_t;
 
-static sf_err_t on_fight(void *opaque, const sf_event_t *ev,
-                         sf_batch_t *b, char *err, size_t errsize) {
+static sf_err_t on_fight(void *opaque, const sf_event_t *ev, sf_batch_t *b,
+                         char *err, size_t errsize) {
     const fields_t *f = opaque;
     const char *fight = sf_event_aggregate_id(ev), *id, *name;
     size_t n, idlen, namelen;
@@ -25,15 +27,16 @@ static sf_err_t on_fight(void *opaque, const sf_event_t *ev,
     if (!e)
         e = sf_event_count(ev, f->id, &n, err, errsize);
     for (size_t i = 0; !e && i < n; i++) {
-        if (!(e = sf_event_string_at(ev, f->id, i, &id, &idlen, err, errsize)) &&
+        if (!(e = sf_event_string_at(ev, f->id, i, &id, &idlen, err,
+                                     errsize)) &&
             !(e = sf_event_string_at(ev, f->name, i, &name, &namelen, err,
                                      errsize)) &&
             !(e = sf_batch_commandf(b, err, errsize,
-                                    "HSET fighter:%K name %b last_fight %s",
-                                    id, idlen, name, namelen, fight)) &&
+                                    "HSET fighter:%K name %b last_fight %s", id,
+                                    idlen, name, namelen, fight)) &&
             !(e = sf_batch_commandf(b, err, errsize,
-                                    "ZADD fighter:%K:fights %lld %s", id,
-                                    idlen, (long long)date, fight)))
+                                    "ZADD fighter:%K:fights %lld %s", id, idlen,
+                                    (long long)date, fight)))
             e = sf_batch_commandf(b, err, errsize, "INCR fights:count:%K", id,
                                   idlen);
     }
@@ -49,8 +52,8 @@ sf_err_t sf_projection_init(sf_projection_t *proj, char *err, size_t errsize) {
     sf_err_t e;
     if ((e = sf_projection_field(proj, type, "data.fighters[*].fighter_id",
                                  &f->id, err, errsize)) ||
-        (e = sf_projection_field(proj, type, "data.fighters[*].name",
-                                 &f->name, err, errsize)) ||
+        (e = sf_projection_field(proj, type, "data.fighters[*].name", &f->name,
+                                 err, errsize)) ||
         (e = sf_projection_field(proj, type, "data.fight_date", &f->date, err,
                                  errsize)))
         return e;

@@ -74,8 +74,8 @@ int main(int argc, char **argv) {
     sf_producer_conf_t *conf = sf_producer_conf_new();
     sf_producer_t *p = NULL;
     sf_producer_event_t *ev = sf_producer_event_new();
-    redisContext *redis = redisConnect(rhost ? rhost : "127.0.0.1",
-                                       rport ? atoi(rport) : 6379);
+    redisContext *redis =
+        redisConnect(rhost ? rhost : "127.0.0.1", rport ? atoi(rport) : 6379);
     if (!redis || redis->err) {
         fprintf(stderr, "redis: %s\n", redis ? redis->errstr : "no memory");
         goto out;
@@ -105,21 +105,22 @@ int main(int argc, char **argv) {
         snprintf(data, sizeof(data),
                  "{\"cart_id\":\"%s\",\"sku\":\"x\",\"quantity\":1,"
                  "\"unit_price_cents\":1,\"added_at\":%d,"
-                 "\"currency\":\"EUR\"}", agg, i);
+                 "\"currency\":\"EUR\"}",
+                 agg, i);
         sf_producer_event_clear(ev);
         if (sf_producer_event_set_type(ev, "shop.cart.ItemAddedToCart") ||
             sf_producer_event_set_aggregate_id(ev, agg) ||
             sf_producer_event_set_json_text(ev, data, strlen(data)) ||
-            sf_producer_publish_sync_position(p, ev, token, sizeof(token),
-                                              err, sizeof(err))) {
+            sf_producer_publish_sync_position(p, ev, token, sizeof(token), err,
+                                              sizeof(err))) {
             fprintf(stderr, "cycle %d: publish: %s\n", i, err);
             goto out;
         }
         want[a]++;
         if (hget(redis, key) != want[a])
             stale++; /* read without waiting: may miss its own write */
-        sf_err_t e = sf_projector_waiter_wait(w, token, 30000, err,
-                                              sizeof(err));
+        sf_err_t e =
+            sf_projector_waiter_wait(w, token, 30000, err, sizeof(err));
         if (e) {
             fprintf(stderr, "cycle %d: wait %s: %s\n", i, token, err);
             bad++;
@@ -127,13 +128,16 @@ int main(int argc, char **argv) {
         }
         long long got = hget(redis, key);
         if (got != want[a]) {
-            fprintf(stderr, "cycle %d: %s after waiting for %s: x=%lld, "
-                            "want %lld\n", i, key, token, got, want[a]);
+            fprintf(stderr,
+                    "cycle %d: %s after waiting for %s: x=%lld, "
+                    "want %lld\n",
+                    i, key, token, got, want[a]);
             bad++;
         }
     }
-    fprintf(stderr, "ryw_cycles: %d cycles, %d reads wrong after waiting, "
-                    "%d of the reads before waiting were stale\n",
+    fprintf(stderr,
+            "ryw_cycles: %d cycles, %d reads wrong after waiting, "
+            "%d of the reads before waiting were stale\n",
             n, bad, stale);
     printf("%s\n", token);
     rc = bad ? 1 : 0;

@@ -60,22 +60,55 @@ static avro_value_t val;
 static int have_val;
 static sf_event_t ev;
 
-enum { ID, QTY, TOTAL, PRICE, RATIO, PAID, RAW, STATUS, NOTE, CUST_ID, VIP,
-       P0_ID, P_ID, P_WEIGHT, PARCELS, TAG, AGG, VERSION, TIME, OFFSET,
-       NFIELDS };
-static const char *paths[NFIELDS] = {
-    "data.id", "data.qty", "data.total", "data.price", "data.ratio",
-    "data.paid", "data.raw", "data.status", "data.note",
-    "data.customer.customer_id", "data.customer.vip", "data.parcels[0].id",
-    "data.parcels[*].id", "data.parcels[*].weight", "data.parcels",
-    "data.tags.gift", "aggregate_id", "version", "time", "offset"};
+enum {
+    ID,
+    QTY,
+    TOTAL,
+    PRICE,
+    RATIO,
+    PAID,
+    RAW,
+    STATUS,
+    NOTE,
+    CUST_ID,
+    VIP,
+    P0_ID,
+    P_ID,
+    P_WEIGHT,
+    PARCELS,
+    TAG,
+    AGG,
+    VERSION,
+    TIME,
+    OFFSET,
+    NFIELDS
+};
+static const char *paths[NFIELDS] = {"data.id",
+                                     "data.qty",
+                                     "data.total",
+                                     "data.price",
+                                     "data.ratio",
+                                     "data.paid",
+                                     "data.raw",
+                                     "data.status",
+                                     "data.note",
+                                     "data.customer.customer_id",
+                                     "data.customer.vip",
+                                     "data.parcels[0].id",
+                                     "data.parcels[*].id",
+                                     "data.parcels[*].weight",
+                                     "data.parcels",
+                                     "data.tags.gift",
+                                     "aggregate_id",
+                                     "version",
+                                     "time",
+                                     "offset"};
 static const sf_field_t *F[NFIELDS];
 
 static sf_err_t init(sf_projection_t *p, char *errstr, size_t errstr_size) {
     for (int i = 0; i < NFIELDS; i++) {
         sf_err_t e = sf_projection_field(p, i < AGG ? "t.Order" : NULL,
-                                         paths[i], &F[i], errstr,
-                                         errstr_size);
+                                         paths[i], &F[i], errstr, errstr_size);
         if (e)
             return e;
     }
@@ -91,8 +124,8 @@ static sf_err_t nop(void *o, const sf_event_t *e, sf_batch_t *b, char *es,
 static sf_err_t init_fields(sf_projection_t *p, char *errstr,
                             size_t errstr_size) {
     sf_err_t e = init(p, errstr, errstr_size);
-    return e ? e : sf_projection_on(p, "t.Order", nop, NULL, errstr,
-                                    errstr_size);
+    return e ? e
+             : sf_projection_on(p, "t.Order", nop, NULL, errstr, errstr_size);
 }
 
 static void event(const char *json) {
@@ -164,8 +197,7 @@ static void every_type(void **state) {
     assert_memory_equal(s, "o 1", 3);
     assert_int_equal(sf_event_int64(&ev, F[QTY], &i, err, sizeof err), SF_OK);
     assert_int_equal(i, -3);
-    assert_int_equal(sf_event_int64(&ev, F[TOTAL], &i, err, sizeof err),
-                     SF_OK);
+    assert_int_equal(sf_event_int64(&ev, F[TOTAL], &i, err, sizeof err), SF_OK);
     assert_true(i == 9007199254740993LL); /* 2^53 + 1: no double on the way */
     assert_int_equal(sf_event_double(&ev, F[PRICE], &d, err, sizeof err),
                      SF_OK);
@@ -173,8 +205,7 @@ static void every_type(void **state) {
     assert_int_equal(sf_event_double(&ev, F[RATIO], &d, err, sizeof err),
                      SF_OK);
     assert_true(d == 0.25);
-    assert_int_equal(sf_event_double(&ev, F[QTY], &d, err, sizeof err),
-                     SF_OK);
+    assert_int_equal(sf_event_double(&ev, F[QTY], &d, err, sizeof err), SF_OK);
     assert_true(d == -3.0);
     assert_int_equal(sf_event_bool(&ev, F[PAID], &b, err, sizeof err), SF_OK);
     assert_int_equal(b, 1);
@@ -183,8 +214,8 @@ static void every_type(void **state) {
                      SF_OK);
     assert_int_equal(len, 3);
     assert_memory_equal(s, "a\0b", 3);
-    assert_int_equal(sf_event_string(&ev, F[STATUS], &s, &len, err,
-                                     sizeof err), SF_OK);
+    assert_int_equal(sf_event_string(&ev, F[STATUS], &s, &len, err, sizeof err),
+                     SF_OK);
     assert_int_equal(len, 7);
     assert_memory_equal(s, "SHIPPED", 7);
     assert_int_equal(sf_event_string(&ev, F[TAG], &s, &len, err, sizeof err),
@@ -213,8 +244,8 @@ static void envelope(void **state) {
     assert_int_equal(sf_event_int64(&ev, F[OFFSET], &i, err, sizeof err),
                      SF_OK);
     assert_int_equal(i, 77);
-    assert_int_not_equal(sf_event_string(&ev, F[OFFSET], &s, &len, err,
-                                         sizeof err), SF_OK);
+    assert_int_not_equal(
+        sf_event_string(&ev, F[OFFSET], &s, &len, err, sizeof err), SF_OK);
     sf_event_t bad = ev;
     bad.version = "";
     assert_int_equal(sf_event_aggregate_version(&bad), -1);
@@ -238,8 +269,8 @@ static void unions_and_nulls(void **state) {
     assert_int_equal(sf_event_string(&ev, F[NOTE], &s, &len, err, sizeof err),
                      SF_OK);
     assert_memory_equal(s, "fragile", 7);
-    assert_int_equal(sf_event_string(&ev, F[CUST_ID], &s, &len, err,
-                                     sizeof err), SF_OK);
+    assert_int_equal(
+        sf_event_string(&ev, F[CUST_ID], &s, &len, err, sizeof err), SF_OK);
     assert_int_equal(len, 3);
     assert_memory_equal(s, "c:7", 3);
     assert_int_equal(sf_event_bool(&ev, F[VIP], &b, err, sizeof err), SF_OK);
@@ -268,30 +299,31 @@ static void arrays(void **state) {
     size_t len, n;
     double d;
     event(FULL);
-    assert_int_equal(sf_event_string(&ev, F[P0_ID], &s, &len, err,
-                                     sizeof err), SF_OK);
+    assert_int_equal(sf_event_string(&ev, F[P0_ID], &s, &len, err, sizeof err),
+                     SF_OK);
     assert_memory_equal(s, "p0", 2);
     assert_int_equal(sf_event_count(&ev, F[P_ID], &n, err, sizeof err), SF_OK);
     assert_int_equal(n, 2);
     assert_int_equal(sf_event_count(&ev, F[PARCELS], &n, err, sizeof err),
                      SF_OK);
     assert_int_equal(n, 2);
-    assert_int_equal(sf_event_string_at(&ev, F[P_ID], 1, &s, &len, err,
-                                        sizeof err), SF_OK);
+    assert_int_equal(
+        sf_event_string_at(&ev, F[P_ID], 1, &s, &len, err, sizeof err), SF_OK);
     assert_memory_equal(s, "p1", 2);
     assert_true(sf_event_is_null_at(&ev, F[P_WEIGHT], 0));
     assert_false(sf_event_is_null_at(&ev, F[P_WEIGHT], 1));
-    assert_int_equal(sf_event_double_at(&ev, F[P_WEIGHT], 1, &d, err,
-                                        sizeof err), SF_OK);
+    assert_int_equal(
+        sf_event_double_at(&ev, F[P_WEIGHT], 1, &d, err, sizeof err), SF_OK);
     assert_true(d == 1.5);
-    assert_int_equal(sf_event_string_at(&ev, F[P_ID], 2, &s, &len, err,
-                                        sizeof err), SF_ERR_RULE);
+    assert_int_equal(
+        sf_event_string_at(&ev, F[P_ID], 2, &s, &len, err, sizeof err),
+        SF_ERR_RULE);
     assert_non_null(strstr(err, "data.parcels[*].id: index 2 out of range"));
     event(EMPTY);
     assert_int_equal(sf_event_count(&ev, F[P_ID], &n, err, sizeof err), SF_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(sf_event_string(&ev, F[P0_ID], &s, &len, err,
-                                     sizeof err), SF_ERR_RULE);
+    assert_int_equal(sf_event_string(&ev, F[P0_ID], &s, &len, err, sizeof err),
+                     SF_ERR_RULE);
     assert_non_null(strstr(err, "data.parcels[0].id"));
     /* a missing map key names the path */
     assert_int_equal(sf_event_string(&ev, F[TAG], &s, &len, err, sizeof err),
@@ -325,19 +357,23 @@ static void fields_checked_at_init(void **state) {
     char err[256] = "";
     const sf_field_t *f = NULL;
     assert_int_equal(sf_projection_field(proj, "t.Order", "data.custmer.vip",
-                                         &f, err, sizeof err), SF_ERR_RULE);
+                                         &f, err, sizeof err),
+                     SF_ERR_RULE);
     assert_non_null(strstr(err, "data.custmer.vip"));
-    assert_int_equal(sf_projection_field(proj, "t.Ordr", "data.id", &f, err,
-                                         sizeof err), SF_ERR_UNKNOWN_TYPE);
+    assert_int_equal(
+        sf_projection_field(proj, "t.Ordr", "data.id", &f, err, sizeof err),
+        SF_ERR_UNKNOWN_TYPE);
     assert_non_null(strstr(err, "t.Ordr"));
-    assert_int_equal(sf_projection_field(proj, NULL, "data.parcels[*].x[*]",
-                                         &f, err, sizeof err), SF_ERR_PARSE);
+    assert_int_equal(sf_projection_field(proj, NULL, "data.parcels[*].x[*]", &f,
+                                         err, sizeof err),
+                     SF_ERR_PARSE);
     assert_non_null(strstr(err, "only one [*]"));
-    assert_int_equal(sf_projection_field(proj, NULL, "dta.id", &f, err,
-                                         sizeof err), SF_ERR_PARSE);
+    assert_int_equal(
+        sf_projection_field(proj, NULL, "dta.id", &f, err, sizeof err),
+        SF_ERR_PARSE);
     assert_non_null(strstr(err, "dta.id"));
-    assert_int_equal(sf_projection_field(proj, NULL, "data.id", &f, err,
-                                         sizeof err), SF_OK);
+    assert_int_equal(
+        sf_projection_field(proj, NULL, "data.id", &f, err, sizeof err), SF_OK);
 }
 
 /* ---- sf_batch_commandf ---- */
@@ -357,7 +393,9 @@ static void expect_arg(size_t k, const void *want, size_t len) {
     assert_memory_equal(bt.data.p + bt.aoff[at], want, len);
 }
 
-static size_t cmd_args(void) { return bt.nargs - 3; }
+static size_t cmd_args(void) {
+    return bt.nargs - 3;
+}
 
 static void commandf_one_argument_per_word(void **state) {
     (void)state;
@@ -368,7 +406,8 @@ static void commandf_one_argument_per_word(void **state) {
     const char bin[] = {'x', 0, 'y', ' ', 'z'};
     assert_int_equal(sf_batch_commandf(&bt, err, sizeof err,
                                        "HSET view:%s f%b %s", spaced, bin,
-                                       sizeof bin, ""), SF_OK);
+                                       sizeof bin, ""),
+                     SF_OK);
     assert_int_equal(cmd_args(), 4);
     expect_arg(0, "HSET", 4);
     expect_arg(1, "view:a b  c\r\nSET x y", 20);
@@ -376,8 +415,9 @@ static void commandf_one_argument_per_word(void **state) {
     expect_arg(3, "", 0); /* an empty value is an empty argument */
     /* several spaces between words are one separator */
     begin();
-    assert_int_equal(sf_batch_commandf(&bt, err, sizeof err,
-                                       "  SET   k   %s  ", "%d %s"), SF_OK);
+    assert_int_equal(
+        sf_batch_commandf(&bt, err, sizeof err, "  SET   k   %s  ", "%d %s"),
+        SF_OK);
     assert_int_equal(cmd_args(), 3);
     expect_arg(2, "%d %s", 5); /* data is never re-parsed */
 }
@@ -390,9 +430,9 @@ static void commandf_conversions(void **state) {
                                        "HSET k:%d a %lld b %llu c %ld d %u "
                                        "e %zu f %f g 100%%",
                                        -7, (long long)INT64_MIN,
-                                       (unsigned long long)UINT64_MAX,
-                                       (long)-1, 4000000000u, (size_t)9,
-                                       0.1), SF_OK);
+                                       (unsigned long long)UINT64_MAX, (long)-1,
+                                       4000000000u, (size_t)9, 0.1),
+                     SF_OK);
     assert_int_equal(cmd_args(), 16);
     expect_arg(1, "k:-7", 4);
     expect_arg(3, "-9223372036854775808", 20);
@@ -406,7 +446,8 @@ static void commandf_conversions(void **state) {
     begin();
     assert_int_equal(sf_batch_commandf(&bt, err, sizeof err,
                                        "SET cart:%k:items:%K %k", "c42:x",
-                                       "a%\nb", (size_t)4, "v:1"), SF_OK);
+                                       "a%\nb", (size_t)4, "v:1"),
+                     SF_OK);
     assert_int_equal(cmd_args(), 3);
     expect_arg(1, "cart:c42%3Ax:items:a%25%0Ab", 27);
     expect_arg(2, "v%3A1", 5);
@@ -441,14 +482,13 @@ static void commandf_large(void **state) {
     static char big[3000];
     memset(big, 'q', sizeof big - 1);
     begin();
-    assert_int_equal(sf_batch_commandf(&bt, err, sizeof err, fmt, big, "1",
-                                       "2", "3", "4", "5", "6", "7", "8", "9",
-                                       "10", "11", "12", "13", "14", "15",
-                                       "16", "17", "18", "19", "20", "21",
-                                       "22", "23", "24", "25", "26", "27",
-                                       "28", "29", "30", "31", "32", "33",
-                                       "34", "35", "36", "37", "38", "39"),
-                     SF_OK);
+    assert_int_equal(
+        sf_batch_commandf(&bt, err, sizeof err, fmt, big, "1", "2", "3", "4",
+                          "5", "6", "7", "8", "9", "10", "11", "12", "13", "14",
+                          "15", "16", "17", "18", "19", "20", "21", "22", "23",
+                          "24", "25", "26", "27", "28", "29", "30", "31", "32",
+                          "33", "34", "35", "36", "37", "38", "39"),
+        SF_OK);
     assert_int_equal(cmd_args(), 42);
     expect_arg(2, big, sizeof big - 1);
     expect_arg(41, "39", 2);

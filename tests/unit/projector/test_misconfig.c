@@ -44,9 +44,8 @@ static sf_config_t *load(const char *text) {
     return c;
 }
 
-static sf_err_t on_fight(void *opaque, const sf_event_t *ev,
-                         sf_batch_t *batch, char *errstr,
-                         size_t errstr_size) {
+static sf_err_t on_fight(void *opaque, const sf_event_t *ev, sf_batch_t *batch,
+                         char *errstr, size_t errstr_size) {
     (void)opaque, (void)ev, (void)batch, (void)errstr, (void)errstr_size;
     return SF_OK;
 }
@@ -55,8 +54,7 @@ static const char *g_type; /* what init_on registers */
 
 static sf_err_t init_on(sf_projection_t *proj, char *errstr,
                         size_t errstr_size) {
-    return sf_projection_on(proj, g_type, on_fight, NULL, errstr,
-                            errstr_size);
+    return sf_projection_on(proj, g_type, on_fight, NULL, errstr, errstr_size);
 }
 
 static sf_err_t init_nothing(sf_projection_t *proj, char *errstr,
@@ -65,11 +63,10 @@ static sf_err_t init_nothing(sf_projection_t *proj, char *errstr,
     return SF_OK;
 }
 
-static const char KEYS_ONLY[] =
-    "projections:\n"
-    "  - name: %s\n"
-    "    topics: fight-events\n"
-    "    keys: [\"fighter:*\"]\n";
+static const char KEYS_ONLY[] = "projections:\n"
+                                "  - name: %s\n"
+                                "    topics: fight-events\n"
+                                "    keys: [\"fighter:*\"]\n";
 
 static sf_config_t *keys_only(const char *name) {
     char text[512];
@@ -82,8 +79,9 @@ static void handler_only_declares_keys(void **state) {
     (void)state;
     char err[512] = "";
     g_type = "sports.fight.FightResultRecorded";
-    assert_int_equal(sf_projector_register_init("kfights", init_on, err,
-                                                sizeof(err)), SF_OK);
+    assert_int_equal(
+        sf_projector_register_init("kfights", init_on, err, sizeof(err)),
+        SF_OK);
     sf_config_t *c = keys_only("kfights");
     const sf_pconf_t *pc = sf_config_find(c, "kfights");
     assert_int_equal(sf_rules_nkeys(pc->rules), 1);
@@ -132,8 +130,8 @@ static void handler_type_not_in_catalog(void **state) {
     (void)state;
     char err[512] = "";
     g_type = "sports.fight.FightResultRecordd"; /* typo */
-    assert_int_equal(sf_projector_register_init("typo", init_on, err,
-                                                sizeof(err)), SF_OK);
+    assert_int_equal(
+        sf_projector_register_init("typo", init_on, err, sizeof(err)), SF_OK);
     sf_config_t *c = keys_only("typo");
     sf_projection_t *p = NULL;
     sf_err_t e = sf_projection_create(sf_config_find(c, "typo"), cat, &p, err,
@@ -160,8 +158,9 @@ static void projection_without_rules_or_handlers(void **state) {
     assert_non_null(strstr(err, "projection empty has neither rules nor a "
                                 "handler"));
     /* keys only, and the init registers nothing */
-    assert_int_equal(sf_projector_register_init("idle", init_nothing, err,
-                                                sizeof(err)), SF_OK);
+    assert_int_equal(
+        sf_projector_register_init("idle", init_nothing, err, sizeof(err)),
+        SF_OK);
     c = keys_only("idle");
     sf_projection_t *p = NULL;
     e = sf_projection_create(sf_config_find(c, "idle"), cat, &p, err,
@@ -193,8 +192,9 @@ static void init_for_unknown_projection(void **state) {
                           "    topics: fight-events\n"
                           "    keys: [\"idle:*\"]\n");
     assert_int_equal(sf_projector_check_registry(c, err, sizeof(err)), SF_OK);
-    assert_int_equal(sf_projector_register_init("figths", init_nothing, err,
-                                                sizeof(err)), SF_OK);
+    assert_int_equal(
+        sf_projector_register_init("figths", init_nothing, err, sizeof(err)),
+        SF_OK);
     assert_int_equal(sf_projector_check_registry(c, err, sizeof(err)),
                      SF_ERR_CONFIG);
     assert_non_null(strstr(err, "projection figths"));
