@@ -57,4 +57,21 @@ expect_eq "third fighter (id escaped in the key)" "$(rcli hget "fighter:$ID-c%3A
 expect_eq "fights of a" "$(rcli zrange "fighter:$ID-a:fights" 0 -1 withscores | paste -sd' ')" "$ID-f1 1000"
 expect_eq "count of b" "$(rcli get "fights:count:$ID-b")" 1
 stop w TERM; expect_eq "exit on SIGTERM" "$RC" 0
+
+# 5. the same projection embedded in a program of its own
+#    (sf_projector_new/run; SIGTERM -> sf_projector_stop from the handler)
+EMB=$SF_BUILD_DIR/projector/examples/sf-embedded-projector
+if [ -x "$EMB" ]; then
+  "$EMB" "$WORK/c.yaml" "$P" >"$WORK/emb.log" 2>&1 &
+  PIDS[$!]=1; PID_emb=$!
+  for _ in $(seq 1 120); do grep -q 'msg="started"' "$WORK/emb.log" && break; sleep 0.5; done
+  grep -q 'msg="started"' "$WORK/emb.log" || fail "embedded projector did not start"
+  echo "{\"type\":\"sports.fight.FightResultRecorded\",\"aggregate_id\":\"$ID-f2\",\"data\":{\"fight_id\":\"$ID-f2\",\"fighters\":[$(fighter a Ali),$(fighter d Foreman)],\"winner_id\":null,\"method\":\"DRAW\",\"rounds\":3,\"duration_seconds\":500,\"venue\":\"$ID-Arena\",\"fight_date\":2000,\"recorded_at\":2}}" \
+    | publish "$TF"
+  wait_lag0 "$WORK/c.yaml" "$P" 90
+  expect_eq "embedded: new fighter" "$(rcli hget "fighter:$ID-d" name)" Foreman
+  expect_eq "embedded: a fought twice" "$(rcli get "fights:count:$ID-a")" 2
+  stop emb TERM; expect_eq "embedded projector exit after sf_projector_stop" "$RC" 0
+  grep -q "closing consumer" "$WORK/emb.log" || fail "embedded projector did not close its consumer"
+fi
 log "PASS"
