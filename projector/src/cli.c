@@ -4,7 +4,8 @@
  * exit code.
  *
  * Exit codes: 0 success; 1 runtime failure; 2 usage or configuration
- * error; 3 a worker stopped on a poison event (on_error: stop).
+ * error; 3 a worker stopped on a poison event (on_error: stop); 4 `wait`
+ * timed out.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -118,6 +119,11 @@ static const char USAGE[] =
     "                                     --fold adds each event's Redis "
     "commands,\n"
     "                                     --state the keys they fold to\n"
+    "  wait -c CONFIG PROJECTION TOKEN [--timeout MS]\n"
+    "                                     until the projection applied the "
+    "position\n"
+    "                                     TOKEN (topic:partition:offset; "
+    "default 5000 ms)\n"
     "\n"
     "Common options:\n"
     "  -c, --config FILE   configuration (YAML, see projector/README.md)\n"
@@ -128,7 +134,7 @@ static const char USAGE[] =
     "TIME is RFC 3339 (2026-11-26T12:00:00Z) or milliseconds since the "
     "epoch.\n"
     "Exit: 0 ok, 1 failure, 2 usage/config error, 3 stopped on a poison "
-    "event.\n";
+    "event,\n4 wait timed out.\n";
 
 typedef struct opts {
     const char *config, *topic, *fold;
@@ -136,7 +142,8 @@ typedef struct opts {
     int64_t offset, as_of;
     int force, have_partition, have_offset, state, accept_partitions;
     long batch;
-    int timeout_s;
+    int timeout_s;  /* pause / resume: seconds */
+    int timeout_ms; /* wait: milliseconds */
     char **X;
     int nX;
     char **args;
@@ -162,6 +169,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
     memset(o, 0, sizeof(*o));
     o->as_of = -1;
     o->timeout_s = 30;
+    o->timeout_ms = 5000;
     o->X = calloc((size_t)argc + 1, sizeof(char *));
     if (!o->X)
         return 1;
@@ -196,12 +204,21 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
             }
             o->have_offset = 1;
             break;
-        case 'T':
+        case 'T': /* wait: milliseconds (like kcat); pause/resume: seconds */
             errno = 0;
-            o->timeout_s = (int)strtol(optarg, &end, 10);
-            if (*end || errno || o->timeout_s <= 0 || o->timeout_s > 86400) {
-                die_line(cmd, "--timeout needs seconds (1..86400)");
-                return 2;
+            if (!strcmp(cmd, "wait")) {
+                o->timeout_ms = (int)strtol(optarg, &end, 10);
+                if (*end || errno || o->timeout_ms < 0) {
+                    die_line(cmd, "--timeout needs milliseconds (>= 0)");
+                    return 2;
+                }
+            } else {
+                o->timeout_s = (int)strtol(optarg, &end, 10);
+                if (*end || errno || o->timeout_s <= 0 ||
+                    o->timeout_s > 86400) {
+                    die_line(cmd, "--timeout needs seconds (1..86400)");
+                    return 2;
+                }
             }
             break;
         case 'B':
@@ -705,6 +722,29 @@ static int cmd_journey(const opts_t *o) {
     return rc;
 }
 
+/* ---- wait (read your own writes) ---------------------------------- */
+
+static int cmd_wait(const opts_t *o) {
+    char err[1024];
+    if (o->nargs != 2) {
+        die_line("wait", "expected PROJECTION TOKEN");
+        return 2;
+    }
+    sf_projector_waiter_t *w = NULL;
+    sf_err_t e = sf_projector_waiter_new(o->config, o->args[0], &w, err,
+                                         sizeof(err));
+    if (!e)
+        e = sf_projector_waiter_wait(w, o->args[1], o->timeout_ms, err,
+                                     sizeof(err));
+    sf_projector_waiter_destroy(w);
+    if (e)
+        die_line("wait", err);
+    return !e ? 0
+           : e == SF_ERR_TIMEOUT ? 4
+           : e == SF_ERR_REDIS || e == SF_ERR_NOMEM ? 1
+                                                    : 2;
+}
+
 int sf_projector_main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "help")) {
@@ -714,7 +754,7 @@ int sf_projector_main(int argc, char **argv) {
     const char *cmd = argv[1];
     static const char *const known[] = {"run",    "rebuild", "status",
                                         "pause",  "resume",  "skip",
-                                        "journey"};
+                                        "journey", "wait"};
     int ok = 0;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         ok |= !strcmp(cmd, known[i]);
@@ -744,6 +784,8 @@ int sf_projector_main(int argc, char **argv) {
         rc = cmd_pause(&o, 0);
     else if (!strcmp(cmd, "skip"))
         rc = cmd_skip(&o);
+    else if (!strcmp(cmd, "wait"))
+        rc = cmd_wait(&o);
     else
         rc = cmd_journey(&o);
     free(o.X);

@@ -482,6 +482,7 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
         return e;
     pc->batch_size = 500;
     pc->batch_ms = 50;
+    yaml_node_t *keys = NULL; /* taken after rules:, whatever the order */
     FOR_PAIRS(x->y, n, p, k, v) {
         const char *ks = sf_yaml_scalar(k);
         if (!ks) {
@@ -538,6 +539,8 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                 e = sf_rules_from_node(x->y, v, &pc->rules, x->errstr,
                                        x->errstr_size);
             }
+        } else if (!strcmp(ks, "keys")) {
+            keys = v;
         } else if (!strcmp(ks, "handler")) {
             char *file = NULL;
             if ((e = scalar_x(x, v, &file)))
@@ -581,8 +584,8 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
         } else {
             e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "unknown key \"%s\" in projection (known: name, "
-                            "topics, rules, handler, group_id, on_error, "
-                            "batch, kafka)", ks);
+                            "topics, rules, keys, handler, group_id, "
+                            "on_error, batch, kafka)", ks);
         }
         if (e)
             return e;
@@ -593,9 +596,16 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
     if (!pc->ntopics)
         return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                            "projection %s has no topics", pc->name);
+    if (keys && (e = sf_rules_add_keys(x->y, keys, &pc->rules, x->errstr,
+                                       x->errstr_size)))
+        return e;
+    /* keys: alone is fine here: a custom worker's registered init brings
+     * the handlers (checked when the projection is created) */
     if (!pc->rules && !pc->handler)
         return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
-                           "projection %s needs rules or a handler", pc->name);
+                           "projection %s has neither rules nor a handler "
+                           "(nor keys: for a custom worker's handlers)",
+                           pc->name);
     if (!pc->group_id) {
         size_t len = strlen(pc->name) + 4;
         if (!(pc->group_id = malloc(len)))

@@ -13,6 +13,8 @@
  *       topics: [cart-events]
  *       rules: carts.rules.yaml    # file, or an inline rules mapping
  *       handler: ./libcart.so      # optional C handlers (dlopen)
+ *       keys: ["cart:*"]           # key patterns, for handler-only
+ *                                  # projections (else in the rules)
  *       group_id: sf-carts         # default sf-<name>
  *       on_error: dlq              # dlq (default) | stop
  *       batch: {size: 500, time_ms: 50}

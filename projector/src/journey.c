@@ -364,7 +364,7 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
     if (!e && !(dec = sf_decoder_new(cat)))
         e = SF_ERR_NOMEM;
     if (!e && fold)
-        e = sf_projection_create(fold, &proj, errstr, errstr_size);
+        e = sf_projection_create(fold, cat, &proj, errstr, errstr_size);
     if (!e && fold && want_state) {
         uuid_t u;
         char us[37];

@@ -592,7 +592,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                                    errstr, errstr_size)))
         goto out;
     marked = 1;
-    if ((e = sf_projection_create(pc, &r.proj, errstr, errstr_size)))
+    if ((e = sf_projection_create(pc, cat, &r.proj, errstr, errstr_size)))
         goto out;
     if (!(r.dec = sf_decoder_new(cat))) {
         e = SF_ERR_NOMEM;

@@ -1239,7 +1239,8 @@ sf_err_t sf_worker_new(const sf_config_t *cfg, const sf_pconf_t *pc,
     w->name = pc->name;
     w->m = metrics;
     w->stop = stop;
-    sf_err_t e = sf_projection_create(pc, &w->proj, errstr, errstr_size);
+    sf_err_t e =
+        sf_projection_create(pc, cat, &w->proj, errstr, errstr_size);
     if (e)
         goto err;
     if (!(w->dec = sf_decoder_new(cat))) {

@@ -127,7 +127,7 @@ static void errors_name_positions(void **state) {
                "    handler: h.so\n    batch: {size: 0}\n",
                "c.yaml:5:19: ", "out of range");
     expect_err("projections:\n  - name: a\n    topics: [t]\n", "c.yaml:2:5: ",
-               "needs rules or a handler");
+               "has neither rules nor a handler");
     expect_err("projections:\n  - topics: [t]\n    handler: h.so\n",
                "c.yaml:2:5: ", "without a name");
     expect_err("projections:\n  - name: a\n    topics: [t]\n    handler: h\n"
