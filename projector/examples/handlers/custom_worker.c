@@ -15,14 +15,17 @@
 
 #include "sf_projector.h"
 
-/* fight:<id>:recorded_by = the event id that recorded the result. */
+/* fight-audit:<id> recorded_by = the event id that recorded the result.
+ * Its own key space: a key the projection writes must match its keys:
+ * patterns, and two projections' patterns may not overlap (a rebuild of
+ * one would clear the other's keys). */
 static sf_err_t on_fight(void *opaque, const sf_event_t *ev, sf_batch_t *batch,
                          char *errstr, size_t errstr_size) {
     (void)opaque;
     /* %k escapes the id into the key, as the rules do (projector/README.md,
      * "Keys"); an empty id is refused */
     return sf_batch_commandf(batch, errstr, errstr_size,
-                             "HSET fight:%k recorded_by %s",
+                             "HSET fight-audit:%k recorded_by %s",
                              sf_event_aggregate_id(ev), sf_event_id(ev));
 }
 
