@@ -106,10 +106,167 @@ static void test_header_iterate(void **state) {
                      SF_ERR_NOT_FOUND);
 }
 
+/* Renders text for the fixture's event; returns the error code. */
+static sf_err_t render(fx_t *x, const char *text, int key, char *err,
+                       size_t errsz) {
+    sf_tmpl_t *t = NULL;
+    size_t col = 0;
+    sf_buf_reset(&x->out);
+    sf_err_t e = sf_tmpl_compile(text, &t, &col, err, errsz);
+    assert_int_equal(e, SF_OK);
+    e = key ? sf_tmpl_render_key(t, &x->ev, &x->out, err, errsz)
+            : sf_tmpl_render(t, &x->ev, &x->out, err, errsz);
+    sf_tmpl_destroy(t);
+    return e;
+}
+
+static void test_placeholder_render(void **state) {
+    fx_t *x = *state;
+    char err[256] = "";
+    assert_int_equal(render(x, "{header.traceparent}", 0, err, sizeof err),
+                     SF_OK);
+    assert_int_equal(x->out.len, strlen(TP));
+    assert_memory_equal(x->out.p, TP, x->out.len);
+    assert_int_equal(render(x, "tenant={header.tenant}!", 0, err, sizeof err),
+                     SF_OK);
+    assert_string_equal(x->out.p, "tenant=t-1!");
+    /* binary value stays one argument, bytes as they are */
+    assert_int_equal(render(x, "{header.bin}", 0, err, sizeof err), SF_OK);
+    assert_int_equal(x->out.len, 5);
+    assert_memory_equal(x->out.p, "a\0b:c", 5);
+    /* absent or null value: renders as null does, "" */
+    assert_int_equal(render(x, "[{header.absent}]", 0, err, sizeof err),
+                     SF_OK);
+    assert_string_equal(x->out.p, "[]");
+    assert_int_equal(render(x, "[{header.nothing}]", 0, err, sizeof err),
+                     SF_OK);
+    assert_string_equal(x->out.p, "[]");
+}
+
+static void test_placeholder_key(void **state) {
+    fx_t *x = *state;
+    char err[256] = "";
+    assert_int_equal(render(x, "tenant:{header.tenant}", 1, err, sizeof err),
+                     SF_OK);
+    assert_string_equal(x->out.p, "tenant:t-1");
+    /* escaped like any id: the ':' and NUL cannot add a segment */
+    assert_int_equal(render(x, "b:{header.bin}", 1, err, sizeof err), SF_OK);
+    assert_string_equal(x->out.p, "b:a%00b%3Ac");
+    /* absent in a key: an error naming the placeholder */
+    assert_int_equal(render(x, "t:{header.absent}", 1, err, sizeof err),
+                     SF_ERR_RULE);
+    assert_non_null(strstr(err, "header.absent"));
+}
+
+static void test_placeholder_condition(void **state) {
+    fx_t *x = *state;
+    char err[256] = "";
+    sf_path_t *p = NULL;
+    size_t col = 0;
+    int is_null = -1;
+    assert_int_equal(sf_path_compile("header.tenant", &p, &col, err,
+                                     sizeof err), SF_OK);
+    assert_int_equal(sf_path_render(p, &x->ev, &x->out, &is_null, err,
+                                    sizeof err), SF_OK);
+    assert_int_equal(is_null, 0);
+    sf_path_destroy(p);
+    sf_buf_reset(&x->out);
+    assert_int_equal(sf_path_compile("header.absent", &p, &col, err,
+                                     sizeof err), SF_OK);
+    assert_int_equal(sf_path_render(p, &x->ev, &x->out, &is_null, err,
+                                    sizeof err), SF_OK);
+    assert_int_equal(is_null, 1);
+    sf_path_destroy(p);
+}
+
+static void test_placeholder_errors(void **state) {
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t col;
+        const char *says;
+    } bad[] = {
+        {"{header}", 7, "header.<name>"},
+        {"{header.}", 8, "header name"},
+        {"{header.a b}", 9, "0x20"},
+        {"x{headers.a}", 2, "header.<name>"}, /* unknown field lists it */
+        {"{header.a|upper}", 10, "unknown filter"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[256] = "";
+        sf_tmpl_t *t = NULL;
+        size_t col = 999;
+        assert_int_equal(sf_tmpl_compile(bad[i].text, &t, &col, err,
+                                         sizeof err), SF_ERR_PARSE);
+        if (col != bad[i].col || !strstr(err, bad[i].says))
+            fail_msg("%s: col %zu (want %zu): %s", bad[i].text, col,
+                     bad[i].col, err);
+    }
+    /* |neg on a header is refused at load, as on other strings */
+    char err[256] = "";
+    sf_tmpl_t *t = NULL;
+    size_t col = 0;
+    assert_int_equal(sf_tmpl_compile("{header.n|neg}", &t, &col, err,
+                                     sizeof err), SF_OK);
+    avro_schema_t s = avro_schema_record("E", "t");
+    assert_int_equal(sf_tmpl_check(t, s, &col, err, sizeof err), SF_ERR_RULE);
+    assert_non_null(strstr(err, "header.n"));
+    avro_schema_decref(s);
+    sf_tmpl_destroy(t);
+    /* names with dots and dashes are kept whole */
+    assert_int_equal(sf_tmpl_compile("{header.x-b3.sampled}", &t, &col, err,
+                                     sizeof err), SF_OK);
+    sf_tmpl_destroy(t);
+}
+
+/* sf_projection_field("header.NAME") reads the same value typed. */
+static void test_header_field(void **state) {
+    fx_t *x = *state;
+    char err[256] = "";
+    sf_field_t *f = NULL, *g = NULL;
+    const char *s;
+    size_t n;
+    int64_t i64 = 0;
+    assert_int_equal(sf_field_new("header.tenant", NULL, &f, err, sizeof err),
+                     SF_OK);
+    assert_int_equal(sf_event_string(&x->ev, f, &s, &n, err, sizeof err),
+                     SF_OK);
+    assert_int_equal(n, 3);
+    assert_memory_equal(s, "t-1", 3);
+    assert_int_equal(sf_event_is_null(&x->ev, f), 0);
+    /* not a number: an error naming the path */
+    assert_int_equal(sf_event_int64(&x->ev, f, &i64, err, sizeof err),
+                     SF_ERR_VALUE);
+    assert_non_null(strstr(err, "header.tenant"));
+    sf_field_destroy(f);
+    assert_int_equal(sf_field_new("header.absent", NULL, &g, err, sizeof err),
+                     SF_OK);
+    assert_int_equal(sf_event_string(&x->ev, g, &s, &n, err, sizeof err),
+                     SF_ERR_NOT_FOUND);
+    assert_non_null(strstr(err, "header.absent"));
+    assert_int_equal(sf_event_is_null(&x->ev, g), 1);
+    sf_field_destroy(g);
+    /* a decimal header reads as int64 */
+    rd_kafka_header_add(x->hdrs, "retries", -1, "42", 2);
+    assert_int_equal(sf_field_new("header.retries", NULL, &g, err, sizeof err),
+                     SF_OK);
+    assert_int_equal(sf_event_int64(&x->ev, g, &i64, err, sizeof err), SF_OK);
+    assert_int_equal(i64, 42);
+    sf_field_destroy(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_header_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_iterate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_placeholder_render, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_placeholder_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_placeholder_condition, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_placeholder_errors, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_header_field, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
