@@ -147,6 +147,10 @@ sf_err_t sf_event_header_at(const sf_event_t *ev, size_t idx,
  *                               gives the length of that array)
  *   aggregate_id, type, event_id, topic, time, version, partition, offset,
  *   timestamp                   the envelope, as in the rules
+ *   header.traceparent          a record header's value (sf_event_string:
+ *                               its bytes; sf_event_int64: a decimal
+ *                               value); absent is SF_ERR_NOT_FOUND and
+ *                               sf_event_is_null() 1, like a null field
  * Unions are entered automatically (["null", T] is T or null).  An Avro
  * null met on the way (an absent optional value or record) makes the
  * field null: the getters return SF_ERR_NOT_FOUND, sf_event_is_null()
