@@ -32,9 +32,9 @@ c1="$ID-c1" c2="$ID-c2" c3="$ID-c3"
 opened() { echo "{\"type\":\"shop.cart.CartOpened\",\"aggregate_id\":\"$1\",\"data\":{\"cart_id\":\"$1\",\"customer_id\":\"u-$1\",\"opened_at\":1}${2:-}}"; }
 # c1: headers from the command line; c2: a line's own tenant wins
 opened "$c1" | "$PUB" -b "$SF_BROKERS" -t "$TC" -s "$SCHEMAS" \
-  -H "traceparent=$TP" -H tenant=t-1 >>"$WORK/publish.log" 2>&1 || fail "sf-publish (c1) failed"
-opened "$c2" ',"headers":{"tenant":"t:2"}' | "$PUB" -b "$SF_BROKERS" -t "$TC" -s "$SCHEMAS" \
-  -H "traceparent=$TP" -H tenant=t-1 >>"$WORK/publish.log" 2>&1 || fail "sf-publish (c2) failed"
+  -H "traceparent=$TP" -H "tenant=t1-$ID" >>"$WORK/publish.log" 2>&1 || fail "sf-publish (c1) failed"
+opened "$c2" ",\"headers\":{\"tenant\":\"t:$ID\"}" | "$PUB" -b "$SF_BROKERS" -t "$TC" -s "$SCHEMAS" \
+  -H "traceparent=$TP" -H "tenant=t1-$ID" >>"$WORK/publish.log" 2>&1 || fail "sf-publish (c2) failed"
 # c3: no extra headers at all
 opened "$c3" | publish "$TC"
 
@@ -44,23 +44,24 @@ stop w TERM
 expect_eq "worker exit code" "$RC" 0
 
 h() { rcli hget "$1" "$2"; }
-expect_eq "c1 tenant" "$(h "hcart:$c1" tenant)" t-1
+expect_eq "c1 tenant" "$(h "hcart:$c1" tenant)" "t1-$ID"
 expect_eq "c1 trace" "$(h "hcart:$c1" trace)" "$TP"
 expect_eq "c1 customer" "$(h "hcart:$c1" customer)" "u-$c1"
-expect_eq "c2 tenant (the line's header wins)" "$(h "hcart:$c2" tenant)" t:2
+expect_eq "c2 tenant (the line's header wins)" "$(h "hcart:$c2" tenant)" "t:$ID"
 expect_eq "c3 tenant (absent header renders empty)" "$(h "hcart:$c3" tenant)" ""
 # (a dead-lettered c3 would have no hash: its SADD key would be empty)
 expect_eq "c3 has its hash" "$(h "hcart:$c3" customer)" "u-$c3"
-expect_eq "tenant t-1 members" "$(rcli smembers htenant:t-1 | sort | paste -sd,)" "$c1"
-expect_eq "tenant t:2 (':' escaped in the key)" "$(rcli smembers 'htenant:t%3A2' | paste -sd,)" "$c2"
-expect_eq "no set for an absent tenant" "$(rcli --scan --pattern 'htenant:*' | grep -c -v -e '^htenant:t-1$' -e '^htenant:t%3A2$' || true)" 0
+expect_eq "tenant t1 members" "$(rcli smembers "htenant:t1-$ID" | sort | paste -sd,)" "$c1"
+expect_eq "tenant t:ID (':' escaped in the key)" "$(rcli smembers "htenant:t%3A$ID" | paste -sd,)" "$c2"
+expect_eq "tenant sets" "$(rcli --scan --pattern "htenant:*$ID" | LC_ALL=C sort | paste -sd,)" \
+  "htenant:t%3A$ID,htenant:t1-$ID"
 
 # journey: the extra headers of each event, and nothing of the envelope
 j() { "$PROJ" journey -c "$WORK/c.yaml" -t "$TC" "$1" 2>"$WORK/journey.log" || fail "journey $1: $(cat "$WORK/journey.log")"; }
 out=$(j "$c1")
 expect_eq "journey c1 lines" "$(wc -l <<<"$out")" 1
 expect_eq "journey c1 headers" "$(jq -c '.headers' <<<"$out")" \
-  "{\"traceparent\":\"$TP\",\"tenant\":\"t-1\"}"
+  "{\"traceparent\":\"$TP\",\"tenant\":\"t1-$ID\"}"
 expect_eq "journey c3 has no headers" "$(j "$c3" | jq -c '.headers')" null
 
 # a repeated name and a non-UTF-8 value, written by kcat (the journey
