@@ -8,12 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "batch.h"
 #include "event.h"
 #include "field.h"
 #include "interp.h"
+#include "rules.h"
 
 static const char TP[] =
     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -255,6 +259,67 @@ static void test_header_field(void **state) {
     sf_field_destroy(g);
 }
 
+/* A rules file with header placeholders, loaded and applied as the worker
+ * does; a bad one is refused with file:line:col. */
+static void test_rules_file(void **state) {
+    fx_t *x = *state;
+    char path[] = "/tmp/sf-hdr-rules-XXXXXX", err[512] = "";
+    static const char good[] =
+        "keys: [\"ht:*\", \"hc:*\"]\n"
+        "on:\n"
+        "  t.E:\n"
+        "    - [HSET, \"hc:{aggregate_id}\", tenant, \"{header.tenant}\","
+        " trace, \"{header.traceparent}\", none, \"{header.absent}\"]\n"
+        "    - cmd: [SADD, \"ht:{header.tenant}\", \"{aggregate_id}\"]\n"
+        "      unless: {header.tenant: null}\n"
+        "    - cmd: [SADD, \"ht:{header.absent}\", \"{aggregate_id}\"]\n"
+        "      unless: {header.absent: null}\n";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, good, strlen(good)), (ssize_t)strlen(good));
+    close(fd);
+    sf_rules_t *r = NULL;
+    sf_batch_t b;
+    sf_buf_t scratch = {0};
+    sf_batch_init(&b);
+    assert_int_equal(sf_rules_load_file(path, &r, err, sizeof err), SF_OK);
+    sf_batch_event_begin(&b, 1, 0);
+    assert_int_equal(sf_rules_apply(r, &x->ev, &b, &scratch, err, sizeof err),
+                     SF_OK);
+    sf_batch_event_end(&b);
+    /* args: offset, ncmds, then argc and argv of each command */
+    char out[512];
+    size_t j = 0;
+    for (size_t i = 2; i < b.nargs; i++) {
+        memcpy(out + j, b.data.p + b.aoff[i], b.alen[i]);
+        j += b.alen[i];
+        out[j++] = '|';
+    }
+    out[j ? j - 1 : 0] = '\0';
+    char want[512];
+    snprintf(want, sizeof want,
+             "8|HSET|hc:agg-1|tenant|t-1|trace|%s|none||3|SADD|ht:t-1|agg-1",
+             TP);
+    assert_string_equal(out, want);
+    sf_rules_destroy(r);
+    sf_batch_free(&b);
+    sf_buf_free(&scratch);
+
+    static const char bad[] = "on:\n  t.E:\n    - [SET, \"k:{header.}\", v]\n";
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    r = NULL;
+    assert_int_equal(sf_rules_load_file(path, &r, err, sizeof err),
+                     SF_ERR_PARSE);
+    assert_null(r);
+    snprintf(want, sizeof want, "%s:3:", path);
+    if (strncmp(err, want, strlen(want)) || !strstr(err, "header name"))
+        fail_msg("want \"%s...header name...\", got \"%s\"", want, err);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_header_lookup, setup, teardown),
@@ -267,6 +332,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_placeholder_errors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_header_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rules_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
