@@ -94,6 +94,44 @@ int64_t sf_event_time_ms(const sf_event_t *ev);
  * (a record).  Borrowed: do not decref, do not keep. */
 const avro_value_t *sf_event_data(const sf_event_t *ev);
 
+/* ---- Record headers ----
+ *
+ * Besides the CloudEvents headers (ce_*, content-type) an event may carry
+ * extra Kafka record headers: a W3C Trace Context `traceparent`, a tenant
+ * id, ... (sf_producer_event_set_header(), `sf-publish -H NAME=VALUE`).
+ * Handlers read any header of the record, CloudEvents ones included:
+ *
+ *   const void *tp; size_t tplen;
+ *   if (sf_event_header(ev, "traceparent", &tp, &tplen) == SF_OK)
+ *       ... tp holds tplen bytes ...
+ *
+ * Names are compared exactly (case-sensitive), as Kafka does.  A name may
+ * repeat in a record (KIP-82): the LAST value wins, as librdkafka's
+ * rd_kafka_header_get_last() and Java's Headers.lastHeader() do.  Values
+ * are bytes (binary safe, NOT NUL-terminated: use the length); a header
+ * whose value is null (KIP-82 allows it) gives *value NULL and *len 0.
+ * Ownership: value and name are borrowed from the record the event was
+ * read from, valid until the handler returns; do not free, do not keep.
+ * No allocation: headers are looked up on demand in librdkafka's parsed
+ * header list of the message.
+ * Threading: call from the handler's thread, during the handler call.
+ * Errors: SF_ERR_NOT_FOUND when the record has no such header (no errstr:
+ * absence is an ordinary answer).  value/len/name may be NULL when not
+ * wanted. */
+sf_err_t sf_event_header(const sf_event_t *ev, const char *name,
+                         const void **value, size_t *len);
+
+/* The idx-th header of the record (0-based, in record order, repeated
+ * names each at their own place, CloudEvents headers included), for
+ * iterating over all of them:
+ *   for (size_t i = 0;
+ *        sf_event_header_at(ev, i, &name, &val, &len) == SF_OK; i++) ...
+ * name is NUL-terminated.  SF_ERR_NOT_FOUND when idx is past the last
+ * header.  Same ownership and threading as sf_event_header(). */
+sf_err_t sf_event_header_at(const sf_event_t *ev, size_t idx,
+                            const char **name, const void **value,
+                            size_t *len);
+
 /* ---- Reading event fields by path ----
  *
  * A field is a path in the language of the rules (projector/README.md,
@@ -109,6 +147,10 @@ const avro_value_t *sf_event_data(const sf_event_t *ev);
  *                               gives the length of that array)
  *   aggregate_id, type, event_id, topic, time, version, partition, offset,
  *   timestamp                   the envelope, as in the rules
+ *   header.traceparent          a record header's value (sf_event_string:
+ *                               its bytes; sf_event_int64: a decimal
+ *                               value); absent is SF_ERR_NOT_FOUND and
+ *                               sf_event_is_null() 1, like a null field
  * Unions are entered automatically (["null", T] is T or null).  An Avro
  * null met on the way (an absent optional value or record) makes the
  * field null: the getters return SF_ERR_NOT_FOUND, sf_event_is_null()

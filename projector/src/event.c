@@ -53,6 +53,7 @@ sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
     ev->time = ev->strs.p + offs[3];
     ev->version = ev->strs.p + offs[4];
     ev->data = NULL;
+    ev->hdrs = hdrs;
     return SF_OK;
 }
 
@@ -85,3 +86,40 @@ const char *sf_event_id(const sf_event_t *ev) { return ev->id; }
 const char *sf_event_time(const sf_event_t *ev) { return ev->time; }
 const char *sf_event_version(const sf_event_t *ev) { return ev->version; }
 const avro_value_t *sf_event_data(const sf_event_t *ev) { return ev->data; }
+
+/* Extra headers are looked up in the message's own header list, which
+ * librdkafka parsed once (rd_kafka_message_headers() caches it in the
+ * message): no copy, no allocation per event (issue 12 measured eager
+ * header parsing as costly). */
+sf_err_t sf_event_header(const sf_event_t *ev, const char *name,
+                         const void **value, size_t *len) {
+    const void *v = NULL;
+    size_t n = 0;
+    if (!ev->hdrs || !name ||
+        rd_kafka_header_get_last(ev->hdrs, name, &v, &n) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+        return SF_ERR_NOT_FOUND;
+    if (value)
+        *value = v;
+    if (len)
+        *len = v ? n : 0;
+    return SF_OK;
+}
+
+sf_err_t sf_event_header_at(const sf_event_t *ev, size_t idx,
+                            const char **name, const void **value,
+                            size_t *len) {
+    const char *nm = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (!ev->hdrs || rd_kafka_header_get_all(ev->hdrs, idx, &nm, &v, &n) !=
+                         RD_KAFKA_RESP_ERR_NO_ERROR)
+        return SF_ERR_NOT_FOUND;
+    if (name)
+        *name = nm;
+    if (value)
+        *value = v;
+    if (len)
+        *len = v ? n : 0;
+    return SF_OK;
+}

@@ -19,6 +19,11 @@ struct sf_event_s {
     const char *aggregate_id, *type, *id, *time, *version;
     size_t aggregate_id_len; /* bytes, which may include a NUL */
     avro_value_t *data; /* NULL until decoded */
+    /* The record's headers, borrowed from the librdkafka message the event
+     * was read from (parsed once by librdkafka, cached in the message);
+     * NULL when the record has none.  Valid while that message lives:
+     * sf_event_header() looks names up here on demand, nothing is copied. */
+    const rd_kafka_headers_t *hdrs;
     sf_buf_t strs;      /* storage of the strings above */
 };
 

@@ -73,6 +73,15 @@ static sf_err_t find(const sf_event_t *ev, const sf_field_t *f, size_t star,
     case SF_PF_TIME: *env = ev->time; break;
     case SF_PF_EVENT_ID: *env = ev->id; break;
     case SF_PF_TOPIC: *env = ev->topic; break;
+    case SF_PF_HEADER: {
+        const void *hv = NULL;
+        if (sf_event_header(ev, sf_path_header(p), &hv, envlen) != SF_OK ||
+            !hv)
+            return sf_seterr(errstr, errstr_size, SF_ERR_NOT_FOUND,
+                             "%s: no such header", sf_path_text(p));
+        *env = hv;
+        return SF_OK;
+    }
     case SF_PF_PARTITION:
     case SF_PF_OFFSET:
     case SF_PF_TIMESTAMP:
@@ -185,6 +194,17 @@ sf_err_t sf_event_int64_at(const sf_event_t *ev, const sf_field_t *f, size_t i,
                 return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
                                  "time: \"%s\" is not an RFC 3339 time", env);
             return SF_OK;
+        case SF_PF_HEADER: {
+            /* header values carry no NUL: parse a bounded copy */
+            char num[32];
+            if (envlen >= sizeof(num) || memchr(env, '\0', envlen))
+                return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
+                                 "%s: not a 64-bit integer",
+                                 sf_path_text(f->path));
+            memcpy(num, env, envlen);
+            num[envlen] = '\0';
+            return parse_i64(f, num, out, errstr, errstr_size);
+        }
         default: return parse_i64(f, env, out, errstr, errstr_size);
         }
     }
@@ -255,6 +275,11 @@ sf_err_t sf_event_bool_at(const sf_event_t *ev, const sf_field_t *f, size_t i,
 }
 
 int sf_event_is_null_at(const sf_event_t *ev, const sf_field_t *f, size_t i) {
+    if (sf_path_envelope(f->path) == SF_PF_HEADER) {
+        const void *hv = NULL;
+        return sf_event_header(ev, sf_path_header(f->path), &hv, NULL) !=
+                   SF_OK || !hv;
+    }
     if (sf_path_envelope(f->path) != SF_PF_DATA)
         return 0;
     avro_value_t v;

@@ -22,6 +22,7 @@ typedef enum {
     F_OFFSET,
     F_TOPIC,
     F_TIMESTAMP,
+    F_HEADER,
     F_DATA
 } field_t;
 
@@ -33,7 +34,8 @@ static const struct {
     {"version", F_VERSION},           {"time", F_TIME},
     {"event_id", F_EVENT_ID},         {"partition", F_PARTITION},
     {"offset", F_OFFSET},             {"topic", F_TOPIC},
-    {"timestamp", F_TIMESTAMP},       {"data", F_DATA},
+    {"timestamp", F_TIMESTAMP},       {"header", F_HEADER},
+    {"data", F_DATA},
 };
 
 typedef enum { FILTER_NONE, FILTER_NEG, FILTER_JSON } filter_t;
@@ -50,6 +52,7 @@ struct sf_path {
     size_t nseg;
     seg_t *segs;
     size_t nstar; /* 0 or 1 */
+    char *header; /* F_HEADER: the record header's name */
     char *text;   /* for errors */
 };
 
@@ -71,12 +74,20 @@ void sf_path_destroy(sf_path_t *p) {
     for (size_t i = 0; i < p->nseg; i++)
         free(p->segs[i].name);
     free(p->segs);
+    free(p->header);
     free(p->text);
     free(p);
 }
 
 static int ident_char(int c) {
     return isalnum(c) || c == '_' || c == '-';
+}
+
+/* Bytes a header name may hold in a placeholder: printable ASCII but the
+ * filter bar and braces.  Kafka allows any string as a header name; these
+ * are what a rules file can spell without quoting. */
+static int header_char(int c) {
+    return c > 0x20 && c < 0x7f && c != '|' && c != '{' && c != '}';
 }
 
 /* Parses text[0..len) as a path. */
@@ -104,11 +115,41 @@ static sf_err_t path_parse(const char *text, size_t len, int allow_star,
     if (!found) {
         *errcol = 0;
         e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
-                      "unknown field \"%.*s\" (expected data.<path> or one of "
+                      "unknown field \"%.*s\" (expected data.<path>, "
+                      "header.<name> or one of "
                       "aggregate_id, type, version, time, event_id, "
                       "partition, offset, topic, timestamp)",
                       (int)len, text);
         goto err;
+    }
+    if (p->field == F_HEADER) {
+        /* header.NAME: the rest up to a filter is the name, verbatim
+         * (names like "x-tenant-id" or "b3.sampled" are common) */
+        size_t st = i + 1;
+        if (i >= len || text[i] != '.') {
+            *errcol = i;
+            e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                          "expected header.<name>");
+            goto err;
+        }
+        for (i = st; i < len && text[i] != '|'; i++)
+            if (!header_char((unsigned char)text[i])) {
+                *errcol = i;
+                e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                              "byte 0x%02X not allowed in a header name",
+                              (unsigned char)text[i]);
+                goto err;
+            }
+        if (i == st) {
+            *errcol = st;
+            e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                          "expected a header name after 'header.'");
+            goto err;
+        }
+        if (!(p->header = strndup(text + st, i - st))) {
+            e = SF_ERR_NOMEM;
+            goto err;
+        }
     }
     while (i < len && text[i] != '|') {
         if (p->field != F_DATA) {
@@ -226,10 +267,13 @@ sf_path_field_t sf_path_envelope(const sf_path_t *p) {
     case F_OFFSET: return SF_PF_OFFSET;
     case F_TOPIC: return SF_PF_TOPIC;
     case F_TIMESTAMP: return SF_PF_TIMESTAMP;
+    case F_HEADER: return SF_PF_HEADER;
     case F_DATA: break;
     }
     return SF_PF_DATA;
 }
+
+const char *sf_path_header(const sf_path_t *p) { return p->header; }
 
 void sf_tmpl_destroy(sf_tmpl_t *t) {
     if (!t)
@@ -533,6 +577,17 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
         snprintf(num, sizeof(num), "%" PRId64, ev->timestamp);
         s = num;
         break;
+    case F_HEADER: {
+        /* an absent header (or a null value) renders as null, like an
+         * absent optional field: "" in a value, an error in a key */
+        const void *v = NULL;
+        size_t n = 0;
+        if (sf_event_header(ev, p->header, &v, &n) != SF_OK || !v) {
+            *is_null = 1;
+            return SF_OK;
+        }
+        return sf_buf_append(out, v, n);
+    }
     case F_DATA:
         break;
     }

@@ -5,7 +5,9 @@
  *   "cart:{aggregate_id}", "{data.address.city}", "{data.fighters[0].name}",
  *   "{data.quantity|neg}".  "{{" and "}}" are a literal brace.
  * Envelope paths: aggregate_id, type, version, time, event_id, partition,
- * offset, topic, timestamp (Kafka, ms).  Payload paths start with "data":
+ * offset, topic, timestamp (Kafka, ms).  header.NAME: the value of the
+ * record header NAME (the last one when repeated; an absent header is
+ * null, like an absent optional field), e.g. {header.traceparent}.  Payload paths start with "data":
  * record fields by name, map values by key, array elements by [index];
  * unions are entered automatically (null renders as "").
  * Filters after '|': neg (negate an integer), json (render a record, array
@@ -71,10 +73,13 @@ typedef enum {
     SF_PF_PARTITION,
     SF_PF_OFFSET,
     SF_PF_TOPIC,
-    SF_PF_TIMESTAMP
+    SF_PF_TIMESTAMP,
+    SF_PF_HEADER
 } sf_path_field_t;
 /* Which envelope field p reads, or SF_PF_DATA for a payload path. */
 sf_path_field_t sf_path_envelope(const sf_path_t *p);
+/* The header name of a header.NAME path (SF_PF_HEADER), else NULL. */
+const char *sf_path_header(const sf_path_t *p);
 
 /* Walks the data path p in ev's payload without allocating, unions
  * entered, and sets *out to the value found (borrowed from ev).  star is

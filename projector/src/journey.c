@@ -67,6 +67,50 @@ static int jset(json_t *obj, const char *key, size_t klen, json_t *v) {
     return rc;
 }
 
+/* The record's extra headers (all but the CloudEvents binding's ce_* and
+ * content-type) as a JSON object, or NULL when there are none.  Values
+ * as jbytes() shows bytes (a null value is JSON null); a name that
+ * repeats in the record (KIP-82 allows it) maps to an array of its
+ * values in record order, so the journey shows every one, while handlers
+ * and rules see the last. */
+static json_t *headers_json(const sf_event_t *ev) {
+    json_t *o = NULL;
+    const char *name;
+    const void *v;
+    size_t n;
+    for (size_t i = 0; sf_event_header_at(ev, i, &name, &v, &n) == SF_OK;
+         i++) {
+        if (!strncmp(name, "ce_", 3) || !strcmp(name, SF_HDR_CONTENT_TYPE))
+            continue;
+        if (!o && !(o = json_object()))
+            return NULL;
+        /* the key jset() would use: the name, or hex:<digits> */
+        json_t *jn = jbytes(name, strlen(name));
+        const char *key = json_string_value(jn);
+        sf_buf_t k = {0};
+        if (!key) {
+            sf_buf_printf(&k, "hex:%s",
+                          json_string_value(json_object_get(jn, "hex")));
+            key = k.oom ? "hex:" : k.p;
+        }
+        json_t *jv = v ? jbytes(v, n) : json_null();
+        json_t *prev = json_object_get(o, key);
+        if (!prev) {
+            json_object_set_new(o, key, jv);
+        } else if (json_is_array(prev)) { /* values are never arrays */
+            json_array_append_new(prev, jv);
+        } else {
+            json_t *arr = json_array();
+            json_array_append(arr, prev);
+            json_array_append_new(arr, jv);
+            json_object_set_new(o, key, arr);
+        }
+        sf_buf_free(&k);
+        json_decref(jn);
+    }
+    return o;
+}
+
 /* The commands of an event batch as a JSON array of arrays of strings. */
 static json_t *batch_json(sf_batch_t *b) {
     json_t *cmds = json_array();
@@ -456,6 +500,9 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
                                 jbytes(ev.version, strlen(ev.version)));
             json_object_set_new(o, "time", jbytes(ev.time, strlen(ev.time)));
             json_object_set_new(o, "event_id", jbytes(ev.id, strlen(ev.id)));
+            json_t *hj = headers_json(&ev);
+            if (hj)
+                json_object_set_new(o, "headers", hj);
             if (de) {
                 json_object_set_new(o, "error", jbytes(msg, strlen(msg)));
             } else {
