@@ -855,7 +855,16 @@ class Seed:
             if not behind:
                 return time.monotonic() - t
             if time.monotonic() > deadline:
-                raise Failure("not caught up after %d s: %s" % (self.a.catchup_timeout, ", ".join(behind[:6])))
+                hints = []
+                for slot, w in sorted(self.workers.items()):
+                    bad = [l for l in open(w["log"].name, errors="replace")
+                           if "level=warn" in l or "level=error" in l]
+                    if bad:
+                        hints.append("worker %d (%d warn/error lines), last: %s"
+                                     % (slot, len(bad), bad[-1].strip()[:300]))
+                raise Failure("not caught up after %d s: %s%s" % (
+                    self.a.catchup_timeout, ", ".join(behind[:6]),
+                    "".join("\n    " + h for h in hints)))
             time.sleep(0.3)
 
     def execute(self):
@@ -945,7 +954,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", required=True, help="e.g. 1-20 or 7,12,40")
     ap.add_argument("--faults", default=",".join(ALL_FAULTS))
-    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--brokers", required=True)
     ap.add_argument("--redis-port", type=int, required=True)
     ap.add_argument("--state", required=True, help="SF_STATE_DIR of the private stack")
@@ -989,8 +998,9 @@ def main():
                 traceback.print_exc()
                 e = Failure("%s: %s" % (type(e).__name__, e))
             failed.append((s, str(e)))
-            print("campaign: seed %d FAILED: %s\n  replay: tests/fault/campaign.sh --seed %d%s"
-                  % (s, e, s, "" if a.faults == ",".join(ALL_FAULTS) else " --faults " + a.faults),
+            print("campaign: seed %d FAILED: %s\n  replay: tests/fault/campaign.sh --seed %d%s%s"
+                  % (s, e, s, "" if a.faults == ",".join(ALL_FAULTS) else " --faults " + a.faults,
+                     "" if a.steps == 3 else " --steps %d" % a.steps),
                   file=sys.stderr, flush=True)
         finally:
             run.cleanup(ok)

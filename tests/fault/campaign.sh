@@ -15,7 +15,8 @@
 # Binaries under test: SF_PROJECTOR_BIN, SF_PUBLISH_BIN, else
 # SF_BUILD_DIR/{projector/sf-projector,producer/sf-publish}, so the same
 # campaign can be pointed at another branch's build.  SF_FAULT_KEEP=1 keeps
-# the work folder (worker logs, configs, the stack's logs).
+# the work folder (worker logs, configs, the stack's logs).  SF_FAULT_STACK=DIR
+# keeps the private stack in DIR running between runs (development).
 # Exit: 0 all seeds passed, 1 a seed failed, 2 usage, 77 skipped (not built).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -58,15 +59,27 @@ free_port() {
   done
   log "no free port found"; exit 1
 }
-KPORT=$(free_port)
-RPORT=$(free_port)
-[ "$RPORT" != "$KPORT" ] && [ "$RPORT" != $((KPORT + 100)) ] || RPORT=$(free_port)
 WORK=$(mktemp -d /tmp/sf-fault.XXXXXX)
-export SF_STATE_DIR=$WORK/stack
+if [ -n "${SF_FAULT_STACK:-}" ]; then
+  # a private stack kept between runs (development): its ports are
+  # remembered in its state folder; it is left running
+  export SF_STATE_DIR=$SF_FAULT_STACK
+  if [ -f "$SF_STATE_DIR/stack.env" ]; then
+    eval "$("$SF_SOURCE_DIR/deploy/stack.sh" env)"
+    KPORT=${SF_BROKERS##*:} RPORT=$SF_REDIS_PORT
+  fi
+fi
+if [ -z "${KPORT:-}" ]; then
+  KPORT=$(free_port)
+  RPORT=$(free_port)
+  [ "$RPORT" != "$KPORT" ] && [ "$RPORT" != $((KPORT + 100)) ] || RPORT=$(free_port)
+fi
+: "${SF_STATE_DIR:=$WORK/stack}"
+export SF_STATE_DIR
 cleanup() {
   local rc=$?
   set +e
-  "$SF_SOURCE_DIR/deploy/stack.sh" down >/dev/null 2>&1
+  [ -n "${SF_FAULT_STACK:-}" ] || "$SF_SOURCE_DIR/deploy/stack.sh" down >/dev/null 2>&1
   if [ "${SF_FAULT_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
     log "work folder kept: $WORK (worker logs per seed, stack logs)"
   else
