@@ -234,6 +234,7 @@ def make_schedule(seed, faults, steps):
     kinds = [f for f in allowed if f != "skip"] or ["none"]
     featured = kinds[seed % len(kinds)]
     plan = [featured] + [rng.choice(kinds) for _ in range(max(0, steps - 1))]
+    sched["featured"] = featured
     mark = False
     for f in plan:
         if f == "kill9":
@@ -531,7 +532,8 @@ class Seed:
                 self.start_worker(slot)
                 continue
             tail = open(w["log"].name, errors="replace").read().splitlines()[-3:]
-            self.problems.append("worker %d exited %d unexpectedly: %s" % (slot, rc, " | ".join(tail)))
+            how = ("was killed by %s" % signal.Signals(-rc).name) if rc < 0 else "exited %d" % rc
+            self.problems.append("worker %d %s unexpectedly: %s" % (slot, how, " | ".join(tail)))
             log("seed %d: worker %d exited %d unexpectedly; restarting it" % (self.seed, slot, rc))
             self.start_worker(slot)
 
@@ -1000,7 +1002,7 @@ def main():
             failed.append((s, str(e)))
             print("campaign: seed %d FAILED: %s\n  replay: tests/fault/campaign.sh --seed %d%s%s"
                   % (s, e, s, "" if a.faults == ",".join(ALL_FAULTS) else " --faults " + a.faults,
-                     "" if a.steps == 3 else " --steps %d" % a.steps),
+                     " --steps %d" % a.steps),
                   file=sys.stderr, flush=True)
         finally:
             run.cleanup(ok)
@@ -1010,7 +1012,8 @@ def main():
             totals[k] = totals.get(k, 0) + v
         c = dict(count_faults(sched))
         c.update(run.counts)
-        print("seed %d: %s in %.1f s; %s" % (s, "ok" if ok else "FAILED", time.monotonic() - t,
+        print("seed %d (%s): %s in %.1f s; %s" % (s, sched["featured"], "ok" if ok else "FAILED",
+                                                  time.monotonic() - t,
                                               " ".join("%s=%d" % kv for kv in sorted(c.items()))),
               flush=True)
         if not ok and not a.keep_going:

@@ -2,8 +2,8 @@
 # campaign.sh - the seeded, randomized fault campaign (README.md here).
 #
 #   tests/fault/campaign.sh                      # the short campaign: seeds 1-20
-#   SF_LONG=1 tests/fault/campaign.sh            # the long one: seeds 1-300
-#   tests/fault/campaign.sh --seed 1234          # replay one seed
+#   SF_LONG=1 tests/fault/campaign.sh            # the long one: seeds 1-300, --steps 4
+#   tests/fault/campaign.sh --seed 1234 --steps 2   # replay one seed (as printed)
 #   tests/fault/campaign.sh --seeds 1-50 --faults kill9,redis-rollback
 #   tests/fault/campaign.sh --seed 7 --print-schedule   # the schedule only
 #
@@ -26,14 +26,16 @@ PROJ_BIN=${SF_PROJECTOR_BIN:-$SF_BUILD_DIR/projector/sf-projector}
 PUB_BIN=${SF_PUBLISH_BIN:-$SF_BUILD_DIR/producer/sf-publish}
 log() { printf '[campaign] %s\n' "$*" >&2; }
 
-seeds=1-20
-[ "${SF_LONG:-0}" = 1 ] && seeds=1-300
+# short: 20 seeds of 2 faults each; long: 300 seeds of 4 faults each
+seeds=1-20 steps=2
+[ "${SF_LONG:-0}" = 1 ] && seeds=1-300 steps=4
 args=()
 while [ $# -gt 0 ]; do
   case $1 in
     --seed|--seeds) seeds=${2:?$1 needs a value}; shift 2;;
+    --steps) steps=${2:?$1 needs a value}; shift 2;;
     --print-schedule)
-      exec python3 "$HERE/campaign.py" --seeds "$seeds" --print-schedule "${args[@]}" \
+      exec python3 "$HERE/campaign.py" --seeds "$seeds" --steps "$steps" --print-schedule "${args[@]}" \
         --brokers - --redis-port 0 --state - --source "$SF_SOURCE_DIR" \
         --projector-bin - --publish-bin - --work -;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
@@ -76,6 +78,10 @@ if [ -z "${KPORT:-}" ]; then
 fi
 : "${SF_STATE_DIR:=$WORK/stack}"
 export SF_STATE_DIR
+# two campaigns on one stack would FLUSHALL each other's Redis
+mkdir -p "$SF_STATE_DIR"
+exec 9>"$SF_STATE_DIR/campaign.lock"
+flock -n 9 || { log "another campaign runs on $SF_STATE_DIR"; exit 1; }
 cleanup() {
   local rc=$?
   set +e
@@ -93,7 +99,7 @@ log "private stack: kafka 127.0.0.1:$KPORT, redis 127.0.0.1:$RPORT, state $SF_ST
 log "under test: $PROJ_BIN, $PUB_BIN"
 "$SF_SOURCE_DIR/deploy/stack.sh" up --kafka-port "$KPORT" --redis-port "$RPORT" >"$WORK/stack-up.log" 2>&1 \
   || { tail -5 "$WORK/stack-up.log" >&2; log "private stack did not come up"; exit 1; }
-python3 "$HERE/campaign.py" --seeds "$seeds" "${args[@]}" \
+python3 "$HERE/campaign.py" --seeds "$seeds" --steps "$steps" "${args[@]}" \
   --brokers "127.0.0.1:$KPORT" --redis-port "$RPORT" --state "$SF_STATE_DIR" \
   --source "$SF_SOURCE_DIR" --projector-bin "$PROJ_BIN" --publish-bin "$PUB_BIN" \
   --work "$WORK"
