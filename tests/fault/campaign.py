@@ -531,7 +531,8 @@ class Seed:
                 self.operator_skip(slot)
                 self.start_worker(slot)
                 continue
-            tail = open(w["log"].name, errors="replace").read().splitlines()[-3:]
+            lines = open(w["log"].name, errors="replace").read().splitlines()
+            tail = [l for l in lines if "Sanitizer" in l or "runtime error:" in l][:1] + lines[-3:]
             how = ("was killed by %s" % signal.Signals(-rc).name) if rc < 0 else "exited %d" % rc
             self.problems.append("worker %d %s unexpectedly: %s" % (slot, how, " | ".join(tail)))
             log("seed %d: worker %d exited %d unexpectedly; restarting it" % (self.seed, slot, rc))
@@ -894,6 +895,17 @@ class Seed:
         took = self.wait_caught_up(last, poison)
         log("seed %d: caught up %.1f s after the schedule ended" % (self.seed, took))
         self.compare(recs)
+        self.sanitizer_reports()
+
+    def sanitizer_reports(self):
+        """A worker built with ASan/UBSan (SF_PROJECTOR_BIN) reports memory
+        and undefined-behaviour errors in its log; UBSan goes on running."""
+        for slot, w in sorted(self.workers.items()):
+            for line in open(w["log"].name, errors="replace"):
+                if "ERROR: AddressSanitizer" in line or "runtime error:" in line \
+                        or "ERROR: LeakSanitizer" in line:
+                    self.problems.append("worker %d: %s" % (slot, line.strip()[:300]))
+                    break
 
     def compare(self, recs):
         exp, poison, _ = fold(recs, self.cat, self.skipped)
