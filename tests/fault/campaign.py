@@ -705,13 +705,19 @@ class Seed:
         # the reply; fsync only decides what a HOST crash keeps).  The mark is
         # the file and its size now: rollback truncates back to it.
         f = self.aof_incr()
-        self.mark = (f, os.path.getsize(f))
+        self.mark = (f, os.path.getsize(f), time.monotonic())
 
     def redis_rollback(self, a):
         if not self.mark:
             return
-        f, size = self.mark
+        f, size, t_mark = self.mark
         self.kill_redis(signal.SIGKILL)
+        # the operator's skips after the mark were Redis writes too: lost;
+        # a worker may stop on those events again and is skipped again
+        for key, t in list(self.skip_t.items()):
+            if t > t_mark:
+                del self.skip_t[key]
+                self.skipped[key[0]].discard(key[1:])
         if self.aof_incr() != f:
             self.problems.append("campaign: AOF was rewritten between mark and rollback; "
                                  "rolled back nothing")
@@ -950,7 +956,10 @@ class Seed:
     def cleanup(self, ok):
         for slot, w in self.workers.items():
             if w["state"] in ("running", "stopped"):
-                rc = self.signal_worker(slot, signal.SIGTERM, expect=(0,) if ok else None)
+                try:
+                    self.signal_worker(slot, signal.SIGTERM, expect=(0,) if ok else None)
+                except Failure as e:
+                    self.problems.append(str(e))
         self.redis.close()
         try:
             admin = AdminClient({"bootstrap.servers": self.a.brokers, "logger": QUIET})
