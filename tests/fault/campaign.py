@@ -993,9 +993,13 @@ def main():
     ap.add_argument("--print-schedule", action="store_true")
     a = ap.parse_args()
     seeds = []
-    for part in a.seeds.split(","):
-        lo, _, hi = part.partition("-")
-        seeds += list(range(int(lo), int(hi or lo) + 1))
+    try:
+        for part in a.seeds.split(","):
+            lo, _, hi = part.partition("-")
+            seeds += list(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        print("campaign: bad seed list '%s' (want e.g. 1-20 or 7,12,40)" % a.seeds, file=sys.stderr)
+        return 2
     faults = [f.strip() for f in a.faults.split(",") if f.strip()]
     bad = [f for f in faults if f not in ALL_FAULTS]
     if bad:

@@ -43,6 +43,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# usage errors (an unknown fault kind, a bad seed list) before any stack
+python3 "$HERE/campaign.py" --seeds "$seeds" --steps "$steps" --print-schedule "${args[@]}" \
+  --brokers - --redis-port 0 --state - --source "$SF_SOURCE_DIR" \
+  --projector-bin - --publish-bin - --work - >/dev/null || exit 2
 for b in "$PROJ_BIN" "$PUB_BIN"; do
   [ -x "$b" ] || { log "SKIP: $b not built"; exit 77; }
 done
