@@ -47,7 +47,7 @@ ALL_FAULTS = [
     "redis-rollback", # Redis SIGKILL and restart with the writes after a mark lost
     "broker-restart", # the Kafka broker stopped (SIGTERM) and started again
     "rebuild",        # `rebuild --force` of a projection while workers run
-    "rebuild-join",   # workers stopped, `rebuild`, a worker joins while it runs
+    "rebuild-join",   # workers stopped, `rebuild`, a worker joins while it clears
     "pause",          # `pause` a projection, publish, `resume`
     "skip",           # tally projection with on_error: stop; operator `skip`s poison
     "poison",         # undecodable bytes and a command that fails in Redis
@@ -267,7 +267,7 @@ def make_schedule(seed, faults, steps):
                          "after": rng.uniform(0, 1)})
         elif f == "rebuild-join":
             acts.append({"do": "rebuild-join", "proj": rng.choice(["cart", "avail"]),
-                         "join_after": rng.uniform(0.3, 2)})
+                         "join_after": rng.uniform(0, 0.3)})
         elif f == "pause":
             acts.append({"do": "pause", "proj": rng.choice(["cart", "avail", "tally"])})
             publish()
@@ -818,9 +818,22 @@ class Seed:
         elif do == "rebuild-join":
             for slot in self.live():
                 self.signal_worker(slot, signal.SIGTERM, expect=(0,))
-            proc = subprocess.Popen([self.a.projector_bin, "rebuild", "-c", self.cfg,
+            rlog = os.path.join(self.work, "rebuild.log")
+            with open(rlog, "a") as f:
+                f.write("--- rebuild-join\n")
+            proc = subprocess.Popen([self.a.projector_bin, "rebuild", "-v", "-c", self.cfg,
                                      self.proj[a["proj"]]], stdout=subprocess.DEVNULL,
-                                    stderr=open(os.path.join(self.work, "rebuild.log"), "a"))
+                                    stderr=open(rlog, "a"))
+            # Join in the window that matters: after the rebuild's check
+            # that the group is empty (its debug line "rebuild: N
+            # partitions" follows that check), while it fences and clears.
+            # Without that line within 30 s, join anyway.
+            t = time.monotonic()
+            while time.monotonic() - t < 30 and proc.poll() is None:
+                if re.search(r"rebuild: \d+ partitions", open(rlog, errors="replace").read()
+                             .rsplit("--- rebuild-join", 1)[-1]):
+                    break
+                time.sleep(0.02)
             self.sleep(a["join_after"])
             self.start_worker(0)
             try:
