@@ -32,7 +32,7 @@ import sys
 import time
 import uuid
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -338,14 +338,26 @@ def read_topic(brokers, topic, committed=True, with_headers=False):
                   "isolation.level": "read_committed" if committed else "read_uncommitted",
                   "enable.partition.eof": True})
     try:
-        md = c.list_topics(topic, timeout=20).topics[topic]
-        if md.error:
-            return {}
-        parts = sorted(md.partitions)
-        ends = {}
-        for p in parts:
-            lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=20)
-            ends[p] = hi
+        # right after a broker restart the metadata and the watermarks may
+        # answer "not leader" for a while: retry for up to a minute
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                md = c.list_topics(topic, timeout=20).topics[topic]
+                if md.error and md.error.code() == 3:  # UNKNOWN_TOPIC_OR_PART
+                    return {}
+                if md.error:
+                    raise KafkaException(md.error)
+                parts = sorted(md.partitions)
+                ends = {}
+                for p in parts:
+                    lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=20)
+                    ends[p] = hi
+                break
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
         c.assign([TopicPartition(topic, p, 0) for p in parts])
         recs = {p: [] for p in parts}
         done = {p for p in parts if ends[p] == 0}
