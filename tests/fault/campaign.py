@@ -344,7 +344,7 @@ def read_topic(brokers, topic, committed=True, with_headers=False):
         while True:
             try:
                 md = c.list_topics(topic, timeout=20).topics[topic]
-                if md.error and md.error.code() == 3:  # UNKNOWN_TOPIC_OR_PART
+                if md.error and md.error.code() in (3, -188):  # unknown topic
                     return {}
                 if md.error:
                     raise KafkaException(md.error)
