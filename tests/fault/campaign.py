@@ -830,6 +830,7 @@ class Seed:
         elif do == "rebuild-join":
             for slot in self.live():
                 self.signal_worker(slot, signal.SIGTERM, expect=(0,))
+            self.wait_group_empty("sf-" + self.proj[a["proj"]])
             rlog = os.path.join(self.work, "rebuild.log")
             with open(rlog, "a") as f:
                 f.write("--- rebuild-join\n")
@@ -869,6 +870,22 @@ class Seed:
             self.projector("resume", "-c", self.cfg, self.proj[a["proj"]])
         else:
             raise Failure("unknown action %s" % do)
+
+    def wait_group_empty(self, group, timeout=30):
+        """Workers stopped with SIGTERM leave their groups, but a member
+        whose join was still pending (or one restored by a restarted
+        coordinator) stays until its session times out: wait for that, so
+        the rebuild does not just refuse."""
+        admin = AdminClient({"bootstrap.servers": self.a.brokers, "logger": QUIET})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                d = admin.describe_consumer_groups([group])[group].result(10)
+                if not d.members:
+                    return
+            except Exception:
+                pass
+            time.sleep(0.5)
 
     def wait_caught_up(self, last, poison):
         """Every partition's checkpoint at its last data offset, in all three
