@@ -26,7 +26,6 @@ import re
 import secrets
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
