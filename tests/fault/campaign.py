@@ -430,6 +430,10 @@ class Failure(Exception):
     pass
 
 
+class SkipLater(Exception):
+    """`sf-projector skip` failed (Redis unreachable): try again later."""
+
+
 class Seed:
     def __init__(self, args, sched):
         self.a, self.s = args, sched
@@ -489,7 +493,7 @@ class Seed:
     # --- workers ---------------------------------------------------------
     def start_worker(self, slot):
         w = self.workers.get(slot)
-        if w and w["state"] in ("running", "stopped"):
+        if w and w["state"] in ("running", "stopped", "await-skip"):
             return
         logf = open(os.path.join(self.work, "worker%d.log" % slot), "a")
         proc = subprocess.Popen([self.a.projector_bin, "run", "-c", self.cfg],
@@ -522,8 +526,12 @@ class Seed:
         w["state"] = "dead"
         w["log"].close()
         if rc == 3 and self.s["tally_on_error"] == "stop":
-            # it met a poison event before the signal landed: the operator's job
-            self.operator_skip(slot)
+            # it met a poison event before the signal landed: the operator's
+            # job (or, if Redis is down now, the job of whoever starts it again)
+            try:
+                self.operator_skip(slot)
+            except SkipLater:
+                pass
         elif expect is not None and rc not in expect:
             self.problems.append("worker %d exited %d after %s (want %s)" % (slot, rc, sig.name, expect))
         return rc
@@ -531,6 +539,14 @@ class Seed:
     def supervise(self):
         """Handle workers that exited on their own (the operator's job)."""
         for slot, w in list(self.workers.items()):
+            if w["state"] == "await-skip":
+                try:
+                    self.operator_skip(slot)
+                except SkipLater:
+                    continue
+                w["state"] = "dead"
+                self.start_worker(slot)
+                continue
             if w["state"] != "running":
                 continue
             rc = w["proc"].poll()
@@ -539,7 +555,12 @@ class Seed:
             w["state"] = "dead"
             w["log"].close()
             if rc == 3 and self.s["tally_on_error"] == "stop":
-                self.operator_skip(slot)
+                try:
+                    self.operator_skip(slot)
+                except SkipLater as e:
+                    log("seed %d: skip failed (%s); again later" % (self.seed, e))
+                    w["state"] = "await-skip"
+                    continue
                 self.start_worker(slot)
                 continue
             lines = open(w["log"].name, errors="replace").read().splitlines()
@@ -575,7 +596,12 @@ class Seed:
                 raise Failure("worker %d, started after the operator's skip of %s/%d/%d, "
                               "stopped on it again" % (slot, topic, p, off))
             return
-        self.projector("skip", "-c", self.cfg, proj, "-t", topic, "-p", str(p), "-o", str(off))
+        r = self.projector("skip", "-c", self.cfg, proj, "-t", topic, "-p", str(p), "-o", str(off),
+                           check=False)
+        if r.returncode != 0:
+            # Redis may be down at this moment (a fault in progress): the
+            # operator tries again on the next round
+            raise SkipLater((r.stderr.strip().splitlines() or [""])[-1])
         self.skipped.setdefault(short[0], set()).add((p, off))
         self.skip_t[(short[0], p, off)] = time.monotonic()
         self.note("skip")
@@ -689,6 +715,13 @@ class Seed:
             raise Failure("stack.sh up failed: %s" % r.stderr.strip().splitlines()[-1:])
         self.redis.close()
 
+    def stack_alive(self):
+        try:
+            os.kill(int(open(os.path.join(self.a.state, "kafka-1", "pid")).read()), 0)
+            return self.redis.cmd("PING") == "PONG"
+        except (OSError, ValueError, RuntimeError, ConnectionError):
+            return False
+
     def redis_pid(self):
         return int(open(os.path.join(self.a.state, "redis", "pid")).read())
 
@@ -739,8 +772,10 @@ class Seed:
                 % (self.seed, lost))
             self.note("redis-rollback-bytes-lost>0" if lost > 0 else "redis-rollback-nothing-lost")
         self.mark = None
-        self.sleep(a["down"])
-        self.stack_up()
+        try:
+            self.sleep(a["down"])
+        finally:
+            self.stack_up()
 
     def broker_restart(self, a):
         pidf = os.path.join(self.a.state, "kafka-1", "pid")
@@ -754,8 +789,10 @@ class Seed:
             self.sleep(0.1)
         else:
             os.kill(pid, signal.SIGKILL)
-        self.sleep(a["down"])
-        self.stack_up()
+        try:
+            self.sleep(a["down"])
+        finally:
+            self.stack_up()
 
     # --- the schedule ----------------------------------------------------
     def act(self, a):
@@ -807,12 +844,16 @@ class Seed:
             except Exception:
                 pass
             self.redis.close()
-            self.sleep(a["down"])
-            self.stack_up()
+            try:
+                self.sleep(a["down"])
+            finally:
+                self.stack_up()
         elif do == "redis-kill9":
             self.kill_redis(signal.SIGKILL)
-            self.sleep(a["down"])
-            self.stack_up()
+            try:
+                self.sleep(a["down"])
+            finally:
+                self.stack_up()
         elif do == "redis-mark":
             self.redis_mark()
         elif do == "redis-rollback":
@@ -922,6 +963,9 @@ class Seed:
 
     def execute(self):
         self.cat = Catalog(os.path.join(self.a.source, "schemas", "domains"))
+        if not self.stack_alive():
+            log("seed %d: the private stack is not all up (a failed seed?): starting it" % self.seed)
+            self.stack_up()
         self.redis.cmd("FLUSHALL")
         admin = AdminClient({"bootstrap.servers": self.a.brokers, "logger": QUIET})
         admin.create_topics([NewTopic(

@@ -103,7 +103,13 @@ log "private stack: kafka 127.0.0.1:$KPORT, redis 127.0.0.1:$RPORT, state $SF_ST
 log "under test: $PROJ_BIN, $PUB_BIN"
 "$SF_SOURCE_DIR/deploy/stack.sh" up --kafka-port "$KPORT" --redis-port "$RPORT" >"$WORK/stack-up.log" 2>&1 \
   || { tail -5 "$WORK/stack-up.log" >&2; log "private stack did not come up"; exit 1; }
+# in the background and waited for, so that a SIGTERM (Ctrl-C, a timeout)
+# reaches the trap at once: it stops the driver, whose workers get SIGTERM
+# from its own cleanup, and takes the stack down
 python3 "$HERE/campaign.py" --seeds "$seeds" --steps "$steps" "${args[@]}" \
   --brokers "127.0.0.1:$KPORT" --redis-port "$RPORT" --state "$SF_STATE_DIR" \
   --source "$SF_SOURCE_DIR" --projector-bin "$PROJ_BIN" --publish-bin "$PUB_BIN" \
-  --work "$WORK"
+  --work "$WORK" &
+DRIVER=$!
+trap 'kill -INT "$DRIVER" 2>/dev/null; wait "$DRIVER" 2>/dev/null; exit 130' INT TERM
+wait "$DRIVER"
