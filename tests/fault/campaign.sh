@@ -101,7 +101,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 log "private stack: kafka 127.0.0.1:$KPORT, redis 127.0.0.1:$RPORT, state $SF_STATE_DIR"
 log "under test: $PROJ_BIN, $PUB_BIN"
-"$SF_SOURCE_DIR/deploy/stack.sh" up --kafka-port "$KPORT" --redis-port "$RPORT" >"$WORK/stack-up.log" 2>&1 \
+# 9>&-: the broker and Redis outlive this script and must not hold the lock
+"$SF_SOURCE_DIR/deploy/stack.sh" up --kafka-port "$KPORT" --redis-port "$RPORT" >"$WORK/stack-up.log" 2>&1 9>&- \
   || { tail -5 "$WORK/stack-up.log" >&2; log "private stack did not come up"; exit 1; }
 # in the background and waited for, so that a SIGTERM (Ctrl-C, a timeout)
 # reaches the trap at once: it stops the driver, whose workers get SIGTERM
