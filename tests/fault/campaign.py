@@ -744,6 +744,12 @@ class Seed:
             time.sleep(0.1)
         raise Failure("redis (pid %d) did not exit" % pid)
 
+    def forget_skips_after(self, t0):
+        for key, t in list(self.skip_t.items()):
+            if t > t0:
+                del self.skip_t[key]
+                self.skipped[key[0]].discard(key[1:])
+
     def redis_mark(self):
         # Everything Redis accepted so far is in the AOF file (written before
         # the reply; fsync only decides what a HOST crash keeps).  The mark is
@@ -758,10 +764,7 @@ class Seed:
         self.kill_redis(signal.SIGKILL)
         # the operator's skips after the mark were Redis writes too: lost;
         # a worker may stop on those events again and is skipped again
-        for key, t in list(self.skip_t.items()):
-            if t > t_mark:
-                del self.skip_t[key]
-                self.skipped[key[0]].discard(key[1:])
+        self.forget_skips_after(t_mark)
         if self.aof_incr() != f:
             self.problems.append("campaign: AOF was rewritten between mark and rollback; "
                                  "rolled back nothing")
@@ -850,6 +853,10 @@ class Seed:
                 self.stack_up()
         elif do == "redis-kill9":
             self.kill_redis(signal.SIGKILL)
+            # everysec may have postponed the last write() (up to 2 s while
+            # a background fsync runs) after replying: a skip of the last
+            # seconds may be gone; the operator will skip again
+            self.forget_skips_after(time.monotonic() - 5)
             try:
                 self.sleep(a["down"])
             finally:
