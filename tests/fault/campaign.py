@@ -588,7 +588,7 @@ class Seed:
         if not is_poison:
             raise Failure("worker %d stopped on %s/%d/%d in %s, which is not a poison event (%s)"
                           % (slot, topic, p, off, proj, d[0] if d else "?"))
-        if (p, off) in self.skipped.get(short[0], set()):
+        if (short[0], p, off) in self.skip_t:
             # Skipped already: fine for a worker that was running before the
             # skip (the partition moved to it while the operator reacted to
             # the first stop), a failure for one started after it.
@@ -745,10 +745,12 @@ class Seed:
         raise Failure("redis (pid %d) did not exit" % pid)
 
     def forget_skips_after(self, t0):
+        """Skips that Redis may have lost: a worker may stop on those events
+        again, and the operator skips them again (they stay in `skipped`,
+        the record of what the operator excluded)."""
         for key, t in list(self.skip_t.items()):
             if t > t0:
                 del self.skip_t[key]
-                self.skipped[key[0]].discard(key[1:])
 
     def redis_mark(self):
         # Everything Redis accepted so far is in the AOF file (written before
