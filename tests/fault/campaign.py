@@ -599,9 +599,15 @@ class Seed:
         r = self.projector("skip", "-c", self.cfg, proj, "-t", topic, "-p", str(p), "-o", str(off),
                            check=False)
         if r.returncode != 0:
-            # Redis may be down at this moment (a fault in progress): the
-            # operator tries again on the next round
-            raise SkipLater((r.stderr.strip().splitlines() or [""])[-1])
+            try:
+                c = self.redis.cmd("GET", "sf:%s:ckpt:%s:%d" % (proj, topic, p))
+            except Exception:
+                c = None
+            if c is None or int(c) < off:
+                # Redis may be down at this moment (a fault in progress):
+                # the operator tries again on the next round
+                raise SkipLater((r.stderr.strip().splitlines() or [""])[-1])
+            # refused as "already at or past": an earlier skip did survive
         self.skipped.setdefault(short[0], set()).add((p, off))
         self.skip_t[(short[0], p, off)] = time.monotonic()
         self.note("skip")
