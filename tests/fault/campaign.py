@@ -1,0 +1,1159 @@
+#!/usr/bin/env python3
+"""campaign.py - the seeded, randomized fault campaign of the projector.
+
+For each seed: draw a schedule (events to publish, faults, delays) from the
+seed alone, run it against a PRIVATE Kafka + Redis stack (started by
+campaign.sh) with two or three `sf-projector run` workers, wait until every
+projection has caught up, then compare every view key with a reference fold
+of the same events read back from Kafka (read_committed) and folded here, in
+code that shares nothing with the projector.  Exit 1 on the first seed that
+differs (or on every seed with --keep-going), printing the seed and the first
+differing key.
+
+Only the schedule, the inputs and the order of the faults replay exactly
+from a seed; when a real process is at a given moment (mid-batch, mid-
+rebalance) cannot be replayed, so a seed that failed once may pass on replay.
+
+Test code only: stdlib + confluent-kafka + fastavro.
+"""
+import argparse
+import glob
+import io
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+ALL_FAULTS = [
+    "kill9",          # SIGKILL a worker, restart it after a random delay
+    "sigstop",        # SIGSTOP a worker past session.timeout.ms, then SIGCONT
+    "sigterm",        # SIGTERM a worker (must exit 0), restart it
+    "rebalance",      # a worker joins or leaves (SIGTERM)
+    "redis-restart",  # Redis SHUTDOWN (AOF fsynced) and start again
+    "redis-kill9",    # Redis SIGKILL and start again (AOF in page cache: no loss)
+    "redis-rollback", # Redis SIGKILL and restart with the writes after a mark lost
+    "broker-restart", # the Kafka broker stopped (SIGTERM) and started again
+    "rebuild",        # `rebuild --force` of a projection while workers run
+    "rebuild-join",   # workers stopped, `rebuild`, a worker joins while it clears
+    "pause",          # `pause` a projection, publish, `resume`
+    "skip",           # tally projection with on_error: stop; operator `skip`s poison
+    "poison",         # undecodable bytes and a command that fails in Redis
+    "txn-abort",      # a transaction of events aborted (must never show)
+]
+# Faults that take many seconds; each seed features one fault kind (round
+# robin over the allowed kinds), so a short run of 20 seeds meets them all.
+SESSION_TIMEOUT_MS = 6000  # the broker's group.min.session.timeout.ms
+CARTS = ["c%d" % i for i in range(6)]
+SKUS = ["A", "B", "C", "D"]
+PARTITIONS = 4
+BASE_MS = 1798761600000  # 2027-01-01T00:00:00Z: deterministic event times
+
+T0 = time.monotonic()
+
+
+class _Quiet:
+    """librdkafka's log lines of the campaign's own clients (connection
+    refused while the broker restarts) would drown the report."""
+    def log(self, *a, **k):
+        pass
+    debug = info = warning = error = critical = exception = log
+
+
+QUIET = _Quiet()
+
+
+def log(msg):
+    print("[campaign +%5.1fs] %s" % (time.monotonic() - T0, msg), file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# A minimal RESP client (no redis-py on the box; test code only).
+
+class Redis:
+    def __init__(self, port):
+        self.port = port
+        self.sock = None
+        self.buf = b""
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+        self.sock = None
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise ConnectionError("redis closed the connection")
+            self.buf += d
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            d = self.sock.recv(65536)
+            if not d:
+                raise ConnectionError("redis closed the connection")
+            self.buf += d
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def _reply(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            raise RuntimeError("redis: " + rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n).decode()
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise RuntimeError("redis: bad reply %r" % line)
+
+    def cmd(self, *args):
+        for attempt in range(2):
+            try:
+                if self.sock is None:
+                    self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+                    self.buf = b""
+                out = b"*%d\r\n" % len(args)
+                for a in args:
+                    a = str(a).encode()
+                    out += b"$%d\r\n%s\r\n" % (len(a), a)
+                self.sock.sendall(out)
+                return self._reply()
+            except (OSError, ConnectionError):
+                self.close()
+                if attempt:
+                    raise
+
+    def scan(self, pattern):
+        cur, keys = "0", []
+        while True:
+            cur, part = self.cmd("SCAN", cur, "MATCH", pattern, "COUNT", 1000)
+            keys += part
+            if cur == "0":
+                return keys
+
+    def value(self, key):
+        t = self.cmd("TYPE", key)
+        if t == "string":
+            return self.cmd("GET", key)
+        if t == "hash":
+            r = self.cmd("HGETALL", key)
+            return dict(zip(r[0::2], r[1::2]))
+        return "<%s>" % t
+
+
+# --------------------------------------------------------------------------
+# The schedule: everything drawn from the seed, before anything runs.
+
+def ev(rng, seq, typ, cart, data, schema_version=None):
+    seq["n"] += 1
+    seq[cart] = seq.get(cart, 0) + 1
+    e = {"type": typ, "aggregate_id": cart, "version": seq[cart],
+         "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+         "occurred_at": BASE_MS + seq["n"] * 1000, "data": data}
+    if schema_version:
+        e["schema_version"] = schema_version
+    return e
+
+
+def gen_chunk(rng, seq, opened, n, poison_cmd):
+    """n cart events over the small key space; maybe one POISON-sku add."""
+    out = []
+    for _ in range(n):
+        cart = rng.choice(CARTS)
+        ts = BASE_MS + seq["n"] * 1000
+        r = rng.random()
+        if cart not in opened or r < 0.08:
+            opened.add(cart)
+            out.append(ev(rng, seq, "shop.cart.CartOpened", cart,
+                          {"cart_id": cart, "customer_id": "u-" + cart, "opened_at": ts}))
+        elif r < 0.70:
+            d = {"cart_id": cart, "sku": rng.choice(SKUS), "quantity": rng.randint(1, 5),
+                 "unit_price_cents": rng.randint(100, 999), "added_at": ts}
+            if rng.random() < 0.3:
+                out.append(ev(rng, seq, "shop.cart.ItemAddedToCart", cart, d, 1))
+            else:
+                d["currency"] = rng.choice(["EUR", "USD"])
+                out.append(ev(rng, seq, "shop.cart.ItemAddedToCart", cart, d))
+        elif r < 0.93:
+            out.append(ev(rng, seq, "shop.cart.ItemRemovedFromCart", cart,
+                          {"cart_id": cart, "sku": rng.choice(SKUS),
+                           "quantity": rng.randint(1, 3), "removed_at": ts}))
+        else:
+            out.append(ev(rng, seq, "shop.cart.CartCheckedOut", cart,
+                          {"cart_id": cart, "checked_out_at": ts}))
+    if poison_cmd:
+        cart = rng.choice(sorted(opened)) if opened else CARTS[0]
+        out.insert(rng.randint(0, len(out)), ev(
+            rng, seq, "shop.cart.ItemAddedToCart", cart,
+            {"cart_id": cart, "sku": "POISON", "quantity": 1,
+             "unit_price_cents": 1, "added_at": BASE_MS, "currency": "EUR"}))
+    return out
+
+
+def make_schedule(seed, faults, steps):
+    """A list of actions drawn from the seed and the allowed fault kinds."""
+    rng = random.Random(seed)
+    seq, opened = {"n": 0}, set()
+    allowed = [f for f in ALL_FAULTS if f in faults]
+    on_error_stop = "skip" in allowed and rng.random() < 0.5
+    sched = {"seed": seed, "workers": rng.choice([2, 3]),
+             "tally_on_error": "stop" if on_error_stop else "dlq",
+             "batch": rng.choice([5, 20, 100]), "actions": []}
+    acts = sched["actions"]
+
+    def publish(n=None):
+        n = n or rng.randint(10, 40)
+        pc = "poison" in allowed and rng.random() < 0.3
+        acts.append({"do": "publish", "txn": rng.random() < 0.3,
+                     "events": gen_chunk(rng, seq, opened, n, pc)})
+
+    publish(rng.randint(20, 40))
+    # each seed features one kind (round robin), the others are drawn
+    kinds = [f for f in allowed if f != "skip"] or ["none"]
+    featured = kinds[seed % len(kinds)]
+    plan = [featured] + [rng.choice(kinds) for _ in range(max(0, steps - 1))]
+    sched["featured"] = featured
+    mark = False
+    for f in plan:
+        if f == "kill9":
+            acts.append({"do": "kill9", "worker": rng.randint(0, 2),
+                         "after": rng.uniform(0, 1.5), "restart_after": rng.uniform(0, 2)})
+        elif f == "sigstop":
+            acts.append({"do": "sigstop", "worker": rng.randint(0, 2),
+                         "after": rng.uniform(0, 1)})
+        elif f == "sigterm":
+            acts.append({"do": "sigterm", "worker": rng.randint(0, 2),
+                         "restart_after": rng.uniform(0, 2)})
+        elif f == "rebalance":
+            acts.append({"do": rng.choice(["join", "leave"]), "worker": rng.randint(0, 2)})
+        elif f == "redis-restart":
+            acts.append({"do": "redis-restart", "down": rng.uniform(0, 2)})
+        elif f == "redis-kill9":
+            acts.append({"do": "redis-kill9", "down": rng.uniform(0, 2)})
+        elif f == "redis-rollback":
+            if not mark:
+                acts.append({"do": "redis-mark"})
+                mark = True
+                publish()
+                acts.append({"do": "sleep", "s": rng.uniform(0.5, 2)})
+            acts.append({"do": "redis-rollback", "down": rng.uniform(0, 1)})
+            mark = False
+        elif f == "broker-restart":
+            acts.append({"do": "broker-restart", "down": rng.uniform(0, 2)})
+        elif f == "rebuild":
+            acts.append({"do": "rebuild", "proj": rng.choice(["cart", "avail"]),
+                         "after": rng.uniform(0, 1)})
+        elif f == "rebuild-join":
+            acts.append({"do": "rebuild-join", "proj": rng.choice(["cart", "avail"]),
+                         "join_after": rng.uniform(0, 0.3)})
+        elif f == "pause":
+            acts.append({"do": "pause", "proj": rng.choice(["cart", "avail", "tally"])})
+            publish()
+            acts.append({"do": "resume", "proj": acts[-2]["proj"], "after": rng.uniform(0, 1)})
+        elif f == "poison":
+            acts.append({"do": "poison-bytes", "key": rng.choice(CARTS),
+                         "bytes": rng.choice(["garbage", "unknown-fingerprint", "truncated"])})
+        elif f == "txn-abort":
+            acts.append({"do": "txn-abort", "events": [
+                ev(rng, {"n": 0}, "shop.cart.ItemAddedToCart", c,
+                   {"cart_id": c, "sku": rng.choice(SKUS), "quantity": 1000,
+                    "unit_price_cents": 1, "added_at": BASE_MS, "currency": "EUR"})
+                for c in rng.sample(CARTS, 3)]})
+        publish()
+    return sched
+
+
+def count_faults(sched):
+    counts = {}
+    for a in sched["actions"]:
+        k = a["do"]
+        if k == "publish":
+            k = "publish-txn" if a["txn"] else "publish"
+            if any(e["data"].get("sku") == "POISON" for e in a["events"]):
+                counts["poison-cmd"] = counts.get("poison-cmd", 0) + 1
+        if k in ("sleep", "redis-mark"):
+            continue
+        counts[k] = counts.get(k, 0) + 1
+    return counts
+
+
+# --------------------------------------------------------------------------
+# The reference fold: read the topic back (read_committed), decode with
+# fastavro, fold the example projections' key layout.
+
+class Catalog:
+    def __init__(self, schema_dir):
+        self.by_fp, self.newest = {}, {}
+        for f in sorted(glob.glob(os.path.join(schema_dir, "*", "*.avsc"))):
+            s = fastavro.parse_schema(json.load(open(f)))
+            fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(s), "CRC-64-AVRO"))
+            self.by_fp[fp] = s
+            ver = int(re.search(r"\.v(\d+)\.avsc$", f).group(1))
+            name = s["name"]
+            if name not in self.newest or ver > self.newest[name][0]:
+                self.newest[name] = (ver, s)
+
+    def decode(self, value):
+        """(type, record) or None when the bytes are not a known event."""
+        if value is None or len(value) < 10 or value[:2] != b"\xc3\x01":
+            return None
+        w = self.by_fp.get(value[2:10])
+        if w is None:
+            return None
+        try:
+            rec = fastavro.schemaless_reader(io.BytesIO(value[10:]), w,
+                                             self.newest[w["name"]][1])
+        except Exception:
+            return None
+        return w["name"], rec
+
+
+def read_topic(brokers, topic, committed=True, with_headers=False):
+    """Every record of topic (read_committed), per partition in order."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": "fc-ref-" + secrets.token_hex(4),
+                  "logger": QUIET,
+                  "enable.auto.commit": False,
+                  "isolation.level": "read_committed" if committed else "read_uncommitted",
+                  "enable.partition.eof": True})
+    try:
+        # right after a broker restart the metadata and the watermarks may
+        # answer "not leader" for a while: retry for up to a minute
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                md = c.list_topics(topic, timeout=20).topics[topic]
+                if md.error and md.error.code() in (3, -188):  # unknown topic
+                    return {}
+                if md.error:
+                    raise KafkaException(md.error)
+                parts = sorted(md.partitions)
+                ends = {}
+                for p in parts:
+                    lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=20)
+                    ends[p] = hi
+                break
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        c.assign([TopicPartition(topic, p, 0) for p in parts])
+        recs = {p: [] for p in parts}
+        done = {p for p in parts if ends[p] == 0}
+        deadline = time.monotonic() + 60
+        while len(done) < len(parts):
+            if time.monotonic() > deadline:
+                raise RuntimeError("reading %s back did not reach the end in 60 s" % topic)
+            m = c.poll(1.0)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == -191:  # _PARTITION_EOF
+                    done.add(m.partition())
+                    continue
+                raise RuntimeError("reading %s: %s" % (topic, m.error()))
+            h = dict((k, v.decode(errors="replace") if v else "") for k, v in (m.headers() or []))
+            recs[m.partition()].append((m.offset(), m.key(), m.value(), h))
+        return recs
+    finally:
+        c.close()
+
+
+def fold(recs, cat, skipped):
+    """Expected views per projection, the poison offsets per projection and
+    the last data offset of each partition."""
+    exp = {"cart": {}, "avail": {}, "tally": {}}
+    poison = {"cart": set(), "avail": set(), "tally": set()}
+    last = {}
+
+    def hincr(view, key, field, n):
+        h = view.setdefault(key, {})
+        h[field] = str(int(h.get(field, "0")) + n)
+
+    def incr(view, key, n):
+        view[key] = str(int(view.get(key, "0")) + n)
+
+    for p, rows in recs.items():
+        for off, key, value, hdr in rows:
+            last[p] = off
+            d = cat.decode(value)
+            if d is None:
+                for v in poison.values():
+                    v.add((p, off))
+                continue
+            typ, data = d
+            agg = hdr.get("ce_subject") or (key or b"").decode()
+            cart, avail, tally = exp["cart"], exp["avail"], exp["tally"]
+            tally_ok = (p, off) not in skipped.get("tally", set())
+            if typ == "shop.cart.CartOpened":
+                cart.setdefault("cart:%s" % agg, {})["status"] = "open"
+                if tally_ok:
+                    incr(tally, "tally:opened", 1)
+            elif typ == "shop.cart.CartCheckedOut":
+                cart.setdefault("cart:%s" % agg, {})["status"] = "checked_out"
+            elif typ in ("shop.cart.ItemAddedToCart", "shop.cart.ItemRemovedFromCart"):
+                q = data["quantity"] if typ == "shop.cart.ItemAddedToCart" else -data["quantity"]
+                hincr(cart, "cart:%s:items" % agg, data["sku"], q)
+                hincr(avail, "product:%s" % data["sku"], "in_carts", q)
+                if data["sku"] == "POISON" and q > 0:
+                    poison["tally"].add((p, off))
+                elif tally_ok:
+                    hincr(tally, "tally:%s" % agg, "adds" if q > 0 else "removes", 1)
+                    incr(tally, "tally:units", q)
+    return exp, poison, last
+
+
+# --------------------------------------------------------------------------
+# One seed.
+
+class Failure(Exception):
+    pass
+
+
+class SkipLater(Exception):
+    """`sf-projector skip` failed (Redis unreachable): try again later."""
+
+
+class Seed:
+    def __init__(self, args, sched):
+        self.a, self.s = args, sched
+        self.seed = sched["seed"]
+        nonce = secrets.token_hex(3)
+        self.topic = "fc-%d-%s-cart-events" % (self.seed, nonce)
+        self.proj = {"cart": "cc%d%s" % (self.seed, nonce), "avail": "pa%d%s" % (self.seed, nonce),
+                     "tally": "ta%d%s" % (self.seed, nonce)}
+        self.work = os.path.join(args.work, "seed-%d" % self.seed)
+        os.makedirs(self.work, exist_ok=True)
+        self.cfg = os.path.join(self.work, "workers.yaml")
+        self.redis = Redis(args.redis_port)
+        self.workers = {}     # slot -> dict(proc, log, state)
+        self.problems = []    # failures other than a view difference
+        self.skipped = {}     # projection short name -> {(partition, offset)}
+        self.skip_t = {}      # (projection, partition, offset) -> when skipped
+        self.mark = None
+        self.counts = {}
+
+    # --- helpers ---------------------------------------------------------
+    def note(self, kind):
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def write_config(self):
+        ex = os.path.join(self.a.source, "projector", "examples")
+        here = os.path.dirname(os.path.abspath(__file__))
+        rules = {"cart": os.path.join(ex, "cart-contents.rules.yaml"),
+                 "avail": os.path.join(ex, "product-availability.rules.yaml"),
+                 "tally": os.path.join(here, "cart-tally.rules.yaml")}
+        with open(self.cfg, "w") as f:
+            f.write("kafka:\n  bootstrap.servers: \"%s\"\n" % self.a.brokers)
+            f.write("  session.timeout.ms: %d\n  heartbeat.interval.ms: 1000\n" % SESSION_TIMEOUT_MS)
+            f.write("  max.poll.interval.ms: 20000\n")
+            f.write("redis: {host: \"127.0.0.1\", port: %d}\n" % self.a.redis_port)
+            f.write("schemas: \"%s\"\n" % os.path.join(self.a.source, "schemas", "domains"))
+            f.write("projections:\n")
+            for k in ("cart", "avail", "tally"):
+                f.write("  - name: \"%s\"\n    topics: [\"%s\"]\n    rules: \"%s\"\n"
+                        % (self.proj[k], self.topic, rules[k]))
+                f.write("    batch: {size: %d, time_ms: 20}\n" % self.s["batch"])
+                if k == "tally":
+                    f.write("    on_error: %s\n" % self.s["tally_on_error"])
+
+    def run(self, argv, timeout=120, check=True, stdin=None):
+        try:
+            r = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure("%s did not finish in %d s" % (" ".join(argv[:3]), timeout))
+        if check and r.returncode != 0:
+            raise Failure("%s exited %d: %s" % (" ".join(argv[:3]), r.returncode,
+                                                 (r.stderr.strip().splitlines() or [""])[-1]))
+        return r
+
+    def projector(self, *args, timeout=120, check=True):
+        return self.run([self.a.projector_bin] + list(args), timeout=timeout, check=check)
+
+    # --- workers ---------------------------------------------------------
+    def start_worker(self, slot):
+        w = self.workers.get(slot)
+        if w and w["state"] in ("running", "stopped", "await-skip"):
+            return
+        logf = open(os.path.join(self.work, "worker%d.log" % slot), "a")
+        proc = subprocess.Popen([self.a.projector_bin, "run", "-c", self.cfg],
+                                stdout=logf, stderr=subprocess.STDOUT)
+        self.workers[slot] = {"proc": proc, "log": logf, "state": "running",
+                              "t0": time.monotonic()}
+        log("seed %d: worker %d started (pid %d)" % (self.seed, slot, proc.pid))
+
+    def live(self):
+        return sorted(s for s, w in self.workers.items() if w["state"] in ("running", "stopped"))
+
+    def pick(self, slot):
+        """The live worker the schedule's slot number lands on."""
+        live = self.live()
+        return live[slot % len(live)] if live else None
+
+    def signal_worker(self, slot, sig, wait=True, expect=None):
+        w = self.workers[slot]
+        if w["state"] == "stopped" and sig != signal.SIGCONT:
+            w["proc"].send_signal(signal.SIGCONT)
+        w["proc"].send_signal(sig)
+        if not wait:
+            return None
+        try:
+            rc = w["proc"].wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            w["proc"].kill()
+            rc = w["proc"].wait()
+            self.problems.append("worker %d did not exit within 60 s of %s" % (slot, sig.name))
+        w["state"] = "dead"
+        w["log"].close()
+        if rc == 3 and self.s["tally_on_error"] == "stop":
+            # it met a poison event before the signal landed: the operator's
+            # job (or, if Redis is down now, the job of whoever starts it again)
+            try:
+                self.operator_skip(slot)
+            except SkipLater:
+                pass
+        elif expect is not None and rc not in expect:
+            self.problems.append("worker %d exited %d after %s (want %s)" % (slot, rc, sig.name, expect))
+        return rc
+
+    def supervise(self):
+        """Handle workers that exited on their own (the operator's job)."""
+        for slot, w in list(self.workers.items()):
+            if w["state"] == "await-skip":
+                try:
+                    self.operator_skip(slot)
+                except SkipLater:
+                    continue
+                w["state"] = "dead"
+                self.start_worker(slot)
+                continue
+            if w["state"] != "running":
+                continue
+            rc = w["proc"].poll()
+            if rc is None:
+                continue
+            w["state"] = "dead"
+            w["log"].close()
+            if rc == 3 and self.s["tally_on_error"] == "stop":
+                try:
+                    self.operator_skip(slot)
+                except SkipLater as e:
+                    log("seed %d: skip failed (%s); again later" % (self.seed, e))
+                    w["state"] = "await-skip"
+                    continue
+                self.start_worker(slot)
+                continue
+            lines = open(w["log"].name, errors="replace").read().splitlines()
+            tail = [l for l in lines if "Sanitizer" in l or "runtime error:" in l][:1] + lines[-3:]
+            how = ("was killed by %s" % signal.Signals(-rc).name) if rc < 0 else "exited %d" % rc
+            self.problems.append("worker %d %s unexpectedly: %s" % (slot, how, " | ".join(tail)))
+            log("seed %d: worker %d exited %d unexpectedly; restarting it" % (self.seed, slot, rc))
+            self.start_worker(slot)
+
+    def operator_skip(self, slot):
+        """on_error: stop: read the offset from the worker's last line, make
+        sure the event really is poison, `skip` it, restart the worker."""
+        text = open(self.workers[slot]["log"].name, errors="replace").read()
+        m = None
+        for m in re.finditer(r"projection (\S+): (\S+)/(\d+)/(\d+): ", text):
+            pass
+        if not m:
+            raise Failure("worker %d exited 3 without naming topic/partition/offset" % slot)
+        proj, topic, p, off = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
+        short = [k for k, v in self.proj.items() if v == proj]
+        rec = self.read_one(topic, p, off)
+        d = self.cat.decode(rec) if rec is not None else None
+        is_poison = d is None or (short == ["tally"] and d[0] == "shop.cart.ItemAddedToCart"
+                                  and d[1]["sku"] == "POISON")
+        if not is_poison:
+            raise Failure("worker %d stopped on %s/%d/%d in %s, which is not a poison event (%s)"
+                          % (slot, topic, p, off, proj, d[0] if d else "?"))
+        if (short[0], p, off) in self.skip_t:
+            # Skipped already: fine for a worker that was running before the
+            # skip (the partition moved to it while the operator reacted to
+            # the first stop), a failure for one started after it.
+            if self.workers[slot]["t0"] > self.skip_t[(short[0], p, off)]:
+                raise Failure("worker %d, started after the operator's skip of %s/%d/%d, "
+                              "stopped on it again" % (slot, topic, p, off))
+            return
+        r = self.projector("skip", "-c", self.cfg, proj, "-t", topic, "-p", str(p), "-o", str(off),
+                           check=False)
+        if r.returncode != 0:
+            try:
+                c = self.redis.cmd("GET", "sf:%s:ckpt:%s:%d" % (proj, topic, p))
+            except Exception:
+                c = None
+            if c is None or int(c) < off:
+                # Redis may be down at this moment (a fault in progress):
+                # the operator tries again on the next round
+                raise SkipLater((r.stderr.strip().splitlines() or [""])[-1])
+            # refused as "already at or past": an earlier skip did survive
+        self.skipped.setdefault(short[0], set()).add((p, off))
+        self.skip_t[(short[0], p, off)] = time.monotonic()
+        self.note("skip")
+        log("seed %d: worker %d stopped on poison %d/%d of %s: skipped" % (self.seed, slot, p, off, proj))
+
+    def read_one(self, topic, p, off):
+        c = Consumer({"bootstrap.servers": self.a.brokers, "group.id": "fc-one-" + secrets.token_hex(4),
+                      "logger": QUIET,
+                      "enable.auto.commit": False, "isolation.level": "read_committed"})
+        try:
+            c.assign([TopicPartition(topic, p, off)])
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                m = c.poll(1.0)
+                if m is not None and not m.error() and m.offset() == off:
+                    return m.value()
+            return None
+        finally:
+            c.close()
+
+    def sleep(self, s):
+        end = time.monotonic() + s
+        while True:
+            self.supervise()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(0.2, left))
+
+    # --- inputs ----------------------------------------------------------
+    def publish(self, a):
+        lines = "".join(json.dumps(e) + "\n" for e in a["events"])
+        argv = [self.a.publish_bin, "-b", self.a.brokers, "-t", self.topic, "-s",
+                os.path.join(self.a.source, "schemas", "domains"), "--aggregate-type", "cart",
+                "-X", "partitioner=murmur2_random"]
+        if a["txn"]:
+            argv += ["--transactional"]
+        for attempt in range(3):
+            r = self.run(argv, stdin=lines, timeout=120, check=False)
+            if r.returncode == 0:
+                return
+            if a["txn"]:
+                # all or nothing: a failed transaction can be sent again
+                log("seed %d: transactional publish failed (%s); again"
+                    % (self.seed, r.stderr.strip().splitlines()[-1:]))
+                self.sleep(2)
+                continue
+            # plain publish: some events may be in the log already; sending
+            # again would duplicate them.  The fold reads what is there, so
+            # it stays correct; just say so.
+            log("seed %d: publish failed part-way (%s); the fold uses what reached the log"
+                % (self.seed, r.stderr.strip().splitlines()[-1:]))
+            return
+        raise Failure("transactional publish failed 3 times")
+
+    def producer(self, extra=None):
+        conf = {"bootstrap.servers": self.a.brokers, "enable.idempotence": True,
+                "logger": QUIET,
+                "acks": "all", "partitioner": "murmur2_random"}
+        conf.update(extra or {})
+        return Producer(conf)
+
+    def encode(self, e):
+        name = e["type"].rsplit(".", 1)[1]
+        f = sorted(glob.glob(os.path.join(self.a.source, "schemas", "domains", "cart", name + ".v*.avsc")))[-1]
+        s = fastavro.parse_schema(json.load(open(f)))
+        fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(s), "CRC-64-AVRO"))
+        b = io.BytesIO()
+        fastavro.schemaless_writer(b, s, e["data"])
+        return b"\xc3\x01" + fp + b.getvalue()
+
+    def headers(self, e):
+        return [("ce_specversion", b"1.0"), ("ce_id", e["event_id"].encode()),
+                ("ce_source", b"fault-campaign"), ("ce_type", e["type"].encode()),
+                ("ce_time", b"2027-01-01T00:00:00Z"), ("ce_subject", e["aggregate_id"].encode()),
+                ("content-type", b"application/avro"), ("ce_aggregatetype", b"cart"),
+                ("ce_sequence", b"1")]
+
+    def poison_bytes(self, a):
+        value = {"garbage": b"not avro at all \x00\xff",
+                 "unknown-fingerprint": b"\xc3\x01" + b"\x13" * 8 + b"\x02",
+                 "truncated": None}[a["bytes"]]
+        if value is None:
+            e = {"type": "shop.cart.ItemAddedToCart", "aggregate_id": a["key"], "event_id": str(uuid.UUID(int=1)),
+                 "data": {"cart_id": a["key"], "sku": "A", "quantity": 1, "unit_price_cents": 1,
+                          "added_at": BASE_MS, "currency": "EUR"}}
+            value = self.encode(e)[:12]
+        p = self.producer()
+        errs = []
+        p.produce(self.topic, value=value, key=a["key"].encode(),
+                  on_delivery=lambda err, m: err and errs.append(err))
+        if p.flush(30) or errs:
+            raise Failure("could not publish the poison record: %s" % errs)
+
+    def txn_abort(self, a):
+        p = self.producer({"transactional.id": "fc-abort-" + secrets.token_hex(4)})
+        p.init_transactions(30)
+        p.begin_transaction()
+        for e in a["events"]:
+            p.produce(self.topic, value=self.encode(e), key=e["aggregate_id"].encode(),
+                      headers=self.headers(e))
+        p.flush(30)
+        p.abort_transaction(30)
+
+    # --- Redis and Kafka faults -----------------------------------------
+    def stack_up(self):
+        env = dict(os.environ, SF_STATE_DIR=self.a.state)
+        r = subprocess.run([os.path.join(self.a.source, "deploy", "stack.sh"), "up"],
+                           env=env, capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise Failure("stack.sh up failed: %s" % r.stderr.strip().splitlines()[-1:])
+        self.redis.close()
+
+    def stack_alive(self):
+        try:
+            os.kill(int(open(os.path.join(self.a.state, "kafka-1", "pid")).read()), 0)
+            return self.redis.cmd("PING") == "PONG"
+        except (OSError, ValueError, RuntimeError, ConnectionError):
+            return False
+
+    def redis_pid(self):
+        return int(open(os.path.join(self.a.state, "redis", "pid")).read())
+
+    def aof_incr(self):
+        d = os.path.join(self.a.state, "redis", "appendonlydir")
+        man = [f for f in os.listdir(d) if f.endswith(".manifest")][0]
+        for line in open(os.path.join(d, man)):
+            if "type i" in line:
+                return os.path.join(d, line.split()[1])
+        raise Failure("no incremental AOF file in the manifest")
+
+    def kill_redis(self, sig):
+        pid = self.redis_pid()
+        os.kill(pid, sig)
+        for _ in range(300):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        raise Failure("redis (pid %d) did not exit" % pid)
+
+    def forget_skips_after(self, t0):
+        """Skips that Redis may have lost: a worker may stop on those events
+        again, and the operator skips them again (they stay in `skipped`,
+        the record of what the operator excluded)."""
+        for key, t in list(self.skip_t.items()):
+            if t > t0:
+                del self.skip_t[key]
+
+    def redis_mark(self):
+        # Everything Redis accepted so far is in the AOF file (written before
+        # the reply; fsync only decides what a HOST crash keeps).  The mark is
+        # the file and its size now: rollback truncates back to it.
+        f = self.aof_incr()
+        self.mark = (f, os.path.getsize(f), time.monotonic())
+
+    def redis_rollback(self, a):
+        if not self.mark:
+            return
+        f, size, t_mark = self.mark
+        self.kill_redis(signal.SIGKILL)
+        # the operator's skips after the mark were Redis writes too: lost;
+        # a worker may stop on those events again and is skipped again
+        self.forget_skips_after(t_mark)
+        if self.aof_incr() != f:
+            self.problems.append("campaign: AOF was rewritten between mark and rollback; "
+                                 "rolled back nothing")
+        else:
+            lost = os.path.getsize(f) - size
+            os.truncate(f, size)
+            log("seed %d: redis rolled back: %d bytes of AOF (the writes after the mark) lost"
+                % (self.seed, lost))
+            self.note("redis-rollback-bytes-lost>0" if lost > 0 else "redis-rollback-nothing-lost")
+        self.mark = None
+        try:
+            self.sleep(a["down"])
+        finally:
+            self.stack_up()
+
+    def broker_restart(self, a):
+        pidf = os.path.join(self.a.state, "kafka-1", "pid")
+        pid = int(open(pidf).read())
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(600):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            self.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        try:
+            self.sleep(a["down"])
+        finally:
+            self.stack_up()
+
+    # --- the schedule ----------------------------------------------------
+    def act(self, a):
+        do = a["do"]
+        if do != "publish":
+            log("seed %d: %s" % (self.seed, json.dumps({k: v for k, v in a.items() if k != "events"})))
+        if do == "publish":
+            self.publish(a)
+        elif do == "poison-bytes":
+            self.poison_bytes(a)
+        elif do == "txn-abort":
+            self.txn_abort(a)
+        elif do == "sleep":
+            self.sleep(a["s"])
+        elif do in ("kill9", "sigstop", "sigterm", "leave"):
+            slot = self.pick(a["worker"])
+            if slot is None or (do == "leave" and len(self.live()) < 2):
+                self.start_worker(len(self.workers))
+                return
+            self.sleep(a.get("after", 0))
+            if self.workers[slot]["state"] not in ("running", "stopped"):
+                return
+            if do == "kill9":
+                self.signal_worker(slot, signal.SIGKILL)
+                self.sleep(a["restart_after"])
+                self.start_worker(slot)
+            elif do == "sigterm":
+                self.signal_worker(slot, signal.SIGTERM, expect=(0,))
+                self.sleep(a["restart_after"])
+                self.start_worker(slot)
+            elif do == "leave":
+                self.signal_worker(slot, signal.SIGTERM, expect=(0,))
+            else:
+                w = self.workers[slot]
+                w["proc"].send_signal(signal.SIGSTOP)
+                w["state"] = "stopped"
+                self.sleep(SESSION_TIMEOUT_MS / 1000.0 + 2)
+                w["proc"].send_signal(signal.SIGCONT)
+                w["state"] = "running"
+        elif do == "join":
+            if len(self.live()) >= 3:
+                slot = self.pick(a["worker"])
+                self.signal_worker(slot, signal.SIGTERM, expect=(0,))
+            else:
+                self.start_worker(len(self.workers))
+        elif do == "redis-restart":
+            try:
+                self.redis.cmd("SHUTDOWN")
+            except Exception:
+                pass
+            self.redis.close()
+            try:
+                self.sleep(a["down"])
+            finally:
+                self.stack_up()
+        elif do == "redis-kill9":
+            self.kill_redis(signal.SIGKILL)
+            # everysec may have postponed the last write() (up to 2 s while
+            # a background fsync runs) after replying: a skip of the last
+            # seconds may be gone; the operator will skip again
+            self.forget_skips_after(time.monotonic() - 5)
+            try:
+                self.sleep(a["down"])
+            finally:
+                self.stack_up()
+        elif do == "redis-mark":
+            self.redis_mark()
+        elif do == "redis-rollback":
+            self.redis_rollback(a)
+        elif do == "broker-restart":
+            self.broker_restart(a)
+        elif do == "rebuild":
+            self.sleep(a["after"])
+            r = self.projector("rebuild", "-c", self.cfg, self.proj[a["proj"]], "--force",
+                               timeout=180, check=False)
+            if r.returncode != 0:
+                self.problems.append("rebuild --force of %s exited %d: %s" % (
+                    a["proj"], r.returncode, (r.stderr.strip().splitlines() or [""])[-1]))
+        elif do == "rebuild-join":
+            for slot in self.live():
+                self.signal_worker(slot, signal.SIGTERM, expect=(0,))
+            self.wait_group_empty("sf-" + self.proj[a["proj"]])
+            rlog = os.path.join(self.work, "rebuild.log")
+            with open(rlog, "a") as f:
+                f.write("--- rebuild-join\n")
+            proc = subprocess.Popen([self.a.projector_bin, "rebuild", "-v", "-c", self.cfg,
+                                     self.proj[a["proj"]]], stdout=subprocess.DEVNULL,
+                                    stderr=open(rlog, "a"))
+            # Join in the window that matters: after the rebuild's check
+            # that the group is empty (its debug line "rebuild: N
+            # partitions" follows that check), while it fences and clears.
+            # Without that line within 30 s, join anyway.
+            t = time.monotonic()
+            while time.monotonic() - t < 30 and proc.poll() is None:
+                if re.search(r"rebuild: \d+ partitions", open(rlog, errors="replace").read()
+                             .rsplit("--- rebuild-join", 1)[-1]):
+                    break
+                time.sleep(0.02)
+            self.sleep(a["join_after"])
+            self.start_worker(0)
+            try:
+                rc = proc.wait(timeout=180)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise Failure("rebuild did not finish in 180 s")
+            if rc != 0:
+                # refused (a member still in the group) is not the product's
+                # fault; say it, the run goes on
+                log("seed %d: rebuild exited %d: %s" % (self.seed, rc, open(
+                    os.path.join(self.work, "rebuild.log")).read().strip().splitlines()[-1:]))
+                self.note("rebuild-refused")
+            for slot in range(1, self.s["workers"]):
+                self.start_worker(slot)
+        elif do == "pause":
+            self.projector("pause", "-c", self.cfg, self.proj[a["proj"]])
+        elif do == "resume":
+            self.sleep(a["after"])
+            self.projector("resume", "-c", self.cfg, self.proj[a["proj"]])
+        else:
+            raise Failure("unknown action %s" % do)
+
+    def wait_group_empty(self, group, timeout=30):
+        """Workers stopped with SIGTERM leave their groups, but a member
+        whose join was still pending (or one restored by a restarted
+        coordinator) stays until its session times out: wait for that, so
+        the rebuild does not just refuse."""
+        admin = AdminClient({"bootstrap.servers": self.a.brokers, "logger": QUIET})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                d = admin.describe_consumer_groups([group])[group].result(10)
+                if not d.members:
+                    return
+            except Exception:
+                pass
+            time.sleep(0.5)
+
+    def wait_caught_up(self, last, poison):
+        """Every partition's checkpoint at its last data offset, in all three
+        projections.  Returns the seconds it took."""
+        t = time.monotonic()
+        deadline = t + self.a.catchup_timeout
+        while True:
+            self.supervise()
+            behind = []
+            for k, proj in self.proj.items():
+                for p, off in last.items():
+                    try:
+                        c = self.redis.cmd("GET", "sf:%s:ckpt:%s:%d" % (proj, self.topic, p))
+                    except Exception:
+                        c = None
+                    if c is None or int(c) < off:
+                        behind.append("%s/%d at %s of %d" % (k, p, c, off))
+            if not behind:
+                return time.monotonic() - t
+            if time.monotonic() > deadline:
+                hints = []
+                for slot, w in sorted(self.workers.items()):
+                    bad = [l for l in open(w["log"].name, errors="replace")
+                           if ("level=warn" in l or "level=error" in l)
+                           and "component=kafka" not in l]
+                    # the Redis outage's retries say little; the last other one
+                    other = [l for l in bad if "redis apply failed" not in l] or bad
+                    if bad:
+                        hints.append("worker %d (%d warn/error lines), last: %s"
+                                     % (slot, len(bad), other[-1].strip()[:300]))
+                raise Failure("not caught up after %d s: %s%s" % (
+                    self.a.catchup_timeout, ", ".join(behind[:6]),
+                    "".join("\n    " + h for h in hints)))
+            time.sleep(0.3)
+
+    def execute(self):
+        self.cat = Catalog(os.path.join(self.a.source, "schemas", "domains"))
+        if not self.stack_alive():
+            log("seed %d: the private stack is not all up (a failed seed?): starting it" % self.seed)
+            self.stack_up()
+        self.redis.cmd("FLUSHALL")
+        admin = AdminClient({"bootstrap.servers": self.a.brokers, "logger": QUIET})
+        admin.create_topics([NewTopic(
+            self.topic, PARTITIONS, 1, config={"cleanup.policy": "delete", "retention.ms": "-1",
+                                               "retention.bytes": "-1"})])[self.topic].result(60)
+        self.write_config()
+        for slot in range(self.s["workers"]):
+            self.start_worker(slot)
+        for a in self.s["actions"]:
+            self.supervise()
+            self.act(a)
+        # the end: every worker back, nothing paused, all caught up
+        for slot, w in self.workers.items():
+            if w["state"] == "stopped":
+                w["proc"].send_signal(signal.SIGCONT)
+                w["state"] = "running"
+        if not self.live():
+            self.start_worker(0)
+        recs = read_topic(self.a.brokers, self.topic)
+        _, poison, last = fold(recs, self.cat, {})
+        took = self.wait_caught_up(last, poison)
+        log("seed %d: caught up %.1f s after the schedule ended" % (self.seed, took))
+        self.compare(recs)
+        self.sanitizer_reports()
+
+    def sanitizer_reports(self):
+        """A worker built with ASan/UBSan (SF_PROJECTOR_BIN) reports memory
+        and undefined-behaviour errors in its log; UBSan goes on running."""
+        for slot, w in sorted(self.workers.items()):
+            for line in open(w["log"].name, errors="replace"):
+                if "ERROR: AddressSanitizer" in line or "runtime error:" in line \
+                        or "ERROR: LeakSanitizer" in line:
+                    self.problems.append("worker %d: %s" % (slot, line.strip()[:300]))
+                    break
+
+    def compare(self, recs):
+        exp, poison, _ = fold(recs, self.cat, self.skipped)
+        pats = {"cart": "cart:*", "avail": "product:*", "tally": "tally:*"}
+        diffs = []
+        for k in ("cart", "avail", "tally"):
+            got = {key: self.redis.value(key) for key in self.redis.scan(pats[k])}
+            for key in sorted(set(got) | set(exp[k])):
+                if got.get(key) != exp[k].get(key):
+                    diffs.append("%s: key %s: expected %s, got %s" % (
+                        k, key, json.dumps(exp[k].get(key), sort_keys=True),
+                        json.dumps(got.get(key), sort_keys=True)))
+        # poison: dead-lettered (dlq projections) or skipped by the operator
+        dlq = read_topic(self.a.brokers, self.topic + ".dlq")
+        seen = {}
+        for rows in dlq.values():
+            for _, _, _, h in rows:
+                try:
+                    seen.setdefault(h.get("sf_dlq_projection"), set()).add(
+                        (int(h["sf_dlq_partition"]), int(h["sf_dlq_offset"])))
+                except (KeyError, ValueError):
+                    diffs.append("dlq: a dead letter without sf_dlq_partition/offset: %s" % h)
+        for k, proj in self.proj.items():
+            if k == "tally" and self.s["tally_on_error"] == "stop":
+                miss = poison[k] - self.skipped.get(k, set())
+                extra = seen.get(proj, set())
+            else:
+                miss = poison[k] - seen.get(proj, set())
+                extra = seen.get(proj, set()) - poison[k]
+            for p, off in sorted(miss):
+                diffs.append("%s: poison event %d/%d neither dead-lettered nor skipped" % (k, p, off))
+            for p, off in sorted(extra):
+                diffs.append("%s: event %d/%d dead-lettered but it is not poison" % (k, p, off))
+        n = sum(len(r) for r in recs.values())
+        npois = len(poison["cart"]) + len(poison["tally"] - poison["cart"])
+        log("seed %d: %d records read back (read_committed), %d poison, %d view keys compared"
+            % (self.seed, n, npois, sum(len(v) for v in exp.values())))
+        if diffs:
+            raise Failure("%d difference(s); first: %s%s" % (
+                len(diffs), diffs[0], "".join("\n    " + d for d in diffs[1:8])))
+
+    def cleanup(self, ok):
+        for slot, w in self.workers.items():
+            if w["state"] in ("running", "stopped"):
+                try:
+                    self.signal_worker(slot, signal.SIGTERM, expect=(0,) if ok else None)
+                except Failure as e:
+                    self.problems.append(str(e))
+        self.redis.close()
+        try:
+            admin = AdminClient({"bootstrap.servers": self.a.brokers, "logger": QUIET})
+            for f in admin.delete_topics([self.topic, self.topic + ".dlq"],
+                                         operation_timeout=10).values():
+                try:
+                    f.result(20)
+                except Exception:
+                    pass
+        except Exception:
+            pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", required=True, help="e.g. 1-20 or 7,12,40")
+    ap.add_argument("--faults", default=",".join(ALL_FAULTS))
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--brokers", required=True)
+    ap.add_argument("--redis-port", type=int, required=True)
+    ap.add_argument("--state", required=True, help="SF_STATE_DIR of the private stack")
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--projector-bin", required=True)
+    ap.add_argument("--publish-bin", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--catchup-timeout", type=int, default=90)
+    ap.add_argument("--keep-going", action="store_true")
+    ap.add_argument("--print-schedule", action="store_true")
+    a = ap.parse_args()
+    seeds = []
+    try:
+        for part in a.seeds.split(","):
+            lo, _, hi = part.partition("-")
+            seeds += list(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        print("campaign: bad seed list '%s' (want e.g. 1-20 or 7,12,40)" % a.seeds, file=sys.stderr)
+        return 2
+    faults = [f.strip() for f in a.faults.split(",") if f.strip()]
+    bad = [f for f in faults if f not in ALL_FAULTS]
+    if bad:
+        print("campaign: unknown fault kind(s) %s; known: %s" % (",".join(bad), ",".join(ALL_FAULTS)),
+              file=sys.stderr)
+        return 2
+    if a.print_schedule:
+        for s in seeds:
+            print(json.dumps(make_schedule(s, faults, a.steps), indent=1))
+        return 0
+    totals, failed, t_all = {}, [], time.monotonic()
+    for s in seeds:
+        sched = make_schedule(s, faults, a.steps)
+        run = Seed(a, sched)
+        t = time.monotonic()
+        ok = False
+        try:
+            run.execute()
+            if run.problems:
+                raise Failure("; ".join(run.problems))
+            ok = True
+        except Exception as e:
+            if not isinstance(e, Failure):
+                # the campaign itself broke (or the stack): still a failed seed
+                import traceback
+                traceback.print_exc()
+                e = Failure("%s: %s" % (type(e).__name__, e))
+            failed.append((s, str(e)))
+            print("campaign: seed %d FAILED: %s\n  replay: tests/fault/campaign.sh --seed %d%s%s"
+                  % (s, e, s, "" if a.faults == ",".join(ALL_FAULTS) else " --faults " + a.faults,
+                     " --steps %d" % a.steps),
+                  file=sys.stderr, flush=True)
+        finally:
+            run.cleanup(ok)
+        for k, v in count_faults(sched).items():
+            totals[k] = totals.get(k, 0) + v
+        for k, v in run.counts.items():
+            totals[k] = totals.get(k, 0) + v
+        c = dict(count_faults(sched))
+        c.update(run.counts)
+        print("seed %d (%s): %s in %.1f s; %s" % (s, sched["featured"], "ok" if ok else "FAILED",
+                                                  time.monotonic() - t,
+                                              " ".join("%s=%d" % kv for kv in sorted(c.items()))),
+              flush=True)
+        if not ok and not a.keep_going:
+            break
+    print("campaign: %d seed(s) run (%s), %d failed, %.0f s" % (
+        len(seeds) if a.keep_going or not failed else seeds.index(failed[0][0]) + 1,
+        a.seeds, len(failed), time.monotonic() - t_all))
+    print("campaign: faults injected: " + " ".join("%s=%d" % kv for kv in sorted(totals.items())))
+    for s, e in failed:
+        print("campaign: FAILED seed %d: %s" % (s, e.splitlines()[0]))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
