@@ -135,14 +135,18 @@ sf_err_t sf_glob_compile(const char *pat, size_t len, sf_glob_t **out,
                     i++;
                     break;
                 } else if (len - i >= 3 && p[i + 1] == '-') {
-                    unsigned lo = p[i], hi = p[i + 2];
+                    /* Redis compares range ends and the key byte as
+                     * (signed) char: on its platforms bytes 0x80-0xFF
+                     * sort BELOW 0x00, so "[t-\xc3]" takes 0x00-0x74 and
+                     * 0xC3-0xFF.  Modelled exactly (-128..127 below). */
+                    int lo = (signed char)p[i], hi = (signed char)p[i + 2];
                     if (lo > hi) {
-                        unsigned x = lo;
+                        int x = lo;
                         lo = hi;
                         hi = x;
                     }
-                    for (unsigned c = lo; c <= hi; c++)
-                        set_add(t->set, c);
+                    for (int c = lo; c <= hi; c++)
+                        set_add(t->set, (unsigned char)c);
                     i += 3;
                 } else {
                     set_add(t->set, p[i]);
@@ -451,6 +455,14 @@ sf_err_t sf_keys_check_reserved(const char *pat, char *errstr,
     if (e)
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                          "key pattern \"%s\": %s", pat, msg);
+    sf_glob_destroy(a);
+    a = NULL;
+    if ((e = sf_keys_check_portable(pat, strlen(pat), &col, msg, sizeof msg)))
+        return sf_seterr(errstr, errstr_size, e,
+                         "key pattern \"%s\" (byte %zu): %s", pat, col + 1,
+                         msg);
+    if ((e = sf_glob_compile(pat, strlen(pat), &a, &col, msg, sizeof msg)))
+        return SF_ERR_NOMEM; /* compiled once above */
     e = sf_glob_compile(reserved, sizeof reserved - 1, &r, &col, msg,
                         sizeof msg);
     if (!e && sf_glob_overlap(a, r))
@@ -462,6 +474,52 @@ sf_err_t sf_keys_check_reserved(const char *pat, char *errstr,
     sf_glob_destroy(a);
     sf_glob_destroy(r);
     return e;
+}
+
+int sf_keys_may_clear(const sf_glob_t *g, const void *key, size_t len)
+{
+    size_t pl = strlen(SF_REDIS_PREFIX);
+    if (len >= pl && !memcmp(key, SF_REDIS_PREFIX, pl))
+        return 0;
+    return sf_glob_match(g, key, len);
+}
+
+sf_err_t sf_keys_check_portable(const char *pat, size_t len, size_t *errcol,
+                                char *errstr, size_t errstr_size)
+{
+    const unsigned char *p = (const unsigned char *)pat;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '\\') {
+            i++;
+            continue;
+        }
+        if (p[i] != '[')
+            continue;
+        size_t j = i + 1;
+        if (j < len && p[j] == '^')
+            j++;
+        /* the class scan of sf_glob_compile / Redis: escape, ']', range */
+        while (j < len && p[j] != ']') {
+            if (p[j] == '\\' && j + 1 < len) {
+                j += 2;
+            } else if (len - j >= 3 && p[j + 1] == '-') {
+                if (p[j] >= 0x80 || p[j + 2] >= 0x80) {
+                    *errcol = j;
+                    return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                                     "class range with a byte >= 0x80: "
+                                     "Redis orders such bytes by the sign "
+                                     "of C char, which differs between "
+                                     "platforms; list the bytes or escape "
+                                     "them instead");
+                }
+                j += 3;
+            } else {
+                j++;
+            }
+        }
+        i = j;
+    }
+    return SF_OK;
 }
 
 /* ---- ids inside keys ---------------------------------------------------- */

@@ -19,7 +19,10 @@
  *
  * Patterns are Redis glob patterns as SCAN MATCH / KEYS read them (Redis
  * util.c stringmatchlen): '*' any run of bytes, '?' one byte, "[abc]",
- * "[^abc]", "[a-z]" one byte of a class, '\x' the byte x.
+ * "[^abc]", "[a-z]" one byte of a class, '\x' the byte x.  A range
+ * compares bytes as Redis does on x86-64, as signed char (0x80-0xFF sort
+ * below 0x00); `keys:` patterns may not use such ranges at all
+ * (sf_keys_check_portable).
  *
  * Not thread-safe per object; a guard is used by its projection's thread.
  */
@@ -95,5 +98,19 @@ const char *sf_keyguard_violation(const sf_keyguard_t *g);
  * pat can match a key under "sf:". */
 sf_err_t sf_keys_check_reserved(const char *pat, char *errstr,
                                 size_t errstr_size);
+
+/* For a rebuild's clear: non-zero when key (as SCAN MATCH g returned it)
+ * may be deleted: g matches it by this matcher too, and it is not under
+ * the reserved prefix "sf:" (a projection's own bookkeeping is deleted by
+ * name, never by pattern). */
+int sf_keys_may_clear(const sf_glob_t *g, const void *key, size_t len);
+
+/* Refuses (SF_ERR_CONFIG, *errcol set) a `keys:` pattern with a class
+ * range whose end is a byte >= 0x80: Redis compares range ends as C
+ * `char`, whose sign depends on the platform Redis was built for (signed
+ * on x86-64, unsigned on arm64), so such a range means different keys on
+ * different servers.  Write the bytes out, or escape them. */
+sf_err_t sf_keys_check_portable(const char *pat, size_t len, size_t *errcol,
+                                char *errstr, size_t errstr_size);
 
 #endif

@@ -264,7 +264,10 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
                 sf_glob_t *g = NULL;
                 size_t col = 0;
                 if (sf_glob_compile(s, strlen(s), &g, &col, why,
-                                    sizeof(why))) {
+                                    sizeof(why)) ||
+                    sf_keys_check_portable(s, strlen(s), &col, why,
+                                           sizeof(why))) {
+                    sf_glob_destroy(g);
                     e = tmpl_err(y, a, col, why, errstr, errstr_size);
                     goto err;
                 }
