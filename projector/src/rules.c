@@ -20,6 +20,7 @@ typedef struct pos {
 typedef struct cond {
     sf_path_t *path;
     char *value; /* NULL: compares against Avro null */
+    size_t vlen; /* bytes of value (a YAML "\0" escape is kept) */
     pos_t at;
 } cond_t;
 
@@ -128,9 +129,15 @@ static sf_err_t parse_conds(sf_yaml_t *y, yaml_node_t *n, cond_t **out,
         if (sf_path_compile(ks, &c[*nout].path, &col, msg, sizeof(msg)))
             return tmpl_err(y, k, col, msg, errstr, errstr_size);
         c[*nout].at = scalar_pos(k);
-        if (!sf_yaml_is_null(v) && !(c[*nout].value = strdup(vs))) {
-            sf_path_destroy(c[*nout].path);
-            return SF_ERR_NOMEM;
+        if (!sf_yaml_is_null(v)) {
+            size_t vl = v->data.scalar.length;
+            if (!(c[*nout].value = malloc(vl + 1))) {
+                sf_path_destroy(c[*nout].path);
+                return SF_ERR_NOMEM;
+            }
+            memcpy(c[*nout].value, vs, vl);
+            c[*nout].value[vl] = '\0';
+            c[*nout].vlen = vl;
         }
         (*nout)++;
     }
@@ -410,8 +417,10 @@ static sf_err_t conds_eval(const cond_t *c, size_t n, const sf_event_t *ev,
                                     errstr_size);
         if (e)
             return e;
-        int eq = c[i].value ? (!is_null && !strcmp(scratch->p ? scratch->p : "",
-                                                   c[i].value))
+        /* by length: a NUL inside event data must not end the value */
+        int eq = c[i].value ? (!is_null && scratch->len == c[i].vlen &&
+                               (!c[i].vlen ||
+                                !memcmp(scratch->p, c[i].value, c[i].vlen)))
                             : is_null;
         if (all && !eq) {
             *result = 0;

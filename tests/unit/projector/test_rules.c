@@ -229,6 +229,33 @@ static void conditions(void **state) {
     assert_string_equal(joined(x, out, sizeof(out)), "4|ZINCRBY|wins|1|w9");
 }
 
+/* A condition compares whole values: "Paris\0EVIL" is not "Paris", and a
+ * NUL written in the rules ("\0" in a double-quoted YAML value) counts. */
+static void conditions_compare_whole_values(void **state) {
+    fx_t *x = *state;
+    char err[512], out[512];
+    const char *rules =
+        "on:\n  t.E:\n"
+        "    - cmd: [INCR, paris]\n"
+        "      when: {data.address.city: Paris}\n"
+        "    - cmd: [INCR, other]\n"
+        "      unless: {data.address.city: Paris}\n"
+        "    - cmd: [INCR, nul]\n"
+        "      when: {data.address.city: \"Paris\\0EVIL\"}\n";
+    avro_value_t f, city;
+    fill(x, "c1", "Paris", NULL);
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)), "2|INCR|paris");
+    fill(x, "c1", "x", NULL);
+    avro_value_get_by_name(&x->val, "address", &f, NULL);
+    avro_value_get_by_name(&f, "city", &city, NULL);
+    /* avro-c counts the terminating NUL in the size */
+    assert_int_equal(avro_value_set_string_len(&city, "Paris\0EVIL", 11), 0);
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)),
+                        "2|INCR|other|2|INCR|nul");
+}
+
 static void runtime_errors_name_path_and_rule(void **state) {
     fx_t *x = *state;
     char err[512];
@@ -548,6 +575,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(injection_stays_one_argument, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(conditions, setup, teardown),
+        cmocka_unit_test_setup_teardown(conditions_compare_whole_values, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(ids_in_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(key_templates_against_patterns, setup,
                                         teardown),
