@@ -413,17 +413,23 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
     case F_EVENT_ID: s = ev->id; break;
     case F_TOPIC: s = ev->topic; break;
     case F_PARTITION:
-        snprintf(num, sizeof(num), "%" PRId32, ev->partition);
-        s = num;
-        break;
     case F_OFFSET:
-        snprintf(num, sizeof(num), "%" PRId64, ev->offset);
+    case F_TIMESTAMP: {
+        /* the same filters as on data numbers: |neg in 64 bits */
+        int64_t x = p->field == F_PARTITION ? (int64_t)ev->partition
+                    : p->field == F_OFFSET  ? ev->offset
+                                            : ev->timestamp;
+        if (p->filter == FILTER_NEG) {
+            if (x == INT64_MIN)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: |neg of %" PRId64 " does not fit a "
+                                 "64-bit integer", p->text, x);
+            x = -x;
+        }
+        snprintf(num, sizeof(num), "%" PRId64, x);
         s = num;
         break;
-    case F_TIMESTAMP:
-        snprintf(num, sizeof(num), "%" PRId64, ev->timestamp);
-        s = num;
-        break;
+    }
     case F_DATA:
         break;
     }

@@ -187,6 +187,46 @@ static void paths_and_filters(void **state) {
     assert_memory_equal(x->b.data.p + x->b.aoff[1], "4", 1);
 }
 
+/* Every filter the rules accept for a value source is applied to it:
+ * |neg on the envelope numbers as on data numbers, in 64 bits. */
+static void neg_applies_to_envelope_numbers(void **state) {
+    fx_t *x = *state;
+    char err[512], out[512];
+    const char *rules =
+        "on:\n  t.E:\n"
+        "    - [SET, n, \"{partition|neg}/{offset|neg}/{timestamp|neg}/"
+        "{data.qty|neg}\"]\n";
+    fill(x, "c1", "Berlin", NULL);
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)),
+                        "3|SET|n|-3/-42/-1000/-3");
+    x->ev.timestamp = -1; /* unknown Kafka timestamp */
+    x->ev.partition = INT32_MIN;
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)),
+                        "3|SET|n|2147483648/-42/1/-3");
+    x->ev.timestamp = INT64_MIN;
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_ERR_RULE);
+    assert_non_null(strstr(err, "timestamp|neg"));
+    /* the check against the schemas (at load) takes |neg on every
+     * number source and refuses it on every text source */
+    static const struct { const char *path; int ok; } src[] = {
+        {"partition|neg", 1}, {"offset|neg", 1},   {"timestamp|neg", 1},
+        {"event_id|neg", 0},  {"aggregate_id|neg", 0}, {"type|neg", 0},
+        {"version|neg", 0},   {"time|neg", 0},     {"topic|neg", 0},
+    };
+    for (size_t i = 0; i < sizeof src / sizeof src[0]; i++) {
+        sf_path_t *p = NULL;
+        size_t col;
+        assert_int_equal(sf_path_compile(src[i].path, &p, &col, err,
+                                         sizeof(err)), SF_OK);
+        sf_err_t e = sf_path_check(p, x->schema, err, sizeof(err));
+        if ((e == SF_OK) != src[i].ok)
+            fail_msg("%s: check gave %d", src[i].path, e);
+        sf_path_destroy(p);
+    }
+}
+
 static void injection_stays_one_argument(void **state) {
     fx_t *x = *state;
     char err[512];
@@ -575,6 +615,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(injection_stays_one_argument, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(conditions, setup, teardown),
+        cmocka_unit_test_setup_teardown(neg_applies_to_envelope_numbers,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(conditions_compare_whole_values, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(ids_in_keys, setup, teardown),
