@@ -2,8 +2,9 @@
  * test_schema_resolve_rules.c - schema resolution corner cases where peer
  * Avro libraries went wrong, each checked against the Avro specification
  * and Java's reader:
- *   - a reader field's alias never takes a writer field away from the
- *     writer field of the reader field's own name (the pair is refused);
+ *   - aliases rename writer fields, as the spec and Java's applyAliases
+ *     do, each once; a rename that leaves the writer with two fields of
+ *     one name (or one alias on two reader fields) is refused;
  *   - a writer union branch goes to the reader branch with its exact full
  *     name before one with the same short name;
  *   - byte 0x00 ("\u0000") in the JSON form of bytes and fixed values and
@@ -135,6 +136,60 @@ static void test_alias_renames_when_unambiguous(void **state)
                      SF_OK);
     assert_string_equal(out, "{\"n\":2,\"total\":41}");
     free(out);
+    sf_catalog_destroy(cat);
+}
+
+static void test_alias_renames_over_exact_name(void **state)
+{
+    (void)state;
+    /* Reader {current aliases [legacy], legacy}, writer {legacy}: the spec
+     * rewrites the writer with the reader's aliases, as Java's
+     * Schema.applyAliases does, so the writer's legacy is read as current
+     * and the reader's legacy takes its default. */
+    sf_catalog_t *cat = two_versions(
+        "{\"type\":\"record\",\"name\":\"S\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"legacy\",\"type\":\"int\"}]}",
+        "{\"type\":\"record\",\"name\":\"S\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"current\",\"type\":\"int\",\"aliases\":[\"legacy\"],"
+        "\"default\":-1},"
+        "{\"name\":\"legacy\",\"type\":\"int\",\"default\":-2}]}");
+    assert_int_equal(check(cat), SF_OK);
+    char *out;
+    assert_int_equal(v1_to_v2(cat, "x.S", "{\"legacy\":42}", &out), SF_OK);
+    assert_string_equal(out, "{\"current\":42,\"legacy\":-2}");
+    free(out);
+    sf_catalog_destroy(cat);
+}
+
+static void test_alias_chain_renames_once(void **state)
+{
+    (void)state;
+    /* current <- legacy, legacy <- old: each writer field is renamed once,
+     * all at the same time (no field is renamed twice). */
+    sf_catalog_t *cat = two_versions(
+        "{\"type\":\"record\",\"name\":\"C\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"legacy\",\"type\":\"int\"},"
+        "{\"name\":\"old\",\"type\":\"int\"}]}",
+        "{\"type\":\"record\",\"name\":\"C\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"current\",\"type\":\"int\",\"aliases\":[\"legacy\"]},"
+        "{\"name\":\"legacy\",\"type\":\"int\",\"aliases\":[\"old\"]}]}");
+    assert_int_equal(check(cat), SF_OK);
+    char *out;
+    assert_int_equal(v1_to_v2(cat, "x.C", "{\"legacy\":1,\"old\":2}", &out),
+                     SF_OK);
+    assert_string_equal(out, "{\"current\":1,\"legacy\":2}");
+    free(out);
+    sf_catalog_destroy(cat);
+    /* one alias on two reader fields: which one would be chance */
+    cat = two_versions(
+        "{\"type\":\"record\",\"name\":\"D\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"old\",\"type\":\"int\"}]}",
+        "{\"type\":\"record\",\"name\":\"D\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"a\",\"type\":\"int\",\"aliases\":[\"old\"],\"default\":0},"
+        "{\"name\":\"b\",\"type\":\"int\",\"aliases\":[\"old\"],"
+        "\"default\":0}]}");
+    assert_int_equal(check(cat), SF_ERR_INCOMPATIBLE);
+    assert_non_null(strstr(last_problem, "two reader fields"));
     sf_catalog_destroy(cat);
 }
 
@@ -356,6 +411,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alias_does_not_shadow_exact_name),
         cmocka_unit_test(test_alias_renames_when_unambiguous),
+        cmocka_unit_test(test_alias_renames_over_exact_name),
+        cmocka_unit_test(test_alias_chain_renames_once),
         cmocka_unit_test(test_alias_claimed_twice),
         cmocka_unit_test(test_union_full_name_first),
         cmocka_unit_test(test_union_short_name_still_matches),
