@@ -666,23 +666,18 @@ sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema,
     return SF_OK;
 }
 
-sf_err_t sf_tmpl_key_glob(const sf_tmpl_t *t, sf_buf_t *out) {
-    for (size_t i = 0; i < t->nparts; i++) {
+sf_err_t sf_tmpl_key_glob(const sf_tmpl_t *t, sf_glob_t **out) {
+    sf_glob_t *g = sf_glob_new();
+    sf_err_t e = g ? SF_OK : SF_ERR_NOMEM;
+    for (size_t i = 0; !e && i < t->nparts; i++) {
         const part_t *p = &t->parts[i];
-        sf_err_t e = SF_OK;
-        if (p->path) {
-            e = sf_buf_append(out, "?*", 2); /* never empty, else anything */
-        } else {
-            for (size_t k = 0; !e && k < p->litlen; k++) {
-                char c = p->lit[k];
-                if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
-                    e = sf_buf_append(out, "\\", 1);
-                if (!e)
-                    e = sf_buf_append(out, &c, 1);
-            }
-        }
-        if (e)
-            return e;
+        e = p->path ? sf_glob_add_id(g)
+                    : sf_glob_add_literal(g, p->lit, p->litlen);
     }
+    if (e) {
+        sf_glob_destroy(g);
+        return e;
+    }
+    *out = g;
     return SF_OK;
 }

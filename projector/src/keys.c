@@ -58,12 +58,12 @@ int sf_cmd_is_key(const sf_cmd_keyspec_t *spec, size_t argc, size_t i)
  * are matched". */
 
 typedef struct tok {
-    int star;
-    uint64_t set[4]; /* bytes this token takes, when not a star */
+    int star;        /* any run of bytes of set (a '*': every byte) */
+    uint64_t set[4]; /* bytes this token takes */
 } tok_t;
 
 struct sf_glob {
-    size_t n;
+    size_t n, cap;
     tok_t *t;
     char *text;
 };
@@ -96,14 +96,18 @@ sf_err_t sf_glob_compile(const char *pat, size_t len, sf_glob_t **out,
         sf_glob_destroy(g);
         return SF_ERR_NOMEM;
     }
+    g->cap = len ? len : 1;
     const unsigned char *p = (const unsigned char *)pat;
     size_t i = 0;
     while (i < len) {
         tok_t *t = &g->t[g->n];
         memset(t, 0, sizeof *t);
         if (p[i] == '*') {
-            if (!(g->n && g->t[g->n - 1].star)) /* "**" is "*" */
-                t->star = 1, g->n++;
+            if (!(g->n && g->t[g->n - 1].star)) { /* "**" is "*" */
+                t->star = 1;
+                memset(t->set, 0xff, sizeof t->set);
+                g->n++;
+            }
             i++;
             continue;
         }
@@ -172,6 +176,56 @@ sf_err_t sf_glob_compile(const char *pat, size_t len, sf_glob_t **out,
     return SF_OK;
 }
 
+sf_glob_t *sf_glob_new(void)
+{
+    sf_glob_t *g = calloc(1, sizeof *g);
+    if (g && !(g->text = strdup("(key template)"))) {
+        free(g);
+        g = NULL;
+    }
+    return g;
+}
+
+static tok_t *push(sf_glob_t *g)
+{
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 8;
+        tok_t *t = realloc(g->t, cap * sizeof *t);
+        if (!t)
+            return NULL;
+        g->t = t;
+        g->cap = cap;
+    }
+    tok_t *t = &g->t[g->n++];
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+sf_err_t sf_glob_add_literal(sf_glob_t *g, const void *s, size_t len)
+{
+    const unsigned char *b = s;
+    for (size_t i = 0; i < len; i++) {
+        tok_t *t = push(g);
+        if (!t)
+            return SF_ERR_NOMEM;
+        set_add(t->set, b[i]);
+    }
+    return SF_OK;
+}
+
+sf_err_t sf_glob_add_id(sf_glob_t *g)
+{
+    tok_t *one = push(g), *more = one ? push(g) : NULL;
+    if (!more)
+        return SF_ERR_NOMEM;
+    for (unsigned c = 0x20; c < 0x100; c++)
+        if (c != ':' && c != 0x7f)
+            set_add(one->set, c);
+    memcpy(more->set, one->set, sizeof one->set);
+    more->star = 1;
+    return SF_OK;
+}
+
 /* Follows stars (which may match nothing) forward from every live state. */
 static void closure(const sf_glob_t *g, unsigned char *st)
 {
@@ -204,9 +258,11 @@ int sf_glob_match(const sf_glob_t *g, const void *s, size_t len)
         for (size_t k = 0; k < g->n; k++) {
             if (!cur[k])
                 continue;
+            if (!set_has(g->t[k].set, b[i]))
+                continue;
             if (g->t[k].star)
                 nxt[k] = alive = 1;
-            else if (set_has(g->t[k].set, b[i]))
+            else
                 nxt[k + 1] = alive = 1;
         }
         closure(g, nxt);
@@ -221,7 +277,6 @@ int sf_glob_match(const sf_glob_t *g, const void *s, size_t len)
 
 int sf_glob_overlap(const sf_glob_t *a, const sf_glob_t *b)
 {
-    static const uint64_t all[4] = {~0ull, ~0ull, ~0ull, ~0ull};
     size_t w = b->n + 1, cells = (a->n + 1) * w;
     unsigned char *seen = calloc(cells, 1);
     size_t *queue = malloc(cells * sizeof *queue);
@@ -249,9 +304,7 @@ int sf_glob_overlap(const sf_glob_t *a, const sf_glob_t *b)
         if (j < b->n && b->t[j].star)
             next[nn][0] = i, next[nn][1] = j + 1, nn++;
         if (i < a->n && j < b->n) {
-            const uint64_t *sa = a->t[i].star ? all : a->t[i].set;
-            const uint64_t *sb = b->t[j].star ? all : b->t[j].set;
-            if (sets_meet(sa, sb)) {
+            if (sets_meet(a->t[i].set, b->t[j].set)) {
                 next[nn][0] = a->t[i].star ? i : i + 1;
                 next[nn][1] = b->t[j].star ? j : j + 1;
                 nn++;

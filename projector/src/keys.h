@@ -62,6 +62,16 @@ int sf_glob_match(const sf_glob_t *g, const void *s, size_t len);
  * the two patterns' automata is searched for an accepting path). */
 int sf_glob_overlap(const sf_glob_t *a, const sf_glob_t *b);
 
+/* A glob built token by token, for the keys a rules template can write
+ * (not expressible in Redis' syntax): sf_glob_new() gives an empty
+ * pattern (matching only ""), sf_glob_add_literal() appends bytes that
+ * match themselves, sf_glob_add_id() one or more bytes an escaped id can
+ * hold (sf_key_escape output: any byte but ':' and the control bytes
+ * 0x00-0x1F, 0x7F).  NULL / SF_ERR_NOMEM when out of memory. */
+sf_glob_t *sf_glob_new(void);
+sf_err_t sf_glob_add_literal(sf_glob_t *g, const void *s, size_t len);
+sf_err_t sf_glob_add_id(sf_glob_t *g);
+
 /* ---- the guard of one projection --------------------------------------- */
 
 typedef struct sf_keyguard sf_keyguard_t;

@@ -545,7 +545,6 @@ sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
     if (!r)
         return SF_OK;
     sf_glob_t **pats = calloc(r->nkeys ? r->nkeys : 1, sizeof(*pats));
-    sf_buf_t g = {0};
     sf_err_t e = pats ? SF_OK : SF_ERR_NOMEM;
     size_t col;
     for (size_t i = 0; !e && i < r->nkeys; i++)
@@ -559,12 +558,8 @@ sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
                 if (!c->is_key[k])
                     continue;
                 sf_glob_t *kg = NULL;
-                sf_buf_reset(&g);
-                if ((e = sf_tmpl_key_glob(c->args[k], &g)))
+                if ((e = sf_tmpl_key_glob(c->args[k], &kg)))
                     break;
-                if (sf_glob_compile(g.p ? g.p : "", g.len, &kg, &col, NULL,
-                                    0))
-                    continue; /* cannot happen: literals are escaped */
                 int ok = 0;
                 for (size_t p = 0; p < r->nkeys && !ok; p++)
                     ok = pats[p] && sf_glob_overlap(kg, pats[p]);
@@ -580,6 +575,5 @@ sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
     for (size_t i = 0; pats && i < r->nkeys; i++)
         sf_glob_destroy(pats[i]);
     free(pats);
-    sf_buf_free(&g);
     return e;
 }

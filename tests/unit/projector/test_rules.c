@@ -481,6 +481,17 @@ static void key_templates_against_patterns(void **state) {
         {"keys: [\"e:?\"]\non:\n  t.E:\n    - [INCR, \"e:{data.id}:{data.id}\"]\n",
          4, 15},
         {"on:\n  t.E:\n    - [INCR, k]\n", 3, 14}, /* no patterns at all */
+        /* an escaped id never holds ':' (nor a control byte) */
+        {"keys: [\"X-cart:*\"]\non:\n  t.E:\n"
+         "    - [SET, \"X-cart{aggregate_id}\", v]\n", 4, 14},
+        {"keys: [\"e:*:x\"]\non:\n  t.E:\n    - [SET, \"e:{data.id}x\", v]\n",
+         4, 14},
+        {"keys: [\"e:\\x01*\"]\non:\n  t.E:\n    - [SET, \"e:{data.id}\", v]\n",
+         4, 14},
+        /* but may hold '%' and any other byte, and be one of many parts */
+        {"keys: [\"e:%*\", \"f:a:*\"]\non:\n  t.E:\n"
+         "    - [SET, \"e:{data.id}\", v]\n"
+         "    - [SET, \"f:{data.id}:z\", v]\n", 0, 0},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         sf_rules_t *r = NULL;
