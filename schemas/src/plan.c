@@ -164,10 +164,38 @@ static int match_branch(const sf_node_t *ru, const sf_node_t *w)
     return -1;
 }
 
+/* path + "." + add into out[size].  A path deeper than out holds gives
+ * way in its middle, marked "...": the root (which field of the event) and
+ * the leaf (where it failed) stay, as in sf_err_path(). */
 static void sub_path(char *out, size_t size, const char *path, const char *add)
 {
-    snprintf(out, size, "%s%s%s", path, (*path && add[0] != '[') ? "." : "",
-             add);
+    static const char dots[] = "...";
+    const char *sep = (*path && add[0] != '[') ? "." : "";
+    size_t pl = strlen(path), sl = strlen(sep), al = strlen(add);
+    size_t total = pl + sl + al;
+    /* the whole path, then (if it does not fit) its middle given up */
+    char *whole = malloc(total + 1);
+    if (!whole) { /* out of memory: the leaf alone still says where */
+        size_t n = al < size - sizeof dots ? al : size - sizeof dots;
+        memcpy(out, dots, sizeof dots - 1);
+        memcpy(out + sizeof dots - 1, add + al - n, n);
+        out[sizeof dots - 1 + n] = '\0';
+        return;
+    }
+    memcpy(whole, path, pl);
+    memcpy(whole + pl, sep, sl);
+    memcpy(whole + pl + sl, add, al + 1);
+    if (total < size) {
+        memcpy(out, whole, total + 1);
+    } else { /* keep a front and a back, about 1:2 */
+        size_t keep = size - sizeof dots, front = keep / 3,
+               back = keep - front;
+        memcpy(out, whole, front);
+        memcpy(out + front, dots, sizeof dots - 1);
+        memcpy(out + front + sizeof dots - 1, whole + total - back, back);
+        out[size - 1] = '\0';
+    }
+    free(whole);
 }
 
 static op_t *compile(cctx_t *c, const sf_node_t *w, const sf_node_t *r,

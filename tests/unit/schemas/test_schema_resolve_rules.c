@@ -70,13 +70,15 @@ static sf_err_t v1_to_v2(sf_catalog_t *cat, const char *type, const char *json,
 }
 
 static int problems;
-static char last_problem[512];
+static char last_problem[512], last_field[600], last_reason[512];
 static void count(void *opaque, const char *type, int rv, int wv,
                   const char *field, const char *reason)
 {
     (void)opaque; (void)type; (void)rv; (void)wv;
     problems++;
     snprintf(last_problem, sizeof last_problem, "%s: %s", field, reason);
+    snprintf(last_field, sizeof last_field, "%s", field);
+    snprintf(last_reason, sizeof last_reason, "%s", reason);
 }
 
 static sf_err_t check(sf_catalog_t *cat)
@@ -406,6 +408,47 @@ static void test_deep_decode_error_keeps_reason(void **state)
     free(schema);
 }
 
+/* check's path to a problem deep in a schema: shortened in its middle
+ * (marked "..."), root and leaf kept, whatever its depth. */
+static void test_deep_check_path_keeps_root_and_leaf(void **state)
+{
+    (void)state;
+    enum { DEPTH = 30 };
+    char *v1 = malloc(64 * 1024), *v2 = malloc(64 * 1024);
+    size_t o1 = 0, o2 = 0;
+    for (int i = 0; i < DEPTH; i++) {
+        const char *f = "{\"type\":\"record\",\"name\":\"N%d\",\"namespace\":"
+                        "\"x\",\"fields\":[{\"name\":\"a_long_level_name_%d\","
+                        "\"type\":";
+        o1 += (size_t)sprintf(v1 + o1, f, i, i);
+        o2 += (size_t)sprintf(v2 + o2, f, i, i);
+    }
+    o1 += (size_t)sprintf(v1 + o1, "{\"type\":\"record\",\"name\":\"L\","
+                          "\"namespace\":\"x\",\"fields\":[]}");
+    o2 += (size_t)sprintf(v2 + o2, "{\"type\":\"record\",\"name\":\"L\","
+                          "\"namespace\":\"x\",\"fields\":[{\"name\":"
+                          "\"the_leaf\",\"type\":\"int\"}]}");
+    for (int i = 0; i < DEPTH; i++) {
+        o1 += (size_t)sprintf(v1 + o1, "}]}");
+        o2 += (size_t)sprintf(v2 + o2, "}]}");
+    }
+    sf_catalog_t *cat = two_versions(v1, v2);
+    assert_int_equal(check(cat), SF_ERR_INCOMPATIBLE);
+    assert_int_equal(problems, 1);
+    if (strncmp(last_reason, "reader field \"the_leaf\" is missing", 34))
+        fail_msg("reason: \"%s\"", last_reason);
+    size_t fl = strlen(last_field);
+    assert_true(fl < 512);
+    assert_int_equal(strncmp(last_field, "a_long_level_name_0.", 20), 0);
+    assert_non_null(strstr(last_field, "..."));
+    const char *leaf = "a_long_level_name_29.the_leaf";
+    assert_true(fl > strlen(leaf));
+    assert_string_equal(last_field + fl - strlen(leaf), leaf);
+    sf_catalog_destroy(cat);
+    free(v1);
+    free(v2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_nul_refused_in_names),
         cmocka_unit_test(test_deep_error_keeps_reason),
         cmocka_unit_test(test_deep_decode_error_keeps_reason),
+        cmocka_unit_test(test_deep_check_path_keeps_root_and_leaf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
