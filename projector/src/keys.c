@@ -508,14 +508,13 @@ sf_err_t sf_keys_check_reserved(const char *pat, char *errstr,
     if (e)
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                          "key pattern \"%s\": %s", pat, msg);
-    sf_glob_destroy(a);
-    a = NULL;
-    if ((e = sf_keys_check_portable(pat, strlen(pat), &col, msg, sizeof msg)))
+    if ((e = sf_keys_check_portable(pat, strlen(pat), &col, msg,
+                                    sizeof msg))) {
+        sf_glob_destroy(a);
         return sf_seterr(errstr, errstr_size, e,
                          "key pattern \"%s\" (byte %zu): %s", pat, col + 1,
                          msg);
-    if ((e = sf_glob_compile(pat, strlen(pat), &a, &col, msg, sizeof msg)))
-        return SF_ERR_NOMEM; /* compiled once above */
+    }
     e = sf_glob_compile(reserved, sizeof reserved - 1, &r, &col, msg,
                         sizeof msg);
     if (!e && sf_glob_overlap(a, r))
