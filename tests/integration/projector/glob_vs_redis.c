@@ -9,6 +9,10 @@
  * touches other keys of the shared database.  Every probe is 1 or 2 bytes
  * over an alphabet with 0x00, ASCII specials and 0x80, 0xA9, 0xC3, 0xFF.
  *
+ * Then a rebuild's clear end to end (sf_redis_clear_filtered with the
+ * keys.c filter): of the keys SCAN MATCH "?f:<unique>:*" returns, the one
+ * under sf: is kept, the others are deleted.
+ *
  * Env: SF_REDIS_HOST, SF_REDIS_PORT.  Exit 0 all agree, 1 a difference
  * (printed), 77 no Redis.
  */
@@ -21,6 +25,7 @@
 #include <hiredis/hiredis.h>
 
 #include "keys.h"
+#include "redis_sink.h"
 
 static const unsigned char alpha[] = {0x00, 's',  'f',  ':',  'a',  't',
                                       'z',  '-',  ']',  '\\', '^',  '[',
@@ -64,6 +69,58 @@ static int redis_hits(redisContext *c, const char *key, const char *pat,
         freeReplyObject(r);
     } while (strcmp(cur, "0"));
     return 0;
+}
+
+static int may_clear(void *opaque, const char *key, size_t len) {
+    return sf_keys_may_clear(opaque, key, len);
+}
+
+/* 1 when the filtered clear deleted exactly the two keys outside sf:. */
+static int clear_spares_reserved(const char *host, const char *port,
+                                 redisContext *c) {
+    char u[64], pat[96], keep[96];
+    snprintf(u, sizeof u, "sftestclear%ld%ld", (long)getpid(),
+             (long)time(NULL));
+    snprintf(pat, sizeof pat, "?f:%s:*", u);
+    snprintf(keep, sizeof keep, "sf:%s:ckpt", u);
+    const char *mk[] = {keep, "uf", "tf"};
+    for (int i = 0; i < 3; i++) {
+        redisReply *r = i ? redisCommand(c, "SET %s:%s:x 1", mk[i], u)
+                          : redisCommand(c, "SET %s 1", keep);
+        if (r)
+            freeReplyObject(r);
+    }
+    sf_redis_conf_t rc = {host ? host : "127.0.0.1", NULL,
+                          port ? atoi(port) : 6379, 0};
+    sf_redis_t *R = NULL;
+    char err[512];
+    sf_glob_t *g = NULL;
+    size_t col;
+    int64_t deleted = -1, spared = -1;
+    int ok = 0;
+    if (sf_redis_connect(&rc, &R, err, sizeof err) ||
+        sf_glob_compile(pat, strlen(pat), &g, &col, err, sizeof err) ||
+        sf_redis_clear_filtered(R, pat, may_clear, g, &deleted, &spared, err,
+                                sizeof err)) {
+        printf("clear: %s\n", err);
+    } else {
+        redisReply *r = redisCommand(c, "EXISTS %s", keep);
+        long long kept = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+        if (r)
+            freeReplyObject(r);
+        ok = deleted == 2 && spared == 1 && kept == 1;
+        printf("clear \"%s\": deleted %lld, kept %lld, %s %s\n", pat,
+               (long long)deleted, (long long)spared, keep,
+               kept ? "still there" : "DELETED");
+    }
+    redisReply *r = redisCommand(c, "UNLINK %s %s:%s:x %s:%s:x", keep, "uf",
+                                 u, "tf", u);
+    if (r)
+        freeReplyObject(r);
+    sf_glob_destroy(g);
+    if (R)
+        sf_redis_destroy(R);
+    return ok;
 }
 
 static unsigned rnd(unsigned *seed) {
@@ -169,6 +226,7 @@ int main(void) {
     redisReply *r = redisCommand(c, "UNLINK %s", key);
     if (r)
         freeReplyObject(r);
+    int clear_ok = clear_spares_reserved(host, port, c);
     redisFree(c);
     printf("patterns compared %d (with a range across 0x80: %d), "
            "differences %d\n", tried, highranges, diffs);
@@ -177,5 +235,5 @@ int main(void) {
         printf("FAIL: too few patterns compared\n");
         return 1;
     }
-    return diffs ? 1 : 0;
+    return diffs || !clear_ok ? 1 : 0;
 }
