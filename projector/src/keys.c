@@ -215,9 +215,10 @@ sf_err_t sf_glob_add_literal(sf_glob_t *g, const void *s, size_t len)
 
 sf_err_t sf_glob_add_id(sf_glob_t *g)
 {
-    tok_t *one = push(g), *more = one ? push(g) : NULL;
-    if (!more)
+    /* (the second push may move the tokens: index after both) */
+    if (!push(g) || !push(g))
         return SF_ERR_NOMEM;
+    tok_t *one = &g->t[g->n - 2], *more = &g->t[g->n - 1];
     for (unsigned c = 0x20; c < 0x100; c++)
         if (c != ':' && c != 0x7f)
             set_add(one->set, c);

@@ -488,6 +488,13 @@ static void key_templates_against_patterns(void **state) {
          4, 14},
         {"keys: [\"e:\\x01*\"]\non:\n  t.E:\n    - [SET, \"e:{data.id}\", v]\n",
          4, 14},
+        /* long literals around placeholders (the glob grows as it is
+         * built: 15 bytes put the placeholder across a reallocation) */
+        {"keys: [\"a14073773:cart:*\"]\non:\n  t.E:\n"
+         "    - [HSET, \"a14073773:cart:{aggregate_id}:items\", f, v]\n"
+         "    - [HSET, \"a14073773:cart:{aggregate_id}\", f, v]\n"
+         "    - [HSET, \"a14073773:cart:x{data.id}y{aggregate_id}:\", f, v]\n",
+         0, 0},
         /* but may hold '%' and any other byte, and be one of many parts */
         {"keys: [\"e:%*\", \"f:a:*\"]\non:\n  t.E:\n"
          "    - [SET, \"e:{data.id}\", v]\n"
