@@ -23,6 +23,14 @@
 #   --heap SIZE           broker JVM heap (default 512m)
 #   --timeout S           how long `up` waits (default 90)
 #   --wipe                with down: delete the state folder too
+#   --secure              the secure variant (deploy/secure.sh): Kafka
+#                         only on a SASL_SSL listener (SCRAM-SHA-512), Redis
+#                         only on TLS with an ACL user; a throwaway CA,
+#                         certificates and random passwords are made under
+#                         <state>/secure/.  Own state folder (.state-secure)
+#                         and ports (Kafka 9094, Redis 6380) by default, so
+#                         it runs beside the plain stack; give --secure to
+#                         every command (up, down, status, env, logs).
 #
 # Environment: SF_STATE_DIR (default <repo>/.state), SF_CACHE_DIR (Maven
 # jar cache, default ~/.cache/streamfold; later runs reuse it).
@@ -45,7 +53,7 @@ case "$cmd" in -h|--help|help) usage; exit 0;; esac
 shift
 
 brokers="" kversion="" kport="" cport="" rport="" heap="" timeout=90 wipe=0
-follow=0 which=""
+follow=0 which="" secure=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --brokers) brokers=${2:?--brokers needs a value}; shift 2;;
@@ -56,12 +64,15 @@ while [ $# -gt 0 ]; do
     --heap) heap=${2:?--heap needs a value}; shift 2;;
     --timeout) timeout=${2:?--timeout needs a value}; shift 2;;
     --wipe) wipe=1; shift;;
+    --secure) secure=1; shift;;
     -f|--follow) follow=1; shift;;
     -h|--help) usage; exit 0;;
     kafka|redis) which=$1; shift;;
     *) die "unknown option '$1' (see --help)";;
   esac
 done
+
+[ $secure = 1 ] && STATE=${SF_STATE_DIR:-$REPO/.state-secure}
 
 # The settings of a running stack are kept in $STATE/stack.env so that
 # down/status/env need no flags; flags given to `up` override them.
@@ -71,11 +82,17 @@ if [ -f "$STATE/stack.env" ]; then
 fi
 BROKERS_N=${brokers:-${BROKERS_N:-1}}
 KAFKA_VERSION=${kversion:-${KAFKA_VERSION:-$DEFAULT_KAFKA_VERSION}}
-KAFKA_PORT=${kport:-${KAFKA_PORT:-9092}}
+# --secure, or a state folder whose stack was started with it
+[ $secure = 1 ] && SECURE=1
+SECURE=${SECURE:-0}
+# shellcheck source=deploy/secure.sh
+[ "$SECURE" = 1 ] && . "$HERE/secure.sh"
+KAFKA_PORT=${kport:-${KAFKA_PORT:-$([ "$SECURE" = 1 ] && echo 9094 || echo 9092)}}
 CONTROLLER_PORT=${cport:-${CONTROLLER_PORT:-$((KAFKA_PORT + 100))}}
-REDIS_PORT=${rport:-${REDIS_PORT:-6379}}
+REDIS_PORT=${rport:-${REDIS_PORT:-$([ "$SECURE" = 1 ] && echo 6380 || echo 6379)}}
 HEAP=${heap:-${HEAP:-512m}}
 case "$BROKERS_N" in 1|3) ;; *) die "--brokers must be 1 or 3, got '$BROKERS_N'";; esac
+[ "$SECURE" = 1 ] && [ "$BROKERS_N" != 1 ] && die "--secure runs one broker (--brokers 1)"
 
 JARS="$CACHE/kafka-$KAFKA_VERSION/libs"
 
@@ -168,13 +185,15 @@ transaction.state.log.replication.factor=$rf
 transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=12
 group.initial.rebalance.delay.ms=0
-# History is never deleted by default (DESIGN.md): event topics are
+# History is never deleted by default (docs/design.md): event topics are
 # provisioned with retention.ms=-1 by deploy/topics.sh as well.
 log.retention.ms=-1
 log.retention.bytes=-1
 unclean.leader.election.enable=false
 auto.create.topics.enable=true
 EOF
+  [ "$SECURE" = 1 ] && sec_server_properties "$id" >>"$dir/server.properties"
+  chmod 600 "$dir/server.properties"
 }
 
 start_kafka_node() {
@@ -188,8 +207,11 @@ start_kafka_node() {
   port_in_use "$cp" && die "kafka node $id: controller port $cp is already in use by another process (choose --controller-port)"
   write_node_config "$id"
   if [ ! -f "$dir/data/meta.properties" ]; then
+    SEC_FORMAT_ARGS=()
+    [ "$SECURE" = 1 ] && sec_format_args
     kafka_java kafka.tools.StorageTool format --ignore-formatted \
       -t "$(cat "$STATE/cluster-id")" -c "$dir/server.properties" \
+      "${SEC_FORMAT_ARGS[@]}" \
       >"$dir/format.log" 2>&1 \
       || die "kafka node $id: storage format failed; see $dir/format.log"
   fi
@@ -213,12 +235,38 @@ start_redis() {
   fi
   port_in_use "$REDIS_PORT" && die "redis: port $REDIS_PORT is already in use by another process (choose --redis-port)"
   command -v redis-server >/dev/null || die "redis-server not found: run deploy/install-deps.sh"
+  if [ "$SECURE" = 1 ]; then
+    sec_redis_conf "$dir"
+    redis-server "$dir/redis.conf" >/dev/null \
+      || die "redis: redis-server failed to start; see $dir/redis.log"
+    log "redis starting with TLS on 127.0.0.1:$REDIS_PORT (log $dir/redis.log)"
+    return 0
+  fi
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" \
     --appendonly yes --appendfsync everysec --daemonize yes \
     --pidfile "$dir/pid" --logfile "$dir/redis.log" \
     --save "" >/dev/null \
     || die "redis: redis-server failed to start; see $dir/redis.log"
   log "redis starting on 127.0.0.1:$REDIS_PORT (log $dir/redis.log)"
+}
+
+# kcat and redis-cli, with the secure stack's credentials when it is one
+kcat_() {
+  if [ "$SECURE" = 1 ]; then
+    # Debian's kcat runs on Debian's librdkafka 2.0.2, whose SCRAM login
+    # Kafka 4.4 refuses; the librdkafka deploy/deps built is used instead.
+    LD_LIBRARY_PATH="$(sec_rdkafka_libdir)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+      kcat -F "$(sec_dir)/kafka-client.properties" -b "$(bootstrap)" "$@"
+  else
+    kcat -b "$(bootstrap)" "$@"
+  fi
+}
+redis_ping() {
+  if [ "$SECURE" = 1 ]; then
+    sec_redis_cli ping 2>/dev/null
+  else
+    redis-cli -p "$REDIS_PORT" ping 2>/dev/null
+  fi
 }
 
 wait_ready() {
@@ -230,13 +278,13 @@ wait_ready() {
         || die "kafka node $i exited during startup; see $STATE/kafka-$i/kafka.log"
     done
     # A metadata request must list every broker of the cluster.
-    if ! [ "$(kcat -b "$(bootstrap)" -L -m 3 2>/dev/null | grep -c '^  broker ')" -ge "$BROKERS_N" ]; then
+    if ! [ "$(kcat_ -L -m 3 2>/dev/null | grep -c '^  broker ')" -ge "$BROKERS_N" ]; then
       ok=0
     fi
-    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] || ok=0
+    [ "$(redis_ping)" = PONG ] || ok=0
     [ $ok = 1 ] && break
     if [ $SECONDS -ge $deadline ]; then
-      if [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" != PONG ]; then
+      if [ "$(redis_ping)" != PONG ]; then
         die "redis did not answer PING within ${timeout}s; see $STATE/redis/redis.log"
       fi
       die "kafka did not answer a metadata request within ${timeout}s; see $STATE/kafka-1/kafka.log"
@@ -281,6 +329,7 @@ KAFKA_PORT=$KAFKA_PORT
 CONTROLLER_PORT=$CONTROLLER_PORT
 REDIS_PORT=$REDIS_PORT
 HEAP=$HEAP
+SECURE=$SECURE
 EOF
     # Refuse before starting anything: a half-started stack is worse than
     # none.
@@ -296,6 +345,7 @@ EOF
     fetch_jars
     write_log_configs
     [ -f "$STATE/cluster-id" ] || kafka_java kafka.tools.StorageTool random-uuid >"$STATE/cluster-id"
+    [ "$SECURE" = 1 ] && sec_init
     start_redis
     for ((n = 1; n <= BROKERS_N; n++)); do start_kafka_node $n; done
     wait_ready
@@ -341,6 +391,7 @@ EOF
     echo "export SF_REDIS_HOST=127.0.0.1"
     echo "export SF_REDIS_PORT=$REDIS_PORT"
     echo "export SF_KAFKA_JARS=$JARS"
+    if [ "$SECURE" = 1 ]; then sec_env; fi
     ;;
   jars-dir)
     fetch_jars

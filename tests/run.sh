@@ -6,6 +6,8 @@
 #   tests/run.sh                 # everything but benchmarks and long soaks
 #   tests/run.sh -L unit         # extra arguments go to ctest
 #   SF_SANITIZE=0 tests/run.sh   # skip the ASan/UBSan pass over unit tests
+#                                # (and so the projector_asan_* fault tests,
+#                                # which run the worker built here)
 #   SF_BENCH=1 tests/run.sh      # also the benchmarks (label "bench")
 #   SF_COMPAT=1 tests/run.sh     # also Kafka 4.x compatibility (label "compat")
 #   SF_LONG=1 tests/run.sh       # full-size fault tests (slow)

@@ -88,7 +88,7 @@ sf_err_t sf_time_parse(const char *text, int64_t *unix_ms,
 int64_t sf_time_now_ms(void);
 double sf_time_mono_s(void);
 
-/* CloudEvents 1.0 Kafka protocol binding, binary mode (DESIGN.md). */
+/* CloudEvents 1.0 Kafka protocol binding, binary mode (docs/design.md). */
 #define SF_HDR_SPECVERSION   "ce_specversion"
 #define SF_HDR_ID            "ce_id"
 #define SF_HDR_SOURCE        "ce_source"

@@ -1,7 +1,7 @@
 /*
  * sf_producer.h - publish events from C command services (libsfproducer).
  *
- * One event becomes one Kafka record (DESIGN.md, "Wire format"):
+ * One event becomes one Kafka record (docs/design.md, "One event on the wire"):
  *   topic   <aggregate-type>-events unless configured otherwise,
  *   key     the aggregate id (partitioner murmur2_random, the same partition
  *           a Java producer with the default partitioner picks),
@@ -80,6 +80,7 @@
 #include <avro.h>
 
 #include "sf_core.h"
+#include "sf_position.h"
 #include "sf_schema.h"
 
 #ifdef __cplusplus
@@ -453,6 +454,25 @@ const char *sf_producer_dr_event_id(const sf_producer_dr_t *dr);
 const char *sf_producer_dr_type(const sf_producer_dr_t *dr);
 const char *sf_producer_dr_aggregate_id(const sf_producer_dr_t *dr);
 void *sf_producer_dr_opaque(const sf_producer_dr_t *dr);
+
+/* Read your own writes: the position token of a delivered event,
+ * "<topic>:<partition>:<offset>" (sf_position.h), written into out like
+ * snprintf (SF_POSITION_TOKEN_MAX bytes always suffice); returns its
+ * length, or 0 (out = "") when the event was not delivered or its offset is
+ * unknown (acks=0).  Hand the token to sf_projector_waiter_wait() or
+ * `sf-projector wait` to wait until a projection has applied the event.
+ * For a transactional event the token is valid once the commit returned
+ * SF_OK (read_committed projectors see it only then). */
+size_t sf_producer_dr_position(const sf_producer_dr_t *dr, char *out,
+                               size_t out_size);
+
+/* sf_producer_publish_sync() that also gives the position token of the
+ * event (token_size: SF_POSITION_TOKEN_MAX).  Same errors; SF_ERR_INVALID_ARG
+ * when token is too small (the event is published all the same). */
+sf_err_t sf_producer_publish_sync_position(sf_producer_t *p,
+                                           const sf_producer_event_t *ev,
+                                           char *token, size_t token_size,
+                                           char *errstr, size_t errstr_size);
 
 /* ---------------------------------------------------------------------
  * Topic provisioning (shared with the deploy tooling)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Defaults every Streamfold producer starts from (DESIGN.md): idempotent,
+/* Defaults every Streamfold producer starts from (docs/design.md): idempotent,
  * fully acknowledged, Java-compatible key hashing, bounded retries.
  *
  * Five requests in flight per broker, the most the idempotent producer

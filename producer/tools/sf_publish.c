@@ -1,10 +1,11 @@
 /*
  * sf-publish - publish JSON lines from stdin as Streamfold events.
  *
- *   sf-publish -b BROKERS -t TOPIC [-s SCHEMA_DIR] [-X prop=value]...
- *              [--transactional] [--create-topic] [--source NAME]
+ *   sf-publish -b BROKERS -t TOPIC [-s SCHEMA_DIR] [-F FILE]
+ *              [-X prop=value]... [--transactional] [--create-topic]
+ *              [--source NAME]
  *
- * One event per line (DESIGN.md, "Command lines"):
+ * One event per line (docs/design.md, "Command lines"):
  *   {"type": "shop.cart.CartOpened", "aggregate_id": "c-1", "data": {...}}
  * plus optional event_id, version, occurred_at (RFC 3339 or epoch ms),
  * correlation_id, causation_id, schema_version, headers ({"name": "value"},
@@ -26,7 +27,10 @@
 
 #include <jansson.h>
 
+#include "props.h"
 #include "sf_producer.h"
+
+extern char **environ;
 
 #define ME "sf-publish"
 
@@ -54,7 +58,8 @@ static void usage(FILE *f)
 "\"tenant\": \"t-1\"}: extra record headers, string values).\n"
 "\n"
 "Options:\n"
-"  -b, --brokers LIST        bootstrap.servers (required)\n"
+"  -b, --brokers LIST        bootstrap.servers (required unless -F or\n"
+"                            KAFKA_BOOTSTRAP_SERVERS gives it)\n"
 "  -t, --topic TOPIC         topic (required), e.g. cart-events\n"
 "  -s, --schema-dir DIR      .avsc directory (default $SF_SCHEMA_DIR or\n"
 "                            schemas/domains)\n"
@@ -65,6 +70,11 @@ static void usage(FILE *f)
 "                            sf-publish)\n"
 "  -H NAME=VALUE             header on every record (like kcat -H), e.g.\n"
 "                            -H tenant=t-1; a line's \"headers\" win\n"
+"  -F, --config FILE         librdkafka properties, one name=value a line\n"
+"                            (# comments), e.g. sasl.password for SASL\n"
+"                            Environment: KAFKA_<NAME>=value sets property\n"
+"                            <name> (KAFKA_SASL_PASSWORD -> sasl.password),\n"
+"                            applied first; -F and -X follow in order.\n"
 "      --aggregate-type T    ce_aggregatetype (default: TOPIC minus -events)\n"
 "      --transactional       all lines or none: one Kafka transaction; any\n"
 "                            bad line aborts it and nothing becomes visible\n"
@@ -292,6 +302,7 @@ int main(int argc, char **argv)
            OPT_AGGTYPE };
     static const struct option opts[] = {
         {"brokers", required_argument, NULL, 'b'},
+        {"config", required_argument, NULL, 'F'},
         {"topic", required_argument, NULL, 't'},
         {"schema-dir", required_argument, NULL, 's'},
         {"transactional", no_argument, NULL, OPT_TXN},
@@ -321,9 +332,23 @@ int main(int argc, char **argv)
         fprintf(stderr, ME ": out of memory\n");
         return 2;
     }
-    while ((c = getopt_long(argc, argv, "b:t:s:X:H:vh", opts, NULL)) != -1) {
+    /* kcat's convention: KAFKA_* variables first, then -F and -X in the
+     * order given, so secrets need not be on the command line. */
+    int env_skipped = 0;
+    if (sf_props_load_env(conf, environ, &env_skipped, errstr,
+                          sizeof(errstr))) {
+        fprintf(stderr, ME ": %s\n", errstr);
+        goto out;
+    }
+    while ((c = getopt_long(argc, argv, "b:t:s:F:X:H:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'b': brokers = optarg; break;
+        case 'F':
+            if (sf_props_load_file(conf, optarg, errstr, sizeof(errstr))) {
+                fprintf(stderr, ME ": %s\n", errstr);
+                goto out;
+            }
+            break;
         case 't': topic = optarg; break;
         case 's': schema_dir = optarg; break;
         case 'v': counts.verbose = 1; break;
@@ -355,7 +380,10 @@ int main(int argc, char **argv)
             *eq = '\0';
             if (sf_producer_conf_set(conf, optarg, eq + 1, errstr,
                                      sizeof(errstr))) {
-                fprintf(stderr, ME ": -X %s: %s\n", optarg, errstr);
+                if (sf_props_secret(optarg))
+                    fprintf(stderr, ME ": -X %s: invalid value\n", optarg);
+                else
+                    fprintf(stderr, ME ": -X %s: %s\n", optarg, errstr);
                 goto out;
             }
             break;
@@ -382,11 +410,19 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (counts.verbose && env_skipped)
+        fprintf(stderr, ME ": %d KAFKA_* environment variable%s named no "
+                "librdkafka property and %s ignored\n", env_skipped,
+                env_skipped == 1 ? "" : "s", env_skipped == 1 ? "was" : "were");
     if (optind < argc) {
         fprintf(stderr, ME ": unexpected argument \"%s\" (events come on "
                 "stdin)\n", argv[optind]);
         goto out;
     }
+    if (!brokers && sf_producer_conf_get(conf, "bootstrap.servers", txnid,
+                                         sizeof(txnid), NULL, 0) == SF_OK &&
+        txnid[0])
+        brokers = ""; /* given by -F or the environment */
     if (!brokers || !topic) {
         fprintf(stderr, ME ": -b BROKERS and -t TOPIC are required "
                 "(--help)\n");
@@ -414,8 +450,8 @@ int main(int argc, char **argv)
                  (long)getpid());
         sf_producer_conf_set(conf, "transactional.id", txnid, NULL, 0);
     }
-    if (sf_producer_conf_set(conf, "bootstrap.servers", brokers, errstr,
-                             sizeof(errstr)) ||
+    if ((*brokers && sf_producer_conf_set(conf, "bootstrap.servers", brokers,
+                                          errstr, sizeof(errstr))) ||
         sf_producer_conf_set(conf, "sf.topic", topic, errstr,
                              sizeof(errstr)) ||
         sf_producer_conf_set(conf, "sf.schema.dir", schema_dir, errstr,

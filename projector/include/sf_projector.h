@@ -12,12 +12,25 @@
  * same event after a crash (its commands are then discarded by the
  * checkpoint, never applied twice).
  *
- * Two ways to bring handlers in:
+ * Ways to bring handlers in:
  *   1. a shared object named in the config (`handler: ./libmyproj.so`);
  *      the projector dlopen()s it and calls its symbol
- *      `sf_projection_init` (type sf_projection_init_fn) once per projection;
+ *      `sf_projection_init` (declared below) once per projection;
  *   2. a custom worker binary: call sf_projector_register_init() for a
- *      projection name, then hand argc/argv to sf_projector_main().
+ *      projection name, then hand argc/argv to sf_projector_main();
+ *   3. the same registration, then sf_projector_new()/run()/stop() to run
+ *      the projector inside a service's own process.
+ * Handlers read event fields by path (sf_projection_field(), compiled once
+ * at init; sf_event_string() ... per event, no allocation) and append
+ * commands with sf_batch_commandf() or sf_batch_command().
+ *
+ * Misconfiguration fails at start with one line naming the projection: an
+ * init registered for a name the config lacks, a type the schema catalog
+ * lacks (sf_projection_on, sf_projection_field), a projection left with
+ * neither rules nor handlers, handlers without keys: patterns.
+ *
+ * Units: offsets and partitions as Kafka numbers them; times in ms since
+ * the Unix epoch (int64_t); timeouts in ms (int).
  *
  * Threading: each projection runs on its own thread; the handlers of one
  * projection are always called from that projection's thread, one event at
@@ -32,6 +45,7 @@
 #ifndef SF_PROJECTOR_H
 #define SF_PROJECTOR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +64,10 @@ extern "C" {
 /* One consumed event: envelope plus decoded payload.  Owned by the
  * projector, valid only during the handler call. */
 typedef struct sf_event_s sf_event_t;
+
+/* A projection being configured, passed to the init function.  Owned by
+ * the projector. */
+typedef struct sf_projection_s sf_projection_t;
 
 /* Envelope (CloudEvents headers, Kafka coordinates).  Strings are
  * NUL-terminated, owned by the event, "" when the header is absent.  They
@@ -70,9 +88,95 @@ const char *sf_event_type(const sf_event_t *ev);
 const char *sf_event_id(const sf_event_t *ev);
 const char *sf_event_time(const sf_event_t *ev);
 const char *sf_event_version(const sf_event_t *ev);
+/* ce_sequence as a number: the aggregate version, 1-based; -1 when the
+ * header is absent or not a non-negative decimal integer. */
+int64_t sf_event_aggregate_version(const sf_event_t *ev);
+/* ce_time in ms since the epoch (RFC 3339, any offset); the Kafka record
+ * timestamp when ce_time is absent or unparsable. */
+int64_t sf_event_time_ms(const sf_event_t *ev);
 /* The decoded payload, resolved to the newest schema version of its type
  * (a record).  Borrowed: do not decref, do not keep. */
 const avro_value_t *sf_event_data(const sf_event_t *ev);
+
+/* ---- Reading event fields by path ----
+ *
+ * A field is a path in the language of the rules (projector/README.md,
+ * "Rules"), compiled ONCE in the init function with sf_projection_field()
+ * and read per event with the typed calls below, which walk the decoded
+ * value in place: no allocation, no copies; strings are borrowed from the
+ * event (valid during the handler call, NOT NUL-terminated in general:
+ * use the length).
+ *   data.customer.customer_id   record fields by name, map values by key
+ *   data.parcels[0].id          array elements by index
+ *   data.fighters[*].name       one [*] per path: the index is given when
+ *                               reading (the *_at calls; sf_event_count()
+ *                               gives the length of that array)
+ *   aggregate_id, type, event_id, topic, time, version, partition, offset,
+ *   timestamp                   the envelope, as in the rules
+ * Unions are entered automatically (["null", T] is T or null).  An Avro
+ * null met on the way (an absent optional value or record) makes the
+ * field null: the getters return SF_ERR_NOT_FOUND, sf_event_is_null()
+ * returns 1.
+ *
+ * Types a getter accepts (anything else: SF_ERR_RULE "data.x: a long, not
+ * a string"):
+ *   sf_event_string  string, bytes, fixed, enum (its symbol); envelope
+ *                    strings (aggregate_id may hold any byte but NUL)
+ *   sf_event_int64   int, long; version (ce_sequence), time (ce_time in
+ *                    ms since the epoch), partition, offset, timestamp
+ *   sf_event_double  float, double, int, long (long exact up to 2^53)
+ *   sf_event_bool    boolean
+ * Every error names the path and goes into errstr (a handler can return
+ * the code as it is: the event is dead-lettered with that line).
+ * Threading: fields are immutable once compiled; read them from the
+ * projection's thread (the handler). */
+typedef struct sf_field_s sf_field_t;
+
+/* Compiles path (copied) for the handlers of proj.  With type (an Avro
+ * full name) the path is checked against the newest schema of that type
+ * in the catalog: a field that no version has is an error at start
+ * (SF_ERR_RULE naming the path; SF_ERR_UNKNOWN_TYPE for a type the
+ * catalog lacks).  type NULL: no check (envelope-only or generic fields).
+ * *out is owned by proj and freed with it.  Call only from the init
+ * function. */
+sf_err_t sf_projection_field(sf_projection_t *proj, const char *type,
+                             const char *path, const sf_field_t **out,
+                             char *errstr, size_t errstr_size);
+
+sf_err_t sf_event_string(const sf_event_t *ev, const sf_field_t *f,
+                         const char **s, size_t *len,
+                         char *errstr, size_t errstr_size);
+sf_err_t sf_event_int64(const sf_event_t *ev, const sf_field_t *f,
+                        int64_t *out, char *errstr, size_t errstr_size);
+sf_err_t sf_event_double(const sf_event_t *ev, const sf_field_t *f,
+                         double *out, char *errstr, size_t errstr_size);
+/* *out is 0 or 1. */
+sf_err_t sf_event_bool(const sf_event_t *ev, const sf_field_t *f, int *out,
+                       char *errstr, size_t errstr_size);
+/* 1 when the field is null (absent optional), 0 otherwise, including when
+ * the path does not resolve (the getters say why). */
+int sf_event_is_null(const sf_event_t *ev, const sf_field_t *f);
+
+/* The same with the index i for the path's [*] (ignored without one);
+ * i out of range is SF_ERR_RULE. */
+sf_err_t sf_event_string_at(const sf_event_t *ev, const sf_field_t *f,
+                            size_t i, const char **s, size_t *len,
+                            char *errstr, size_t errstr_size);
+sf_err_t sf_event_int64_at(const sf_event_t *ev, const sf_field_t *f,
+                           size_t i, int64_t *out,
+                           char *errstr, size_t errstr_size);
+sf_err_t sf_event_double_at(const sf_event_t *ev, const sf_field_t *f,
+                            size_t i, double *out,
+                            char *errstr, size_t errstr_size);
+sf_err_t sf_event_bool_at(const sf_event_t *ev, const sf_field_t *f,
+                          size_t i, int *out,
+                          char *errstr, size_t errstr_size);
+int sf_event_is_null_at(const sf_event_t *ev, const sf_field_t *f, size_t i);
+
+/* Number of elements of the array (or map) f names; for a path with [*],
+ * of the array the [*] indexes.  A null (absent optional) array has 0. */
+sf_err_t sf_event_count(const sf_event_t *ev, const sf_field_t *f,
+                        size_t *n, char *errstr, size_t errstr_size);
 
 /* The commands of the batch being built for the current event. */
 typedef struct sf_batch_s sf_batch_t;
@@ -87,6 +191,34 @@ typedef struct sf_batch_s sf_batch_t;
 sf_err_t sf_batch_command(sf_batch_t *batch, int argc, const char **argv,
                           const size_t *argvlen,
                           char *errstr, size_t errstr_size);
+
+/* Appends one Redis command built from fmt, in the spirit of hiredis's
+ * redisCommand(): spaces in fmt separate arguments, and nothing else does.
+ * Each conversion's value is spliced into the argument it stands in and is
+ * never split or re-parsed (binary safe: spaces, quotes, CRLF, NUL bytes
+ * in %b stay inside that one argument).  Conversions:
+ *   %s    const char * (NUL-terminated)
+ *   %b    const void *, size_t: bytes with a length
+ *   %k    const char *: an id for a key, escaped as sf_key_escape() does
+ *   %K    const void *, size_t: the same with a length
+ *         (%k/%K with an empty id: SF_ERR_RULE, nothing appended)
+ *   %d %i %u %ld %li %lu %lld %lli %llu %zu   integers, decimal
+ *   %f %g double, as "%.17g" (reads back exactly)
+ *   %%    a literal '%'
+ * Example:
+ *   sf_batch_commandf(batch, errstr, errstr_size,
+ *                     "HSET fighter:%K name %b wins %lld",
+ *                     id, idlen, name, namelen, (long long)wins);
+ * gives exactly 6 arguments whatever id and name hold.  An unknown
+ * conversion is SF_ERR_INVALID_ARG naming its byte offset, and nothing is
+ * appended; the command then goes through sf_batch_command() (allow-list,
+ * keys: check).  No allocation for commands up to 32 arguments / 2 KiB.
+ * Not thread-safe on one batch (a batch belongs to the handler's
+ * thread). */
+sf_err_t sf_batch_commandf(sf_batch_t *batch, char *errstr,
+                           size_t errstr_size, const char *fmt, ...);
+sf_err_t sf_batch_vcommandf(sf_batch_t *batch, char *errstr,
+                            size_t errstr_size, const char *fmt, va_list ap);
 
 /* Keys.  Every key a projection writes must match one of its `keys:`
  * patterns, must not start with the reserved prefix "sf:", and must hold
@@ -119,9 +251,6 @@ typedef sf_err_t (*sf_handler_fn)(void *opaque, const sf_event_t *ev,
                                   sf_batch_t *batch,
                                   char *errstr, size_t errstr_size);
 
-/* A projection being configured, passed to the init function.  Owned by
- * the projector. */
-typedef struct sf_projection_s sf_projection_t;
 
 /* The projection's name (from the config). */
 const char *sf_projection_name(const sf_projection_t *proj);
@@ -145,6 +274,15 @@ typedef sf_err_t (*sf_projection_init_fn)(sf_projection_t *proj,
                                           char *errstr, size_t errstr_size);
 #define SF_PROJECTION_INIT_SYMBOL "sf_projection_init"
 
+/* The prototype a handler shared object defines (including this header
+ * makes its definition warning-free under -Wmissing-prototypes).  Called
+ * once per projection that names the object, from the thread that starts
+ * the projector, before any event.  Return SF_OK, or an error with one
+ * line in errstr: the projection then does not start.  Only the shared
+ * object defines it; libsfprojector does not. */
+sf_err_t sf_projection_init(sf_projection_t *proj, char *errstr,
+                            size_t errstr_size);
+
 /* Registers init for the projection called name (copied), for custom
  * worker binaries.  Call before sf_projector_main(); not thread-safe. */
 sf_err_t sf_projector_register_init(const char *name,
@@ -156,6 +294,103 @@ sf_err_t sf_projector_register_init(const char *name,
  * the callback must be thread-safe.  Default: no logging. */
 typedef void (*sf_projector_log_fn)(const char *level, const char *line);
 void sf_projector_set_log_cb(sf_projector_log_fn fn);
+
+/* ---- A projector embedded in your own process ----
+ *
+ *   sf_projector_t *pj;
+ *   if (sf_projector_new("streamfold.yaml", NULL, 0, &pj, err, sizeof err))
+ *       ... one line in err, nothing started ...
+ *   (thread or main loop)  sf_projector_run(pj, err, sizeof err);
+ *   (signal handler, other thread)  sf_projector_stop(pj);
+ *   (after run returned)  sf_projector_destroy(pj);
+ *
+ * The same work as `sf-projector run -c CONFIG [PROJECTION...]`, without
+ * taking over main(): nothing is printed (set sf_projector_set_log_cb()),
+ * no signal handler is installed, no metrics endpoint is started. */
+typedef struct sf_projector_s sf_projector_t;
+
+/* Loads config_path (YAML, the sf-projector config), its schema catalog,
+ * runs the start-up checks (misconfigurations, key patterns, rules against
+ * the catalog) and sets up one worker per projection: the n names in
+ * projections (copied), or every projection of the config when n is 0.
+ * Inits registered with sf_projector_register_init() and handler shared
+ * objects run here, on the calling thread.  Connects to nothing yet
+ * besides what the checks need.  Errors: SF_ERR_CONFIG / _PARSE /
+ * _UNKNOWN_TYPE / _RULE with one line naming file or projection.  On
+ * success *out is owned by the caller: sf_projector_destroy(). */
+sf_err_t sf_projector_new(const char *config_path,
+                          const char *const *projections, size_t n,
+                          sf_projector_t **out, char *errstr,
+                          size_t errstr_size);
+
+/* Runs every projection, each on its own thread created here (handlers
+ * are called from those threads), and blocks until sf_projector_stop() or
+ * a projection fails (which stops the others).  SF_OK after a clean stop
+ * (batches applied, offsets committed, groups left); otherwise the first
+ * failure's code and line (SF_ERR_RULE for a poison event under on_error:
+ * stop, SF_ERR_KAFKA_FATAL, ...).  Callable once per projector. */
+sf_err_t sf_projector_run(sf_projector_t *pj, char *errstr,
+                          size_t errstr_size);
+
+/* Asks a running (or not yet running) projector to stop; returns at once.
+ * Async-signal-safe (one store to a volatile sig_atomic_t) and callable
+ * from any thread. */
+void sf_projector_stop(sf_projector_t *pj);
+
+/* Frees pj.  Only after sf_projector_run() returned (or was never
+ * called); not thread-safe with the other calls on pj. */
+void sf_projector_destroy(sf_projector_t *pj);
+
+/* ---- Read your own writes ----
+ *
+ * A service that published an event and wants to answer from a view that
+ * includes it: take the event's position token from the producer
+ * (sf_producer_dr_position() or sf_producer_publish_sync_position():
+ * "<topic>:<partition>:<offset>", sf_position.h), then wait until the
+ * projection has applied it:
+ *
+ *   sf_projector_waiter_t *w;
+ *   sf_projector_waiter_new("streamfold.yaml", "carts", &w, err, sizeof err);
+ *   if (sf_projector_waiter_wait(w, token, 2000, err, sizeof err) == SF_OK)
+ *       ... read cart:<id>: it includes the event ...
+ *   sf_projector_waiter_destroy(w);
+ *
+ * The rule, the same for readers in any language (projector/README.md,
+ * "Read your own writes"): applied when the projection's checkpoint of the
+ * token's topic and partition (GET sf:<projection>:ckpt:<topic>:<partition>,
+ * a decimal offset; absent = nothing applied) is >= the token's offset.
+ * The checkpoint is written atomically with the view writes, so once it
+ * passes the offset every view write of the event (and of all earlier
+ * events of that partition) is visible.  An event the projection ignores or
+ * dead-letters counts as applied too (its checkpoint moved past it).
+ *
+ * Ownership: a waiter holds its config and one Redis connection; not
+ * thread-safe: one waiter per thread.  Errors: one line in errstr. */
+typedef struct sf_projector_waiter_s sf_projector_waiter_t;
+
+/* Loads config_path, finds projection (SF_ERR_CONFIG if absent) and
+ * connects to its Redis (SF_ERR_REDIS when unreachable). */
+sf_err_t sf_projector_waiter_new(const char *config_path,
+                                 const char *projection,
+                                 sf_projector_waiter_t **out,
+                                 char *errstr, size_t errstr_size);
+
+/* Waits up to timeout_ms (ms; <= 0: check once) until the projection has
+ * applied token.  SF_OK when applied; SF_ERR_TIMEOUT when not in time;
+ * SF_ERR_PARSE for a malformed token; SF_ERR_NOT_FOUND when the
+ * projection does not read the token's topic (it would never apply it);
+ * SF_ERR_REDIS when Redis stayed unreachable until the deadline. */
+sf_err_t sf_projector_waiter_wait(sf_projector_waiter_t *w,
+                                  const char *token, int timeout_ms,
+                                  char *errstr, size_t errstr_size);
+
+/* The check itself, once, without waiting: *applied = 1 or 0.  Same
+ * errors as sf_projector_waiter_wait() but never SF_ERR_TIMEOUT. */
+sf_err_t sf_projector_waiter_applied(sf_projector_waiter_t *w,
+                                     const char *token, int *applied,
+                                     char *errstr, size_t errstr_size);
+
+void sf_projector_waiter_destroy(sf_projector_waiter_t *w);
 
 /* The whole `sf-projector` command line (run, rebuild, status, pause,
  * resume, skip, journey).  Returns the process exit code.  Installs

@@ -4,7 +4,8 @@
  * exit code.
  *
  * Exit codes: 0 success; 1 runtime failure; 2 usage or configuration
- * error; 3 a worker stopped on a poison event (on_error: stop).
+ * error; 3 a worker stopped on a poison event (on_error: stop); 4 `wait`
+ * timed out.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,8 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "admin.h"
 #include "config.h"
+#include "identity.h"
 #include "journey.h"
 #include "log.h"
 #include "preflight.h"
@@ -67,6 +71,27 @@ static void die_line(const char *cmd, const char *msg) {
     fprintf(stderr, "sf-projector %s: %s\n", cmd, msg);
 }
 
+/* Usage and configuration errors exit 2, everything else 1. */
+static int exit_code(sf_err_t e) {
+    return e == SF_ERR_CONFIG || e == SF_ERR_INVALID_ARG ? 2 : 1;
+}
+
+/* -X prop=value is checked against librdkafka's own property table
+ * (unknown names and bad values are refused, like kcat does) before it
+ * reaches the configuration. */
+static int check_X(const char *cmd, const char *k, const char *v) {
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(c, k, v, err, sizeof(err));
+    rd_kafka_conf_destroy(c);
+    if (res == RD_KAFKA_CONF_OK)
+        return 0;
+    char m[700];
+    snprintf(m, sizeof(m), "-X %s=%s: %s", k, v, err);
+    die_line(cmd, m);
+    return 2;
+}
+
 static const char USAGE[] =
     "Usage: sf-projector COMMAND [options]\n"
     "\n"
@@ -74,16 +99,19 @@ static const char USAGE[] =
     "  run -c CONFIG [PROJECTION...]      run workers (all projections by "
     "default)\n"
     "  rebuild -c CONFIG PROJECTION [--as-of TIME] [--force] [--batch N]\n"
+    "          [--accept-partitions]      (after partitions were added)\n"
     "                                     clear the view, replay from offset "
     "zero\n"
     "  status -c CONFIG [PROJECTION]      checkpoint, end offset, lag per "
     "partition\n"
-    "  pause -c CONFIG PROJECTION         workers stop applying (flag in "
-    "Redis)\n"
-    "  resume -c CONFIG PROJECTION\n"
-    "  skip -c CONFIG PROJECTION -t TOPIC -p PARTITION -o OFFSET\n"
-    "                                     move the checkpoint past a poison "
-    "event\n"
+    "  pause -c CONFIG PROJECTION [--timeout S]\n"
+    "                                     workers stop applying; returns once "
+    "every\n"
+    "                                     worker acknowledged (default 30 s)\n"
+    "  resume -c CONFIG PROJECTION [--timeout S]\n"
+    "  skip -c CONFIG PROJECTION -t TOPIC -p PARTITION -o OFFSET [--force]\n"
+    "                                     pass the event blocking a partition"
+    "\n"
     "  journey -c CONFIG -t TOPIC AGGREGATE_ID [--as-of TIME] "
     "[--fold PROJECTION [--state]]\n"
     "                                     one aggregate's events as JSON "
@@ -91,6 +119,11 @@ static const char USAGE[] =
     "                                     --fold adds each event's Redis "
     "commands,\n"
     "                                     --state the keys they fold to\n"
+    "  wait -c CONFIG PROJECTION TOKEN [--timeout MS]\n"
+    "                                     until the projection applied the "
+    "position\n"
+    "                                     TOKEN (topic:partition:offset; "
+    "default 5000 ms)\n"
     "\n"
     "Common options:\n"
     "  -c, --config FILE   configuration (YAML, see projector/README.md)\n"
@@ -101,14 +134,16 @@ static const char USAGE[] =
     "TIME is RFC 3339 (2026-11-26T12:00:00Z) or milliseconds since the "
     "epoch.\n"
     "Exit: 0 ok, 1 failure, 2 usage/config error, 3 stopped on a poison "
-    "event.\n";
+    "event,\n4 wait timed out.\n";
 
 typedef struct opts {
     const char *config, *topic, *fold;
     int32_t partition;
     int64_t offset, as_of;
-    int force, have_partition, have_offset, state;
+    int force, have_partition, have_offset, state, accept_partitions;
     long batch;
+    int timeout_s;  /* pause / resume: seconds */
+    int timeout_ms; /* wait: milliseconds */
     char **X;
     int nX;
     char **args;
@@ -124,13 +159,17 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         {"as-of", required_argument, NULL, 'A'},
         {"fold", required_argument, NULL, 'F'},
         {"force", no_argument, NULL, 'f'},
+        {"accept-partitions", no_argument, NULL, 'P'},
         {"state", no_argument, NULL, 'S'},
         {"batch", required_argument, NULL, 'B'},
+        {"timeout", required_argument, NULL, 'T'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     o->as_of = -1;
+    o->timeout_s = 30;
+    o->timeout_ms = 5000;
     o->X = calloc((size_t)argc + 1, sizeof(char *));
     if (!o->X)
         return 1;
@@ -143,6 +182,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         case 't': o->topic = optarg; break;
         case 'F': o->fold = optarg; break;
         case 'f': o->force = 1; break;
+        case 'P': o->accept_partitions = 1; break;
         case 'S': o->state = 1; break;
         case 'v': g_debug = 1; break;
         case 'X': o->X[o->nX++] = optarg; break;
@@ -163,6 +203,23 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
                 return 2;
             }
             o->have_offset = 1;
+            break;
+        case 'T': /* wait: milliseconds (like kcat); pause/resume: seconds */
+            errno = 0;
+            if (!strcmp(cmd, "wait")) {
+                o->timeout_ms = (int)strtol(optarg, &end, 10);
+                if (*end || errno || o->timeout_ms < 0) {
+                    die_line(cmd, "--timeout needs milliseconds (>= 0)");
+                    return 2;
+                }
+            } else {
+                o->timeout_s = (int)strtol(optarg, &end, 10);
+                if (*end || errno || o->timeout_s <= 0 ||
+                    o->timeout_s > 86400) {
+                    die_line(cmd, "--timeout needs seconds (1..86400)");
+                    return 2;
+                }
+            }
             break;
         case 'B':
             o->batch = strtol(optarg, &end, 10);
@@ -212,8 +269,12 @@ static int load(const char *cmd, const opts_t *o, sf_config_t **cfg) {
             return 2;
         }
         *eq = '\0';
-        sf_config_kafka_set(*cfg, o->X[i], eq + 1);
+        int bad = check_X(cmd, o->X[i], eq + 1);
+        if (!bad)
+            sf_config_kafka_set(*cfg, o->X[i], eq + 1);
         *eq = '=';
+        if (bad)
+            return 2;
     }
     return 0;
 }
@@ -296,17 +357,23 @@ static int cmd_run(const opts_t *o) {
         goto out0;
     }
     m = sf_metrics_new();
+    if (m && cfg->stuck_after_s)
+        sf_metrics_set_stuck_after(m, cfg->stuck_after_s);
 #ifndef SF_NO_HTTP
     sf_http_t *http = NULL;
     if (m && cfg->metrics_listen) {
         char err[512];
         if (sf_http_start(m, cfg->metrics_listen, &http, err, sizeof(err))) {
-            die_line("run", err);
+            char m2[700];
+            snprintf(m2, sizeof(m2), "%s (another worker on this host? "
+                     "give each its own port, or port 0)", err);
+            die_line("run", m2);
             rc = 2;
             goto out1;
         }
-        sf_log("info", "msg=\"metrics on %s (port %d): /metrics /healthz "
-               "/readyz\"", cfg->metrics_listen, sf_http_port(http));
+        sf_log("info", "metrics_listen=\"%s\" metrics_port=%d msg=\"metrics "
+               "on port %d: /metrics /healthz /readyz\"", cfg->metrics_listen,
+               sf_http_port(http), sf_http_port(http));
     }
 #endif
     for (size_t i = 0; i < njobs; i++) {
@@ -409,7 +476,7 @@ static void rebuild_poison(void *opaque, const char *topic, int32_t partition,
     char q[600];
     sf_log("warn",
            "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
-           " msg=\"poison event skipped by rebuild\" reason=%s",
+           " msg=\"poison event passed by rebuild\" reason=%s",
            (const char *)opaque, topic, partition, offset,
            sf_log_q(q, sizeof(q), reason));
 }
@@ -428,7 +495,8 @@ static int cmd_rebuild(const opts_t *o) {
         rc = 2;
     } else if (!(rc = load_catalog("rebuild", cfg, &cat)) &&
                !(rc = preflight("rebuild", cfg, pc, cat))) {
-        sf_rebuild_opts_t ro = {o->as_of, o->force, (size_t)o->batch};
+        sf_rebuild_opts_t ro = {o->as_of, o->force, (size_t)o->batch,
+                                o->accept_partitions};
         sf_rebuild_stats_t st;
         char err[1024];
         install_signals();
@@ -437,7 +505,7 @@ static int cmd_rebuild(const opts_t *o) {
                                     &st, err, sizeof(err));
         if (e) {
             die_line("rebuild", err);
-            rc = e == SF_ERR_STATE ? 1 : 1;
+            rc = exit_code(e);
         }
     }
     if (cat)
@@ -448,38 +516,83 @@ static int cmd_rebuild(const opts_t *o) {
 
 /* ---- status / pause / resume / skip --------------------------------- */
 
+/* A partition's state for `status`: halted (an event failed and was not
+ * parked), paused (operator), else what the worker holding it last
+ * reported (ok, stuck, fenced, dlq-failing; reports older than 15 s are
+ * stale), else halted@N when the last worker stopped on the event the
+ * partition still waits for, else stuck when events wait and no worker
+ * reports. */
+static void part_state(const sf_status_row_t *r, int paused, size_t members,
+                       char *buf, size_t size) {
+    int fresh = r->report[0] && members &&
+                sf_time_now_ms() - r->report_ms <= 15000;
+    if (r->halt >= 0)
+        snprintf(buf, size, "halted@%" PRId64, r->halt);
+    else if (paused)
+        snprintf(buf, size, "paused");
+    else if (fresh)
+        snprintf(buf, size, "%s", r->report);
+    else if (r->lag > 0 && !strncmp(r->report, "halted@", 7) &&
+             strtoll(r->report + 7, NULL, 10) == r->ckpt + 1)
+        snprintf(buf, size, "%s", r->report); /* the worker stopped there */
+    else if (r->lag > 0)
+        snprintf(buf, size, "stuck");
+    else
+        snprintf(buf, size, "ok");
+}
+
+static void status_line(void *opaque, const char *text) {
+    (void)opaque;
+    printf("  %s\n", text);
+}
+
 static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
     sf_status_row_t *rows = NULL;
-    size_t n = 0;
+    size_t n = 0, nm = 0;
     int paused = 0;
-    char err[1024];
-    if (sf_status_collect(cfg, pc, &rows, &n, &paused, err, sizeof(err))) {
+    char err[1024], gstate[32] = "?";
+    sf_member_t *ms = NULL;
+    sf_err_t e = sf_status_collect(cfg, pc, &rows, &n, &paused, err,
+                                   sizeof(err));
+    if (!e)
+        e = sf_status_group(cfg, pc, gstate, sizeof(gstate), &ms, &nm, err,
+                            sizeof(err));
+    if (e) {
+        free(rows);
         die_line("status", err);
-        return 1;
+        return exit_code(e);
     }
     int64_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += rows[i].lag;
-    printf("projection %s  group %s  %s  total lag %" PRId64 "\n", pc->name,
-           pc->group_id, paused ? "PAUSED" : "running", total);
-    printf("  %-32s %9s %12s %12s %10s %6s  %s\n", "TOPIC", "PARTITION",
-           "CHECKPOINT", "END", "LAG", "EPOCH", "STATE");
+    printf("projection %s  group %s (%s)  %s  workers %zu  total lag %" PRId64
+           "\n",
+           pc->name, pc->group_id, gstate,
+           paused ? "PAUSED" : nm ? "running" : "no worker running", nm,
+           total);
+    for (size_t i = 0; i < nm; i++)
+        printf("  worker %s  client %s  host %s\n", ms[i].member_id,
+               ms[i].client_id, ms[i].host);
+    printf("  %-32s %9s %12s %12s %10s %6s %6s  %s\n", "TOPIC", "PARTITION",
+           "CHECKPOINT", "END", "LAG", "EPOCH", "SKIPS", "STATE");
     for (size_t i = 0; i < n; i++) {
         char ck[24], state[48];
         if (rows[i].ckpt >= 0)
             snprintf(ck, sizeof(ck), "%" PRId64, rows[i].ckpt);
         else
             snprintf(ck, sizeof(ck), "-");
-        if (rows[i].halt >= 0) /* a failed event not yet parked/skipped */
-            snprintf(state, sizeof(state), "halted@%" PRId64, rows[i].halt);
-        else
-            snprintf(state, sizeof(state), "ok");
+        part_state(&rows[i], paused, nm, state, sizeof(state));
         printf("  %-32s %9" PRId32 " %12s %12" PRId64 " %10" PRId64
-               " %6" PRId64 "  %s\n",
+               " %6" PRId64 " %6" PRId64 "  %s\n",
                rows[i].tp.topic, rows[i].tp.partition, ck, rows[i].tp.hi,
-               rows[i].lag, rows[i].epoch, state);
+               rows[i].lag, rows[i].epoch, rows[i].skips, state);
     }
+    sf_group_members_free(ms, nm);
     free(rows);
+    if (sf_identity_report(cfg, pc, status_line, NULL, err, sizeof(err))) {
+        die_line("status", err);
+        return 1;
+    }
     return 0;
 }
 
@@ -515,12 +628,16 @@ static int cmd_pause(const opts_t *o, int paused) {
         rc = 2;
     } else {
         char err[1024];
-        if (sf_admin_pause(cfg, pc, paused, err, sizeof(err))) {
+        size_t acked = 0;
+        sf_err_t e = sf_admin_pause(cfg, pc, paused, o->timeout_s * 1000,
+                                    &acked, err, sizeof(err));
+        if (e) {
             die_line(cmd, err);
-            rc = 1;
+            rc = exit_code(e);
         } else {
-            fprintf(stderr, "projection %s %s (workers notice within ~1 s)\n",
-                    pc->name, paused ? "paused" : "resumed");
+            fprintf(stderr, "projection %s %s: acknowledged by %zu "
+                    "worker(s)\n", pc->name, paused ? "paused" : "resumed",
+                    acked);
         }
     }
     sf_config_destroy(cfg);
@@ -537,21 +654,25 @@ static int cmd_skip(const opts_t *o) {
     if (!pc || !o->topic || !o->have_partition || !o->have_offset) {
         if (pc || o->nargs != 1)
             die_line("skip", "usage: skip -c CONFIG PROJECTION -t TOPIC "
-                             "-p PARTITION -o OFFSET");
+                             "-p PARTITION -o OFFSET [--force]");
         rc = 2;
     } else {
         char err[1024];
-        int64_t prev = -1;
-        if (sf_admin_skip(cfg, pc, o->topic, o->partition, o->offset, &prev,
-                          err, sizeof(err))) {
+        sf_skip_info_t si;
+        sf_err_t e = sf_admin_skip(cfg, pc, o->topic, o->partition,
+                                   o->offset, o->force, &si, err,
+                                   sizeof(err));
+        if (e) {
             die_line("skip", err);
-            rc = 1;
+            rc = e == SF_ERR_INVALID_ARG ? 2 : 1;
         } else {
             sf_log("warn",
                    "projection=%s topic=%s partition=%" PRId32
                    " offset=%" PRId64 " previous_checkpoint=%" PRId64
+                   " skipped=%" PRId64 " forced=%d skips=%" PRId64
                    " msg=\"checkpoint moved by operator (skip)\"",
-                   pc->name, o->topic, o->partition, o->offset, prev);
+                   pc->name, o->topic, o->partition, o->offset, si.prev,
+                   si.skipped, o->force, si.count);
         }
     }
     sf_config_destroy(cfg);
@@ -584,10 +705,12 @@ static int cmd_journey(const opts_t *o) {
     } else if (!(rc = load_catalog("journey", cfg, &cat))) {
         char err[1024];
         int64_t n = 0;
-        if (sf_journey_run(cfg, cat, o->topic, o->args[0], o->as_of, fold,
-                           o->state, journey_emit, NULL, &n, err, sizeof(err))) {
+        sf_err_t e = sf_journey_run(cfg, cat, o->topic, o->args[0], o->as_of,
+                                    fold, o->state, journey_emit, NULL, &n,
+                                    err, sizeof(err));
+        if (e) {
             die_line("journey", err);
-            rc = 1;
+            rc = exit_code(e);
         } else {
             fprintf(stderr, "journey: %" PRId64 " event(s) of %s\n", n,
                     o->args[0]);
@@ -599,6 +722,29 @@ static int cmd_journey(const opts_t *o) {
     return rc;
 }
 
+/* ---- wait (read your own writes) ---------------------------------- */
+
+static int cmd_wait(const opts_t *o) {
+    char err[1024];
+    if (o->nargs != 2) {
+        die_line("wait", "expected PROJECTION TOKEN");
+        return 2;
+    }
+    sf_projector_waiter_t *w = NULL;
+    sf_err_t e = sf_projector_waiter_new(o->config, o->args[0], &w, err,
+                                         sizeof(err));
+    if (!e)
+        e = sf_projector_waiter_wait(w, o->args[1], o->timeout_ms, err,
+                                     sizeof(err));
+    sf_projector_waiter_destroy(w);
+    if (e)
+        die_line("wait", err);
+    return !e ? 0
+           : e == SF_ERR_TIMEOUT ? 4
+           : e == SF_ERR_REDIS || e == SF_ERR_NOMEM ? 1
+                                                    : 2;
+}
+
 int sf_projector_main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "help")) {
@@ -608,7 +754,7 @@ int sf_projector_main(int argc, char **argv) {
     const char *cmd = argv[1];
     static const char *const known[] = {"run",    "rebuild", "status",
                                         "pause",  "resume",  "skip",
-                                        "journey"};
+                                        "journey", "wait"};
     int ok = 0;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         ok |= !strcmp(cmd, known[i]);
@@ -638,6 +784,8 @@ int sf_projector_main(int argc, char **argv) {
         rc = cmd_pause(&o, 0);
     else if (!strcmp(cmd, "skip"))
         rc = cmd_skip(&o);
+    else if (!strcmp(cmd, "wait"))
+        rc = cmd_wait(&o);
     else
         rc = cmd_journey(&o);
     free(o.X);

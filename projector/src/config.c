@@ -33,10 +33,10 @@ void sf_config_destroy(sf_config_t *c) {
     }
     free(c->proj);
     kv_free(c->kafka, c->nkafka);
+    kv_free(c->kafka_x, c->nkafka_x);
     free(c->path);
     free(c->dir);
-    free(c->redis_host);
-    free(c->redis_password);
+    sf_redis_conf_clear(&c->redis);
     free(c->schemas);
     free(c->metrics_listen);
     free(c);
@@ -68,7 +68,7 @@ static sf_err_t kv_set(sf_kv_t **kv, size_t *n, const char *k, const char *v) {
 }
 
 sf_err_t sf_config_kafka_set(sf_config_t *c, const char *k, const char *v) {
-    return kv_set(&c->kafka, &c->nkafka, k, v);
+    return kv_set(&c->kafka_x, &c->nkafka_x, k, v);
 }
 
 const sf_pconf_t *sf_config_find(const sf_config_t *c, const char *name) {
@@ -94,12 +94,62 @@ typedef struct ctx {
     sf_config_t *c;
     char *errstr;
     size_t errstr_size;
+    int secret; /* the value being expanded may hold a secret */
 } ctx_t;
+
+/* Keys whose values are secrets: their text (or any part of it, such as
+ * what looks like a variable name) never appears in an error. */
+static int secret_key(const char *k) {
+    return k && (strstr(k, "password") || strstr(k, "secret") ||
+                 strstr(k, "jaas") || strstr(k, "token") ||
+                 !strcmp(k, "ssl.key.pem") || !strcmp(k, "ssl_key"));
+}
+
+/* Reads a file that holds one value (a password): the whole file minus
+ * one trailing newline (as written by echo, systemd-creds, Kubernetes
+ * secrets).  Errors name the file, never its contents. */
+static sf_err_t read_value_file(ctx_t *x, const yaml_node_t *n,
+                                const char *file, sf_buf_t *b) {
+    char *path = resolve(x->c->dir, file);
+    if (!path)
+        return SF_ERR_NOMEM;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        sf_err_t e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
+                                 SF_ERR_CONFIG, "cannot read %s: %s", path,
+                                 strerror(errno));
+        free(path);
+        return e;
+    }
+    char chunk[4096];
+    size_t got, start = b->len;
+    sf_err_t e = SF_OK;
+    while (!e && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        e = sf_buf_append(b, chunk, got);
+    if (!e && ferror(f))
+        e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                        "cannot read %s: %s", path, strerror(errno));
+    if (!e && memchr(b->p ? b->p + start : "", '\0', b->len - start))
+        e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                        "%s holds a NUL byte", path);
+    fclose(f);
+    free(path);
+    if (!e && b->len > start && b->p[b->len - 1] == '\n') {
+        b->p[--b->len] = '\0';
+        if (b->len > start && b->p[b->len - 1] == '\r')
+            b->p[--b->len] = '\0';
+    }
+    memset(chunk, 0, sizeof(chunk));
+    return e;
+}
 
 /* ${NAME} and ${NAME:-default} in scalar values are replaced from the
  * environment ("$${" is a literal "${"), so one file serves several
- * stacks (SF_BROKERS, SF_REDIS_PORT, SF_BUILD_DIR, ...).  A variable that
- * is unset and has no default is an error at the value's position. */
+ * stacks (SF_BROKERS, SF_REDIS_PORT, SF_BUILD_DIR, ...); ${file:PATH} by
+ * the contents of a file (read_value_file), so a secret can live in a
+ * file of its own.  A variable that is unset and has no default is an
+ * error at the value's position.  Errors never quote the value: it may be
+ * a password that happens to contain "${". */
 static sf_err_t expand(ctx_t *x, const yaml_node_t *n, const char *in,
                        char **out) {
     sf_buf_t b = {0};
@@ -118,8 +168,48 @@ static sf_err_t expand(ctx_t *x, const yaml_node_t *n, const char *in,
         const char *close = strchr(p + 2, '}');
         if (!close) {
             e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
-                            "unterminated ${ in \"%s\"", in);
+                            "unterminated ${ in this value (write $${ for "
+                            "a literal ${)");
             break;
+        }
+        if (!strncmp(p + 2, "file:", 5)) {
+            /* ${file:PATH}; PATH may itself use ${VAR} (e.g. systemd's
+             * ${CREDENTIALS_DIRECTORY}/name), so find the matching brace */
+            const char *q = p + 7;
+            int depth = 1;
+            for (; *q; q++) {
+                if (q[0] == '$' && q[1] == '{') {
+                    depth++;
+                    q++;
+                } else if (*q == '}' && --depth == 0) {
+                    break;
+                }
+            }
+            if (!*q || q == p + 7) {
+                e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG, q == p + 7
+                                    ? "${file:} needs a path"
+                                    : "unterminated ${file: in this value");
+                break;
+            }
+            size_t fl = (size_t)(q - p - 7);
+            char *raw = malloc(fl + 1), *file = NULL;
+            if (!raw) {
+                e = SF_ERR_NOMEM;
+                break;
+            }
+            memcpy(raw, p + 7, fl);
+            raw[fl] = '\0';
+            int secret = x->secret;
+            x->secret = 0; /* a path is not a secret */
+            e = expand(x, n, raw, &file);
+            x->secret = secret;
+            if (!e)
+                e = read_value_file(x, n, file, &b);
+            free(raw);
+            free(file);
+            p = q + 1;
+            continue;
         }
         char name[128];
         const char *def = NULL;
@@ -131,7 +221,8 @@ static sf_err_t expand(ctx_t *x, const yaml_node_t *n, const char *in,
         }
         if (nl == 0 || nl >= sizeof(name)) {
             e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
-                            "bad variable name in \"%s\"", in);
+                            "bad variable name in ${...} (write $${ for a "
+                            "literal ${)");
             break;
         }
         memcpy(name, p + 2, nl);
@@ -141,6 +232,10 @@ static sf_err_t expand(ctx_t *x, const yaml_node_t *n, const char *in,
             e = sf_buf_appends(&b, val);
         else if (def)
             e = sf_buf_append(&b, def, (size_t)(close - def));
+        else if (x->secret)
+            e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                            "an environment variable named in this secret "
+                            "value is not set (write $${ for a literal ${)");
         else
             e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "environment variable %s is not set (write "
@@ -150,6 +245,8 @@ static sf_err_t expand(ctx_t *x, const yaml_node_t *n, const char *in,
     if (!e && !b.p)
         e = sf_buf_append(&b, "", 0);
     if (e) {
+        if (b.p)
+            memset(b.p, 0, b.cap);
         sf_buf_free(&b);
         return e;
     }
@@ -229,9 +326,14 @@ static sf_err_t parse_kafka(ctx_t *x, yaml_node_t *n, sf_kv_t **kv,
                                SF_ERR_CONFIG,
                                "kafka properties are scalar key: value");
         char *xv = NULL;
-        if ((e = expand(x, v, vs, &xv)))
+        x->secret = secret_key(ks);
+        e = expand(x, v, vs, &xv);
+        x->secret = 0;
+        if (e)
             return e;
         e = kv_set(kv, nkv, ks, xv);
+        if (secret_key(ks))
+            memset(xv, 0, strlen(xv));
         free(xv);
         if (e)
             return e;
@@ -239,27 +341,138 @@ static sf_err_t parse_kafka(ctx_t *x, yaml_node_t *n, sf_kv_t **kv,
     return SF_OK;
 }
 
+static sf_err_t need_bool(ctx_t *x, yaml_node_t *n, int *out) {
+    char *t = NULL;
+    sf_err_t e = scalar_x(x, n, &t);
+    if (e)
+        return e;
+    if (t && (!strcmp(t, "true") || !strcmp(t, "yes") || !strcmp(t, "1")))
+        *out = 1;
+    else if (t && (!strcmp(t, "false") || !strcmp(t, "no") ||
+                   !strcmp(t, "0")))
+        *out = 0;
+    else
+        e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                        "expected true or false");
+    free(t);
+    return e;
+}
+
+/* A path value, resolved against the config file's folder. */
+static sf_err_t path_value(ctx_t *x, yaml_node_t *n, const char *what,
+                           char **out) {
+    char *t = NULL;
+    sf_err_t e = scalar(x, n, what, &t);
+    if (e)
+        return e;
+    if (!*t) {
+        free(t);
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "%s must be a path", what);
+    }
+    free(*out);
+    *out = resolve(x->c->dir, t);
+    free(t);
+    return *out ? SF_OK : SF_ERR_NOMEM;
+}
+
+static sf_err_t parse_redis_tls(ctx_t *x, yaml_node_t *n) {
+    sf_redis_tls_t *t = &x->c->redis.tls;
+    sf_err_t e = need_map(x, n, "redis.tls");
+    if (e)
+        return e;
+    t->enabled = 1;
+    t->verify = 1;
+    FOR_PAIRS(x->y, n, p, k, v) {
+        const char *ks = sf_yaml_scalar(k);
+        if (ks && !strcmp(ks, "ca"))
+            e = path_value(x, v, "redis.tls.ca", &t->ca);
+        else if (ks && !strcmp(ks, "ca_dir"))
+            e = path_value(x, v, "redis.tls.ca_dir", &t->ca_dir);
+        else if (ks && !strcmp(ks, "cert"))
+            e = path_value(x, v, "redis.tls.cert", &t->cert);
+        else if (ks && !strcmp(ks, "key"))
+            e = path_value(x, v, "redis.tls.key", &t->key);
+        else if (ks && !strcmp(ks, "server_name"))
+            e = scalar(x, v, "redis.tls.server_name", &t->server_name);
+        else if (ks && !strcmp(ks, "verify"))
+            e = need_bool(x, v, &t->verify);
+        else
+            e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                            "unknown key \"%s\" in redis.tls (known: ca, "
+                            "ca_dir, cert, key, server_name, verify)",
+                            ks ? ks : "?");
+        if (e)
+            return e;
+    }
+    if (!t->cert != !t->key)
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "redis.tls: cert and key go together");
+    return SF_OK;
+}
+
 static sf_err_t parse_redis(ctx_t *x, yaml_node_t *n) {
+    sf_redis_conf_t *r = &x->c->redis;
+    yaml_node_t *pw = NULL, *pwf = NULL;
     sf_err_t e = need_map(x, n, "redis");
     if (e)
         return e;
     FOR_PAIRS(x->y, n, p, k, v) {
         const char *ks = sf_yaml_scalar(k);
-        if (ks && !strcmp(ks, "host"))
-            e = scalar(x, v, "redis.host", &x->c->redis_host);
-        else if (ks && !strcmp(ks, "port"))
-            e = int_in(x, v, 1, 65535, &x->c->redis_port);
-        else if (ks && !strcmp(ks, "db"))
-            e = int_in(x, v, 0, 1 << 20, &x->c->redis_db);
-        else if (ks && !strcmp(ks, "password"))
-            e = scalar(x, v, "redis.password", &x->c->redis_password);
-        else
+        if (ks && !strcmp(ks, "host")) {
+            e = scalar(x, v, "redis.host", &r->host);
+        } else if (ks && !strcmp(ks, "port")) {
+            e = int_in(x, v, 1, 65535, &r->port);
+        } else if (ks && !strcmp(ks, "socket")) {
+            e = path_value(x, v, "redis.socket", &r->socket);
+        } else if (ks && !strcmp(ks, "db")) {
+            e = int_in(x, v, 0, 1 << 20, &r->db);
+        } else if (ks && !strcmp(ks, "username")) {
+            e = scalar(x, v, "redis.username", &r->username);
+        } else if (ks && !strcmp(ks, "password")) {
+            pw = v;
+            x->secret = 1;
+            e = scalar(x, v, "redis.password", &r->password);
+            x->secret = 0;
+        } else if (ks && !strcmp(ks, "password_file")) {
+            char *file = NULL;
+            sf_buf_t b = {0};
+            pwf = v;
+            if (!(e = scalar(x, v, "redis.password_file", &file)))
+                e = read_value_file(x, v, file, &b);
+            free(file);
+            if (!e && !b.p)
+                e = sf_buf_append(&b, "", 0);
+            if (e) {
+                if (b.p)
+                    memset(b.p, 0, b.cap);
+                sf_buf_free(&b);
+            } else {
+                free(r->password);
+                r->password = b.p;
+            }
+        } else if (ks && !strcmp(ks, "tls")) {
+            e = parse_redis_tls(x, v);
+        } else {
             e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "unknown key \"%s\" in redis (known: host, port, "
-                            "db, password)", ks ? ks : "?");
+                            "socket, db, username, password, password_file, "
+                            "tls)", ks ? ks : "?");
+        }
         if (e)
             return e;
+        if (pw && pwf)
+            return sf_yaml_err(x->y, pw, x->errstr, x->errstr_size,
+                               SF_ERR_CONFIG,
+                               "redis: give password or password_file, not "
+                               "both");
     }
+    if (r->username && !r->password)
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "redis.username needs password or password_file");
+    if (r->socket && r->tls.enabled)
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "redis: tls does not apply to a Unix socket");
     return SF_OK;
 }
 
@@ -269,6 +482,7 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
         return e;
     pc->batch_size = 500;
     pc->batch_ms = 50;
+    yaml_node_t *keys = NULL; /* taken after rules:, whatever the order */
     FOR_PAIRS(x->y, n, p, k, v) {
         const char *ks = sf_yaml_scalar(k);
         if (!ks) {
@@ -325,6 +539,8 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                 e = sf_rules_from_node(x->y, v, &pc->rules, x->errstr,
                                        x->errstr_size);
             }
+        } else if (!strcmp(ks, "keys")) {
+            keys = v;
         } else if (!strcmp(ks, "handler")) {
             char *file = NULL;
             if ((e = scalar_x(x, v, &file)))
@@ -368,8 +584,8 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
         } else {
             e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "unknown key \"%s\" in projection (known: name, "
-                            "topics, rules, handler, group_id, on_error, "
-                            "batch, kafka)", ks);
+                            "topics, rules, keys, handler, group_id, "
+                            "on_error, batch, kafka)", ks);
         }
         if (e)
             return e;
@@ -380,9 +596,16 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
     if (!pc->ntopics)
         return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                            "projection %s has no topics", pc->name);
+    if (keys && (e = sf_rules_add_keys(x->y, keys, &pc->rules, x->errstr,
+                                       x->errstr_size)))
+        return e;
+    /* keys: alone is fine here: a custom worker's registered init brings
+     * the handlers (checked when the projection is created) */
     if (!pc->rules && !pc->handler)
         return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
-                           "projection %s needs rules or a handler", pc->name);
+                           "projection %s has neither rules nor a handler "
+                           "(nor keys: for a custom worker's handlers)",
+                           pc->name);
     if (!pc->group_id) {
         size_t len = strlen(pc->name) + 4;
         if (!(pc->group_id = malloc(len)))
@@ -422,11 +645,14 @@ static sf_err_t parse_root(ctx_t *x, yaml_node_t *root) {
                     const char *ms = sf_yaml_scalar(mk);
                     if (ms && !strcmp(ms, "listen"))
                         e = scalar(x, mv, "metrics.listen", &c->metrics_listen);
+                    else if (ms && !strcmp(ms, "stuck_after"))
+                        e = int_in(x, mv, 1, 86400, &c->stuck_after_s);
                     else
                         e = sf_yaml_err(x->y, mk, x->errstr, x->errstr_size,
                                         SF_ERR_CONFIG,
                                         "unknown key \"%s\" in metrics "
-                                        "(known: listen)", ms ? ms : "?");
+                                        "(known: listen, stuck_after)",
+                                        ms ? ms : "?");
                     if (e)
                         return e;
                 }
@@ -469,10 +695,10 @@ static sf_err_t parse_root(ctx_t *x, yaml_node_t *root) {
 
 static sf_err_t finish(sf_yaml_t *y, sf_config_t *c, sf_config_t **out,
                        char *errstr, size_t errstr_size) {
-    ctx_t x = {y, c, errstr, errstr_size};
-    c->redis_port = 6379;
+    ctx_t x = {y, c, errstr, errstr_size, 0};
+    c->redis.port = 6379;
     sf_err_t e = parse_root(&x, sf_yaml_root(y));
-    if (!e && !c->redis_host && !(c->redis_host = strdup("127.0.0.1")))
+    if (!e && !c->redis.host && !(c->redis.host = strdup("127.0.0.1")))
         e = SF_ERR_NOMEM;
     if (e) {
         sf_config_destroy(c);

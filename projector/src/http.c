@@ -5,6 +5,23 @@
  * so a scrape never waits on, or blocks, the worker's poll loop; the only
  * shared state is the metrics registry, which is mutex-protected.  The
  * server never logs (no MHD_USE_ERROR_LOG): a library does not print.
+ *
+ * Slow and idle clients: the polling thread is event driven (epoll/poll,
+ * MHD_USE_AUTO), so a connection that trickles a byte now and then costs a
+ * file descriptor and a little memory, never the thread.  What runs out is
+ * the connection limit: with 64 slots, 70 clients sending a byte every
+ * 3 s (each byte restarts the inactivity timeout) kept /healthz from ever
+ * being accepted.  So the limit is generous (SF_HTTP_MAX_CONNECTIONS,
+ * bounded below by the process's file descriptor limit), the inactivity
+ * timeout short (a probe's request arrives in one go), and the per
+ * connection memory pool small (requests are one GET line and a few
+ * headers).  A client that still fills every slot only delays probes
+ * until the inactivity timeout frees slots of idle ones.
+ *
+ * Address: "HOST:PORT"; an empty host binds loopback (127.0.0.1), never
+ * every interface: exposing the endpoint is an explicit choice
+ * ("0.0.0.0:9464").  Port 0 lets the kernel choose (see sf_http_port), so
+ * several workers on one host never clash.
  */
 #include "metrics.h"
 
@@ -15,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
@@ -24,6 +42,10 @@ typedef enum MHD_Result mhd_ret_t;
 #else
 typedef int mhd_ret_t;
 #endif
+
+/* See the design note above. */
+#define SF_HTTP_MAX_CONNECTIONS 1000
+#define SF_HTTP_IDLE_TIMEOUT_S 5
 
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -141,7 +163,8 @@ static sf_err_t parse_listen(const char *listen, struct sockaddr_storage *ss,
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int rc = getaddrinfo(*host ? host : NULL, port_s, &hints, &res);
+    /* no host: loopback, not the wildcard address */
+    int rc = getaddrinfo(*host ? host : "127.0.0.1", port_s, &hints, &res);
     if (rc != 0 || !res) {
         if (res)
             freeaddrinfo(res);
@@ -178,14 +201,22 @@ sf_err_t sf_http_start(sf_metrics_t *m, const char *listen,
     uint16_t port = v6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                        : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+    unsigned int limit = SF_HTTP_MAX_CONNECTIONS;
+    struct rlimit rl;
+    /* keep room for the worker's own sockets (Kafka, Redis) */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)limit * 2)
+        limit = rl.rlim_cur > 128 ? (unsigned int)(rl.rlim_cur / 2) : 32;
     if (v6)
         flags |= MHD_USE_IPv6;
     errno = 0;
     h->daemon = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SF_HTTP_IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)128,
         MHD_OPTION_END);
     if (!h->daemon) {
         int e = errno;

@@ -41,6 +41,7 @@ typedef enum { FILTER_NONE, FILTER_NEG, FILTER_JSON } filter_t;
 typedef struct seg {
     char *name; /* field / map key, or NULL for an index */
     size_t index;
+    int star; /* [*]: the index given when reading (handler fields) */
 } seg_t;
 
 struct sf_path {
@@ -48,7 +49,8 @@ struct sf_path {
     filter_t filter;
     size_t nseg;
     seg_t *segs;
-    char *text; /* for errors */
+    size_t nstar; /* 0 or 1 */
+    char *text;   /* for errors */
 };
 
 typedef struct part {
@@ -78,8 +80,9 @@ static int ident_char(int c) {
 }
 
 /* Parses text[0..len) as a path. */
-static sf_err_t path_parse(const char *text, size_t len, sf_path_t **out,
-                           size_t *errcol, char *errstr, size_t errstr_size) {
+static sf_err_t path_parse(const char *text, size_t len, int allow_star,
+                           sf_path_t **out, size_t *errcol, char *errstr,
+                           size_t errstr_size) {
     sf_path_t *p = calloc(1, sizeof(*p));
     if (!p || !(p->text = strndup(text, len))) {
         free(p);
@@ -130,6 +133,16 @@ static sf_err_t path_parse(const char *text, size_t len, sf_path_t **out,
                 e = SF_ERR_NOMEM;
                 goto err;
             }
+        } else if (text[i] == '[' && allow_star && i + 2 < len &&
+                   text[i + 1] == '*' && text[i + 2] == ']') {
+            if (p->nstar++) {
+                *errcol = i;
+                e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
+                              "only one [*] per path");
+                goto err;
+            }
+            s.star = 1;
+            i += 3;
         } else if (text[i] == '[') {
             size_t st = ++i;
             while (i < len && isdigit((unsigned char)text[i]))
@@ -188,7 +201,34 @@ err:
 
 sf_err_t sf_path_compile(const char *text, sf_path_t **out, size_t *errcol,
                          char *errstr, size_t errstr_size) {
-    return path_parse(text, strlen(text), out, errcol, errstr, errstr_size);
+    return path_parse(text, strlen(text), 0, out, errcol, errstr,
+                      errstr_size);
+}
+
+sf_err_t sf_path_compile_field(const char *text, sf_path_t **out,
+                               size_t *errcol, char *errstr,
+                               size_t errstr_size) {
+    return path_parse(text, strlen(text), 1, out, errcol, errstr,
+                      errstr_size);
+}
+
+const char *sf_path_text(const sf_path_t *p) { return p->text; }
+int sf_path_has_star(const sf_path_t *p) { return p->nstar != 0; }
+
+sf_path_field_t sf_path_envelope(const sf_path_t *p) {
+    switch (p->field) {
+    case F_AGGREGATE_ID: return SF_PF_AGGREGATE_ID;
+    case F_TYPE: return SF_PF_TYPE;
+    case F_VERSION: return SF_PF_VERSION;
+    case F_TIME: return SF_PF_TIME;
+    case F_EVENT_ID: return SF_PF_EVENT_ID;
+    case F_PARTITION: return SF_PF_PARTITION;
+    case F_OFFSET: return SF_PF_OFFSET;
+    case F_TOPIC: return SF_PF_TOPIC;
+    case F_TIMESTAMP: return SF_PF_TIMESTAMP;
+    case F_DATA: break;
+    }
+    return SF_PF_DATA;
 }
 
 void sf_tmpl_destroy(sf_tmpl_t *t) {
@@ -255,8 +295,8 @@ sf_err_t sf_tmpl_compile(const char *text, sf_tmpl_t **out, size_t *errcol,
         part_t p = {0};
         size_t sub = 0;
         p.at = i + 1;
-        e = path_parse(text + i + 1, (size_t)(close - text - i - 1), &p.path,
-                       &sub, errstr, errstr_size);
+        e = path_parse(text + i + 1, (size_t)(close - text - i - 1), 0,
+                       &p.path, &sub, errstr, errstr_size);
         if (e) {
             *errcol = i + 1 + sub;
             goto err;
@@ -393,10 +433,79 @@ static sf_err_t render_value(const sf_path_t *p, avro_value_t *v,
     return sf_buf_append(out, num, (size_t)n);
 }
 
-static const char *type_label(avro_value_t *v) {
+const char *sf_value_type_label(avro_value_t *v) {
     avro_schema_t s = avro_value_get_schema(v);
     const char *name = s ? avro_schema_type_name(s) : NULL;
     return name ? name : "value";
+}
+
+sf_err_t sf_path_value(const sf_path_t *p, const sf_event_t *ev,
+                       size_t star, int upto_star, avro_value_t *out,
+                       int *is_null, char *errstr, size_t errstr_size) {
+    if (p->field != F_DATA)
+        return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                         "%s: an envelope field, not event data", p->text);
+    if (!ev->data)
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "%s: event has no decoded data", p->text);
+    avro_value_t cur = *ev->data, child;
+    *is_null = 0;
+    for (size_t i = 0;; i++) {
+        /* enter unions */
+        while (avro_value_get_type(&cur) == AVRO_UNION) {
+            if (avro_value_get_current_branch(&cur, &child))
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: union without a branch", p->text);
+            cur = child;
+        }
+        if (i == p->nseg)
+            break;
+        const seg_t *sg = &p->segs[i];
+        if (sg->star && upto_star)
+            break; /* the array itself: counting */
+        avro_type_t t = avro_value_get_type(&cur);
+        if (sg->name) {
+            if (t == AVRO_NULL) { /* optional record absent: null */
+                *is_null = 1;
+                return SF_OK;
+            }
+            if (t != AVRO_RECORD && t != AVRO_MAP)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: .%s applied to a %s", p->text,
+                                 sg->name, sf_value_type_label(&cur));
+            if (avro_value_get_by_name(&cur, sg->name, &child, NULL))
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: no %s \"%s\"", p->text,
+                                 t == AVRO_MAP ? "map key" : "field",
+                                 sg->name);
+        } else {
+            size_t size = 0, index = sg->star ? star : sg->index;
+            if (t == AVRO_NULL) { /* optional array absent: null */
+                *is_null = 1;
+                return SF_OK;
+            }
+            if (t != AVRO_ARRAY)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: [%zu] applied to a %s", p->text,
+                                 sg->index, sf_value_type_label(&cur));
+            avro_value_get_size(&cur, &size);
+            if (index >= size)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: index %zu out of range (array has %zu)",
+                                 p->text, index, size);
+            if (avro_value_get_by_index(&cur, index, &child, NULL))
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: cannot read element %zu", p->text,
+                                 index);
+        }
+        cur = child;
+    }
+    if (avro_value_get_type(&cur) == AVRO_NULL) {
+        *is_null = 1;
+        return SF_OK;
+    }
+    *out = cur;
+    return SF_OK;
 }
 
 sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
@@ -435,54 +544,11 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
     }
     if (s)
         return sf_buf_appends(out, s ? s : "");
-    if (!ev->data)
-        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                         "%s: event has no decoded data", p->text);
-    avro_value_t cur = *ev->data, child;
-    for (size_t i = 0;; i++) {
-        /* enter unions */
-        while (avro_value_get_type(&cur) == AVRO_UNION) {
-            if (avro_value_get_current_branch(&cur, &child))
-                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                                 "%s: union without a branch", p->text);
-            cur = child;
-        }
-        if (i == p->nseg)
-            break;
-        const seg_t *sg = &p->segs[i];
-        avro_type_t t = avro_value_get_type(&cur);
-        if (sg->name) {
-            if (t == AVRO_NULL) { /* optional record absent: null */
-                *is_null = 1;
-                return SF_OK;
-            }
-            if (t != AVRO_RECORD && t != AVRO_MAP)
-                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                                 "%s: .%s applied to a %s", p->text,
-                                 sg->name, type_label(&cur));
-            if (avro_value_get_by_name(&cur, sg->name, &child, NULL))
-                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                                 "%s: no %s \"%s\"", p->text,
-                                 t == AVRO_MAP ? "map key" : "field",
-                                 sg->name);
-        } else {
-            size_t size = 0;
-            if (t != AVRO_ARRAY)
-                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                                 "%s: [%zu] applied to a %s", p->text,
-                                 sg->index, type_label(&cur));
-            avro_value_get_size(&cur, &size);
-            if (sg->index >= size)
-                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                                 "%s: index %zu out of range (array has %zu)",
-                                 p->text, sg->index, size);
-            if (avro_value_get_by_index(&cur, sg->index, &child, NULL))
-                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                                 "%s: cannot read element %zu", p->text,
-                                 sg->index);
-        }
-        cur = child;
-    }
+    avro_value_t cur;
+    sf_err_t e = sf_path_value(p, ev, 0, 0, &cur, is_null, errstr,
+                               errstr_size);
+    if (e || *is_null)
+        return e;
     return render_value(p, &cur, out, is_null, errstr, errstr_size);
 }
 

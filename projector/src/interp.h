@@ -54,6 +54,42 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
                         sf_buf_t *out, int *is_null,
                         char *errstr, size_t errstr_size);
 
+/* A path for handler fields (sf_projection_field): like sf_path_compile,
+ * plus at most one "[*]" whose index is given when reading. */
+sf_err_t sf_path_compile_field(const char *text, sf_path_t **out,
+                               size_t *errcol, char *errstr,
+                               size_t errstr_size);
+const char *sf_path_text(const sf_path_t *p);
+int sf_path_has_star(const sf_path_t *p);
+
+typedef enum {
+    SF_PF_DATA,
+    SF_PF_AGGREGATE_ID,
+    SF_PF_TYPE,
+    SF_PF_VERSION,
+    SF_PF_TIME,
+    SF_PF_EVENT_ID,
+    SF_PF_PARTITION,
+    SF_PF_OFFSET,
+    SF_PF_TOPIC,
+    SF_PF_TIMESTAMP
+} sf_path_field_t;
+/* Which envelope field p reads, or SF_PF_DATA for a payload path. */
+sf_path_field_t sf_path_envelope(const sf_path_t *p);
+
+/* Walks the data path p in ev's payload without allocating, unions
+ * entered, and sets *out to the value found (borrowed from ev).  star is
+ * the index of a "[*]" segment; with upto_star the walk stops before it
+ * (*out is then the array).  *is_null is set (and *out untouched) when
+ * the value, or a value on the way, is an Avro null: absent, optional.
+ * SF_ERR_RULE naming the path for a missing field or map key, an index out
+ * of range, or a step into a scalar. */
+sf_err_t sf_path_value(const sf_path_t *p, const sf_event_t *ev,
+                       size_t star, int upto_star, avro_value_t *out,
+                       int *is_null, char *errstr, size_t errstr_size);
+/* "record", "string", ...: for errors. */
+const char *sf_value_type_label(avro_value_t *v);
+
 /* Checks the data paths of t (of p) against schema, the newest version
  * of the event type, as rendering would walk them: fields that exist,
  * map values, array items, unions entered, |neg only on numbers.

@@ -13,8 +13,10 @@
 
 #include "batch.h"
 #include "event.h"
+#include "identity.h"
 #include "kconf.h"
 #include "kmeta.h"
+#include "log.h"
 #include "projection.h"
 #include "redis_sink.h"
 
@@ -305,6 +307,26 @@ static sf_err_t fail_at(char *errstr, size_t errstr_size, const char *topic,
                      off, what);
 }
 
+/* The partition a key hashes to depends on the partition count: refuse
+ * when a projection recorded another count (identity.h).  Without Redis
+ * the check cannot be made: said in the log, the journey goes on. */
+static sf_err_t journey_partitions_check(const sf_config_t *cfg,
+                                         const char *topic, int32_t np,
+                                         char *errstr, size_t errstr_size) {
+    sf_redis_t *r = NULL;
+    char err[512];
+    sf_err_t e = sf_redis_connect(&cfg->redis, &r, err, sizeof(err));
+    if (e) {
+        sf_log("warn", "topic=%s msg=\"partition count not checked against "
+               "the projections' records: %s\"", topic, err);
+        sf_redis_destroy(r);
+        return SF_OK;
+    }
+    e = sf_identity_check_partitions(r, cfg, topic, np, errstr, errstr_size);
+    sf_redis_destroy(r);
+    return e;
+}
+
 sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
                         const char *topic, const char *aggregate_id,
                         int64_t as_of_ms, const sf_pconf_t *fold,
@@ -319,12 +341,15 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
     sf_batch_t b;
     sf_batch_init(&b);
     *count = 0;
-    sf_err_t e = sf_kconf_consumer(cfg, NULL, NULL, &rk, errstr, errstr_size,
+    /* with --fold, the projection's own kafka map applies too */
+    sf_err_t e = sf_kconf_consumer(cfg, fold, "", &rk, errstr, errstr_size,
                                    NULL, NULL);
     int32_t np = 0;
     int64_t lo = 0, hi = 0;
     if (!e)
         e = sf_kmeta_partition_count(rk, topic, &np, errstr, errstr_size);
+    if (!e)
+        e = journey_partitions_check(cfg, topic, np, errstr, errstr_size);
     int32_t part = np ? sf_murmur2_partition(aggregate_id,
                                              strlen(aggregate_id), np)
                       : 0;
@@ -339,10 +364,8 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
     if (!e && !(dec = sf_decoder_new(cat)))
         e = SF_ERR_NOMEM;
     if (!e && fold)
-        e = sf_projection_create(fold, &proj, errstr, errstr_size);
+        e = sf_projection_create(fold, cat, &proj, errstr, errstr_size);
     if (!e && fold && want_state) {
-        sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
-                              cfg->redis_port, cfg->redis_db};
         uuid_t u;
         char us[37];
         uuid_generate(u);
@@ -352,7 +375,7 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
         if (!(sc.keys = json_object()))
             e = SF_ERR_NOMEM;
         else
-            e = sf_redis_connect(&rc, &sc.r, errstr, errstr_size);
+            e = sf_redis_connect(&cfg->redis, &sc.r, errstr, errstr_size);
     }
     if (e || hi <= lo)
         goto out;

@@ -1,6 +1,7 @@
 /* kconf.c - consumer configuration (see kconf.h). */
 #include "kconf.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,119 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
            rk ? rd_kafka_name(rk) : "-", fac, sf_log_q(q, sizeof(q), buf));
 }
 
+/* ---- credentials refused -------------------------------------------
+ * librdkafka treats a refused SASL login or a broker certificate that
+ * does not verify as transient: it logs and retries for ever, and the
+ * caller only ever sees "Broker transport failure".  A projector tool
+ * should instead stop at once with the reason.  error_cb notes such an
+ * error per client (it runs on librdkafka's threads, hence the lock), and
+ * sf_kconf_consumer waits for the first metadata answer or such an error
+ * before handing the client out. */
+static pthread_mutex_t g_auth_lock = PTHREAD_MUTEX_INITIALIZER;
+static const rd_kafka_t *g_auth_rk;
+static char g_auth_err[512];
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
+    (void)opaque;
+    char q[1024];
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+        err == RD_KAFKA_RESP_ERR__SSL) {
+        pthread_mutex_lock(&g_auth_lock);
+        g_auth_rk = rk;
+        snprintf(g_auth_err, sizeof(g_auth_err), "%s", reason);
+        pthread_mutex_unlock(&g_auth_lock);
+    }
+    /* what librdkafka would have logged without an error_cb */
+    sf_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                   err == RD_KAFKA_RESP_ERR__TRANSPORT
+               ? "warn"
+               : "error",
+           "component=kafka client=%s error=%s msg=%s", rd_kafka_name(rk),
+           rd_kafka_err2name(err), sf_log_q(q, sizeof(q), reason));
+}
+
+/* Non-zero (and the reason in buf) when rk's credentials were refused. */
+static int auth_failed(const rd_kafka_t *rk, char *buf, size_t size) {
+    pthread_mutex_lock(&g_auth_lock);
+    int hit = g_auth_rk == rk;
+    if (hit) {
+        snprintf(buf, size, "%s", g_auth_err);
+        g_auth_rk = NULL;
+    }
+    pthread_mutex_unlock(&g_auth_lock);
+    return hit;
+}
+
+/* Waits (up to 10 s) for a metadata answer.  SF_ERR_CONFIG when the
+ * broker refused our credentials or its certificate did not verify; a
+ * broker that does not answer at all is left to the caller, as before. */
+static sf_err_t preflight(rd_kafka_t *rk, char *errstr, size_t errstr_size) {
+    char why[512];
+    for (int i = 0; i < 20; i++) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(rk, 0, NULL, &md, 500) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_metadata_destroy(md);
+            return SF_OK;
+        }
+        rd_kafka_poll(rk, 0);
+        if (auth_failed(rk, why, sizeof(why)))
+            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                             "kafka: %s (check the kafka settings: "
+                             "sasl.username, sasl.password, "
+                             "ssl.ca.location)", why);
+    }
+    return SF_OK;
+}
+
+static int secret_prop(const char *k) {
+    return strstr(k, "password") || strstr(k, "secret") ||
+           strstr(k, "jaas") || strstr(k, "token") ||
+           !strcmp(k, "ssl.key.pem");
+}
+
+static sf_err_t apply_map(rd_kafka_conf_t *conf, const sf_kv_t *kv, size_t n,
+                          const char *from, char *errstr,
+                          size_t errstr_size) {
+    char err[512];
+    for (size_t i = 0; i < n; i++) {
+        if (rd_kafka_conf_set(conf, kv[i].k, kv[i].v, err, sizeof(err)) ==
+            RD_KAFKA_CONF_OK)
+            continue;
+        /* librdkafka's message may quote the value */
+        if (secret_prop(kv[i].k))
+            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                             "kafka property %s (%s): invalid value (not "
+                             "shown: it is a secret)", kv[i].k, from);
+        return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                         "kafka property %s (%s): %s", kv[i].k, from, err);
+    }
+    return SF_OK;
+}
+
+sf_err_t sf_kconf_apply(const sf_config_t *cfg, const sf_pconf_t *pc,
+                        rd_kafka_conf_t *conf, char *errstr,
+                        size_t errstr_size) {
+    char from[300];
+    snprintf(from, sizeof(from), "kafka map of %s", cfg->path);
+    sf_err_t e = apply_map(conf, cfg->kafka, cfg->nkafka, from, errstr,
+                           errstr_size);
+    if (!e && pc) {
+        snprintf(from, sizeof(from), "kafka map of projection %s", pc->name);
+        e = apply_map(conf, pc->kafka, pc->nkafka, from, errstr,
+                      errstr_size);
+    }
+    if (!e)
+        e = apply_map(conf, cfg->kafka_x, cfg->nkafka_x, "-X", errstr,
+                      errstr_size);
+    if (!e) {
+        rd_kafka_conf_set_log_cb(conf, log_cb);
+        rd_kafka_conf_set_error_cb(conf, error_cb);
+    }
+    return e;
+}
+
 sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
                            const char *group_id, rd_kafka_t **out,
                            char *errstr, size_t errstr_size,
@@ -28,7 +142,7 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
     char grp[64];
-    if (!group_id && !pc) {
+    if ((!group_id && !pc) || (group_id && !*group_id)) {
         uuid_t u;
         char s[37];
         uuid_generate(u);
@@ -57,14 +171,11 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
     if (rd_kafka_conf_set(conf, "queued.min.messages", "1000000", err,
                           sizeof(err)) != RD_KAFKA_CONF_OK)
         goto bad;
-    for (size_t i = 0; i < cfg->nkafka; i++)
-        if (rd_kafka_conf_set(conf, cfg->kafka[i].k, cfg->kafka[i].v, err,
-                              sizeof(err)) != RD_KAFKA_CONF_OK)
-            goto bad;
-    for (size_t i = 0; pc && i < pc->nkafka; i++)
-        if (rd_kafka_conf_set(conf, pc->kafka[i].k, pc->kafka[i].v, err,
-                              sizeof(err)) != RD_KAFKA_CONF_OK)
-            goto bad;
+    sf_err_t e = sf_kconf_apply(cfg, pc, conf, errstr, errstr_size);
+    if (e) {
+        rd_kafka_conf_destroy(conf);
+        return e;
+    }
     /* Where no checkpoint says otherwise, a projection starts at the
      * beginning of history (overridable). */
     size_t sz = sizeof(err);
@@ -87,7 +198,6 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
                               sizeof(err)) != RD_KAFKA_CONF_OK)
             goto bad;
     }
-    rd_kafka_conf_set_log_cb(conf, log_cb);
     if (rebalance_cb)
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, opaque);
@@ -95,6 +205,11 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
     if (!rk)
         return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA_FATAL,
                          "kafka consumer: %s", err);
+    /* before poll_set_consumer: rd_kafka_poll serves error_cb */
+    if ((e = preflight(rk, errstr, errstr_size))) {
+        rd_kafka_destroy(rk);
+        return e;
+    }
     rd_kafka_poll_set_consumer(rk);
     *out = rk;
     return SF_OK;

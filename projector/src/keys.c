@@ -8,38 +8,21 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cmdspec.h"
 #include "sf_projector.h"
 
 /* ---- key positions ----------------------------------------------------- */
 
-/* The allowed write commands whose keys are not just argument 1 (Redis
- * COMMAND INFO: first key, last key, step).  Every other allowed command
- * (SET, HSET, SADD, ZADD, XADD, EXPIRE, ...) has its one key first. */
-static const struct {
-    const char *name;
-    sf_cmd_keyspec_t spec;
-} wide[] = {
-    {"DEL", {1, -1, 1}},
-    {"UNLINK", {1, -1, 1}},
-    {"MSET", {1, -1, 2}},
-    {"SMOVE", {1, 2, 1}},
-};
-
+/* Key positions come from the one command table (cmdspec.h), which
+ * follows Redis' COMMAND INFO (first key, last key, step). */
 int sf_cmd_keys(const char *name, size_t len, sf_cmd_keyspec_t *spec)
 {
-    char n[32];
-    if (len >= sizeof n)
+    const sf_cmd_spec_t *s = sf_cmdspec_find(name, len);
+    if (!s)
         return 0;
-    memcpy(n, name, len);
-    n[len] = '\0';
-    if (!sf_projector_command_allowed(n))
-        return 0;
-    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
-        if (!strcasecmp(n, wide[i].name)) {
-            *spec = wide[i].spec;
-            return 1;
-        }
-    spec->first = spec->last = spec->step = 1;
+    spec->first = s->first_key;
+    spec->last = s->last_key;
+    spec->step = s->key_step;
     return 1;
 }
 

@@ -31,6 +31,10 @@ typedef struct part {
     int64_t checkpoint;   /* -1 unknown */
     int64_t high;         /* -1 unknown */
     int64_t last_ts_ms;   /* <= 0 unknown */
+    int64_t pending_ts_ms; /* Kafka time of the oldest unapplied record
+                              consumed; <= 0 none */
+    int64_t progress_ms;  /* last progress, or when lag appeared */
+    int fenced;
 } part_t;
 
 typedef struct proj {
@@ -42,6 +46,8 @@ typedef struct proj {
     uint64_t dead;
     uint64_t fenced;
     uint64_t ckpt_mismatch;
+    int paused;              /* by the operator: no progress expected */
+    int64_t dlq_failing_ms;  /* dead-lettering failing since; 0 not */
     uint64_t errors[SF_ERR__COUNT];
     uint64_t lat_buckets[SF_METRICS_LATENCY_NBUCKETS]; /* not cumulative */
     uint64_t lat_count;
@@ -57,6 +63,7 @@ struct sf_metrics_s {
     int redis_up;
     int draining;
     double live_timeout_s;
+    double stuck_after_s;
     int64_t started_ms;
     int64_t heartbeat_ms;  /* 0 = none yet */
     int64_t (*now_fn)(void *);
@@ -81,6 +88,7 @@ sf_metrics_t *sf_metrics_new(void) {
         return NULL;
     }
     m->live_timeout_s = 30.0;
+    m->stuck_after_s = 60.0;
     m->now_fn = real_now_ms;
     m->started_ms = now_ms(m);
     return m;
@@ -115,6 +123,14 @@ void sf_metrics_set_liveness_timeout(sf_metrics_t *m, double seconds) {
         return;
     pthread_mutex_lock(&m->lock);
     m->live_timeout_s = seconds;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void sf_metrics_set_stuck_after(sf_metrics_t *m, double seconds) {
+    if (!(seconds > 0))
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->stuck_after_s = seconds;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -181,6 +197,9 @@ static part_t *part_get(sf_metrics_t *m, const char *projection,
     pt->checkpoint = -1;
     pt->high = -1;
     pt->last_ts_ms = 0;
+    pt->pending_ts_ms = 0;
+    pt->progress_ms = now_ms(m);
+    pt->fenced = 0;
     p->nparts++;
     return pt;
 }
@@ -300,6 +319,10 @@ void sf_metrics_partition_checkpoint(sf_metrics_t *m, const char *projection,
     pthread_mutex_lock(&m->lock);
     part_t *pt = part_get(m, projection, topic, partition);
     if (pt) {
+        if (checkpoint != pt->checkpoint) {
+            pt->progress_ms = now_ms(m);
+            pt->pending_ts_ms = 0; /* what was pending is applied */
+        }
         pt->checkpoint = checkpoint;
         if (event_ts_ms > 0)
             pt->last_ts_ms = event_ts_ms;
@@ -312,8 +335,60 @@ void sf_metrics_partition_watermark(sf_metrics_t *m, const char *projection,
                                     int64_t high) {
     pthread_mutex_lock(&m->lock);
     part_t *pt = part_get(m, projection, topic, partition);
-    if (pt)
+    if (pt) {
+        /* the stuck clock starts when lag appears, not at the last
+         * progress of a partition that was idle and caught up */
+        if (pt->checkpoint >= 0 && (pt->high < 0 || pt->high <= pt->checkpoint) &&
+            high > pt->checkpoint)
+            pt->progress_ms = now_ms(m);
         pt->high = high;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void sf_metrics_partition_pending(sf_metrics_t *m, const char *projection,
+                                  const char *topic, int32_t partition,
+                                  int64_t event_ts_ms) {
+    pthread_mutex_lock(&m->lock);
+    part_t *pt = part_get(m, projection, topic, partition);
+    if (pt && pt->pending_ts_ms <= 0 && event_ts_ms > 0)
+        pt->pending_ts_ms = event_ts_ms;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void sf_metrics_partition_fenced(sf_metrics_t *m, const char *projection,
+                                 const char *topic, int32_t partition,
+                                 int fenced) {
+    pthread_mutex_lock(&m->lock);
+    part_t *pt = part_get(m, projection, topic, partition);
+    if (pt)
+        pt->fenced = fenced != 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void sf_metrics_projection_paused(sf_metrics_t *m, const char *projection,
+                                  int paused) {
+    pthread_mutex_lock(&m->lock);
+    proj_t *p = proj_get(m, projection);
+    if (p) {
+        if (p->paused && !paused) /* the stuck clocks restart */
+            for (size_t i = 0; i < p->nparts; i++)
+                p->parts[i].progress_ms = now_ms(m);
+        p->paused = paused != 0;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void sf_metrics_dlq_failing(sf_metrics_t *m, const char *projection,
+                            int failing) {
+    pthread_mutex_lock(&m->lock);
+    proj_t *p = proj_get(m, projection);
+    if (p) {
+        if (!failing)
+            p->dlq_failing_ms = 0;
+        else if (!p->dlq_failing_ms)
+            p->dlq_failing_ms = now_ms(m);
+    }
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -350,7 +425,110 @@ int sf_metrics_is_live(sf_metrics_t *m) {
     return live;
 }
 
+static int64_t part_lag(const part_t *pt) {
+    if (pt->high < 0 || pt->checkpoint < 0)
+        return -1;
+    return pt->high > pt->checkpoint ? pt->high - pt->checkpoint : 0;
+}
+
+/* Lag and no progress for stuck_after, not paused (lock held). */
+static int part_stuck(sf_metrics_t *m, const proj_t *p, const part_t *pt) {
+    return !p->paused && part_lag(pt) > 0 &&
+           (double)(now_ms(m) - pt->progress_ms) / 1000.0 > m->stuck_after_s;
+}
+
+/* The partition's state, lock held (see sf_metrics_partition_state): the
+ * most specific reason first. */
+static const char *part_state_locked(sf_metrics_t *m, const proj_t *p,
+                                     const part_t *pt) {
+    if (pt->fenced)
+        return "fenced";
+    if (p->paused)
+        return "paused";
+    if (p->dlq_failing_ms)
+        return "dlq-failing";
+    if (part_stuck(m, p, pt))
+        return "stuck";
+    return "ok";
+}
+
+const char *sf_metrics_partition_state(sf_metrics_t *m,
+                                       const char *projection,
+                                       const char *topic, int32_t partition) {
+    const char *st = "ok";
+    pthread_mutex_lock(&m->lock);
+    proj_t *p = proj_get(m, projection);
+    part_t *pt = p && topic ? part_find(p, topic, partition, NULL) : NULL;
+    if (pt)
+        st = part_state_locked(m, p, pt);
+    pthread_mutex_unlock(&m->lock);
+    return st;
+}
+
+/* Appends "; "-separated reasons to why (truncated safely). */
+__attribute__((format(printf, 3, 4)))
+static void why_add(char *why, size_t why_size, const char *fmt, ...) {
+    if (!why || !why_size)
+        return;
+    size_t n = strlen(why);
+    if (n && n + 2 < why_size) {
+        memcpy(why + n, "; ", 3);
+        n += 2;
+    }
+    if (n + 1 >= why_size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why + n, why_size - n, fmt, ap);
+    va_end(ap);
+}
+
+/* Not ready while a partition cannot move: fenced, stuck with lag past
+ * stuck_after, or a projection whose dead letters cannot be written. */
+static int health_ok_locked(sf_metrics_t *m, char *why, size_t why_size) {
+    int ok = 1;
+    int64_t now = now_ms(m);
+    if (why && why_size)
+        why[0] = '\0';
+    for (size_t i = 0; i < m->nprojs; i++) {
+        const proj_t *p = &m->projs[i];
+        if (p->dlq_failing_ms) {
+            char t[SF_TIME_BUFSIZE];
+            ok = 0;
+            why_add(why, why_size,
+                    "projection %s: dead-lettering failing since %s (%.0f s)",
+                    p->name, sf_time_format(p->dlq_failing_ms, t, sizeof t)
+                                 ? t : "?",
+                    (double)(now - p->dlq_failing_ms) / 1000.0);
+        }
+        for (size_t j = 0; j < p->nparts; j++) {
+            const part_t *pt = &p->parts[j];
+            const char *st = part_state_locked(m, p, pt);
+            if (strcmp(st, "fenced") && part_stuck(m, p, pt))
+                st = "stuck"; /* listed even when the cause is known */
+            if (!strcmp(st, "fenced")) {
+                ok = 0;
+                why_add(why, why_size,
+                        "projection %s: %s/%d fenced (another worker or a "
+                        "rebuild took its epoch)",
+                        p->name, pt->topic, (int)pt->partition);
+            } else if (!strcmp(st, "stuck")) {
+                ok = 0;
+                why_add(why, why_size,
+                        "projection %s: %s/%d stuck: no progress for %.0f s "
+                        "with %lld event(s) of lag (stuck_after %.0f s)",
+                        p->name, pt->topic, (int)pt->partition,
+                        (double)(now - pt->progress_ms) / 1000.0,
+                        (long long)part_lag(pt), m->stuck_after_s);
+            }
+        }
+    }
+    return ok;
+}
+
 static int is_ready_locked(sf_metrics_t *m, char *why, size_t why_size) {
+    if (!health_ok_locked(m, why, why_size))
+        return 0;
     if (m->draining) {
         sf_seterr(why, why_size, SF_ERR_STATE, "draining");
         return 0;
@@ -605,22 +783,28 @@ sf_err_t sf_metrics_render(sf_metrics_t *m, char **out, size_t *out_len,
     for (size_t i = 0; i < m->nprojs; i++)
         for (size_t j = 0; j < m->projs[i].nparts; j++) {
             const part_t *pt = &m->projs[i].parts[j];
-            if (pt->high < 0 || pt->checkpoint < 0)
+            int64_t lag = part_lag(pt);
+            if (lag < 0)
                 continue;
-            int64_t lag = pt->high - pt->checkpoint;
             part_labels(&b, "lag_events", &m->projs[i], pt);
-            buf_printf(&b, "%lld\n", (long long)(lag > 0 ? lag : 0));
+            buf_printf(&b, "%lld\n", (long long)lag);
         }
     header(&b, "lag_seconds", "gauge",
-           "Now minus the timestamp of the last applied event; 0 when caught up.");
+           "Age of the oldest event not applied yet; 0 when caught up.");
     for (size_t i = 0; i < m->nprojs; i++)
         for (size_t j = 0; j < m->projs[i].nparts; j++) {
             const part_t *pt = &m->projs[i].parts[j];
-            if (pt->last_ts_ms <= 0)
+            int64_t lev = part_lag(pt);
+            if (lev < 0)
                 continue;
-            double lag = (double)(now - pt->last_ts_ms) / 1000.0;
-            if (lag < 0 ||
-                (pt->high >= 0 && pt->checkpoint >= pt->high))
+            /* age of the oldest unapplied event: the pending record's
+             * time when one was consumed, else the last applied one's,
+             * else (nothing applied yet) the time lag was first seen */
+            int64_t ref = pt->pending_ts_ms > 0 ? pt->pending_ts_ms
+                          : pt->last_ts_ms > 0  ? pt->last_ts_ms
+                                                : pt->progress_ms;
+            double lag = (double)(now - ref) / 1000.0;
+            if (lag < 0 || lev == 0)
                 lag = 0;
             part_labels(&b, "lag_seconds", &m->projs[i], pt);
             buf_double(&b, lag);

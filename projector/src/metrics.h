@@ -30,9 +30,11 @@
  *   high_watermark{projection,topic,partition}      gauge
  *   lag_events{projection,topic,partition}          gauge: high watermark -
  *       checkpoint, never below 0 (absent until both are known)
- *   lag_seconds{projection,topic,partition}         gauge: now - timestamp of
- *       the last applied event; 0 when the partition is caught up (lag
- *       events 0), otherwise an idle partition would look ever later
+ *   lag_seconds{projection,topic,partition}         gauge: age of the
+ *       oldest event not applied yet (the oldest consumed but unapplied
+ *       record, else the last applied one, else since lag was first
+ *       seen); 0 when caught up.  Both lag series exist from assignment
+ *       on (the worker reports the Redis checkpoint and watermarks then).
  *   partition_assigned{projection,topic,partition}  gauge 1 (series of a
  *       revoked partition are removed)
  *   projection_ready{projection}                gauge 0/1
@@ -40,10 +42,13 @@
  *   up                                          gauge 1 (process alive)
  *   last_heartbeat_age_seconds                  gauge
  *
- * Readiness: ready when Redis is reachable (sf_metrics_redis_up(m, 1)) and
- * every projection registered with sf_metrics_projection_add() has been
- * marked polled/assigned (sf_metrics_projection_polled), and the worker is
- * not draining.  Liveness: a heartbeat (sf_metrics_heartbeat) within the
+ * Readiness: ready when no partition is fenced or stuck (lag > 0 and no
+ * progress for stuck_after, default 60 s, not counting operator pauses),
+ * no projection's dead-lettering is failing, Redis is reachable
+ * (sf_metrics_redis_up(m, 1)), every projection registered with
+ * sf_metrics_projection_add() has been marked polled/assigned
+ * (sf_metrics_projection_polled), and the worker is not draining.  The
+ * reasons ("; "-separated) go into the /readyz body.  Liveness: a heartbeat (sf_metrics_heartbeat) within the
  * liveness timeout (default 30 s).  Before the first heartbeat the process
  * counts as live for one timeout after sf_metrics_new() (startup grace).
  *
@@ -91,6 +96,9 @@ void sf_metrics_set_clock(sf_metrics_t *m,
 
 /* Liveness timeout in seconds (default 30, must be > 0). */
 void sf_metrics_set_liveness_timeout(sf_metrics_t *m, double seconds);
+/* A partition with lag that made no progress for this long is "stuck"
+ * (default 60 s, must be > 0; config metrics.stuck_after). */
+void sf_metrics_set_stuck_after(sf_metrics_t *m, double seconds);
 
 /* ---- per projection ------------------------------------------------ */
 
@@ -132,6 +140,26 @@ void sf_metrics_partition_checkpoint(sf_metrics_t *m, const char *projection,
 void sf_metrics_partition_watermark(sf_metrics_t *m, const char *projection,
                                     const char *topic, int32_t partition,
                                     int64_t high);
+/* A record was consumed but is not applied yet: Kafka time of the oldest
+ * such record (kept until the checkpoint moves), for lag_seconds. */
+void sf_metrics_partition_pending(sf_metrics_t *m, const char *projection,
+                                  const char *topic, int32_t partition,
+                                  int64_t event_ts_ms);
+/* The partition's writes are refused (stale epoch) / allowed again. */
+void sf_metrics_partition_fenced(sf_metrics_t *m, const char *projection,
+                                 const char *topic, int32_t partition,
+                                 int fenced);
+/* The operator paused / resumed the projection (not stuck while paused). */
+void sf_metrics_projection_paused(sf_metrics_t *m, const char *projection,
+                                  int paused);
+/* Dead-lettering fails (retrying) / works again. */
+void sf_metrics_dlq_failing(sf_metrics_t *m, const char *projection,
+                            int failing);
+/* "fenced", "paused", "dlq-failing", "stuck" (lag > 0 and no progress for
+ * stuck_after) or "ok" (also for an unknown partition); static text. */
+const char *sf_metrics_partition_state(sf_metrics_t *m,
+                                       const char *projection,
+                                       const char *topic, int32_t partition);
 
 /* ---- process ------------------------------------------------------- */
 
@@ -173,8 +201,11 @@ size_t sf_metrics_escape_label(char *dst, size_t dst_size, const char *src);
  *   /healthz  200 "ok" when live, else 503 with the reason
  *   /readyz   200 "ready" when ready, else 503 with the reason
  *   other     404
- * listen is "HOST:PORT" (IPv4 literal or "localhost"; "[::1]:P" for IPv6);
- * port 0 picks a free port, see sf_http_port().  The registry must outlive
+ * listen is "HOST:PORT" (IPv4 literal or "localhost"; "[::1]:P" for IPv6;
+ * an empty HOST means 127.0.0.1, never every interface); port 0 picks a
+ * free port, see sf_http_port().  Up to 1000 connections (half the file
+ * descriptor limit when that is lower), 5 s inactivity timeout: slow or
+ * idle clients do not lock probes out (design note in http.c).  The registry must outlive
  * the server.
  */
 typedef struct sf_http_s sf_http_t;

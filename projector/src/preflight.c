@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "projection.h"
 
 /* Non-zero when every pattern of q stays clear of the reserved prefix. */
 static int patterns_valid(const sf_pconf_t *q)
@@ -46,6 +47,9 @@ sf_err_t sf_projection_preflight(const sf_config_t *cfg,
                                  char *errstr, size_t errstr_size)
 {
     char why[512];
+    sf_err_t re = sf_projector_check_registry(cfg, errstr, errstr_size);
+    if (re)
+        return re;
     size_t n = sf_rules_nkeys(pc->rules);
     for (size_t i = 0; i < n; i++)
         if (sf_keys_check_reserved(sf_rules_key(pc->rules, i), why,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "field.h"
 #include "keys.h"
 #include "rules.h"
 
@@ -21,12 +22,14 @@ typedef struct dtor {
 
 struct sf_projection_s {
     const sf_pconf_t *pc;
+    const sf_catalog_t *cat; /* types handlers may register; NULL: any */
     handler_t *h;
     size_t nh;
     dtor_t *d;
     size_t nd;
     void *dl;
     sf_keyguard_t *guard; /* the keys: this projection may write */
+    sf_field_t *fields;   /* compiled by sf_projection_field */
 };
 
 /* Inits registered by custom worker binaries (sf_projector_register_init),
@@ -63,6 +66,12 @@ sf_err_t sf_projection_on(sf_projection_t *p, const char *type,
     if (!type || !fn)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "sf_projection_on: type and handler needed");
+    if (p->cat && !sf_catalog_latest(p->cat, type))
+        /* a typo here would leave the handler never called while the
+         * checkpoints move past every event of the real type */
+        return sf_seterr(errstr, errstr_size, SF_ERR_UNKNOWN_TYPE,
+                         "sf_projection_on: event type \"%s\" is not in the "
+                         "schema catalog", type);
     handler_t *h = realloc(p->h, (p->nh + 1) * sizeof(*h));
     if (!h)
         return SF_ERR_NOMEM;
@@ -72,6 +81,30 @@ sf_err_t sf_projection_on(sf_projection_t *p, const char *type,
     h[p->nh].fn = fn;
     h[p->nh].opaque = opaque;
     p->nh++;
+    return SF_OK;
+}
+
+sf_err_t sf_projection_field(sf_projection_t *p, const char *type,
+                             const char *path, const sf_field_t **out,
+                             char *errstr, size_t errstr_size) {
+    if (!path || !out)
+        return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                         "sf_projection_field: path and out needed");
+    avro_schema_t schema = NULL;
+    if (type && p->cat) {
+        const sf_schema_t *sch = sf_catalog_latest(p->cat, type);
+        if (!sch)
+            return sf_seterr(errstr, errstr_size, SF_ERR_UNKNOWN_TYPE,
+                             "sf_projection_field: event type \"%s\" is not "
+                             "in the schema catalog", type);
+        schema = sf_schema_avro(sch);
+    }
+    sf_field_t *f = NULL;
+    sf_err_t e = sf_field_new(path, schema, &f, errstr, errstr_size);
+    if (e)
+        return e;
+    sf_field_link(f, &p->fields);
+    *out = f;
     return SF_OK;
 }
 
@@ -98,15 +131,31 @@ void sf_projection_destroy(sf_projection_t *p) {
     if (p->dl)
         dlclose(p->dl);
     sf_keyguard_destroy(p->guard);
+    sf_field_destroy(p->fields);
     free(p);
 }
 
-sf_err_t sf_projection_create(const sf_pconf_t *pc, sf_projection_t **out,
-                              char *errstr, size_t errstr_size) {
+sf_err_t sf_projector_check_registry(const sf_config_t *cfg, char *errstr,
+                                     size_t errstr_size) {
+    for (size_t i = 0; i < nregistry; i++)
+        if (!sf_config_find(cfg, registry[i].name))
+            /* else its handlers would silently never run */
+            return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                             "projection %s: an init is registered for it "
+                             "(sf_projector_register_init) but %s has no "
+                             "projection of that name", registry[i].name,
+                             cfg->path ? cfg->path : "the config");
+    return SF_OK;
+}
+
+sf_err_t sf_projection_create(const sf_pconf_t *pc, const sf_catalog_t *cat,
+                              sf_projection_t **out, char *errstr,
+                              size_t errstr_size) {
     sf_projection_t *p = calloc(1, sizeof(*p));
     if (!p)
         return SF_ERR_NOMEM;
     p->pc = pc;
+    p->cat = cat;
     sf_err_t e = SF_OK;
     char msg[512] = "";
     for (size_t i = 0; i < nregistry && !e; i++)
@@ -137,6 +186,14 @@ sf_err_t sf_projection_create(const sf_pconf_t *pc, sf_projection_t **out,
                           pc->name, pc->handler, msg);
         }
     }
+    if (!e && !p->nh && !sf_rules_ntypes(pc->rules))
+        /* it would apply nothing while its checkpoints move on */
+        e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                      "projection %s has no rules for any event type and no "
+                      "C handler registered%s", pc->name,
+                      pc->handler ? " (its handler's sf_projection_init "
+                                    "called sf_projection_on for nothing)"
+                                  : "");
     size_t nkeys = sf_rules_nkeys(pc->rules);
     const char **pats = calloc(nkeys ? nkeys : 1, sizeof(*pats));
     if (!e && !pats)
@@ -156,7 +213,7 @@ sf_err_t sf_projection_create(const sf_pconf_t *pc, sf_projection_t **out,
          * handler could write nothing; rebuild needs them too */
         e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                       "projection %s has C handlers but declares no keys: "
-                      "patterns (rules: {keys: [\"view:*\"], on: {}})",
+                      "patterns (keys: [\"view:*\"] in the projection)",
                       pc->name);
     if (e) {
         sf_projection_destroy(p);

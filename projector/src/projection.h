@@ -12,9 +12,18 @@
 #include "sf_schema.h"
 
 /* Builds the projection of pc: runs the registered init for pc->name (if
- * any) and the handler shared object's sf_projection_init (if any). */
-sf_err_t sf_projection_create(const sf_pconf_t *pc, sf_projection_t **out,
-                              char *errstr, size_t errstr_size);
+ * any) and the handler shared object's sf_projection_init (if any).  With
+ * cat, sf_projection_on() refuses event types the catalog lacks.  A
+ * projection left with no rule and no handler is an error (SF_ERR_CONFIG),
+ * as are handlers without keys: patterns. */
+sf_err_t sf_projection_create(const sf_pconf_t *pc, const sf_catalog_t *cat,
+                              sf_projection_t **out, char *errstr,
+                              size_t errstr_size);
+
+/* SF_ERR_CONFIG naming the projection when an init was registered
+ * (sf_projector_register_init) for a name cfg does not have. */
+sf_err_t sf_projector_check_registry(const sf_config_t *cfg, char *errstr,
+                                     size_t errstr_size);
 void sf_projection_destroy(sf_projection_t *p);
 
 /* Non-zero when rules or a handler exist for type. */

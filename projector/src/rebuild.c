@@ -10,11 +10,15 @@
 
 #include "batch.h"
 #include "event.h"
+#include "identity.h"
 #include "kconf.h"
 #include "keys.h"
 #include "kmeta.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "projection.h"
+#include "control.h"
+#include "rebuild_poison.h"
 #include "redis_sink.h"
 #include "retry.h"
 #include "sf_assert.h"
@@ -29,7 +33,11 @@ typedef struct rpart {
 } rpart_t;
 
 typedef struct rb {
+    const sf_config_t *cfg;
     const sf_pconf_t *pc;
+    sf_dlq_t *dlq; /* created at the first poison record */
+    sf_redis_t *ctl; /* control records (control.h): a connection of its
+                        own, since redis has pipelined replies pending */
     rd_kafka_t *rk;
     sf_redis_t *redis;
     sf_projection_t *proj;
@@ -476,14 +484,31 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
                                   sizeof(err));
         if (e) {
             r->st->poison++;
-            if (poison)
-                poison(opaque, p->tp.topic, p->tp.partition, m->offset, err);
-            if (r->pc->on_error_stop)
-                sf_seterr(errstr, errstr_size, e,
-                          "%s/%" PRId32 "/%" PRId64 ": %s (on_error: stop)",
-                          p->tp.topic, p->tp.partition, m->offset, err);
-            else
-                e = SF_OK;
+            int already = 0;
+            if (r->pc->on_error_stop) {
+                /* the precheck found it skipped by the operator */
+                already = sf_skiprec_seen_at(r->ctl, r->pc->name,
+                                             p->tp.topic, p->tp.partition,
+                                             m->offset);
+                if (!already)
+                    sf_seterr(errstr, errstr_size, e,
+                              "%s/%" PRId32 "/%" PRId64
+                              ": %s (on_error: stop)",
+                              p->tp.topic, p->tp.partition, m->offset, err);
+                else
+                    e = SF_OK;
+            } else {
+                e = sf_rebuild_park(r->cfg, r->pc, &r->dlq, r->ctl, m, err,
+                                    &already, errstr, errstr_size);
+            }
+            if (poison && !e) {
+                char why[1200];
+                snprintf(why, sizeof(why), "%s (%s)", err,
+                         r->pc->on_error_stop ? "skipped by the operator"
+                         : already ? "already dead-lettered"
+                                   : "dead-lettered now");
+                poison(opaque, p->tp.topic, p->tp.partition, m->offset, why);
+            }
         }
         rd_kafka_message_destroy(m);
         if (!e && ++r->pending >= batch)
@@ -505,6 +530,46 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     return e;
 }
 
+/* Each topic as it is now (ids[i]), compared with what the projection
+ * recorded: a recreated topic is what a rebuild is for (logged); a changed
+ * partition count is refused unless accepted (identity.h says why). */
+static sf_err_t check_topics(rb_t *r, const sf_rebuild_opts_t *o,
+                             sf_topic_identity_t *ids, char *errstr,
+                             size_t errstr_size) {
+    for (size_t i = 0; i < r->pc->ntopics; i++) {
+        const char *topic = r->pc->topics[i];
+        sf_topic_identity_t old;
+        int found = 0;
+        sf_err_t e = sf_identity_describe(r->rk, topic, 10000, &ids[i],
+                                          errstr, errstr_size);
+        if (!e)
+            e = sf_identity_get(r->redis, r->pc->name, topic, &old, &found,
+                                errstr, errstr_size);
+        if (e)
+            return e;
+        if (!found)
+            continue;
+        if (strcmp(old.id, ids[i].id) || strcmp(old.cluster, ids[i].cluster))
+            sf_log("warn",
+                   "projection=%s topic=%s msg=\"the topic is not the log "
+                   "the old view was made from (topic id %s in cluster %s, "
+                   "now %s in cluster %s): rebuilding from the topic as it "
+                   "is now\"",
+                   r->pc->name, topic, old.id, old.cluster, ids[i].id,
+                   ids[i].cluster);
+        else if (old.partitions != ids[i].partitions &&
+                 !o->accept_partitions)
+            return sf_identity_compare(r->pc->name, topic, &old, &ids[i],
+                                       errstr, errstr_size);
+        else if (old.partitions != ids[i].partitions)
+            sf_log("warn",
+                   "projection=%s topic=%s msg=\"partition count %" PRId32
+                   " -> %" PRId32 " accepted (--accept-partitions)\"",
+                   r->pc->name, topic, old.partitions, ids[i].partitions);
+    }
+    return SF_OK;
+}
+
 sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                         const sf_catalog_t *cat, const sf_rebuild_opts_t *o,
                         sf_rebuild_progress_fn progress,
@@ -512,6 +577,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                         volatile sig_atomic_t *stop, sf_rebuild_stats_t *st,
                         char *errstr, size_t errstr_size) {
     rb_t r = {0};
+    r.cfg = cfg;
     r.pc = pc;
     r.st = st;
     memset(st, 0, sizeof(*st));
@@ -522,6 +588,9 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         return e;
     sf_tp_t *tps = NULL;
     size_t ntp = 0;
+    sf_topic_identity_t *ids = NULL;
+    char marker[256];
+    int marked = 0, clearing = 0;
 /* metadata first: list_groups then finds the brokers up (it can
      * otherwise wait a second for their state) */
     if ((e = sf_kmeta_partitions(r.rk, pc->topics, pc->ntopics, 1, &tps, &ntp,
@@ -532,11 +601,21 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     if (!o->force && (e = group_check(r.rk, pc->group_id, errstr,
                                       errstr_size)))
         goto out;
-    sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
-                          cfg->redis_port, cfg->redis_db};
-    if ((e = sf_redis_connect(&rc, &r.redis, errstr, errstr_size)))
+    if ((e = sf_redis_connect(&cfg->redis, &r.redis, errstr, errstr_size)) ||
+        (e = sf_redis_connect(&cfg->redis, &r.ctl, errstr, errstr_size)))
         goto out;
-    if ((e = sf_projection_create(pc, &r.proj, errstr, errstr_size)))
+    if (!(ids = calloc(pc->ntopics ? pc->ntopics : 1, sizeof(*ids)))) {
+        e = SF_ERR_NOMEM;
+        goto out;
+    }
+    if ((e = check_topics(&r, o, ids, errstr, errstr_size)))
+        goto out;
+    sf_life_marker_text(marker, sizeof(marker));
+    if ((e = sf_life_rebuild_begin(r.redis, pc->name, marker, o->force,
+                                   errstr, errstr_size)))
+        goto out;
+    marked = 1;
+    if ((e = sf_projection_create(pc, cat, &r.proj, errstr, errstr_size)))
         goto out;
     if (!(r.dec = sf_decoder_new(cat))) {
         e = SF_ERR_NOMEM;
@@ -563,6 +642,12 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     sf_log("debug", "projection=%s msg=\"rebuild: %zu partitions, %" PRId64
            " events, setup %.3fs\"", pc->name, ntp, st->total,
            sf_mono_s() - t0);
+    /* 0. an on_error: stop projection with poison in its history would
+     * stop half way: find out before the old view is cleared */
+    if (pc->on_error_stop &&
+        (e = sf_rebuild_precheck(r.rk, r.ctl, pc, r.proj, r.dec, tps, ntp,
+                                 o->as_of_ms, stop, errstr, errstr_size)))
+        goto out;
     /* 1. fence: from here on no stale worker writes. */
     for (size_t i = 0; i < ntp && !e; i++)
         e = sf_redis_epoch_bump(r.redis, pc->name, tps[i].topic,
@@ -585,6 +670,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     sf_log("debug", "projection=%s msg=\"rebuild: fenced at %.3fs\"",
            pc->name, sf_mono_s() - t0);
     /* 2. clear the view and the checkpoints. */
+    clearing = 1;
     if (progress)
         progress(opaque, "clear", st);
     if (!sf_rules_nkeys(pc->rules))
@@ -616,8 +702,13 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                              "UNLINK %s %s", ck, hk);
         }
     }
+    /* the checkpoints to come belong to the topics as they are now */
+    for (size_t i = 0; !e && i < pc->ntopics; i++)
+        e = sf_identity_record(r.redis, pc->name, pc->topics[i], &ids[i],
+                               errstr, errstr_size);
     if (e)
         goto out;
+    clearing = 0; /* consistent again: empty view, no checkpoint */
     sf_log("info",
            "projection=%s msg=\"view cleared\" deleted_keys=%" PRId64
            " events=%" PRId64,
@@ -642,6 +733,19 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         progress(opaque, "done", st);
 out:
     st->seconds = sf_mono_s() - t0;
+    if (marked && clearing) {
+        sf_log("error", "projection=%s msg=\"rebuild stopped while clearing "
+               "the view: the rebuild marker stays, so workers keep waiting; "
+               "run the rebuild again with --force\"", pc->name);
+    } else if (marked) {
+        char merr[256];
+        if (sf_life_rebuild_end(r.redis, pc->name, marker, merr,
+                                sizeof(merr)))
+            sf_log("error", "projection=%s msg=\"rebuild marker not "
+                   "deleted: %s; workers wait until it is (sf-projector "
+                   "rebuild --force)\"", pc->name, merr);
+    }
+    free(ids);
     if (r.rk) {
         rd_kafka_consumer_close(r.rk);
         rd_kafka_destroy(r.rk);
@@ -660,6 +764,8 @@ out:
     free(r.all_part);
     free(r.all_tok);
     free(tps);
+    sf_dlq_destroy(r.dlq);
+    sf_redis_destroy(r.ctl);
     if (r.dec)
         sf_decoder_destroy(r.dec);
     sf_projection_destroy(r.proj);

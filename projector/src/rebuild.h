@@ -3,22 +3,34 @@
  * replay its topics from the earliest offset.
  *
  * Steps: refuse if the projection's consumer group has active members
- * (unless force); capture the end offsets; bump every partition's epoch
+ * (unless force), if a topic's partition count differs from the one
+ * recorded (identity.h; unless accept_partitions), or if another rebuild
+ * holds the projection (lifecycle.h; unless force); set the rebuild
+ * marker, which makes workers that join wait and workers that run pause
+ * once fenced, and resume by themselves when it is gone; capture the end
+ * offsets; bump every partition's epoch
  * (any stale worker is fenced from here on); delete the view keys (SCAN +
  * UNLINK over the rules' `keys` patterns) and the checkpoints; reset the
- * group's committed offsets to the earliest; replay every partition up to
+ * group's committed offsets to the earliest; record the topics' identity
+ * (topic id, cluster id, partition count); replay every partition up to
  * the captured end offset in large pipelined batches through the same
- * atomic apply script as the worker; finally commit the end offsets to the
- * group so lag tools show it caught up.
+ * atomic apply script as the worker; commit the end offsets to the group
+ * so lag tools show it caught up; delete the marker.  A rebuild that
+ * fails or is interrupted after the view was cleared leaves a consistent
+ * state (no checkpoint, or checkpoints matching what was replayed) and
+ * deletes the marker; one that fails while clearing keeps it, so workers
+ * keep waiting until a rebuild completes.
  *
  * as_of_ms (>= 0): per partition, only the prefix of events whose time
  * (ce_time, else the Kafka timestamp) is <= as_of_ms is applied; the
  * checkpoint stops at the last applied event, so a later `run` catches up
  * from there.
  *
- * Poison events are counted and reported through the progress callback,
- * not dead-lettered again (the original run did that); with on_error: stop
- * the rebuild fails at the first one.
+ * Poison events are counted and reported through the poison callback and
+ * dead-lettered unless recorded as dead-lettered already
+ * (rebuild_poison.h); with on_error: stop the history is checked first and
+ * a poison event the operator has not skipped fails the rebuild before
+ * anything is cleared.
  */
 #ifndef SF_PROJ_REBUILD_H
 #define SF_PROJ_REBUILD_H
@@ -33,6 +45,7 @@ typedef struct sf_rebuild_opts {
     int64_t as_of_ms; /* < 0: no time limit */
     int force;        /* rebuild even if workers are active */
     size_t batch_events;
+    int accept_partitions; /* record a changed partition count */
 } sf_rebuild_opts_t;
 
 typedef struct sf_rebuild_stats {

@@ -18,8 +18,9 @@ extern const size_t sf_lua_apply_len, sf_lua_advance_len;
 
 struct sf_redis {
     redisContext *c;
-    char *host, *password;
-    int port, db;
+    sf_redis_conf_t conf;
+    sf_redis_tlsctx_t *tls;
+    char where[300]; /* host:port or unix:path, for messages */
     char apply_sha[41], advance_sha[41];
     sf_buf_t apply_src; /* SPEC table + apply.lua */
 };
@@ -30,12 +31,12 @@ static sf_err_t reply_check(sf_redis_t *r, redisReply *rep, char *errstr,
                             size_t errstr_size, const char *what) {
     if (!rep)
         return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                         "redis %s:%d: %s: %s", r->host, r->port, what,
+                         "redis %s: %s: %s", r->where, what,
                          r->c && r->c->errstr[0] ? r->c->errstr
                                                  : "connection lost");
     if (rep->type == REDIS_REPLY_ERROR)
         return sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
-                         "redis %s:%d: %s: %s", r->host, r->port, what,
+                         "redis %s: %s: %s", r->where, what,
                          rep->str);
     return SF_OK;
 }
@@ -46,7 +47,7 @@ sf_err_t sf_redis_cmd(sf_redis_t *r, redisReply **reply, char *errstr,
         *reply = NULL;
     if (!r->c || r->c->err)
         return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                         "redis %s:%d: not connected", r->host, r->port);
+                         "redis %s: not connected", r->where);
     va_list ap;
     va_start(ap, fmt);
     redisReply *rep = redisvCommand(r->c, fmt, ap);
@@ -119,8 +120,8 @@ const char *sf_apply_status_name(sf_apply_status_t s) {
 
 static sf_err_t conn_err(sf_redis_t *r, char *errstr, size_t errstr_size,
                          const char *what) {
-    return sf_seterr(errstr, errstr_size, SF_ERR_REDIS, "redis %s:%d: %s: %s",
-                     r->host, r->port, what,
+    return sf_seterr(errstr, errstr_size, SF_ERR_REDIS, "redis %s: %s: %s",
+                     r->where, what,
                      r->c && r->c->errstr[0] ? r->c->errstr
                                              : "connection lost");
 }
@@ -129,7 +130,7 @@ static sf_err_t load_script(sf_redis_t *r, const char *src, size_t len,
                             char sha[41], char *errstr, size_t errstr_size) {
     if (!r->c || r->c->err)
         return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                         "redis %s:%d: not connected", r->host, r->port);
+                         "redis %s: not connected", r->where);
     const char *argv[] = {"SCRIPT", "LOAD", src};
     size_t lens[] = {6, 4, len};
     redisReply *rep = redisCommandArgv(r->c, 3, argv, lens);
@@ -174,24 +175,17 @@ const char *sf_redis_apply_source(sf_redis_t *r) {
 sf_err_t sf_redis_reconnect(sf_redis_t *r, char *errstr, size_t errstr_size) {
     if (r->c)
         redisFree(r->c);
-    struct timeval tv = {2, 0};
-    r->c = redisConnectWithTimeout(r->host, r->port, tv);
-    if (!r->c || r->c->err)
-        return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                         "redis %s:%d: connect: %s", r->host, r->port,
-                         r->c ? r->c->errstr : "out of memory");
+    r->c = NULL;
+    /* redis_conn.h: socket or TCP, TLS, AUTH, SELECT */
+    sf_err_t e = sf_redis_open(&r->conf, r->tls, 2000, &r->c, errstr,
+                               errstr_size);
+    if (e)
+        return e;
     /* Replies to big batches can take a while; a dead server must still be
      * noticed. */
     struct timeval rw = {30, 0};
     redisSetTimeout(r->c, rw);
-    sf_err_t e = SF_OK;
-    if (r->password && *r->password)
-        e = sf_redis_cmd(r, NULL, errstr, errstr_size, "AUTH %s", r->password);
-    if (!e && r->db)
-        e = sf_redis_cmd(r, NULL, errstr, errstr_size, "SELECT %d", r->db);
-    if (!e)
-        e = load_scripts(r, errstr, errstr_size);
-    return e;
+    return load_scripts(r, errstr, errstr_size);
 }
 
 sf_err_t sf_redis_connect(const sf_redis_conf_t *conf, sf_redis_t **out,
@@ -199,13 +193,13 @@ sf_err_t sf_redis_connect(const sf_redis_conf_t *conf, sf_redis_t **out,
     sf_redis_t *r = calloc(1, sizeof(*r));
     if (!r)
         return SF_ERR_NOMEM;
-    r->host = strdup(conf->host ? conf->host : "127.0.0.1");
-    r->password = conf->password ? strdup(conf->password) : NULL;
-    r->port = conf->port ? conf->port : 6379;
-    r->db = conf->db;
     *out = r; /* even on failure: the caller may retry with reconnect */
-    if (!r->host)
+    if (sf_redis_conf_copy(&r->conf, conf))
         return SF_ERR_NOMEM;
+    sf_redis_conf_where(conf, r->where, sizeof(r->where));
+    sf_err_t e = sf_redis_tlsctx_new(conf, &r->tls, errstr, errstr_size);
+    if (e)
+        return e;
     return sf_redis_reconnect(r, errstr, errstr_size);
 }
 
@@ -214,8 +208,8 @@ void sf_redis_destroy(sf_redis_t *r) {
         return;
     if (r->c)
         redisFree(r->c);
-    free(r->host);
-    free(r->password);
+    sf_redis_tlsctx_destroy(r->tls);
+    sf_redis_conf_clear(&r->conf);
     sf_buf_free(&r->apply_src);
     free(r);
 }
@@ -291,7 +285,7 @@ sf_err_t sf_redis_ckpt_advance(sf_redis_t *r, const char *proj,
             sf_err_t e = sf_seterr(
                 errstr, errstr_size,
                 code_retriable(code) ? SF_ERR_REDIS : SF_ERR_REDIS_REPLY,
-                "redis %s:%d: checkpoint: %s", r->host, r->port, rep->str);
+                "redis %s: checkpoint: %s", r->where, rep->str);
             freeReplyObject(rep);
             return e;
         }

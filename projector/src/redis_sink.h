@@ -40,15 +40,14 @@
 #include <hiredis/hiredis.h>
 
 #include "batch.h"
+#include "redis_conn.h"
 
 typedef struct sf_redis sf_redis_t;
 
-typedef struct sf_redis_conf {
-    const char *host, *password;
-    int port, db;
-} sf_redis_conf_t;
-
-/* Connects (AUTH, SELECT, SCRIPT LOAD).  SF_ERR_REDIS when unreachable. */
+/* Connects (redis_conn.h: socket or TCP, TLS, AUTH, SELECT; then SCRIPT
+ * LOAD).  conf is copied.  SF_ERR_REDIS when unreachable (*out is set
+ * anyway so the caller can retry with sf_redis_reconnect);
+ * SF_ERR_CONFIG when refused for good (credentials, certificate). */
 sf_err_t sf_redis_connect(const sf_redis_conf_t *conf, sf_redis_t **out,
                           char *errstr, size_t errstr_size);
 void sf_redis_destroy(sf_redis_t *r);

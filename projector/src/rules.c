@@ -232,6 +232,72 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
     return SF_OK;
 }
 
+/* The keys: list v into r (which has none yet).  Shared by a rules file
+ * and a projection's own keys: (config.c). */
+static sf_err_t parse_keys(sf_yaml_t *y, yaml_node_t *v, sf_rules_t *r,
+                           char *errstr, size_t errstr_size) {
+    if (v->type != YAML_SEQUENCE_NODE)
+        return sf_yaml_err(y, v, errstr, errstr_size, SF_ERR_PARSE,
+                           "keys must be a list of key patterns");
+    if (r->keys)
+        return sf_yaml_err(y, v, errstr, errstr_size, SF_ERR_PARSE,
+                           "keys declared twice (in the projection and in "
+                           "its rules): keep one list");
+    size_t cnt = (size_t)(v->data.sequence.items.top -
+                          v->data.sequence.items.start);
+    if (!(r->keys = calloc(cnt ? cnt : 1, sizeof(char *))))
+        return SF_ERR_NOMEM;
+    for (size_t i = 0; i < cnt; i++) {
+        yaml_node_t *a = sf_yaml_node(y, v->data.sequence.items.start[i]);
+        const char *s = sf_yaml_scalar(a);
+        if (!s || !*s)
+            return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
+                               "a key pattern must be a non-empty string");
+        char why[512];
+        sf_glob_t *g = NULL;
+        size_t col = 0;
+        if (sf_glob_compile(s, strlen(s), &g, &col, why, sizeof(why)) ||
+            sf_keys_check_portable(s, strlen(s), &col, why, sizeof(why))) {
+            sf_glob_destroy(g);
+            return tmpl_err(y, a, col, why, errstr, errstr_size);
+        }
+        sf_glob_destroy(g);
+        if (!strncmp(s, SF_REDIS_PREFIX, strlen(SF_REDIS_PREFIX)) ||
+            !strcmp(s, "*"))
+            return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
+                               "key pattern \"%s\" would cover projector "
+                               "bookkeeping (sf:*) or everything", s);
+        /* Any other pattern that can reach the reserved prefix, and
+         * overlaps with other projections' patterns, are checked when a
+         * projection is loaded to run or rebuild (preflight.c): one bad
+         * projection must not keep the others of its config from
+         * running. */
+        if (!(r->keys[r->nkeys++] = strdup(s)))
+            return SF_ERR_NOMEM;
+    }
+    return SF_OK;
+}
+
+sf_err_t sf_rules_add_keys(sf_yaml_t *y, yaml_node_t *n, sf_rules_t **r,
+                           char *errstr, size_t errstr_size) {
+    int fresh = !*r;
+    if (fresh) {
+        if (!(*r = calloc(1, sizeof(**r))))
+            return SF_ERR_NOMEM;
+        if (!((*r)->file = strdup(y->file ? y->file : "config"))) {
+            free(*r);
+            *r = NULL;
+            return SF_ERR_NOMEM;
+        }
+    }
+    sf_err_t e = parse_keys(y, n, *r, errstr, errstr_size);
+    if (e && fresh) {
+        sf_rules_destroy(*r);
+        *r = NULL;
+    }
+    return e;
+}
+
 sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
                             sf_rules_t **out, char *errstr,
                             size_t errstr_size) {
@@ -248,54 +314,8 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
         yaml_node_t *k = sf_yaml_node(y, p->key), *v = sf_yaml_node(y, p->value);
         const char *ks = sf_yaml_scalar(k);
         if (ks && !strcmp(ks, "keys")) {
-            if (v->type != YAML_SEQUENCE_NODE) {
-                e = sf_yaml_err(y, v, errstr, errstr_size, SF_ERR_PARSE,
-                                "keys must be a list of key patterns");
+            if ((e = parse_keys(y, v, r, errstr, errstr_size)))
                 goto err;
-            }
-            size_t cnt = (size_t)(v->data.sequence.items.top -
-                                  v->data.sequence.items.start);
-            if (!(r->keys = calloc(cnt ? cnt : 1, sizeof(char *)))) {
-                e = SF_ERR_NOMEM;
-                goto err;
-            }
-            for (size_t i = 0; i < cnt; i++) {
-                yaml_node_t *a = sf_yaml_node(y, v->data.sequence.items.start[i]);
-                const char *s = sf_yaml_scalar(a);
-                if (!s || !*s) {
-                    e = sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
-                                    "a key pattern must be a non-empty string");
-                    goto err;
-                }
-                char why[512];
-                sf_glob_t *g = NULL;
-                size_t col = 0;
-                if (sf_glob_compile(s, strlen(s), &g, &col, why,
-                                    sizeof(why)) ||
-                    sf_keys_check_portable(s, strlen(s), &col, why,
-                                           sizeof(why))) {
-                    sf_glob_destroy(g);
-                    e = tmpl_err(y, a, col, why, errstr, errstr_size);
-                    goto err;
-                }
-                sf_glob_destroy(g);
-                if (!strncmp(s, SF_REDIS_PREFIX, strlen(SF_REDIS_PREFIX)) ||
-                    !strcmp(s, "*")) {
-                    e = sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
-                                    "key pattern \"%s\" would cover projector "
-                                    "bookkeeping (sf:*) or everything", s);
-                    goto err;
-                }
-                /* Any other pattern that can reach the reserved prefix,
-                 * and overlaps with other projections' patterns, are
-                 * checked when a projection is loaded to run or rebuild
-                 * (preflight.c): one bad projection must not keep the
-                 * others of its config from running. */
-                if (!(r->keys[r->nkeys++] = strdup(s))) {
-                    e = SF_ERR_NOMEM;
-                    goto err;
-                }
-            }
         } else if (ks && !strcmp(ks, "on")) {
             have_on = 1;
             if (v->type != YAML_MAPPING_NODE) {

@@ -28,6 +28,12 @@ sf_err_t sf_rules_load_file(const char *path, sf_rules_t **out,
 sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *n, sf_rules_t **out,
                             char *errstr, size_t errstr_size);
 void sf_rules_destroy(sf_rules_t *r);
+/* The keys: list n of a projection in the config (handler-only
+ * projections declare their keys there): into *r, a new rules object
+ * without events when *r is NULL.  SF_ERR_PARSE naming file:line:col when
+ * the list is bad or *r already has keys. */
+sf_err_t sf_rules_add_keys(sf_yaml_t *y, yaml_node_t *n, sf_rules_t **r,
+                           char *errstr, size_t errstr_size);
 
 size_t sf_rules_nkeys(const sf_rules_t *r);
 const char *sf_rules_key(const sf_rules_t *r, size_t i);

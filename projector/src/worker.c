@@ -30,29 +30,20 @@
 #include <time.h>
 
 #include "batch.h"
+#include "control.h"
 #include "dlq.h"
 #include "event.h"
 #include "kconf.h"
+#include "identity.h"
+#include "lifecycle.h"
 #include "log.h"
+#include "partstate.h"
 #include "projection.h"
 #include "redis_sink.h"
 #include "retry.h"
 #include "sf_assert.h"
 
-typedef struct part {
-    char *topic;
-    int32_t partition;
-    int assigned, fenced;
-    int64_t token;
-    int64_t ckpt; /* the checkpoint last seen in Redis (-1: none) */
-    int64_t next; /* next offset accepted; -1: any */
-    sf_batch_t batch;
-    rd_kafka_message_t **msgs; /* every record of the batch */
-    char **reasons;            /* non-NULL: dead-letter with this reason */
-    size_t nmsgs, cap;
-    int dlq_done;
-    double t0; /* monotonic time of the batch's first event */
-} part_t;
+typedef sf_part_t part_t; /* partstate.h */
 
 struct sf_worker {
     const sf_config_t *cfg;
@@ -67,6 +58,7 @@ struct sf_worker {
     volatile sig_atomic_t *stop;
     part_t **parts;
     size_t nparts;
+    part_t *retired; /* replaced during a flush; freed by settle() */
     int paused;         /* operator pause (sf:<p>:paused) */
     int outage_paused;  /* paused while Redis / the DLQ is unavailable */
     int in_apply, in_rebalance;
@@ -77,6 +69,12 @@ struct sf_worker {
     sf_event_t ev;
     sf_buf_t scratch;
     double last_pause_check;
+    int64_t pause_gen_acked;
+    char pause_member[256]; /* member id that acknowledged it */
+    double last_tick, last_report;
+    double last_life_tick;
+    int life_due; /* a partition was fenced: look at it now */
+    double last_wait_log;
     /* flush scratch */
     sf_apply_req_t *freq;
     part_t **fpart;
@@ -115,58 +113,63 @@ static part_t *part_find(sf_worker_t *w, const char *topic, int32_t partition,
     if (!np)
         return NULL;
     w->parts = np;
-    part_t *p = calloc(1, sizeof(*p));
-    if (!p || !(p->topic = strdup(topic))) {
-        free(p);
+    part_t *p = sf_part_new(topic, partition);
+    if (!p)
         return NULL;
-    }
-    p->partition = partition;
-    p->next = -1;
-    sf_batch_init(&p->batch);
     w->parts[w->nparts++] = p;
     return p;
 }
 
 static void part_clear(sf_worker_t *w, part_t *p) {
-    for (size_t i = 0; i < p->nmsgs; i++) {
-        rd_kafka_message_destroy(p->msgs[i]);
-        free(p->reasons[i]);
+    size_t n = sf_part_clear(p);
+    w->pending = w->pending >= n ? w->pending - n : 0;
+}
+
+/* The part that takes a new assignment of topic/partition.  Inside a
+ * flush the old part may still be read (its records, its batch): it is
+ * retired whole, to be freed by settle(), and a fresh one takes its
+ * place. */
+static part_t *part_for_assign(sf_worker_t *w, const char *topic,
+                               int32_t partition) {
+    part_t *old = part_find(w, topic, partition, 0);
+    if (!old)
+        return part_find(w, topic, partition, 1);
+    if (!w->in_apply) {
+        part_clear(w, old);
+        return old;
     }
-    if (w->pending >= p->nmsgs)
-        w->pending -= p->nmsgs;
-    else
-        w->pending = 0;
-    p->nmsgs = 0;
-    p->dlq_done = 0;
-    sf_batch_reset(&p->batch);
+    part_t *p = sf_part_new(topic, partition);
+    if (!p)
+        return NULL;
+    for (size_t i = 0; i < w->nparts; i++)
+        if (w->parts[i] == old)
+            w->parts[i] = p;
+    sf_part_set_state(old, SF_PART_REVOKED);
+    old->retired_next = w->retired;
+    w->retired = old;
+    return p;
+}
+
+/* After a flush: frees what revocations inside it only marked. */
+static void settle(sf_worker_t *w) {
+    for (size_t i = 0; i < w->nparts; i++)
+        if (w->parts[i]->state == SF_PART_REVOKED && w->parts[i]->nrecs)
+            part_clear(w, w->parts[i]);
+    while (w->retired) {
+        part_t *p = w->retired;
+        w->retired = p->retired_next;
+        part_clear(w, p);
+        sf_part_free(p);
+    }
 }
 
 static int part_keep(part_t *p, rd_kafka_message_t *m, const char *reason) {
-    if (p->nmsgs == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        rd_kafka_message_t **nm = realloc(p->msgs, cap * sizeof(*nm));
-        if (!nm)
-            return -1;
-        p->msgs = nm;
-        char **nr = realloc(p->reasons, cap * sizeof(*nr));
-        if (!nr)
-            return -1;
-        p->reasons = nr;
-        p->cap = cap;
-    }
-    p->msgs[p->nmsgs] = m;
-    p->reasons[p->nmsgs] = reason ? strdup(reason) : NULL;
-    p->nmsgs++;
-    return 0;
+    return sf_part_keep(p, m, reason) ? -1 : 0;
 }
 
 static void part_free(sf_worker_t *w, part_t *p) {
     part_clear(w, p);
-    sf_batch_free(&p->batch);
-    free(p->msgs);
-    free(p->reasons);
-    free(p->topic);
-    free(p);
+    sf_part_free(p);
 }
 
 /* ---- pausing ------------------------------------------------------- */
@@ -203,12 +206,49 @@ static void resume_all(sf_worker_t *w) {
     rd_kafka_topic_partition_list_destroy(a);
 }
 
+/* Once a second: the watermarks of the partitions held (so lag and the
+ * stuck clock are right while nothing is applied), and every few seconds
+ * each partition's state into Redis for `status` (control.h). */
+static void health_tick(sf_worker_t *w) {
+    double now = sf_mono_s();
+    if (now - w->last_tick < 1.0)
+        return;
+    w->last_tick = now;
+    int report = now - w->last_report >= 3.0;
+    if (report)
+        w->last_report = now;
+    char *member = report ? rd_kafka_memberid(w->rk) : NULL;
+    for (size_t i = 0; i < w->nparts; i++) {
+        part_t *p = w->parts[i];
+        if (p->state == SF_PART_REVOKED)
+            continue;
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(w->rk, p->topic, p->partition, &lo,
+                                           &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi >= 0)
+            M(partition_watermark, w->name, p->topic, p->partition, hi);
+        if (report)
+            sf_ctl_report(w->redis, w->name, p->topic, p->partition,
+                          p->state == SF_PART_FENCED    ? "fenced"
+                          : p->state == SF_PART_WAITING ? "waiting-rebuild"
+                          : p->state == SF_PART_STOPPED ? "stopped"
+                          : w->m ? sf_metrics_partition_state(
+                                       w->m, w->name, p->topic, p->partition)
+                          : w->paused ? "paused"
+                                      : "ok",
+                          sf_time_now_ms(), member);
+    }
+    if (member)
+        rd_kafka_mem_free(w->rk, member);
+}
+
 /* Waits ms while keeping the group membership alive; records delivered
  * meanwhile are dropped (resume_all seeks back to them). */
 static void backoff_wait(sf_worker_t *w, int ms) {
     double end = sf_mono_s() + ms / 1000.0;
     while (sf_mono_s() < end && !*w->stop) {
         M0(heartbeat);
+        health_tick(w);
         if (w->in_rebalance) {
             sleep_ms(50);
             continue;
@@ -270,6 +310,17 @@ static void part_done(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
     part_clear(w, p);
 }
 
+/* The partition stops here (on_error: stop, or a record that cannot be
+ * parked): tell `status` at once, the worker is about to leave. */
+static void report_halted(sf_worker_t *w, const part_t *p, int64_t offset) {
+    char *member = rd_kafka_memberid(w->rk), st[40];
+    snprintf(st, sizeof(st), "halted@%" PRId64, offset);
+    sf_ctl_report(w->redis, w->name, p->topic, p->partition, st,
+                  sf_time_now_ms(), member);
+    if (member)
+        rd_kafka_mem_free(w->rk, member);
+}
+
 static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...) {
@@ -284,57 +335,113 @@ static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...) {
 }
 
 /* Dead-letters every pending poison record, confirmed.  0 when done, -1
- * when stopping before it could be done. */
+ * when stopping before it could be done (or a record cannot be parked at
+ * all: then the worker stops like on_error: stop).  Records are collected
+ * again each round because the back-off polls the consumer, and a
+ * rebalance there may take partitions (and their records) away. */
 static int dlq_pending(sf_worker_t *w) {
-    int any = 0;
-    char err[512];
+    char err[1024];
+    sf_dlq_item_t *items = NULL;
+    size_t cap = 0;
+    int rc = 0;
     sf_backoff_t bo;
     sf_backoff_init(&bo, 100, 5000);
-    for (size_t i = 0; i < w->nparts; i++) {
-        part_t *p = w->parts[i];
-        for (size_t k = 0; !p->dlq_done && k < p->nmsgs; k++)
-            if (p->reasons[k])
-                any = 1;
-    }
-    if (!any)
-        return 0;
     for (;;) {
-        sf_err_t e = SF_OK;
-        for (size_t i = 0; !e && i < w->nparts; i++) {
+        size_t n = 0;
+        for (size_t i = 0; i < w->nparts; i++) {
             part_t *p = w->parts[i];
-            if (p->dlq_done)
+            if (p->dlq_done || !sf_part_writable(p))
                 continue;
-            for (size_t k = 0; !e && k < p->nmsgs; k++)
-                if (p->reasons[k])
-                    e = sf_dlq_produce(w->dlq, p->msgs[k], p->reasons[k], err,
-                                       sizeof(err));
+            for (size_t k = 0; k < p->nrecs; k++) {
+                if (!p->recs[k].reason || p->recs[k].dlq_sent)
+                    continue;
+                if (sf_dlqrec_seen(w->redis, w->name, p->recs[k].msg)) {
+                    p->recs[k].dlq_sent = 2; /* an earlier run parked it */
+                    continue;
+                }
+                if (n == cap) {
+                    size_t nc = cap ? cap * 2 : 16;
+                    sf_dlq_item_t *ni = realloc(items, nc * sizeof(*ni));
+                    if (!ni) {
+                        set_fatal(w, SF_ERR_NOMEM, "out of memory");
+                        free(items);
+                        return -1;
+                    }
+                    items = ni;
+                    cap = nc;
+                }
+                memset(&items[n], 0, sizeof(items[n]));
+                items[n].m = p->recs[k].msg;
+                items[n].reason = p->recs[k].reason;
+                n++;
+            }
         }
-        if (!e)
-            e = sf_dlq_flush(w->dlq, 10000, err, sizeof(err));
-        if (!e)
+        sf_err_t e = n ? sf_dlq_send(w->dlq, items, n, 10000, err,
+                                     sizeof(err))
+                       : SF_OK;
+        for (size_t j = 0; j < n; j++) {
+            if (!items[j].done)
+                continue;
+            for (size_t i = 0; i < w->nparts; i++) {
+                part_t *p = w->parts[i];
+                for (size_t k = 0; k < p->nrecs; k++)
+                    if (p->recs[k].msg == items[j].m) {
+                        p->recs[k].dlq_sent = 1;
+                        if (items[j].level)
+                            sf_log("warn",
+                                   "projection=%s topic=%s partition=%" PRId32
+                                   " offset=%" PRId64 " size=%zu msg=\"dead "
+                                   "letter too large: written with the %s "
+                                   "(sf_dlq_truncated)\"",
+                                   w->name, p->topic, p->partition,
+                                   p->recs[k].msg->offset, p->recs[k].msg->len,
+                                   items[j].level == 1
+                                       ? "value cut to fit"
+                                       : "value and headers left out");
+                    }
+            }
+        }
+        if (!e) {
+            M(dlq_failing, w->name, 0);
             break;
+        }
         M(error, w->name, e);
+        if (e == SF_ERR_KAFKA_FATAL) {
+            /* refused for good even when cut: park it by hand */
+            set_fatal(w, SF_ERR_RULE, "projection %s: %s (the worker stops "
+                      "like on_error: stop; skip the record once it is "
+                      "parked elsewhere)", w->name, err);
+            rc = -1;
+            break;
+        }
+        M(dlq_failing, w->name, 1);
         sf_log("warn", "projection=%s msg=\"dead-letter failed, retrying: %s\"",
                w->name, err);
-        if (*w->stop)
-            return -1;
+        if (*w->stop) {
+            rc = -1;
+            break;
+        }
         outage_pause(w);
         backoff_wait(w, sf_backoff_next(&bo));
     }
+    free(items);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < w->nparts; i++) {
         part_t *p = w->parts[i];
-        if (p->dlq_done)
+        if (p->dlq_done || !sf_part_writable(p))
             continue;
         uint64_t n = 0;
-        for (size_t k = 0; k < p->nmsgs; k++)
-            if (p->reasons[k]) {
+        for (size_t k = 0; k < p->nrecs; k++)
+            if (p->recs[k].reason && p->recs[k].dlq_sent == 1) {
                 char q[600];
                 n++;
+                sf_dlqrec_add(w->redis, w->name, p->recs[k].msg);
                 sf_log("warn",
                        "projection=%s topic=%s partition=%" PRId32
                        " offset=%" PRId64 " dlq=%s.dlq reason=%s",
-                       w->name, p->topic, p->partition, p->msgs[k]->offset,
-                       p->topic, sf_log_q(q, sizeof(q), p->reasons[k]));
+                       w->name, p->topic, p->partition, p->recs[k].msg->offset,
+                       p->topic, sf_log_q(q, sizeof(q), p->recs[k].reason));
             }
         if (n)
             M(dead_lettered, w->name, n);
@@ -350,11 +457,11 @@ static int dlq_pending(sf_worker_t *w) {
  * With on_error: stop, or when the record is missing, stop instead: a
  * restart resumes after the commands already applied. */
 static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
-    char err[512], what[400];
+    char err[1024], what[400];
     rd_kafka_message_t *m = NULL;
-    for (size_t k = 0; k < p->nmsgs; k++)
-        if (p->msgs[k]->offset == r->bad_offset)
-            m = p->msgs[k];
+    for (size_t k = 0; k < p->nrecs; k++)
+        if (p->recs[k].msg->offset == r->bad_offset)
+            m = p->recs[k].msg;
     M(error, w->name, SF_ERR_RULE);
     sf_apply_describe(r, what, sizeof(what));
     if (!r->recorded) {
@@ -373,6 +480,7 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
                   "(on_error: stop; a restart resumes after what was "
                   "applied)",
                   w->name, p->topic, p->partition, r->bad_offset, what);
+        report_halted(w, p, r->bad_offset);
         part_clear(w, p);
         return -1;
     }
@@ -380,19 +488,38 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
     snprintf(reason, sizeof(reason), "redis: %s", what);
     sf_backoff_t bo;
     sf_backoff_init(&bo, 100, 5000);
+    sf_dlq_item_t it;
+    memset(&it, 0, sizeof(it));
     for (;;) {
-        sf_err_t e = sf_dlq_produce(w->dlq, m, reason, err, sizeof(err));
-        if (!e)
-            e = sf_dlq_flush(w->dlq, 10000, err, sizeof(err));
-        if (!e)
+        it.m = m;
+        it.reason = reason;
+        sf_err_t e = sf_dlqrec_seen(w->redis, w->name, m)
+                         ? SF_OK
+                         : sf_dlq_send(w->dlq, &it, 1, 10000, err,
+                                       sizeof(err));
+        if (!e) {
+            M(dlq_failing, w->name, 0);
             break;
+        }
+        if (e == SF_ERR_KAFKA_FATAL) {
+            set_fatal(w, SF_ERR_RULE, "projection %s: %s", w->name, err);
+            part_clear(w, p);
+            return -1;
+        }
+        M(dlq_failing, w->name, 1);
+        sf_log("warn", "projection=%s msg=\"dead-letter failed, retrying: %s\"",
+               w->name, err);
         if (*w->stop) {
             part_clear(w, p);
             return -1;
         }
         outage_pause(w);
         backoff_wait(w, sf_backoff_next(&bo));
+        /* the back-off polls: a rebalance may have taken the partition */
+        if (!sf_part_writable(p))
+            return 0; /* revoked meanwhile: the next round drops it */
     }
+    sf_dlqrec_add(w->redis, w->name, m);
     char q[600];
     sf_log("warn",
            "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
@@ -404,7 +531,8 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
                                        p->partition, p->token, r->bad_offset,
                                        NULL, err, sizeof(err));
     if (e == SF_ERR_FENCED) {
-        p->fenced = 1;
+        sf_part_set_state(p, SF_PART_FENCED);
+        M(partition_fenced, w->name, p->topic, p->partition, 1);
         part_clear(w, p);
     } else if (!e) {
         p->ckpt = r->bad_offset;
@@ -538,7 +666,7 @@ static void flush(sf_worker_t *w) {
             part_t *p = w->parts[i];
             if (!p->batch.nevents)
                 continue;
-            if (!p->assigned || p->fenced) {
+            if (!sf_part_writable(p)) {
                 part_clear(w, p);
                 continue;
             }
@@ -572,7 +700,9 @@ static void flush(sf_worker_t *w) {
                            "partition; batch dropped\" detail=\"%s\"",
                            w->name, p->topic, p->partition,
                            p->batch.first_offset, p->token, r->msg);
-                    p->fenced = 1;
+                    sf_part_set_state(p, SF_PART_FENCED);
+                    M(partition_fenced, w->name, p->topic, p->partition, 1);
+                    w->life_due = 1;
                     part_clear(w, p);
                     break;
                 case SF_APPLY_EPOCH_LOST:
@@ -640,73 +770,175 @@ out:
         sf_log("info", "projection=%s msg=\"resumed consumption\"", w->name);
     }
     w->in_apply = 0;
+    settle(w);
 }
 
 /* ---- rebalancing ---------------------------------------------------- */
 
-static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
-    char err[512];
+/* Checks every topic of the assignment against the identity recorded
+ * next to its checkpoints (identity.h): 0 when it is the same log, -1
+ * after set_fatal() when it is not. */
+static int check_identity(sf_worker_t *w,
+                          const rd_kafka_topic_partition_list_t *parts) {
+    char err[1024];
     for (int i = 0; i < parts->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        part_t *p = part_find(w, tp->topic, tp->partition, 1);
-        if (!p) {
-            set_fatal(w, SF_ERR_NOMEM, "out of memory");
-            return;
+        const char *topic = parts->elems[i].topic;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(parts->elems[j].topic, topic);
+        if (seen)
+            continue;
+        sf_topic_identity_t cur;
+        sf_err_t e = SF_ERR_KAFKA;
+        for (int tries = 0; tries < 3 && e && !*w->stop; tries++)
+            if ((e = sf_identity_describe(w->rk, topic, 10000, &cur, err,
+                                          sizeof(err))))
+                sleep_ms(500 << tries);
+        if (e) {
+            /* the watermark check below still runs */
+            sf_log("warn", "projection=%s topic=%s msg=\"topic identity not "
+                   "checked: %s\"", w->name, topic, err);
+            continue;
         }
-        part_clear(w, p);
-        int64_t ckpt = -1;
+        /* Redis unreachable: wait as for an outage.  An error reply
+         * (BUSY while a long script runs, LOADING after a restart) is
+         * retried for a minute, then taken as permanent. */
         int backoff = 100;
-        sf_err_t e;
-        for (;;) {
-            e = sf_redis_epoch_bump(w->redis, w->name, p->topic, p->partition,
-                                    &p->token, err, sizeof(err));
-            if (!e)
-                e = sf_redis_ckpt_get(w->redis, w->name, p->topic,
-                                      p->partition, &ckpt, err, sizeof(err));
-            if (!e || *w->stop)
-                break;
-            M(redis_up, 0);
-            sf_log("warn",
-                   "projection=%s topic=%s partition=%" PRId32
-                   " msg=\"assignment: redis unavailable, retrying\" "
-                   "error=\"%s\"",
-                   w->name, p->topic, p->partition, err);
+        double give_up = sf_mono_s() + 60.0;
+        while ((e = sf_identity_check(w->redis, w->name, topic, &cur, err,
+                                      sizeof(err))) &&
+               (e == SF_ERR_REDIS ||
+                (e == SF_ERR_REDIS_REPLY && sf_mono_s() < give_up)) &&
+               !*w->stop) {
+            sf_log("warn", "projection=%s topic=%s msg=\"topic identity: "
+                   "redis: %s; retrying\"", w->name, topic, err);
             sleep_ms(backoff);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+            if (e == SF_ERR_REDIS)
+                sf_redis_reconnect(w->redis, err, sizeof(err));
+        }
+        if (e) {
+            M(error, w->name, e);
+            set_fatal(w, e, "%s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Takes p in Redis (lifecycle.h).  fenced_gen: -1 for a new assignment,
+ * p->generation to re-take a fenced one.  1 when taken (p ACTIVE,
+ * p->next set), 0 when a rebuild runs (p WAITING) or another owner holds
+ * it (SF_ERR_FENCED: p stays FENCED), -1 when stopping, -2 when Redis did
+ * not answer and !retry (the caller tries again later; the main loop must
+ * not block here, it keeps the group membership alive). */
+static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen,
+                   int retry) {
+    char err[512];
+    sf_acquire_t a;
+    int backoff = 100;
+    sf_err_t e;
+    while ((e = sf_life_acquire(w->redis, w->name, p->topic, p->partition,
+                                fenced_gen, &a, err, sizeof(err))) &&
+           e != SF_ERR_FENCED) {
+        if (*w->stop)
+            return -1;
+        M(redis_up, 0);
+        if (!retry) {
             sf_redis_reconnect(w->redis, err, sizeof(err));
+            return -2;
         }
-        /* Events are never deleted, so the checkpoint always lies within
-         * the partition.  Beyond its end, the topic was recreated or Redis
-         * holds another cluster's view; before its start, events were
-         * deleted unapplied.  Either way resuming would skip events. */
-        int64_t lo, hi;
-        if (!e && ckpt >= 0 &&
-            rd_kafka_query_watermark_offsets(w->rk, p->topic, p->partition,
-                                             &lo, &hi, 10000) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR &&
-            (ckpt + 1 > hi || ckpt + 1 < lo)) {
-            set_fatal(w, SF_ERR_STATE,
-                      "projection %s: %s/%" PRId32 ": checkpoint %" PRId64
-                      " is outside the partition's offsets %" PRId64
-                      "..%" PRId64 " (topic recreated, history deleted, or "
-                      "another cluster's Redis?); rebuild the projection",
-                      w->name, p->topic, p->partition, ckpt, lo, hi);
-            e = SF_ERR_STATE;
+        sf_log("warn",
+               "projection=%s topic=%s partition=%" PRId32
+               " msg=\"assignment: redis unavailable, retrying\" "
+               "error=\"%s\"",
+               w->name, p->topic, p->partition, err);
+        sleep_ms(backoff);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        sf_redis_reconnect(w->redis, err, sizeof(err));
+    }
+    if (e == SF_ERR_FENCED)
+        return 0;
+    if (a.rebuilding) {
+        double now = sf_mono_s();
+        if (p->state == SF_PART_WAITING && now - p->since >= 60.0 &&
+            now - w->last_wait_log >= 60.0) {
+            w->last_wait_log = now;
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"still waiting for the rebuild (%s) after %.0f s; "
+                   "if no rebuild runs any more, run sf-projector rebuild "
+                   "--force\"",
+                   w->name, p->topic, p->partition, a.marker, now - p->since);
         }
-        p->assigned = 1;
-        p->fenced = e != SF_OK; /* stopping without a token: write nothing */
-        p->next = ckpt >= 0 ? ckpt + 1 : -1;
-        p->ckpt = ckpt;
-        tp->offset = ckpt >= 0 ? ckpt + 1 : RD_KAFKA_OFFSET_BEGINNING;
-        M(partition_assigned, w->name, p->topic, p->partition);
-        if (ckpt >= 0)
-            M(partition_checkpoint, w->name, p->topic, p->partition, ckpt + 1,
-              -1);
-        sf_log("info",
-               "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
-               " token=%" PRId64 " msg=\"assigned, resuming from the redis "
-               "checkpoint\"",
-               w->name, p->topic, p->partition, ckpt + 1, p->token);
+        if (p->state != SF_PART_WAITING)
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"a rebuild runs (%s): partition paused until it "
+                   "is done\"",
+                   w->name, p->topic, p->partition, a.marker);
+        sf_part_set_state(p, SF_PART_WAITING);
+        return 0;
+    }
+    /* Events are never deleted, so the checkpoint always lies within
+     * the partition.  Beyond its end, the topic was recreated or Redis
+     * holds another cluster's view; before its start, events were
+     * deleted unapplied.  Either way resuming would skip events. */
+    int64_t lo = -1, hi = -1;
+    int have_wm = rd_kafka_query_watermark_offsets(w->rk, p->topic,
+                                                   p->partition, &lo, &hi,
+                                                   10000) ==
+                  RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (a.ckpt >= 0 && have_wm && (a.ckpt + 1 > hi || a.ckpt + 1 < lo)) {
+        set_fatal(w, SF_ERR_STATE,
+                  "projection %s: %s/%" PRId32 ": checkpoint %" PRId64
+                  " is outside the partition's offsets %" PRId64
+                  "..%" PRId64 " (topic recreated, history deleted, or "
+                  "another cluster's Redis?); rebuild the projection",
+                  w->name, p->topic, p->partition, a.ckpt, lo, hi);
+        sf_part_set_state(p, SF_PART_STOPPED);
+        return -1;
+    }
+    p->token = a.token;
+    p->generation = a.generation;
+    p->next = a.ckpt >= 0 ? a.ckpt + 1 : -1;
+    p->ckpt = a.ckpt;
+    sf_part_set_state(p, SF_PART_ACTIVE);
+    M(partition_assigned, w->name, p->topic, p->partition);
+    M(partition_fenced, w->name, p->topic, p->partition, 0);
+    /* lag is known from here on, not only after a first batch */
+    if (a.ckpt >= 0 || have_wm)
+        M(partition_checkpoint, w->name, p->topic, p->partition,
+          a.ckpt >= 0 ? a.ckpt + 1 : lo, -1);
+    if (have_wm)
+        M(partition_watermark, w->name, p->topic, p->partition, hi);
+    sf_log("info",
+           "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
+           " token=%" PRId64 " msg=\"%s, resuming from the redis "
+           "checkpoint\"",
+           w->name, p->topic, p->partition, a.ckpt + 1, p->token,
+           fenced_gen < 0 ? "assigned" : "re-taken after a rebuild");
+    return 1;
+}
+
+static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
+    int ok = !w->fatal && check_identity(w, parts) == 0;
+    rd_kafka_topic_partition_list_t *hold =
+        rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        part_t *p = part_for_assign(w, tp->topic, tp->partition);
+        if (!p) {
+            set_fatal(w, SF_ERR_NOMEM, "out of memory");
+            ok = 0;
+        }
+        int got = ok ? acquire(w, p, -1, 1) : -1;
+        if (got < 0 && p) /* stopping without a token: write nothing */
+            sf_part_set_state(p, SF_PART_STOPPED);
+        tp->offset = got > 0 && p->next >= 0 ? p->next
+                                             : RD_KAFKA_OFFSET_BEGINNING;
+        if (got <= 0)
+            rd_kafka_topic_partition_list_add(hold, tp->topic, tp->partition);
     }
     rd_kafka_error_t *ke = rd_kafka_incremental_assign(w->rk, parts);
     if (ke) {
@@ -714,8 +946,82 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
                w->name, rd_kafka_error_string(ke));
         rd_kafka_error_destroy(ke);
     }
-    if (w->paused || w->outage_paused)
+    if (w->paused || w->outage_paused) {
         rd_kafka_pause_partitions(w->rk, parts);
+    } else {
+        /* A partition keeps its paused flag in librdkafka across a revoke
+         * and a new assignment: one held while it was fenced or waiting
+         * would stay silent.  Resume all, then hold what must wait. */
+        rd_kafka_resume_partitions(w->rk, parts);
+        if (hold->cnt) /* waiting for a rebuild, or stopping */
+            rd_kafka_pause_partitions(w->rk, hold);
+    }
+    rd_kafka_topic_partition_list_destroy(hold);
+}
+
+/* Seeks p to the offset it expects next and resumes it (unless paused by
+ * the operator or an outage: resume_all() does it then). */
+static void part_restart(sf_worker_t *w, part_t *p) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+        p->next >= 0 ? p->next : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(w->rk, l, 5000);
+    if (err) {
+        sf_log("warn", "projection=%s topic=%s partition=%" PRId32
+               " msg=\"seek: %s\"", w->name, p->topic, p->partition,
+               rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+    if (!w->paused && !w->outage_paused)
+        rd_kafka_resume_partitions(w->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void part_hold(sf_worker_t *w, part_t *p) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_pause_partitions(w->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* How long a partition may stay fenced by another owner while the group
+ * still assigns it here.  The group revokes a zombie's partitions within
+ * its session timeout; past this, something else holds the epoch (a
+ * second deployment under the same projection name, an operator), and
+ * the worker stops so that it does not idle silently. */
+#define SF_FENCED_MAX_S 60.0
+
+/* Outside flushes and rebalances, about once a second: partitions that
+ * wait for a rebuild or were fenced are taken again when they may be. */
+static void lifecycle_tick(sf_worker_t *w) {
+    double now = sf_mono_s();
+    if (now - w->last_life_tick < 1.0 && !w->life_due)
+        return;
+    w->last_life_tick = now;
+    w->life_due = 0;
+    for (size_t i = 0; i < w->nparts && !w->fatal && !*w->stop; i++) {
+        part_t *p = w->parts[i];
+        if (p->state != SF_PART_WAITING && p->state != SF_PART_FENCED)
+            continue;
+        part_hold(w, p);
+        int fenced = p->state == SF_PART_FENCED;
+        int got = acquire(w, p, fenced ? p->generation : -1, 0);
+        if (got > 0) {
+            part_restart(w, p);
+        } else if (got == -2 && p->state == SF_PART_FENCED) {
+            p->since = now; /* Redis down: the 60 s start again after it */
+        } else if (got == 0 && p->state == SF_PART_FENCED &&
+                   now - p->since > SF_FENCED_MAX_S) {
+            M(error, w->name, SF_ERR_FENCED);
+            set_fatal(w, SF_ERR_FENCED,
+                      "projection %s: %s/%" PRId32 ": fenced for %.0f s by "
+                      "another owner of its epoch while the group still "
+                      "assigns it to this worker (two deployments under "
+                      "one projection name?); stopping so the supervisor "
+                      "restarts the worker",
+                      w->name, p->topic, p->partition, now - p->since);
+        }
+    }
 }
 
 static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
@@ -734,9 +1040,12 @@ static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
                    "events dropped\"",
                    w->name, p->topic, p->partition, p->batch.first_offset,
                    lost ? "partition lost" : "revoked", p->batch.nevents);
-        part_clear(w, p);
-        p->assigned = 0;
-        p->fenced = 0;
+        /* Inside a flush (a dead-letter or apply retry polls the consumer)
+         * the records are still in use: only mark; settle() frees them
+         * once the flush returns. */
+        if (!w->in_apply)
+            part_clear(w, p);
+        sf_part_set_state(p, SF_PART_REVOKED);
         M(partition_revoked, w->name, p->topic, p->partition);
         if (lost)
             sf_log("warn",
@@ -796,14 +1105,17 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
     part_t *p = w->paused ? NULL
                           : part_find(w, rd_kafka_topic_name(m->rkt),
                                       m->partition, 0);
-    if (!p || !p->assigned || p->fenced ||
+    if (!p || !sf_part_writable(p) ||
         (p->next >= 0 && m->offset < p->next)) {
         rd_kafka_message_destroy(m);
         return;
     }
     char err[1024];
-    if (!p->batch.nevents)
+    if (!p->batch.nevents) {
         p->t0 = sf_mono_s();
+        M(partition_pending, w->name, p->topic, p->partition,
+          rd_kafka_message_timestamp(m, NULL));
+    }
     sf_err_t e = sf_projection_process(w->proj, w->dec, m, &w->ev, &p->batch,
                                        &w->scratch, w->pc->on_error_stop, err,
                                        sizeof(err));
@@ -813,6 +1125,7 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
                   "projection %s: %s/%" PRId32 "/%" PRId64
                   ": %s (on_error: stop; nothing past it is checkpointed)",
                   w->name, p->topic, p->partition, m->offset, err);
+        report_halted(w, p, m->offset);
         rd_kafka_message_destroy(m);
         return;
     }
@@ -827,25 +1140,42 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
     w->pending++;
 }
 
+/* The operator's pause flag, once a second: pausing flushes the batch in
+ * hand and stops applying; then the worker acknowledges the pause
+ * generation with its member id, which is what `pause` waits for
+ * (control.h).  Records consumed while paused are dropped (handle()). */
 static void check_paused(sf_worker_t *w) {
     double now = sf_mono_s();
     if (now - w->last_pause_check < 1.0)
         return;
     w->last_pause_check = now;
     int paused;
+    int64_t gen;
     char err[256];
-    if (sf_redis_paused(w->redis, w->name, &paused, err, sizeof(err)))
+    if (sf_ctl_pause_get(w->redis, w->name, &paused, &gen, err, sizeof(err)))
         return; /* the next flush reports and retries */
     if (paused && !w->paused) {
         flush(w);
         pause_all(w);
         w->paused = 1;
+        M(projection_paused, w->name, 1);
         sf_log("info", "projection=%s msg=\"paused by operator\"", w->name);
     } else if (!paused && w->paused) {
         w->paused = 0;
+        M(projection_paused, w->name, 0);
         resume_all(w);
         sf_log("info", "projection=%s msg=\"resumed by operator\"", w->name);
     }
+    char *member = rd_kafka_memberid(w->rk);
+    if (member && *member && !w->fatal &&
+        (gen != w->pause_gen_acked || strcmp(member, w->pause_member))) {
+        /* again after a rejoin: the new member id must acknowledge too */
+        sf_ctl_pause_ack(w->redis, w->name, member, gen, w->paused);
+        w->pause_gen_acked = gen;
+        snprintf(w->pause_member, sizeof(w->pause_member), "%s", member);
+    }
+    if (member)
+        rd_kafka_mem_free(w->rk, member);
 }
 
 sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
@@ -866,7 +1196,9 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
     size_t batch_size = (size_t)w->pc->batch_size;
     while (!*w->stop && !w->fatal) {
         M0(heartbeat);
+        health_tick(w);
         check_paused(w);
+        lifecycle_tick(w);
         double deadline = sf_mono_s() + w->pc->batch_ms / 1000.0;
         while (!*w->stop && !w->fatal && w->pending < batch_size) {
             double left = deadline - sf_mono_s();
@@ -907,7 +1239,8 @@ sf_err_t sf_worker_new(const sf_config_t *cfg, const sf_pconf_t *pc,
     w->name = pc->name;
     w->m = metrics;
     w->stop = stop;
-    sf_err_t e = sf_projection_create(pc, &w->proj, errstr, errstr_size);
+    sf_err_t e =
+        sf_projection_create(pc, cat, &w->proj, errstr, errstr_size);
     if (e)
         goto err;
     if (!(w->dec = sf_decoder_new(cat))) {
@@ -916,10 +1249,8 @@ sf_err_t sf_worker_new(const sf_config_t *cfg, const sf_pconf_t *pc,
     }
     if ((e = sf_dlq_new(cfg, pc, &w->dlq, errstr, errstr_size)))
         goto err;
-    sf_redis_conf_t rc = {cfg->redis_host, cfg->redis_password,
-                          cfg->redis_port, cfg->redis_db};
     char rerr[512];
-    e = sf_redis_connect(&rc, &w->redis, rerr, sizeof(rerr));
+    e = sf_redis_connect(&cfg->redis, &w->redis, rerr, sizeof(rerr));
     if (e == SF_ERR_REDIS) {
         /* Redis down at start: the worker waits for it like for an outage */
         sf_log("warn", "projection=%s msg=\"%s\"", w->name, rerr);
@@ -943,6 +1274,7 @@ err:
 void sf_worker_destroy(sf_worker_t *w) {
     if (!w)
         return;
+    settle(w);
     for (size_t i = 0; i < w->nparts; i++)
         part_free(w, w->parts[i]);
     free(w->parts);

@@ -95,8 +95,9 @@ static sf_apply_res_t apply(sf_batch_t *b, int64_t expected) {
 int main(void) {
     const char *host = getenv("SF_REDIS_HOST");
     const char *port = getenv("SF_REDIS_PORT");
-    sf_redis_conf_t rc = {host ? host : "127.0.0.1", NULL,
-                          port ? atoi(port) : 6379, 0};
+    sf_redis_conf_t rc = {0};
+    rc.host = (char *)(host ? host : "127.0.0.1");
+    rc.port = port ? atoi(port) : 6379;
     char err[512];
     if (sf_redis_connect(&rc, &R, err, sizeof(err))) {
         fprintf(stderr, "SKIP: %s\n", err);

@@ -131,7 +131,7 @@ CUSTOM=$SF_BUILD_DIR/projector/examples/sf-fight-worker
 if [ -x "$CUSTOM" ]; then
   # The rebuild clears the rules' key patterns: never the example's global
   # ones on the shared Redis; only this run's keys.
-  sed "s/^keys: .*/keys: [\"venue:$ID-*\", \"fight:$ID-*\", \"fighter:$ID-*\", \"fights:count:$ID-*\"]/" \
+  sed "s/^keys: .*/keys: [\"venue:$ID-*\", \"fight:$ID-*\", \"fighter:$ID-*\", \"fights:count:$ID-*\", \"fight-audit:$ID-*\"]/" \
     "$EXAMPLES/fight-results.rules.yaml" >"$WORK/fights.rules.yaml"
   grep -q "^keys: \[\"venue:$ID-" "$WORK/fights.rules.yaml" || fail "could not narrow the key patterns"
   sed -e "s/name: \"$PF\"/name: \"$PF-custom\"/" \
@@ -141,7 +141,7 @@ if [ -x "$CUSTOM" ]; then
   NAMES+=("$PF-custom")   # bookkeeping removed by the cleanup
   SF_FIGHT_PROJECTION="$PF-custom" "$CUSTOM" rebuild -c "$WORK/custom.yaml" "$PF-custom" 2>"$WORK/custom.log" \
     || fail "custom worker rebuild: $(tail -2 "$WORK/custom.log")"
-  rbid=$(h "fight:$ID-f1" recorded_by)
+  rbid=$(h "fight-audit:$ID-f1" recorded_by)
   [ -n "$rbid" ] || fail "linked-in handler did not run"
   expect_eq "shared-object handler still ran" "$(rcli get "fights:count:$ID-a")" 2
   log "custom worker: linked-in handler and shared object both applied"

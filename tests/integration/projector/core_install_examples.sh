@@ -53,7 +53,7 @@ NAMES+=("$PC" "$PF" "$PW")
 config "$WORK/c.yaml" <<YAML
   - {name: "$PC", topics: ["$TC"], rules: "$EX/projector/cart-contents.rules.yaml"}
   - {name: "$PF", topics: ["$TF"], rules: "$EX/projector/fight-results.rules.yaml", handler: "$B/libfight.so"}
-  - {name: "$PW", topics: ["$TF"], rules: {keys: ["fight:*"], on: {}}}
+  - {name: "$PW", topics: ["$TF"], rules: {keys: ["fight-audit:*"], on: {}}}
 YAML
 
 # The service: one command per line, each published in one transaction.
@@ -77,7 +77,7 @@ expect_eq "cart items" "$(rcli hget "cart:$ID-c1:items" "$ID-s1"),$(rcli hget "c
 # The handler covers every fighter, the third one included (the rules
 # reach only fighters[0] and [1]).
 expect_eq "handler: third fighter" "$(rcli hget "fighter:$ID-c" name)" Norton
-expect_eq "custom worker" "$(rcli hget "fight:$ID-f1" recorded_by | grep -c .)" 1
+expect_eq "custom worker" "$(rcli hget "fight-audit:$ID-f1" recorded_by | grep -c .)" 1
 stop w TERM; expect_eq "installed sf-projector exit on SIGTERM" "$RC" 0
 stop cw TERM; expect_eq "custom worker exit on SIGTERM" "$RC" 0
 log "PASS"

@@ -90,8 +90,9 @@ static int clear_spares_reserved(const char *host, const char *port,
         if (r)
             freeReplyObject(r);
     }
-    sf_redis_conf_t rc = {host ? host : "127.0.0.1", NULL,
-                          port ? atoi(port) : 6379, 0};
+    sf_redis_conf_t rc = {0};
+    rc.host = (char *)(host ? host : "127.0.0.1");
+    rc.port = port ? atoi(port) : 6379;
     sf_redis_t *R = NULL;
     char err[512];
     sf_glob_t *g = NULL;

@@ -251,6 +251,94 @@ static void test_health(void **state) {
     sf_metrics_destroy(m);
 }
 
+/* Readiness tells the truth about partitions that cannot move. */
+static void test_health_partitions(void **state) {
+    (void)state;
+    sf_metrics_t *m = sf_metrics_new();
+    char why[512];
+    fake_now = 2000000;
+    sf_metrics_set_clock(m, fake_clock, NULL);
+    sf_metrics_set_stuck_after(m, 10);
+    sf_metrics_projection_add(m, "p");
+    sf_metrics_redis_up(m, 1);
+    sf_metrics_partition_assigned(m, "p", "t", 0);
+    sf_metrics_partition_checkpoint(m, "p", "t", 0, 5, -1);
+    sf_metrics_partition_watermark(m, "p", "t", 0, 5);
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    /* idle and caught up for long: not stuck */
+    fake_now += 60000;
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    assert_string_equal(sf_metrics_partition_state(m, "p", "t", 0), "ok");
+    /* lag appears: the stuck clock starts now, not at the last progress */
+    sf_metrics_partition_watermark(m, "p", "t", 0, 8);
+    fake_now += 9000;
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    fake_now += 2000;
+    assert_false(sf_metrics_is_ready(m, why, sizeof why));
+    assert_non_null(strstr(why, "t/0 stuck"));
+    assert_non_null(strstr(why, "3 event(s) of lag"));
+    assert_string_equal(sf_metrics_partition_state(m, "p", "t", 0), "stuck");
+    /* operator pause: no progress is expected */
+    sf_metrics_projection_paused(m, "p", 1);
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    assert_string_equal(sf_metrics_partition_state(m, "p", "t", 0), "paused");
+    sf_metrics_projection_paused(m, "p", 0); /* clock restarts */
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    /* progress clears it */
+    fake_now += 11000;
+    assert_false(sf_metrics_is_ready(m, why, sizeof why));
+    sf_metrics_partition_checkpoint(m, "p", "t", 0, 7, -1);
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    /* dead-lettering failing; when it lasts, the partition is stuck too */
+    sf_metrics_dlq_failing(m, "p", 1);
+    assert_false(sf_metrics_is_ready(m, why, sizeof why));
+    assert_non_null(strstr(why, "dead-lettering failing since"));
+    assert_null(strstr(why, "stuck"));
+    sf_metrics_partition_watermark(m, "p", "t", 0, 9);
+    fake_now += 11000;
+    assert_false(sf_metrics_is_ready(m, why, sizeof why));
+    assert_non_null(strstr(why, "dead-lettering failing since"));
+    assert_non_null(strstr(why, "t/0 stuck"));
+    assert_string_equal(sf_metrics_partition_state(m, "p", "t", 0),
+                        "dlq-failing");
+    sf_metrics_dlq_failing(m, "p", 0);
+    sf_metrics_partition_checkpoint(m, "p", "t", 0, 9, -1);
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    /* fenced */
+    sf_metrics_partition_fenced(m, "p", "t", 0, 1);
+    assert_false(sf_metrics_is_ready(m, why, sizeof why));
+    assert_non_null(strstr(why, "t/0 fenced"));
+    assert_string_equal(sf_metrics_partition_state(m, "p", "t", 0), "fenced");
+    sf_metrics_partition_revoked(m, "p", "t", 0);
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    sf_metrics_destroy(m);
+}
+
+/* Lag series exist from assignment on, and lag seconds count from the
+ * oldest record consumed but not applied. */
+static void test_lag_from_assignment(void **state) {
+    (void)state;
+    sf_metrics_t *m = sf_metrics_new();
+    fake_now = 1700000000000LL;
+    sf_metrics_set_clock(m, fake_clock, NULL);
+    sf_metrics_partition_assigned(m, "p", "t", 1);
+    sf_metrics_partition_checkpoint(m, "p", "t", 1, 0, -1); /* no ckpt: lo */
+    sf_metrics_partition_watermark(m, "p", "t", 1, 3);
+#define L "{projection=\"p\",topic=\"t\",partition=\"1\"}"
+    fake_now += 4000;
+    char *t = render(m);
+    assert_int_equal(sample(t, "streamfold_lag_events" L), 3);
+    assert_true(sample(t, "streamfold_lag_seconds" L) == 4);
+    free(t);
+    sf_metrics_partition_pending(m, "p", "t", 1, fake_now - 30000);
+    sf_metrics_partition_pending(m, "p", "t", 1, fake_now - 1000); /* newer */
+    t = render(m);
+    assert_true(sample(t, "streamfold_lag_seconds" L) == 30);
+    free(t);
+#undef L
+    sf_metrics_destroy(m);
+}
+
 /* ---- HTTP over a real loopback socket ------------------------------ */
 
 /* Sends `req` to 127.0.0.1:port and returns the whole response
@@ -359,6 +447,43 @@ static void test_http(void **state) {
     sf_metrics_destroy(m);
 }
 
+/* 70 clients trickling a byte every few hundred ms hold their
+ * connections; probes must still be answered, promptly. */
+static void test_http_slow_clients(void **state) {
+    (void)state;
+    sf_metrics_t *m = sf_metrics_new();
+    char err[256];
+    sf_http_t *h = NULL;
+    assert_int_equal(sf_http_start(m, ":0", &h, err, sizeof err), SF_OK);
+    int port = sf_http_port(h);
+    enum { N = 70 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* ":0" is loopback */
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa),
+                         0);
+        assert_int_equal(write(fds[i], "G", 1), 1);
+    }
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++)
+            (void)!write(fds[i], "E", 1);
+        int status = 0;
+        char *r = http_get(port, "/healthz", &status);
+        assert_int_equal(status, 200);
+        free(r);
+        usleep(300000);
+    }
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    sf_http_stop(h);
+    sf_metrics_destroy(m);
+}
+
 static void test_http_bad_listen(void **state) {
     (void)state;
     sf_metrics_t *m = sf_metrics_new();
@@ -384,6 +509,9 @@ int main(void) {
         cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_partition_lag),
         cmocka_unit_test(test_health),
+        cmocka_unit_test(test_health_partitions),
+        cmocka_unit_test(test_lag_from_assignment),
+        cmocka_unit_test(test_http_slow_clients),
         cmocka_unit_test(test_http),
         cmocka_unit_test(test_http_bad_listen),
     };

@@ -46,10 +46,10 @@ static void good_config(void **state) {
     assert_int_equal(c->nkafka, 2);
     assert_string_equal(c->kafka[0].k, "bootstrap.servers");
     assert_string_equal(c->kafka[0].v, "127.0.0.1:9092");
-    assert_string_equal(c->redis_host, "redis.local");
-    assert_int_equal(c->redis_port, 6380);
-    assert_int_equal(c->redis_db, 2);
-    assert_string_equal(c->redis_password, "s3cret");
+    assert_string_equal(c->redis.host, "redis.local");
+    assert_int_equal(c->redis.port, 6380);
+    assert_int_equal(c->redis.db, 2);
+    assert_string_equal(c->redis.password, "s3cret");
     assert_string_equal(c->schemas, "/etc/sf/../schemas");
     assert_string_equal(c->metrics_listen, "127.0.0.1:9464");
     assert_int_equal(c->nproj, 2);
@@ -74,8 +74,10 @@ static void good_config(void **state) {
     assert_null(sf_config_find(c, "nope"));
     assert_int_equal(sf_config_kafka_set(c, "session.timeout.ms", "7000"),
                      SF_OK);
+    /* -X is kept apart: it must win over projection maps (kconf.h) */
     assert_int_equal(c->nkafka, 2);
-    assert_string_equal(c->kafka[1].v, "7000");
+    assert_int_equal(c->nkafka_x, 1);
+    assert_string_equal(c->kafka_x[0].v, "7000");
     sf_config_destroy(c);
 }
 
@@ -88,8 +90,8 @@ static void defaults(void **state) {
                               "    handler: libx.so\n",
                               "d.yaml", "/x", &c, err, sizeof(err)),
         SF_OK);
-    assert_string_equal(c->redis_host, "127.0.0.1");
-    assert_int_equal(c->redis_port, 6379);
+    assert_string_equal(c->redis.host, "127.0.0.1");
+    assert_int_equal(c->redis.port, 6379);
     assert_null(c->schemas);
     assert_null(c->metrics_listen);
     /* a bare library name is left to the dynamic loader's search path */
@@ -125,7 +127,7 @@ static void errors_name_positions(void **state) {
                "    handler: h.so\n    batch: {size: 0}\n",
                "c.yaml:5:19: ", "out of range");
     expect_err("projections:\n  - name: a\n    topics: [t]\n", "c.yaml:2:5: ",
-               "needs rules or a handler");
+               "has neither rules nor a handler");
     expect_err("projections:\n  - topics: [t]\n    handler: h.so\n",
                "c.yaml:2:5: ", "without a name");
     expect_err("projections:\n  - name: a\n    topics: [t]\n    handler: h\n"
@@ -160,8 +162,8 @@ static void environment_expansion(void **state) {
         fail_msg("%s", err);
     assert_string_equal(c->kafka[0].v, "b1:9092");
     assert_string_equal(c->kafka[1].v, "${lit}");
-    assert_string_equal(c->redis_host, "h1");
-    assert_int_equal(c->redis_port, 6390);
+    assert_string_equal(c->redis.host, "h1");
+    assert_int_equal(c->redis.port, 6390);
     assert_string_equal(c->schemas, "/opt/sf/schemas");
     assert_string_equal(c->proj[0].topics[0], "t-6390");
     assert_string_equal(c->proj[0].handler, "/opt/sf/lib.so");
@@ -207,9 +209,33 @@ static void rules_file_relative(void **state) {
     remove(dir);
 }
 
+/* metrics.stuck_after: seconds, 1..86400; 0 in the struct when absent. */
+static void metrics_stuck_after(void **state) {
+    (void)state;
+    sf_config_t *c = NULL;
+    char err[512] = "";
+    const char *ok = "metrics: {listen: \":0\", stuck_after: 45}\n"
+                     "projections: [{name: p, topics: [t], rules: {keys: [\"v:*\"], on: {}}}]\n";
+    if (sf_config_load_string(ok, "m.yaml", "/", &c, err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_int_equal(c->stuck_after_s, 45);
+    assert_string_equal(c->metrics_listen, ":0");
+    sf_config_destroy(c);
+    c = NULL;
+    const char *bad = "metrics:\n  stuck_after: 0\n"
+                      "projections: [{name: p, topics: [t], rules: {keys: [\"v:*\"], on: {}}}]\n";
+    assert_int_equal(sf_config_load_string(bad, "m.yaml", "/", &c, err,
+                                           sizeof(err)),
+                     SF_ERR_CONFIG);
+    assert_non_null(strstr(err, "m.yaml:2:"));
+    assert_non_null(strstr(err, "out of range"));
+    sf_config_destroy(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_config),
+        cmocka_unit_test(metrics_stuck_after),
         cmocka_unit_test(defaults),
         cmocka_unit_test(errors_name_positions),
         cmocka_unit_test(rules_file_relative),

@@ -1,7 +1,7 @@
 /*
  * test_schema_spec.c - Parsing Canonical Form and CRC-64-AVRO against every
- * vector of the Avro project's schema test file (copied from
- * ../shared/testdata/avro-schema-tests.txt into data/).
+ * vector of the Avro project's schema test file (kept in data/, as the
+ * Avro specification's test vectors publish it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
