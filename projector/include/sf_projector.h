@@ -70,7 +70,11 @@ typedef struct sf_event_s sf_event_t;
 typedef struct sf_projection_s sf_projection_t;
 
 /* Envelope (CloudEvents headers, Kafka coordinates).  Strings are
- * NUL-terminated, owned by the event, "" when the header is absent. */
+ * NUL-terminated, owned by the event, "" when the header is absent.  They
+ * are whole: a record whose ce_type, ce_subject (or record key), ce_id,
+ * ce_time or ce_sequence holds a NUL byte never reaches a handler; it is
+ * dead-lettered naming the header (CloudEvents 1.0 forbids U+0000 in
+ * attribute values). */
 const char *sf_event_topic(const sf_event_t *ev);
 int32_t sf_event_partition(const sf_event_t *ev);
 int64_t sf_event_offset(const sf_event_t *ev);

@@ -22,9 +22,10 @@ int sf_msg_header(const rd_kafka_message_t *m, const char *name,
 sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
     static const char *names[] = {SF_HDR_SUBJECT, SF_HDR_TYPE, SF_HDR_ID,
                                   SF_HDR_TIME, SF_HDR_SEQUENCE};
-    size_t offs[5];
+    size_t offs[6];
     rd_kafka_headers_t *hdrs = NULL;
     sf_buf_reset(&ev->strs);
+    ev->id_from_key = 0;
     if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
         hdrs = NULL;
     for (int i = 0; i < 5; i++) {
@@ -36,12 +37,14 @@ sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
             if (sf_buf_append(&ev->strs, val, size))
                 return SF_ERR_NOMEM;
         } else if (i == 0 && m->key) {
+            ev->id_from_key = 1;
             if (sf_buf_append(&ev->strs, m->key, m->key_len))
                 return SF_ERR_NOMEM;
         }
         if (sf_buf_append(&ev->strs, "", 1)) /* keep the NUL */
             return SF_ERR_NOMEM;
     }
+    offs[5] = ev->strs.len;
     ev->topic = rd_kafka_topic_name(m->rkt);
     ev->partition = m->partition;
     ev->offset = m->offset;
@@ -52,14 +55,31 @@ sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
     ev->id = ev->strs.p + offs[2];
     ev->time = ev->strs.p + offs[3];
     ev->version = ev->strs.p + offs[4];
+    ev->type_len = offs[2] - offs[1] - 1;
+    ev->id_len = offs[3] - offs[2] - 1;
+    ev->time_len = offs[4] - offs[3] - 1;
+    ev->version_len = offs[5] - offs[4] - 1;
     ev->data = NULL;
     ev->hdrs = hdrs;
     return SF_OK;
 }
 
-int sf_event_aggregate_id_has_nul(const sf_event_t *ev) {
-    return ev->aggregate_id &&
-           memchr(ev->aggregate_id, '\0', ev->aggregate_id_len) != NULL;
+static int has_nul(const char *s, size_t len) {
+    return s && memchr(s, '\0', len) != NULL;
+}
+
+const char *sf_event_nul_field(const sf_event_t *ev) {
+    if (has_nul(ev->type, ev->type_len))
+        return SF_HDR_TYPE;
+    if (has_nul(ev->aggregate_id, ev->aggregate_id_len))
+        return ev->id_from_key ? "record key" : SF_HDR_SUBJECT;
+    if (has_nul(ev->id, ev->id_len))
+        return SF_HDR_ID;
+    if (has_nul(ev->time, ev->time_len))
+        return SF_HDR_TIME;
+    if (has_nul(ev->version, ev->version_len))
+        return SF_HDR_SEQUENCE;
+    return NULL;
 }
 
 void sf_event_clear(sf_event_t *ev) {

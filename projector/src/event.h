@@ -18,6 +18,9 @@ struct sf_event_s {
     int64_t timestamp; /* Kafka timestamp, ms; -1 unknown */
     const char *aggregate_id, *type, *id, *time, *version;
     size_t aggregate_id_len; /* bytes, which may include a NUL */
+    /* bytes of type, id, time, version as received (may include a NUL) */
+    size_t type_len, id_len, time_len, version_len;
+    int id_from_key; /* the aggregate id is the record key */
     avro_value_t *data; /* NULL until decoded */
     /* The record's headers, borrowed from the librdkafka message the event
      * was read from (parsed once by librdkafka, cached in the message);
@@ -33,9 +36,13 @@ struct sf_event_s {
 sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m);
 void sf_event_clear(sf_event_t *ev);
 
-/* Non-zero when the aggregate id (ce_subject or the record key) holds a
- * NUL byte: as a C string it would name another aggregate. */
-int sf_event_aggregate_id_has_nul(const sf_event_t *ev);
+/* The envelope value that holds a NUL byte, named as the record carries
+ * it ("ce_type", "ce_id", ..., or "record key"), or NULL when none does.
+ * As C strings such values would be cut at the NUL and name another
+ * event, type or aggregate; CloudEvents 1.0 (type system, String) does
+ * not allow U+0000 in attribute values anyway.  Type first: an event
+ * whose type is unreadable cannot be told to be someone else's. */
+const char *sf_event_nul_field(const sf_event_t *ev);
 
 /* The header value of name as a new NUL-terminated copy in buf (reset
  * first); returns 0 if present, -1 if absent. */

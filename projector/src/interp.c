@@ -566,17 +566,23 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
     case F_EVENT_ID: s = ev->id; break;
     case F_TOPIC: s = ev->topic; break;
     case F_PARTITION:
-        snprintf(num, sizeof(num), "%" PRId32, ev->partition);
-        s = num;
-        break;
     case F_OFFSET:
-        snprintf(num, sizeof(num), "%" PRId64, ev->offset);
+    case F_TIMESTAMP: {
+        /* the same filters as on data numbers: |neg in 64 bits */
+        int64_t x = p->field == F_PARTITION ? (int64_t)ev->partition
+                    : p->field == F_OFFSET  ? ev->offset
+                                            : ev->timestamp;
+        if (p->filter == FILTER_NEG) {
+            if (x == INT64_MIN)
+                return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                                 "%s: |neg of %" PRId64 " does not fit a "
+                                 "64-bit integer", p->text, x);
+            x = -x;
+        }
+        snprintf(num, sizeof(num), "%" PRId64, x);
         s = num;
         break;
-    case F_TIMESTAMP:
-        snprintf(num, sizeof(num), "%" PRId64, ev->timestamp);
-        s = num;
-        break;
+    }
     case F_HEADER: {
         /* an absent header (or a null value) renders as null, like an
          * absent optional field: "" in a value, an error in a key */
@@ -781,23 +787,18 @@ sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema,
     return SF_OK;
 }
 
-sf_err_t sf_tmpl_key_glob(const sf_tmpl_t *t, sf_buf_t *out) {
-    for (size_t i = 0; i < t->nparts; i++) {
+sf_err_t sf_tmpl_key_glob(const sf_tmpl_t *t, sf_glob_t **out) {
+    sf_glob_t *g = sf_glob_new();
+    sf_err_t e = g ? SF_OK : SF_ERR_NOMEM;
+    for (size_t i = 0; !e && i < t->nparts; i++) {
         const part_t *p = &t->parts[i];
-        sf_err_t e = SF_OK;
-        if (p->path) {
-            e = sf_buf_append(out, "?*", 2); /* never empty, else anything */
-        } else {
-            for (size_t k = 0; !e && k < p->litlen; k++) {
-                char c = p->lit[k];
-                if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
-                    e = sf_buf_append(out, "\\", 1);
-                if (!e)
-                    e = sf_buf_append(out, &c, 1);
-            }
-        }
-        if (e)
-            return e;
+        e = p->path ? sf_glob_add_id(g)
+                    : sf_glob_add_literal(g, p->lit, p->litlen);
     }
+    if (e) {
+        sf_glob_destroy(g);
+        return e;
+    }
+    *out = g;
     return SF_OK;
 }

@@ -20,6 +20,7 @@
 #define SF_PROJ_INTERP_H
 
 #include "event.h"
+#include "keys.h"
 #include "util.h"
 
 typedef struct sf_path sf_path_t;
@@ -104,10 +105,11 @@ sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema,
 sf_err_t sf_path_check(const sf_path_t *p, avro_schema_t schema,
                        char *errstr, size_t errstr_size);
 
-/* A Redis glob pattern matching every key t can render (literal text
- * escaped, each placeholder as "?*": non-empty, anything), appended to
- * out; used to tell at load time a key template that can never match the
- * projection's keys: patterns. */
-sf_err_t sf_tmpl_key_glob(const sf_tmpl_t *t, sf_buf_t *out);
+/* A glob (keys.h) matching every key t can render in a key position:
+ * literal text as it is, each placeholder as one or more bytes an escaped
+ * id can hold (never ':' nor a control byte, never empty).  Used to tell
+ * at load time a key template that can never match the projection's keys:
+ * patterns.  *out is the caller's (sf_glob_destroy). */
+sf_err_t sf_tmpl_key_glob(const sf_tmpl_t *t, sf_glob_t **out);
 
 #endif

@@ -41,12 +41,12 @@ int sf_cmd_is_key(const sf_cmd_keyspec_t *spec, size_t argc, size_t i)
  * are matched". */
 
 typedef struct tok {
-    int star;
-    uint64_t set[4]; /* bytes this token takes, when not a star */
+    int star;        /* any run of bytes of set (a '*': every byte) */
+    uint64_t set[4]; /* bytes this token takes */
 } tok_t;
 
 struct sf_glob {
-    size_t n;
+    size_t n, cap;
     tok_t *t;
     char *text;
 };
@@ -79,14 +79,18 @@ sf_err_t sf_glob_compile(const char *pat, size_t len, sf_glob_t **out,
         sf_glob_destroy(g);
         return SF_ERR_NOMEM;
     }
+    g->cap = len ? len : 1;
     const unsigned char *p = (const unsigned char *)pat;
     size_t i = 0;
     while (i < len) {
         tok_t *t = &g->t[g->n];
         memset(t, 0, sizeof *t);
         if (p[i] == '*') {
-            if (!(g->n && g->t[g->n - 1].star)) /* "**" is "*" */
-                t->star = 1, g->n++;
+            if (!(g->n && g->t[g->n - 1].star)) { /* "**" is "*" */
+                t->star = 1;
+                memset(t->set, 0xff, sizeof t->set);
+                g->n++;
+            }
             i++;
             continue;
         }
@@ -118,14 +122,18 @@ sf_err_t sf_glob_compile(const char *pat, size_t len, sf_glob_t **out,
                     i++;
                     break;
                 } else if (len - i >= 3 && p[i + 1] == '-') {
-                    unsigned lo = p[i], hi = p[i + 2];
+                    /* Redis compares range ends and the key byte as
+                     * (signed) char: on its platforms bytes 0x80-0xFF
+                     * sort BELOW 0x00, so "[t-\xc3]" takes 0x00-0x74 and
+                     * 0xC3-0xFF.  Modelled exactly (-128..127 below). */
+                    int lo = (signed char)p[i], hi = (signed char)p[i + 2];
                     if (lo > hi) {
-                        unsigned x = lo;
+                        int x = lo;
                         lo = hi;
                         hi = x;
                     }
-                    for (unsigned c = lo; c <= hi; c++)
-                        set_add(t->set, c);
+                    for (int c = lo; c <= hi; c++)
+                        set_add(t->set, (unsigned char)c);
                     i += 3;
                 } else {
                     set_add(t->set, p[i]);
@@ -148,6 +156,57 @@ sf_err_t sf_glob_compile(const char *pat, size_t len, sf_glob_t **out,
         g->n++;
     }
     *out = g;
+    return SF_OK;
+}
+
+sf_glob_t *sf_glob_new(void)
+{
+    sf_glob_t *g = calloc(1, sizeof *g);
+    if (g && !(g->text = strdup("(key template)"))) {
+        free(g);
+        g = NULL;
+    }
+    return g;
+}
+
+static tok_t *push(sf_glob_t *g)
+{
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 8;
+        tok_t *t = realloc(g->t, cap * sizeof *t);
+        if (!t)
+            return NULL;
+        g->t = t;
+        g->cap = cap;
+    }
+    tok_t *t = &g->t[g->n++];
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+sf_err_t sf_glob_add_literal(sf_glob_t *g, const void *s, size_t len)
+{
+    const unsigned char *b = s;
+    for (size_t i = 0; i < len; i++) {
+        tok_t *t = push(g);
+        if (!t)
+            return SF_ERR_NOMEM;
+        set_add(t->set, b[i]);
+    }
+    return SF_OK;
+}
+
+sf_err_t sf_glob_add_id(sf_glob_t *g)
+{
+    /* (the second push may move the tokens: index after both) */
+    if (!push(g) || !push(g))
+        return SF_ERR_NOMEM;
+    tok_t *one = &g->t[g->n - 2], *more = &g->t[g->n - 1];
+    for (unsigned c = 0x20; c < 0x100; c++)
+        if (c != ':' && c != 0x7f)
+            set_add(one->set, c);
+    memcpy(more->set, one->set, sizeof one->set);
+    more->star = 1;
     return SF_OK;
 }
 
@@ -183,9 +242,11 @@ int sf_glob_match(const sf_glob_t *g, const void *s, size_t len)
         for (size_t k = 0; k < g->n; k++) {
             if (!cur[k])
                 continue;
+            if (!set_has(g->t[k].set, b[i]))
+                continue;
             if (g->t[k].star)
                 nxt[k] = alive = 1;
-            else if (set_has(g->t[k].set, b[i]))
+            else
                 nxt[k + 1] = alive = 1;
         }
         closure(g, nxt);
@@ -200,7 +261,6 @@ int sf_glob_match(const sf_glob_t *g, const void *s, size_t len)
 
 int sf_glob_overlap(const sf_glob_t *a, const sf_glob_t *b)
 {
-    static const uint64_t all[4] = {~0ull, ~0ull, ~0ull, ~0ull};
     size_t w = b->n + 1, cells = (a->n + 1) * w;
     unsigned char *seen = calloc(cells, 1);
     size_t *queue = malloc(cells * sizeof *queue);
@@ -228,9 +288,7 @@ int sf_glob_overlap(const sf_glob_t *a, const sf_glob_t *b)
         if (j < b->n && b->t[j].star)
             next[nn][0] = i, next[nn][1] = j + 1, nn++;
         if (i < a->n && j < b->n) {
-            const uint64_t *sa = a->t[i].star ? all : a->t[i].set;
-            const uint64_t *sb = b->t[j].star ? all : b->t[j].set;
-            if (sets_meet(sa, sb)) {
+            if (sets_meet(a->t[i].set, b->t[j].set)) {
                 next[nn][0] = a->t[i].star ? i : i + 1;
                 next[nn][1] = b->t[j].star ? j : j + 1;
                 nn++;
@@ -434,6 +492,13 @@ sf_err_t sf_keys_check_reserved(const char *pat, char *errstr,
     if (e)
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                          "key pattern \"%s\": %s", pat, msg);
+    if ((e = sf_keys_check_portable(pat, strlen(pat), &col, msg,
+                                    sizeof msg))) {
+        sf_glob_destroy(a);
+        return sf_seterr(errstr, errstr_size, e,
+                         "key pattern \"%s\" (byte %zu): %s", pat, col + 1,
+                         msg);
+    }
     e = sf_glob_compile(reserved, sizeof reserved - 1, &r, &col, msg,
                         sizeof msg);
     if (!e && sf_glob_overlap(a, r))
@@ -445,6 +510,52 @@ sf_err_t sf_keys_check_reserved(const char *pat, char *errstr,
     sf_glob_destroy(a);
     sf_glob_destroy(r);
     return e;
+}
+
+int sf_keys_may_clear(const sf_glob_t *g, const void *key, size_t len)
+{
+    size_t pl = strlen(SF_REDIS_PREFIX);
+    if (len >= pl && !memcmp(key, SF_REDIS_PREFIX, pl))
+        return 0;
+    return sf_glob_match(g, key, len);
+}
+
+sf_err_t sf_keys_check_portable(const char *pat, size_t len, size_t *errcol,
+                                char *errstr, size_t errstr_size)
+{
+    const unsigned char *p = (const unsigned char *)pat;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '\\') {
+            i++;
+            continue;
+        }
+        if (p[i] != '[')
+            continue;
+        size_t j = i + 1;
+        if (j < len && p[j] == '^')
+            j++;
+        /* the class scan of sf_glob_compile / Redis: escape, ']', range */
+        while (j < len && p[j] != ']') {
+            if (p[j] == '\\' && j + 1 < len) {
+                j += 2;
+            } else if (len - j >= 3 && p[j + 1] == '-') {
+                if (p[j] >= 0x80 || p[j + 2] >= 0x80) {
+                    *errcol = j;
+                    return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                                     "class range with a byte >= 0x80: "
+                                     "Redis orders such bytes by the sign "
+                                     "of C char, which differs between "
+                                     "platforms; list the bytes or escape "
+                                     "them instead");
+                }
+                j += 3;
+            } else {
+                j++;
+            }
+        }
+        i = j;
+    }
+    return SF_OK;
 }
 
 /* ---- ids inside keys ---------------------------------------------------- */

@@ -19,7 +19,10 @@
  *
  * Patterns are Redis glob patterns as SCAN MATCH / KEYS read them (Redis
  * util.c stringmatchlen): '*' any run of bytes, '?' one byte, "[abc]",
- * "[^abc]", "[a-z]" one byte of a class, '\x' the byte x.
+ * "[^abc]", "[a-z]" one byte of a class, '\x' the byte x.  A range
+ * compares bytes as Redis does on x86-64, as signed char (0x80-0xFF sort
+ * below 0x00); `keys:` patterns may not use such ranges at all
+ * (sf_keys_check_portable).
  *
  * Not thread-safe per object; a guard is used by its projection's thread.
  */
@@ -59,6 +62,16 @@ int sf_glob_match(const sf_glob_t *g, const void *s, size_t len);
  * the two patterns' automata is searched for an accepting path). */
 int sf_glob_overlap(const sf_glob_t *a, const sf_glob_t *b);
 
+/* A glob built token by token, for the keys a rules template can write
+ * (not expressible in Redis' syntax): sf_glob_new() gives an empty
+ * pattern (matching only ""), sf_glob_add_literal() appends bytes that
+ * match themselves, sf_glob_add_id() one or more bytes an escaped id can
+ * hold (sf_key_escape output: any byte but ':' and the control bytes
+ * 0x00-0x1F, 0x7F).  NULL / SF_ERR_NOMEM when out of memory. */
+sf_glob_t *sf_glob_new(void);
+sf_err_t sf_glob_add_literal(sf_glob_t *g, const void *s, size_t len);
+sf_err_t sf_glob_add_id(sf_glob_t *g);
+
 /* ---- the guard of one projection --------------------------------------- */
 
 typedef struct sf_keyguard sf_keyguard_t;
@@ -95,5 +108,19 @@ const char *sf_keyguard_violation(const sf_keyguard_t *g);
  * pat can match a key under "sf:". */
 sf_err_t sf_keys_check_reserved(const char *pat, char *errstr,
                                 size_t errstr_size);
+
+/* For a rebuild's clear: non-zero when key (as SCAN MATCH g returned it)
+ * may be deleted: g matches it by this matcher too, and it is not under
+ * the reserved prefix "sf:" (a projection's own bookkeeping is deleted by
+ * name, never by pattern). */
+int sf_keys_may_clear(const sf_glob_t *g, const void *key, size_t len);
+
+/* Refuses (SF_ERR_CONFIG, *errcol set) a `keys:` pattern with a class
+ * range whose end is a byte >= 0x80: Redis compares range ends as C
+ * `char`, whose sign depends on the platform Redis was built for (signed
+ * on x86-64, unsigned on arm64), so such a range means different keys on
+ * different servers.  Write the bytes out, or escape them. */
+sf_err_t sf_keys_check_portable(const char *pat, size_t len, size_t *errcol,
+                                char *errstr, size_t errstr_size);
 
 #endif

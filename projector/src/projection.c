@@ -259,16 +259,19 @@ sf_err_t sf_projection_process(sf_projection_t *p, sf_decoder_t *dec,
         return sf_seterr(errstr, errstr_size, e, "out of memory");
     if ((e = sf_batch_event_begin(b, m->offset, ev->timestamp)))
         return sf_seterr(errstr, errstr_size, e, "batch: %s", sf_err2str(e));
+    /* rules and handlers get envelope values as C strings: one holding a
+     * NUL would be cut and name another type, event or aggregate.  A type
+     * with a NUL is refused before we can tell whose event it is. */
+    const char *nul = sf_event_nul_field(ev);
     int known = *ev->type != '\0';
-    if (known && !sf_projection_wants(p, ev->type))
+    if ((!nul || ev->type_len == strlen(ev->type)) && known &&
+        !sf_projection_wants(p, ev->type))
         return sf_batch_event_end(b); /* not ours: only the checkpoint moves */
-    if (sf_event_aggregate_id_has_nul(ev)) {
-        /* handlers get the id as a C string: it would be cut at the NUL
-         * and name another aggregate */
+    if (nul) {
         fail(b, drop, prev_last, prev_first);
         return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
-                         "aggregate id (ce_subject or record key) holds a "
-                         "NUL byte");
+                         "envelope value %s holds a NUL byte (not allowed "
+                         "in CloudEvents attributes)", nul);
     }
     char msg[512];
     avro_value_t *val = NULL;

@@ -12,6 +12,7 @@
 #include "event.h"
 #include "identity.h"
 #include "kconf.h"
+#include "keys.h"
 #include "kmeta.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -61,6 +62,28 @@ typedef struct rb {
     int32_t *all_part;
     int64_t *all_tok;
 } rb_t;
+
+static int may_clear(void *opaque, const char *key, size_t len) {
+    return sf_keys_may_clear(opaque, key, len);
+}
+
+/* Clears the keys of one `keys:` pattern: Redis' SCAN MATCH finds them,
+ * and each is deleted only when the projector's matcher agrees and it is
+ * not under the reserved prefix (defence in depth, see keys.h). */
+static sf_err_t clear_pattern(rb_t *r, const char *pat, int64_t *deleted,
+                              int64_t *spared, char *errstr,
+                              size_t errstr_size) {
+    sf_glob_t *g = NULL;
+    size_t col;
+    sf_err_t e = sf_glob_compile(pat, strlen(pat), &g, &col, errstr,
+                                 errstr_size);
+    if (e)
+        return e;
+    e = sf_redis_clear_filtered(r->redis, pat, may_clear, g, deleted, spared,
+                                errstr, errstr_size);
+    sf_glob_destroy(g);
+    return e;
+}
 
 static sf_err_t group_check(rd_kafka_t *rk, const char *group, char *errstr,
                             size_t errstr_size) {
@@ -655,10 +678,16 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                "(rules keys:): the old view is NOT cleared, events are "
                "applied on top of it\"", pc->name);
     for (size_t i = 0; !e && i < sf_rules_nkeys(pc->rules); i++) {
-        int64_t n = 0;
-        e = sf_redis_clear(r.redis, sf_rules_key(pc->rules, i), &n, errstr,
-                           errstr_size);
+        int64_t n = 0, spared = 0;
+        e = clear_pattern(&r, sf_rules_key(pc->rules, i), &n, &spared,
+                          errstr, errstr_size);
         st->deleted_keys += n;
+        if (spared)
+            sf_log("warn", "projection=%s msg=\"clear: %" PRId64 " key(s) "
+                   "returned by SCAN MATCH were kept: not matched by the "
+                   "projector's reading of the pattern, or under the "
+                   "reserved prefix " SF_REDIS_PREFIX "\" pattern=\"%s\"",
+                   pc->name, spared, sf_rules_key(pc->rules, i));
     }
     if (!e) {
         /* only the configured topics' partitions: bookkeeping of topics

@@ -523,8 +523,21 @@ sf_err_t sf_redis_apply(sf_redis_t *r, const char *proj, size_t n,
 
 sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,
                         char *errstr, size_t errstr_size) {
+    return sf_redis_clear_filtered(r, pattern, NULL, NULL, deleted, NULL,
+                                   errstr, errstr_size);
+}
+
+sf_err_t sf_redis_clear_filtered(sf_redis_t *r, const char *pattern,
+                                 int (*may_delete)(void *opaque,
+                                                   const char *key,
+                                                   size_t len),
+                                 void *opaque, int64_t *deleted,
+                                 int64_t *spared, char *errstr,
+                                 size_t errstr_size) {
     char cursor[32] = "0";
     *deleted = 0;
+    if (spared)
+        *spared = 0;
     do {
         redisReply *rep;
         sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size,
@@ -551,9 +564,22 @@ sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,
             }
             argv[0] = "UNLINK";
             lens[0] = 6;
+            argc = 1;
             for (size_t i = 0; i < keys->elements; i++) {
-                argv[i + 1] = keys->element[i]->str;
-                lens[i + 1] = keys->element[i]->len;
+                const redisReply *k = keys->element[i];
+                if (may_delete && !may_delete(opaque, k->str, k->len)) {
+                    if (spared)
+                        (*spared)++;
+                    continue;
+                }
+                argv[argc] = k->str;
+                lens[argc++] = k->len;
+            }
+            if (argc == 1) {
+                free(argv);
+                free(lens);
+                freeReplyObject(rep);
+                continue;
             }
             redisReply *u = redisCommandArgv(r->c, (int)argc, argv, lens);
             free(argv);

@@ -167,5 +167,16 @@ const char *sf_redis_apply_source(sf_redis_t *r);
 /* SCAN MATCH pattern + UNLINK, in chunks; *deleted counts the keys. */
 sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,
                         char *errstr, size_t errstr_size);
+/* The same, deleting only the keys may_delete(opaque, key, len) accepts
+ * (non-zero); the others are counted in *spared (may be NULL).  Redis'
+ * SCAN MATCH decides which keys are looked at, may_delete which go: a
+ * second opinion, so that no pattern quirk deletes what it must not. */
+sf_err_t sf_redis_clear_filtered(sf_redis_t *r, const char *pattern,
+                                 int (*may_delete)(void *opaque,
+                                                   const char *key,
+                                                   size_t len),
+                                 void *opaque, int64_t *deleted,
+                                 int64_t *spared, char *errstr,
+                                 size_t errstr_size);
 
 #endif

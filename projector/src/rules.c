@@ -20,6 +20,7 @@ typedef struct pos {
 typedef struct cond {
     sf_path_t *path;
     char *value; /* NULL: compares against Avro null */
+    size_t vlen; /* bytes of value (a YAML "\0" escape is kept) */
     pos_t at;
 } cond_t;
 
@@ -128,9 +129,15 @@ static sf_err_t parse_conds(sf_yaml_t *y, yaml_node_t *n, cond_t **out,
         if (sf_path_compile(ks, &c[*nout].path, &col, msg, sizeof(msg)))
             return tmpl_err(y, k, col, msg, errstr, errstr_size);
         c[*nout].at = scalar_pos(k);
-        if (!sf_yaml_is_null(v) && !(c[*nout].value = strdup(vs))) {
-            sf_path_destroy(c[*nout].path);
-            return SF_ERR_NOMEM;
+        if (!sf_yaml_is_null(v)) {
+            size_t vl = v->data.scalar.length;
+            if (!(c[*nout].value = malloc(vl + 1))) {
+                sf_path_destroy(c[*nout].path);
+                return SF_ERR_NOMEM;
+            }
+            memcpy(c[*nout].value, vs, vl);
+            c[*nout].value[vl] = '\0';
+            c[*nout].vlen = vl;
         }
         (*nout)++;
     }
@@ -249,8 +256,11 @@ static sf_err_t parse_keys(sf_yaml_t *y, yaml_node_t *v, sf_rules_t *r,
         char why[512];
         sf_glob_t *g = NULL;
         size_t col = 0;
-        if (sf_glob_compile(s, strlen(s), &g, &col, why, sizeof(why)))
+        if (sf_glob_compile(s, strlen(s), &g, &col, why, sizeof(why)) ||
+            sf_keys_check_portable(s, strlen(s), &col, why, sizeof(why))) {
+            sf_glob_destroy(g);
             return tmpl_err(y, a, col, why, errstr, errstr_size);
+        }
         sf_glob_destroy(g);
         if (!strncmp(s, SF_REDIS_PREFIX, strlen(SF_REDIS_PREFIX)) ||
             !strcmp(s, "*"))
@@ -427,8 +437,10 @@ static sf_err_t conds_eval(const cond_t *c, size_t n, const sf_event_t *ev,
                                     errstr_size);
         if (e)
             return e;
-        int eq = c[i].value ? (!is_null && !strcmp(scratch->p ? scratch->p : "",
-                                                   c[i].value))
+        /* by length: a NUL inside event data must not end the value */
+        int eq = c[i].value ? (!is_null && scratch->len == c[i].vlen &&
+                               (!c[i].vlen ||
+                                !memcmp(scratch->p, c[i].value, c[i].vlen)))
                             : is_null;
         if (all && !eq) {
             *result = 0;
@@ -553,7 +565,6 @@ sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
     if (!r)
         return SF_OK;
     sf_glob_t **pats = calloc(r->nkeys ? r->nkeys : 1, sizeof(*pats));
-    sf_buf_t g = {0};
     sf_err_t e = pats ? SF_OK : SF_ERR_NOMEM;
     size_t col;
     for (size_t i = 0; !e && i < r->nkeys; i++)
@@ -567,12 +578,8 @@ sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
                 if (!c->is_key[k])
                     continue;
                 sf_glob_t *kg = NULL;
-                sf_buf_reset(&g);
-                if ((e = sf_tmpl_key_glob(c->args[k], &g)))
+                if ((e = sf_tmpl_key_glob(c->args[k], &kg)))
                     break;
-                if (sf_glob_compile(g.p ? g.p : "", g.len, &kg, &col, NULL,
-                                    0))
-                    continue; /* cannot happen: literals are escaped */
                 int ok = 0;
                 for (size_t p = 0; p < r->nkeys && !ok; p++)
                     ok = pats[p] && sf_glob_overlap(kg, pats[p]);
@@ -588,6 +595,5 @@ sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
     for (size_t i = 0; pats && i < r->nkeys; i++)
         sf_glob_destroy(pats[i]);
     free(pats);
-    sf_buf_free(&g);
     return e;
 }

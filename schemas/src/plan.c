@@ -164,10 +164,38 @@ static int match_branch(const sf_node_t *ru, const sf_node_t *w)
     return -1;
 }
 
+/* path + "." + add into out[size].  A path deeper than out holds gives
+ * way in its middle, marked "...": the root (which field of the event) and
+ * the leaf (where it failed) stay, as in sf_err_path(). */
 static void sub_path(char *out, size_t size, const char *path, const char *add)
 {
-    snprintf(out, size, "%s%s%s", path, (*path && add[0] != '[') ? "." : "",
-             add);
+    static const char dots[] = "...";
+    const char *sep = (*path && add[0] != '[') ? "." : "";
+    size_t pl = strlen(path), sl = strlen(sep), al = strlen(add);
+    size_t total = pl + sl + al;
+    /* the whole path, then (if it does not fit) its middle given up */
+    char *whole = malloc(total + 1);
+    if (!whole) { /* out of memory: the leaf alone still says where */
+        size_t n = al < size - sizeof dots ? al : size - sizeof dots;
+        memcpy(out, dots, sizeof dots - 1);
+        memcpy(out + sizeof dots - 1, add + al - n, n);
+        out[sizeof dots - 1 + n] = '\0';
+        return;
+    }
+    memcpy(whole, path, pl);
+    memcpy(whole + pl, sep, sl);
+    memcpy(whole + pl + sl, add, al + 1);
+    if (total < size) {
+        memcpy(out, whole, total + 1);
+    } else { /* keep a front and a back, about 1:2 */
+        size_t keep = size - sizeof dots, front = keep / 3,
+               back = keep - front;
+        memcpy(out, whole, front);
+        memcpy(out + front, dots, sizeof dots - 1);
+        memcpy(out + front + sizeof dots - 1, whole + total - back, back);
+        out[size - 1] = '\0';
+    }
+    free(whole);
 }
 
 static op_t *compile(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
@@ -181,67 +209,72 @@ static int has_alias(const sf_field_t *f, const char *name)
     return 0;
 }
 
-static int has_field(const sf_node_t *rec, const char *name)
+/* The name writer field wf has once the writer's schema is rewritten with
+ * the reader's aliases: the reader field listing wf's name as an alias,
+ * else wf's own name.  NULL (and *why) when two reader fields list it. */
+static const char *renamed(const sf_node_t *r, const sf_field_t *wf,
+                           char *why, size_t why_size)
 {
-    for (size_t k = 0; k < rec->nfields; k++)
-        if (strcmp(rec->fields[k].name, name) == 0)
-            return 1;
-    return 0;
+    const char *to = NULL;
+    for (size_t k = 0; k < r->nfields; k++) {
+        const sf_field_t *rf = &r->fields[k];
+        if (!has_alias(rf, wf->name))
+            continue;
+        if (to) {
+            snprintf(why, why_size, "writer field \"%s\" is an alias of "
+                     "two reader fields, \"%s\" and \"%s\"", wf->name, to,
+                     rf->name);
+            return NULL;
+        }
+        to = rf->name;
+    }
+    return to ? to : wf->name;
 }
 
 /* The reader field writer field wf resolves to, or -1 (skipped, or
  * refused when *why is set).
  *
- * An exact name always wins.  Aliases: the spec says they "function by
- * re-writing the writer's schema using aliases from the reader's schema",
- * and Java's reader does just that (Schema.applyAliases), so a writer
- * field is renamed to the reader field that lists its name as an alias.
- * When the writer also has a field with that reader field's own name, or
- * another writer field is renamed to it too, or two reader fields claim
- * the name, the rewritten writer schema has two fields of one name:
- * Java fails with a duplicate field.  We refuse the same pairs, naming
- * both fields, instead of letting the writer's field order pick a value
- * (apache/parquet-java#3792 is that bug). */
+ * The spec: aliases "function by re-writing the writer's schema using
+ * aliases from the reader's schema"; Java's reader does exactly that
+ * (Schema.applyAliases: every writer field whose name a reader field
+ * lists as an alias takes that reader field's name, in one step, whether
+ * or not the reader also has a field of the old name).  The rewritten
+ * writer is then matched by exact names.  So
+ *   - reader {current aliases [legacy], legacy}, writer {legacy}: the
+ *     writer's legacy is read as current; the reader's legacy takes its
+ *     default;
+ *   - chains rename once: reader {current aliases [legacy], legacy
+ *     aliases [old]}, writer {legacy, old}: current <- legacy,
+ *     legacy <- old;
+ *   - when the rewritten writer has two fields of one name (the writer has
+ *     both a reader field's name and its alias, or two of its aliases) or
+ *     two reader fields list one alias, Java fails (duplicate field) or
+ *     picks by map order: we refuse the pair, naming the fields, instead
+ *     of letting field order pick a value (apache/parquet-java#3792). */
 static int field_for(const sf_node_t *w, const sf_node_t *r,
                      const sf_field_t *wf, char *why, size_t why_size)
 {
-    int ri = -1;
-    for (size_t k = 0; k < r->nfields; k++)
-        if (strcmp(r->fields[k].name, wf->name) == 0)
-            return (int)k;
-    for (size_t k = 0; k < r->nfields; k++) {
-        const sf_field_t *rf = &r->fields[k];
-        if (!has_alias(rf, wf->name))
-            continue;
-        if (ri >= 0) {
-            snprintf(why, why_size, "writer field \"%s\" is an alias of "
-                     "two reader fields, \"%s\" and \"%s\"", wf->name,
-                     r->fields[ri].name, rf->name);
-            return -1;
-        }
-        ri = (int)k;
-    }
-    if (ri < 0)
+    const char *name = renamed(r, wf, why, why_size);
+    if (!name)
         return -1;
-    const sf_field_t *rf = &r->fields[ri];
-    if (has_field(w, rf->name)) {
-        snprintf(why, why_size, "writer field \"%s\" is an alias of reader "
-                 "field \"%s\", which the writer has too: aliases rename "
-                 "writer fields, giving two fields \"%s\"", wf->name,
-                 rf->name, rf->name);
-        return -1;
-    }
     for (size_t i = 0; i < w->nfields; i++) {
         const sf_field_t *o = &w->fields[i];
-        if (o != wf && has_alias(rf, o->name)) {
-            snprintf(why, why_size, "writer fields \"%s\" and \"%s\" are "
-                     "both aliases of reader field \"%s\"",
-                     o < wf ? o->name : wf->name, o < wf ? wf->name : o->name,
-                     rf->name);
-            return -1;
-        }
+        char owhy[8];
+        /* reported once, at the later of the two writer fields (every
+         * decode of such data fails there) */
+        const char *on = o >= wf ? NULL : renamed(r, o, owhy, sizeof owhy);
+        if (!on || strcmp(on, name) != 0)
+            continue;
+        snprintf(why, why_size, "writer fields \"%s\" and \"%s\" both "
+                 "become \"%s\" when the reader's aliases rename writer "
+                 "fields (Avro spec, Aliases): ambiguous", o->name, wf->name,
+                 name);
+        return -1;
     }
-    return ri;
+    for (size_t k = 0; k < r->nfields; k++)
+        if (strcmp(r->fields[k].name, name) == 0)
+            return (int)k;
+    return -1;
 }
 
 static op_t *compile_record(cctx_t *c, const sf_node_t *w, const sf_node_t *r,

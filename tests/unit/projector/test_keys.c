@@ -179,6 +179,47 @@ static void glob_overlap_agrees_with_search(void **state)
     }
 }
 
+/* Redis (x86-64) compares range ends and the key byte as signed char:
+ * "[t-\xc3]" is the bytes -61..116, so it takes 's' and 0x00 but not
+ * 'u'; the reserved-prefix check must see that. */
+static void glob_ranges_are_signed_like_redis(void **state)
+{
+    (void)state;
+    assert_int_equal(match("[t-\xc3\xa9]f:*", "sf:epoch"), 1);
+    assert_int_equal(match("[t-\xc3]", "u"), 0);
+    assert_int_equal(match("[t-\xc3]", "\xc4"), 1);
+    assert_int_equal(match("[t-\xc3]", "\x80"), 0);
+    assert_int_equal(match("[\xff-a]", "\xff"), 1);
+    assert_int_equal(match("[\xff-a]", "b"), 0);
+    assert_int_equal(overlap("[t-\xc3\xa9]f:*", "sf:*"), 1);
+    char err[512];
+    /* refused for the prefix (and for the high range itself) */
+    assert_int_not_equal(
+        sf_keys_check_reserved("[t-\xc3\xa9]f:*", err, sizeof err), SF_OK);
+    assert_non_null(strstr(err, "0x80"));
+    /* a high byte outside a range is fine (listed, not ordered) */
+    assert_int_equal(sf_keys_check_reserved("caf\xc3\xa9:[\xc3\xa9]*",
+                                            err, sizeof err), SF_OK);
+    size_t col = 99;
+    assert_int_not_equal(sf_keys_check_portable("ab[^x\x80-\xff]", 9, &col,
+                                                 err, sizeof err), SF_OK);
+    assert_int_equal(col, 5);
+    assert_int_equal(sf_keys_check_portable("a[\\\x80-]b", 7, &col, err,
+                                            sizeof err), SF_OK);
+}
+
+/* A rebuild's clear deletes a key SCAN MATCH returned only when the
+ * projector's matcher agrees and it is not under sf:. */
+static void clear_filter_spares_reserved_keys(void **state)
+{
+    (void)state;
+    sf_glob_t *g = glob("*f:*");
+    assert_int_equal(sf_keys_may_clear(g, "uf:1", 4), 1);
+    assert_int_equal(sf_keys_may_clear(g, "sf:p:epoch", 10), 0);
+    assert_int_equal(sf_keys_may_clear(g, "uf", 2), 0);
+    sf_glob_destroy(g);
+}
+
 static void escape_ids(void **state)
 {
     (void)state;
@@ -400,6 +441,8 @@ int main(void)
         cmocka_unit_test(glob_refuses_unclear_patterns),
         cmocka_unit_test(glob_overlap_cases),
         cmocka_unit_test(glob_overlap_agrees_with_search),
+        cmocka_unit_test(glob_ranges_are_signed_like_redis),
+        cmocka_unit_test(clear_filter_spares_reserved_keys),
         cmocka_unit_test(escape_ids),
         cmocka_unit_test(guard_checks_keys),
         cmocka_unit_test(guard_checks_every_key_position),

@@ -187,6 +187,46 @@ static void paths_and_filters(void **state) {
     assert_memory_equal(x->b.data.p + x->b.aoff[1], "4", 1);
 }
 
+/* Every filter the rules accept for a value source is applied to it:
+ * |neg on the envelope numbers as on data numbers, in 64 bits. */
+static void neg_applies_to_envelope_numbers(void **state) {
+    fx_t *x = *state;
+    char err[512], out[512];
+    const char *rules =
+        "on:\n  t.E:\n"
+        "    - [SET, n, \"{partition|neg}/{offset|neg}/{timestamp|neg}/"
+        "{data.qty|neg}\"]\n";
+    fill(x, "c1", "Berlin", NULL);
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)),
+                        "3|SET|n|-3/-42/-1000/-3");
+    x->ev.timestamp = -1; /* unknown Kafka timestamp */
+    x->ev.partition = INT32_MIN;
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)),
+                        "3|SET|n|2147483648/-42/1/-3");
+    x->ev.timestamp = INT64_MIN;
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_ERR_RULE);
+    assert_non_null(strstr(err, "timestamp|neg"));
+    /* the check against the schemas (at load) takes |neg on every
+     * number source and refuses it on every text source */
+    static const struct { const char *path; int ok; } src[] = {
+        {"partition|neg", 1}, {"offset|neg", 1},   {"timestamp|neg", 1},
+        {"event_id|neg", 0},  {"aggregate_id|neg", 0}, {"type|neg", 0},
+        {"version|neg", 0},   {"time|neg", 0},     {"topic|neg", 0},
+    };
+    for (size_t i = 0; i < sizeof src / sizeof src[0]; i++) {
+        sf_path_t *p = NULL;
+        size_t col;
+        assert_int_equal(sf_path_compile(src[i].path, &p, &col, err,
+                                         sizeof(err)), SF_OK);
+        sf_err_t e = sf_path_check(p, x->schema, err, sizeof(err));
+        if ((e == SF_OK) != src[i].ok)
+            fail_msg("%s: check gave %d", src[i].path, e);
+        sf_path_destroy(p);
+    }
+}
+
 static void injection_stays_one_argument(void **state) {
     fx_t *x = *state;
     char err[512];
@@ -227,6 +267,33 @@ static void conditions(void **state) {
     fill(x, "c1", "Berlin", "w9");
     assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
     assert_string_equal(joined(x, out, sizeof(out)), "4|ZINCRBY|wins|1|w9");
+}
+
+/* A condition compares whole values: "Paris\0EVIL" is not "Paris", and a
+ * NUL written in the rules ("\0" in a double-quoted YAML value) counts. */
+static void conditions_compare_whole_values(void **state) {
+    fx_t *x = *state;
+    char err[512], out[512];
+    const char *rules =
+        "on:\n  t.E:\n"
+        "    - cmd: [INCR, paris]\n"
+        "      when: {data.address.city: Paris}\n"
+        "    - cmd: [INCR, other]\n"
+        "      unless: {data.address.city: Paris}\n"
+        "    - cmd: [INCR, nul]\n"
+        "      when: {data.address.city: \"Paris\\0EVIL\"}\n";
+    avro_value_t f, city;
+    fill(x, "c1", "Paris", NULL);
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)), "2|INCR|paris");
+    fill(x, "c1", "x", NULL);
+    avro_value_get_by_name(&x->val, "address", &f, NULL);
+    avro_value_get_by_name(&f, "city", &city, NULL);
+    /* avro-c counts the terminating NUL in the size */
+    assert_int_equal(avro_value_set_string_len(&city, "Paris\0EVIL", 11), 0);
+    assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
+    assert_string_equal(joined(x, out, sizeof(out)),
+                        "2|INCR|other|2|INCR|nul");
 }
 
 static void runtime_errors_name_path_and_rule(void **state) {
@@ -414,6 +481,24 @@ static void key_templates_against_patterns(void **state) {
         {"keys: [\"e:?\"]\non:\n  t.E:\n    - [INCR, \"e:{data.id}:{data.id}\"]\n",
          4, 15},
         {"on:\n  t.E:\n    - [INCR, k]\n", 3, 14}, /* no patterns at all */
+        /* an escaped id never holds ':' (nor a control byte) */
+        {"keys: [\"X-cart:*\"]\non:\n  t.E:\n"
+         "    - [SET, \"X-cart{aggregate_id}\", v]\n", 4, 14},
+        {"keys: [\"e:*:x\"]\non:\n  t.E:\n    - [SET, \"e:{data.id}x\", v]\n",
+         4, 14},
+        {"keys: [\"e:\\x01*\"]\non:\n  t.E:\n    - [SET, \"e:{data.id}\", v]\n",
+         4, 14},
+        /* long literals around placeholders (the glob grows as it is
+         * built: 15 bytes put the placeholder across a reallocation) */
+        {"keys: [\"a14073773:cart:*\"]\non:\n  t.E:\n"
+         "    - [HSET, \"a14073773:cart:{aggregate_id}:items\", f, v]\n"
+         "    - [HSET, \"a14073773:cart:{aggregate_id}\", f, v]\n"
+         "    - [HSET, \"a14073773:cart:x{data.id}y{aggregate_id}:\", f, v]\n",
+         0, 0},
+        /* but may hold '%' and any other byte, and be one of many parts */
+        {"keys: [\"e:%*\", \"f:a:*\"]\non:\n  t.E:\n"
+         "    - [SET, \"e:{data.id}\", v]\n"
+         "    - [SET, \"f:{data.id}:z\", v]\n", 0, 0},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         sf_rules_t *r = NULL;
@@ -548,6 +633,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(injection_stays_one_argument, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(conditions, setup, teardown),
+        cmocka_unit_test_setup_teardown(neg_applies_to_envelope_numbers,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(conditions_compare_whole_values, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(ids_in_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(key_templates_against_patterns, setup,
                                         teardown),

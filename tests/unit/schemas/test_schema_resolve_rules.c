@@ -2,8 +2,9 @@
  * test_schema_resolve_rules.c - schema resolution corner cases where peer
  * Avro libraries went wrong, each checked against the Avro specification
  * and Java's reader:
- *   - a reader field's alias never takes a writer field away from the
- *     writer field of the reader field's own name (the pair is refused);
+ *   - aliases rename writer fields, as the spec and Java's applyAliases
+ *     do, each once; a rename that leaves the writer with two fields of
+ *     one name (or one alias on two reader fields) is refused;
  *   - a writer union branch goes to the reader branch with its exact full
  *     name before one with the same short name;
  *   - byte 0x00 ("\u0000") in the JSON form of bytes and fixed values and
@@ -69,13 +70,15 @@ static sf_err_t v1_to_v2(sf_catalog_t *cat, const char *type, const char *json,
 }
 
 static int problems;
-static char last_problem[512];
+static char last_problem[512], last_field[600], last_reason[512];
 static void count(void *opaque, const char *type, int rv, int wv,
                   const char *field, const char *reason)
 {
     (void)opaque; (void)type; (void)rv; (void)wv;
     problems++;
     snprintf(last_problem, sizeof last_problem, "%s: %s", field, reason);
+    snprintf(last_field, sizeof last_field, "%s", field);
+    snprintf(last_reason, sizeof last_reason, "%s", reason);
 }
 
 static sf_err_t check(sf_catalog_t *cat)
@@ -135,6 +138,60 @@ static void test_alias_renames_when_unambiguous(void **state)
                      SF_OK);
     assert_string_equal(out, "{\"n\":2,\"total\":41}");
     free(out);
+    sf_catalog_destroy(cat);
+}
+
+static void test_alias_renames_over_exact_name(void **state)
+{
+    (void)state;
+    /* Reader {current aliases [legacy], legacy}, writer {legacy}: the spec
+     * rewrites the writer with the reader's aliases, as Java's
+     * Schema.applyAliases does, so the writer's legacy is read as current
+     * and the reader's legacy takes its default. */
+    sf_catalog_t *cat = two_versions(
+        "{\"type\":\"record\",\"name\":\"S\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"legacy\",\"type\":\"int\"}]}",
+        "{\"type\":\"record\",\"name\":\"S\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"current\",\"type\":\"int\",\"aliases\":[\"legacy\"],"
+        "\"default\":-1},"
+        "{\"name\":\"legacy\",\"type\":\"int\",\"default\":-2}]}");
+    assert_int_equal(check(cat), SF_OK);
+    char *out;
+    assert_int_equal(v1_to_v2(cat, "x.S", "{\"legacy\":42}", &out), SF_OK);
+    assert_string_equal(out, "{\"current\":42,\"legacy\":-2}");
+    free(out);
+    sf_catalog_destroy(cat);
+}
+
+static void test_alias_chain_renames_once(void **state)
+{
+    (void)state;
+    /* current <- legacy, legacy <- old: each writer field is renamed once,
+     * all at the same time (no field is renamed twice). */
+    sf_catalog_t *cat = two_versions(
+        "{\"type\":\"record\",\"name\":\"C\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"legacy\",\"type\":\"int\"},"
+        "{\"name\":\"old\",\"type\":\"int\"}]}",
+        "{\"type\":\"record\",\"name\":\"C\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"current\",\"type\":\"int\",\"aliases\":[\"legacy\"]},"
+        "{\"name\":\"legacy\",\"type\":\"int\",\"aliases\":[\"old\"]}]}");
+    assert_int_equal(check(cat), SF_OK);
+    char *out;
+    assert_int_equal(v1_to_v2(cat, "x.C", "{\"legacy\":1,\"old\":2}", &out),
+                     SF_OK);
+    assert_string_equal(out, "{\"current\":1,\"legacy\":2}");
+    free(out);
+    sf_catalog_destroy(cat);
+    /* one alias on two reader fields: which one would be chance */
+    cat = two_versions(
+        "{\"type\":\"record\",\"name\":\"D\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"old\",\"type\":\"int\"}]}",
+        "{\"type\":\"record\",\"name\":\"D\",\"namespace\":\"x\",\"fields\":["
+        "{\"name\":\"a\",\"type\":\"int\",\"aliases\":[\"old\"],\"default\":0},"
+        "{\"name\":\"b\",\"type\":\"int\",\"aliases\":[\"old\"],"
+        "\"default\":0}]}");
+    assert_int_equal(check(cat), SF_ERR_INCOMPATIBLE);
+    assert_non_null(strstr(last_problem, "two reader fields"));
     sf_catalog_destroy(cat);
 }
 
@@ -351,11 +408,54 @@ static void test_deep_decode_error_keeps_reason(void **state)
     free(schema);
 }
 
+/* check's path to a problem deep in a schema: shortened in its middle
+ * (marked "..."), root and leaf kept, whatever its depth. */
+static void test_deep_check_path_keeps_root_and_leaf(void **state)
+{
+    (void)state;
+    enum { DEPTH = 30 };
+    char *v1 = malloc(64 * 1024), *v2 = malloc(64 * 1024);
+    size_t o1 = 0, o2 = 0;
+    for (int i = 0; i < DEPTH; i++) {
+        const char *f = "{\"type\":\"record\",\"name\":\"N%d\",\"namespace\":"
+                        "\"x\",\"fields\":[{\"name\":\"a_long_level_name_%d\","
+                        "\"type\":";
+        o1 += (size_t)sprintf(v1 + o1, f, i, i);
+        o2 += (size_t)sprintf(v2 + o2, f, i, i);
+    }
+    o1 += (size_t)sprintf(v1 + o1, "{\"type\":\"record\",\"name\":\"L\","
+                          "\"namespace\":\"x\",\"fields\":[]}");
+    o2 += (size_t)sprintf(v2 + o2, "{\"type\":\"record\",\"name\":\"L\","
+                          "\"namespace\":\"x\",\"fields\":[{\"name\":"
+                          "\"the_leaf\",\"type\":\"int\"}]}");
+    for (int i = 0; i < DEPTH; i++) {
+        o1 += (size_t)sprintf(v1 + o1, "}]}");
+        o2 += (size_t)sprintf(v2 + o2, "}]}");
+    }
+    sf_catalog_t *cat = two_versions(v1, v2);
+    assert_int_equal(check(cat), SF_ERR_INCOMPATIBLE);
+    assert_int_equal(problems, 1);
+    if (strncmp(last_reason, "reader field \"the_leaf\" is missing", 34))
+        fail_msg("reason: \"%s\"", last_reason);
+    size_t fl = strlen(last_field);
+    assert_true(fl < 512);
+    assert_int_equal(strncmp(last_field, "a_long_level_name_0.", 20), 0);
+    assert_non_null(strstr(last_field, "..."));
+    const char *leaf = "a_long_level_name_29.the_leaf";
+    assert_true(fl > strlen(leaf));
+    assert_string_equal(last_field + fl - strlen(leaf), leaf);
+    sf_catalog_destroy(cat);
+    free(v1);
+    free(v2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alias_does_not_shadow_exact_name),
         cmocka_unit_test(test_alias_renames_when_unambiguous),
+        cmocka_unit_test(test_alias_renames_over_exact_name),
+        cmocka_unit_test(test_alias_chain_renames_once),
         cmocka_unit_test(test_alias_claimed_twice),
         cmocka_unit_test(test_union_full_name_first),
         cmocka_unit_test(test_union_short_name_still_matches),
@@ -363,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_nul_refused_in_names),
         cmocka_unit_test(test_deep_error_keeps_reason),
         cmocka_unit_test(test_deep_decode_error_keeps_reason),
+        cmocka_unit_test(test_deep_check_path_keeps_root_and_leaf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
