@@ -13,22 +13,24 @@
 #include "redis_sink.h"
 #include "util.h"
 
-/* 1 when the records [from, to) of the partition hold at least one event
- * a read_committed consumer delivers (so they cannot all be transaction
- * markers or aborted records); also 1 when that cannot be told within a
- * few seconds: lag is then counted from the checkpoint, never hidden. */
-static int gap_has_events(rd_kafka_t *rk, const char *topic,
-                          int32_t partition, int64_t from, int64_t to) {
+/* The offset of the first event a read_committed consumer delivers among
+ * the records [from, to) of the partition, into *first: 1 found, 0 none
+ * (all transaction markers or aborted records), -1 when that cannot be
+ * told within a few seconds. */
+static int first_event(rd_kafka_t *rk, const char *topic, int32_t partition,
+                       int64_t from, int64_t to, int64_t *first) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, partition)->offset = from;
-    int found = 1;
+    int found = -1;
     if (rd_kafka_assign(rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         double end = sf_mono_s() + 5.0;
         while (sf_mono_s() < end) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
             if (m && !m->err && m->offset < to) {
+                *first = m->offset;
                 rd_kafka_message_destroy(m);
-                break; /* an event in the gap */
+                found = 1; /* an event in the range */
+                break;
             }
             if (m)
                 rd_kafka_message_destroy(m);
@@ -46,6 +48,27 @@ static int gap_has_events(rd_kafka_t *rk, const char *topic,
     }
     rd_kafka_topic_partition_list_destroy(l);
     return found;
+}
+
+/* 1 when the records [from, to) hold at least one event (so they cannot
+ * all be transaction markers or aborted records); also 1 when that cannot
+ * be told: lag is then counted from the checkpoint, never hidden. */
+static int gap_has_events(rd_kafka_t *rk, const char *topic,
+                          int32_t partition, int64_t from, int64_t to) {
+    int64_t first;
+    return first_event(rk, topic, partition, from, to, &first) != 0;
+}
+
+/* 1 when the last worker holding the partition reported that it stopped
+ * at offset (on_error: stop, or a record it could not park). */
+static int stopped_at(sf_redis_t *r, const char *proj, const char *topic,
+                      int32_t partition, int64_t offset) {
+    char state[64], member[256], want[40];
+    int64_t at_ms;
+    sf_ctl_report_get(r, proj, topic, partition, state, sizeof(state), &at_ms,
+                      member, sizeof(member));
+    snprintf(want, sizeof(want), "halted@%" PRId64, offset);
+    return !strcmp(state, want);
 }
 
 static sf_err_t connect_redis(const sf_config_t *cfg, sf_redis_t **r,
@@ -268,7 +291,13 @@ sf_err_t sf_admin_skip(const sf_config_t *cfg, const sf_pconf_t *pc,
         freeReplyObject(rep);
     }
     int64_t next = ckpt >= 0 ? ckpt + 1 : lo;
-    int64_t blocking = halt >= 0 ? halt : next;
+    /* Without a halt record the partition waits on the first event after
+     * the checkpoint: on a transactional topic checkpoint + 1 may be a
+     * commit marker or an aborted record, which no worker ever sees. */
+    int64_t blocking = halt >= 0 ? halt : next, first = -1;
+    if (!e && halt < 0 && next < hi &&
+        first_event(rk, topic, partition, next, hi, &first) == 1)
+        blocking = first;
     info->prev = ckpt;
     info->blocking = blocking;
     if (e)
@@ -285,6 +314,15 @@ sf_err_t sf_admin_skip(const sf_config_t *cfg, const sf_pconf_t *pc,
                       "%s/%" PRId32 ": offset %" PRId64 " is already applied "
                       "(checkpoint %" PRId64 "); nothing changed", topic,
                       partition, offset, ckpt);
+    } else if (!force && halt < 0 && !stopped_at(r, pc->name, topic,
+                                                  partition, blocking)) {
+        /* nothing recorded as blocking it: a healthy event */
+        e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                      "%s/%" PRId32 ": nothing blocks the partition (no "
+                      "failed event recorded, no worker stopped at %" PRId64
+                      "); skipping would pass a healthy event; nothing "
+                      "changed (--force to pass it anyway)", topic,
+                      partition, blocking);
     } else if (offset != blocking && !force) {
         e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                       "%s/%" PRId32 ": offset %" PRId64 " is not the event "
@@ -292,7 +330,10 @@ sf_err_t sf_admin_skip(const sf_config_t *cfg, const sf_pconf_t *pc,
                       "would also pass the %" PRId64 " unapplied event(s) "
                       "before it; nothing changed (--force to pass them "
                       "all)", topic, partition, offset, blocking,
-                      halt >= 0 ? ", its halt record" : ", checkpoint + 1",
+                      halt >= 0       ? ", its halt record"
+                      : blocking == next ? ", checkpoint + 1"
+                                         : ", the first event after the "
+                                           "checkpoint",
                       offset > blocking ? offset - blocking : 0);
     } else {
         e = sf_redis_ckpt_advance(r, pc->name, topic, partition, -1, offset,

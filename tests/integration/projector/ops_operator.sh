@@ -77,12 +77,16 @@ expect_eq "events after the skipped poison" "$(rcli hget "$ID:c" B)" 2
 stop w TERM
 "$PROJ" rebuild -c "$WORK/c.yaml" "$P" >"$WORK/rb2.log" 2>&1 || fail "rebuild after skips: $(tail -2 "$WORK/rb2.log")"
 expect_eq "rebuilt view" "$(rcli hget "$ID:c" A) $(rcli hget "$ID:c" B)" "2 2"
+# nothing blocks the partition: a skip would pass a healthy event
+good c B | publish "$T"                                       # 6
+refused 1 "of a healthy event (nothing blocks the partition)" "$P" -t "$T" -p 0 -o 6
+grep -q "nothing blocks the partition" "$WORK/skip.log" || fail "refusal unclear: $(tail -1 "$WORK/skip.log")"
 log "skip and rebuild of on_error: stop: ok"
 
 # --- status: a committed offset ahead of the checkpoint hides nothing ---
-rcli set "sf:$P:ckpt:$T:0" 3 >/dev/null     # Redis lost the last two
+rcli set "sf:$P:ckpt:$T:0" 3 >/dev/null     # Redis lost the last two applied (4, 5); 6 waits
 out=$(status_of "$P")
-grep -q "total lag 2$" <<<"$out" || fail "lag hidden by the committed offset: $out"
+grep -q "total lag 3$" <<<"$out" || fail "lag hidden by the committed offset: $out"
 
 # --- pause / resume ------------------------------------------------------
 good u A | publish "$U"
