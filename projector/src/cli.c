@@ -345,6 +345,9 @@ static int cmd_run(const opts_t *o) {
     sf_config_t *cfg = NULL;
     sf_catalog_t *cat = NULL;
     sf_metrics_t *m = NULL;
+    /* First of all: a SIGTERM while the workers start (a supervisor
+     * stopping a unit that just started) stops them cleanly, exit 0. */
+    install_signals();
     int rc = load("run", o, &cfg);
     if (rc)
         return rc;
@@ -394,7 +397,6 @@ static int cmd_run(const opts_t *o) {
             goto out2;
         }
     }
-    install_signals();
     for (size_t i = 0; i < njobs; i++)
         pthread_create(&jobs[i].th, NULL, job_main, &jobs[i]);
     for (size_t i = 0; i < njobs; i++)
