@@ -319,8 +319,17 @@ static sf_err_t int_in(ctx_t *x, yaml_node_t *n, long long lo, long long hi,
     errno = 0;
     v = strtoll(txt, &end, 10);
     if (*end || errno) {
-        e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
-                        "expected an integer, got \"%s\"", txt);
+        /* a value from ${VAR} or ${file:...} may be a secret put in the
+         * wrong place: never shown */
+        int subst = n->type == YAML_SCALAR_NODE &&
+                    strstr((const char *)n->data.scalar.value, "${");
+        e = subst ? sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG,
+                                "expected an integer (the substituted value "
+                                "is not shown)")
+                  : sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG,
+                                "expected an integer, got \"%s\"", txt);
         free(txt);
         return e;
     }
