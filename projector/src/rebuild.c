@@ -61,6 +61,13 @@ typedef struct rb {
     const char **all_topic;
     int32_t *all_part;
     int64_t *all_tok;
+    /* this rebuild's marker (lifecycle.h): every destructive step is
+     * conditional on sf:<p>:rebuild still holding it */
+    char marker_key[512];
+    const char *marker;
+    int keep_marker; /* failed with the view not the fold of a prefix of
+                        each partition: the marker must stay */
+    int lost_marker; /* another rebuild replaced the marker */
 } rb_t;
 
 static int may_clear(void *opaque, const char *key, size_t len) {
@@ -79,8 +86,9 @@ static sf_err_t clear_pattern(rb_t *r, const char *pat, int64_t *deleted,
                                  errstr_size);
     if (e)
         return e;
-    e = sf_redis_clear_filtered(r->redis, pat, may_clear, g, deleted, spared,
-                                errstr, errstr_size);
+    e = sf_redis_clear_guarded(r->redis, pat, may_clear, g, r->marker_key,
+                               r->marker, deleted, spared, errstr,
+                               errstr_size);
     sf_glob_destroy(g);
     return e;
 }
@@ -195,13 +203,25 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
             count_ok(r, &q, &res);
             return SF_OK;
         case SF_APPLY_EVENT_FAILED:
-            if (r->pc->on_error_stop || !res.recorded)
+            /* an on_error: stop event the operator skipped live (`skip`)
+             * is passed here too: its applied commands stay, as live */
+            if (r->pc->on_error_stop && res.recorded &&
+                sf_skiprec_seen_at(r->ctl, r->pc->name, p->tp.topic,
+                                   p->tp.partition, res.bad_offset))
+                sf_log("info", "projection=%s topic=%s partition=%" PRId32
+                       " offset=%" PRId64 " msg=\"rebuild: event skipped "
+                       "by the operator failed in redis again, passed as "
+                       "live\"", r->pc->name, p->tp.topic, p->tp.partition,
+                       res.bad_offset);
+            else if (r->pc->on_error_stop || !res.recorded) {
+                r->keep_marker = 1;
                 return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                                  "%s/%" PRId32 "/%" PRId64 ": redis: %s%s",
                                  p->tp.topic, p->tp.partition,
                                  res.bad_offset, what,
                                  res.recorded ? " (on_error: stop)"
                                               : " (progress not recorded)");
+            }
             r->st->poison++;
             r->st->applied += res.applied;
             sf_log("warn",
@@ -221,7 +241,8 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
             /* our own earlier call whose reply was lost moves it within
              * the batch; anything else is someone else writing */
             if (++mismatches > 3 || res.ckpt > b->last_offset ||
-                res.ckpt < p->sent_ckpt)
+                res.ckpt < p->sent_ckpt) {
+                r->keep_marker = 1;
                 return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                                  "%s/%" PRId32 ": checkpoint %" PRId64
                                  " where %" PRId64 " was expected: something "
@@ -229,6 +250,7 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
                                  "rebuild again",
                                  p->tp.topic, p->tp.partition, res.ckpt,
                                  p->sent_ckpt);
+            }
             p->sent_ckpt = res.ckpt;
             continue;
         case SF_APPLY_FENCED:
@@ -244,6 +266,60 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
                              p->tp.topic, p->tp.partition, res.msg);
         }
     }
+}
+
+/* After a lost connection or a failed result, the batches p still holds
+ * (older, then p->batch) are all that can be re-applied: Redis' checkpoint
+ * must lie within them, from just before the first held event to the last
+ * one.  Below: Redis lost writes of batches already confirmed (restarted
+ * from an older snapshot, failed over to a replica that lagged), and
+ * re-applying the held ones would leave a gap that the compare-and-set
+ * cannot see.  Above: Redis holds a checkpoint this rebuild never wrote
+ * (an older state from before the clear).  Either way the view is not the
+ * fold of the log: fail, keeping the marker so that workers wait. */
+static sf_err_t held_covers(rb_t *r, rpart_t *p, const sf_batch_t *older,
+                            char *errstr, size_t errstr_size) {
+    int64_t first = older->nevents ? older->first_offset
+                                   : p->batch->first_offset;
+    int64_t last = p->batch->nevents ? p->batch->last_offset
+                                     : older->last_offset;
+    if (p->sent_ckpt >= first - 1 && p->sent_ckpt <= last)
+        return SF_OK;
+    r->keep_marker = 1;
+    return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                     "%s/%" PRId32 ": after a lost redis connection the "
+                     "checkpoint is %" PRId64 " but this rebuild holds only "
+                     "offsets %" PRId64 "..%" PRId64 " to re-apply: redis "
+                     "lost writes (restarted from an older state?) and the "
+                     "view has a gap; run the rebuild again with --force",
+                     p->tp.topic, p->tp.partition, p->sent_ckpt, first,
+                     last);
+}
+
+/* At the end of the replay every partition's checkpoint must be the last
+ * offset this rebuild applied: anything else means Redis lost (or someone
+ * else made) writes after their replies were read. */
+static sf_err_t verify_end(rb_t *r, char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < r->nparts; i++) {
+        rpart_t *p = &r->parts[i];
+        int64_t ck = -1;
+        sf_err_t e = sf_redis_ckpt_get(r->redis, r->pc->name, p->tp.topic,
+                                       p->tp.partition, &ck, errstr,
+                                       errstr_size);
+        if (e)
+            return e;
+        if (ck != p->sent_ckpt) {
+            r->keep_marker = 1;
+            return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                             "%s/%" PRId32 ": the replay ended at offset "
+                             "%" PRId64 " but redis' checkpoint is %" PRId64
+                             ": redis lost writes (or something else wrote) "
+                             "during the rebuild; run the rebuild again "
+                             "with --force",
+                             p->tp.topic, p->tp.partition, p->sent_ckpt, ck);
+        }
+    }
+    return SF_OK;
 }
 
 /* Reads n replies into res; 1 in *bad when one is not OK. */
@@ -336,6 +412,8 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
             e = sf_redis_ckpt_get(r->redis, r->pc->name, p->tp.topic,
                                   p->tp.partition, &p->sent_ckpt, errstr,
                                   errstr_size);
+            if (!e)
+                e = held_covers(r, p, older, errstr, errstr_size);
             if (!e && older->nevents)
                 e = apply_sync(r, p, older, errstr, errstr_size);
             if (!e && p->batch->nevents)
@@ -517,6 +595,8 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     if (!e)
         e = flush(r, 1, errstr, errstr_size);
     SF_ASSERT(e || !r->inflight); /* the final flush waits for all */
+    if (!e)
+        e = verify_end(r, errstr, errstr_size);
     free(r->freq);
     free(r->fres2);
     r->freq = NULL;
@@ -570,6 +650,23 @@ static sf_err_t check_topics(rb_t *r, const sf_rebuild_opts_t *o,
     return SF_OK;
 }
 
+/* SF_ERR_FENCED unless the rebuild marker is still this rebuild's. */
+static sf_err_t still_ours(rb_t *r, char *errstr, size_t errstr_size) {
+    int found = 0;
+    char held[256] = "";
+    char tmp[256];
+    sf_err_t e = sf_life_rebuild_marker(r->redis, r->pc->name, &found, held,
+                                        sizeof(held), tmp, sizeof(tmp));
+    if (e || (found && !strcmp(held, r->marker)))
+        return e;
+    r->lost_marker = 1;
+    return sf_seterr(errstr, errstr_size, SF_ERR_FENCED,
+                     "projection %s: the rebuild marker %s is no longer this "
+                     "rebuild's (now \"%s\"): another rebuild took over; "
+                     "this one stops",
+                     r->pc->name, r->marker_key, found ? held : "");
+}
+
 sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                         const sf_catalog_t *cat, const sf_rebuild_opts_t *o,
                         sf_rebuild_progress_fn progress,
@@ -590,7 +687,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     size_t ntp = 0;
     sf_topic_identity_t *ids = NULL;
     char marker[256];
-    int marked = 0, clearing = 0;
+    int marked = 0, clearing = 0, touched = 0;
 /* metadata first: list_groups then finds the brokers up (it can
      * otherwise wait a second for their state) */
     if ((e = sf_kmeta_partitions(r.rk, pc->topics, pc->ntopics, 1, &tps, &ntp,
@@ -611,6 +708,9 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     if ((e = check_topics(&r, o, ids, errstr, errstr_size)))
         goto out;
     sf_life_marker_text(marker, sizeof(marker));
+    r.marker = marker;
+    sf_redis_key(r.marker_key, sizeof(r.marker_key), pc->name, "rebuild",
+                 NULL, 0);
     if ((e = sf_life_rebuild_begin(r.redis, pc->name, marker, o->force,
                                    errstr, errstr_size)))
         goto out;
@@ -649,6 +749,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                                  o->as_of_ms, stop, errstr, errstr_size)))
         goto out;
     /* 1. fence: from here on no stale worker writes. */
+    if ((e = still_ours(&r, errstr, errstr_size)))
+        goto out;
     for (size_t i = 0; i < ntp && !e; i++)
         e = sf_redis_epoch_bump(r.redis, pc->name, tps[i].topic,
                                 tps[i].partition, &r.parts[i].token, errstr,
@@ -671,6 +773,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
            pc->name, sf_mono_s() - t0);
     /* 2. clear the view and the checkpoints. */
     clearing = 1;
+    touched = 1;
     if (progress)
         progress(opaque, "clear", st);
     if (!sf_rules_nkeys(pc->rules))
@@ -698,8 +801,9 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                          tps[i].partition);
             sf_redis_key(hk, sizeof(hk), pc->name, "halt", tps[i].topic,
                          tps[i].partition);
-            e = sf_redis_cmd(r.redis, NULL, errstr, errstr_size,
-                             "UNLINK %s %s", ck, hk);
+            const char *both[2] = {ck, hk};
+            e = sf_redis_unlink_guarded(r.redis, r.marker_key, marker, 2,
+                                        both, NULL, errstr, errstr_size);
         }
     }
     /* the checkpoints to come belong to the topics as they are now */
@@ -733,7 +837,28 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         progress(opaque, "done", st);
 out:
     st->seconds = sf_mono_s() - t0;
-    if (marked && clearing) {
+    if (marked && e == SF_ERR_FENCED) {
+        char ferr[256];
+        (void)still_ours(&r, ferr, sizeof(ferr)); /* sets lost_marker */
+    }
+    if (touched && e == SF_ERR_REDIS)
+        r.keep_marker = 1; /* what Redis holds now is unknown */
+    if (r.lost_marker) {
+        sf_log("error", "projection=%s msg=\"another rebuild replaced this "
+               "rebuild's marker (rebuild --force): this one stopped without "
+               "touching the view or the marker any more\"", pc->name);
+    } else if (marked && r.keep_marker) {
+        char merr[256];
+        int ours = 0;
+        if (sf_life_rebuild_keep(r.redis, pc->name, marker, &ours, merr,
+                                 sizeof(merr)))
+            ours = 0;
+        sf_log("error", "projection=%s msg=\"rebuild failed with the view "
+               "incomplete: %s; workers wait until a rebuild completes "
+               "(sf-projector rebuild --force)\"", pc->name,
+               ours ? "the rebuild marker stays"
+                    : "the rebuild marker could not be kept");
+    } else if (marked && clearing) {
         sf_log("error", "projection=%s msg=\"rebuild stopped while clearing "
                "the view: the rebuild marker stays, so workers keep waiting; "
                "run the rebuild again with --force\"", pc->name);
