@@ -30,6 +30,7 @@ typedef struct rpart {
     sf_batch_t bufs[2]; /* being filled / in flight (double buffering) */
     sf_batch_t *batch;  /* the one being filled */
     int64_t sent_ckpt;  /* checkpoint the next batch sent expects */
+    int64_t start;      /* offset the replay (re)starts from */
 } rpart_t;
 
 typedef struct rb {
@@ -68,6 +69,8 @@ typedef struct rb {
     int keep_marker; /* failed with the view not the fold of a prefix of
                         each partition: the marker must stay */
     int lost_marker; /* another rebuild replaced the marker */
+    int restart;     /* Redis lost replayed writes: replay again from its
+                        checkpoints (see held_covers) */
 } rb_t;
 
 static int may_clear(void *opaque, const char *key, size_t len) {
@@ -285,6 +288,32 @@ static sf_err_t held_covers(rb_t *r, rpart_t *p, const sf_batch_t *older,
                                      : older->last_offset;
     if (p->sent_ckpt >= first - 1 && p->sent_ckpt <= last)
         return SF_OK;
+    if (p->sent_ckpt < first - 1) {
+        /* the clear record (sf:<p>:cleared = this marker, written right
+         * after the clear) tells a Redis that lost part of the replay (it
+         * holds the clear: replay again from its checkpoints) from one
+         * that went back to before the clear (fail) */
+        char key[512];
+        redisReply *rep = NULL;
+        sf_redis_key(key, sizeof(key), r->pc->name, "cleared", NULL, 0);
+        sf_err_t e = sf_redis_cmd(r->redis, &rep, errstr, errstr_size,
+                                  "GET %s", key);
+        if (e)
+            return e;
+        int cleared = rep->type == REDIS_REPLY_STRING &&
+                      !strcmp(rep->str, r->marker);
+        freeReplyObject(rep);
+        if (cleared) {
+            sf_log("warn", "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"rebuild: redis lost replayed writes (checkpoint "
+                   "%" PRId64 ", held batches from %" PRId64 "): replaying "
+                   "again from redis' checkpoints\"", r->pc->name,
+                   p->tp.topic, p->tp.partition, p->sent_ckpt, first);
+            r->restart = 1;
+            return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                             "replay restarts");
+        }
+    }
     r->keep_marker = 1;
     return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                      "%s/%" PRId32 ": after a lost redis connection the "
@@ -441,7 +470,7 @@ static rpart_t *find(rb_t *r, const char *topic, int32_t partition) {
     return NULL;
 }
 
-static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
+static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
                        sf_rebuild_progress_fn progress,
                        sf_rebuild_poison_fn poison, void *opaque,
                        volatile sig_atomic_t *stop, char *errstr,
@@ -451,12 +480,12 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     size_t live = 0;
     for (size_t i = 0; i < r->nparts; i++) {
         rpart_t *p = &r->parts[i];
-        if (p->tp.hi <= p->tp.lo) {
+        if (p->done || p->start >= p->tp.hi) {
             p->done = 1;
             continue;
         }
         rd_kafka_topic_partition_list_add(l, p->tp.topic, p->tp.partition)
-            ->offset = p->tp.lo;
+            ->offset = p->start;
         live++;
     }
     rd_kafka_resp_err_t kerr = rd_kafka_assign(r->rk, l);
@@ -610,6 +639,50 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     return e;
 }
 
+/* The replay; restarted (a few times at most) from Redis' checkpoints
+ * when Redis lost replayed writes after the clear (held_covers). */
+static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
+                       sf_rebuild_progress_fn progress,
+                       sf_rebuild_poison_fn poison, void *opaque,
+                       volatile sig_atomic_t *stop, char *errstr,
+                       size_t errstr_size) {
+    for (int round = 0;; round++) {
+        r->restart = 0;
+        sf_err_t e = replay_once(r, o, progress, poison, opaque, stop,
+                                 errstr, errstr_size);
+        if (!e || !r->restart)
+            return e;
+        if (round >= 4) {
+            r->keep_marker = 1;
+            return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                             "redis lost replayed writes %d times: the "
+                             "view is incomplete; run the rebuild again "
+                             "with --force once redis is stable",
+                             round + 1);
+        }
+        r->inflight = 0;
+        r->pending = 0;
+        e = SF_OK;
+        int64_t done = 0;
+        for (size_t i = 0; !e && i < r->nparts; i++) {
+            rpart_t *p = &r->parts[i];
+            sf_batch_reset(&p->bufs[0]);
+            sf_batch_reset(&p->bufs[1]);
+            p->batch = &p->bufs[0];
+            e = sf_redis_ckpt_get(r->redis, r->pc->name, p->tp.topic,
+                                  p->tp.partition, &p->sent_ckpt, errstr,
+                                  errstr_size);
+            p->start = p->sent_ckpt + 1 > p->tp.lo ? p->sent_ckpt + 1
+                                                   : p->tp.lo;
+            p->done = p->start >= p->tp.hi;
+            done += p->start - p->tp.lo;
+        }
+        if (e)
+            return e;
+        r->st->done = r->st->applied = done;
+    }
+}
+
 /* Each topic as it is now (ids[i]), compared with what the projection
  * recorded: a recreated topic is what a rebuild is for (logged); a changed
  * partition count is refused unless accepted (identity.h says why). */
@@ -737,6 +810,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         sf_batch_init(&r.parts[i].bufs[0]);
         sf_batch_init(&r.parts[i].bufs[1]);
         r.parts[i].batch = &r.parts[i].bufs[0];
+        r.parts[i].start = tps[i].lo;
         st->total += tps[i].hi - tps[i].lo;
     }
     sf_log("debug", "projection=%s msg=\"rebuild: %zu partitions, %" PRId64
@@ -805,6 +879,13 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
             e = sf_redis_unlink_guarded(r.redis, r.marker_key, marker, 2,
                                         both, NULL, errstr, errstr_size);
         }
+    }
+    /* the record that this rebuild's clear is complete (held_covers) */
+    if (!e) {
+        char key[512];
+        sf_redis_key(key, sizeof(key), pc->name, "cleared", NULL, 0);
+        e = sf_redis_cmd(r.redis, NULL, errstr, errstr_size, "SET %s %s",
+                         key, marker);
     }
     /* the checkpoints to come belong to the topics as they are now */
     for (size_t i = 0; !e && i < pc->ntopics; i++)
