@@ -318,11 +318,16 @@ static sf_err_t held_covers(rb_t *r, rpart_t *p, const sf_batch_t *older,
     return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                      "%s/%" PRId32 ": after a lost redis connection the "
                      "checkpoint is %" PRId64 " but this rebuild holds only "
-                     "offsets %" PRId64 "..%" PRId64 " to re-apply: redis "
-                     "lost writes (restarted from an older state?) and the "
-                     "view has a gap; run the rebuild again with --force",
-                     p->tp.topic, p->tp.partition, p->sent_ckpt, first,
-                     last);
+                     "offsets %" PRId64 "..%" PRId64 " to re-apply: %s; "
+                     "the view is not the fold of the log, run the rebuild "
+                     "again with --force",
+                     p->tp.topic, p->tp.partition, p->sent_ckpt, first, last,
+                     p->sent_ckpt > last
+                         ? "redis holds a checkpoint this rebuild never "
+                           "wrote (it came back with a state from before "
+                           "the clear?)"
+                         : "redis lost writes of this rebuild, its clear "
+                           "included");
 }
 
 /* At the end of the replay every partition's checkpoint must be the last
