@@ -4,7 +4,7 @@
  *
  * Keys (under the projection's bookkeeping prefix, see redis_sink.h):
  *   sf:<p>:rebuild     present while a rebuild owns the whole projection:
- *                      "<host> pid <pid> since <RFC 3339 time>"
+ *                      "<host> pid <pid> since <RFC 3339 time> id <random hex>"
  *   sf:<p>:generation  number of rebuilds ever started (INCR)
  *   sf:<p>:epoch:<topic>:<partition>, sf:<p>:ckpt:<topic>:<partition>
  *                      as in redis_sink.h

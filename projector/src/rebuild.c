@@ -356,6 +356,18 @@ static sf_err_t verify_end(rb_t *r, char *errstr, size_t errstr_size) {
     return SF_OK;
 }
 
+/* Re-applies a held batch after a lost connection or a failed result:
+ * one Redis' checkpoint already covers (its reply was lost) is done. */
+static sf_err_t reapply(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
+                        size_t errstr_size) {
+    if (p->sent_ckpt >= b->last_offset) {
+        r->st->applied += (int64_t)b->nevents;
+        sf_batch_reset(b);
+        return SF_OK;
+    }
+    return apply_sync(r, p, b, errstr, errstr_size);
+}
+
 /* Reads n replies into res; 1 in *bad when one is not OK. */
 static sf_err_t read_set(rb_t *r, size_t n, sf_apply_req_t *reqs,
                          sf_apply_res_t *res, int *bad, char *errstr,
@@ -449,9 +461,9 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
             if (!e)
                 e = held_covers(r, p, older, errstr, errstr_size);
             if (!e && older->nevents)
-                e = apply_sync(r, p, older, errstr, errstr_size);
+                e = reapply(r, p, older, errstr, errstr_size);
             if (!e && p->batch->nevents)
-                e = apply_sync(r, p, p->batch, errstr, errstr_size);
+                e = reapply(r, p, p->batch, errstr, errstr_size);
         }
         if (e)
             return e;
