@@ -427,6 +427,9 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
         e = sf_redis_apply_send(r->redis, r->pc->name, n, r->freq + np,
                                 errstr, errstr_size);
     if (e == SF_ERR_REDIS) {
+        sf_log("warn", "projection=%s msg=\"rebuild: redis connection "
+               "lost, re-applying synchronously\" error=\"%s\"",
+               r->pc->name, errstr);
         bad = 2;
         e = SF_OK;
     }

@@ -6,6 +6,8 @@
 #     clear): the rebuild notices that its checkpoint is below the batches it
 #     still holds and replays again from Redis' checkpoint; the view ends
 #     equal to the fold, exit 0, marker gone.
+#  1b. Redis resets the rebuild's connections (CLIENT KILL) twice: replies
+#     of applied batches are lost; the rebuild goes on, view = fold.
 #  2. Redis comes back with a snapshot from before the rebuild (the old view
 #     and its old checkpoint): the rebuild fails with one error line (no
 #     abort), and the rebuild marker is there again so workers wait.
@@ -101,6 +103,21 @@ expect_eq "rebuild exit after redis lost replayed writes" "$RBRC" 0
 grep -q "replaying again from redis' checkpoints" "$WORK/rb1.log" \
   || fail "the rebuild did not say it replayed again"
 expect_eq "view after the lost writes" "$(r get "$ID:events") $(ckpt) $(r exists "sf:$P:rebuild")" "$N $(( N - 1 )) 0"
+
+# --- 1b. connections reset, nothing lost ----------------------------------
+# replies of applied batches are lost with the connection: the rebuild must
+# skip what Redis' checkpoint covers, not re-send it below the checkpoint
+rebuild_bg rb1b "$WORK/c.yaml" "$P" --batch 10
+for _ in $(seq 1 3000); do c=$(ckpt); [ "$c" != $(( N - 1 )) ] && break; sleep 0.01; done
+until_ckpt 3000 "$RBPID"
+kill -STOP "$RBPID"; r client kill type normal >/dev/null; kill -CONT "$RBPID"
+until_ckpt 9000 "$RBPID"
+kill -STOP "$RBPID"; r client kill type normal >/dev/null; kill -CONT "$RBPID"
+rebuild_wait
+grep -q "invariant" "$WORK/rb1b.log" && fail "the rebuild hit an assertion: $(grep invariant "$WORK/rb1b.log")"
+expect_eq "rebuild exit after connection resets" "$RBRC" 0
+grep -q "connection lost" "$WORK/rb1b.log" || fail "the connection resets were not seen (test did not exercise them)"
+expect_eq "view after connection resets" "$(r get "$ID:events") $(ckpt) $(r exists "sf:$P:rebuild")" "$N $(( N - 1 )) 0"
 
 # --- 2. Redis goes back to before the rebuild ----------------------------
 r save >/dev/null                                  # old view, old checkpoint
