@@ -578,7 +578,8 @@ static sf_err_t unlink_keys(sf_redis_t *r, const char *guard_key,
         e = sf_seterr(errstr, errstr_size, SF_ERR_FENCED,
                       "%s no longer holds \"%s\": another owner took over, "
                       "nothing more was deleted",
-                      guard_key, guard_val);
+                      guard_key ? guard_key : "the guard",
+                      guard_val ? guard_val : "");
     else if (!e)
         *deleted += u->integer;
     freeReplyObject(u);
