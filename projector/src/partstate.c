@@ -28,7 +28,6 @@ size_t sf_part_clear(sf_part_t *p) {
         free(p->recs[i].reason);
     }
     p->nrecs = 0;
-    p->dlq_done = 0;
     sf_batch_reset(&p->batch);
     return n;
 }
@@ -58,7 +57,7 @@ sf_err_t sf_part_keep(sf_part_t *p, rd_kafka_message_t *m,
         return SF_ERR_NOMEM;
     p->recs[p->nrecs].msg = m;
     p->recs[p->nrecs].reason = r;
-    p->recs[p->nrecs].dlq_sent = 0;
+    p->recs[p->nrecs].dlq = SF_DLQ_NONE;
     p->nrecs++;
     return SF_OK;
 }
@@ -67,6 +66,13 @@ void sf_part_set_state(sf_part_t *p, sf_part_state_t s) {
     if (p->state != s)
         p->since = sf_mono_s();
     p->state = s;
+}
+
+int sf_part_dlq_complete(const sf_part_t *p) {
+    for (size_t k = 0; k < p->nrecs; k++)
+        if (p->recs[k].reason && p->recs[k].dlq != SF_DLQ_PARKED)
+            return 0;
+    return 1;
 }
 
 const char *sf_part_state_name(sf_part_state_t s) {

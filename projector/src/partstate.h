@@ -37,11 +37,20 @@ typedef enum sf_part_state {
     SF_PART_STOPPED  /* refused for good (identity, partition count) */
 } sf_part_state_t;
 
+/* Where a poison record's dead letter stands.  The state lives with the
+ * record (not the partition), so it cannot outlive the batch: a record
+ * kept later starts at SF_DLQ_NONE whatever happened to earlier ones. */
+typedef enum sf_dlq_state {
+    SF_DLQ_NONE = 0,  /* not dead-lettered yet */
+    SF_DLQ_DELIVERED, /* the DLQ producer confirmed it; not yet recorded */
+    SF_DLQ_PARKED     /* delivered and recorded (now or by an earlier run) */
+} sf_dlq_state_t;
+
 /* One consumed record and, when it is poison, why (owned). */
 typedef struct sf_part_rec {
     rd_kafka_message_t *msg; /* owned: destroyed by sf_part_clear() */
     char *reason;            /* non-NULL: dead-letter with this reason */
-    unsigned char dlq_sent;  /* 1: dead-lettered now, 2: by an earlier run */
+    unsigned char dlq;       /* sf_dlq_state_t; only meaningful with reason */
 } sf_part_rec_t;
 
 typedef struct sf_part {
@@ -56,7 +65,6 @@ typedef struct sf_part {
     sf_batch_t batch;
     sf_part_rec_t *recs; /* every record of the batch, in offset order */
     size_t nrecs, cap;
-    int dlq_done;
     double t0; /* monotonic time of the batch's first event */
     struct sf_part *retired_next; /* worker's list of retired parts */
 } sf_part_t;
@@ -71,6 +79,12 @@ void sf_part_free(sf_part_t *p);
 sf_err_t sf_part_keep(sf_part_t *p, rd_kafka_message_t *m,
                       const char *reason);
 void sf_part_set_state(sf_part_t *p, sf_part_state_t s);
+/* 1 when every poison record of the batch is SF_DLQ_PARKED: the one
+ * condition under which the batch may be applied, since applying it moves
+ * the checkpoint past all its records.  The invariant it serves: the
+ * checkpoint never passes a record that was neither applied nor
+ * dead-lettered (nor skipped by the operator). */
+int sf_part_dlq_complete(const sf_part_t *p);
 /* Batches of this partition may be applied. */
 static inline int sf_part_writable(const sf_part_t *p) {
     return p->state == SF_PART_ACTIVE;

@@ -335,11 +335,16 @@ static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...) {
     w->fatal_err = e;
 }
 
-/* Dead-letters every pending poison record, confirmed.  0 when done, -1
- * when stopping before it could be done (or a record cannot be parked at
- * all: then the worker stops like on_error: stop).  Records are collected
- * again each round because the back-off polls the consumer, and a
- * rebalance there may take partitions (and their records) away. */
+/* Dead-letters every pending poison record of the writable partitions,
+ * confirmed, and records it (SF_DLQ_PARKED).  0 when done, -1 when
+ * stopping before it could be done (or a record cannot be parked at all:
+ * then the worker stops like on_error: stop); the caller then drops the
+ * batches, so nothing is checkpointed past an unparked record.  Each
+ * record carries its own state: a partition that had nothing to
+ * dead-letter in one flush owes its later poison records their dead
+ * letters all the same.  Records are collected again each round because
+ * the back-off polls the consumer, and a rebalance there may take
+ * partitions (and their records) away. */
 static int dlq_pending(sf_worker_t *w) {
     char err[1024];
     sf_dlq_item_t *items = NULL;
@@ -351,13 +356,13 @@ static int dlq_pending(sf_worker_t *w) {
         size_t n = 0;
         for (size_t i = 0; i < w->nparts; i++) {
             part_t *p = w->parts[i];
-            if (p->dlq_done || !sf_part_writable(p))
+            if (!sf_part_writable(p))
                 continue;
             for (size_t k = 0; k < p->nrecs; k++) {
-                if (!p->recs[k].reason || p->recs[k].dlq_sent)
+                if (!p->recs[k].reason || p->recs[k].dlq != SF_DLQ_NONE)
                     continue;
                 if (sf_dlqrec_seen(w->redis, w->name, p->recs[k].msg)) {
-                    p->recs[k].dlq_sent = 2; /* an earlier run parked it */
+                    p->recs[k].dlq = SF_DLQ_PARKED; /* by an earlier run */
                     continue;
                 }
                 if (n == cap) {
@@ -380,6 +385,13 @@ static int dlq_pending(sf_worker_t *w) {
         sf_err_t e = n ? sf_dlq_send(w->dlq, items, n, 10000, err,
                                      sizeof(err))
                        : SF_OK;
+        for (size_t j = 0; !e && j < n; j++)
+            if (!items[j].done) /* never counted as parked: try again */
+                e = sf_seterr(err, sizeof(err), SF_ERR_KAFKA,
+                              "dlq: %s/%" PRId32 "/%" PRId64
+                              " not confirmed delivered",
+                              rd_kafka_topic_name(items[j].m->rkt),
+                              items[j].m->partition, items[j].m->offset);
         for (size_t j = 0; j < n; j++) {
             if (!items[j].done)
                 continue;
@@ -387,7 +399,7 @@ static int dlq_pending(sf_worker_t *w) {
                 part_t *p = w->parts[i];
                 for (size_t k = 0; k < p->nrecs; k++)
                     if (p->recs[k].msg == items[j].m) {
-                        p->recs[k].dlq_sent = 1;
+                        p->recs[k].dlq = SF_DLQ_DELIVERED;
                         if (items[j].level)
                             sf_log("warn",
                                    "projection=%s topic=%s partition=%" PRId32
@@ -430,14 +442,15 @@ static int dlq_pending(sf_worker_t *w) {
         return rc;
     for (size_t i = 0; i < w->nparts; i++) {
         part_t *p = w->parts[i];
-        if (p->dlq_done || !sf_part_writable(p))
+        if (!sf_part_writable(p))
             continue;
         uint64_t n = 0;
         for (size_t k = 0; k < p->nrecs; k++)
-            if (p->recs[k].reason && p->recs[k].dlq_sent == 1) {
+            if (p->recs[k].reason && p->recs[k].dlq == SF_DLQ_DELIVERED) {
                 char q[600];
                 n++;
                 sf_dlqrec_add(w->redis, w->name, p->recs[k].msg);
+                p->recs[k].dlq = SF_DLQ_PARKED;
                 sf_log("warn",
                        "projection=%s topic=%s partition=%" PRId32
                        " offset=%" PRId64 " dlq=%s.dlq reason=%s",
@@ -446,7 +459,6 @@ static int dlq_pending(sf_worker_t *w) {
             }
         if (n)
             M(dead_lettered, w->name, n);
-        p->dlq_done = 1;
     }
     return 0;
 }
@@ -644,6 +656,23 @@ static int ensure_cap(sf_worker_t *w, size_t n) {
     return 0;
 }
 
+/* A writable partition whose batch holds a poison record that is not
+ * parked: dlq_pending() returned done without it, which it must not.  The
+ * batch is never applied (that would checkpoint past the record); it is
+ * dropped and the partition re-read from the checkpoint, so the record
+ * meets dlq_pending() again. */
+static void dlq_unparked(sf_worker_t *w, part_t *p) {
+    M(error, w->name, SF_ERR_STATE);
+    sf_log("error",
+           "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
+           " msg=\"batch holds a poison record that is not dead-lettered: "
+           "not applied, re-reading from the checkpoint\"",
+           w->name, p->topic, p->partition, p->batch.first_offset);
+    part_clear(w, p);
+    p->next = p->ckpt >= 0 ? p->ckpt + 1 : -1;
+    seek_part(w, p, p->next);
+}
+
 /* Applies every partition's batch (one apply script each, pipelined) and
  * reacts to each typed result; see redis_sink.h.  Outages and "not now"
  * refusals are retried with the back-off policy; deterministic failures
@@ -655,10 +684,11 @@ static void flush(sf_worker_t *w) {
     char err[512];
     sf_backoff_t bo;
     sf_backoff_init(&bo, 100, 5000);
-    if (dlq_pending(w) < 0)
-        goto drop;
     for (;;) {
         size_t n = 0;
+        /* every round: a retry below may have polled the consumer */
+        if (dlq_pending(w) < 0)
+            goto drop; /* stopping, or a record cannot be parked */
         if (ensure_cap(w, w->nparts)) {
             set_fatal(w, SF_ERR_NOMEM, "out of memory");
             goto drop;
@@ -669,6 +699,10 @@ static void flush(sf_worker_t *w) {
                 continue;
             if (!sf_part_writable(p)) {
                 part_clear(w, p);
+                continue;
+            }
+            if (!sf_part_dlq_complete(p)) {
+                dlq_unparked(w, p);
                 continue;
             }
             w->freq[n] = (sf_apply_req_t){&p->batch, p->topic, p->partition,
@@ -689,6 +723,9 @@ static void flush(sf_worker_t *w) {
                 switch (r->status) {
                 case SF_APPLY_OK:
                     SF_ASSERT(p->batch.last_offset >= p->ckpt);
+                    /* the checkpoint just passed every record of the
+                     * batch: each was applied or is parked in the DLQ */
+                    SF_ASSERT(sf_part_dlq_complete(p));
                     p->ckpt = p->batch.last_offset;
                     part_done(w, p, r);
                     break;
