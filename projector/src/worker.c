@@ -77,6 +77,7 @@ struct sf_worker {
     int verify_due;     /* a Kafka error put the log in doubt: verify_topics */
     double last_verify; /* monotonic time of the last verify_topics */
     int held;           /* partitions held until the log is confirmed */
+    double last_verify_log;
     double last_wait_log;
     /* flush scratch */
     sf_apply_req_t *freq;
@@ -1174,9 +1175,13 @@ static int verify_topics(sf_worker_t *w, int thorough) {
         if (e) {
             if (gone || thorough) {
                 unsure = 1;
-                sf_log("warn", "projection=%s topic=%s msg=\"topic identity "
-                       "not confirmed, its partitions wait: %s\"", w->name,
-                       p->topic, err);
+                if (!w->held || w->last_verify - w->last_verify_log >= 60.0) {
+                    w->last_verify_log = w->last_verify;
+                    sf_log("warn", "projection=%s topic=%s msg=\"topic "
+                           "identity not confirmed, nothing is applied until "
+                           "it is (asking again every second): %s\"",
+                           w->name, p->topic, err);
+                }
             }
             continue;
         }
@@ -1219,7 +1224,7 @@ static int verify_topics(sf_worker_t *w, int thorough) {
             return -1;
         }
     }
-    return unsure;
+    return unsure || *w->stop; /* stopping: nothing was confirmed */
 }
 
 /* Drops every batch not applied yet and holds the active partitions at
