@@ -10,7 +10,12 @@
 #  2. the checkpoint is moved past the partition's end by hand (as when
 #     Redis is restored next to another log): the worker must stop with the
 #     offset-range line instead of seeking past the end, and `status` must
-#     flag the checkpoint beyond the end.
+#     flag the checkpoint beyond the end;
+#  3. another owner takes the epoch while the generation stays (what a
+#     zombie's re-take after a Redis rollback does to the rightful owner):
+#     the worker is fenced, does not re-take by itself, applies nothing,
+#     and exits non-zero within about a minute so its supervisor restarts
+#     it; the restart applies the held events once.
 TEST=core_running_log
 . "$(dirname "$0")/core_lib.sh"
 need
@@ -37,16 +42,25 @@ wait_exit() { # wait_exit NAME SECONDS
 
 t1=$(new_topic rlrec 1); p1="rlrec$ID"; NAMES+=("$p1"); rules a
 t2=$(new_topic rlend 1); p2="rlend$ID"; NAMES+=("$p2"); rules b
+t3=$(new_topic rlfen 1); p3="rlfen$ID"; NAMES+=("$p3"); rules c
 config "$WORK/c.yaml" <<CFG
   - {name: "$p1", topics: ["$t1"], rules: "$WORK/a.rules.yaml", batch: {size: 10, time_ms: 10}}
   - {name: "$p2", topics: ["$t2"], rules: "$WORK/b.rules.yaml", batch: {size: 10, time_ms: 10}}
+  - {name: "$p3", topics: ["$t3"], rules: "$WORK/c.rules.yaml", batch: {size: 10, time_ms: 10}}
 CFG
 start w1 "$WORK/c.yaml" "$p1"
 start w2 "$WORK/c.yaml" "$p2"
+start w3 "$WORK/c.yaml" "$p3"
 add A 20 | publish "$t1"
 add A 10 | publish "$t2"
+add A 5 | publish "$t3"
 wait_ckpt "$p1" "$t1" 19
 wait_ckpt "$p2" "$t2" 9
+wait_ckpt "$p3" "$t3" 4
+
+# --- 3. (runs meanwhile) fenced by an owner outside the group -----------
+ep=$(rcli incr "sf:$p3:epoch:$t3:0")
+add B 3 | publish "$t3"
 
 # --- 1. topic recreated under the running worker ------------------------
 "$E2E" drop -t "$t1" >/dev/null 2>&1 || fail "cannot delete $t1"
@@ -84,4 +98,20 @@ s2=$(status_of "$p2")
 printf '%s\n' "$s2" | grep -E "^  $t2 +0 +40 +30 .* ckpt-beyond-end$" >/dev/null \
   || fail "status does not flag the checkpoint beyond the end: $s2"
 log "checkpoint past the end: worker stopped with the range line, status says ckpt-beyond-end"
-echo "2 passed, 0 failed"
+
+grep -q 'msg="fenced: another worker owns the partition' "$WORK/w3.log" \
+  || fail "worker 3 was not fenced: $(tail -n 3 "$WORK/w3.log")"
+expect_eq "epoch while fenced (no re-take by the fenced worker)" "$(rcli get "sf:$p3:epoch:$t3:0")" "$ep"
+expect_eq "events applied while fenced" "$(rcli hget "$ID:c:items" B)" ""
+wait_exit w3 150 || fail "worker 3 idles fenced for good"
+stop w3 KILL
+[ "$RC" -ne 0 ] || fail "worker 3 exited 0 while fenced"
+grep -q "by another owner of its epoch while the group still assigns it" "$WORK/w3.log" \
+  || fail "worker 3 did not say why it stopped: $(tail -n 3 "$WORK/w3.log")"
+expect_eq "checkpoint after the fenced worker stopped" "$(rcli get "sf:$p3:ckpt:$t3:0")" 4
+start w3b "$WORK/c.yaml" "$p3"     # what the supervisor does
+wait_ckpt "$p3" "$t3" 7
+expect_eq "view after the restart" "A=$(rcli hget "$ID:c:items" A) B=$(rcli hget "$ID:c:items" B)" "A=5 B=3"
+stop w3b TERM
+log "fenced with the generation unchanged: no re-take, exit, the restart applied the held events once"
+echo "3 passed, 0 failed"
