@@ -40,7 +40,7 @@ SEC_REDIS_CMDS="-@all +ping +hello +select +client|setname \
 +smove +zadd +zrem +zincrby +zremrangebyscore +zremrangebyrank +rpush \
 +lpush +lrem +lset +ltrim +expire +pexpire +expireat +pexpireat +persist \
 +pfadd +setbit +geoadd +xadd \
-+hgetall +sort +zrange +lrange"
++hgetall +sort +zrange +lrange +hget +hmget +sismember +smembers +time +exists"
 
 sec_dir() { echo "$STATE/secure"; }
 
@@ -73,8 +73,11 @@ sec_init() {
   d=$(sec_dir)
   command -v openssl >/dev/null || die "openssl not found: run deploy/install-deps.sh"
   # Debian 12's redis-server is built with TLS (linked to libssl)
-  ldd "$(command -v redis-server)" 2>/dev/null | grep -q libssl \
-    || die "secure: this redis-server was built without TLS"
+  # (the output is read whole: grep -q closing the pipe early would make
+  # ldd die of SIGPIPE, and pipefail report that as a missing libssl)
+  local libs
+  libs=$(ldd "$(command -v redis-server)" 2>/dev/null || true)
+  grep -q libssl <<<"$libs" || die "secure: this redis-server was built without TLS"
   mkdir -p "$d"
   chmod 700 "$d"
   if [ ! -s "$d/ca.pem" ]; then

@@ -96,7 +96,8 @@ exists() {
   if [ -n "$cc" ]; then
     grep -qxF "$1" <<<"$listing"
   else
-    kcat -b "$brokers" -L -m 10 2>/dev/null | grep -qF "  topic \"$1\" with "
+    # read whole: with pipefail, grep -q leaving early would fail kcat
+    grep -qF "  topic \"$1\" with " <<<"$(kcat -b "$brokers" -L -m 10 2>/dev/null)"
   fi
 }
 

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +87,18 @@ static int check_X(const char *cmd, const char *k, const char *v) {
     rd_kafka_conf_destroy(c);
     if (res == RD_KAFKA_CONF_OK)
         return 0;
+    /* The value is never shown (it may be a secret from an environment
+     * file); librdkafka's own text may quote it: masked there too. */
+    char clean[512], *hit;
+    size_t vl = strlen(v);
+    snprintf(clean, sizeof(clean), "%s", err);
+    while (vl && (hit = strstr(clean, v)) != NULL) {
+        char rest[512];
+        snprintf(rest, sizeof(rest), "%s", hit + vl);
+        snprintf(hit, sizeof(clean) - (size_t)(hit - clean), "***%s", rest);
+    }
     char m[700];
-    snprintf(m, sizeof(m), "-X %s=%s: %s", k, v, err);
+    snprintf(m, sizeof(m), "-X %s: %s", k, clean);
     die_line(cmd, m);
     return 2;
 }
@@ -188,8 +199,9 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         case 'X': o->X[o->nX++] = optarg; break;
         case 'p':
             errno = 0;
-            o->partition = (int32_t)strtol(optarg, &end, 10);
-            if (*end || errno || o->partition < 0) {
+            long pv = strtol(optarg, &end, 10);
+            o->partition = (int32_t)pv;
+            if (*end || errno || pv < 0 || pv > INT32_MAX) {
                 die_line(cmd, "-p needs a partition number");
                 return 2;
             }
@@ -345,6 +357,9 @@ static int cmd_run(const opts_t *o) {
     sf_config_t *cfg = NULL;
     sf_catalog_t *cat = NULL;
     sf_metrics_t *m = NULL;
+    /* First of all: a SIGTERM while the workers start (a supervisor
+     * stopping a unit that just started) stops them cleanly, exit 0. */
+    install_signals();
     int rc = load("run", o, &cfg);
     if (rc)
         return rc;
@@ -394,7 +409,6 @@ static int cmd_run(const opts_t *o) {
             goto out2;
         }
     }
-    install_signals();
     for (size_t i = 0; i < njobs; i++)
         pthread_create(&jobs[i].th, NULL, job_main, &jobs[i]);
     for (size_t i = 0; i < njobs; i++)

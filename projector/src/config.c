@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "yamlx.h"
 
@@ -113,11 +114,24 @@ static sf_err_t read_value_file(ctx_t *x, const yaml_node_t *n,
     char *path = resolve(x->c->dir, file);
     if (!path)
         return SF_ERR_NOMEM;
-    FILE *f = fopen(path, "rb");
+    /* Regular files only (a FIFO would block, /dev/zero never end), and
+     * small: a value file holds a password or a key, not megabytes. */
+    enum { VALUE_FILE_MAX = 1 << 20 };
+    struct stat st;
+    FILE *f = NULL;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        errno = EINVAL;
+    else if (stat(path, &st) == 0 && st.st_size > VALUE_FILE_MAX)
+        errno = EFBIG;
+    else
+        f = fopen(path, "rb");
     if (!f) {
-        sf_err_t e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
-                                 SF_ERR_CONFIG, "cannot read %s: %s", path,
-                                 strerror(errno));
+        sf_err_t e = sf_yaml_err(
+            x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+            "cannot read %s: %s", path,
+            errno == EINVAL ? "not a regular file"
+            : errno == EFBIG ? "larger than 1 MiB, not a value file"
+                             : strerror(errno));
         free(path);
         return e;
     }
@@ -125,7 +139,11 @@ static sf_err_t read_value_file(ctx_t *x, const yaml_node_t *n,
     size_t got, start = b->len;
     sf_err_t e = SF_OK;
     while (!e && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        e = sf_buf_append(b, chunk, got);
+        e = b->len - start + got > VALUE_FILE_MAX
+                ? sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
+                              SF_ERR_CONFIG, "cannot read %s: larger than "
+                              "1 MiB, not a value file", path)
+                : sf_buf_append(b, chunk, got);
     if (!e && ferror(f))
         e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                         "cannot read %s: %s", path, strerror(errno));
@@ -301,8 +319,17 @@ static sf_err_t int_in(ctx_t *x, yaml_node_t *n, long long lo, long long hi,
     errno = 0;
     v = strtoll(txt, &end, 10);
     if (*end || errno) {
-        e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
-                        "expected an integer, got \"%s\"", txt);
+        /* a value from ${VAR} or ${file:...} may be a secret put in the
+         * wrong place: never shown */
+        int subst = n->type == YAML_SCALAR_NODE &&
+                    strstr((const char *)n->data.scalar.value, "${");
+        e = subst ? sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG,
+                                "expected an integer (the substituted value "
+                                "is not shown)")
+                  : sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG,
+                                "expected an integer, got \"%s\"", txt);
         free(txt);
         return e;
     }

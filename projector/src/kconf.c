@@ -212,8 +212,9 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, opaque);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    if (!rk)
-        return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA_FATAL,
+    if (!rk) /* what librdkafka refuses here is the configuration (a
+              * combination of properties, a certificate file) */
+        return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                          "kafka consumer: %s", err);
     /* before poll_set_consumer: rd_kafka_poll serves error_cb */
     if ((e = preflight(rk, errstr, errstr_size))) {

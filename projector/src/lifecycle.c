@@ -113,7 +113,34 @@ void sf_life_marker_text(char *buf, size_t size) {
     gmtime_r(&now, &tm);
     char ts[32];
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(buf, size, "%s pid %ld since %s", host, (long)getpid(), ts);
+    /* a random id makes each rebuild's marker its own, even for two
+     * rebuilds of one process or one second (they fence each other by it) */
+    unsigned long long id = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&id, sizeof(id), 1, f) != 1)
+        id = ((unsigned long long)now << 20) ^ (unsigned long long)getpid() ^
+             (unsigned long long)clock();
+    if (f)
+        fclose(f);
+    snprintf(buf, size, "%s pid %ld since %s id %016llx", host,
+             (long)getpid(), ts, id);
+}
+
+sf_err_t sf_life_rebuild_keep(sf_redis_t *r, const char *proj,
+                              const char *marker, int *ours, char *errstr,
+                              size_t errstr_size) {
+    char mk[512], gk[512];
+    keys(proj, mk, gk, sizeof(mk));
+    sf_err_t e = sf_redis_cmd(r, NULL, errstr, errstr_size, "SET %s %s NX",
+                              mk, marker);
+    int found = 0;
+    char held[256] = "";
+    if (!e)
+        e = sf_life_rebuild_marker(r, proj, &found, held, sizeof(held),
+                                   errstr, errstr_size);
+    if (!e)
+        *ours = found && !strcmp(held, marker);
+    return e;
 }
 
 sf_err_t sf_life_rebuild_begin(sf_redis_t *r, const char *proj,

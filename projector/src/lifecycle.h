@@ -4,7 +4,7 @@
  *
  * Keys (under the projection's bookkeeping prefix, see redis_sink.h):
  *   sf:<p>:rebuild     present while a rebuild owns the whole projection:
- *                      "<host> pid <pid> since <RFC 3339 time>"
+ *                      "<host> pid <pid> since <RFC 3339 time> id <random hex>"
  *   sf:<p>:generation  number of rebuilds ever started (INCR)
  *   sf:<p>:epoch:<topic>:<partition>, sf:<p>:ckpt:<topic>:<partition>
  *                      as in redis_sink.h
@@ -57,7 +57,9 @@ sf_err_t sf_life_rebuild_marker(sf_redis_t *r, const char *proj, int *found,
                                 char *marker, size_t marker_size,
                                 char *errstr, size_t errstr_size);
 
-/* Builds this process's marker text. */
+/* Builds this rebuild's marker text: host, pid, start time and a random
+ * id, so that no two rebuilds share one (each checks, before every
+ * destructive step, that the marker is still its own). */
 void sf_life_marker_text(char *buf, size_t size);
 
 /* Sets the marker and INCRs the generation.  SF_ERR_STATE naming the
@@ -65,6 +67,12 @@ void sf_life_marker_text(char *buf, size_t size);
 sf_err_t sf_life_rebuild_begin(sf_redis_t *r, const char *proj,
                                const char *marker, int force, char *errstr,
                                size_t errstr_size);
+/* Makes sure the marker stays after a rebuild that failed with the view
+ * half built: sets it again if Redis lost it (SET NX), never over another
+ * rebuild's.  *ours: 1 when the marker is now `marker`. */
+sf_err_t sf_life_rebuild_keep(sf_redis_t *r, const char *proj,
+                              const char *marker, int *ours, char *errstr,
+                              size_t errstr_size);
 /* Deletes the marker if it is still `marker` (a forced rebuild may have
  * replaced it). */
 sf_err_t sf_life_rebuild_end(sf_redis_t *r, const char *proj,

@@ -41,6 +41,7 @@ typedef struct proj {
     char *name;
     int declared;         /* sf_metrics_projection_add: readiness waits */
     int polled;
+    int64_t polled_ms;    /* last turn of its main loop (0: none yet) */
     uint64_t applied;
     uint64_t batches;
     uint64_t dead;
@@ -217,8 +218,10 @@ void sf_metrics_projection_add(sf_metrics_t *m, const char *projection) {
 void sf_metrics_projection_polled(sf_metrics_t *m, const char *projection) {
     pthread_mutex_lock(&m->lock);
     proj_t *p = proj_get(m, projection);
-    if (p)
+    if (p) {
         p->polled = 1;
+        p->polled_ms = now_ms(m);
+    }
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -500,6 +503,18 @@ static int health_ok_locked(sf_metrics_t *m, char *why, size_t why_size) {
                     p->name, sf_time_format(p->dlq_failing_ms, t, sizeof t)
                                  ? t : "?",
                     (double)(now - p->dlq_failing_ms) / 1000.0);
+        }
+        /* A main loop that has not turned for stuck_after is blocked in a
+         * call (a Redis that hangs, a Kafka call that does not return):
+         * its lag figures are stale too, so say so here. */
+        if (p->polled_ms && !p->paused &&
+            (double)(now - p->polled_ms) / 1000.0 > m->stuck_after_s) {
+            ok = 0;
+            why_add(why, why_size,
+                    "projection %s: its loop has not turned for %.0f s (a "
+                    "Redis or Kafka call is hanging; stuck_after %.0f s)",
+                    p->name, (double)(now - p->polled_ms) / 1000.0,
+                    m->stuck_after_s);
         }
         for (size_t j = 0; j < p->nparts; j++) {
             const part_t *pt = &p->parts[j];

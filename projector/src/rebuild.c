@@ -30,6 +30,7 @@ typedef struct rpart {
     sf_batch_t bufs[2]; /* being filled / in flight (double buffering) */
     sf_batch_t *batch;  /* the one being filled */
     int64_t sent_ckpt;  /* checkpoint the next batch sent expects */
+    int64_t start;      /* offset the replay (re)starts from */
 } rpart_t;
 
 typedef struct rb {
@@ -61,6 +62,15 @@ typedef struct rb {
     const char **all_topic;
     int32_t *all_part;
     int64_t *all_tok;
+    /* this rebuild's marker (lifecycle.h): every destructive step is
+     * conditional on sf:<p>:rebuild still holding it */
+    char marker_key[512];
+    const char *marker;
+    int keep_marker; /* failed with the view not the fold of a prefix of
+                        each partition: the marker must stay */
+    int lost_marker; /* another rebuild replaced the marker */
+    int restart;     /* Redis lost replayed writes: replay again from its
+                        checkpoints (see held_covers) */
 } rb_t;
 
 static int may_clear(void *opaque, const char *key, size_t len) {
@@ -79,8 +89,9 @@ static sf_err_t clear_pattern(rb_t *r, const char *pat, int64_t *deleted,
                                  errstr_size);
     if (e)
         return e;
-    e = sf_redis_clear_filtered(r->redis, pat, may_clear, g, deleted, spared,
-                                errstr, errstr_size);
+    e = sf_redis_clear_guarded(r->redis, pat, may_clear, g, r->marker_key,
+                               r->marker, deleted, spared, errstr,
+                               errstr_size);
     sf_glob_destroy(g);
     return e;
 }
@@ -195,13 +206,25 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
             count_ok(r, &q, &res);
             return SF_OK;
         case SF_APPLY_EVENT_FAILED:
-            if (r->pc->on_error_stop || !res.recorded)
+            /* an on_error: stop event the operator skipped live (`skip`)
+             * is passed here too: its applied commands stay, as live */
+            if (r->pc->on_error_stop && res.recorded &&
+                sf_skiprec_seen_at(r->ctl, r->pc->name, p->tp.topic,
+                                   p->tp.partition, res.bad_offset))
+                sf_log("info", "projection=%s topic=%s partition=%" PRId32
+                       " offset=%" PRId64 " msg=\"rebuild: event skipped "
+                       "by the operator failed in redis again, passed as "
+                       "live\"", r->pc->name, p->tp.topic, p->tp.partition,
+                       res.bad_offset);
+            else if (r->pc->on_error_stop || !res.recorded) {
+                r->keep_marker = 1;
                 return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                                  "%s/%" PRId32 "/%" PRId64 ": redis: %s%s",
                                  p->tp.topic, p->tp.partition,
                                  res.bad_offset, what,
                                  res.recorded ? " (on_error: stop)"
                                               : " (progress not recorded)");
+            }
             r->st->poison++;
             r->st->applied += res.applied;
             sf_log("warn",
@@ -221,7 +244,8 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
             /* our own earlier call whose reply was lost moves it within
              * the batch; anything else is someone else writing */
             if (++mismatches > 3 || res.ckpt > b->last_offset ||
-                res.ckpt < p->sent_ckpt)
+                res.ckpt < p->sent_ckpt) {
+                r->keep_marker = 1;
                 return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                                  "%s/%" PRId32 ": checkpoint %" PRId64
                                  " where %" PRId64 " was expected: something "
@@ -229,6 +253,7 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
                                  "rebuild again",
                                  p->tp.topic, p->tp.partition, res.ckpt,
                                  p->sent_ckpt);
+            }
             p->sent_ckpt = res.ckpt;
             continue;
         case SF_APPLY_FENCED:
@@ -244,6 +269,103 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
                              p->tp.topic, p->tp.partition, res.msg);
         }
     }
+}
+
+/* After a lost connection or a failed result, the batches p still holds
+ * (older, then p->batch) are all that can be re-applied: Redis' checkpoint
+ * must lie within them, from just before the first held event to the last
+ * one.  Below: Redis lost writes of batches already confirmed (restarted
+ * from an older snapshot, failed over to a replica that lagged), and
+ * re-applying the held ones would leave a gap that the compare-and-set
+ * cannot see.  Above: Redis holds a checkpoint this rebuild never wrote
+ * (an older state from before the clear).  Either way the view is not the
+ * fold of the log: fail, keeping the marker so that workers wait. */
+static sf_err_t held_covers(rb_t *r, rpart_t *p, const sf_batch_t *older,
+                            char *errstr, size_t errstr_size) {
+    int64_t first = older->nevents ? older->first_offset
+                                   : p->batch->first_offset;
+    int64_t last = p->batch->nevents ? p->batch->last_offset
+                                     : older->last_offset;
+    if (p->sent_ckpt >= first - 1 && p->sent_ckpt <= last)
+        return SF_OK;
+    if (p->sent_ckpt < first - 1) {
+        /* the clear record (sf:<p>:cleared = this marker, written right
+         * after the clear) tells a Redis that lost part of the replay (it
+         * holds the clear: replay again from its checkpoints) from one
+         * that went back to before the clear (fail) */
+        char key[512];
+        redisReply *rep = NULL;
+        sf_redis_key(key, sizeof(key), r->pc->name, "cleared", NULL, 0);
+        sf_err_t e = sf_redis_cmd(r->redis, &rep, errstr, errstr_size,
+                                  "GET %s", key);
+        if (e)
+            return e;
+        int cleared = rep->type == REDIS_REPLY_STRING &&
+                      !strcmp(rep->str, r->marker);
+        freeReplyObject(rep);
+        if (cleared) {
+            sf_log("warn", "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"rebuild: redis lost replayed writes (checkpoint "
+                   "%" PRId64 ", held batches from %" PRId64 "): replaying "
+                   "again from redis' checkpoints\"", r->pc->name,
+                   p->tp.topic, p->tp.partition, p->sent_ckpt, first);
+            r->restart = 1;
+            return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                             "replay restarts");
+        }
+    }
+    r->keep_marker = 1;
+    return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                     "%s/%" PRId32 ": after a lost redis connection the "
+                     "checkpoint is %" PRId64 " but this rebuild holds only "
+                     "offsets %" PRId64 "..%" PRId64 " to re-apply: %s; "
+                     "the view is not the fold of the log, run the rebuild "
+                     "again with --force",
+                     p->tp.topic, p->tp.partition, p->sent_ckpt, first, last,
+                     p->sent_ckpt > last
+                         ? "redis holds a checkpoint this rebuild never "
+                           "wrote (it came back with a state from before "
+                           "the clear?)"
+                         : "redis lost writes of this rebuild, its clear "
+                           "included");
+}
+
+/* At the end of the replay every partition's checkpoint must be the last
+ * offset this rebuild applied: anything else means Redis lost (or someone
+ * else made) writes after their replies were read. */
+static sf_err_t verify_end(rb_t *r, char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < r->nparts; i++) {
+        rpart_t *p = &r->parts[i];
+        int64_t ck = -1;
+        sf_err_t e = sf_redis_ckpt_get(r->redis, r->pc->name, p->tp.topic,
+                                       p->tp.partition, &ck, errstr,
+                                       errstr_size);
+        if (e)
+            return e;
+        if (ck != p->sent_ckpt) {
+            r->keep_marker = 1;
+            return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                             "%s/%" PRId32 ": the replay ended at offset "
+                             "%" PRId64 " but redis' checkpoint is %" PRId64
+                             ": redis lost writes (or something else wrote) "
+                             "during the rebuild; run the rebuild again "
+                             "with --force",
+                             p->tp.topic, p->tp.partition, p->sent_ckpt, ck);
+        }
+    }
+    return SF_OK;
+}
+
+/* Re-applies a held batch after a lost connection or a failed result:
+ * one Redis' checkpoint already covers (its reply was lost) is done. */
+static sf_err_t reapply(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
+                        size_t errstr_size) {
+    if (p->sent_ckpt >= b->last_offset) {
+        r->st->applied += (int64_t)b->nevents;
+        sf_batch_reset(b);
+        return SF_OK;
+    }
+    return apply_sync(r, p, b, errstr, errstr_size);
 }
 
 /* Reads n replies into res; 1 in *bad when one is not OK. */
@@ -305,6 +427,9 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
         e = sf_redis_apply_send(r->redis, r->pc->name, n, r->freq + np,
                                 errstr, errstr_size);
     if (e == SF_ERR_REDIS) {
+        sf_log("warn", "projection=%s msg=\"rebuild: redis connection "
+               "lost, re-applying synchronously\" error=\"%s\"",
+               r->pc->name, errstr);
         bad = 2;
         e = SF_OK;
     }
@@ -336,10 +461,12 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
             e = sf_redis_ckpt_get(r->redis, r->pc->name, p->tp.topic,
                                   p->tp.partition, &p->sent_ckpt, errstr,
                                   errstr_size);
+            if (!e)
+                e = held_covers(r, p, older, errstr, errstr_size);
             if (!e && older->nevents)
-                e = apply_sync(r, p, older, errstr, errstr_size);
+                e = reapply(r, p, older, errstr, errstr_size);
             if (!e && p->batch->nevents)
-                e = apply_sync(r, p, p->batch, errstr, errstr_size);
+                e = reapply(r, p, p->batch, errstr, errstr_size);
         }
         if (e)
             return e;
@@ -363,7 +490,7 @@ static rpart_t *find(rb_t *r, const char *topic, int32_t partition) {
     return NULL;
 }
 
-static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
+static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
                        sf_rebuild_progress_fn progress,
                        sf_rebuild_poison_fn poison, void *opaque,
                        volatile sig_atomic_t *stop, char *errstr,
@@ -373,12 +500,12 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     size_t live = 0;
     for (size_t i = 0; i < r->nparts; i++) {
         rpart_t *p = &r->parts[i];
-        if (p->tp.hi <= p->tp.lo) {
+        if (p->done || p->start >= p->tp.hi) {
             p->done = 1;
             continue;
         }
         rd_kafka_topic_partition_list_add(l, p->tp.topic, p->tp.partition)
-            ->offset = p->tp.lo;
+            ->offset = p->start;
         live++;
     }
     rd_kafka_resp_err_t kerr = rd_kafka_assign(r->rk, l);
@@ -517,6 +644,8 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     if (!e)
         e = flush(r, 1, errstr, errstr_size);
     SF_ASSERT(e || !r->inflight); /* the final flush waits for all */
+    if (!e)
+        e = verify_end(r, errstr, errstr_size);
     free(r->freq);
     free(r->fres2);
     r->freq = NULL;
@@ -528,6 +657,50 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
     sf_buf_free(&scratch);
     rd_kafka_assign(r->rk, NULL);
     return e;
+}
+
+/* The replay; restarted (a few times at most) from Redis' checkpoints
+ * when Redis lost replayed writes after the clear (held_covers). */
+static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
+                       sf_rebuild_progress_fn progress,
+                       sf_rebuild_poison_fn poison, void *opaque,
+                       volatile sig_atomic_t *stop, char *errstr,
+                       size_t errstr_size) {
+    for (int round = 0;; round++) {
+        r->restart = 0;
+        sf_err_t e = replay_once(r, o, progress, poison, opaque, stop,
+                                 errstr, errstr_size);
+        if (!e || !r->restart)
+            return e;
+        if (round >= 4) {
+            r->keep_marker = 1;
+            return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                             "redis lost replayed writes %d times: the "
+                             "view is incomplete; run the rebuild again "
+                             "with --force once redis is stable",
+                             round + 1);
+        }
+        r->inflight = 0;
+        r->pending = 0;
+        e = SF_OK;
+        int64_t done = 0;
+        for (size_t i = 0; !e && i < r->nparts; i++) {
+            rpart_t *p = &r->parts[i];
+            sf_batch_reset(&p->bufs[0]);
+            sf_batch_reset(&p->bufs[1]);
+            p->batch = &p->bufs[0];
+            e = sf_redis_ckpt_get(r->redis, r->pc->name, p->tp.topic,
+                                  p->tp.partition, &p->sent_ckpt, errstr,
+                                  errstr_size);
+            p->start = p->sent_ckpt + 1 > p->tp.lo ? p->sent_ckpt + 1
+                                                   : p->tp.lo;
+            p->done = p->start >= p->tp.hi;
+            done += p->start - p->tp.lo;
+        }
+        if (e)
+            return e;
+        r->st->done = r->st->applied = done;
+    }
 }
 
 /* Each topic as it is now (ids[i]), compared with what the projection
@@ -570,6 +743,23 @@ static sf_err_t check_topics(rb_t *r, const sf_rebuild_opts_t *o,
     return SF_OK;
 }
 
+/* SF_ERR_FENCED unless the rebuild marker is still this rebuild's. */
+static sf_err_t still_ours(rb_t *r, char *errstr, size_t errstr_size) {
+    int found = 0;
+    char held[256] = "";
+    char tmp[256];
+    sf_err_t e = sf_life_rebuild_marker(r->redis, r->pc->name, &found, held,
+                                        sizeof(held), tmp, sizeof(tmp));
+    if (e || (found && !strcmp(held, r->marker)))
+        return e;
+    r->lost_marker = 1;
+    return sf_seterr(errstr, errstr_size, SF_ERR_FENCED,
+                     "projection %s: the rebuild marker %s is no longer this "
+                     "rebuild's (now \"%s\"): another rebuild took over; "
+                     "this one stops",
+                     r->pc->name, r->marker_key, found ? held : "");
+}
+
 sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                         const sf_catalog_t *cat, const sf_rebuild_opts_t *o,
                         sf_rebuild_progress_fn progress,
@@ -590,7 +780,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     size_t ntp = 0;
     sf_topic_identity_t *ids = NULL;
     char marker[256];
-    int marked = 0, clearing = 0;
+    int marked = 0, clearing = 0, touched = 0;
 /* metadata first: list_groups then finds the brokers up (it can
      * otherwise wait a second for their state) */
     if ((e = sf_kmeta_partitions(r.rk, pc->topics, pc->ntopics, 1, &tps, &ntp,
@@ -611,6 +801,9 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     if ((e = check_topics(&r, o, ids, errstr, errstr_size)))
         goto out;
     sf_life_marker_text(marker, sizeof(marker));
+    r.marker = marker;
+    sf_redis_key(r.marker_key, sizeof(r.marker_key), pc->name, "rebuild",
+                 NULL, 0);
     if ((e = sf_life_rebuild_begin(r.redis, pc->name, marker, o->force,
                                    errstr, errstr_size)))
         goto out;
@@ -637,6 +830,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         sf_batch_init(&r.parts[i].bufs[0]);
         sf_batch_init(&r.parts[i].bufs[1]);
         r.parts[i].batch = &r.parts[i].bufs[0];
+        r.parts[i].start = tps[i].lo;
         st->total += tps[i].hi - tps[i].lo;
     }
     sf_log("debug", "projection=%s msg=\"rebuild: %zu partitions, %" PRId64
@@ -649,6 +843,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                                  o->as_of_ms, stop, errstr, errstr_size)))
         goto out;
     /* 1. fence: from here on no stale worker writes. */
+    if ((e = still_ours(&r, errstr, errstr_size)))
+        goto out;
     for (size_t i = 0; i < ntp && !e; i++)
         e = sf_redis_epoch_bump(r.redis, pc->name, tps[i].topic,
                                 tps[i].partition, &r.parts[i].token, errstr,
@@ -671,6 +867,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
            pc->name, sf_mono_s() - t0);
     /* 2. clear the view and the checkpoints. */
     clearing = 1;
+    touched = 1;
     if (progress)
         progress(opaque, "clear", st);
     if (!sf_rules_nkeys(pc->rules))
@@ -698,9 +895,17 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                          tps[i].partition);
             sf_redis_key(hk, sizeof(hk), pc->name, "halt", tps[i].topic,
                          tps[i].partition);
-            e = sf_redis_cmd(r.redis, NULL, errstr, errstr_size,
-                             "UNLINK %s %s", ck, hk);
+            const char *both[2] = {ck, hk};
+            e = sf_redis_unlink_guarded(r.redis, r.marker_key, marker, 2,
+                                        both, NULL, errstr, errstr_size);
         }
+    }
+    /* the record that this rebuild's clear is complete (held_covers) */
+    if (!e) {
+        char key[512];
+        sf_redis_key(key, sizeof(key), pc->name, "cleared", NULL, 0);
+        e = sf_redis_cmd(r.redis, NULL, errstr, errstr_size, "SET %s %s",
+                         key, marker);
     }
     /* the checkpoints to come belong to the topics as they are now */
     for (size_t i = 0; !e && i < pc->ntopics; i++)
@@ -733,7 +938,28 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         progress(opaque, "done", st);
 out:
     st->seconds = sf_mono_s() - t0;
-    if (marked && clearing) {
+    if (marked && e == SF_ERR_FENCED) {
+        char ferr[256];
+        (void)still_ours(&r, ferr, sizeof(ferr)); /* sets lost_marker */
+    }
+    if (touched && e == SF_ERR_REDIS)
+        r.keep_marker = 1; /* what Redis holds now is unknown */
+    if (r.lost_marker) {
+        sf_log("error", "projection=%s msg=\"another rebuild replaced this "
+               "rebuild's marker (rebuild --force): this one stopped without "
+               "touching the view or the marker any more\"", pc->name);
+    } else if (marked && r.keep_marker) {
+        char merr[256];
+        int ours = 0;
+        if (sf_life_rebuild_keep(r.redis, pc->name, marker, &ours, merr,
+                                 sizeof(merr)))
+            ours = 0;
+        sf_log("error", "projection=%s msg=\"rebuild failed with the view "
+               "incomplete: %s; workers wait until a rebuild completes "
+               "(sf-projector rebuild --force)\"", pc->name,
+               ours ? "the rebuild marker stays"
+                    : "the rebuild marker could not be kept");
+    } else if (marked && clearing) {
         sf_log("error", "projection=%s msg=\"rebuild stopped while clearing "
                "the view: the rebuild marker stays, so workers keep waiting; "
                "run the rebuild again with --force\"", pc->name);

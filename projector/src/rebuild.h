@@ -15,11 +15,18 @@
  * (topic id, cluster id, partition count); replay every partition up to
  * the captured end offset in large pipelined batches through the same
  * atomic apply script as the worker; commit the end offsets to the group
- * so lag tools show it caught up; delete the marker.  A rebuild that
- * fails or is interrupted after the view was cleared leaves a consistent
- * state (no checkpoint, or checkpoints matching what was replayed) and
- * deletes the marker; one that fails while clearing keeps it, so workers
- * keep waiting until a rebuild completes.
+ * so lag tools show it caught up; delete the marker.  Every destructive
+ * step (each clear UNLINK, the checkpoint deletes, the marker delete) is
+ * conditional on the marker still being this rebuild's (a random id in
+ * it): a rebuild that finds it replaced (rebuild --force) stops without
+ * touching anything (SF_ERR_FENCED).  A rebuild interrupted after the view
+ * was cleared leaves a consistent state (no checkpoint, or checkpoints
+ * matching what was replayed) and deletes the marker; one that fails while
+ * clearing, or fails after it with the view not the fold of the log (Redis
+ * lost writes, an on_error: stop event failed in Redis that the operator
+ * did not skip, Redis unreachable), keeps it, so workers keep waiting
+ * until a rebuild completes.  When Redis lost replayed writes but kept the
+ * clear (sf:<p>:cleared), the replay restarts from its checkpoints.
  *
  * as_of_ms (>= 0): per partition, only the prefix of events whose time
  * (ce_time, else the Kafka timestamp) is <= as_of_ms is applied; the

@@ -527,6 +527,83 @@ sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,
                                    errstr, errstr_size);
 }
 
+/* Deletes KEYS[2..] only while KEYS[1] still holds ARGV[1]; -1 otherwise
+ * (nothing deleted).  Checked and done in one atomic step. */
+static const char guarded_unlink_lua[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end\n"
+    "return redis.call('UNLINK', unpack(KEYS, 2))\n";
+
+/* UNLINKs keys [0, n): with guard_key, through guarded_unlink_lua. */
+static sf_err_t unlink_keys(sf_redis_t *r, const char *guard_key,
+                            const char *guard_val, size_t n,
+                            const char **keys, const size_t *lens,
+                            int64_t *deleted, char *errstr,
+                            size_t errstr_size) {
+    size_t pre = guard_key ? 4 : 1, argc = 0;
+    const char **argv = malloc((n + pre + 1) * sizeof(*argv));
+    size_t *alen = malloc((n + pre + 1) * sizeof(*alen));
+    char nk[24];
+    if (!argv || !alen) {
+        free(argv);
+        free(alen);
+        return SF_ERR_NOMEM;
+    }
+    if (guard_key) {
+        snprintf(nk, sizeof(nk), "%zu", n + 1);
+        argv[argc++] = "EVAL";
+        argv[argc++] = guarded_unlink_lua;
+        argv[argc++] = nk;
+        argv[argc++] = guard_key;
+    } else {
+        argv[argc++] = "UNLINK";
+    }
+    for (size_t i = 0; i < argc; i++)
+        alen[i] = strlen(argv[i]);
+    for (size_t i = 0; i < n; i++) {
+        argv[argc] = keys[i];
+        alen[argc++] = lens[i];
+    }
+    if (guard_key) {
+        argv[argc] = guard_val;
+        alen[argc++] = strlen(guard_val);
+    }
+    redisReply *u = redisCommandArgv(r->c, (int)argc, argv, alen);
+    free(argv);
+    free(alen);
+    sf_err_t e = reply_check(r, u, errstr, errstr_size, "UNLINK");
+    if (!e && u->type != REDIS_REPLY_INTEGER)
+        e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
+                      "redis: unexpected UNLINK reply");
+    else if (!e && u->integer < 0)
+        e = sf_seterr(errstr, errstr_size, SF_ERR_FENCED,
+                      "%s no longer holds \"%s\": another owner took over, "
+                      "nothing more was deleted",
+                      guard_key ? guard_key : "the guard",
+                      guard_val ? guard_val : "");
+    else if (!e)
+        *deleted += u->integer;
+    freeReplyObject(u);
+    return e;
+}
+
+sf_err_t sf_redis_unlink_guarded(sf_redis_t *r, const char *guard_key,
+                                 const char *guard_val, size_t n,
+                                 const char **keys, int64_t *deleted,
+                                 char *errstr, size_t errstr_size) {
+    size_t *lens = malloc((n + 1) * sizeof(*lens));
+    if (!lens)
+        return SF_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        lens[i] = strlen(keys[i]);
+    int64_t d = 0;
+    sf_err_t e = unlink_keys(r, guard_key, guard_val, n, keys, lens, &d,
+                             errstr, errstr_size);
+    free(lens);
+    if (deleted)
+        *deleted = d;
+    return e;
+}
+
 sf_err_t sf_redis_clear_filtered(sf_redis_t *r, const char *pattern,
                                  int (*may_delete)(void *opaque,
                                                    const char *key,
@@ -534,6 +611,18 @@ sf_err_t sf_redis_clear_filtered(sf_redis_t *r, const char *pattern,
                                  void *opaque, int64_t *deleted,
                                  int64_t *spared, char *errstr,
                                  size_t errstr_size) {
+    return sf_redis_clear_guarded(r, pattern, may_delete, opaque, NULL, NULL,
+                                  deleted, spared, errstr, errstr_size);
+}
+
+sf_err_t sf_redis_clear_guarded(sf_redis_t *r, const char *pattern,
+                                int (*may_delete)(void *opaque,
+                                                  const char *key,
+                                                  size_t len),
+                                void *opaque, const char *guard_key,
+                                const char *guard_val, int64_t *deleted,
+                                int64_t *spared, char *errstr,
+                                size_t errstr_size) {
     char cursor[32] = "0";
     *deleted = 0;
     if (spared)
@@ -552,48 +641,35 @@ sf_err_t sf_redis_clear_filtered(sf_redis_t *r, const char *pattern,
         }
         snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
         redisReply *keys = rep->element[1];
-        if (keys->elements) {
-            size_t argc = keys->elements + 1;
-            const char **argv = malloc(argc * sizeof(*argv));
-            size_t *lens = malloc(argc * sizeof(*lens));
-            if (!argv || !lens) {
-                free(argv);
-                free(lens);
-                freeReplyObject(rep);
-                return SF_ERR_NOMEM;
-            }
-            argv[0] = "UNLINK";
-            lens[0] = 6;
-            argc = 1;
-            for (size_t i = 0; i < keys->elements; i++) {
-                const redisReply *k = keys->element[i];
-                if (may_delete && !may_delete(opaque, k->str, k->len)) {
-                    if (spared)
-                        (*spared)++;
-                    continue;
-                }
-                argv[argc] = k->str;
-                lens[argc++] = k->len;
-            }
-            if (argc == 1) {
-                free(argv);
-                free(lens);
-                freeReplyObject(rep);
+        size_t nk = keys->elements, n = 0;
+        const char **kv = malloc((nk + 1) * sizeof(*kv));
+        size_t *lens = malloc((nk + 1) * sizeof(*lens));
+        if (!kv || !lens) {
+            free(kv);
+            free(lens);
+            freeReplyObject(rep);
+            return SF_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < nk; i++) {
+            const redisReply *k = keys->element[i];
+            if (may_delete && !may_delete(opaque, k->str, k->len)) {
+                if (spared)
+                    (*spared)++;
                 continue;
             }
-            redisReply *u = redisCommandArgv(r->c, (int)argc, argv, lens);
-            free(argv);
-            free(lens);
-            e = reply_check(r, u, errstr, errstr_size, "UNLINK");
-            if (!e)
-                *deleted += u->integer;
-            freeReplyObject(u);
-            if (e) {
-                freeReplyObject(rep);
-                return e;
-            }
+            kv[n] = k->str;
+            lens[n++] = k->len;
         }
+        /* at most 1000 keys a call: Lua's unpack has a limit */
+        for (size_t off = 0; !e && off < n; off += 1000)
+            e = unlink_keys(r, guard_key, guard_val,
+                            n - off < 1000 ? n - off : 1000, kv + off,
+                            lens + off, deleted, errstr, errstr_size);
+        free(kv);
+        free(lens);
         freeReplyObject(rep);
+        if (e)
+            return e;
     } while (strcmp(cursor, "0") != 0);
     return SF_OK;
 }

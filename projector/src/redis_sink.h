@@ -179,4 +179,25 @@ sf_err_t sf_redis_clear_filtered(sf_redis_t *r, const char *pattern,
                                  int64_t *spared, char *errstr,
                                  size_t errstr_size);
 
+/* The same, each UNLINK made conditional on guard_key still holding
+ * guard_val (checked in the same atomic step, a Lua script): the rebuild
+ * passes its marker, so a rebuild another `rebuild --force` replaced
+ * deletes nothing more.  SF_ERR_FENCED, naming the guard, once it does not
+ * hold; the keys deleted before that are counted in *deleted.
+ * guard_key NULL: unconditional (sf_redis_clear_filtered). */
+sf_err_t sf_redis_clear_guarded(sf_redis_t *r, const char *pattern,
+                                int (*may_delete)(void *opaque,
+                                                  const char *key,
+                                                  size_t len),
+                                void *opaque, const char *guard_key,
+                                const char *guard_val, int64_t *deleted,
+                                int64_t *spared, char *errstr,
+                                size_t errstr_size);
+/* UNLINKs keys[0..n) (NUL-terminated names) if guard_key holds guard_val,
+ * atomically; SF_ERR_FENCED otherwise.  *deleted (may be NULL) counts. */
+sf_err_t sf_redis_unlink_guarded(sf_redis_t *r, const char *guard_key,
+                                 const char *guard_val, size_t n,
+                                 const char **keys, int64_t *deleted,
+                                 char *errstr, size_t errstr_size);
+
 #endif

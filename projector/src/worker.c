@@ -260,6 +260,7 @@ static void backoff_wait(sf_worker_t *w, int ms) {
     double end = sf_mono_s() + ms / 1000.0;
     while (sf_mono_s() < end && !*w->stop) {
         M0(heartbeat);
+        M(projection_polled, w->name); /* readiness: this loop turns */
         health_tick(w);
         if (w->in_rebalance) {
             sleep_ms(50);
@@ -1389,6 +1390,7 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
     size_t batch_size = (size_t)w->pc->batch_size;
     while (!*w->stop && !w->fatal) {
         M0(heartbeat);
+        M(projection_polled, w->name); /* readiness: this loop turns */
         health_tick(w);
         check_paused(w);
         lifecycle_tick(w);

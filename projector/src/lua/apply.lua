@@ -272,7 +272,12 @@ local function apply_event(off, nc, i)
     local na = tonumber(ARGV[j])
     if c >= start then
       local r = redis.pcall(unpack(ARGV, j + 1, j + na))
-      if type(r) == 'table' and r.err then return c - 1, c, r.err end
+      if type(r) == 'table' and r.err then
+        -- name the command and its first key: an ACL refusal (NOPERM) or
+        -- an OOM does not say which key it was about
+        local k = na > 1 and (' ' .. string.sub(ARGV[j + 2], 1, 200)) or ''
+        return c - 1, c, r.err .. ' (' .. ARGV[j + 1] .. k .. ')'
+      end
       -- what Redis now holds in the command's keys; nil: look again
       local s = spec_of(ARGV[j + 1])
       local numeric = s.num == 'int' or s.num == 'float' or

@@ -402,6 +402,34 @@ int main(void) {
               "checkpoint unchanged");
     }
 
+    /* the rebuild's guarded clear: deletes only while the guard holds */
+    {
+        char gk[128], pat[128];
+        int64_t d = 0;
+        snprintf(gk, sizeof(gk), "sf:%s:rebuild", P);
+        snprintf(pat, sizeof(pat), "%s:g:*", K);
+        for (int i = 0; i < 3; i++)
+            freeReplyObject(redisCommand(sf_redis_ctx(R), "SET %s:g:%d x", K,
+                                         i));
+        freeReplyObject(redisCommand(sf_redis_ctx(R), "SET %s other", gk));
+        sf_err_t e = sf_redis_clear_guarded(R, pat, NULL, NULL, gk, "mine",
+                                            &d, NULL, err, sizeof(err));
+        CHECK(e == SF_ERR_FENCED && d == 0 && strstr(err, gk),
+              "guard replaced: e=%d deleted=%lld (%s)", (int)e,
+              (long long)d, err);
+        CHECK(get("%s:g:1", K) != NULL, "nothing deleted under another guard");
+        freeReplyObject(redisCommand(sf_redis_ctx(R), "SET %s mine", gk));
+        e = sf_redis_clear_guarded(R, pat, NULL, NULL, gk, "mine", &d, NULL,
+                                   err, sizeof(err));
+        CHECK(!e && d == 3, "guard held: e=%d deleted=%lld (%s)", (int)e,
+              (long long)d, err);
+        const char *keys[1] = {gk};
+        freeReplyObject(redisCommand(sf_redis_ctx(R), "SET %s other", gk));
+        e = sf_redis_unlink_guarded(R, gk, "mine", 1, keys, &d, err,
+                                    sizeof(err));
+        CHECK(e == SF_ERR_FENCED && get("%s", gk), "unlink refused");
+    }
+
     /* clean up */
     char pat[128];
     int64_t del;

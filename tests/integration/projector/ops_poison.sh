@@ -77,7 +77,13 @@ expect_eq "dead letters after rebuild" "$n" 1
 grep -q "already dead-lettered" "$WORK/rebuild1.log" || fail "rebuild did not say the poison was parked already"
 # ... but a projection that never ran dead-letters what its rebuild meets
 P2="poison2-$ID"; NAMES+=("$P2")
-sed -i "s/^projections:/projections:\n  - {name: \"$P2\", topics: [\"$A\"], rules: {keys: [\"$ID-2:*\"], on: {}}}/" "$WORK/c.yaml"
+cat >"$WORK/r2.yaml" <<YAML
+keys: ["$ID-2:*"]
+on:
+  shop.cart.ItemAddedToCart:
+    - [HINCRBY, "$ID-2:{aggregate_id}", "{data.sku}", "{data.quantity}"]
+YAML
+sed -i "s|^projections:|projections:\n  - {name: \"$P2\", topics: [\"$A\"], rules: \"$WORK/r2.yaml\"}|" "$WORK/c.yaml"
 "$PROJ" rebuild -c "$WORK/c.yaml" "$P2" >"$WORK/rebuild2.log" 2>&1 || fail "rebuild 2: $(tail -3 "$WORK/rebuild2.log")"
 kcat -C -b "$SF_BROKERS" -t "$A.dlq" -e -q -f '%h\n' >"$WORK/a2.dlq" 2>/dev/null
 grep -q "sf_dlq_projection=$P2" "$WORK/a2.dlq" || fail "rebuild of $P2 did not dead-letter the poison: $(cut -c1-200 "$WORK/a2.dlq")"

@@ -252,6 +252,33 @@ static void test_health(void **state) {
 }
 
 /* Readiness tells the truth about partitions that cannot move. */
+/* A main loop blocked in a call (a Redis that hangs) stops turning: once
+ * that lasts stuck_after, /readyz says so (its lag figures are stale). */
+static void test_health_loop_blocked(void **state) {
+    (void)state;
+    sf_metrics_t *m = sf_metrics_new();
+    char why[512];
+    fake_now = 3000000;
+    sf_metrics_set_clock(m, fake_clock, NULL);
+    sf_metrics_set_stuck_after(m, 10);
+    sf_metrics_projection_add(m, "p");
+    sf_metrics_redis_up(m, 1);
+    sf_metrics_projection_polled(m, "p");
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    fake_now += 9000;
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    fake_now += 2000;
+    assert_false(sf_metrics_is_ready(m, why, sizeof why));
+    assert_non_null(strstr(why, "has not turned for 11 s"));
+    /* the operator paused it: fine; turning again: fine */
+    sf_metrics_projection_paused(m, "p", 1);
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    sf_metrics_projection_paused(m, "p", 0);
+    sf_metrics_projection_polled(m, "p");
+    assert_true(sf_metrics_is_ready(m, why, sizeof why));
+    sf_metrics_destroy(m);
+}
+
 static void test_health_partitions(void **state) {
     (void)state;
     sf_metrics_t *m = sf_metrics_new();
@@ -510,6 +537,7 @@ int main(void) {
         cmocka_unit_test(test_partition_lag),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_health_partitions),
+        cmocka_unit_test(test_health_loop_blocked),
         cmocka_unit_test(test_lag_from_assignment),
         cmocka_unit_test(test_http_slow_clients),
         cmocka_unit_test(test_http),

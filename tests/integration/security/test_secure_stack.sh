@@ -288,7 +288,7 @@ kill -TERM "$worker"; wait "$worker" || true; worker=""
 dlq=$(LD_LIBRARY_PATH="${SF_DEPS_PREFIX:-$HOME/.cache/streamfold/deps/prefix}/lib" \
   timeout 60 kcat -F "$SF_KAFKA_PROPERTIES" -C -t acl-events.dlq -o beginning -e -q \
   -f '%h\n' 2>/dev/null) || fail "cannot read acl-events.dlq"
-grep -q "sf_dlq_reason=[^,]*forbidden:acl-1" <<<"$dlq" || fail "dead letter without the key: $dlq"
+grep -q "sf_dlq_reason=.*(HSET forbidden:acl-1)" <<<"$dlq" || fail "dead letter without the key: $dlq"
 [ "$(hval cart:acl-1 status)" = open ] || fail "the allowed event was not applied"
 [ "$(grep -c 'redis apply failed' "$work/acl-run.log" || true)" -le 1 ] || fail "the batch was retried"
 ok "ACL-denied key dead-lettered: $(grep -o 'sf_dlq_reason=[^,]*' <<<"$dlq" | head -1)"
