@@ -540,7 +540,11 @@ static void part_state(const sf_status_row_t *r, int paused, size_t members,
                        char *buf, size_t size) {
     int fresh = r->report[0] && members &&
                 sf_time_now_ms() - r->report_ms <= 15000;
-    if (r->halt >= 0)
+    if (r->ckpt >= 0 && r->tp.hi >= 0 && r->ckpt + 1 > r->tp.hi)
+        snprintf(buf, size, "ckpt-beyond-end"); /* a resume would skip */
+    else if (r->ckpt >= 0 && r->tp.lo >= 0 && r->ckpt + 1 < r->tp.lo)
+        snprintf(buf, size, "ckpt-before-start"); /* events deleted */
+    else if (r->halt >= 0)
         snprintf(buf, size, "halted@%" PRId64, r->halt);
     else if (paused)
         snprintf(buf, size, "paused");
@@ -555,9 +559,17 @@ static void part_state(const sf_status_row_t *r, int paused, size_t members,
         snprintf(buf, size, "ok");
 }
 
+/* Collects the identity lines (printed after the partitions) so that the
+ * partitions of a topic that is not the log of their checkpoints show
+ * "mismatch" rather than a lag of 0. */
 static void status_line(void *opaque, const char *text) {
-    (void)opaque;
-    printf("  %s\n", text);
+    fprintf(opaque, "  %s\n", text);
+}
+
+static int topic_mismatch(const char *lines, const char *topic) {
+    char needle[600];
+    snprintf(needle, sizeof(needle), "  identity %s: MISMATCH", topic);
+    return lines && strstr(lines, needle) != NULL;
 }
 
 static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
@@ -576,6 +588,15 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
         die_line("status", err);
         return exit_code(e);
     }
+    char *idl = NULL, ierr[1024];
+    size_t idlen = 0;
+    FILE *idf = open_memstream(&idl, &idlen);
+    sf_err_t ie = idf ? sf_identity_report(cfg, pc, status_line, idf, ierr,
+                                           sizeof(ierr))
+                      : sf_seterr(ierr, sizeof(ierr), SF_ERR_NOMEM,
+                                  "out of memory");
+    if (idf)
+        fclose(idf);
     int64_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += rows[i].lag;
@@ -596,6 +617,8 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
         else
             snprintf(ck, sizeof(ck), "-");
         part_state(&rows[i], paused, nm, state, sizeof(state));
+        if (topic_mismatch(idl, rows[i].tp.topic))
+            snprintf(state, sizeof(state), "mismatch");
         printf("  %-32s %9" PRId32 " %12s %12" PRId64 " %10" PRId64
                " %6" PRId64 " %6" PRId64 "  %s\n",
                rows[i].tp.topic, rows[i].tp.partition, ck, rows[i].tp.hi,
@@ -603,8 +626,11 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
     }
     sf_group_members_free(ms, nm);
     free(rows);
-    if (sf_identity_report(cfg, pc, status_line, NULL, err, sizeof(err))) {
-        die_line("status", err);
+    if (idl)
+        fputs(idl, stdout);
+    free(idl);
+    if (ie) {
+        die_line("status", ierr);
         return 1;
     }
     return 0;

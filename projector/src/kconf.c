@@ -198,6 +198,16 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
                               sizeof(err)) != RD_KAFKA_CONF_OK)
             goto bad;
     }
+    /* The worker (the one caller with a rebalance callback) positions
+     * every partition from its Redis checkpoint.  An offset the broker
+     * does not have means the log is not the one the checkpoint belongs
+     * to (topic recreated, another cluster): librdkafka must report it
+     * (RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET), never jump to an end by
+     * itself (worker.c, verify_topics). */
+    if (rebalance_cb &&
+        rd_kafka_conf_set(conf, "auto.offset.reset", "error", err,
+                          sizeof(err)) != RD_KAFKA_CONF_OK)
+        goto bad;
     if (rebalance_cb)
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, opaque);

@@ -74,6 +74,10 @@ struct sf_worker {
     double last_tick, last_report;
     double last_life_tick;
     int life_due; /* a partition was fenced: look at it now */
+    int verify_due;     /* a Kafka error put the log in doubt: verify_topics */
+    double last_verify; /* monotonic time of the last verify_topics */
+    int held;           /* partitions held until the log is confirmed */
+    double last_verify_log;
     double last_wait_log;
     /* flush scratch */
     sf_apply_req_t *freq;
@@ -93,6 +97,14 @@ struct sf_worker {
         if (w->m)                                                           \
             sf_metrics_##call(w->m);                                        \
     } while (0)
+
+static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen, int retry,
+                   const char *why);
+static int verify_topics(sf_worker_t *w, int thorough);
+static int verify_step(sf_worker_t *w);
+static void hold_all(sf_worker_t *w);
+static void part_hold(sf_worker_t *w, part_t *p);
+static void part_restart(sf_worker_t *w, part_t *p);
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -313,13 +325,18 @@ static void part_done(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
 
 /* The partition stops here (on_error: stop, or a record that cannot be
  * parked): tell `status` at once, the worker is about to leave. */
-static void report_halted(sf_worker_t *w, const part_t *p, int64_t offset) {
-    char *member = rd_kafka_memberid(w->rk), st[40];
-    snprintf(st, sizeof(st), "halted@%" PRId64, offset);
+static void report_state(sf_worker_t *w, const part_t *p, const char *st) {
+    char *member = rd_kafka_memberid(w->rk);
     sf_ctl_report(w->redis, w->name, p->topic, p->partition, st,
                   sf_time_now_ms(), member);
     if (member)
         rd_kafka_mem_free(w->rk, member);
+}
+
+static void report_halted(sf_worker_t *w, const part_t *p, int64_t offset) {
+    char st[40];
+    snprintf(st, sizeof(st), "halted@%" PRId64, offset);
+    report_state(w, p, st);
 }
 
 static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...)
@@ -571,13 +588,39 @@ static void seek_part(sf_worker_t *w, part_t *p, int64_t offset) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* Takes p again through the path of a new assignment (acquire(): the
+ * rebuild marker and generation, a fresh token, the stored checkpoint
+ * range-checked against the partition's offsets) after Redis was found
+ * to hold another state than the one the worker built on.  The batch is
+ * dropped and the partition re-read from the checkpoint found there.  A
+ * rebuild marker found there (a restored one too) leaves p WAITING, held
+ * until lifecycle_tick() can take it; the topic identity is confirmed
+ * again before the next batch is applied (verify_topics). */
+static void retake(sf_worker_t *w, part_t *p, const char *why) {
+    part_clear(w, p);
+    w->verify_due = 2;
+    int got = acquire(w, p, -1, 0, why);
+    if (got > 0) {
+        seek_part(w, p, p->next);
+    } else if (got == 0) {
+        part_hold(w, p);
+    } else if (got == -2) {
+        /* Redis did not answer: the next batch meets the refusal again */
+        p->next = p->ckpt >= 0 ? p->ckpt + 1 : -1;
+        seek_part(w, p, p->next);
+    }
+    /* -1: stopping, set_fatal() said why */
+}
+
 /* Redis holds checkpoint `stored` where p expected p->ckpt.  Nothing of the
  * batch was applied.  When stored lies inside the batch (our own apply
  * whose reply was lost, or an operator skip into it), re-send it: the
  * script skips what the checkpoint covers.  Otherwise (Redis lost writes
- * and came back older, or the checkpoint was moved past the batch) drop
- * the batch and re-read the partition from stored + 1.  Returns 1 when
- * the batch is to be re-sent. */
+ * and came back older, a restore, the checkpoint moved by hand) Redis is
+ * not the state the worker built on: retake() the partition like a new
+ * assignment, which waits for a (restored) rebuild marker and refuses a
+ * checkpoint outside the partition's offsets.  Returns 1 when the batch
+ * is to be re-sent. */
 static int ckpt_resync(sf_worker_t *w, part_t *p, int64_t stored,
                        const char *why) {
     M(checkpoint_mismatch, w->name);
@@ -588,57 +631,49 @@ static int ckpt_resync(sf_worker_t *w, part_t *p, int64_t stored,
            " checkpoint=%" PRId64 " msg=\"checkpoint mismatch (%s): %s\"",
            w->name, p->topic, p->partition, p->ckpt, stored, why,
            keep ? "re-sending the batch on top of redis' checkpoint"
-                : "batch dropped, resuming from redis' checkpoint + 1");
-    p->ckpt = stored;
-    if (keep)
+                : "batch dropped, taking the partition again from redis' "
+                  "state");
+    if (keep) {
+        p->ckpt = stored;
         return 1;
-    part_clear(w, p);
-    p->next = stored >= 0 ? stored + 1 : -1;
-    seek_part(w, p, stored >= 0 ? stored + 1 : -1);
+    }
+    retake(w, p, "re-taken after a checkpoint mismatch");
     return 0;
 }
 
 /* The epoch in Redis is older than our token: Redis lost the INCR that
  * gave it to us, so it lost writes (a restore, an AOF cut, a failover to
  * a replica that lagged).  Another worker cannot have taken over by
- * lowering the epoch: takeovers only INCR.  Take a fresh token above the
- * stored one (fencing whoever was handed the same number from the older
- * state), re-read the checkpoint and resume from it. */
+ * lowering the epoch: takeovers only INCR.  Raise the epoch to our old
+ * token, so that the INCR of retake() hands out a token above anything
+ * handed out before (fencing whoever got the same number from the older
+ * state), then retake() the partition: the restored state may hold a
+ * rebuild marker, another generation or a checkpoint the log does not
+ * have, and each is handled as on a new assignment. */
 static void epoch_lost(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
     char err[512], key[512];
-    int64_t token = -1, ckpt = -1;
     redisReply *rep = NULL;
-    /* one step to just above our old token (or higher, if others bumped
-     * meanwhile): above anything handed out before */
+    M(checkpoint_mismatch, w->name);
     sf_redis_key(key, sizeof(key), w->name, "epoch", p->topic, p->partition);
+    int64_t by = p->token - (r->epoch > 0 ? r->epoch : 0);
     sf_err_t e = sf_redis_cmd(w->redis, &rep, err, sizeof(err),
-                              "INCRBY %s %" PRId64, key,
-                              p->token - (r->epoch > 0 ? r->epoch : 0) + 1);
-    if (!e) {
-        token = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
-        freeReplyObject(rep);
-        if (token <= p->token) /* lost again meanwhile: next batch */
-            e = sf_seterr(err, sizeof(err), SF_ERR_STATE,
-                          "epoch %" PRId64 " still below token %" PRId64,
-                          token, p->token);
-    }
+                              "INCRBY %s %" PRId64, key, by > 0 ? by : 0);
     if (!e)
-        e = sf_redis_ckpt_get(w->redis, w->name, p->topic, p->partition,
-                              &ckpt, err, sizeof(err));
+        freeReplyObject(rep);
     sf_log("warn",
            "projection=%s topic=%s partition=%" PRId32 " token=%" PRId64
            " epoch=%" PRId64 " msg=\"redis lost writes (its epoch is older "
            "than this worker's token)%s\"",
            w->name, p->topic, p->partition, p->token, r->epoch,
-           e ? ": cannot re-acquire, retrying" : ", re-acquired");
+           e ? ": cannot re-acquire, retrying" : ", taking the partition "
+               "again");
     if (e) {
         part_clear(w, p); /* the next batch meets it again */
-        seek_part(w, p, p->ckpt >= 0 ? p->ckpt + 1 : -1);
         p->next = p->ckpt >= 0 ? p->ckpt + 1 : -1;
+        seek_part(w, p, p->next);
         return;
     }
-    p->token = token;
-    ckpt_resync(w, p, ckpt, "redis lost writes");
+    retake(w, p, "re-taken after redis lost writes");
 }
 
 static int ensure_cap(sf_worker_t *w, size_t n) {
@@ -680,6 +715,15 @@ static void dlq_unparked(sf_worker_t *w, part_t *p) {
 static void flush(sf_worker_t *w) {
     if (!w->pending)
         return;
+    if (w->verify_due == 2 || w->held) {
+        /* a Kafka error put the log in doubt: nothing is applied before
+         * verify_topics() confirms it (inside a rebalance: the batch
+         * waits for the next owner or the next flush) */
+        if (w->in_rebalance || verify_step(w)) {
+            hold_all(w);
+            return;
+        }
+    }
     w->in_apply = 1;
     char err[512];
     sf_backoff_t bo;
@@ -870,8 +914,8 @@ static int check_identity(sf_worker_t *w,
  * it (SF_ERR_FENCED: p stays FENCED), -1 when stopping, -2 when Redis did
  * not answer and !retry (the caller tries again later; the main loop must
  * not block here, it keeps the group membership alive). */
-static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen,
-                   int retry) {
+static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen, int retry,
+                   const char *why) {
     char err[512];
     sf_acquire_t a;
     int backoff = 100;
@@ -934,6 +978,7 @@ static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen,
                   "..%" PRId64 " (topic recreated, history deleted, or "
                   "another cluster's Redis?); rebuild the projection",
                   w->name, p->topic, p->partition, a.ckpt, lo, hi);
+        report_state(w, p, "ckpt-outside");
         sf_part_set_state(p, SF_PART_STOPPED);
         return -1;
     }
@@ -954,8 +999,7 @@ static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen,
            "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
            " token=%" PRId64 " msg=\"%s, resuming from the redis "
            "checkpoint\"",
-           w->name, p->topic, p->partition, a.ckpt + 1, p->token,
-           fenced_gen < 0 ? "assigned" : "re-taken after a rebuild");
+           w->name, p->topic, p->partition, a.ckpt + 1, p->token, why);
     return 1;
 }
 
@@ -970,7 +1014,7 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
             set_fatal(w, SF_ERR_NOMEM, "out of memory");
             ok = 0;
         }
-        int got = ok ? acquire(w, p, -1, 1) : -1;
+        int got = ok ? acquire(w, p, -1, 1, "assigned") : -1;
         if (got < 0 && p) /* stopping without a token: write nothing */
             sf_part_set_state(p, SF_PART_STOPPED);
         tp->offset = got > 0 && p->next >= 0 ? p->next
@@ -1043,7 +1087,9 @@ static void lifecycle_tick(sf_worker_t *w) {
             continue;
         part_hold(w, p);
         int fenced = p->state == SF_PART_FENCED;
-        int got = acquire(w, p, fenced ? p->generation : -1, 0);
+        int got = acquire(w, p, fenced ? p->generation : -1, 0,
+                          fenced ? "re-taken after a rebuild"
+                                 : "taken after the rebuild");
         if (got > 0) {
             part_restart(w, p);
         } else if (got == -2 && p->state == SF_PART_FENCED) {
@@ -1124,10 +1170,157 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     M(projection_polled, w->name);
 }
 
+/* ---- the log under a running worker ---------------------------------- */
+
+/* How often a running worker confirms that each topic it reads is still
+ * the log its checkpoints belong to (one DescribeTopics per topic). */
+#define SF_VERIFY_S 1.0
+
+static int part_held_state(const part_t *p) {
+    return p->state != SF_PART_REVOKED && p->state != SF_PART_STOPPED;
+}
+
+/* The topic identity of every topic held (identity.h), outside
+ * assignment: a topic deleted and recreated under a running worker keeps
+ * its name and, soon, offsets the old checkpoint covers.  thorough (after
+ * a Kafka error that put the log in doubt: an offset the broker does not
+ * have, an unknown topic or partition) also range-checks each active
+ * partition's checkpoint against its watermarks, as acquire() does.
+ * 0: confirmed; 1: not confirmed yet (topic missing, or thorough and Kafka
+ * or Redis did not answer): the caller holds the partitions and asks
+ * again; -1: not the same log, after set_fatal() and a "mismatch" or
+ * "ckpt-outside" state report for `status`. */
+static int verify_topics(sf_worker_t *w, int thorough) {
+    char err[1024];
+    int unsure = 0;
+    w->last_verify = sf_mono_s();
+    for (size_t i = 0; i < w->nparts && !*w->stop; i++) {
+        part_t *p = w->parts[i];
+        int seen = !part_held_state(p);
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = part_held_state(w->parts[j]) &&
+                   !strcmp(w->parts[j]->topic, p->topic);
+        if (seen)
+            continue;
+        sf_topic_identity_t cur, old;
+        int found = 0;
+        sf_err_t e = sf_identity_describe(w->rk, p->topic, 5000, &cur, err,
+                                          sizeof(err));
+        int gone = e == SF_ERR_NOT_FOUND;
+        if (!e)
+            e = sf_identity_get(w->redis, w->name, p->topic, &old, &found,
+                                err, sizeof(err));
+        if (e) {
+            if (gone || thorough) {
+                unsure = 1;
+                if (!w->held || w->last_verify - w->last_verify_log >= 60.0) {
+                    w->last_verify_log = w->last_verify;
+                    sf_log("warn", "projection=%s topic=%s msg=\"topic "
+                           "identity not confirmed, nothing is applied until "
+                           "it is (asking again every second): %s\"",
+                           w->name, p->topic, err);
+                }
+            }
+            continue;
+        }
+        if (found && sf_identity_compare(w->name, p->topic, &old, &cur, err,
+                                         sizeof(err))) {
+            M(error, w->name, SF_ERR_STATE);
+            set_fatal(w, SF_ERR_STATE, "%s", err);
+            for (size_t j = 0; j < w->nparts; j++) {
+                part_t *q = w->parts[j];
+                if (!part_held_state(q) || strcmp(q->topic, p->topic))
+                    continue;
+                part_clear(w, q);
+                report_state(w, q, "mismatch");
+                sf_part_set_state(q, SF_PART_STOPPED);
+            }
+            return -1;
+        }
+    }
+    for (size_t i = 0; thorough && !unsure && i < w->nparts; i++) {
+        part_t *p = w->parts[i];
+        int64_t lo = -1, hi = -1;
+        if (p->state != SF_PART_ACTIVE || p->ckpt < 0)
+            continue;
+        if (rd_kafka_query_watermark_offsets(w->rk, p->topic, p->partition,
+                                             &lo, &hi, 5000)) {
+            unsure = 1;
+            continue;
+        }
+        if (p->ckpt + 1 > hi || p->ckpt + 1 < lo) {
+            M(error, w->name, SF_ERR_STATE);
+            set_fatal(w, SF_ERR_STATE,
+                      "projection %s: %s/%" PRId32 ": checkpoint %" PRId64
+                      " is outside the partition's offsets %" PRId64
+                      "..%" PRId64 " (topic recreated, history deleted, or "
+                      "another cluster's Redis?); rebuild the projection",
+                      w->name, p->topic, p->partition, p->ckpt, lo, hi);
+            part_clear(w, p);
+            report_state(w, p, "ckpt-outside");
+            sf_part_set_state(p, SF_PART_STOPPED);
+            return -1;
+        }
+    }
+    return unsure || *w->stop; /* stopping: nothing was confirmed */
+}
+
+/* Drops every batch not applied yet and holds the active partitions at
+ * their checkpoint until verify_step() confirms the log. */
+static void hold_all(sf_worker_t *w) {
+    for (size_t i = 0; i < w->nparts; i++) {
+        part_t *p = w->parts[i];
+        if (p->state != SF_PART_ACTIVE)
+            continue;
+        part_clear(w, p);
+        p->next = p->ckpt >= 0 ? p->ckpt + 1 : -1;
+        if (!w->in_rebalance)
+            part_hold(w, p);
+    }
+    w->held = 1;
+}
+
+/* Outside rebalances: runs verify_topics() when due (a doubt raised by
+ * handle(), or SF_VERIFY_S passed), at most once a second while the
+ * answer is "not yet".  0 when batches may be applied. */
+static int verify_step(sf_worker_t *w) {
+    double now = sf_mono_s();
+    if (!w->verify_due && now - w->last_verify >= SF_VERIFY_S)
+        w->verify_due = 1;
+    if (w->verify_due && !w->in_rebalance && !w->fatal &&
+        (!w->held || now - w->last_verify >= 1.0)) {
+        int thorough = w->verify_due == 2 || w->held;
+        int rc = verify_topics(w, thorough);
+        if (rc > 0) {
+            hold_all(w);
+        } else if (rc == 0) {
+            w->verify_due = 0;
+            if (w->held)
+                for (size_t i = 0; i < w->nparts; i++)
+                    if (w->parts[i]->state == SF_PART_ACTIVE)
+                        part_restart(w, w->parts[i]); /* seek, resume */
+            w->held = 0;
+        }
+    }
+    return w->fatal || w->held || w->verify_due == 2;
+}
+
 /* ---- consuming ----------------------------------------------------- */
 
 static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
     if (m->err) {
+        switch (m->err) {
+        case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET: /* auto.offset.reset=error */
+        case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_ID:
+        case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+            w->verify_due = 2; /* nothing applied until the log is confirmed */
+            break;
+        default:
+            break;
+        }
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             sf_log("warn", "projection=%s topic=%s partition=%" PRId32
                    " msg=\"kafka: %s\"", w->name,
@@ -1238,6 +1431,7 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
         health_tick(w);
         check_paused(w);
         lifecycle_tick(w);
+        verify_step(w);
         double deadline = sf_mono_s() + w->pc->batch_ms / 1000.0;
         while (!*w->stop && !w->fatal && w->pending < batch_size) {
             double left = deadline - sf_mono_s();

@@ -10,7 +10,12 @@
 #  2. to an empty Redis (a snapshot older than the worker's own epoch): the
 #     epoch is older than the worker's token, i.e. Redis lost writes (not
 #     another owner); the worker takes a fresh token and replays from the
-#     start of the partition.
+#     start of the partition;
+#  3. to a snapshot that holds a rebuild marker (taken while a rebuild ran,
+#     which finished afterwards): the worker's token is above the restored
+#     epoch, and its recovery must go through the path of a new assignment,
+#     so it waits while the restored marker is there instead of resuming
+#     onto a view the rebuild was clearing.
 # Each time the view must end equal to the fold of every event, once.
 TEST=core_redis_rollback
 . "$(dirname "$0")/core_lib.sh"
@@ -88,15 +93,40 @@ redis_crash; redis_up
 expect_eq "redis came back empty" "$(r dbsize)" 0
 add D 2 | publish "$T"; wait_ckpt 16
 expect_eq "after losing everything (replayed from offset 0)" "$(view)" "A=5 B=5 C=5 D=2 events=17"
-grep -q "redis lost writes (its epoch is older than this worker's token), re-acquired" "$WORK/w.log" \
+grep -q "redis lost writes (its epoch is older than this worker's token), taking the partition again" "$WORK/w.log" \
   || fail "the worker did not log the lost epoch"
 tok=$(r get "sf:$P:epoch:$T:0")
 [ "${tok:-0}" -ge 2 ] || fail "the re-acquired token is not above the lost one (epoch ${tok:-absent})"
+
+# --- 3. back to a snapshot taken while a rebuild ran ---------------------
+r set "sf:$P:rebuild" "test-rebuild pid 1" >/dev/null
+r save >/dev/null                         # marker, epoch $tok, checkpoint 16
+r del "sf:$P:rebuild" >/dev/null
+# the rebuild ends: generation and epoch move on, the worker is fenced and
+# takes the partition again with a token above the snapshot's epoch
+r incr "sf:$P:generation" >/dev/null; r incr "sf:$P:epoch:$T:0" >/dev/null
+add E 3 | publish "$T"; wait_ckpt 19
+redis_crash; redis_up
+expect_eq "redis came back with the rebuild marker" "$(r exists "sf:$P:rebuild")" 1
+add F 4 | publish "$T"
+for _ in $(seq 1 60); do grep -q "redis lost writes" <(sed -n '/re-taken after a rebuild/,$p' "$WORK/w.log") && break; sleep 0.25; done
+sleep 5
+expect_eq "checkpoint while the restored marker is there" "$(r get "sf:$P:ckpt:$T:0")" 16
+expect_eq "view while the restored marker is there" "$(view)" "A=5 B=5 C=5 D=2 events=17"
+grep -q 'msg="a rebuild runs (test-rebuild pid 1): partition paused' "$WORK/w.log" \
+  || fail "the worker did not say it waits for the restored rebuild marker"
+st=$(status_of "$P")
+printf '%s\n' "$st" | grep -q "waiting-rebuild" || fail "status does not show the partition waiting: $st"
+r del "sf:$P:rebuild" >/dev/null         # the operator ends the (dead) rebuild
+wait_ckpt 23
+expect_eq "after the marker is gone" "$(view) E=$(r hget "$ID:items" E) F=$(r hget "$ID:items" F)" \
+  "A=5 B=5 C=5 D=2 events=24 E=3 F=4"
+log "restored rebuild marker: the worker waited for it, then resumed from the restored checkpoint"
 
 # a restart finds nothing left to do
 stop w TERM
 expect_eq "worker exit" "$RC" 0
 start w2 "$WORK/c.yaml"; sleep 5; stop w2 TERM
-expect_eq "after a restart" "$(view)" "A=5 B=5 C=5 D=2 events=17"
-log "ok: both rollbacks were noticed and repaired"
+expect_eq "after a restart" "$(view)" "A=5 B=5 C=5 D=2 events=24"
+log "ok: the three rollbacks were noticed and repaired"
 echo "1 passed, 0 failed"
