@@ -27,28 +27,28 @@ extern "C" {
  * sf_err_is_retriable() in core/src/err.c in step with this list. */
 typedef enum sf_err {
     SF_OK = 0,
-    SF_ERR_INVALID_ARG,        /* caller passed something unusable */
-    SF_ERR_NOMEM,              /* allocation failed */
-    SF_ERR_IO,                 /* file system error */
-    SF_ERR_PARSE,              /* malformed text: JSON, YAML, schema */
-    SF_ERR_CONFIG,             /* unknown or invalid configuration */
-    SF_ERR_SCHEMA,             /* schema is not valid Avro */
-    SF_ERR_UNKNOWN_TYPE,       /* no schema for this Avro full name */
-    SF_ERR_UNKNOWN_FINGERPRINT,/* single-object fingerprint not in catalog */
-    SF_ERR_BAD_MAGIC,          /* not C3 01 single-object bytes */
-    SF_ERR_TRUNCATED,          /* input ended inside a value */
-    SF_ERR_TRAILING,           /* bytes left after the value */
-    SF_ERR_VALUE,              /* value does not fit the schema */
-    SF_ERR_INCOMPATIBLE,       /* schemas cannot be resolved */
-    SF_ERR_KAFKA,              /* Kafka error, retriable */
-    SF_ERR_KAFKA_FATAL,        /* Kafka error that will not heal */
-    SF_ERR_TIMEOUT,            /* gave up waiting */
-    SF_ERR_REDIS,              /* Redis unreachable or busy: retriable */
-    SF_ERR_REDIS_REPLY,        /* Redis refused a command: not retriable */
-    SF_ERR_FENCED,             /* this worker no longer owns the partition */
-    SF_ERR_RULE,               /* a projection rule failed for an event */
-    SF_ERR_STATE,              /* call not valid in the current state */
-    SF_ERR_NOT_FOUND,          /* looked-up thing does not exist */
+    SF_ERR_INVALID_ARG,         /* caller passed something unusable */
+    SF_ERR_NOMEM,               /* allocation failed */
+    SF_ERR_IO,                  /* file system error */
+    SF_ERR_PARSE,               /* malformed text: JSON, YAML, schema */
+    SF_ERR_CONFIG,              /* unknown or invalid configuration */
+    SF_ERR_SCHEMA,              /* schema is not valid Avro */
+    SF_ERR_UNKNOWN_TYPE,        /* no schema for this Avro full name */
+    SF_ERR_UNKNOWN_FINGERPRINT, /* single-object fingerprint not in catalog */
+    SF_ERR_BAD_MAGIC,           /* not C3 01 single-object bytes */
+    SF_ERR_TRUNCATED,           /* input ended inside a value */
+    SF_ERR_TRAILING,            /* bytes left after the value */
+    SF_ERR_VALUE,               /* value does not fit the schema */
+    SF_ERR_INCOMPATIBLE,        /* schemas cannot be resolved */
+    SF_ERR_KAFKA,               /* Kafka error, retriable */
+    SF_ERR_KAFKA_FATAL,         /* Kafka error that will not heal */
+    SF_ERR_TIMEOUT,             /* gave up waiting */
+    SF_ERR_REDIS,               /* Redis unreachable or busy: retriable */
+    SF_ERR_REDIS_REPLY,         /* Redis refused a command: not retriable */
+    SF_ERR_FENCED,              /* this worker no longer owns the partition */
+    SF_ERR_RULE,                /* a projection rule failed for an event */
+    SF_ERR_STATE,               /* call not valid in the current state */
+    SF_ERR_NOT_FOUND,           /* looked-up thing does not exist */
     SF_ERR__COUNT
 } sf_err_t;
 
@@ -67,8 +67,7 @@ int sf_err_is_retriable(sf_err_t err);
  * safely) and returns err, so error paths read `return sf_seterr(...)`.
  * errstr may be NULL or errstr_size 0: then only err is returned. */
 sf_err_t sf_seterr(char *errstr, size_t errstr_size, sf_err_t err,
-                   const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* RFC 3339 time, the form of ce_time.
  * sf_time_format writes UTC with milliseconds, "2026-11-26T13:05:09.042Z",
@@ -83,8 +82,8 @@ sf_err_t sf_seterr(char *errstr, size_t errstr_size, sf_err_t err,
  * for durations and deadlines, which must not jump with the wall clock. */
 #define SF_TIME_BUFSIZE 25
 char *sf_time_format(int64_t unix_ms, char *buf, size_t size);
-sf_err_t sf_time_parse(const char *text, int64_t *unix_ms,
-                       char *errstr, size_t errstr_size);
+sf_err_t sf_time_parse(const char *text, int64_t *unix_ms, char *errstr,
+                       size_t errstr_size);
 int64_t sf_time_now_ms(void);
 double sf_time_mono_s(void);
 
@@ -105,7 +104,7 @@ double sf_time_mono_s(void);
 #define SF_CONTENT_TYPE_AVRO "application/avro"
 
 /* Reserved Redis prefix for projection bookkeeping: "sf:<projection>:". */
-#define SF_REDIS_PREFIX      "sf:"
+#define SF_REDIS_PREFIX "sf:"
 
 #pragma GCC visibility pop
 

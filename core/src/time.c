@@ -16,8 +16,7 @@
 #define SF_TIME_LEN 24 /* strlen("2026-11-26T13:05:09.042Z") */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
     const unsigned yoe = (unsigned)(y - era * 400);
@@ -26,8 +25,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
     z += 719468;
     const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     const unsigned doe = (unsigned)(z - era * 146097);
@@ -40,16 +38,14 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 }
 
 /* Writes n decimal digits of v (zero padded) at p. */
-static void put_digits(char *p, unsigned v, int n)
-{
+static void put_digits(char *p, unsigned v, int n) {
     while (n--) {
         p[n] = (char)('0' + v % 10);
         v /= 10;
     }
 }
 
-char *sf_time_format(int64_t unix_ms, char *buf, size_t size)
-{
+char *sf_time_format(int64_t unix_ms, char *buf, size_t size) {
     int64_t days, secs, ms, y;
     unsigned mo, d;
 
@@ -81,8 +77,7 @@ char *sf_time_format(int64_t unix_ms, char *buf, size_t size)
 }
 
 /* Reads exactly n digits at *s into *out. */
-static int digits(const char **s, int n, int *out)
-{
+static int digits(const char **s, int n, int *out) {
     int v = 0;
 
     for (int i = 0; i < n; i++) {
@@ -95,9 +90,8 @@ static int digits(const char **s, int n, int *out)
     return 0;
 }
 
-sf_err_t sf_time_parse(const char *text, int64_t *unix_ms,
-                                char *errstr, size_t errstr_size)
-{
+sf_err_t sf_time_parse(const char *text, int64_t *unix_ms, char *errstr,
+                       size_t errstr_size) {
     static const unsigned mdays[] = {31, 29, 31, 30, 31, 30,
                                      31, 31, 30, 31, 30, 31};
     const char *s = text;
@@ -106,14 +100,14 @@ sf_err_t sf_time_parse(const char *text, int64_t *unix_ms,
     if (!text || !unix_ms)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "sf_time_parse: NULL argument");
-    if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) ||
-        *s++ != '-' || digits(&s, 2, &d))
+    if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' ||
+        digits(&s, 2, &d))
         goto bad;
     if (*s != 'T' && *s != 't' && *s != ' ')
         goto bad;
     s++;
-    if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi) ||
-        *s++ != ':' || digits(&s, 2, &sec))
+    if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi) || *s++ != ':' ||
+        digits(&s, 2, &sec))
         goto bad;
     if (*s == '.') {
         int scale = 100, nd = 0;
@@ -150,7 +144,9 @@ sf_err_t sf_time_parse(const char *text, int64_t *unix_ms,
     if (sec == 60) /* leap second: the same instant as :59.999 + 1 ms */
         sec = 59, ms = 999;
     *unix_ms = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-                 h * 3600 + mi * 60 + sec - (int64_t)off * 60) * 1000) + ms;
+                 h * 3600 + mi * 60 + sec - (int64_t)off * 60) *
+                1000) +
+               ms;
     return SF_OK;
 bad:
     return sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
@@ -159,16 +155,14 @@ bad:
                      text, (int)(s - text));
 }
 
-int64_t sf_time_now_ms(void)
-{
+int64_t sf_time_now_ms(void) {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-double sf_time_mono_s(void)
-{
+double sf_time_mono_s(void) {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);

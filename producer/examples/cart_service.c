@@ -11,8 +11,8 @@
  *
  * checks it against what it knows about the cart, turns it into one or
  * more events (facts, named in the past tense) and publishes them to the
- * topic cart-events (or -t TOPIC).  All events of one command go out in ONE Kafka
- * transaction: a reader sees all of them or none, so a failed command can
+ * topic cart-events (or -t TOPIC).  All events of one command go out in ONE
+ * Kafka transaction: a reader sees all of them or none, so a failed command can
  * simply be published again (an aborted transaction leaves nothing
  * visible: no duplicates).  -T TENANT and the TRACEPARENT environment
  * variable (a W3C trace context, as a request would bring it) become
@@ -44,7 +44,7 @@
 
 typedef struct cart {
     char id[64];
-    long version;       /* number of events of this cart so far */
+    long version; /* number of events of this cart so far */
     int checked_out;
     struct cart *next;
 } cart_t;
@@ -52,8 +52,7 @@ typedef struct cart {
 static cart_t *carts;
 static const char *tenant, *traceparent; /* extra headers, or NULL */
 
-static cart_t *cart_find(const char *id)
-{
+static cart_t *cart_find(const char *id) {
     for (cart_t *c = carts; c; c = c->next)
         if (!strcmp(c->id, id))
             return c;
@@ -73,8 +72,7 @@ typedef struct command_events {
  * fields (we give up our reference to it).  The version is the cart's
  * current version + the events already in this command. */
 static int emit(command_events_t *out, const cart_t *c, const char *cart_id,
-                const char *type, json_t *data)
-{
+                const char *type, json_t *data) {
     sf_producer_event_t *ev;
 
     if (!data || out->n == MAX_EVENTS) {
@@ -87,8 +85,7 @@ static int emit(command_events_t *out, const cart_t *c, const char *cart_id,
     /* The aggregate id is the Kafka key: all events of one cart land on
      * one partition, in order. */
     sf_producer_event_set_aggregate_id(ev, cart_id);
-    sf_producer_event_set_version(ev, (c ? c->version : 0) +
-                                          (long)out->n + 1);
+    sf_producer_event_set_version(ev, (c ? c->version : 0) + (long)out->n + 1);
     /* The payload.  JSON is the shortest to write; a service that already
      * holds an avro_value_t passes it with sf_producer_event_set_value().
      * Either way the library checks it against the schema before
@@ -110,9 +107,8 @@ static int emit(command_events_t *out, const cart_t *c, const char *cart_id,
 
 /* Parses one command line into events.  Returns 0, or -1 with a reason in
  * why (the command is refused, nothing is published). */
-static int decide(char *line, command_events_t *out, char **cart_id,
-                  char *why, size_t size)
-{
+static int decide(char *line, command_events_t *out, char **cart_id, char *why,
+                  size_t size) {
     char *argv[32];
     int argc = 0;
     long long now = sf_time_now_ms();
@@ -134,16 +130,15 @@ static int decide(char *line, command_events_t *out, char **cart_id,
             return -1;
         }
         emit(out, NULL, argv[1], "shop.cart.CartOpened",
-             json_pack("{s:s, s:s, s:I}", "cart_id", argv[1],
-                       "customer_id", argv[2], "opened_at", now));
+             json_pack("{s:s, s:s, s:I}", "cart_id", argv[1], "customer_id",
+                       argv[2], "opened_at", now));
         /* Opening with items yields several events: one transaction. */
         for (int i = 3; i + 2 < argc; i += 3)
             emit(out, NULL, argv[1], "shop.cart.ItemAddedToCart",
-                 json_pack("{s:s, s:s, s:i, s:I, s:I, s:s}", "cart_id",
-                           argv[1], "sku", argv[i], "quantity",
-                           atoi(argv[i + 1]), "unit_price_cents",
-                           (json_int_t)atoll(argv[i + 2]), "added_at", now,
-                           "currency", "EUR"));
+                 json_pack("{s:s, s:s, s:i, s:I, s:I, s:s}", "cart_id", argv[1],
+                           "sku", argv[i], "quantity", atoi(argv[i + 1]),
+                           "unit_price_cents", (json_int_t)atoll(argv[i + 2]),
+                           "added_at", now, "currency", "EUR"));
         return 0;
     }
     /* Every other command needs an open cart that is not checked out. */
@@ -161,13 +156,13 @@ static int decide(char *line, command_events_t *out, char **cart_id,
                               "currency", "EUR"));
     if (!strcmp(argv[0], "remove") && argc == 4)
         return emit(out, c, argv[1], "shop.cart.ItemRemovedFromCart",
-                    json_pack("{s:s, s:s, s:i, s:I}", "cart_id", argv[1],
-                              "sku", argv[2], "quantity", atoi(argv[3]),
-                              "removed_at", now));
+                    json_pack("{s:s, s:s, s:i, s:I}", "cart_id", argv[1], "sku",
+                              argv[2], "quantity", atoi(argv[3]), "removed_at",
+                              now));
     if (!strcmp(argv[0], "checkout") && argc == 2)
-        return emit(out, c, argv[1], "shop.cart.CartCheckedOut",
-                    json_pack("{s:s, s:I}", "cart_id", argv[1],
-                              "checked_out_at", now));
+        return emit(
+            out, c, argv[1], "shop.cart.CartCheckedOut",
+            json_pack("{s:s, s:I}", "cart_id", argv[1], "checked_out_at", now));
     snprintf(why, size, "unknown command or wrong arguments: %s", argv[0]);
     return -1;
 }
@@ -175,8 +170,7 @@ static int decide(char *line, command_events_t *out, char **cart_id,
 /* After the events are safely in Kafka, the service's own state moves on.
  * (Never before: a failed publish must leave the version unchanged.) */
 static void apply(const char *cart_id, const command_events_t *evs,
-                  const char *cmd)
-{
+                  const char *cmd) {
     cart_t *c = cart_find(cart_id);
 
     if (!c) {
@@ -190,8 +184,7 @@ static void apply(const char *cart_id, const command_events_t *evs,
         c->checked_out = 1;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *brokers = "127.0.0.1:9092", *schema_dir = "schemas/domains";
     const char *topic = "cart-events";
     char errstr[512], txnid[128], *line = NULL;
@@ -209,8 +202,10 @@ int main(int argc, char **argv)
         else if (opt == 's')
             schema_dir = optarg;
         else {
-            fprintf(stderr, "usage: %s [-b BROKERS] [-s SCHEMA_DIR] "
-                    "[-t TOPIC] [-T TENANT] < commands\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [-b BROKERS] [-s SCHEMA_DIR] "
+                    "[-t TOPIC] [-T TENANT] < commands\n",
+                    argv[0]);
             return opt == 'h' ? 0 : 2;
         }
     }
@@ -228,8 +223,7 @@ int main(int argc, char **argv)
                              sizeof(errstr)) ||
         sf_producer_conf_set(conf, "sf.aggregate.type", "cart", errstr,
                              sizeof(errstr)) ||
-        sf_producer_conf_set(conf, "sf.topic", topic, errstr,
-                             sizeof(errstr)) ||
+        sf_producer_conf_set(conf, "sf.topic", topic, errstr, sizeof(errstr)) ||
         sf_producer_conf_set(conf, "sf.source", "cart-service", errstr,
                              sizeof(errstr)) ||
         /* A transactional.id lets one command's events commit together.
@@ -271,8 +265,8 @@ int main(int argc, char **argv)
              * few times, then give up on the command. */
             int attempt = 0;
             do
-                err = sf_producer_publish_batch(p, evs.ev, evs.n, &bad,
-                                                errstr, sizeof(errstr));
+                err = sf_producer_publish_batch(p, evs.ev, evs.n, &bad, errstr,
+                                                sizeof(errstr));
             while (err == SF_ERR_KAFKA && ++attempt < 3);
             if (err == SF_OK) {
                 apply(cart_id, &evs, cmd);

@@ -170,14 +170,14 @@ sf_producer_conf_t *sf_producer_conf_dup(const sf_producer_conf_t *conf);
  * unknown or invalid ones are SF_ERR_CONFIG with librdkafka's reason.
  * Setting "transactional.id" enables the transactional API. */
 sf_err_t sf_producer_conf_set(sf_producer_conf_t *conf, const char *name,
-                              const char *value,
-                              char *errstr, size_t errstr_size);
+                              const char *value, char *errstr,
+                              size_t errstr_size);
 
 /* Current value of a property into buf (NUL-terminated, truncated safely).
  * SF_ERR_NOT_FOUND when it is not set, SF_ERR_CONFIG when unknown. */
-sf_err_t sf_producer_conf_get(const sf_producer_conf_t *conf,
-                              const char *name, char *buf, size_t size,
-                              char *errstr, size_t errstr_size);
+sf_err_t sf_producer_conf_get(const sf_producer_conf_t *conf, const char *name,
+                              char *buf, size_t size, char *errstr,
+                              size_t errstr_size);
 
 /* Uses an existing catalog instead of sf.schema.dir.  Borrowed: the
  * catalog must outlive the producer and not change while it runs. */
@@ -189,10 +189,9 @@ void sf_producer_conf_set_catalog(sf_producer_conf_t *conf,
  * result instead).  dr is valid only during the call.  Runs on a thread
  * calling sf_producer_poll()/flush()/publish_sync() (see top of file).
  * opaque is the one given to sf_producer_conf_set_opaque(). */
-typedef void (*sf_producer_dr_cb)(sf_producer_t *p,
-                                  const sf_producer_dr_t *dr, void *opaque);
-void sf_producer_conf_set_dr_cb(sf_producer_conf_t *conf,
-                                sf_producer_dr_cb cb);
+typedef void (*sf_producer_dr_cb)(sf_producer_t *p, const sf_producer_dr_t *dr,
+                                  void *opaque);
+void sf_producer_conf_set_dr_cb(sf_producer_conf_t *conf, sf_producer_dr_cb cb);
 
 /* Error callback for producer-wide trouble that is not tied to one event
  * (all brokers down, authentication failure, fatal idempotence error).
@@ -225,8 +224,8 @@ void sf_producer_conf_set_opaque(sf_producer_conf_t *conf, void *opaque);
  * schema dir, no catalog, librdkafka refused the config) conf stays the
  * caller's.  With transactional.id set, the transactions are initialised
  * on the first sf_producer_begin(). */
-sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
-                               char *errstr, size_t errstr_size);
+sf_producer_t *sf_producer_new(sf_producer_conf_t *conf, char *errstr,
+                               size_t errstr_size);
 
 /* Waits up to message.timeout.ms (the value in force) for outstanding
  * events (their delivery callbacks run on this thread), then purges what
@@ -249,8 +248,8 @@ int sf_producer_poll(sf_producer_t *p, int timeout_ms);
 /* Waits until every accepted event has its delivery report (served on this
  * thread).  SF_ERR_TIMEOUT if some are still pending after timeout_ms
  * (-1 = wait without limit; message.timeout.ms bounds that anyway). */
-sf_err_t sf_producer_flush(sf_producer_t *p, int timeout_ms,
-                           char *errstr, size_t errstr_size);
+sf_err_t sf_producer_flush(sf_producer_t *p, int timeout_ms, char *errstr,
+                           size_t errstr_size);
 
 /* Number of accepted events (and internal requests) not yet reported. */
 int sf_producer_outq_len(sf_producer_t *p);
@@ -324,9 +323,8 @@ sf_err_t sf_producer_event_set_schema_version(sf_producer_event_t *ev,
  * "traceparent" (or "ce_traceparent", CloudEvents' distributed-tracing
  * extension) must follow W3C Trace Context ("00-<32 hex>-<16 hex>-<2 hex>").
  * Errors here: SF_ERR_INVALID_ARG (NULL name), SF_ERR_NOMEM. */
-sf_err_t sf_producer_event_set_header(sf_producer_event_t *ev,
-                                      const char *name, const void *value,
-                                      ssize_t len);
+sf_err_t sf_producer_event_set_header(sf_producer_event_t *ev, const char *name,
+                                      const void *value, ssize_t len);
 
 /* Payload, one of the three (the last call wins).  JSON is the route we
  * recommend for hand-built events: a missing field takes its schema
@@ -368,8 +366,8 @@ sf_err_t sf_producer_event_set_json_text(sf_producer_event_t *ev,
  *   SF_ERR_KAFKA_FATAL   the producer hit a fatal error: destroy it.
  * Events refused here were never sent (nothing to deduplicate). */
 sf_err_t sf_producer_publish(sf_producer_t *p, const sf_producer_event_t *ev,
-                             void *msg_opaque,
-                             char *errstr, size_t errstr_size);
+                             void *msg_opaque, char *errstr,
+                             size_t errstr_size);
 
 /* Checks ev exactly as sf_producer_publish() would (type known, aggregate
  * id, topic, payload valid and encodable) without sending anything: a dry
@@ -417,8 +415,7 @@ sf_err_t sf_producer_publish_sync_status(sf_producer_t *p,
  * ------------------------------------------------------------------- */
 
 sf_err_t sf_producer_begin(sf_producer_t *p, char *errstr, size_t errstr_size);
-sf_err_t sf_producer_commit(sf_producer_t *p, char *errstr,
-                            size_t errstr_size);
+sf_err_t sf_producer_commit(sf_producer_t *p, char *errstr, size_t errstr_size);
 sf_err_t sf_producer_abort(sf_producer_t *p, char *errstr, size_t errstr_size);
 
 /* The common case, one command -> several events: validates and encodes
@@ -427,9 +424,9 @@ sf_err_t sf_producer_abort(sf_producer_t *p, char *errstr, size_t errstr_size);
  * error the transaction is aborted (see above).  Delivery reports of the
  * events arrive with msg_opaque NULL. */
 sf_err_t sf_producer_publish_batch(sf_producer_t *p,
-                                   sf_producer_event_t *const *evs,
-                                   size_t n, size_t *bad_index,
-                                   char *errstr, size_t errstr_size);
+                                   sf_producer_event_t *const *evs, size_t n,
+                                   size_t *bad_index, char *errstr,
+                                   size_t errstr_size);
 
 /* ---------------------------------------------------------------------
  * Delivery reports (valid only inside the delivery callback)
@@ -489,8 +486,8 @@ sf_err_t sf_producer_publish_sync_position(sf_producer_t *p,
  * SF_PRODUCER_DEFAULT_TIMEOUT_MS) per admin request. */
 sf_err_t sf_producer_ensure_topic(sf_producer_t *p, const char *topic,
                                   int partitions, int replication_factor,
-                                  int timeout_ms, int *created,
-                                  char *errstr, size_t errstr_size);
+                                  int timeout_ms, int *created, char *errstr,
+                                  size_t errstr_size);
 
 #pragma GCC visibility pop
 

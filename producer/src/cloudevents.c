@@ -32,27 +32,25 @@
  * port syntax is not checked further (an empty host is valid RFC 3986).
  * ------------------------------------------------------------------- */
 
-static int is_alpha(int c)
-{
+static int is_alpha(int c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
+static int is_digit(int c) {
+    return c >= '0' && c <= '9';
+}
 
-static int is_hex(int c)
-{
+static int is_hex(int c) {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 /* unreserved / sub-delims / ":" / "@" / "/" / "?" : the characters of
  * pchar, query and fragment besides pct-encoded. */
-static int is_uri_char(int c)
-{
+static int is_uri_char(int c) {
     return is_alpha(c) || is_digit(c) || strchr("-._~!$&'()*+,;=:@/?", c);
 }
 
-int sf__ce_check_uri_reference(const char *s, char *why, size_t size)
-{
+int sf__ce_check_uri_reference(const char *s, char *why, size_t size) {
     const char *p, *colon = NULL, *hash = NULL, *auth = NULL, *auth_end;
     int has_scheme = 0;
 
@@ -81,7 +79,8 @@ int sf__ce_check_uri_reference(const char *s, char *why, size_t size)
         size_t seg = strcspn(s, "/?#");
 
         if (!auth && memchr(s, ':', seg)) {
-            snprintf(why, size, "\":\" at offset %d in the first path "
+            snprintf(why, size,
+                     "\":\" at offset %d in the first path "
                      "segment of a reference without a scheme (a scheme "
                      "starts with a letter: letters, digits, \"+-.\")",
                      (int)((const char *)memchr(s, ':', seg) - s));
@@ -94,8 +93,10 @@ int sf__ce_check_uri_reference(const char *s, char *why, size_t size)
 
         if (c == '%') {
             if (!is_hex((unsigned char)p[1]) || !is_hex((unsigned char)p[2])) {
-                snprintf(why, size, "\"%%\" at offset %d is not followed by "
-                         "two hex digits", off);
+                snprintf(why, size,
+                         "\"%%\" at offset %d is not followed by "
+                         "two hex digits",
+                         off);
                 return -1;
             }
             p += 2;
@@ -113,17 +114,23 @@ int sf__ce_check_uri_reference(const char *s, char *why, size_t size)
             continue; /* IP-literal host */
         if (!is_uri_char(c)) {
             if (c == ' ')
-                snprintf(why, size, "space at offset %d (write it as %%20, "
-                         "or use \"-\")", off);
+                snprintf(why, size,
+                         "space at offset %d (write it as %%20, "
+                         "or use \"-\")",
+                         off);
             else if (c < 0x20 || c == 0x7f)
-                snprintf(why, size, "control character 0x%02x at offset %d",
-                         c, off);
+                snprintf(why, size, "control character 0x%02x at offset %d", c,
+                         off);
             else if (c >= 0x80)
-                snprintf(why, size, "non-ASCII byte 0x%02x at offset %d "
-                         "(percent-encode its UTF-8 bytes)", c, off);
+                snprintf(why, size,
+                         "non-ASCII byte 0x%02x at offset %d "
+                         "(percent-encode its UTF-8 bytes)",
+                         c, off);
             else
-                snprintf(why, size, "character '%c' at offset %d is not "
-                         "allowed in a URI", c, off);
+                snprintf(why, size,
+                         "character '%c' at offset %d is not "
+                         "allowed in a URI",
+                         c, off);
             return -1;
         }
     }
@@ -137,8 +144,7 @@ int sf__ce_check_uri_reference(const char *s, char *why, size_t size)
  * Later versions may append "-..." fields, which we accept unchecked.
  * ------------------------------------------------------------------- */
 
-static int lower_hex_run(const char *s, size_t n, int *all_zero)
-{
+static int lower_hex_run(const char *s, size_t n, int *all_zero) {
     *all_zero = 1;
     for (size_t i = 0; i < n; i++) {
         if (!(is_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'f')))
@@ -150,13 +156,13 @@ static int lower_hex_run(const char *s, size_t n, int *all_zero)
 }
 
 int sf__ce_check_traceparent(const char *v, size_t len, char *why,
-                             size_t size)
-{
+                             size_t size) {
     int zero;
 
     if (len < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-' ||
         lower_hex_run(v, 2, &zero) || lower_hex_run(v + 3, 32, &zero)) {
-        snprintf(why, size, "not a W3C traceparent "
+        snprintf(why, size,
+                 "not a W3C traceparent "
                  "(00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>)");
         return -1;
     }
@@ -165,7 +171,8 @@ int sf__ce_check_traceparent(const char *v, size_t len, char *why,
         return -1;
     }
     if (lower_hex_run(v + 36, 16, &zero) || zero) {
-        snprintf(why, size, "parent-id is not 16 lowercase hex digits, "
+        snprintf(why, size,
+                 "parent-id is not 16 lowercase hex digits, "
                  "not all zeros (W3C Trace Context)");
         return -1;
     }
@@ -178,9 +185,10 @@ int sf__ce_check_traceparent(const char *v, size_t len, char *why,
         return -1;
     }
     if (!memcmp(v, "00", 2) ? len != 55 : (len > 55 && v[55] != '-')) {
-        snprintf(why, size, "not a W3C traceparent: %s", !memcmp(v, "00", 2)
-                 ? "version 00 has exactly 55 characters"
-                 : "unexpected characters after trace-flags");
+        snprintf(why, size, "not a W3C traceparent: %s",
+                 !memcmp(v, "00", 2)
+                     ? "version 00 has exactly 55 characters"
+                     : "unexpected characters after trace-flags");
         return -1;
     }
     return 0;
@@ -193,16 +201,24 @@ int sf__ce_check_traceparent(const char *v, size_t len, char *why,
 /* Headers the library writes itself; an application header with one of
  * these names would contradict (or duplicate) them. */
 static const char *const reserved[] = {
-    SF_HDR_SPECVERSION, SF_HDR_ID, SF_HDR_SOURCE, SF_HDR_TYPE, SF_HDR_TIME,
-    SF_HDR_SUBJECT, SF_HDR_CONTENT_TYPE, SF_HDR_AGGTYPE, SF_HDR_SEQUENCE,
-    SF_HDR_CORRELATIONID, SF_HDR_CAUSATIONID, SF_HDR_DATASCHEMA,
+    SF_HDR_SPECVERSION,
+    SF_HDR_ID,
+    SF_HDR_SOURCE,
+    SF_HDR_TYPE,
+    SF_HDR_TIME,
+    SF_HDR_SUBJECT,
+    SF_HDR_CONTENT_TYPE,
+    SF_HDR_AGGTYPE,
+    SF_HDR_SEQUENCE,
+    SF_HDR_CORRELATIONID,
+    SF_HDR_CAUSATIONID,
+    SF_HDR_DATASCHEMA,
     "ce_datacontenttype", /* the binding maps it to content-type */
     "ce_data",
 };
 
 int sf__ce_check_header(const char *name, const char *value, size_t len,
-                        char *why, size_t size)
-{
+                        char *why, size_t size) {
     char sub[160];
 
     if (!*name) {
@@ -211,8 +227,10 @@ int sf__ce_check_header(const char *name, const char *value, size_t len,
     }
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
         if (!strcmp(name, reserved[i])) {
-            snprintf(why, size, "header \"%s\" is written by the library "
-                     "(set it through the event's own setter)", name);
+            snprintf(why, size,
+                     "header \"%s\" is written by the library "
+                     "(set it through the event's own setter)",
+                     name);
             return -1;
         }
     if (!strncmp(name, "ce_", 3)) {
@@ -221,22 +239,27 @@ int sf__ce_check_header(const char *name, const char *value, size_t len,
         const char *a = name + 3;
 
         if (!*a) {
-            snprintf(why, size, "header \"ce_\": empty CloudEvents "
+            snprintf(why, size,
+                     "header \"ce_\": empty CloudEvents "
                      "attribute name");
             return -1;
         }
         for (; *a; a++)
             if (!((*a >= 'a' && *a <= 'z') || is_digit(*a))) {
-                snprintf(why, size, "header \"%s\": a CloudEvents extension "
+                snprintf(why, size,
+                         "header \"%s\": a CloudEvents extension "
                          "attribute name has only lower-case letters and "
-                         "digits (CloudEvents 1.0)", name);
+                         "digits (CloudEvents 1.0)",
+                         name);
                 return -1;
             }
     }
     for (const char *c = name; *c; c++)
         if ((unsigned char)*c <= 0x20 || (unsigned char)*c == 0x7f) {
-            snprintf(why, size, "header name \"%s\" contains a space or "
-                     "control character", name);
+            snprintf(why, size,
+                     "header name \"%s\" contains a space or "
+                     "control character",
+                     name);
             return -1;
         }
     if (!strcmp(name, "traceparent") || !strcmp(name, "ce_traceparent")) {
@@ -252,8 +275,7 @@ int sf__ce_check_header(const char *name, const char *value, size_t len,
  * ce_dataschema: which writer schema the value was written with.
  * ------------------------------------------------------------------- */
 
-void sf__ce_dataschema(const sf_schema_t *s, char *buf, size_t size)
-{
+void sf__ce_dataschema(const sf_schema_t *s, char *buf, size_t size) {
     snprintf(buf, size, SF_DATASCHEMA_PREFIX "%016" PRIx64,
              sf_schema_fingerprint(s));
 }

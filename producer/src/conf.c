@@ -25,7 +25,7 @@
  * docs/producer-delivery.md say why 120 s).
  */
 #define SF_STR_(x) #x
-#define SF_STR(x) SF_STR_(x)
+#define SF_STR(x)  SF_STR_(x)
 static const char *const defaults[][2] = {
     {"enable.idempotence", "true"},
     {"acks", "all"},
@@ -34,8 +34,7 @@ static const char *const defaults[][2] = {
     {"max.in.flight.requests.per.connection", "5"},
 };
 
-sf_producer_conf_t *sf_producer_conf_new(void)
-{
+sf_producer_conf_t *sf_producer_conf_new(void) {
     sf_producer_conf_t *conf = calloc(1, sizeof(*conf));
     char errstr[256];
 
@@ -47,9 +46,8 @@ sf_producer_conf_t *sf_producer_conf_new(void)
         return NULL;
     }
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-        rd_kafka_conf_res_t r = rd_kafka_conf_set(conf->rk, defaults[i][0],
-                                                  defaults[i][1], errstr,
-                                                  sizeof(errstr));
+        rd_kafka_conf_res_t r = rd_kafka_conf_set(
+            conf->rk, defaults[i][0], defaults[i][1], errstr, sizeof(errstr));
         /* The defaults are constants librdkafka 2.x knows. */
         if (r != RD_KAFKA_CONF_OK)
             abort();
@@ -57,8 +55,7 @@ sf_producer_conf_t *sf_producer_conf_new(void)
     return conf;
 }
 
-void sf_producer_conf_destroy(sf_producer_conf_t *conf)
-{
+void sf_producer_conf_destroy(sf_producer_conf_t *conf) {
     if (!conf)
         return;
     if (conf->rk)
@@ -70,8 +67,7 @@ void sf_producer_conf_destroy(sf_producer_conf_t *conf)
     free(conf);
 }
 
-static int dup_str(char **dst, const char *src)
-{
+static int dup_str(char **dst, const char *src) {
     *dst = NULL;
     if (!src)
         return 0;
@@ -79,8 +75,7 @@ static int dup_str(char **dst, const char *src)
     return *dst ? 0 : -1;
 }
 
-sf_producer_conf_t *sf_producer_conf_dup(const sf_producer_conf_t *conf)
-{
+sf_producer_conf_t *sf_producer_conf_dup(const sf_producer_conf_t *conf) {
     sf_producer_conf_t *c = calloc(1, sizeof(*c));
 
     if (!c)
@@ -89,8 +84,7 @@ sf_producer_conf_t *sf_producer_conf_dup(const sf_producer_conf_t *conf)
     c->schema_dir = c->source = c->topic = c->aggtype = NULL;
     c->rk = rd_kafka_conf_dup(conf->rk);
     if (!c->rk || dup_str(&c->schema_dir, conf->schema_dir) ||
-        dup_str(&c->source, conf->source) ||
-        dup_str(&c->topic, conf->topic) ||
+        dup_str(&c->source, conf->source) || dup_str(&c->topic, conf->topic) ||
         dup_str(&c->aggtype, conf->aggtype)) {
         sf_producer_conf_destroy(c);
         return NULL;
@@ -99,8 +93,7 @@ sf_producer_conf_t *sf_producer_conf_dup(const sf_producer_conf_t *conf)
 }
 
 /* The sf.* keys, each naming the field it fills. */
-static char **sf_key(sf_producer_conf_t *conf, const char *name)
-{
+static char **sf_key(sf_producer_conf_t *conf, const char *name) {
     if (!strcmp(name, "sf.schema.dir"))
         return &conf->schema_dir;
     if (!strcmp(name, "sf.source"))
@@ -113,9 +106,8 @@ static char **sf_key(sf_producer_conf_t *conf, const char *name)
 }
 
 sf_err_t sf_producer_conf_set(sf_producer_conf_t *conf, const char *name,
-                              const char *value,
-                              char *errstr, size_t errstr_size)
-{
+                              const char *value, char *errstr,
+                              size_t errstr_size) {
     char rkerr[512];
 
     if (!conf || !name || !value)
@@ -129,7 +121,8 @@ sf_err_t sf_producer_conf_set(sf_producer_conf_t *conf, const char *name,
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "unknown configuration property \"%s\" "
                              "(known: sf.schema.dir, sf.source, sf.topic, "
-                             "sf.aggregate.type)", name);
+                             "sf.aggregate.type)",
+                             name);
         if (!*value)
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "configuration property \"%s\": empty value",
@@ -138,8 +131,8 @@ sf_err_t sf_producer_conf_set(sf_producer_conf_t *conf, const char *name,
             sf__ce_check_uri_reference(value, rkerr, sizeof(rkerr)))
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "sf.source \"%s\" is not a URI-reference "
-                             "(CloudEvents 1.0 source, RFC 3986): %s", value,
-                             rkerr);
+                             "(CloudEvents 1.0 source, RFC 3986): %s",
+                             value, rkerr);
         copy = strdup(value);
         if (!copy)
             return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
@@ -158,10 +151,9 @@ sf_err_t sf_producer_conf_set(sf_producer_conf_t *conf, const char *name,
     return SF_OK;
 }
 
-sf_err_t sf_producer_conf_get(const sf_producer_conf_t *conf,
-                              const char *name, char *buf, size_t size,
-                              char *errstr, size_t errstr_size)
-{
+sf_err_t sf_producer_conf_get(const sf_producer_conf_t *conf, const char *name,
+                              char *buf, size_t size, char *errstr,
+                              size_t errstr_size) {
     if (!conf || !name || !buf || !size)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "sf_producer_conf_get: NULL argument");
@@ -173,8 +165,7 @@ sf_err_t sf_producer_conf_get(const sf_producer_conf_t *conf,
                              "unknown configuration property \"%s\"", name);
         if (!*field)
             return sf_seterr(errstr, errstr_size, SF_ERR_NOT_FOUND,
-                             "configuration property \"%s\" is not set",
-                             name);
+                             "configuration property \"%s\" is not set", name);
         snprintf(buf, size, "%s", *field);
         return SF_OK;
     }
@@ -189,49 +180,43 @@ sf_err_t sf_producer_conf_get(const sf_producer_conf_t *conf,
             /* Too small a buffer: librdkafka wrote nothing. */
             return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                              "configuration property \"%s\": value needs "
-                             "%zu bytes", name, sz);
+                             "%zu bytes",
+                             name, sz);
         }
         if (!*buf)
             return sf_seterr(errstr, errstr_size, SF_ERR_NOT_FOUND,
-                             "configuration property \"%s\" is not set",
-                             name);
+                             "configuration property \"%s\" is not set", name);
     }
     return SF_OK;
 }
 
 void sf_producer_conf_set_catalog(sf_producer_conf_t *conf,
-                                  const sf_catalog_t *cat)
-{
+                                  const sf_catalog_t *cat) {
     conf->cat = cat;
 }
 
 void sf_producer_conf_set_dr_cb(sf_producer_conf_t *conf,
-                                sf_producer_dr_cb cb)
-{
+                                sf_producer_dr_cb cb) {
     conf->dr_cb = cb;
 }
 
 void sf_producer_conf_set_error_cb(sf_producer_conf_t *conf,
-                                   sf_producer_error_cb cb)
-{
+                                   sf_producer_error_cb cb) {
     conf->error_cb = cb;
 }
 
 void sf_producer_conf_set_log_cb(sf_producer_conf_t *conf,
-                                 sf_producer_log_cb cb)
-{
+                                 sf_producer_log_cb cb) {
     conf->log_cb = cb;
 }
 
-void sf_producer_conf_set_opaque(sf_producer_conf_t *conf, void *opaque)
-{
+void sf_producer_conf_set_opaque(sf_producer_conf_t *conf, void *opaque) {
     conf->opaque = opaque;
 }
 
 #define EVENTS_SUFFIX "-events"
 
-char *sf__aggtype_from_topic(const char *topic)
-{
+char *sf__aggtype_from_topic(const char *topic) {
     size_t n = strlen(topic), sn = strlen(EVENTS_SUFFIX);
 
     if (n <= sn || strcmp(topic + n - sn, EVENTS_SUFFIX))
@@ -239,8 +224,7 @@ char *sf__aggtype_from_topic(const char *topic)
     return strndup(topic, n - sn);
 }
 
-char *sf__topic_from_aggtype(const char *aggtype)
-{
+char *sf__topic_from_aggtype(const char *aggtype) {
     size_t n = strlen(aggtype) + sizeof(EVENTS_SUFFIX);
     char *t = malloc(n);
 

@@ -7,17 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-sf_producer_event_t *sf_producer_event_new(void)
-{
+sf_producer_event_t *sf_producer_event_new(void) {
     return calloc(1, sizeof(sf_producer_event_t));
 }
 
-static void payload_clear(sf_producer_event_t *ev)
-{
+static void payload_clear(sf_producer_event_t *ev) {
     switch (ev->kind) {
-    case SF_PAYLOAD_VALUE:
-        avro_value_decref(&ev->value);
-        break;
+    case SF_PAYLOAD_VALUE: avro_value_decref(&ev->value); break;
     case SF_PAYLOAD_JSON:
         json_decref(ev->json);
         ev->json = NULL;
@@ -27,20 +23,17 @@ static void payload_clear(sf_producer_event_t *ev)
         ev->text = NULL;
         ev->text_len = 0;
         break;
-    case SF_PAYLOAD_NONE:
-        break;
+    case SF_PAYLOAD_NONE: break;
     }
     ev->kind = SF_PAYLOAD_NONE;
 }
 
-static void xhdr_free(sf_xheader_t *h)
-{
+static void xhdr_free(sf_xheader_t *h) {
     free(h->name);
     free(h->value);
 }
 
-void sf_producer_event_clear(sf_producer_event_t *ev)
-{
+void sf_producer_event_clear(sf_producer_event_t *ev) {
     if (!ev)
         return;
     payload_clear(ev);
@@ -57,8 +50,7 @@ void sf_producer_event_clear(sf_producer_event_t *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
-void sf_producer_event_destroy(sf_producer_event_t *ev)
-{
+void sf_producer_event_destroy(sf_producer_event_t *ev) {
     if (!ev)
         return;
     sf_producer_event_clear(ev);
@@ -68,8 +60,7 @@ void sf_producer_event_destroy(sf_producer_event_t *ev)
 /* Replaces *field with a copy of s (NULL clears it).  A builder reused
  * for event after event mostly gets strings no longer than the last one:
  * those are copied in place, without an allocation. */
-static sf_err_t set_str(char **field, const char *s)
-{
+static sf_err_t set_str(char **field, const char *s) {
     char *copy = NULL;
 
     if (s && *field && strlen(*field) >= strlen(s)) {
@@ -83,38 +74,32 @@ static sf_err_t set_str(char **field, const char *s)
     return SF_OK;
 }
 
-sf_err_t sf_producer_event_set_type(sf_producer_event_t *ev, const char *type)
-{
+sf_err_t sf_producer_event_set_type(sf_producer_event_t *ev, const char *type) {
     return set_str(&ev->type, type);
 }
 
 sf_err_t sf_producer_event_set_aggregate_id(sf_producer_event_t *ev,
-                                            const char *id)
-{
+                                            const char *id) {
     return set_str(&ev->aggregate_id, id);
 }
 
-sf_err_t sf_producer_event_set_id(sf_producer_event_t *ev, const char *id)
-{
+sf_err_t sf_producer_event_set_id(sf_producer_event_t *ev, const char *id) {
     return set_str(&ev->id, id);
 }
 
-sf_err_t sf_producer_event_generate_id(sf_producer_event_t *ev)
-{
+sf_err_t sf_producer_event_generate_id(sf_producer_event_t *ev) {
     char id[37];
 
     sf__uuid_v4(id);
     return set_str(&ev->id, id);
 }
 
-const char *sf_producer_event_id(const sf_producer_event_t *ev)
-{
+const char *sf_producer_event_id(const sf_producer_event_t *ev) {
     return ev->id;
 }
 
 sf_err_t sf_producer_event_set_version(sf_producer_event_t *ev,
-                                       int64_t version)
-{
+                                       int64_t version) {
     if (version < 0)
         return SF_ERR_INVALID_ARG;
     ev->version = version;
@@ -122,50 +107,42 @@ sf_err_t sf_producer_event_set_version(sf_producer_event_t *ev,
 }
 
 sf_err_t sf_producer_event_set_time_ms(sf_producer_event_t *ev,
-                                       int64_t unix_ms)
-{
+                                       int64_t unix_ms) {
     ev->time_ms = unix_ms;
     ev->has_time = 1;
     return SF_OK;
 }
 
 sf_err_t sf_producer_event_set_correlation_id(sf_producer_event_t *ev,
-                                              const char *id)
-{
+                                              const char *id) {
     return set_str(&ev->correlation_id, id);
 }
 
 sf_err_t sf_producer_event_set_causation_id(sf_producer_event_t *ev,
-                                            const char *id)
-{
+                                            const char *id) {
     return set_str(&ev->causation_id, id);
 }
 
 sf_err_t sf_producer_event_set_topic(sf_producer_event_t *ev,
-                                     const char *topic)
-{
+                                     const char *topic) {
     return set_str(&ev->topic, topic);
 }
 
 sf_err_t sf_producer_event_set_aggregate_type(sf_producer_event_t *ev,
-                                              const char *type)
-{
+                                              const char *type) {
     return set_str(&ev->aggregate_type, type);
 }
 
 sf_err_t sf_producer_event_set_schema_version(sf_producer_event_t *ev,
-                                              int version)
-{
+                                              int version) {
     if (version < 0)
         return SF_ERR_INVALID_ARG;
     ev->schema_version = version;
     return SF_OK;
 }
 
-sf_err_t sf_producer_event_set_header(sf_producer_event_t *ev,
-                                      const char *name, const void *value,
-                                      ssize_t len)
-{
+sf_err_t sf_producer_event_set_header(sf_producer_event_t *ev, const char *name,
+                                      const void *value, ssize_t len) {
     sf_xheader_t h;
     size_t i;
 
@@ -213,8 +190,7 @@ sf_err_t sf_producer_event_set_header(sf_producer_event_t *ev,
 }
 
 sf_err_t sf_producer_event_set_value(sf_producer_event_t *ev,
-                                     avro_value_t *value)
-{
+                                     avro_value_t *value) {
     avro_value_t ref;
 
     if (!value || !value->iface)
@@ -226,8 +202,7 @@ sf_err_t sf_producer_event_set_value(sf_producer_event_t *ev,
     return SF_OK;
 }
 
-sf_err_t sf_producer_event_set_json(sf_producer_event_t *ev, json_t *json)
-{
+sf_err_t sf_producer_event_set_json(sf_producer_event_t *ev, json_t *json) {
     if (!json)
         return SF_ERR_INVALID_ARG;
     json_incref(json);
@@ -238,8 +213,7 @@ sf_err_t sf_producer_event_set_json(sf_producer_event_t *ev, json_t *json)
 }
 
 sf_err_t sf_producer_event_set_json_text(sf_producer_event_t *ev,
-                                         const char *text, size_t len)
-{
+                                         const char *text, size_t len) {
     char *copy;
 
     if (!text)

@@ -23,8 +23,7 @@
  * librdkafka callbacks (run on the thread that polls)
  * ------------------------------------------------------------------- */
 
-static sf_err_t map_kafka_err(sf_producer_t *p, rd_kafka_resp_err_t err)
-{
+static sf_err_t map_kafka_err(sf_producer_t *p, rd_kafka_resp_err_t err) {
     char fbuf[8];
 
     if (err == RD_KAFKA_RESP_ERR__FATAL ||
@@ -35,14 +34,15 @@ static sf_err_t map_kafka_err(sf_producer_t *p, rd_kafka_resp_err_t err)
 
 /* Copies header name's value into buf as a string ("" when absent). */
 static void hdr_copy(rd_kafka_headers_t *hdrs, const char *name, char *buf,
-                     size_t size)
-{
+                     size_t size) {
     const void *v;
     size_t len;
 
     buf[0] = '\0';
-    if (hdrs && rd_kafka_header_get_last(hdrs, name, &v, &len) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR && v) {
+    if (hdrs &&
+        rd_kafka_header_get_last(hdrs, name, &v, &len) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        v) {
         if (len >= size)
             len = size - 1;
         memcpy(buf, v, len);
@@ -51,8 +51,7 @@ static void hdr_copy(rd_kafka_headers_t *hdrs, const char *name, char *buf,
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                        void *opaque)
-{
+                        void *opaque) {
     sf_producer_t *p = opaque;
     sf_sync_t *sync = NULL;
     sf_producer_dr_t dr;
@@ -70,9 +69,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
     if (m->err)
         snprintf(reason, sizeof(reason), "%s [%d]: %s (%s)", dr.topic,
                  (int)m->partition,
-                 m->err == RD_KAFKA_RESP_ERR__FATAL
-                     ? "fatal producer error"
-                     : rd_kafka_err2str(m->err),
+                 m->err == RD_KAFKA_RESP_ERR__FATAL ? "fatal producer error"
+                                                    : rd_kafka_err2str(m->err),
                  sf_producer_persisted_name(dr.persisted));
     dr.errstr = reason;
     dr.msg = m; /* ids are looked up only if the application asks */
@@ -106,8 +104,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque)
-{
+                     void *opaque) {
     sf_producer_t *p = opaque;
     char fatal[512];
 
@@ -122,8 +119,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
 }
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf)
-{
+                   const char *buf) {
     sf_producer_t *p = rd_kafka_opaque(rk);
 
     /* Lines logged inside rd_kafka_new(), before the opaque is usable,
@@ -136,8 +132,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
  * Create / destroy
  * ------------------------------------------------------------------- */
 
-static char *conf_str(rd_kafka_conf_t *c, const char *name)
-{
+static char *conf_str(rd_kafka_conf_t *c, const char *name) {
     char buf[512];
     size_t sz = sizeof(buf);
 
@@ -146,9 +141,8 @@ static char *conf_str(rd_kafka_conf_t *c, const char *name)
     return strdup(buf);
 }
 
-sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
-                               char *errstr, size_t errstr_size)
-{
+sf_producer_t *sf_producer_new(sf_producer_conf_t *conf, char *errstr,
+                               size_t errstr_size) {
     sf_producer_t *p;
     rd_kafka_conf_t *rkc = NULL;
     char rkerr[512], *s;
@@ -172,7 +166,8 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
     if (sf__ce_check_uri_reference(p->source, rkerr, sizeof(rkerr))) {
         sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                   "sf.source \"%s\" is not a URI-reference (CloudEvents 1.0 "
-                  "source, RFC 3986): %s", p->source, rkerr);
+                  "source, RFC 3986): %s",
+                  p->source, rkerr);
         goto fail;
     }
     if (conf->topic && !(p->topic = strdup(conf->topic)))
@@ -248,8 +243,8 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
     if (p->log_cb) {
         /* Logs through the main queue, so they are served by poll on the
          * application's thread like every other callback. */
-        if (rd_kafka_conf_set(rkc, "log.queue", "true", rkerr,
-                              sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
+        if (rd_kafka_conf_set(rkc, "log.queue", "true", rkerr, sizeof(rkerr)) !=
+            RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(rkc);
             sf_seterr(errstr, errstr_size, SF_ERR_CONFIG, "log.queue: %s",
                       rkerr);
@@ -270,7 +265,8 @@ sf_producer_t *sf_producer_new(sf_producer_conf_t *conf,
     return p;
 
 nomem:
-    sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "sf_producer_new: out of "
+    sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
+              "sf_producer_new: out of "
               "memory");
 fail:
     if (p) {
@@ -284,8 +280,7 @@ fail:
     return NULL;
 }
 
-void sf_producer_destroy(sf_producer_t *p)
-{
+void sf_producer_destroy(sf_producer_t *p) {
     if (!p)
         return;
     rd_kafka_flush(p->rk, p->timeout_ms);
@@ -303,24 +298,20 @@ void sf_producer_destroy(sf_producer_t *p)
     free(p);
 }
 
-const sf_catalog_t *sf_producer_catalog(const sf_producer_t *p)
-{
+const sf_catalog_t *sf_producer_catalog(const sf_producer_t *p) {
     return p->cat;
 }
 
-struct rd_kafka_s *sf_producer_rk(sf_producer_t *p)
-{
+struct rd_kafka_s *sf_producer_rk(sf_producer_t *p) {
     return p->rk;
 }
 
-int sf_producer_poll(sf_producer_t *p, int timeout_ms)
-{
+int sf_producer_poll(sf_producer_t *p, int timeout_ms) {
     return rd_kafka_poll(p->rk, timeout_ms);
 }
 
-sf_err_t sf_producer_flush(sf_producer_t *p, int timeout_ms,
-                           char *errstr, size_t errstr_size)
-{
+sf_err_t sf_producer_flush(sf_producer_t *p, int timeout_ms, char *errstr,
+                           size_t errstr_size) {
     rd_kafka_resp_err_t err = rd_kafka_flush(p->rk, timeout_ms);
 
     if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
@@ -330,21 +321,19 @@ sf_err_t sf_producer_flush(sf_producer_t *p, int timeout_ms,
     return SF_OK;
 }
 
-int sf_producer_outq_len(sf_producer_t *p)
-{
+int sf_producer_outq_len(sf_producer_t *p) {
     return rd_kafka_outq_len(p->rk);
 }
 
-sf_err_t sf__fatal_check(sf_producer_t *p, char *errstr, size_t errstr_size)
-{
+sf_err_t sf__fatal_check(sf_producer_t *p, char *errstr, size_t errstr_size) {
     char reason[512];
-    rd_kafka_resp_err_t err = rd_kafka_fatal_error(p->rk, reason,
-                                                   sizeof(reason));
+    rd_kafka_resp_err_t err =
+        rd_kafka_fatal_error(p->rk, reason, sizeof(reason));
 
     if (err)
         return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA_FATAL,
-                         "producer unusable after fatal error: %s (%s)",
-                         reason, rd_kafka_err2name(err));
+                         "producer unusable after fatal error: %s (%s)", reason,
+                         rd_kafka_err2name(err));
     return SF_OK;
 }
 
@@ -365,18 +354,15 @@ static pthread_once_t uuid_once = PTHREAD_ONCE_INIT;
 
 /* A forked child inherits the forking thread's pool: empty it there, or
  * parent and child would hand out the same ids. */
-static void uuid_atfork_child(void)
-{
+static void uuid_atfork_child(void) {
     uuid_left = 0;
 }
 
-static void uuid_init(void)
-{
+static void uuid_init(void) {
     pthread_atfork(NULL, NULL, uuid_atfork_child);
 }
 
-void sf__uuid_v4(char out[37])
-{
+void sf__uuid_v4(char out[37]) {
     unsigned char *pool = uuid_pool, *u;
     int left;
 
@@ -413,14 +399,11 @@ void sf__uuid_v4(char out[37])
  * Records: headers, validation, encoding
  * ------------------------------------------------------------------- */
 
-rd_kafka_headers_t *sf__headers_build(const char *id, const char *source,
-                                      const char *type, const char *time,
-                                      const char *subject,
-                                      const char *aggtype, int64_t version,
-                                      const char *correlation_id,
-                                      const char *causation_id,
-                                      const char *dataschema)
-{
+rd_kafka_headers_t *
+sf__headers_build(const char *id, const char *source, const char *type,
+                  const char *time, const char *subject, const char *aggtype,
+                  int64_t version, const char *correlation_id,
+                  const char *causation_id, const char *dataschema) {
     rd_kafka_headers_t *h = rd_kafka_headers_new(12);
     char seq[24];
 
@@ -457,8 +440,7 @@ rd_kafka_headers_t *sf__headers_build(const char *id, const char *source,
 /* The catalog version of type whose schema equals the value's, or NULL. */
 static const sf_schema_t *schema_of_value(const sf_catalog_t *cat,
                                           const sf_schema_t *latest,
-                                          avro_value_t *value)
-{
+                                          avro_value_t *value) {
     avro_schema_t vs = avro_value_get_schema(value);
 
     /* Values made from the catalog's own schema share its pointer: no
@@ -466,8 +448,8 @@ static const sf_schema_t *schema_of_value(const sf_catalog_t *cat,
     if (vs == sf_schema_avro(latest))
         return latest;
     for (int v = sf_schema_version(latest); v >= 1; v--) {
-        const sf_schema_t *s = sf_catalog_version(cat, sf_schema_fullname(
-                                                           latest), v);
+        const sf_schema_t *s =
+            sf_catalog_version(cat, sf_schema_fullname(latest), v);
         if (s && avro_schema_equal(sf_schema_avro(s), vs))
             return s;
     }
@@ -476,8 +458,7 @@ static const sf_schema_t *schema_of_value(const sf_catalog_t *cat,
 
 sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
                             sf_record_t *rec, char *errstr,
-                            size_t errstr_size)
-{
+                            size_t errstr_size) {
     const sf_schema_t *latest, *s;
     avro_value_t val;
     int own_val = 0;
@@ -538,14 +519,16 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
     if (!latest)
         return sf_seterr(errstr, errstr_size, SF_ERR_UNKNOWN_TYPE,
                          "type: unknown event type \"%s\" (not in the "
-                         "schema catalog)", ev->type);
+                         "schema catalog)",
+                         ev->type);
     switch (ev->kind) {
     case SF_PAYLOAD_VALUE:
         s = schema_of_value(p->cat, latest, (avro_value_t *)&ev->value);
         if (!s)
             return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
                              "data: payload schema is not any version of "
-                             "%s in the catalog", ev->type);
+                             "%s in the catalog",
+                             ev->type);
         val = ev->value;
         break;
     case SF_PAYLOAD_JSON:
@@ -556,13 +539,13 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
         if (!s)
             return sf_seterr(errstr, errstr_size, SF_ERR_UNKNOWN_TYPE,
                              "type: no version %d of \"%s\" in the schema "
-                             "catalog", ev->schema_version, ev->type);
+                             "catalog",
+                             ev->schema_version, ev->type);
         err = ev->kind == SF_PAYLOAD_JSON
                   ? sf_value_from_json(s, ev->json, "data", &val, emsg,
                                        sizeof(emsg))
-                  : sf_value_from_json_text(s, ev->text, ev->text_len,
-                                            "data", &val, emsg,
-                                            sizeof(emsg));
+                  : sf_value_from_json_text(s, ev->text, ev->text_len, "data",
+                                            &val, emsg, sizeof(emsg));
         if (err)
             return sf_seterr(errstr, errstr_size, err, "%s", emsg);
         own_val = 1;
@@ -571,8 +554,7 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
         return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
                          "data: missing payload (event %s)", ev->type);
     }
-    err = sf_encode(s, &val, &rec->value, &rec->value_len, emsg,
-                    sizeof(emsg));
+    err = sf_encode(s, &val, &rec->value, &rec->value_len, emsg, sizeof(emsg));
     if (own_val)
         avro_value_decref(&val);
     if (err)
@@ -590,23 +572,22 @@ sf_err_t sf__record_prepare(sf_producer_t *p, const sf_producer_event_t *ev,
         rec->value = NULL;
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "occurred_at: time %lld ms is outside years "
-                         "0000-9999", (long long)ev->time_ms);
+                         "0000-9999",
+                         (long long)ev->time_ms);
     }
     rec->key = ev->aggregate_id;
     sf__ce_dataschema(s, dsbuf, sizeof(dsbuf));
-    rec->hdrs = sf__headers_build(id, p->source, ev->type, tbuf,
-                                  ev->aggregate_id, aggtype, ev->version,
-                                  ev->correlation_id ? ev->correlation_id : id,
-                                  ev->causation_id ? ev->causation_id : id,
-                                  dsbuf);
+    rec->hdrs = sf__headers_build(
+        id, p->source, ev->type, tbuf, ev->aggregate_id, aggtype, ev->version,
+        ev->correlation_id ? ev->correlation_id : id,
+        ev->causation_id ? ev->causation_id : id, dsbuf);
     for (size_t i = 0; i < ev->nxhdrs; i++)
         rd_kafka_header_add(rec->hdrs, ev->xhdrs[i].name, -1,
                             ev->xhdrs[i].value, (ssize_t)ev->xhdrs[i].len);
     return SF_OK;
 }
 
-void sf__record_release(sf_record_t *rec)
-{
+void sf__record_release(sf_record_t *rec) {
     free(rec->value);
     if (rec->hdrs)
         rd_kafka_headers_destroy(rec->hdrs);
@@ -614,19 +595,17 @@ void sf__record_release(sf_record_t *rec)
 }
 
 sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, void *opaque,
-                         char *errstr, size_t errstr_size)
-{
+                         char *errstr, size_t errstr_size) {
     rd_kafka_resp_err_t err;
     int64_t deadline = sf_time_now_ms() + p->timeout_ms;
 
     for (;;) {
-        err = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(rec->topic),
-            RD_KAFKA_V_KEY(rec->key, strlen(rec->key)),
-            RD_KAFKA_V_VALUE(rec->value, rec->value_len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(rec->hdrs), RD_KAFKA_V_OPAQUE(opaque),
-            RD_KAFKA_V_END);
+        err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(rec->topic),
+                                RD_KAFKA_V_KEY(rec->key, strlen(rec->key)),
+                                RD_KAFKA_V_VALUE(rec->value, rec->value_len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_HEADERS(rec->hdrs),
+                                RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
             sf_time_now_ms() >= deadline)
             break;
@@ -637,9 +616,10 @@ sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, void *opaque,
     if (err) {
         sf_err_t e = map_kafka_err(p, err);
 
-        sf_seterr(errstr, errstr_size, e, "%s: librdkafka refused the "
-                  "record (key %s): %s", rec->topic, rec->key,
-                  rd_kafka_err2str(err));
+        sf_seterr(errstr, errstr_size, e,
+                  "%s: librdkafka refused the "
+                  "record (key %s): %s",
+                  rec->topic, rec->key, rd_kafka_err2str(err));
         sf__record_release(rec);
         return e;
     }
@@ -658,9 +638,8 @@ sf_err_t sf__record_send(sf_producer_t *p, sf_record_t *rec, void *opaque,
  * ------------------------------------------------------------------- */
 
 static sf_err_t publish(sf_producer_t *p, const sf_producer_event_t *ev,
-                        void *msg_opaque, sf_sync_t *sync,
-                        char *errstr, size_t errstr_size)
-{
+                        void *msg_opaque, sf_sync_t *sync, char *errstr,
+                        size_t errstr_size) {
     sf_record_t rec;
     sf_err_t err;
 
@@ -701,15 +680,13 @@ static sf_err_t publish(sf_producer_t *p, const sf_producer_event_t *ev,
 }
 
 sf_err_t sf_producer_publish(sf_producer_t *p, const sf_producer_event_t *ev,
-                             void *msg_opaque,
-                             char *errstr, size_t errstr_size)
-{
+                             void *msg_opaque, char *errstr,
+                             size_t errstr_size) {
     return publish(p, ev, msg_opaque, NULL, errstr, errstr_size);
 }
 
 sf_err_t sf_producer_validate(sf_producer_t *p, const sf_producer_event_t *ev,
-                              char *errstr, size_t errstr_size)
-{
+                              char *errstr, size_t errstr_size) {
     sf_record_t rec;
     sf_err_t err;
 
@@ -725,8 +702,7 @@ sf_err_t sf_producer_validate(sf_producer_t *p, const sf_producer_event_t *ev,
 sf_err_t sf_producer_publish_sync(sf_producer_t *p,
                                   const sf_producer_event_t *ev,
                                   int32_t *partition, int64_t *offset,
-                                  char *errstr, size_t errstr_size)
-{
+                                  char *errstr, size_t errstr_size) {
     return sf_producer_publish_sync_status(p, ev, partition, offset, NULL,
                                            errstr, errstr_size);
 }
@@ -735,8 +711,7 @@ sf_err_t sf_producer_publish_sync_status(sf_producer_t *p,
                                          const sf_producer_event_t *ev,
                                          int32_t *partition, int64_t *offset,
                                          sf_producer_persisted_t *persisted,
-                                         char *errstr, size_t errstr_size)
-{
+                                         char *errstr, size_t errstr_size) {
     sf_sync_t sync;
     sf_err_t err;
 
@@ -767,43 +742,35 @@ sf_err_t sf_producer_publish_sync_status(sf_producer_t *p,
  * Delivery report accessors
  * ------------------------------------------------------------------- */
 
-sf_err_t sf_producer_dr_err(const sf_producer_dr_t *dr) { return dr->err; }
-sf_producer_persisted_t sf_producer_dr_persisted(const sf_producer_dr_t *dr)
-{
+sf_err_t sf_producer_dr_err(const sf_producer_dr_t *dr) {
+    return dr->err;
+}
+sf_producer_persisted_t sf_producer_dr_persisted(const sf_producer_dr_t *dr) {
     return dr->persisted;
 }
-const char *sf_producer_persisted_name(sf_producer_persisted_t status)
-{
+const char *sf_producer_persisted_name(sf_producer_persisted_t status) {
     switch (status) {
-    case SF_PRODUCER_NOT_PERSISTED:
-        return "not persisted";
-    case SF_PRODUCER_POSSIBLY_PERSISTED:
-        return "possibly persisted";
-    case SF_PRODUCER_PERSISTED:
-        return "persisted";
+    case SF_PRODUCER_NOT_PERSISTED: return "not persisted";
+    case SF_PRODUCER_POSSIBLY_PERSISTED: return "possibly persisted";
+    case SF_PRODUCER_PERSISTED: return "persisted";
     }
     return "unknown persistence status";
 }
-const char *sf_producer_dr_errstr(const sf_producer_dr_t *dr)
-{
+const char *sf_producer_dr_errstr(const sf_producer_dr_t *dr) {
     return dr->errstr;
 }
-const char *sf_producer_dr_topic(const sf_producer_dr_t *dr)
-{
+const char *sf_producer_dr_topic(const sf_producer_dr_t *dr) {
     return dr->topic;
 }
-int32_t sf_producer_dr_partition(const sf_producer_dr_t *dr)
-{
+int32_t sf_producer_dr_partition(const sf_producer_dr_t *dr) {
     return dr->partition;
 }
-int64_t sf_producer_dr_offset(const sf_producer_dr_t *dr)
-{
+int64_t sf_producer_dr_offset(const sf_producer_dr_t *dr) {
     return dr->offset;
 }
 /* The report is const for the application; filling its lazy string
  * buffers is our business (it lives on on_delivery()'s stack). */
-static sf_producer_dr_t *dr_fill(const sf_producer_dr_t *cdr)
-{
+static sf_producer_dr_t *dr_fill(const sf_producer_dr_t *cdr) {
     sf_producer_dr_t *dr = (sf_producer_dr_t *)cdr;
     rd_kafka_headers_t *hdrs = NULL;
     const rd_kafka_message_t *m = dr->msg;
@@ -815,25 +782,23 @@ static sf_producer_dr_t *dr_fill(const sf_producer_dr_t *cdr)
     rd_kafka_message_headers(m, &hdrs);
     hdr_copy(hdrs, SF_HDR_ID, dr->event_id, sizeof(dr->event_id));
     hdr_copy(hdrs, SF_HDR_TYPE, dr->type, sizeof(dr->type));
-    klen = m->key_len < sizeof(dr->aggregate_id)
-               ? m->key_len
-               : sizeof(dr->aggregate_id) - 1;
+    klen = m->key_len < sizeof(dr->aggregate_id) ? m->key_len
+                                                 : sizeof(dr->aggregate_id) - 1;
     if (m->key)
         memcpy(dr->aggregate_id, m->key, klen);
     dr->aggregate_id[m->key ? klen : 0] = '\0';
     return dr;
 }
 
-const char *sf_producer_dr_event_id(const sf_producer_dr_t *dr)
-{
+const char *sf_producer_dr_event_id(const sf_producer_dr_t *dr) {
     return dr_fill(dr)->event_id;
 }
-const char *sf_producer_dr_type(const sf_producer_dr_t *dr)
-{
+const char *sf_producer_dr_type(const sf_producer_dr_t *dr) {
     return dr_fill(dr)->type;
 }
-const char *sf_producer_dr_aggregate_id(const sf_producer_dr_t *dr)
-{
+const char *sf_producer_dr_aggregate_id(const sf_producer_dr_t *dr) {
     return dr_fill(dr)->aggregate_id;
 }
-void *sf_producer_dr_opaque(const sf_producer_dr_t *dr) { return dr->opaque; }
+void *sf_producer_dr_opaque(const sf_producer_dr_t *dr) {
+    return dr->opaque;
+}

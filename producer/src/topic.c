@@ -12,10 +12,8 @@
 #include <string.h>
 
 /* Waits for the admin result of type `type` on q. */
-static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q,
-                                    rd_kafka_event_type_t type,
-                                    int timeout_ms)
-{
+static rd_kafka_event_t *
+admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type, int timeout_ms) {
     int64_t deadline = sf_time_now_ms() + timeout_ms + 1000;
 
     while (sf_time_now_ms() < deadline) {
@@ -30,10 +28,8 @@ static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q,
     return NULL;
 }
 
-static rd_kafka_AdminOptions_t *admin_opts(rd_kafka_t *rk,
-                                           rd_kafka_admin_op_t op,
-                                           int timeout_ms)
-{
+static rd_kafka_AdminOptions_t *
+admin_opts(rd_kafka_t *rk, rd_kafka_admin_op_t op, int timeout_ms) {
     rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
     char buf[256];
 
@@ -46,9 +42,8 @@ static rd_kafka_AdminOptions_t *admin_opts(rd_kafka_t *rk,
 
 /* Checks that an existing topic keeps its history forever. */
 static sf_err_t check_existing(rd_kafka_t *rk, rd_kafka_queue_t *q,
-                               const char *topic, int timeout_ms,
-                               char *errstr, size_t errstr_size)
-{
+                               const char *topic, int timeout_ms, char *errstr,
+                               size_t errstr_size) {
     rd_kafka_ConfigResource_t *res =
         rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
     rd_kafka_AdminOptions_t *o =
@@ -94,7 +89,8 @@ static sf_err_t check_existing(rd_kafka_t *rk, rd_kafka_queue_t *q,
             err = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                             "topic %s exists with cleanup.policy=%s: "
                             "compaction would delete history; refusing "
-                            "(not changing it)", topic, value);
+                            "(not changing it)",
+                            topic, value);
         else if ((!strcmp(name, "retention.ms") ||
                   !strcmp(name, "retention.bytes")) &&
                  strcmp(value, "-1"))
@@ -110,9 +106,8 @@ out:
 
 sf_err_t sf_producer_ensure_topic(sf_producer_t *p, const char *topic,
                                   int partitions, int replication_factor,
-                                  int timeout_ms, int *created,
-                                  char *errstr, size_t errstr_size)
-{
+                                  int timeout_ms, int *created, char *errstr,
+                                  size_t errstr_size) {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t rerr;
     rd_kafka_queue_t *q = NULL;
@@ -151,10 +146,9 @@ sf_err_t sf_producer_ensure_topic(sf_producer_t *p, const char *topic,
         if (partitions <= 0)
             partitions = SF_PRODUCER_DEFAULT_PARTITIONS;
         if (replication_factor <= 0)
-            replication_factor = brokers < 3 ? (brokers > 0 ? brokers : 1)
-                                             : 3;
-        nt = rd_kafka_NewTopic_new(topic, partitions, replication_factor,
-                                   buf, sizeof(buf));
+            replication_factor = brokers < 3 ? (brokers > 0 ? brokers : 1) : 3;
+        nt = rd_kafka_NewTopic_new(topic, partitions, replication_factor, buf,
+                                   sizeof(buf));
         if (!nt) {
             err = sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                             "topic %s: %s", topic, buf);
@@ -183,23 +177,24 @@ sf_err_t sf_producer_ensure_topic(sf_producer_t *p, const char *topic,
         }
         tr = rd_kafka_CreateTopics_result_topics(
             rd_kafka_event_CreateTopics_result(ev), &ntr);
-        rerr = ntr ? rd_kafka_topic_result_error(tr[0])
-                   : RD_KAFKA_RESP_ERR__FAIL;
+        rerr =
+            ntr ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR__FAIL;
         if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR) {
             if (created)
                 *created = 1;
         } else if (rerr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            err = sf_seterr(errstr, errstr_size,
-                            rerr == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR ||
-                                    rerr == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS
-                                ? SF_ERR_INVALID_ARG
-                                : SF_ERR_KAFKA,
-                            "topic %s: create (%d partitions, replication "
-                            "factor %d): %s", topic, partitions,
-                            replication_factor,
-                            ntr && rd_kafka_topic_result_error_string(tr[0])
-                                ? rd_kafka_topic_result_error_string(tr[0])
-                                : rd_kafka_err2str(rerr));
+            err = sf_seterr(
+                errstr, errstr_size,
+                rerr == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR ||
+                        rerr == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS
+                    ? SF_ERR_INVALID_ARG
+                    : SF_ERR_KAFKA,
+                "topic %s: create (%d partitions, replication "
+                "factor %d): %s",
+                topic, partitions, replication_factor,
+                ntr && rd_kafka_topic_result_error_string(tr[0])
+                    ? rd_kafka_topic_result_error_string(tr[0])
+                    : rd_kafka_err2str(rerr));
             rd_kafka_event_destroy(ev);
             goto out;
         }

@@ -17,8 +17,7 @@
 
 /* Fills errstr from a transactional error and destroys it. */
 static sf_err_t txn_fail(rd_kafka_error_t *e, sf_err_t code, const char *what,
-                         char *errstr, size_t errstr_size)
-{
+                         char *errstr, size_t errstr_size) {
     sf_seterr(errstr, errstr_size, code, "%s: %s (%s)", what,
               rd_kafka_error_string(e), rd_kafka_error_name(e));
     rd_kafka_error_destroy(e);
@@ -27,8 +26,7 @@ static sf_err_t txn_fail(rd_kafka_error_t *e, sf_err_t code, const char *what,
 
 /* Aborts the current transaction, retrying retriable errors until the
  * deadline.  Leaves in_txn cleared unless the outcome is unknown. */
-static sf_err_t do_abort(sf_producer_t *p, char *errstr, size_t errstr_size)
-{
+static sf_err_t do_abort(sf_producer_t *p, char *errstr, size_t errstr_size) {
     int64_t deadline = sf_time_now_ms() + p->timeout_ms;
     rd_kafka_error_t *e;
 
@@ -39,8 +37,8 @@ static sf_err_t do_abort(sf_producer_t *p, char *errstr, size_t errstr_size)
             return SF_OK;
         }
         if (rd_kafka_error_is_fatal(e))
-            return txn_fail(e, SF_ERR_KAFKA_FATAL, "abort transaction",
-                            errstr, errstr_size);
+            return txn_fail(e, SF_ERR_KAFKA_FATAL, "abort transaction", errstr,
+                            errstr_size);
         if (!rd_kafka_error_is_retriable(e))
             return txn_fail(e, SF_ERR_KAFKA, "abort transaction", errstr,
                             errstr_size);
@@ -51,8 +49,7 @@ static sf_err_t do_abort(sf_producer_t *p, char *errstr, size_t errstr_size)
     }
 }
 
-sf_err_t sf_producer_begin(sf_producer_t *p, char *errstr, size_t errstr_size)
-{
+sf_err_t sf_producer_begin(sf_producer_t *p, char *errstr, size_t errstr_size) {
     rd_kafka_error_t *e;
     sf_err_t err;
 
@@ -75,12 +72,12 @@ sf_err_t sf_producer_begin(sf_producer_t *p, char *errstr, size_t errstr_size)
             if (rd_kafka_error_is_fatal(e))
                 return txn_fail(e, SF_ERR_KAFKA_FATAL, "init transactions",
                                 errstr, errstr_size);
-            if (!rd_kafka_error_is_retriable(e) ||
-                sf_time_now_ms() >= deadline)
-                return txn_fail(e, rd_kafka_error_code(e) ==
-                                           RD_KAFKA_RESP_ERR__TIMED_OUT
-                                       ? SF_ERR_TIMEOUT
-                                       : SF_ERR_KAFKA,
+            if (!rd_kafka_error_is_retriable(e) || sf_time_now_ms() >= deadline)
+                return txn_fail(e,
+                                rd_kafka_error_code(e) ==
+                                        RD_KAFKA_RESP_ERR__TIMED_OUT
+                                    ? SF_ERR_TIMEOUT
+                                    : SF_ERR_KAFKA,
                                 "init transactions", errstr, errstr_size);
             rd_kafka_error_destroy(e);
         }
@@ -88,16 +85,15 @@ sf_err_t sf_producer_begin(sf_producer_t *p, char *errstr, size_t errstr_size)
     }
     e = rd_kafka_begin_transaction(p->rk);
     if (e)
-        return txn_fail(e, rd_kafka_error_is_fatal(e) ? SF_ERR_KAFKA_FATAL
-                                                      : SF_ERR_STATE,
-                        "begin transaction", errstr, errstr_size);
+        return txn_fail(
+            e, rd_kafka_error_is_fatal(e) ? SF_ERR_KAFKA_FATAL : SF_ERR_STATE,
+            "begin transaction", errstr, errstr_size);
     atomic_store(&p->in_txn, 1);
     return SF_OK;
 }
 
 sf_err_t sf_producer_commit(sf_producer_t *p, char *errstr,
-                            size_t errstr_size)
-{
+                            size_t errstr_size) {
     int64_t deadline = sf_time_now_ms() + p->timeout_ms;
     rd_kafka_error_t *e;
 
@@ -111,8 +107,8 @@ sf_err_t sf_producer_commit(sf_producer_t *p, char *errstr,
             return SF_OK;
         }
         if (rd_kafka_error_is_fatal(e))
-            return txn_fail(e, SF_ERR_KAFKA_FATAL, "commit transaction",
-                            errstr, errstr_size);
+            return txn_fail(e, SF_ERR_KAFKA_FATAL, "commit transaction", errstr,
+                            errstr_size);
         if (rd_kafka_error_txn_requires_abort(e)) {
             char why[512];
             sf_err_t aerr;
@@ -124,7 +120,8 @@ sf_err_t sf_producer_commit(sf_producer_t *p, char *errstr,
                 return aerr;
             return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
                              "commit transaction failed, transaction "
-                             "aborted (nothing visible): %s", why);
+                             "aborted (nothing visible): %s",
+                             why);
         }
         if (!rd_kafka_error_is_retriable(e))
             return txn_fail(e, SF_ERR_KAFKA, "commit transaction", errstr,
@@ -136,8 +133,7 @@ sf_err_t sf_producer_commit(sf_producer_t *p, char *errstr,
     }
 }
 
-sf_err_t sf_producer_abort(sf_producer_t *p, char *errstr, size_t errstr_size)
-{
+sf_err_t sf_producer_abort(sf_producer_t *p, char *errstr, size_t errstr_size) {
     if (!atomic_load(&p->in_txn))
         return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                          "abort transaction: no open transaction");
@@ -145,10 +141,9 @@ sf_err_t sf_producer_abort(sf_producer_t *p, char *errstr, size_t errstr_size)
 }
 
 sf_err_t sf_producer_publish_batch(sf_producer_t *p,
-                                   sf_producer_event_t *const *evs,
-                                   size_t n, size_t *bad_index,
-                                   char *errstr, size_t errstr_size)
-{
+                                   sf_producer_event_t *const *evs, size_t n,
+                                   size_t *bad_index, char *errstr,
+                                   size_t errstr_size) {
     sf_record_t *recs;
     sf_err_t err = SF_OK;
     size_t i, sent;
@@ -163,8 +158,8 @@ sf_err_t sf_producer_publish_batch(sf_producer_t *p,
                          "publish batch: out of memory");
     /* Everything is validated and encoded before anything is sent. */
     for (i = 0; i < n; i++) {
-        if ((err = sf__record_prepare(p, evs[i], &recs[i], emsg,
-                                      sizeof(emsg)))) {
+        if ((err =
+                 sf__record_prepare(p, evs[i], &recs[i], emsg, sizeof(emsg)))) {
             if (bad_index)
                 *bad_index = i;
             sf_seterr(errstr, errstr_size, err, "event %zu: %s", i, emsg);
@@ -174,8 +169,7 @@ sf_err_t sf_producer_publish_batch(sf_producer_t *p,
     if ((err = sf_producer_begin(p, errstr, errstr_size)))
         goto out;
     for (sent = 0; sent < n; sent++) {
-        if ((err = sf__record_send(p, &recs[sent], NULL, emsg,
-                                   sizeof(emsg))))
+        if ((err = sf__record_send(p, &recs[sent], NULL, emsg, sizeof(emsg))))
             sf_seterr(errstr, errstr_size, err, "event %zu: %s", sent, emsg);
         if (err) {
             /* Keep the first error; the abort makes the partial batch

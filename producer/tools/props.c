@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sf_props_secret(const char *name)
-{
+int sf_props_secret(const char *name) {
     return strstr(name, "password") || strstr(name, "secret") ||
            strstr(name, "jaas") || strstr(name, "token") ||
            !strcmp(name, "ssl.key.pem");
@@ -18,8 +17,7 @@ int sf_props_secret(const char *name)
 /* Sets one property; a failure message names where, never a secret. */
 static sf_err_t set_one(sf_producer_conf_t *conf, const char *name,
                         const char *value, const char *where, char *errstr,
-                        size_t errstr_size)
-{
+                        size_t errstr_size) {
     char err[512];
     sf_err_t e = sf_producer_conf_set(conf, name, value, err, sizeof(err));
 
@@ -32,8 +30,7 @@ static sf_err_t set_one(sf_producer_conf_t *conf, const char *name,
     return sf_seterr(errstr, errstr_size, e, "%s: %s", where, err);
 }
 
-static char *trim(char *s)
-{
+static char *trim(char *s) {
     char *end;
 
     while (isspace((unsigned char)*s))
@@ -45,8 +42,7 @@ static char *trim(char *s)
 }
 
 sf_err_t sf_props_load_file(sf_producer_conf_t *conf, const char *path,
-                            char *errstr, size_t errstr_size)
-{
+                            char *errstr, size_t errstr_size) {
     FILE *f = fopen(path, "r");
     char *line = NULL, where[512];
     size_t cap = 0;
@@ -83,8 +79,7 @@ sf_err_t sf_props_load_file(sf_producer_conf_t *conf, const char *path,
 }
 
 sf_err_t sf_props_load_env(sf_producer_conf_t *conf, char *const *env,
-                           int *skipped, char *errstr, size_t errstr_size)
-{
+                           int *skipped, char *errstr, size_t errstr_size) {
     *skipped = 0;
     for (; env && *env; env++) {
         const char *v = *env, *eq = strchr(v, '=');

@@ -38,62 +38,82 @@ extern char **environ;
 typedef struct counts {
     long delivered;
     long failed;
-    long possibly;  /* failed, but possibly in the log anyway */
+    long possibly; /* failed, but possibly in the log anyway */
     int verbose;
-    int aborting;   /* transaction being aborted: failures are expected */
+    int aborting; /* transaction being aborted: failures are expected */
 } counts_t;
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-"Usage: " ME " -b BROKERS -t TOPIC [options] < events.jsonl\n"
-"\n"
-"Publishes one Streamfold event per JSON line on stdin:\n"
-"  {\"type\": \"shop.cart.CartOpened\", \"aggregate_id\": \"c-1\",\n"
-"   \"data\": {...Avro JSON of the event...}}\n"
-"optional: \"event_id\" (default: random UUID), \"version\" (ce_sequence,\n"
-"integer >= 1), \"occurred_at\" (RFC 3339 or epoch ms; default: now),\n"
-"\"correlation_id\", \"causation_id\" (default: the event id),\n"
-"\"schema_version\" (default newest), \"headers\" ({\"traceparent\": \"00-...\",\n"
-"\"tenant\": \"t-1\"}: extra record headers, string values).\n"
-"\n"
-"Options:\n"
-"  -b, --brokers LIST        bootstrap.servers (required unless -F or\n"
-"                            KAFKA_BOOTSTRAP_SERVERS gives it)\n"
-"  -t, --topic TOPIC         topic (required), e.g. cart-events\n"
-"  -s, --schema-dir DIR      .avsc directory (default $SF_SCHEMA_DIR or\n"
-"                            schemas/domains)\n"
-"  -X prop=value             librdkafka property (passed through) or sf.*\n"
-"                            property; -X list shows the sf.* properties\n"
-"      --source URI          ce_source, a URI-reference (RFC 3986), e.g.\n"
-"                            cart-service or urn:shop:cart (default\n"
-"                            sf-publish)\n"
-"  -H NAME=VALUE             header on every record (like kcat -H), e.g.\n"
-"                            -H tenant=t-1; a line's \"headers\" win\n"
-"  -F, --config FILE         librdkafka properties, one name=value a line\n"
-"                            (# comments), e.g. sasl.password for SASL\n"
-"                            Environment: KAFKA_<NAME>=value sets property\n"
-"                            <name> (KAFKA_SASL_PASSWORD -> sasl.password),\n"
-"                            applied first; -F and -X follow in order.\n"
-"      --aggregate-type T    ce_aggregatetype (default: TOPIC minus -events)\n"
-"      --transactional       all lines or none: one Kafka transaction; any\n"
-"                            bad line aborts it and nothing becomes visible\n"
-"                            (implied by -X transactional.id=ID)\n"
-"      --create-topic        create TOPIC if missing (cleanup.policy=delete,\n"
-"                            retention.ms=-1, retention.bytes=-1); refuse an\n"
-"                            existing topic that could delete history\n"
-"      --partitions N        partitions for --create-topic (default 12)\n"
-"      --replication-factor N  (default min(3, brokers))\n"
-"  -v, --verbose             print each delivery (partition, offset)\n"
-"  -h, --help                this text\n"
-"\n"
-"Errors name the line and field (\"line 7: data.quantity: expected int,\n"
-"got string\"); a summary \"delivered N, failed M\" ends the run on stderr.\n"
-"Exit 0 only if every event was delivered; 1 otherwise; 2 on setup errors.\n");
+static void usage(FILE *f) {
+    fprintf(
+        f,
+        "Usage: " ME " -b BROKERS -t TOPIC [options] < events.jsonl\n"
+        "\n"
+        "Publishes one Streamfold event per JSON line on stdin:\n"
+        "  {\"type\": \"shop.cart.CartOpened\", \"aggregate_id\": \"c-1\",\n"
+        "   \"data\": {...Avro JSON of the event...}}\n"
+        "optional: \"event_id\" (default: random UUID), \"version\" "
+        "(ce_sequence,\n"
+        "integer >= 1), \"occurred_at\" (RFC 3339 or epoch ms; default: now),\n"
+        "\"correlation_id\", \"causation_id\" (default: the event id),\n"
+        "\"schema_version\" (default newest), \"headers\" ({\"traceparent\": "
+        "\"00-...\",\n"
+        "\"tenant\": \"t-1\"}: extra record headers, string values).\n"
+        "\n"
+        "Options:\n"
+        "  -b, --brokers LIST        bootstrap.servers (required unless -F or\n"
+        "                            KAFKA_BOOTSTRAP_SERVERS gives it)\n"
+        "  -t, --topic TOPIC         topic (required), e.g. cart-events\n"
+        "  -s, --schema-dir DIR      .avsc directory (default $SF_SCHEMA_DIR "
+        "or\n"
+        "                            schemas/domains)\n"
+        "  -X prop=value             librdkafka property (passed through) or "
+        "sf.*\n"
+        "                            property; -X list shows the sf.* "
+        "properties\n"
+        "      --source URI          ce_source, a URI-reference (RFC 3986), "
+        "e.g.\n"
+        "                            cart-service or urn:shop:cart (default\n"
+        "                            sf-publish)\n"
+        "  -H NAME=VALUE             header on every record (like kcat -H), "
+        "e.g.\n"
+        "                            -H tenant=t-1; a line's \"headers\" win\n"
+        "  -F, --config FILE         librdkafka properties, one name=value a "
+        "line\n"
+        "                            (# comments), e.g. sasl.password for "
+        "SASL\n"
+        "                            Environment: KAFKA_<NAME>=value sets "
+        "property\n"
+        "                            <name> (KAFKA_SASL_PASSWORD -> "
+        "sasl.password),\n"
+        "                            applied first; -F and -X follow in "
+        "order.\n"
+        "      --aggregate-type T    ce_aggregatetype (default: TOPIC minus "
+        "-events)\n"
+        "      --transactional       all lines or none: one Kafka transaction; "
+        "any\n"
+        "                            bad line aborts it and nothing becomes "
+        "visible\n"
+        "                            (implied by -X transactional.id=ID)\n"
+        "      --create-topic        create TOPIC if missing "
+        "(cleanup.policy=delete,\n"
+        "                            retention.ms=-1, retention.bytes=-1); "
+        "refuse an\n"
+        "                            existing topic that could delete history\n"
+        "      --partitions N        partitions for --create-topic (default "
+        "12)\n"
+        "      --replication-factor N  (default min(3, brokers))\n"
+        "  -v, --verbose             print each delivery (partition, offset)\n"
+        "  -h, --help                this text\n"
+        "\n"
+        "Errors name the line and field (\"line 7: data.quantity: expected "
+        "int,\n"
+        "got string\"); a summary \"delivered N, failed M\" ends the run on "
+        "stderr.\n"
+        "Exit 0 only if every event was delivered; 1 otherwise; 2 on setup "
+        "errors.\n");
 }
 
-static void xlist(void)
-{
+static void xlist(void) {
     printf("Streamfold properties (-X name=value):\n"
            "  sf.schema.dir       directory of .avsc files (-s)\n"
            "  sf.source           CloudEvents source (--source)\n"
@@ -107,8 +127,7 @@ static void xlist(void)
 }
 
 static void on_delivery(sf_producer_t *p, const sf_producer_dr_t *dr,
-                        void *opaque)
-{
+                        void *opaque) {
     counts_t *c = opaque;
     long line = (long)(intptr_t)sf_producer_dr_opaque(dr);
 
@@ -119,22 +138,22 @@ static void on_delivery(sf_producer_t *p, const sf_producer_dr_t *dr,
             c->possibly++;
         if (!c->aborting)
             fprintf(stderr, "line %ld: event %s (%s): delivery failed: %s\n",
-                line, sf_producer_dr_event_id(dr),
-                sf_producer_dr_aggregate_id(dr), sf_producer_dr_errstr(dr));
+                    line, sf_producer_dr_event_id(dr),
+                    sf_producer_dr_aggregate_id(dr), sf_producer_dr_errstr(dr));
     } else {
         c->delivered++;
         if (c->verbose)
-            fprintf(stderr, "line %ld: event %s delivered to %s [%d] at "
-                    "offset %lld\n", line, sf_producer_dr_event_id(dr),
-                    sf_producer_dr_topic(dr),
+            fprintf(stderr,
+                    "line %ld: event %s delivered to %s [%d] at "
+                    "offset %lld\n",
+                    line, sf_producer_dr_event_id(dr), sf_producer_dr_topic(dr),
                     (int)sf_producer_dr_partition(dr),
                     (long long)sf_producer_dr_offset(dr));
     }
 }
 
 static void on_error(sf_producer_t *p, sf_err_t err, const char *reason,
-                     void *opaque)
-{
+                     void *opaque) {
     counts_t *c = opaque;
 
     (void)p;
@@ -145,8 +164,7 @@ static void on_error(sf_producer_t *p, sf_err_t err, const char *reason,
 
 /* librdkafka's log lines, served by poll on this thread. */
 static void on_log(sf_producer_t *p, int level, const char *facility,
-                   const char *message, void *opaque)
-{
+                   const char *message, void *opaque) {
     counts_t *c = opaque;
 
     (void)p;
@@ -154,8 +172,7 @@ static void on_log(sf_producer_t *p, int level, const char *facility,
         fprintf(stderr, ME ": kafka %s: %s\n", facility, message);
 }
 
-static const char *json_kind(const json_t *j)
-{
+static const char *json_kind(const json_t *j) {
     switch (json_typeof(j)) {
     case JSON_OBJECT: return "object";
     case JSON_ARRAY: return "array";
@@ -171,8 +188,7 @@ static const char *json_kind(const json_t *j)
 
 /* Turns one parsed line into ev.  Returns 0 or -1 with msg filled. */
 static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
-                         size_t size)
-{
+                         size_t size) {
     static const char *const strs[] = {"type", "aggregate_id", "event_id",
                                        "correlation_id", "causation_id"};
     const char *key;
@@ -180,8 +196,7 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
     sf_err_t err = SF_OK;
 
     if (!json_is_object(obj)) {
-        snprintf(msg, size, "expected a JSON object, got %s",
-                 json_kind(obj));
+        snprintf(msg, size, "expected a JSON object, got %s", json_kind(obj));
         return -1;
     }
     json_object_foreach(obj, key, v) {
@@ -216,8 +231,7 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
                 err = sf_producer_event_set_causation_id(ev, s);
         } else if (!strcmp(key, "data")) {
             err = sf_producer_event_set_json(ev, v);
-        } else if (!strcmp(key, "version") ||
-                   !strcmp(key, "schema_version")) {
+        } else if (!strcmp(key, "version") || !strcmp(key, "schema_version")) {
             if (!json_is_integer(v) || json_integer_value(v) < 1 ||
                 (!strcmp(key, "schema_version") &&
                  json_integer_value(v) > INT_MAX)) {
@@ -226,8 +240,7 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
                 return -1;
             }
             err = key[0] == 'v'
-                      ? sf_producer_event_set_version(ev,
-                                                      json_integer_value(v))
+                      ? sf_producer_event_set_version(ev, json_integer_value(v))
                       : sf_producer_event_set_schema_version(
                             ev, (int)json_integer_value(v));
         } else if (!strcmp(key, "headers")) {
@@ -235,14 +248,18 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
             json_t *hv;
 
             if (!json_is_object(v)) {
-                snprintf(msg, size, "headers: expected an object of "
-                         "strings, got %s", json_kind(v));
+                snprintf(msg, size,
+                         "headers: expected an object of "
+                         "strings, got %s",
+                         json_kind(v));
                 return -1;
             }
             json_object_foreach(v, hname, hv) {
                 if (!json_is_string(hv)) {
-                    snprintf(msg, size, "headers.%s: expected string, got "
-                             "%s", hname, json_kind(hv));
+                    snprintf(msg, size,
+                             "headers.%s: expected string, got "
+                             "%s",
+                             hname, json_kind(hv));
                     return -1;
                 }
                 err = sf_producer_event_set_header(
@@ -259,20 +276,24 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
                 ms = json_integer_value(v);
             } else if (json_is_string(v)) {
                 if (sf_time_parse(json_string_value(v), &ms, terr,
-                                           sizeof(terr))) {
+                                  sizeof(terr))) {
                     snprintf(msg, size, "occurred_at: %s", terr);
                     return -1;
                 }
             } else {
-                snprintf(msg, size, "occurred_at: expected RFC 3339 string "
-                         "or epoch milliseconds, got %s", json_kind(v));
+                snprintf(msg, size,
+                         "occurred_at: expected RFC 3339 string "
+                         "or epoch milliseconds, got %s",
+                         json_kind(v));
                 return -1;
             }
             err = sf_producer_event_set_time_ms(ev, ms);
         } else {
-            snprintf(msg, size, "unknown field \"%s\" (expected type, "
+            snprintf(msg, size,
+                     "unknown field \"%s\" (expected type, "
                      "aggregate_id, data, event_id, version, occurred_at, "
-                     "correlation_id, causation_id, schema_version, headers)", key);
+                     "correlation_id, causation_id, schema_version, headers)",
+                     key);
             return -1;
         }
         if (err) {
@@ -288,18 +309,22 @@ static int line_to_event(json_t *obj, sf_producer_event_t *ev, char *msg,
 static const char *hdr_names[MAX_HEADERS], *hdr_values[MAX_HEADERS];
 static int nhdrs;
 
-static int blank(const char *s)
-{
+static int blank(const char *s) {
     for (; *s; s++)
         if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
             return 0;
     return 1;
 }
 
-int main(int argc, char **argv)
-{
-    enum { OPT_TXN = 256, OPT_CREATE, OPT_PARTS, OPT_RF, OPT_SOURCE,
-           OPT_AGGTYPE };
+int main(int argc, char **argv) {
+    enum {
+        OPT_TXN = 256,
+        OPT_CREATE,
+        OPT_PARTS,
+        OPT_RF,
+        OPT_SOURCE,
+        OPT_AGGTYPE
+    };
     static const struct option opts[] = {
         {"brokers", required_argument, NULL, 'b'},
         {"config", required_argument, NULL, 'F'},
@@ -358,8 +383,8 @@ int main(int argc, char **argv)
         case OPT_RF: rf = atoi(optarg); break;
         case OPT_SOURCE: source = optarg; break;
         case OPT_AGGTYPE:
-            if (sf_producer_conf_set(conf, "sf.aggregate.type", optarg,
-                                     errstr, sizeof(errstr))) {
+            if (sf_producer_conf_set(conf, "sf.aggregate.type", optarg, errstr,
+                                     sizeof(errstr))) {
                 fprintf(stderr, ME ": %s\n", errstr);
                 goto out;
             }
@@ -392,8 +417,10 @@ int main(int argc, char **argv)
             char *eq = strchr(optarg, '=');
 
             if (!eq || eq == optarg || nhdrs == MAX_HEADERS) {
-                fprintf(stderr, ME ": -H %s: expected NAME=VALUE (at most "
-                        "%d)\n", optarg, MAX_HEADERS);
+                fprintf(stderr,
+                        ME ": -H %s: expected NAME=VALUE (at most "
+                           "%d)\n",
+                        optarg, MAX_HEADERS);
                 goto out;
             }
             *eq = '\0';
@@ -405,32 +432,35 @@ int main(int argc, char **argv)
             usage(stdout);
             rc = 0;
             goto out;
-        default:
-            usage(stderr);
-            goto out;
+        default: usage(stderr); goto out;
         }
     }
     if (counts.verbose && env_skipped)
-        fprintf(stderr, ME ": %d KAFKA_* environment variable%s named no "
-                "librdkafka property and %s ignored\n", env_skipped,
-                env_skipped == 1 ? "" : "s", env_skipped == 1 ? "was" : "were");
+        fprintf(stderr,
+                ME ": %d KAFKA_* environment variable%s named no "
+                   "librdkafka property and %s ignored\n",
+                env_skipped, env_skipped == 1 ? "" : "s",
+                env_skipped == 1 ? "was" : "were");
     if (optind < argc) {
-        fprintf(stderr, ME ": unexpected argument \"%s\" (events come on "
-                "stdin)\n", argv[optind]);
+        fprintf(stderr,
+                ME ": unexpected argument \"%s\" (events come on "
+                   "stdin)\n",
+                argv[optind]);
         goto out;
     }
-    if (!brokers && sf_producer_conf_get(conf, "bootstrap.servers", txnid,
-                                         sizeof(txnid), NULL, 0) == SF_OK &&
+    if (!brokers &&
+        sf_producer_conf_get(conf, "bootstrap.servers", txnid, sizeof(txnid),
+                             NULL, 0) == SF_OK &&
         txnid[0])
         brokers = ""; /* given by -F or the environment */
     if (!brokers || !topic) {
         fprintf(stderr, ME ": -b BROKERS and -t TOPIC are required "
-                "(--help)\n");
+                           "(--help)\n");
         goto out;
     }
     if (partitions < 0 || rf < 0) {
         fprintf(stderr, ME ": --partitions and --replication-factor must be "
-                "positive\n");
+                           "positive\n");
         goto out;
     }
     if (!schema_dir)
@@ -452,8 +482,7 @@ int main(int argc, char **argv)
     }
     if ((*brokers && sf_producer_conf_set(conf, "bootstrap.servers", brokers,
                                           errstr, sizeof(errstr))) ||
-        sf_producer_conf_set(conf, "sf.topic", topic, errstr,
-                             sizeof(errstr)) ||
+        sf_producer_conf_set(conf, "sf.topic", topic, errstr, sizeof(errstr)) ||
         sf_producer_conf_set(conf, "sf.schema.dir", schema_dir, errstr,
                              sizeof(errstr)) ||
         sf_producer_conf_set(conf, "sf.source", source, errstr,
@@ -512,8 +541,8 @@ int main(int argc, char **argv)
         /* JSON_ALLOW_NUL: "\u0000" is byte 0x00 of a bytes/fixed value. */
         obj = json_loads(line, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         if (!obj) {
-            fprintf(stderr, "line %ld: invalid JSON at column %d: %s\n",
-                    lineno, jerr.column, jerr.text);
+            fprintf(stderr, "line %ld: invalid JSON at column %d: %s\n", lineno,
+                    jerr.column, jerr.text);
             bad++;
             continue;
         }
@@ -558,7 +587,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, ME ": %s\n", errstr);
             else
                 fprintf(stderr, ME ": transaction aborted, nothing "
-                        "published\n");
+                                   "published\n");
         } else if (sf_producer_commit(p, errstr, sizeof(errstr))) {
             fprintf(stderr, ME ": %s\n", errstr);
         } else {
@@ -585,8 +614,10 @@ int main(int argc, char **argv)
     /* A plain (not transactional) retry of these may duplicate them:
      * retry with the same event_id (docs/producer-delivery.md). */
     if (counts.possibly && !transactional)
-        fprintf(stderr, " (%ld possibly persisted: retry only with the same "
-                "event_id)", counts.possibly);
+        fprintf(stderr,
+                " (%ld possibly persisted: retry only with the same "
+                "event_id)",
+                counts.possibly);
     fputc('\n', stderr);
     if (!ferror(stdin) && counts.failed == 0 && counts.delivered == accepted)
         rc = 0;

@@ -132,9 +132,8 @@ sf_err_t sf_event_header(const sf_event_t *ev, const char *name,
  *        sf_event_header_at(ev, i, &name, &val, &len) == SF_OK; i++) ...
  * name is NUL-terminated.  SF_ERR_NOT_FOUND when idx is past the last
  * header.  Same ownership and threading as sf_event_header(). */
-sf_err_t sf_event_header_at(const sf_event_t *ev, size_t idx,
-                            const char **name, const void **value,
-                            size_t *len);
+sf_err_t sf_event_header_at(const sf_event_t *ev, size_t idx, const char **name,
+                            const void **value, size_t *len);
 
 /* ---- Reading event fields by path ----
  *
@@ -186,12 +185,12 @@ sf_err_t sf_projection_field(sf_projection_t *proj, const char *type,
                              char *errstr, size_t errstr_size);
 
 sf_err_t sf_event_string(const sf_event_t *ev, const sf_field_t *f,
-                         const char **s, size_t *len,
+                         const char **s, size_t *len, char *errstr,
+                         size_t errstr_size);
+sf_err_t sf_event_int64(const sf_event_t *ev, const sf_field_t *f, int64_t *out,
+                        char *errstr, size_t errstr_size);
+sf_err_t sf_event_double(const sf_event_t *ev, const sf_field_t *f, double *out,
                          char *errstr, size_t errstr_size);
-sf_err_t sf_event_int64(const sf_event_t *ev, const sf_field_t *f,
-                        int64_t *out, char *errstr, size_t errstr_size);
-sf_err_t sf_event_double(const sf_event_t *ev, const sf_field_t *f,
-                         double *out, char *errstr, size_t errstr_size);
 /* *out is 0 or 1. */
 sf_err_t sf_event_bool(const sf_event_t *ev, const sf_field_t *f, int *out,
                        char *errstr, size_t errstr_size);
@@ -201,24 +200,21 @@ int sf_event_is_null(const sf_event_t *ev, const sf_field_t *f);
 
 /* The same with the index i for the path's [*] (ignored without one);
  * i out of range is SF_ERR_RULE. */
-sf_err_t sf_event_string_at(const sf_event_t *ev, const sf_field_t *f,
-                            size_t i, const char **s, size_t *len,
-                            char *errstr, size_t errstr_size);
-sf_err_t sf_event_int64_at(const sf_event_t *ev, const sf_field_t *f,
-                           size_t i, int64_t *out,
-                           char *errstr, size_t errstr_size);
-sf_err_t sf_event_double_at(const sf_event_t *ev, const sf_field_t *f,
-                            size_t i, double *out,
-                            char *errstr, size_t errstr_size);
-sf_err_t sf_event_bool_at(const sf_event_t *ev, const sf_field_t *f,
-                          size_t i, int *out,
-                          char *errstr, size_t errstr_size);
+sf_err_t sf_event_string_at(const sf_event_t *ev, const sf_field_t *f, size_t i,
+                            const char **s, size_t *len, char *errstr,
+                            size_t errstr_size);
+sf_err_t sf_event_int64_at(const sf_event_t *ev, const sf_field_t *f, size_t i,
+                           int64_t *out, char *errstr, size_t errstr_size);
+sf_err_t sf_event_double_at(const sf_event_t *ev, const sf_field_t *f, size_t i,
+                            double *out, char *errstr, size_t errstr_size);
+sf_err_t sf_event_bool_at(const sf_event_t *ev, const sf_field_t *f, size_t i,
+                          int *out, char *errstr, size_t errstr_size);
 int sf_event_is_null_at(const sf_event_t *ev, const sf_field_t *f, size_t i);
 
 /* Number of elements of the array (or map) f names; for a path with [*],
  * of the array the [*] indexes.  A null (absent optional) array has 0. */
-sf_err_t sf_event_count(const sf_event_t *ev, const sf_field_t *f,
-                        size_t *n, char *errstr, size_t errstr_size);
+sf_err_t sf_event_count(const sf_event_t *ev, const sf_field_t *f, size_t *n,
+                        char *errstr, size_t errstr_size);
 
 /* The commands of the batch being built for the current event. */
 typedef struct sf_batch_s sf_batch_t;
@@ -231,8 +227,8 @@ typedef struct sf_batch_s sf_batch_t;
  * (SET, DEL, UNLINK, HSET, HDEL, HINCRBY, SADD, ZADD, RPUSH, EXPIRE, ...:
  * sf_projector_command_allowed()); others return SF_ERR_RULE. */
 sf_err_t sf_batch_command(sf_batch_t *batch, int argc, const char **argv,
-                          const size_t *argvlen,
-                          char *errstr, size_t errstr_size);
+                          const size_t *argvlen, char *errstr,
+                          size_t errstr_size);
 
 /* Appends one Redis command built from fmt, in the spirit of hiredis's
  * redisCommand(): spaces in fmt separate arguments, and nothing else does.
@@ -257,10 +253,10 @@ sf_err_t sf_batch_command(sf_batch_t *batch, int argc, const char **argv,
  * keys: check).  No allocation for commands up to 32 arguments / 2 KiB.
  * Not thread-safe on one batch (a batch belongs to the handler's
  * thread). */
-sf_err_t sf_batch_commandf(sf_batch_t *batch, char *errstr,
-                           size_t errstr_size, const char *fmt, ...);
-sf_err_t sf_batch_vcommandf(sf_batch_t *batch, char *errstr,
-                            size_t errstr_size, const char *fmt, va_list ap);
+sf_err_t sf_batch_commandf(sf_batch_t *batch, char *errstr, size_t errstr_size,
+                           const char *fmt, ...);
+sf_err_t sf_batch_vcommandf(sf_batch_t *batch, char *errstr, size_t errstr_size,
+                            const char *fmt, va_list ap);
 
 /* Keys.  Every key a projection writes must match one of its `keys:`
  * patterns, must not start with the reserved prefix "sf:", and must hold
@@ -281,8 +277,7 @@ sf_err_t sf_batch_vcommandf(sf_batch_t *batch, char *errstr,
  * snprintf(): at most out_size bytes including the NUL, never a cut
  * escape; returns the length the whole escaped id needs (without the NUL),
  * so a result >= out_size means out was too small.  Thread-safe. */
-size_t sf_key_escape(char *out, size_t out_size, const void *id,
-                     size_t id_len);
+size_t sf_key_escape(char *out, size_t out_size, const void *id, size_t id_len);
 
 /* Non-zero when name (case-insensitive) is an allowed write command. */
 int sf_projector_command_allowed(const char *name);
@@ -290,9 +285,8 @@ int sf_projector_command_allowed(const char *name);
 /* A handler: appends the commands for ev to batch.  opaque is the pointer
  * given at registration. */
 typedef sf_err_t (*sf_handler_fn)(void *opaque, const sf_event_t *ev,
-                                  sf_batch_t *batch,
-                                  char *errstr, size_t errstr_size);
-
+                                  sf_batch_t *batch, char *errstr,
+                                  size_t errstr_size);
 
 /* The projection's name (from the config). */
 const char *sf_projection_name(const sf_projection_t *proj);
@@ -302,8 +296,8 @@ const char *sf_projection_name(const sf_projection_t *proj);
  * run in registration order, after the type's rules, if any.  Call only
  * from the init function. */
 sf_err_t sf_projection_on(sf_projection_t *proj, const char *type,
-                          sf_handler_fn fn, void *opaque,
-                          char *errstr, size_t errstr_size);
+                          sf_handler_fn fn, void *opaque, char *errstr,
+                          size_t errstr_size);
 
 /* Optional destructor for opaque state, called when the projection is torn
  * down (after its thread stopped). */
@@ -312,8 +306,8 @@ void sf_projection_on_destroy(sf_projection_t *proj,
 
 /* Init function: the symbol `sf_projection_init` of a handler shared
  * object, or a function registered with sf_projector_register_init(). */
-typedef sf_err_t (*sf_projection_init_fn)(sf_projection_t *proj,
-                                          char *errstr, size_t errstr_size);
+typedef sf_err_t (*sf_projection_init_fn)(sf_projection_t *proj, char *errstr,
+                                          size_t errstr_size);
 #define SF_PROJECTION_INIT_SYMBOL "sf_projection_init"
 
 /* The prototype a handler shared object defines (including this header
@@ -328,8 +322,8 @@ sf_err_t sf_projection_init(sf_projection_t *proj, char *errstr,
 /* Registers init for the projection called name (copied), for custom
  * worker binaries.  Call before sf_projector_main(); not thread-safe. */
 sf_err_t sf_projector_register_init(const char *name,
-                                    sf_projection_init_fn init,
-                                    char *errstr, size_t errstr_size);
+                                    sf_projection_init_fn init, char *errstr,
+                                    size_t errstr_size);
 
 /* Log lines: level is "debug", "info", "warn" or "error"; line is one
  * key=value record without newline.  Called from any projector thread;
@@ -371,8 +365,7 @@ sf_err_t sf_projector_new(const char *config_path,
  * (batches applied, offsets committed, groups left); otherwise the first
  * failure's code and line (SF_ERR_RULE for a poison event under on_error:
  * stop, SF_ERR_KAFKA_FATAL, ...).  Callable once per projector. */
-sf_err_t sf_projector_run(sf_projector_t *pj, char *errstr,
-                          size_t errstr_size);
+sf_err_t sf_projector_run(sf_projector_t *pj, char *errstr, size_t errstr_size);
 
 /* Asks a running (or not yet running) projector to stop; returns at once.
  * Async-signal-safe (one store to a volatile sig_atomic_t) and callable
@@ -414,17 +407,17 @@ typedef struct sf_projector_waiter_s sf_projector_waiter_t;
  * connects to its Redis (SF_ERR_REDIS when unreachable). */
 sf_err_t sf_projector_waiter_new(const char *config_path,
                                  const char *projection,
-                                 sf_projector_waiter_t **out,
-                                 char *errstr, size_t errstr_size);
+                                 sf_projector_waiter_t **out, char *errstr,
+                                 size_t errstr_size);
 
 /* Waits up to timeout_ms (ms; <= 0: check once) until the projection has
  * applied token.  SF_OK when applied; SF_ERR_TIMEOUT when not in time;
  * SF_ERR_PARSE for a malformed token; SF_ERR_NOT_FOUND when the
  * projection does not read the token's topic (it would never apply it);
  * SF_ERR_REDIS when Redis stayed unreachable until the deadline. */
-sf_err_t sf_projector_waiter_wait(sf_projector_waiter_t *w,
-                                  const char *token, int timeout_ms,
-                                  char *errstr, size_t errstr_size);
+sf_err_t sf_projector_waiter_wait(sf_projector_waiter_t *w, const char *token,
+                                  int timeout_ms, char *errstr,
+                                  size_t errstr_size);
 
 /* The check itself, once, without waiting: *applied = 1 or 0.  Same
  * errors as sf_projector_waiter_wait() but never SF_ERR_TIMEOUT. */

@@ -53,8 +53,8 @@ static int first_event(rd_kafka_t *rk, const char *topic, int32_t partition,
 /* 1 when the records [from, to) hold at least one event (so they cannot
  * all be transaction markers or aborted records); also 1 when that cannot
  * be told: lag is then counted from the checkpoint, never hidden. */
-static int gap_has_events(rd_kafka_t *rk, const char *topic,
-                          int32_t partition, int64_t from, int64_t to) {
+static int gap_has_events(rd_kafka_t *rk, const char *topic, int32_t partition,
+                          int64_t from, int64_t to) {
     int64_t first;
     return first_event(rk, topic, partition, from, to, &first) != 0;
 }
@@ -92,8 +92,8 @@ sf_err_t sf_status_collect(const sf_config_t *cfg, const sf_pconf_t *pc,
     /* The projection's own group: its committed offsets step over
      * transaction markers, which the Redis checkpoint (the offset of the
      * last applied event) cannot. */
-    sf_err_t e = sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size,
-                                   NULL, NULL);
+    sf_err_t e =
+        sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size, NULL, NULL);
     if (!e)
         e = sf_kmeta_partitions(rk, pc->topics, pc->ntopics, 1, &tps, &ntp,
                                 errstr, errstr_size);
@@ -154,8 +154,8 @@ sf_err_t sf_status_collect(const sf_config_t *cfg, const sf_pconf_t *pc,
             !gap_has_events(rk, tps[i].topic, tps[i].partition, from, c))
             from = c;
         out[i].lag = tps[i].hi > from ? tps[i].hi - from : 0;
-        out[i].skips = sf_ctl_skips(r, pc->name, tps[i].topic,
-                                    tps[i].partition);
+        out[i].skips =
+            sf_ctl_skips(r, pc->name, tps[i].topic, tps[i].partition);
         sf_ctl_report_get(r, pc->name, tps[i].topic, tps[i].partition,
                           out[i].report, sizeof(out[i].report),
                           &out[i].report_ms, out[i].member,
@@ -182,8 +182,8 @@ sf_err_t sf_status_collect(const sf_config_t *cfg, const sf_pconf_t *pc,
  * that leaves stops counting and one that joins must acknowledge too (a
  * new worker reads the flag before it applies anything). */
 sf_err_t sf_admin_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
-                        int paused, int timeout_ms, size_t *acked,
-                        char *errstr, size_t errstr_size) {
+                        int paused, int timeout_ms, size_t *acked, char *errstr,
+                        size_t errstr_size) {
     sf_redis_t *r = NULL;
     rd_kafka_t *rk = NULL;
     int64_t gen = 0;
@@ -219,8 +219,9 @@ sf_err_t sf_admin_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
         if (sf_mono_s() >= end) {
             e = sf_seterr(errstr, errstr_size, SF_ERR_TIMEOUT,
                           "the flag is %s, but %zu of %zu worker(s) did not "
-                          "acknowledge within %d s: %s", paused ? "set"
-                          : "cleared", n - ok, n, timeout_ms / 1000, missing);
+                          "acknowledge within %d s: %s",
+                          paused ? "set" : "cleared", n - ok, n,
+                          timeout_ms / 1000, missing);
             break;
         }
         struct timespec ts = {0, 200000000L};
@@ -253,14 +254,15 @@ sf_err_t sf_admin_skip(const sf_config_t *cfg, const sf_pconf_t *pc,
                      i ? ", " : "", pc->topics[i]);
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "topic %s is not read by projection %s (its topics: "
-                         "%s); nothing changed", topic, pc->name, list);
+                         "%s); nothing changed",
+                         topic, pc->name, list);
     }
     rd_kafka_t *rk = NULL;
     sf_redis_t *r = NULL;
     int32_t np = 0;
     int64_t lo = -1, hi = -1, ckpt = -1, halt = -1;
-    sf_err_t e = sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size,
-                                   NULL, NULL);
+    sf_err_t e =
+        sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size, NULL, NULL);
     if (!e)
         e = sf_kmeta_partition_count(rk, topic, &np, errstr, errstr_size);
     if (!e && partition >= np)
@@ -273,8 +275,8 @@ sf_err_t sf_admin_skip(const sf_config_t *cfg, const sf_pconf_t *pc,
             rk, topic, partition, &lo, &hi, 10000);
         if (ke)
             e = sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
-                          "watermarks of %s/%" PRId32 ": %s", topic,
-                          partition, rd_kafka_err2str(ke));
+                          "watermarks of %s/%" PRId32 ": %s", topic, partition,
+                          rd_kafka_err2str(ke));
     }
     if (!e)
         e = connect_redis(cfg, &r, errstr, errstr_size);
@@ -312,25 +314,26 @@ sf_err_t sf_admin_skip(const sf_config_t *cfg, const sf_pconf_t *pc,
     } else if (offset < next && offset != halt) {
         e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                       "%s/%" PRId32 ": offset %" PRId64 " is already applied "
-                      "(checkpoint %" PRId64 "); nothing changed", topic,
-                      partition, offset, ckpt);
-    } else if (!force && halt < 0 && !stopped_at(r, pc->name, topic,
-                                                  partition, blocking)) {
+                      "(checkpoint %" PRId64 "); nothing changed",
+                      topic, partition, offset, ckpt);
+    } else if (!force && halt < 0 &&
+               !stopped_at(r, pc->name, topic, partition, blocking)) {
         /* nothing recorded as blocking it: a healthy event */
         e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                       "%s/%" PRId32 ": nothing blocks the partition (no "
                       "failed event recorded, no worker stopped at %" PRId64
                       "); skipping would pass a healthy event; nothing "
-                      "changed (--force to pass it anyway)", topic,
-                      partition, blocking);
+                      "changed (--force to pass it anyway)",
+                      topic, partition, blocking);
     } else if (offset != blocking && !force) {
         e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                       "%s/%" PRId32 ": offset %" PRId64 " is not the event "
                       "blocking the partition (%" PRId64 "%s); skipping it "
                       "would also pass the %" PRId64 " unapplied event(s) "
                       "before it; nothing changed (--force to pass them "
-                      "all)", topic, partition, offset, blocking,
-                      halt >= 0       ? ", its halt record"
+                      "all)",
+                      topic, partition, offset, blocking,
+                      halt >= 0          ? ", its halt record"
                       : blocking == next ? ", checkpoint + 1"
                                          : ", the first event after the "
                                            "checkpoint",
@@ -362,8 +365,8 @@ sf_err_t sf_status_group(const sf_config_t *cfg, const sf_pconf_t *pc,
                          char *state, size_t state_size, sf_member_t **members,
                          size_t *n, char *errstr, size_t errstr_size) {
     rd_kafka_t *rk = NULL;
-    sf_err_t e = sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size,
-                                   NULL, NULL);
+    sf_err_t e =
+        sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size, NULL, NULL);
     if (!e)
         e = sf_group_describe(rk, pc->group_id, 10000, state, state_size,
                               members, n, errstr, errstr_size);

@@ -11,13 +11,13 @@
 
 typedef struct sf_status_row {
     sf_tp_t tp;
-    int64_t ckpt;  /* last applied offset, -1 none */
-    int64_t epoch; /* fencing epoch, 0 none */
-    int64_t lag;   /* events not applied: hi - (ckpt + 1), from lo when no
-                      ckpt; a committed offset ahead of ckpt + 1 counts
-                      only when the records between hold no event */
-    int64_t halt;  /* offset of an unhandled failed event, -1 none */
-    int64_t skips; /* `skip` commands run on the partition */
+    int64_t ckpt;      /* last applied offset, -1 none */
+    int64_t epoch;     /* fencing epoch, 0 none */
+    int64_t lag;       /* events not applied: hi - (ckpt + 1), from lo when no
+                          ckpt; a committed offset ahead of ckpt + 1 counts
+                          only when the records between hold no event */
+    int64_t halt;      /* offset of an unhandled failed event, -1 none */
+    int64_t skips;     /* `skip` commands run on the partition */
     char report[32];   /* the holding worker's last state report (ok,
                           stuck, fenced, paused, dlq-failing, halted), ""
                           when none (control.h) */
@@ -43,8 +43,8 @@ sf_err_t sf_status_group(const sf_config_t *cfg, const sf_pconf_t *pc,
  * workers that acknowledged.  SF_ERR_TIMEOUT after timeout_ms names the
  * workers that did not (the flag stays set/cleared). */
 sf_err_t sf_admin_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
-                        int paused, int timeout_ms, size_t *acked,
-                        char *errstr, size_t errstr_size);
+                        int paused, int timeout_ms, size_t *acked, char *errstr,
+                        size_t errstr_size);
 
 typedef struct sf_skip_info {
     int64_t prev;     /* checkpoint before, -1 none */

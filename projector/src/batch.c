@@ -150,8 +150,7 @@ sf_err_t sf_batch_cmd_check(const sf_batch_t *b, char *errstr,
             argv[i] = b->data.p + b->aoff[b->cmd_a0 + i];
             lens[i] = b->alen[b->cmd_a0 + i];
         }
-        e = sf_cmdspec_check(b->cmd_argc > SF_CMD_MAX_ARGS ? b->cmd_argc
-                                                           : argc,
+        e = sf_cmdspec_check(b->cmd_argc > SF_CMD_MAX_ARGS ? b->cmd_argc : argc,
                              argv, lens, errstr, errstr_size);
     }
     free(argv);
@@ -170,8 +169,8 @@ sf_err_t sf_batch_command(sf_batch_t *b, int argc, const char **argv,
                          "sf_batch_command: called outside a handler");
     /* Refused here, with a reason, rather than inside the apply script;
      * the whole event is refused even if a handler ignores the error. */
-    sf_err_t e = sf_cmdspec_check((size_t)argc, argv, argvlen, errstr,
-                                  errstr_size);
+    sf_err_t e =
+        sf_cmdspec_check((size_t)argc, argv, argvlen, errstr, errstr_size);
     if (e) {
         if (b->guard)
             sf_keyguard_note(b->guard, errstr);
@@ -191,9 +190,9 @@ sf_err_t sf_batch_check_cmd(sf_batch_t *b, size_t arg0, size_t nargs,
     if (!b->guard)
         return SF_OK;
     char msg[512];
-    sf_err_t e = sf_keyguard_check_packed(b->guard, nargs, b->data.p,
-                                          b->aoff + arg0, b->alen + arg0,
-                                          msg, sizeof(msg));
+    sf_err_t e =
+        sf_keyguard_check_packed(b->guard, nargs, b->data.p, b->aoff + arg0,
+                                 b->alen + arg0, msg, sizeof(msg));
     if (e) {
         /* the event is refused even if a handler ignores the error */
         sf_keyguard_note(b->guard, msg);
@@ -238,8 +237,8 @@ static int64_t arg_int(const sf_batch_t *b, size_t i) {
     return neg ? -v : v;
 }
 
-int sf_batch_next_cmd(const sf_batch_t *b, sf_batch_iter_t *it,
-                      int64_t *offset, size_t *argc, size_t *arg0) {
+int sf_batch_next_cmd(const sf_batch_t *b, sf_batch_iter_t *it, int64_t *offset,
+                      size_t *argc, size_t *arg0) {
     while (it->cmds_left == 0) {
         if (it->i + 2 > b->nargs)
             return 0;

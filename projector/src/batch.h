@@ -26,8 +26,8 @@ struct sf_batch_s {
     /* Keys every command must respect (keys.h); NULL: unchecked.  Set by
      * sf_projection_process for the event being built. */
     struct sf_keyguard *guard;
-    sf_buf_t data;        /* argument bytes */
-    size_t *aoff, *alen;  /* argument i = data.p[aoff[i] .. +alen[i]) */
+    sf_buf_t data;       /* argument bytes */
+    size_t *aoff, *alen; /* argument i = data.p[aoff[i] .. +alen[i]) */
     size_t nargs, acap;
     /* current event */
     int in_event;
@@ -72,8 +72,8 @@ typedef struct sf_batch_iter {
     size_t i, cmds_left;
     int64_t offset;
 } sf_batch_iter_t;
-int sf_batch_next_cmd(const sf_batch_t *b, sf_batch_iter_t *it,
-                      int64_t *offset, size_t *argc, size_t *arg0);
+int sf_batch_next_cmd(const sf_batch_t *b, sf_batch_iter_t *it, int64_t *offset,
+                      size_t *argc, size_t *arg0);
 
 /* Builds argv/argvlen (owned by b, valid until the next change) with
  * `prefix` empty leading slots for the caller to fill (EVALSHA, sha, keys,

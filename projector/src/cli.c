@@ -250,12 +250,8 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
                 return 2;
             }
             break;
-        case 'h':
-            fputs(USAGE, stdout);
-            return -1;
-        default:
-            fputs(USAGE, stderr);
-            return 2;
+        case 'h': fputs(USAGE, stdout); return -1;
+        default: fputs(USAGE, stderr); return 2;
         }
     }
     o->args = argv + optind;
@@ -319,9 +315,8 @@ static int preflight(const char *cmd, const sf_config_t *cfg,
     return 0;
 }
 
-static const sf_pconf_t *need_projection(const char *cmd,
-                                         const sf_config_t *cfg,
-                                         const char *name) {
+static const sf_pconf_t *
+need_projection(const char *cmd, const sf_config_t *cfg, const char *name) {
     const sf_pconf_t *pc = name ? sf_config_find(cfg, name) : NULL;
     if (!pc) {
         char m[512];
@@ -380,15 +375,18 @@ static int cmd_run(const opts_t *o) {
         char err[512];
         if (sf_http_start(m, cfg->metrics_listen, &http, err, sizeof(err))) {
             char m2[700];
-            snprintf(m2, sizeof(m2), "%s (another worker on this host? "
-                     "give each its own port, or port 0)", err);
+            snprintf(m2, sizeof(m2),
+                     "%s (another worker on this host? "
+                     "give each its own port, or port 0)",
+                     err);
             die_line("run", m2);
             rc = 2;
             goto out1;
         }
-        sf_log("info", "metrics_listen=\"%s\" metrics_port=%d msg=\"metrics "
-               "on port %d: /metrics /healthz /readyz\"", cfg->metrics_listen,
-               sf_http_port(http), sf_http_port(http));
+        sf_log("info",
+               "metrics_listen=\"%s\" metrics_port=%d msg=\"metrics "
+               "on port %d: /metrics /healthz /readyz\"",
+               cfg->metrics_listen, sf_http_port(http), sf_http_port(http));
     }
 #endif
     for (size_t i = 0; i < njobs; i++) {
@@ -417,11 +415,12 @@ static int cmd_run(const opts_t *o) {
         if (jobs[i].err) {
             /* the worker's message names the projection already */
             die_line("run", jobs[i].msg);
-            int code = jobs[i].err == SF_ERR_RULE ||
-                               !sf_err_is_retriable(jobs[i].err)
-                           ? 3
-                           : 1;
-            if (jobs[i].err == SF_ERR_KAFKA_FATAL || jobs[i].err == SF_ERR_NOMEM)
+            int code =
+                jobs[i].err == SF_ERR_RULE || !sf_err_is_retriable(jobs[i].err)
+                    ? 3
+                    : 1;
+            if (jobs[i].err == SF_ERR_KAFKA_FATAL ||
+                jobs[i].err == SF_ERR_NOMEM)
                 code = 1;
             if (code > rc)
                 rc = code;
@@ -450,8 +449,7 @@ static void fmt_dur(char *buf, size_t size, double s) {
     if (s < 0 || s > 1e7)
         snprintf(buf, size, "?");
     else if (s >= 3600)
-        snprintf(buf, size, "%dh%02dm", (int)(s / 3600),
-                 (int)(s / 60) % 60);
+        snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
     else if (s >= 60)
         snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)s % 60);
     else
@@ -462,8 +460,10 @@ static void rebuild_progress(void *opaque, const char *phase,
                              const sf_rebuild_stats_t *st) {
     const char *name = opaque;
     if (!strcmp(phase, "clear")) {
-        fprintf(stderr, "rebuild %s: fencing workers, clearing the view; "
-                "%" PRId64 " events to replay\n", name, st->total);
+        fprintf(stderr,
+                "rebuild %s: fencing workers, clearing the view; "
+                "%" PRId64 " events to replay\n",
+                name, st->total);
         return;
     }
     double rate = st->seconds > 0 ? st->done / st->seconds : 0;
@@ -514,9 +514,9 @@ static int cmd_rebuild(const opts_t *o) {
         sf_rebuild_stats_t st;
         char err[1024];
         install_signals();
-        sf_err_t e = sf_rebuild_run(cfg, pc, cat, &ro, rebuild_progress,
-                                    rebuild_poison, (void *)pc->name, &g_stop,
-                                    &st, err, sizeof(err));
+        sf_err_t e =
+            sf_rebuild_run(cfg, pc, cat, &ro, rebuild_progress, rebuild_poison,
+                           (void *)pc->name, &g_stop, &st, err, sizeof(err));
         if (e) {
             die_line("rebuild", err);
             rc = exit_code(e);
@@ -538,8 +538,8 @@ static int cmd_rebuild(const opts_t *o) {
  * reports. */
 static void part_state(const sf_status_row_t *r, int paused, size_t members,
                        char *buf, size_t size) {
-    int fresh = r->report[0] && members &&
-                sf_time_now_ms() - r->report_ms <= 15000;
+    int fresh =
+        r->report[0] && members && sf_time_now_ms() - r->report_ms <= 15000;
     if (r->ckpt >= 0 && r->tp.hi >= 0 && r->ckpt + 1 > r->tp.hi)
         snprintf(buf, size, "ckpt-beyond-end"); /* a resume would skip */
     else if (r->ckpt >= 0 && r->tp.lo >= 0 && r->ckpt + 1 < r->tp.lo)
@@ -578,8 +578,8 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
     int paused = 0;
     char err[1024], gstate[32] = "?";
     sf_member_t *ms = NULL;
-    sf_err_t e = sf_status_collect(cfg, pc, &rows, &n, &paused, err,
-                                   sizeof(err));
+    sf_err_t e =
+        sf_status_collect(cfg, pc, &rows, &n, &paused, err, sizeof(err));
     if (!e)
         e = sf_status_group(cfg, pc, gstate, sizeof(gstate), &ms, &nm, err,
                             sizeof(err));
@@ -591,10 +591,9 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
     char *idl = NULL, ierr[1024];
     size_t idlen = 0;
     FILE *idf = open_memstream(&idl, &idlen);
-    sf_err_t ie = idf ? sf_identity_report(cfg, pc, status_line, idf, ierr,
-                                           sizeof(ierr))
-                      : sf_seterr(ierr, sizeof(ierr), SF_ERR_NOMEM,
-                                  "out of memory");
+    sf_err_t ie =
+        idf ? sf_identity_report(cfg, pc, status_line, idf, ierr, sizeof(ierr))
+            : sf_seterr(ierr, sizeof(ierr), SF_ERR_NOMEM, "out of memory");
     if (idf)
         fclose(idf);
     int64_t total = 0;
@@ -603,8 +602,10 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
     printf("projection %s  group %s (%s)  %s  workers %zu  total lag %" PRId64
            "\n",
            pc->name, pc->group_id, gstate,
-           paused ? "PAUSED" : nm ? "running" : "no worker running", nm,
-           total);
+           paused ? "PAUSED"
+           : nm   ? "running"
+                  : "no worker running",
+           nm, total);
     for (size_t i = 0; i < nm; i++)
         printf("  worker %s  client %s  host %s\n", ms[i].member_id,
                ms[i].client_id, ms[i].host);
@@ -619,8 +620,8 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
         part_state(&rows[i], paused, nm, state, sizeof(state));
         if (topic_mismatch(idl, rows[i].tp.topic))
             snprintf(state, sizeof(state), "mismatch");
-        printf("  %-32s %9" PRId32 " %12s %12" PRId64 " %10" PRId64
-               " %6" PRId64 " %6" PRId64 "  %s\n",
+        printf("  %-32s %9" PRId32 " %12s %12" PRId64 " %10" PRId64 " %6" PRId64
+               " %6" PRId64 "  %s\n",
                rows[i].tp.topic, rows[i].tp.partition, ck, rows[i].tp.hi,
                rows[i].lag, rows[i].epoch, rows[i].skips, state);
     }
@@ -675,9 +676,10 @@ static int cmd_pause(const opts_t *o, int paused) {
             die_line(cmd, err);
             rc = exit_code(e);
         } else {
-            fprintf(stderr, "projection %s %s: acknowledged by %zu "
-                    "worker(s)\n", pc->name, paused ? "paused" : "resumed",
-                    acked);
+            fprintf(stderr,
+                    "projection %s %s: acknowledged by %zu "
+                    "worker(s)\n",
+                    pc->name, paused ? "paused" : "resumed", acked);
         }
     }
     sf_config_destroy(cfg);
@@ -699,9 +701,8 @@ static int cmd_skip(const opts_t *o) {
     } else {
         char err[1024];
         sf_skip_info_t si;
-        sf_err_t e = sf_admin_skip(cfg, pc, o->topic, o->partition,
-                                   o->offset, o->force, &si, err,
-                                   sizeof(err));
+        sf_err_t e = sf_admin_skip(cfg, pc, o->topic, o->partition, o->offset,
+                                   o->force, &si, err, sizeof(err));
         if (e) {
             die_line("skip", err);
             rc = e == SF_ERR_INVALID_ARG ? 2 : 1;
@@ -745,9 +746,9 @@ static int cmd_journey(const opts_t *o) {
     } else if (!(rc = load_catalog("journey", cfg, &cat))) {
         char err[1024];
         int64_t n = 0;
-        sf_err_t e = sf_journey_run(cfg, cat, o->topic, o->args[0], o->as_of,
-                                    fold, o->state, journey_emit, NULL, &n,
-                                    err, sizeof(err));
+        sf_err_t e =
+            sf_journey_run(cfg, cat, o->topic, o->args[0], o->as_of, fold,
+                           o->state, journey_emit, NULL, &n, err, sizeof(err));
         if (e) {
             die_line("journey", err);
             rc = exit_code(e);
@@ -771,16 +772,16 @@ static int cmd_wait(const opts_t *o) {
         return 2;
     }
     sf_projector_waiter_t *w = NULL;
-    sf_err_t e = sf_projector_waiter_new(o->config, o->args[0], &w, err,
-                                         sizeof(err));
+    sf_err_t e =
+        sf_projector_waiter_new(o->config, o->args[0], &w, err, sizeof(err));
     if (!e)
         e = sf_projector_waiter_wait(w, o->args[1], o->timeout_ms, err,
                                      sizeof(err));
     sf_projector_waiter_destroy(w);
     if (e)
         die_line("wait", err);
-    return !e ? 0
-           : e == SF_ERR_TIMEOUT ? 4
+    return !e                                       ? 0
+           : e == SF_ERR_TIMEOUT                    ? 4
            : e == SF_ERR_REDIS || e == SF_ERR_NOMEM ? 1
                                                     : 2;
 }
@@ -792,9 +793,8 @@ int sf_projector_main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"run",    "rebuild", "status",
-                                        "pause",  "resume",  "skip",
-                                        "journey", "wait"};
+    static const char *const known[] = {"run",    "rebuild", "status",  "pause",
+                                        "resume", "skip",    "journey", "wait"};
     int ok = 0;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         ok |= !strcmp(cmd, known[i]);

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define E_NONE SF_CMD_EMPTIES_NONE
-#define E_ALL SF_CMD_EMPTIES_ALL
+#define E_NONE  SF_CMD_EMPTIES_NONE
+#define E_ALL   SF_CMD_EMPTIES_ALL
 #define E_FIRST SF_CMD_EMPTIES_FIRST
-#define N_NONE SF_CMD_NUM_NONE
+#define N_NONE  SF_CMD_NUM_NONE
 
 /* Arity and key positions as Redis 7's COMMAND INFO gives them.  needs /
  * makes drive the apply script's WRONGTYPE pre-check: a command that needs
@@ -32,18 +32,16 @@ static const sf_cmd_spec_t specs[] = {
     {"APPEND", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0},
     {"INCR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0},
     {"DECR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0},
-    {"INCRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT,
-     2},
-    {"DECRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT,
-     2},
+    {"INCRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 2},
+    {"DECRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 2},
     {"INCRBYFLOAT", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE,
      SF_CMD_NUM_FLOAT, 2},
     {"HSET", -4, 1, 1, 1, 2, "hash", "hash", 0, E_NONE, N_NONE, 0},
     {"HSETNX", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE, N_NONE, 0},
     {"HMSET", -4, 1, 1, 1, 2, "hash", "hash", 0, E_NONE, N_NONE, 0},
     {"HDEL", -3, 1, 1, 1, 0, "hash", "hash", 0, E_ALL, N_NONE, 0},
-    {"HINCRBY", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE,
-     SF_CMD_NUM_HASH_INT, 3},
+    {"HINCRBY", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE, SF_CMD_NUM_HASH_INT,
+     3},
     {"HINCRBYFLOAT", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE,
      SF_CMD_NUM_HASH_FLOAT, 3},
     {"SADD", -3, 1, 1, 1, 0, "set", "set", 0, E_NONE, N_NONE, 0},
@@ -51,8 +49,8 @@ static const sf_cmd_spec_t specs[] = {
     {"SMOVE", 4, 1, 2, 1, 0, "set", "set", 0, E_FIRST, N_NONE, 0},
     {"ZADD", -4, 1, 1, 1, 0, "zset", "zset", 0, E_NONE, N_NONE, 0},
     {"ZREM", -3, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0},
-    {"ZINCRBY", 4, 1, 1, 1, 0, "zset", "zset", 0, E_NONE,
-     SF_CMD_NUM_ARG_FLOAT, 2},
+    {"ZINCRBY", 4, 1, 1, 1, 0, "zset", "zset", 0, E_NONE, SF_CMD_NUM_ARG_FLOAT,
+     2},
     {"ZREMRANGEBYSCORE", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0},
     {"ZREMRANGEBYRANK", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0},
     {"RPUSH", -3, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0},
@@ -90,8 +88,8 @@ const sf_cmd_spec_t *sf_cmdspec_at(size_t n) {
 int sf_cmdspec_is_key(const sf_cmd_spec_t *s, size_t i, size_t argc) {
     if (!s || i < (size_t)s->first_key || i >= argc)
         return 0;
-    size_t last = s->last_key >= 0 ? (size_t)s->last_key
-                                   : argc - (size_t)(-s->last_key);
+    size_t last =
+        s->last_key >= 0 ? (size_t)s->last_key : argc - (size_t)(-s->last_key);
     return i <= last && (i - (size_t)s->first_key) % (size_t)s->key_step == 0;
 }
 
@@ -132,19 +130,22 @@ sf_err_t sf_cmdspec_check(size_t argc, const char *const *argv,
         size_t l = lens ? lens[i] : strlen(argv[i]);
         if (sf_cmdspec_is_key(s, i, argc) && l >= pl &&
             !memcmp(argv[i], SF_REDIS_PREFIX, pl))
-            return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                             "%s key %.*s is under the reserved prefix "
-                             SF_REDIS_PREFIX " (projector bookkeeping)",
-                             s->name, (int)(l > 64 ? 64 : l), argv[i]);
+            return sf_seterr(
+                errstr, errstr_size, SF_ERR_RULE,
+                "%s key %.*s is under the reserved prefix " SF_REDIS_PREFIX
+                " (projector bookkeeping)",
+                s->name, (int)(l > 64 ? 64 : l), argv[i]);
     }
     return SF_OK;
 }
 
-static const char *lua_str(const char *s) { return s ? s : ""; }
+static const char *lua_str(const char *s) {
+    return s ? s : "";
+}
 
 sf_err_t sf_cmdspec_lua(sf_buf_t *out) {
-    static const char *const num[] = {"", "int", "float", "hint", "hfloat",
-                                      "afloat"};
+    static const char *const num[] = {"",     "int",    "float",
+                                      "hint", "hfloat", "afloat"};
     sf_err_t e = sf_buf_printf(out,
                                "-- generated from cmdspec.c: one row per "
                                "allowed command\nlocal MAXARGS = %d\n"
@@ -158,8 +159,7 @@ sf_err_t sf_cmdspec_lua(sf_buf_t *out) {
             "step = %d, "
             "pairs = %d, needs = '%s', makes = '%s', nx = %s, "
             "empties = %d, num = '%s', numarg = %d},\n",
-            s->name, s->name, s->arity, s->first_key, s->last_key,
-            s->key_step,
+            s->name, s->name, s->arity, s->first_key, s->last_key, s->key_step,
             s->pairs_from, lua_str(s->needs), lua_str(s->makes),
             s->if_absent ? "true" : "false", (int)s->empties, num[s->num],
             s->num_arg);

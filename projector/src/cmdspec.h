@@ -36,8 +36,8 @@
 /* What a command may do to its keys beyond giving them its type. */
 typedef enum sf_cmd_empties {
     SF_CMD_EMPTIES_NONE = 0,
-    SF_CMD_EMPTIES_ALL,   /* may leave any of its keys empty (deleted) */
-    SF_CMD_EMPTIES_FIRST  /* only the first key (SMOVE's source) */
+    SF_CMD_EMPTIES_ALL,  /* may leave any of its keys empty (deleted) */
+    SF_CMD_EMPTIES_FIRST /* only the first key (SMOVE's source) */
 } sf_cmd_empties_t;
 
 /* Which values must be numbers for the command to succeed. */
@@ -52,17 +52,17 @@ typedef enum sf_cmd_num {
 
 typedef struct sf_cmd_spec {
     const char *name;
-    int arity;                  /* COMMAND INFO arity */
+    int arity; /* COMMAND INFO arity */
     int first_key, last_key, key_step;
-    int pairs_from;             /* args from here on come in pairs (0: no) */
-    const char *needs;          /* type each existing key must have (NULL:
-                                   any) */
-    const char *makes;          /* type of each key afterwards: a type,
-                                   "none" (deleted), NULL (unchanged) */
-    int if_absent;              /* makes only applies to an absent key */
+    int pairs_from;    /* args from here on come in pairs (0: no) */
+    const char *needs; /* type each existing key must have (NULL:
+                          any) */
+    const char *makes; /* type of each key afterwards: a type,
+                          "none" (deleted), NULL (unchanged) */
+    int if_absent;     /* makes only applies to an absent key */
     sf_cmd_empties_t empties;
     sf_cmd_num_t num;
-    int num_arg;                /* index of the numeric argument (0: none) */
+    int num_arg; /* index of the numeric argument (0: none) */
 } sf_cmd_spec_t;
 
 /* The spec of a command (case-insensitive name of len bytes), or NULL when
@@ -80,8 +80,7 @@ int sf_cmdspec_is_key(const sf_cmd_spec_t *s, size_t i, size_t argc);
  * most SF_CMD_MAX_ARGS arguments, no key under "sf:".  SF_ERR_RULE with one
  * line naming the command and the problem in errstr. */
 sf_err_t sf_cmdspec_check(size_t argc, const char *const *argv,
-                          const size_t *lens, char *errstr,
-                          size_t errstr_size);
+                          const size_t *lens, char *errstr, size_t errstr_size);
 
 /* Appends the Lua source of the table (local SPEC = {...}; local MAXARGS)
  * that the apply script is prefixed with. */

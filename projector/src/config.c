@@ -126,12 +126,12 @@ static sf_err_t read_value_file(ctx_t *x, const yaml_node_t *n,
     else
         f = fopen(path, "rb");
     if (!f) {
-        sf_err_t e = sf_yaml_err(
-            x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
-            "cannot read %s: %s", path,
-            errno == EINVAL ? "not a regular file"
-            : errno == EFBIG ? "larger than 1 MiB, not a value file"
-                             : strerror(errno));
+        sf_err_t e =
+            sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                        "cannot read %s: %s", path,
+                        errno == EINVAL  ? "not a regular file"
+                        : errno == EFBIG ? "larger than 1 MiB, not a value file"
+                                         : strerror(errno));
         free(path);
         return e;
     }
@@ -140,9 +140,10 @@ static sf_err_t read_value_file(ctx_t *x, const yaml_node_t *n,
     sf_err_t e = SF_OK;
     while (!e && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
         e = b->len - start + got > VALUE_FILE_MAX
-                ? sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
-                              SF_ERR_CONFIG, "cannot read %s: larger than "
-                              "1 MiB, not a value file", path)
+                ? sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                              "cannot read %s: larger than "
+                              "1 MiB, not a value file",
+                              path)
                 : sf_buf_append(b, chunk, got);
     if (!e && ferror(f))
         e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
@@ -204,10 +205,10 @@ static sf_err_t expand(ctx_t *x, const yaml_node_t *n, const char *in,
                 }
             }
             if (!*q || q == p + 7) {
-                e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
-                                SF_ERR_CONFIG, q == p + 7
-                                    ? "${file:} needs a path"
-                                    : "unterminated ${file: in this value");
+                e = sf_yaml_err(
+                    x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                    q == p + 7 ? "${file:} needs a path"
+                               : "unterminated ${file: in this value");
                 break;
             }
             size_t fl = (size_t)(q - p - 7);
@@ -257,7 +258,8 @@ static sf_err_t expand(ctx_t *x, const yaml_node_t *n, const char *in,
         else
             e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "environment variable %s is not set (write "
-                            "${%s:-default})", name, name);
+                            "${%s:-default})",
+                            name, name);
         p = close + 1;
     }
     if (!e && !b.p)
@@ -279,11 +281,11 @@ static sf_err_t scalar_x(ctx_t *x, yaml_node_t *n, char **out) {
     return s ? expand(x, n, s, out) : SF_OK;
 }
 
-#define FOR_PAIRS(y, n, p, k, v)                                            \
-    for (yaml_node_pair_t *p = (n)->data.mapping.pairs.start;               \
-         p < (n)->data.mapping.pairs.top; p++)                              \
-        for (yaml_node_t *k = sf_yaml_node(y, p->key),                      \
-                         *v = sf_yaml_node(y, p->value), *_once = k;        \
+#define FOR_PAIRS(y, n, p, k, v)                                     \
+    for (yaml_node_pair_t *p = (n)->data.mapping.pairs.start;        \
+         p < (n)->data.mapping.pairs.top; p++)                       \
+        for (yaml_node_t *k = sf_yaml_node(y, p->key),               \
+                         *v = sf_yaml_node(y, p->value), *_once = k; \
              _once; _once = NULL)
 
 static sf_err_t need_map(ctx_t *x, yaml_node_t *n, const char *what) {
@@ -293,8 +295,7 @@ static sf_err_t need_map(ctx_t *x, yaml_node_t *n, const char *what) {
     return SF_OK;
 }
 
-static sf_err_t scalar(ctx_t *x, yaml_node_t *n, const char *what,
-                       char **out) {
+static sf_err_t scalar(ctx_t *x, yaml_node_t *n, const char *what, char **out) {
     const char *s = sf_yaml_scalar(n);
     if (!s)
         return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
@@ -323,13 +324,12 @@ static sf_err_t int_in(ctx_t *x, yaml_node_t *n, long long lo, long long hi,
          * wrong place: never shown */
         int subst = n->type == YAML_SCALAR_NODE &&
                     strstr((const char *)n->data.scalar.value, "${");
-        e = subst ? sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
-                                SF_ERR_CONFIG,
-                                "expected an integer (the substituted value "
-                                "is not shown)")
-                  : sf_yaml_err(x->y, n, x->errstr, x->errstr_size,
-                                SF_ERR_CONFIG,
-                                "expected an integer, got \"%s\"", txt);
+        e = subst
+                ? sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                              "expected an integer (the substituted value "
+                              "is not shown)")
+                : sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                              "expected an integer, got \"%s\"", txt);
         free(txt);
         return e;
     }
@@ -375,8 +375,7 @@ static sf_err_t need_bool(ctx_t *x, yaml_node_t *n, int *out) {
         return e;
     if (t && (!strcmp(t, "true") || !strcmp(t, "yes") || !strcmp(t, "1")))
         *out = 1;
-    else if (t && (!strcmp(t, "false") || !strcmp(t, "no") ||
-                   !strcmp(t, "0")))
+    else if (t && (!strcmp(t, "false") || !strcmp(t, "no") || !strcmp(t, "0")))
         *out = 0;
     else
         e = sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
@@ -484,7 +483,8 @@ static sf_err_t parse_redis(ctx_t *x, yaml_node_t *n) {
             e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "unknown key \"%s\" in redis (known: host, port, "
                             "socket, db, username, password, password_file, "
-                            "tls)", ks ? ks : "?");
+                            "tls)",
+                            ks ? ks : "?");
         }
         if (e)
             return e;
@@ -517,8 +517,8 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                             "expected a scalar key");
         } else if (!strcmp(ks, "name")) {
             e = scalar(x, v, "name", &pc->name);
-            if (!e && (!*pc->name || strchr(pc->name, ':') ||
-                       strchr(pc->name, ' ')))
+            if (!e &&
+                (!*pc->name || strchr(pc->name, ':') || strchr(pc->name, ' ')))
                 e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
                                 SF_ERR_CONFIG,
                                 "projection name must be non-empty without "
@@ -575,8 +575,9 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
             if (!file || !*file)
                 e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
                                 SF_ERR_CONFIG, "handler must be a path");
-            else if (!(pc->handler = strchr(file, '/') ? resolve(x->c->dir, file)
-                                                       : strdup(file))) {
+            else if (!(pc->handler = strchr(file, '/')
+                                         ? resolve(x->c->dir, file)
+                                         : strdup(file))) {
                 free(file);
                 return SF_ERR_NOMEM;
             }
@@ -602,7 +603,8 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                         e = sf_yaml_err(x->y, bk, x->errstr, x->errstr_size,
                                         SF_ERR_CONFIG,
                                         "unknown key \"%s\" in batch (known: "
-                                        "size, time_ms)", bs ? bs : "?");
+                                        "size, time_ms)",
+                                        bs ? bs : "?");
                     if (e)
                         return e;
                 }
@@ -612,7 +614,8 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
             e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "unknown key \"%s\" in projection (known: name, "
                             "topics, rules, keys, handler, group_id, "
-                            "on_error, batch, kafka)", ks);
+                            "on_error, batch, kafka)",
+                            ks);
         }
         if (e)
             return e;
@@ -700,8 +703,8 @@ static sf_err_t parse_root(ctx_t *x, yaml_node_t *root) {
                     e = parse_projection(x, pn, &c->proj[i]);
                     for (size_t j = 0; !e && j < i; j++)
                         if (!strcmp(c->proj[j].name, c->proj[i].name))
-                            e = sf_yaml_err(x->y, pn, x->errstr,
-                                            x->errstr_size, SF_ERR_CONFIG,
+                            e = sf_yaml_err(x->y, pn, x->errstr, x->errstr_size,
+                                            SF_ERR_CONFIG,
                                             "duplicate projection name %s",
                                             c->proj[i].name);
                 }
@@ -709,14 +712,15 @@ static sf_err_t parse_root(ctx_t *x, yaml_node_t *root) {
         } else {
             e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "unknown key \"%s\" (known: kafka, redis, "
-                            "schemas, metrics, projections)", ks);
+                            "schemas, metrics, projections)",
+                            ks);
         }
         if (e)
             return e;
     }
     if (!c->nproj)
-        return sf_yaml_err(x->y, root, x->errstr, x->errstr_size,
-                           SF_ERR_CONFIG, "no projections configured");
+        return sf_yaml_err(x->y, root, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "no projections configured");
     return SF_OK;
 }
 
@@ -759,8 +763,8 @@ sf_err_t sf_config_load(const char *path, sf_config_t **out, char *errstr,
 }
 
 sf_err_t sf_config_load_string(const char *text, const char *origin,
-                               const char *dir, sf_config_t **out,
-                               char *errstr, size_t errstr_size) {
+                               const char *dir, sf_config_t **out, char *errstr,
+                               size_t errstr_size) {
     sf_config_t *c = calloc(1, sizeof(*c));
     if (!c)
         return SF_ERR_NOMEM;
@@ -768,7 +772,7 @@ sf_err_t sf_config_load_string(const char *text, const char *origin,
     c->dir = dir ? strdup(dir) : NULL;
     sf_yaml_t y;
     sf_err_t e = sf_yaml_load_string(&y, text, strlen(text), origin, errstr,
-                                      errstr_size);
+                                     errstr_size);
     if (e)
         sf_config_destroy(c);
     else

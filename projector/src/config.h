@@ -66,12 +66,12 @@ typedef struct sf_config {
     size_t nproj;
 } sf_config_t;
 
-sf_err_t sf_config_load(const char *path, sf_config_t **out,
-                        char *errstr, size_t errstr_size);
+sf_err_t sf_config_load(const char *path, sf_config_t **out, char *errstr,
+                        size_t errstr_size);
 /* The same from text; dir resolves relative paths, origin names it. */
 sf_err_t sf_config_load_string(const char *text, const char *origin,
-                               const char *dir, sf_config_t **out,
-                               char *errstr, size_t errstr_size);
+                               const char *dir, sf_config_t **out, char *errstr,
+                               size_t errstr_size);
 void sf_config_destroy(sf_config_t *c);
 
 /* Adds/overrides a command-line librdkafka property (the CLI's -X): it

@@ -22,8 +22,8 @@ static int rec_seen(sf_redis_t *r, const char *what, const char *proj,
 
 int sf_dlqrec_seen(sf_redis_t *r, const char *proj,
                    const rd_kafka_message_t *m) {
-    return sf_dlqrec_seen_at(r, proj, rd_kafka_topic_name(m->rkt),
-                             m->partition, m->offset);
+    return sf_dlqrec_seen_at(r, proj, rd_kafka_topic_name(m->rkt), m->partition,
+                             m->offset);
 }
 
 static void rec_add(sf_redis_t *r, const char *what, const char *proj,
@@ -96,8 +96,8 @@ sf_err_t sf_ctl_pause_get(sf_redis_t *r, const char *proj, int *paused,
     sf_redis_key(pk, sizeof(pk), proj, "paused", NULL, 0);
     sf_redis_key(gk, sizeof(gk), proj, "pause_gen", NULL, 0);
     redisReply *rep = NULL;
-    sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size, "MGET %s %s", pk,
-                              gk);
+    sf_err_t e =
+        sf_redis_cmd(r, &rep, errstr, errstr_size, "MGET %s %s", pk, gk);
     if (e)
         return e;
     *paused = 0;
@@ -174,9 +174,9 @@ void sf_ctl_report_get(sf_redis_t *r, const char *proj, const char *topic,
     freeReplyObject(rep);
 }
 
-sf_err_t sf_ctl_skip_count(sf_redis_t *r, const char *proj,
-                           const char *topic, int32_t partition,
-                           int64_t *count, char *errstr, size_t errstr_size) {
+sf_err_t sf_ctl_skip_count(sf_redis_t *r, const char *proj, const char *topic,
+                           int32_t partition, int64_t *count, char *errstr,
+                           size_t errstr_size) {
     char key[512];
     redisReply *rep = NULL;
     sf_redis_key(key, sizeof(key), proj, "skips", topic, partition);
@@ -195,8 +195,8 @@ int64_t sf_ctl_skips(sf_redis_t *r, const char *proj, const char *topic,
     sf_redis_key(key, sizeof(key), proj, "skips", topic, partition);
     if (sf_redis_cmd(r, &rep, NULL, 0, "GET %s", key))
         return 0;
-    int64_t n = rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10)
-                                                : 0;
+    int64_t n =
+        rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
     freeReplyObject(rep);
     return n;
 }

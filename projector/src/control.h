@@ -85,9 +85,9 @@ void sf_ctl_report_get(sf_redis_t *r, const char *proj, const char *topic,
 /* ---- skip -------------------------------------------------------------- */
 
 /* INCR of the partition's skip counter; *count the new value. */
-sf_err_t sf_ctl_skip_count(sf_redis_t *r, const char *proj,
-                           const char *topic, int32_t partition,
-                           int64_t *count, char *errstr, size_t errstr_size);
+sf_err_t sf_ctl_skip_count(sf_redis_t *r, const char *proj, const char *topic,
+                           int32_t partition, int64_t *count, char *errstr,
+                           size_t errstr_size);
 /* The counter (0 when none). */
 int64_t sf_ctl_skips(sf_redis_t *r, const char *proj, const char *topic,
                      int32_t partition);

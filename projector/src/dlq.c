@@ -48,12 +48,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
  * they do not extend RetriableException). */
 int sf_dlq_err_class(rd_kafka_resp_err_t err) {
     switch (err) {
-    case RD_KAFKA_RESP_ERR_NO_ERROR:
-        return SF_DLQ_OK;
+    case RD_KAFKA_RESP_ERR_NO_ERROR: return SF_DLQ_OK;
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-        return SF_DLQ_TOO_LARGE;
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE: return SF_DLQ_TOO_LARGE;
     case RD_KAFKA_RESP_ERR_INVALID_RECORD:
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
@@ -63,10 +61,8 @@ int sf_dlq_err_class(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
     case RD_KAFKA_RESP_ERR__FATAL:
-    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
-        return SF_DLQ_PERMANENT;
-    default:
-        return SF_DLQ_RETRIABLE;
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE: return SF_DLQ_PERMANENT;
+    default: return SF_DLQ_RETRIABLE;
     }
 }
 
@@ -126,8 +122,8 @@ static void ensure_topic(sf_dlq_t *d, const char *topic) {
         if (!strcmp(d->ensured[i], topic))
             return;
     char err[256];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, -1, -1, err,
-                                                    sizeof(err));
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(topic, -1, -1, err, sizeof(err));
     if (!nt)
         return;
     rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
@@ -146,8 +142,7 @@ static void ensure_topic(sf_dlq_t *d, const char *topic) {
         const rd_kafka_topic_result_t **res =
             rd_kafka_CreateTopics_result_topics(
                 rd_kafka_event_CreateTopics_result(ev), &n);
-        e = n ? rd_kafka_topic_result_error(res[0])
-              : RD_KAFKA_RESP_ERR__FAIL;
+        e = n ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
         why = n && rd_kafka_topic_result_error_string(res[0])
                   ? rd_kafka_topic_result_error_string(res[0])
                   : rd_kafka_err2str(e);
@@ -162,11 +157,15 @@ static void ensure_topic(sf_dlq_t *d, const char *topic) {
             d->ensured = l;
         }
         if (!e)
-            sf_log("info", "projection=%s topic=%s msg=\"dead-letter topic "
-                   "created (retention.ms=-1)\"", d->proj, topic);
+            sf_log("info",
+                   "projection=%s topic=%s msg=\"dead-letter topic "
+                   "created (retention.ms=-1)\"",
+                   d->proj, topic);
     } else {
-        sf_log("warn", "projection=%s topic=%s msg=\"cannot create the "
-               "dead-letter topic: %s\"", d->proj, topic, why);
+        sf_log("warn",
+               "projection=%s topic=%s msg=\"cannot create the "
+               "dead-letter topic: %s\"",
+               d->proj, topic, why);
     }
     if (ev)
         rd_kafka_event_destroy(ev);
@@ -180,8 +179,7 @@ static size_t headers_size(const rd_kafka_headers_t *h) {
     size_t n = 0, vs;
     const char *name;
     const void *v;
-    for (size_t i = 0; h && !rd_kafka_header_get_all(h, i, &name, &v, &vs);
-         i++)
+    for (size_t i = 0; h && !rd_kafka_header_get_all(h, i, &name, &v, &vs); i++)
         n += strlen(name) + vs + 16;
     return n;
 }
@@ -189,8 +187,8 @@ static size_t headers_size(const rd_kafka_headers_t *h) {
 static size_t max_msg_size(sf_dlq_t *d) {
     char v[32];
     size_t sz = sizeof(v);
-    if (rd_kafka_conf_get(rd_kafka_conf(d->rk), "message.max.bytes", v,
-                          &sz) != RD_KAFKA_CONF_OK)
+    if (rd_kafka_conf_get(rd_kafka_conf(d->rk), "message.max.bytes", v, &sz) !=
+        RD_KAFKA_CONF_OK)
         return 1000000;
     return (size_t)strtoull(v, NULL, 10);
 }
@@ -227,8 +225,8 @@ static rd_kafka_resp_err_t produce_item(sf_dlq_t *d, size_t idx) {
         rd_kafka_header_add(hdrs, "sf_dlq_original_size", -1, size, -1);
     }
     if (it->level == 1) {
-        size_t max = max_msg_size(d), used = key_len + headers_size(hdrs) +
-                                             1024;
+        size_t max = max_msg_size(d),
+               used = key_len + headers_size(hdrs) + 1024;
         len = max > used ? max - used : 0;
         if (len > m->len)
             len = m->len;
@@ -257,8 +255,7 @@ static sf_err_t permanent(sf_dlq_t *d, const sf_dlq_item_t *it, char *errstr,
                      " (%zu bytes) refused by %s.dlq even with the value "
                      "left out: %s (projection %s)",
                      rd_kafka_topic_name(it->m->rkt), it->m->partition,
-                     it->m->offset, it->m->len,
-                     rd_kafka_topic_name(it->m->rkt),
+                     it->m->offset, it->m->len, rd_kafka_topic_name(it->m->rkt),
                      rd_kafka_err2str(it->err), d->proj);
 }
 
@@ -289,13 +286,12 @@ sf_err_t sf_dlq_send(sf_dlq_t *d, sf_dlq_item_t *items, size_t n,
                 if (cls != SF_DLQ_RETRIABLE)
                     e = permanent(d, it, errstr, errstr_size);
                 else
-                    e = sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
-                                  "dlq %s.dlq: produce %s/%" PRId32
-                                  "/%" PRId64 ": %s",
-                                  rd_kafka_topic_name(it->m->rkt),
-                                  rd_kafka_topic_name(it->m->rkt),
-                                  it->m->partition, it->m->offset,
-                                  rd_kafka_err2str(err));
+                    e = sf_seterr(
+                        errstr, errstr_size, SF_ERR_KAFKA,
+                        "dlq %s.dlq: produce %s/%" PRId32 "/%" PRId64 ": %s",
+                        rd_kafka_topic_name(it->m->rkt),
+                        rd_kafka_topic_name(it->m->rkt), it->m->partition,
+                        it->m->offset, rd_kafka_err2str(err));
                 break;
             }
         }
@@ -303,8 +299,8 @@ sf_err_t sf_dlq_send(sf_dlq_t *d, sf_dlq_item_t *items, size_t n,
         if (ferr) {
             /* Nothing may stay queued behind this call: the reports
              * would come when the items are gone or re-sent. */
-            rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE |
-                                      RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_purge(d->rk,
+                           RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
             rd_kafka_flush(d->rk, 5000);
             for (size_t i = 0; i < n; i++)
                 items[i].inflight = 0;
@@ -334,9 +330,8 @@ sf_err_t sf_dlq_send(sf_dlq_t *d, sf_dlq_item_t *items, size_t n,
                               "dlq %s.dlq: %s/%" PRId32 "/%" PRId64
                               " not delivered: %s",
                               rd_kafka_topic_name(it->m->rkt),
-                              rd_kafka_topic_name(it->m->rkt),
-                              it->m->partition, it->m->offset,
-                              rd_kafka_err2str(it->err));
+                              rd_kafka_topic_name(it->m->rkt), it->m->partition,
+                              it->m->offset, rd_kafka_err2str(it->err));
             }
         }
         if (!again || (queued == 0 && round > 4))

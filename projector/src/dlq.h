@@ -30,11 +30,11 @@ void sf_dlq_destroy(sf_dlq_t *d);
 typedef struct sf_dlq_item {
     const rd_kafka_message_t *m;
     const char *reason;
-    int level;   /* 0 whole; 1 value cut to fit message.max.bytes; 2 value
-                    and original headers left out.  Levels 1 and 2 add
-                    sf_dlq_truncated ("value" / "value,headers") and
-                    sf_dlq_original_size (bytes of the original value). */
-    int done;    /* delivery confirmed */
+    int level; /* 0 whole; 1 value cut to fit message.max.bytes; 2 value
+                  and original headers left out.  Levels 1 and 2 add
+                  sf_dlq_truncated ("value" / "value,headers") and
+                  sf_dlq_original_size (bytes of the original value). */
+    int done;  /* delivery confirmed */
     int inflight;
     rd_kafka_resp_err_t err; /* last produce / delivery error */
 } sf_dlq_item_t;

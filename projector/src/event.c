@@ -32,8 +32,10 @@ sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
         const void *val = NULL;
         size_t size = 0;
         offs[i] = ev->strs.len;
-        if (hdrs && rd_kafka_header_get_last(hdrs, names[i], &val, &size) ==
-                        RD_KAFKA_RESP_ERR_NO_ERROR && val) {
+        if (hdrs &&
+            rd_kafka_header_get_last(hdrs, names[i], &val, &size) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            val) {
             if (sf_buf_append(&ev->strs, val, size))
                 return SF_ERR_NOMEM;
         } else if (i == 0 && m->key) {
@@ -94,18 +96,36 @@ int64_t sf_event_time_ms(const sf_event_t *ev) {
     return ev->timestamp;
 }
 
-const char *sf_event_topic(const sf_event_t *ev) { return ev->topic; }
-int32_t sf_event_partition(const sf_event_t *ev) { return ev->partition; }
-int64_t sf_event_offset(const sf_event_t *ev) { return ev->offset; }
-int64_t sf_event_timestamp(const sf_event_t *ev) { return ev->timestamp; }
+const char *sf_event_topic(const sf_event_t *ev) {
+    return ev->topic;
+}
+int32_t sf_event_partition(const sf_event_t *ev) {
+    return ev->partition;
+}
+int64_t sf_event_offset(const sf_event_t *ev) {
+    return ev->offset;
+}
+int64_t sf_event_timestamp(const sf_event_t *ev) {
+    return ev->timestamp;
+}
 const char *sf_event_aggregate_id(const sf_event_t *ev) {
     return ev->aggregate_id;
 }
-const char *sf_event_type(const sf_event_t *ev) { return ev->type; }
-const char *sf_event_id(const sf_event_t *ev) { return ev->id; }
-const char *sf_event_time(const sf_event_t *ev) { return ev->time; }
-const char *sf_event_version(const sf_event_t *ev) { return ev->version; }
-const avro_value_t *sf_event_data(const sf_event_t *ev) { return ev->data; }
+const char *sf_event_type(const sf_event_t *ev) {
+    return ev->type;
+}
+const char *sf_event_id(const sf_event_t *ev) {
+    return ev->id;
+}
+const char *sf_event_time(const sf_event_t *ev) {
+    return ev->time;
+}
+const char *sf_event_version(const sf_event_t *ev) {
+    return ev->version;
+}
+const avro_value_t *sf_event_data(const sf_event_t *ev) {
+    return ev->data;
+}
 
 /* Extra headers are looked up in the message's own header list, which
  * librdkafka parsed once (rd_kafka_message_headers() caches it in the
@@ -126,9 +146,8 @@ sf_err_t sf_event_header(const sf_event_t *ev, const char *name,
     return SF_OK;
 }
 
-sf_err_t sf_event_header_at(const sf_event_t *ev, size_t idx,
-                            const char **name, const void **value,
-                            size_t *len) {
+sf_err_t sf_event_header_at(const sf_event_t *ev, size_t idx, const char **name,
+                            const void **value, size_t *len) {
     const char *nm = NULL;
     const void *v = NULL;
     size_t n = 0;

@@ -20,14 +20,14 @@ struct sf_event_s {
     size_t aggregate_id_len; /* bytes, which may include a NUL */
     /* bytes of type, id, time, version as received (may include a NUL) */
     size_t type_len, id_len, time_len, version_len;
-    int id_from_key; /* the aggregate id is the record key */
+    int id_from_key;    /* the aggregate id is the record key */
     avro_value_t *data; /* NULL until decoded */
     /* The record's headers, borrowed from the librdkafka message the event
      * was read from (parsed once by librdkafka, cached in the message);
      * NULL when the record has none.  Valid while that message lives:
      * sf_event_header() looks names up here on demand, nothing is copied. */
     const rd_kafka_headers_t *hdrs;
-    sf_buf_t strs;      /* storage of the strings above */
+    sf_buf_t strs; /* storage of the strings above */
 };
 
 /* Fills ev's envelope from a consumed message (strings copied into
@@ -46,8 +46,7 @@ const char *sf_event_nul_field(const sf_event_t *ev);
 
 /* The header value of name as a new NUL-terminated copy in buf (reset
  * first); returns 0 if present, -1 if absent. */
-int sf_msg_header(const rd_kafka_message_t *m, const char *name,
-                  sf_buf_t *buf);
+int sf_msg_header(const rd_kafka_message_t *m, const char *name, sf_buf_t *buf);
 
 /* Event time in ms: ce_time when parsable, else the Kafka timestamp. */
 int64_t sf_event_time_ms(const sf_event_t *ev);

@@ -75,8 +75,7 @@ static sf_err_t find(const sf_event_t *ev, const sf_field_t *f, size_t star,
     case SF_PF_TOPIC: *env = ev->topic; break;
     case SF_PF_HEADER: {
         const void *hv = NULL;
-        if (sf_event_header(ev, sf_path_header(p), &hv, envlen) != SF_OK ||
-            !hv)
+        if (sf_event_header(ev, sf_path_header(p), &hv, envlen) != SF_OK || !hv)
             return sf_seterr(errstr, errstr_size, SF_ERR_NOT_FOUND,
                              "%s: no such header", sf_path_text(p));
         *env = hv;
@@ -278,7 +277,8 @@ int sf_event_is_null_at(const sf_event_t *ev, const sf_field_t *f, size_t i) {
     if (sf_path_envelope(f->path) == SF_PF_HEADER) {
         const void *hv = NULL;
         return sf_event_header(ev, sf_path_header(f->path), &hv, NULL) !=
-                   SF_OK || !hv;
+                   SF_OK ||
+               !hv;
     }
     if (sf_path_envelope(f->path) != SF_PF_DATA)
         return 0;

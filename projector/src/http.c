@@ -45,7 +45,7 @@ typedef int mhd_ret_t;
 
 /* See the design note above. */
 #define SF_HTTP_MAX_CONNECTIONS 1000
-#define SF_HTTP_IDLE_TIMEOUT_S 5
+#define SF_HTTP_IDLE_TIMEOUT_S  5
 
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -58,8 +58,7 @@ struct sf_http_s {
 static mhd_ret_t reply(struct MHD_Connection *conn, unsigned int status,
                        const char *ctype, char *body, size_t len,
                        enum MHD_ResponseMemoryMode mode) {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body, mode);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
     if (!r) {
         if (mode == MHD_RESPMEM_MUST_FREE)
             free(body);
@@ -103,8 +102,7 @@ static mhd_ret_t on_request(void *cls, struct MHD_Connection *conn,
         char *out = NULL;
         size_t len = 0;
         char err[256];
-        if (sf_metrics_render(h->metrics, &out, &len, err, sizeof err) !=
-            SF_OK)
+        if (sf_metrics_render(h->metrics, &out, &len, err, sizeof err) != SF_OK)
             return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, err);
         return reply(conn, MHD_HTTP_OK, PROM_CONTENT_TYPE, out, len,
                      MHD_RESPMEM_MUST_FREE);
@@ -127,8 +125,8 @@ static mhd_ret_t on_request(void *cls, struct MHD_Connection *conn,
 /* Splits "HOST:PORT" / "[V6]:PORT" and resolves HOST numerically or via
  * getaddrinfo (for "localhost"). */
 static sf_err_t parse_listen(const char *listen, struct sockaddr_storage *ss,
-                             socklen_t *sslen, int *is_v6,
-                             char *errstr, size_t errstr_size) {
+                             socklen_t *sslen, int *is_v6, char *errstr,
+                             size_t errstr_size) {
     char host[256];
     const char *port_s;
     if (!listen || !*listen)
@@ -169,8 +167,8 @@ static sf_err_t parse_listen(const char *listen, struct sockaddr_storage *ss,
         if (res)
             freeaddrinfo(res);
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
-                         "metrics listen '%s': cannot resolve '%s': %s",
-                         listen, host, gai_strerror(rc));
+                         "metrics listen '%s': cannot resolve '%s': %s", listen,
+                         host, gai_strerror(rc));
     }
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     *sslen = res->ai_addrlen;
@@ -179,8 +177,8 @@ static sf_err_t parse_listen(const char *listen, struct sockaddr_storage *ss,
     return SF_OK;
 }
 
-sf_err_t sf_http_start(sf_metrics_t *m, const char *listen,
-                       sf_http_t **httpp, char *errstr, size_t errstr_size) {
+sf_err_t sf_http_start(sf_metrics_t *m, const char *listen, sf_http_t **httpp,
+                       char *errstr, size_t errstr_size) {
     if (!m || !httpp)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "sf_http_start: NULL argument");
@@ -211,13 +209,11 @@ sf_err_t sf_http_start(sf_metrics_t *m, const char *listen,
         flags |= MHD_USE_IPv6;
     errno = 0;
     h->daemon = MHD_start_daemon(
-        flags, port, NULL, NULL, on_request, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SF_HTTP_IDLE_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, limit,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)128,
-        MHD_OPTION_END);
+        flags, port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)SF_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)128, MHD_OPTION_END);
     if (!h->daemon) {
         int e = errno;
         free(h);

@@ -15,9 +15,9 @@ static void topic_key(char *buf, size_t size, const char *proj,
     snprintf(buf, size, SF_REDIS_PREFIX "%s:topic:%s", proj, topic);
 }
 
-sf_err_t sf_identity_describe(rd_kafka_t *rk, const char *topic,
-                              int timeout_ms, sf_topic_identity_t *out,
-                              char *errstr, size_t errstr_size) {
+sf_err_t sf_identity_describe(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                              sf_topic_identity_t *out, char *errstr,
+                              size_t errstr_size) {
     memset(out, 0, sizeof(*out));
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     const char *names[1] = {topic};
@@ -78,8 +78,7 @@ sf_err_t sf_identity_describe(rd_kafka_t *rk, const char *topic,
         char *cid = rd_kafka_clusterid(rk, timeout_ms);
         if (!cid)
             return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
-                             "cluster id: no answer within %d ms",
-                             timeout_ms);
+                             "cluster id: no answer within %d ms", timeout_ms);
         snprintf(out->cluster, sizeof(out->cluster), "%s", cid);
         rd_kafka_mem_free(rk, cid);
     }
@@ -92,8 +91,8 @@ sf_err_t sf_identity_describe(rd_kafka_t *rk, const char *topic,
 }
 
 sf_err_t sf_identity_get(sf_redis_t *r, const char *proj, const char *topic,
-                         sf_topic_identity_t *stored, int *found,
-                         char *errstr, size_t errstr_size) {
+                         sf_topic_identity_t *stored, int *found, char *errstr,
+                         size_t errstr_size) {
     char k[512];
     topic_key(k, sizeof(k), proj, topic);
     redisReply *rep = NULL;
@@ -118,8 +117,7 @@ sf_err_t sf_identity_get(sf_redis_t *r, const char *proj, const char *topic,
     return SF_OK;
 }
 
-sf_err_t sf_identity_record(sf_redis_t *r, const char *proj,
-                            const char *topic,
+sf_err_t sf_identity_record(sf_redis_t *r, const char *proj, const char *topic,
                             const sf_topic_identity_t *cur, char *errstr,
                             size_t errstr_size) {
     char k[512];
@@ -160,19 +158,18 @@ sf_err_t sf_identity_compare(const char *proj, const char *topic,
     return SF_OK;
 }
 
-sf_err_t sf_identity_check(sf_redis_t *r, const char *proj,
-                           const char *topic, const sf_topic_identity_t *cur,
-                           char *errstr, size_t errstr_size) {
+sf_err_t sf_identity_check(sf_redis_t *r, const char *proj, const char *topic,
+                           const sf_topic_identity_t *cur, char *errstr,
+                           size_t errstr_size) {
     sf_topic_identity_t stored;
     int found = 0;
-    sf_err_t e = sf_identity_get(r, proj, topic, &stored, &found, errstr,
-                                 errstr_size);
+    sf_err_t e =
+        sf_identity_get(r, proj, topic, &stored, &found, errstr, errstr_size);
     if (e)
         return e;
     if (!found) /* two workers recording at once write the same values */
         return sf_identity_record(r, proj, topic, cur, errstr, errstr_size);
-    return sf_identity_compare(proj, topic, &stored, cur, errstr,
-                               errstr_size);
+    return sf_identity_compare(proj, topic, &stored, cur, errstr, errstr_size);
 }
 
 sf_err_t sf_identity_check_partitions(sf_redis_t *r, const sf_config_t *cfg,
@@ -187,8 +184,8 @@ sf_err_t sf_identity_check_partitions(sf_redis_t *r, const sf_config_t *cfg,
             continue;
         sf_topic_identity_t old;
         int found = 0;
-        sf_err_t e = sf_identity_get(r, pc->name, topic, &old, &found,
-                                     errstr, errstr_size);
+        sf_err_t e = sf_identity_get(r, pc->name, topic, &old, &found, errstr,
+                                     errstr_size);
         if (e)
             return e;
         if (found && old.partitions && old.partitions != partitions)
@@ -213,8 +210,8 @@ sf_err_t sf_identity_report(const sf_config_t *cfg, const sf_pconf_t *pc,
     rd_kafka_t *rk = NULL;
     sf_redis_t *r = NULL;
     char text[1536], why[1024];
-    sf_err_t e = sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size,
-                                   NULL, NULL);
+    sf_err_t e =
+        sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size, NULL, NULL);
     if (!e)
         e = sf_redis_connect(&cfg->redis, &r, errstr, errstr_size);
     int found = 0;

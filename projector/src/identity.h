@@ -44,17 +44,16 @@ typedef struct sf_topic_identity {
 } sf_topic_identity_t;
 
 /* The topic as the cluster describes it now (rk: any client handle). */
-sf_err_t sf_identity_describe(rd_kafka_t *rk, const char *topic,
-                              int timeout_ms, sf_topic_identity_t *out,
-                              char *errstr, size_t errstr_size);
+sf_err_t sf_identity_describe(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                              sf_topic_identity_t *out, char *errstr,
+                              size_t errstr_size);
 
 /* The record of proj for topic; *found 0 when none. */
 sf_err_t sf_identity_get(sf_redis_t *r, const char *proj, const char *topic,
-                         sf_topic_identity_t *stored, int *found,
-                         char *errstr, size_t errstr_size);
+                         sf_topic_identity_t *stored, int *found, char *errstr,
+                         size_t errstr_size);
 /* Writes cur as proj's record of topic. */
-sf_err_t sf_identity_record(sf_redis_t *r, const char *proj,
-                            const char *topic,
+sf_err_t sf_identity_record(sf_redis_t *r, const char *proj, const char *topic,
                             const sf_topic_identity_t *cur, char *errstr,
                             size_t errstr_size);
 
@@ -63,14 +62,14 @@ sf_err_t sf_identity_record(sf_redis_t *r, const char *proj,
  * command for the remedy ("run", "rebuild", "journey"). */
 sf_err_t sf_identity_compare(const char *proj, const char *topic,
                              const sf_topic_identity_t *stored,
-                             const sf_topic_identity_t *cur,
-                             char *errstr, size_t errstr_size);
+                             const sf_topic_identity_t *cur, char *errstr,
+                             size_t errstr_size);
 
 /* Reads proj's record of topic, records cur when there is none, compares
  * otherwise.  The worker's check at assignment. */
-sf_err_t sf_identity_check(sf_redis_t *r, const char *proj,
-                           const char *topic, const sf_topic_identity_t *cur,
-                           char *errstr, size_t errstr_size);
+sf_err_t sf_identity_check(sf_redis_t *r, const char *proj, const char *topic,
+                           const sf_topic_identity_t *cur, char *errstr,
+                           size_t errstr_size);
 
 /* For tools that read a topic by key (journey): SF_ERR_STATE when any
  * projection of cfg that reads topic recorded another partition count

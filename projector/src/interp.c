@@ -30,11 +30,16 @@ static const struct {
     const char *name;
     field_t f;
 } envelope[] = {
-    {"aggregate_id", F_AGGREGATE_ID}, {"type", F_TYPE},
-    {"version", F_VERSION},           {"time", F_TIME},
-    {"event_id", F_EVENT_ID},         {"partition", F_PARTITION},
-    {"offset", F_OFFSET},             {"topic", F_TOPIC},
-    {"timestamp", F_TIMESTAMP},       {"header", F_HEADER},
+    {"aggregate_id", F_AGGREGATE_ID},
+    {"type", F_TYPE},
+    {"version", F_VERSION},
+    {"time", F_TIME},
+    {"event_id", F_EVENT_ID},
+    {"partition", F_PARTITION},
+    {"offset", F_OFFSET},
+    {"topic", F_TOPIC},
+    {"timestamp", F_TIMESTAMP},
+    {"header", F_HEADER},
     {"data", F_DATA},
 };
 
@@ -197,8 +202,7 @@ static sf_err_t path_parse(const char *text, size_t len, int allow_star,
             if (i - st > 9) { /* an index fits 32 bits; no overflow */
                 *errcol = st;
                 e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
-                              "index %.*s too large", (int)(i - st),
-                              text + st);
+                              "index %.*s too large", (int)(i - st), text + st);
                 goto err;
             }
             s.index = (size_t)strtoul(text + st, NULL, 10);
@@ -228,8 +232,8 @@ static sf_err_t path_parse(const char *text, size_t len, int allow_star,
         else {
             *errcol = i + 1;
             e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
-                          "unknown filter \"%.*s\" (known: neg, json)",
-                          (int)fl, f);
+                          "unknown filter \"%.*s\" (known: neg, json)", (int)fl,
+                          f);
             goto err;
         }
     }
@@ -242,19 +246,21 @@ err:
 
 sf_err_t sf_path_compile(const char *text, sf_path_t **out, size_t *errcol,
                          char *errstr, size_t errstr_size) {
-    return path_parse(text, strlen(text), 0, out, errcol, errstr,
-                      errstr_size);
+    return path_parse(text, strlen(text), 0, out, errcol, errstr, errstr_size);
 }
 
 sf_err_t sf_path_compile_field(const char *text, sf_path_t **out,
                                size_t *errcol, char *errstr,
                                size_t errstr_size) {
-    return path_parse(text, strlen(text), 1, out, errcol, errstr,
-                      errstr_size);
+    return path_parse(text, strlen(text), 1, out, errcol, errstr, errstr_size);
 }
 
-const char *sf_path_text(const sf_path_t *p) { return p->text; }
-int sf_path_has_star(const sf_path_t *p) { return p->nstar != 0; }
+const char *sf_path_text(const sf_path_t *p) {
+    return p->text;
+}
+int sf_path_has_star(const sf_path_t *p) {
+    return p->nstar != 0;
+}
 
 sf_path_field_t sf_path_envelope(const sf_path_t *p) {
     switch (p->field) {
@@ -273,7 +279,9 @@ sf_path_field_t sf_path_envelope(const sf_path_t *p) {
     return SF_PF_DATA;
 }
 
-const char *sf_path_header(const sf_path_t *p) { return p->header; }
+const char *sf_path_header(const sf_path_t *p) {
+    return p->header;
+}
 
 void sf_tmpl_destroy(sf_tmpl_t *t) {
     if (!t)
@@ -339,8 +347,8 @@ sf_err_t sf_tmpl_compile(const char *text, sf_tmpl_t **out, size_t *errcol,
         part_t p = {0};
         size_t sub = 0;
         p.at = i + 1;
-        e = path_parse(text + i + 1, (size_t)(close - text - i - 1), 0,
-                       &p.path, &sub, errstr, errstr_size);
+        e = path_parse(text + i + 1, (size_t)(close - text - i - 1), 0, &p.path,
+                       &sub, errstr, errstr_size);
         if (e) {
             *errcol = i + 1 + sub;
             goto err;
@@ -376,9 +384,8 @@ int sf_tmpl_is_literal(const sf_tmpl_t *t, const char **lit, size_t *len) {
 }
 
 /* Renders one scalar Avro value. */
-static sf_err_t render_value(const sf_path_t *p, avro_value_t *v,
-                             sf_buf_t *out, int *is_null, char *errstr,
-                             size_t errstr_size) {
+static sf_err_t render_value(const sf_path_t *p, avro_value_t *v, sf_buf_t *out,
+                             int *is_null, char *errstr, size_t errstr_size) {
     char num[64];
     int n = -1;
     avro_type_t t = avro_value_get_type(v);
@@ -423,7 +430,8 @@ static sf_err_t render_value(const sf_path_t *p, avro_value_t *v,
             /* 2^63 is no 64-bit integer: Redis would refuse it too */
             return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                              "%s: |neg of %" PRId64 " does not fit a 64-bit "
-                             "integer", p->text, x);
+                             "integer",
+                             p->text, x);
         n = snprintf(num, sizeof(num), "%" PRId64,
                      p->filter == FILTER_NEG ? -x : x);
         break;
@@ -447,9 +455,7 @@ static sf_err_t render_value(const sf_path_t *p, avro_value_t *v,
         avro_value_get_boolean(v, &x);
         return sf_buf_appends(out, x ? "true" : "false");
     }
-    case AVRO_NULL:
-        *is_null = 1;
-        return SF_OK;
+    case AVRO_NULL: *is_null = 1; return SF_OK;
     case AVRO_ENUM: {
         int x = 0;
         avro_value_get_enum(v, &x);
@@ -483,9 +489,9 @@ const char *sf_value_type_label(avro_value_t *v) {
     return name ? name : "value";
 }
 
-sf_err_t sf_path_value(const sf_path_t *p, const sf_event_t *ev,
-                       size_t star, int upto_star, avro_value_t *out,
-                       int *is_null, char *errstr, size_t errstr_size) {
+sf_err_t sf_path_value(const sf_path_t *p, const sf_event_t *ev, size_t star,
+                       int upto_star, avro_value_t *out, int *is_null,
+                       char *errstr, size_t errstr_size) {
     if (p->field != F_DATA)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "%s: an envelope field, not event data", p->text);
@@ -515,13 +521,12 @@ sf_err_t sf_path_value(const sf_path_t *p, const sf_event_t *ev,
             }
             if (t != AVRO_RECORD && t != AVRO_MAP)
                 return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                                 "%s: .%s applied to a %s", p->text,
-                                 sg->name, sf_value_type_label(&cur));
+                                 "%s: .%s applied to a %s", p->text, sg->name,
+                                 sf_value_type_label(&cur));
             if (avro_value_get_by_name(&cur, sg->name, &child, NULL))
                 return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                                  "%s: no %s \"%s\"", p->text,
-                                 t == AVRO_MAP ? "map key" : "field",
-                                 sg->name);
+                                 t == AVRO_MAP ? "map key" : "field", sg->name);
         } else {
             size_t size = 0, index = sg->star ? star : sg->index;
             if (t == AVRO_NULL) { /* optional array absent: null */
@@ -539,8 +544,7 @@ sf_err_t sf_path_value(const sf_path_t *p, const sf_event_t *ev,
                                  p->text, index, size);
             if (avro_value_get_by_index(&cur, index, &child, NULL))
                 return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                                 "%s: cannot read element %zu", p->text,
-                                 index);
+                                 "%s: cannot read element %zu", p->text, index);
         }
         cur = child;
     }
@@ -552,9 +556,8 @@ sf_err_t sf_path_value(const sf_path_t *p, const sf_event_t *ev,
     return SF_OK;
 }
 
-sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
-                        sf_buf_t *out, int *is_null, char *errstr,
-                        size_t errstr_size) {
+sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev, sf_buf_t *out,
+                        int *is_null, char *errstr, size_t errstr_size) {
     char num[32];
     const char *s = NULL;
     *is_null = 0;
@@ -576,7 +579,8 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
             if (x == INT64_MIN)
                 return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                                  "%s: |neg of %" PRId64 " does not fit a "
-                                 "64-bit integer", p->text, x);
+                                 "64-bit integer",
+                                 p->text, x);
             x = -x;
         }
         snprintf(num, sizeof(num), "%" PRId64, x);
@@ -594,14 +598,12 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
         }
         return sf_buf_append(out, v, n);
     }
-    case F_DATA:
-        break;
+    case F_DATA: break;
     }
     if (s)
         return sf_buf_appends(out, s ? s : "");
     avro_value_t cur;
-    sf_err_t e = sf_path_value(p, ev, 0, 0, &cur, is_null, errstr,
-                               errstr_size);
+    sf_err_t e = sf_path_value(p, ev, 0, 0, &cur, is_null, errstr, errstr_size);
     if (e || *is_null)
         return e;
     return render_value(p, &cur, out, is_null, errstr, errstr_size);
@@ -645,13 +647,12 @@ sf_err_t sf_tmpl_render_key(const sf_tmpl_t *t, const sf_event_t *ev,
         } else {
             int is_null;
             size_t at = out->len;
-            e = sf_path_render(p->path, ev, out, &is_null, errstr,
-                               errstr_size);
+            e = sf_path_render(p->path, ev, out, &is_null, errstr, errstr_size);
             if (!e && out->len == at)
                 return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                                  "%s: %s in a key (an id must not be "
-                                 "empty)", p->path->text,
-                                 is_null ? "null" : "empty");
+                                 "empty)",
+                                 p->path->text, is_null ? "null" : "empty");
             if (!e)
                 e = escape_tail(out, at);
         }
@@ -661,8 +662,8 @@ sf_err_t sf_tmpl_render_key(const sf_tmpl_t *t, const sf_event_t *ev,
     return SF_OK;
 }
 
-sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev,
-                        sf_buf_t *out, char *errstr, size_t errstr_size) {
+sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev, sf_buf_t *out,
+                        char *errstr, size_t errstr_size) {
     for (size_t i = 0; i < t->nparts; i++) {
         const part_t *p = &t->parts[i];
         sf_err_t e;
@@ -670,8 +671,7 @@ sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev,
             e = sf_buf_append(out, p->lit, p->litlen);
         } else {
             int is_null;
-            e = sf_path_render(p->path, ev, out, &is_null, errstr,
-                               errstr_size);
+            e = sf_path_render(p->path, ev, out, &is_null, errstr, errstr_size);
         }
         if (e)
             return e;
@@ -736,13 +736,12 @@ static sf_err_t check_from(const sf_path_t *p, size_t i, avro_schema_t s,
         if (is_avro_record(s)) {
             /* (avro_schema_record_field_get crashes on a missing name) */
             int fi = avro_schema_record_field_get_index(s, sg->name);
-            avro_schema_t f = fi < 0 ? NULL
-                                     : avro_schema_record_field_get_by_index(
-                                           s, fi);
+            avro_schema_t f =
+                fi < 0 ? NULL : avro_schema_record_field_get_by_index(s, fi);
             if (!f)
                 return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                                 "%s: no field \"%s\" in %s", p->text,
-                                 sg->name, schema_label(s, lb, sizeof(lb)));
+                                 "%s: no field \"%s\" in %s", p->text, sg->name,
+                                 schema_label(s, lb, sizeof(lb)));
             return check_from(p, i + 1, f, errstr, errstr_size);
         }
         if (is_avro_map(s))
@@ -760,8 +759,8 @@ static sf_err_t check_from(const sf_path_t *p, size_t i, avro_schema_t s,
                      schema_label(s, lb, sizeof(lb)));
 }
 
-sf_err_t sf_path_check(const sf_path_t *p, avro_schema_t schema,
-                       char *errstr, size_t errstr_size) {
+sf_err_t sf_path_check(const sf_path_t *p, avro_schema_t schema, char *errstr,
+                       size_t errstr_size) {
     if (p->field != F_DATA) {
         if (p->filter == FILTER_NEG && p->field != F_PARTITION &&
             p->field != F_OFFSET && p->field != F_TIMESTAMP)
@@ -772,13 +771,13 @@ sf_err_t sf_path_check(const sf_path_t *p, avro_schema_t schema,
     return check_from(p, 0, schema, errstr, errstr_size);
 }
 
-sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema,
-                       size_t *errcol, char *errstr, size_t errstr_size) {
+sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema, size_t *errcol,
+                       char *errstr, size_t errstr_size) {
     for (size_t i = 0; i < t->nparts; i++) {
         if (!t->parts[i].path)
             continue;
-        sf_err_t e = sf_path_check(t->parts[i].path, schema, errstr,
-                                   errstr_size);
+        sf_err_t e =
+            sf_path_check(t->parts[i].path, schema, errstr, errstr_size);
         if (e) {
             *errcol = t->parts[i].at;
             return e;

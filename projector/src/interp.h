@@ -7,9 +7,9 @@
  * Envelope paths: aggregate_id, type, version, time, event_id, partition,
  * offset, topic, timestamp (Kafka, ms).  header.NAME: the value of the
  * record header NAME (the last one when repeated; an absent header is
- * null, like an absent optional field), e.g. {header.traceparent}.  Payload paths start with "data":
- * record fields by name, map values by key, array elements by [index];
- * unions are entered automatically (null renders as "").
+ * null, like an absent optional field), e.g. {header.traceparent}.  Payload
+ * paths start with "data": record fields by name, map values by key, array
+ * elements by [index]; unions are entered automatically (null renders as "").
  * Filters after '|': neg (negate an integer), json (render a record, array
  * or map as JSON; the default for those anyway).
  *
@@ -36,8 +36,8 @@ int sf_tmpl_is_literal(const sf_tmpl_t *t, const char **lit, size_t *len);
 
 /* Renders t for ev, appending to out (not reset).  Errors (SF_ERR_RULE)
  * name the path: "data.address.town: no such field in ops.route.Address". */
-sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev,
-                        sf_buf_t *out, char *errstr, size_t errstr_size);
+sf_err_t sf_tmpl_render(const sf_tmpl_t *t, const sf_event_t *ev, sf_buf_t *out,
+                        char *errstr, size_t errstr_size);
 
 /* Renders t as a key: each placeholder's value is escaped with
  * sf_key_escape() (':' '%' and control bytes as %XX) so that event data
@@ -52,9 +52,8 @@ sf_err_t sf_path_compile(const char *text, sf_path_t **out, size_t *errcol,
 void sf_path_destroy(sf_path_t *p);
 /* Renders the path's value into out (appending); *is_null is set when the
  * value is an Avro null. */
-sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev,
-                        sf_buf_t *out, int *is_null,
-                        char *errstr, size_t errstr_size);
+sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev, sf_buf_t *out,
+                        int *is_null, char *errstr, size_t errstr_size);
 
 /* A path for handler fields (sf_projection_field): like sf_path_compile,
  * plus at most one "[*]" whose index is given when reading. */
@@ -89,9 +88,9 @@ const char *sf_path_header(const sf_path_t *p);
  * the value, or a value on the way, is an Avro null: absent, optional.
  * SF_ERR_RULE naming the path for a missing field or map key, an index out
  * of range, or a step into a scalar. */
-sf_err_t sf_path_value(const sf_path_t *p, const sf_event_t *ev,
-                       size_t star, int upto_star, avro_value_t *out,
-                       int *is_null, char *errstr, size_t errstr_size);
+sf_err_t sf_path_value(const sf_path_t *p, const sf_event_t *ev, size_t star,
+                       int upto_star, avro_value_t *out, int *is_null,
+                       char *errstr, size_t errstr_size);
 /* "record", "string", ...: for errors. */
 const char *sf_value_type_label(avro_value_t *v);
 
@@ -100,10 +99,10 @@ const char *sf_value_type_label(avro_value_t *v);
  * map values, array items, unions entered, |neg only on numbers.
  * SF_ERR_RULE naming the path; *errcol is the byte offset of the failing
  * path in the template text. */
-sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema,
-                       size_t *errcol, char *errstr, size_t errstr_size);
-sf_err_t sf_path_check(const sf_path_t *p, avro_schema_t schema,
+sf_err_t sf_tmpl_check(const sf_tmpl_t *t, avro_schema_t schema, size_t *errcol,
                        char *errstr, size_t errstr_size);
+sf_err_t sf_path_check(const sf_path_t *p, avro_schema_t schema, char *errstr,
+                       size_t errstr_size);
 
 /* A glob (keys.h) matching every key t can render in a key position:
  * literal text as it is, each placeholder as one or more bytes an escaped

@@ -52,9 +52,8 @@ static int jset(json_t *obj, const char *key, size_t klen, json_t *v) {
         return 0;
     }
     json_t *h = jbytes(key, klen);
-    const char *hs = json_is_object(h)
-                         ? json_string_value(json_object_get(h, "hex"))
-                         : NULL;
+    const char *hs =
+        json_is_object(h) ? json_string_value(json_object_get(h, "hex")) : NULL;
     sf_buf_t k = {0};
     sf_buf_printf(&k, "hex:%s", hs ? hs : "");
     int rc = -1;
@@ -78,8 +77,7 @@ static json_t *headers_json(const sf_event_t *ev) {
     const char *name;
     const void *v;
     size_t n;
-    for (size_t i = 0; sf_event_header_at(ev, i, &name, &v, &n) == SF_OK;
-         i++) {
+    for (size_t i = 0; sf_event_header_at(ev, i, &name, &v, &n) == SF_OK; i++) {
         if (!strncmp(name, "ce_", 3) || !strcmp(name, SF_HDR_CONTENT_TYPE))
             continue;
         if (!o && !(o = json_object()))
@@ -120,8 +118,8 @@ static json_t *batch_json(sf_batch_t *b) {
     while (sf_batch_next_cmd(b, &it, &off, &argc, &a0)) {
         json_t *cmd = json_array();
         for (size_t a = a0; a < a0 + argc && a < b->nargs; a++)
-            json_array_append_new(
-                cmd, jbytes(b->data.p + b->aoff[a], b->alen[a]));
+            json_array_append_new(cmd,
+                                  jbytes(b->data.p + b->aoff[a], b->alen[a]));
         json_array_append_new(cmds, cmd);
     }
     return cmds;
@@ -173,8 +171,8 @@ static sf_err_t scratch_apply(scratch_t *sc, sf_batch_t *b, char *cmd_error,
         cmd_error[0] = '\0';
     while (!e && sf_batch_next_cmd(b, &it, &off, &argc, &a0)) {
         char cmd[32];
-        size_t cl = b->alen[a0] < sizeof(cmd) - 1 ? b->alen[a0]
-                                                  : sizeof(cmd) - 1;
+        size_t cl =
+            b->alen[a0] < sizeof(cmd) - 1 ? b->alen[a0] : sizeof(cmd) - 1;
         memcpy(cmd, b->data.p + b->aoff[a0], cl);
         cmd[cl] = '\0';
         const char **argv = calloc(argc, sizeof(*argv));
@@ -283,10 +281,9 @@ static json_t *scratch_value(scratch_t *sc, const char *key, size_t klen) {
         v = json_array();
         for (size_t i = 0; r && i + 1 < r->elements; i += 2)
             json_array_append_new(
-                v, json_pack("[o, o]",
-                             jbytes(r->element[i]->str, r->element[i]->len),
-                             jbytes(r->element[i + 1]->str,
-                                    r->element[i + 1]->len)));
+                v, json_pack(
+                       "[o, o]", jbytes(r->element[i]->str, r->element[i]->len),
+                       jbytes(r->element[i + 1]->str, r->element[i + 1]->len)));
     } else if (!strcmp(type, "list")) {
         r = redisCommand(c, "LRANGE %b 0 -1", full.p, full.len);
         v = json_array();
@@ -324,7 +321,8 @@ static sf_err_t scratch_finish(scratch_t *sc, sf_journey_fn emit, void *opaque,
                               klen);
         }
         if (scratch_key(sc, key, klen, &full) == SF_OK)
-            freeReplyObject(key_cmd(sf_redis_ctx(sc->r), "UNLINK", &full, NULL));
+            freeReplyObject(
+                key_cmd(sf_redis_ctx(sc->r), "UNLINK", &full, NULL));
     }
     sf_buf_free(&full);
     if (emit_state && !e) {
@@ -361,8 +359,10 @@ static sf_err_t journey_partitions_check(const sf_config_t *cfg,
     char err[512];
     sf_err_t e = sf_redis_connect(&cfg->redis, &r, err, sizeof(err));
     if (e) {
-        sf_log("warn", "topic=%s msg=\"partition count not checked against "
-               "the projections' records: %s\"", topic, err);
+        sf_log("warn",
+               "topic=%s msg=\"partition count not checked against "
+               "the projections' records: %s\"",
+               topic, err);
         sf_redis_destroy(r);
         return SF_OK;
     }
@@ -386,20 +386,19 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
     sf_batch_init(&b);
     *count = 0;
     /* with --fold, the projection's own kafka map applies too */
-    sf_err_t e = sf_kconf_consumer(cfg, fold, "", &rk, errstr, errstr_size,
-                                   NULL, NULL);
+    sf_err_t e =
+        sf_kconf_consumer(cfg, fold, "", &rk, errstr, errstr_size, NULL, NULL);
     int32_t np = 0;
     int64_t lo = 0, hi = 0;
     if (!e)
         e = sf_kmeta_partition_count(rk, topic, &np, errstr, errstr_size);
     if (!e)
         e = journey_partitions_check(cfg, topic, np, errstr, errstr_size);
-    int32_t part = np ? sf_murmur2_partition(aggregate_id,
-                                             strlen(aggregate_id), np)
-                      : 0;
+    int32_t part =
+        np ? sf_murmur2_partition(aggregate_id, strlen(aggregate_id), np) : 0;
     if (!e) {
-        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-            rk, topic, part, &lo, &hi, 10000);
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, 10000);
         if (err)
             e = sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
                           "watermarks of %s/%" PRId32 ": %s", topic, part,
@@ -414,8 +413,8 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
         char us[37];
         uuid_generate(u);
         uuid_unparse_lower(u, us);
-        snprintf(sc.prefix, sizeof(sc.prefix), SF_REDIS_PREFIX "journey:%s:",
-                 us);
+        snprintf(sc.prefix, sizeof(sc.prefix),
+                 SF_REDIS_PREFIX "journey:%s:", us);
         if (!(sc.keys = json_object()))
             e = SF_ERR_NOMEM;
         else
@@ -454,13 +453,12 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
             /* A client-wide error (broker down, ...) is retried by
              * librdkafka; one about our partition ends the journey loudly
              * instead of skipping what it could not read. */
-            int ours = m->rkt != NULL &&
-                       m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF;
+            int ours =
+                m->rkt != NULL && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF;
             if (ours)
                 e = sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
-                              "%s/%" PRId32 " at offset %" PRId64 ": %s",
-                              topic, part, m->offset,
-                              rd_kafka_message_errstr(m));
+                              "%s/%" PRId32 " at offset %" PRId64 ": %s", topic,
+                              part, m->offset, rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             if (ours)
                 break;
@@ -483,19 +481,18 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
             char msg[1024];
             const sf_schema_t *reader = NULL;
             avro_value_t *val = NULL;
-            sf_err_t de = m->payload
-                              ? sf_decoder_decode(dec, m->payload, m->len,
-                                                  &val, NULL, &reader, msg,
-                                                  sizeof(msg))
-                              : sf_seterr(msg, sizeof(msg), SF_ERR_TRUNCATED,
-                                          "empty value");
-            const char *ty = *ev.type  ? ev.type
+            sf_err_t de =
+                m->payload ? sf_decoder_decode(dec, m->payload, m->len, &val,
+                                               NULL, &reader, msg, sizeof(msg))
+                           : sf_seterr(msg, sizeof(msg), SF_ERR_TRUNCATED,
+                                       "empty value");
+            const char *ty = *ev.type ? ev.type
                              : reader ? sf_schema_fullname(reader)
                                       : "";
             json_object_set_new(o, "type", jbytes(ty, strlen(ty)));
-            json_object_set_new(o, "aggregate_id",
-                                jbytes(ev.aggregate_id,
-                                       strlen(ev.aggregate_id)));
+            json_object_set_new(
+                o, "aggregate_id",
+                jbytes(ev.aggregate_id, strlen(ev.aggregate_id)));
             json_object_set_new(o, "version",
                                 jbytes(ev.version, strlen(ev.version)));
             json_object_set_new(o, "time", jbytes(ev.time, strlen(ev.time)));
@@ -525,7 +522,8 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
                         json_object_set_new(o, "state_error",
                                             jbytes(cerr, strlen(cerr)));
                 } else
-                    json_object_set_new(o, "rule_error", jbytes(msg, strlen(msg)));
+                    json_object_set_new(o, "rule_error",
+                                        jbytes(msg, strlen(msg)));
             }
             char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
             json_decref(o);
@@ -545,8 +543,8 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
     }
 out:
     if (sc.keys && sc.r) {
-        sf_err_t fe = scratch_finish(&sc, emit, opaque, !e, errstr,
-                                     errstr_size);
+        sf_err_t fe =
+            scratch_finish(&sc, emit, opaque, !e, errstr, errstr_size);
         if (!e)
             e = fe;
     }

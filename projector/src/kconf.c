@@ -13,7 +13,9 @@
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
     char q[1024];
-    sf_log(level <= 3 ? "error" : level <= 4 ? "warn" : "info",
+    sf_log(level <= 3   ? "error"
+           : level <= 4 ? "warn"
+                        : "info",
            "component=kafka client=%s facility=%s msg=%s",
            rk ? rd_kafka_name(rk) : "-", fac, sf_log_q(q, sizeof(q), buf));
 }
@@ -79,20 +81,19 @@ static sf_err_t preflight(rd_kafka_t *rk, char *errstr, size_t errstr_size) {
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "kafka: %s (check the kafka settings: "
                              "sasl.username, sasl.password, "
-                             "ssl.ca.location)", why);
+                             "ssl.ca.location)",
+                             why);
     }
     return SF_OK;
 }
 
 static int secret_prop(const char *k) {
-    return strstr(k, "password") || strstr(k, "secret") ||
-           strstr(k, "jaas") || strstr(k, "token") ||
-           !strcmp(k, "ssl.key.pem");
+    return strstr(k, "password") || strstr(k, "secret") || strstr(k, "jaas") ||
+           strstr(k, "token") || !strcmp(k, "ssl.key.pem");
 }
 
 static sf_err_t apply_map(rd_kafka_conf_t *conf, const sf_kv_t *kv, size_t n,
-                          const char *from, char *errstr,
-                          size_t errstr_size) {
+                          const char *from, char *errstr, size_t errstr_size) {
     char err[512];
     for (size_t i = 0; i < n; i++) {
         if (rd_kafka_conf_set(conf, kv[i].k, kv[i].v, err, sizeof(err)) ==
@@ -102,7 +103,8 @@ static sf_err_t apply_map(rd_kafka_conf_t *conf, const sf_kv_t *kv, size_t n,
         if (secret_prop(kv[i].k))
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "kafka property %s (%s): invalid value (not "
-                             "shown: it is a secret)", kv[i].k, from);
+                             "shown: it is a secret)",
+                             kv[i].k, from);
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                          "kafka property %s (%s): %s", kv[i].k, from, err);
     }
@@ -114,12 +116,11 @@ sf_err_t sf_kconf_apply(const sf_config_t *cfg, const sf_pconf_t *pc,
                         size_t errstr_size) {
     char from[300];
     snprintf(from, sizeof(from), "kafka map of %s", cfg->path);
-    sf_err_t e = apply_map(conf, cfg->kafka, cfg->nkafka, from, errstr,
-                           errstr_size);
+    sf_err_t e =
+        apply_map(conf, cfg->kafka, cfg->nkafka, from, errstr, errstr_size);
     if (!e && pc) {
         snprintf(from, sizeof(from), "kafka map of projection %s", pc->name);
-        e = apply_map(conf, pc->kafka, pc->nkafka, from, errstr,
-                      errstr_size);
+        e = apply_map(conf, pc->kafka, pc->nkafka, from, errstr, errstr_size);
     }
     if (!e)
         e = apply_map(conf, cfg->kafka_x, cfg->nkafka_x, "-X", errstr,
@@ -131,14 +132,12 @@ sf_err_t sf_kconf_apply(const sf_config_t *cfg, const sf_pconf_t *pc,
     return e;
 }
 
-sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
-                           const char *group_id, rd_kafka_t **out,
-                           char *errstr, size_t errstr_size,
-                           void (*rebalance_cb)(rd_kafka_t *,
-                                                rd_kafka_resp_err_t,
-                                                rd_kafka_topic_partition_list_t *,
-                                                void *),
-                           void *opaque) {
+sf_err_t sf_kconf_consumer(
+    const sf_config_t *cfg, const sf_pconf_t *pc, const char *group_id,
+    rd_kafka_t **out, char *errstr, size_t errstr_size,
+    void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
+                         rd_kafka_topic_partition_list_t *, void *),
+    void *opaque) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
     char grp[64];
@@ -204,9 +203,8 @@ sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
      * to (topic recreated, another cluster): librdkafka must report it
      * (RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET), never jump to an end by
      * itself (worker.c, verify_topics). */
-    if (rebalance_cb &&
-        rd_kafka_conf_set(conf, "auto.offset.reset", "error", err,
-                          sizeof(err)) != RD_KAFKA_CONF_OK)
+    if (rebalance_cb && rd_kafka_conf_set(conf, "auto.offset.reset", "error",
+                                          err, sizeof(err)) != RD_KAFKA_CONF_OK)
         goto bad;
     if (rebalance_cb)
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);

@@ -33,13 +33,11 @@ sf_err_t sf_kconf_apply(const sf_config_t *cfg, const sf_pconf_t *pc,
 /* A consumer for projection pc (pc may be NULL: no projection map).
  * group_id NULL means pc's group (a random throw-away group without pc);
  * "" a random throw-away group with pc's kafka map (journey --fold). */
-sf_err_t sf_kconf_consumer(const sf_config_t *cfg, const sf_pconf_t *pc,
-                           const char *group_id, rd_kafka_t **out,
-                           char *errstr, size_t errstr_size,
-                           void (*rebalance_cb)(rd_kafka_t *,
-                                                rd_kafka_resp_err_t,
-                                                rd_kafka_topic_partition_list_t *,
-                                                void *),
-                           void *opaque);
+sf_err_t sf_kconf_consumer(
+    const sf_config_t *cfg, const sf_pconf_t *pc, const char *group_id,
+    rd_kafka_t **out, char *errstr, size_t errstr_size,
+    void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
+                         rd_kafka_topic_partition_list_t *, void *),
+    void *opaque);
 
 #endif

@@ -15,8 +15,7 @@
 
 /* Key positions come from the one command table (cmdspec.h), which
  * follows Redis' COMMAND INFO (first key, last key, step). */
-int sf_cmd_keys(const char *name, size_t len, sf_cmd_keyspec_t *spec)
-{
+int sf_cmd_keys(const char *name, size_t len, sf_cmd_keyspec_t *spec) {
     const sf_cmd_spec_t *s = sf_cmdspec_find(name, len);
     if (!s)
         return 0;
@@ -26,8 +25,7 @@ int sf_cmd_keys(const char *name, size_t len, sf_cmd_keyspec_t *spec)
     return 1;
 }
 
-int sf_cmd_is_key(const sf_cmd_keyspec_t *spec, size_t argc, size_t i)
-{
+int sf_cmd_is_key(const sf_cmd_keyspec_t *spec, size_t argc, size_t i) {
     long last = spec->last < 0 ? (long)argc + spec->last : spec->last;
     if (i < (size_t)spec->first || (long)i > last || i >= argc)
         return 0;
@@ -51,18 +49,17 @@ struct sf_glob {
     char *text;
 };
 
-static void set_add(uint64_t *s, unsigned c) { s[c >> 6] |= 1ull << (c & 63); }
-static int set_has(const uint64_t *s, unsigned c)
-{
+static void set_add(uint64_t *s, unsigned c) {
+    s[c >> 6] |= 1ull << (c & 63);
+}
+static int set_has(const uint64_t *s, unsigned c) {
     return (int)((s[c >> 6] >> (c & 63)) & 1);
 }
-static int sets_meet(const uint64_t *a, const uint64_t *b)
-{
+static int sets_meet(const uint64_t *a, const uint64_t *b) {
     return (a[0] & b[0]) || (a[1] & b[1]) || (a[2] & b[2]) || (a[3] & b[3]);
 }
 
-void sf_glob_destroy(sf_glob_t *g)
-{
+void sf_glob_destroy(sf_glob_t *g) {
     if (!g)
         return;
     free(g->t);
@@ -71,8 +68,7 @@ void sf_glob_destroy(sf_glob_t *g)
 }
 
 sf_err_t sf_glob_compile(const char *pat, size_t len, sf_glob_t **out,
-                         size_t *errcol, char *errstr, size_t errstr_size)
-{
+                         size_t *errcol, char *errstr, size_t errstr_size) {
     sf_glob_t *g = calloc(1, sizeof *g);
     if (!g || !(g->t = calloc(len ? len : 1, sizeof *g->t)) ||
         !(g->text = strndup(pat, len))) {
@@ -159,8 +155,7 @@ sf_err_t sf_glob_compile(const char *pat, size_t len, sf_glob_t **out,
     return SF_OK;
 }
 
-sf_glob_t *sf_glob_new(void)
-{
+sf_glob_t *sf_glob_new(void) {
     sf_glob_t *g = calloc(1, sizeof *g);
     if (g && !(g->text = strdup("(key template)"))) {
         free(g);
@@ -169,8 +164,7 @@ sf_glob_t *sf_glob_new(void)
     return g;
 }
 
-static tok_t *push(sf_glob_t *g)
-{
+static tok_t *push(sf_glob_t *g) {
     if (g->n == g->cap) {
         size_t cap = g->cap ? 2 * g->cap : 8;
         tok_t *t = realloc(g->t, cap * sizeof *t);
@@ -184,8 +178,7 @@ static tok_t *push(sf_glob_t *g)
     return t;
 }
 
-sf_err_t sf_glob_add_literal(sf_glob_t *g, const void *s, size_t len)
-{
+sf_err_t sf_glob_add_literal(sf_glob_t *g, const void *s, size_t len) {
     const unsigned char *b = s;
     for (size_t i = 0; i < len; i++) {
         tok_t *t = push(g);
@@ -196,8 +189,7 @@ sf_err_t sf_glob_add_literal(sf_glob_t *g, const void *s, size_t len)
     return SF_OK;
 }
 
-sf_err_t sf_glob_add_id(sf_glob_t *g)
-{
+sf_err_t sf_glob_add_id(sf_glob_t *g) {
     /* (the second push may move the tokens: index after both) */
     if (!push(g) || !push(g))
         return SF_ERR_NOMEM;
@@ -211,15 +203,13 @@ sf_err_t sf_glob_add_id(sf_glob_t *g)
 }
 
 /* Follows stars (which may match nothing) forward from every live state. */
-static void closure(const sf_glob_t *g, unsigned char *st)
-{
+static void closure(const sf_glob_t *g, unsigned char *st) {
     for (size_t k = 0; k < g->n; k++)
         if (st[k] && g->t[k].star)
             st[k + 1] = 1;
 }
 
-int sf_glob_match(const sf_glob_t *g, const void *s, size_t len)
-{
+int sf_glob_match(const sf_glob_t *g, const void *s, size_t len) {
     unsigned char small[2][64], *cur, *nxt;
     unsigned char *heap = NULL;
     if (g->n + 1 <= sizeof small[0]) {
@@ -259,8 +249,7 @@ int sf_glob_match(const sf_glob_t *g, const void *s, size_t len)
     return ok;
 }
 
-int sf_glob_overlap(const sf_glob_t *a, const sf_glob_t *b)
-{
+int sf_glob_overlap(const sf_glob_t *a, const sf_glob_t *b) {
     size_t w = b->n + 1, cells = (a->n + 1) * w;
     unsigned char *seen = calloc(cells, 1);
     size_t *queue = malloc(cells * sizeof *queue);
@@ -317,8 +306,7 @@ struct sf_keyguard {
 
 /* A key for an error line: printable bytes as they are, others as \xHH,
  * cut at about 160 bytes. */
-static void show_key(char *out, size_t size, const void *key, size_t len)
-{
+static void show_key(char *out, size_t size, const void *key, size_t len) {
     const unsigned char *k = key;
     size_t o = 0;
     for (size_t i = 0; i < len && o + 8 < size; i++) {
@@ -334,8 +322,7 @@ static void show_key(char *out, size_t size, const void *key, size_t len)
     out[o < size ? o : size - 1] = '\0';
 }
 
-void sf_keyguard_destroy(sf_keyguard_t *kg)
-{
+void sf_keyguard_destroy(sf_keyguard_t *kg) {
     if (!kg)
         return;
     for (size_t i = 0; i < kg->n; i++)
@@ -346,8 +333,7 @@ void sf_keyguard_destroy(sf_keyguard_t *kg)
 
 sf_err_t sf_keyguard_new(const char *const *patterns, size_t n,
                          sf_keyguard_t **out, char *errstr,
-                         size_t errstr_size)
-{
+                         size_t errstr_size) {
     sf_keyguard_t *kg = calloc(1, sizeof *kg);
     if (!kg || !(kg->g = calloc(n ? n : 1, sizeof *kg->g))) {
         free(kg);
@@ -360,8 +346,8 @@ sf_err_t sf_keyguard_new(const char *const *patterns, size_t n,
                                      &kg->g[i], &col, msg, sizeof msg);
         if (e) {
             sf_keyguard_destroy(kg);
-            return sf_seterr(errstr, errstr_size, e,
-                             "key pattern \"%s\": %s", patterns[i], msg);
+            return sf_seterr(errstr, errstr_size, e, "key pattern \"%s\": %s",
+                             patterns[i], msg);
         }
         kg->n++;
     }
@@ -370,8 +356,7 @@ sf_err_t sf_keyguard_new(const char *const *patterns, size_t n,
 }
 
 sf_err_t sf_keyguard_check_key(const sf_keyguard_t *kg, const void *key,
-                               size_t len, char *errstr, size_t errstr_size)
-{
+                               size_t len, char *errstr, size_t errstr_size) {
     const unsigned char *k = key;
     char shown[200];
     const char *why = NULL;
@@ -405,7 +390,8 @@ sf_err_t sf_keyguard_check_key(const sf_keyguard_t *kg, const void *key,
                               i ? ", " : "", kg->g[i]->text);
     return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                      "key \"%s\" matches none of the projection's keys: "
-                     "[%s]", shown, pats);
+                     "[%s]",
+                     shown, pats);
 }
 
 /* Argument i of a command, wherever its bytes live. */
@@ -416,8 +402,7 @@ typedef struct args {
     const size_t *off, *len;
 } args_t;
 
-static const char *arg(const args_t *a, size_t i, size_t *len)
-{
+static const char *arg(const args_t *a, size_t i, size_t *len) {
     if (a->argv) {
         *len = a->argvlen[i];
         return a->argv[i];
@@ -427,8 +412,7 @@ static const char *arg(const args_t *a, size_t i, size_t *len)
 }
 
 static sf_err_t check_args(const sf_keyguard_t *kg, size_t argc,
-                           const args_t *a, char *errstr, size_t errstr_size)
-{
+                           const args_t *a, char *errstr, size_t errstr_size) {
     sf_cmd_keyspec_t spec;
     size_t nl = 0;
     const char *name = argc ? arg(a, 0, &nl) : "";
@@ -437,8 +421,8 @@ static sf_err_t check_args(const sf_keyguard_t *kg, size_t argc,
                          "%.*s is not an allowed write command",
                          (int)(nl > 32 ? 32 : nl), name);
     if (argc < 2)
-        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                         "%.*s without a key", (int)nl, name);
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE, "%.*s without a key",
+                         (int)nl, name);
     for (size_t i = 1; i < argc; i++) {
         if (!sf_cmd_is_key(&spec, argc, i))
             continue;
@@ -453,8 +437,7 @@ static sf_err_t check_args(const sf_keyguard_t *kg, size_t argc,
 
 sf_err_t sf_keyguard_check_cmd(const sf_keyguard_t *kg, size_t argc,
                                const char *const *argv, const size_t *argvlen,
-                               char *errstr, size_t errstr_size)
-{
+                               char *errstr, size_t errstr_size) {
     args_t a = {argv, argvlen, NULL, NULL, NULL};
     return check_args(kg, argc, &a, errstr, errstr_size);
 }
@@ -462,28 +445,26 @@ sf_err_t sf_keyguard_check_cmd(const sf_keyguard_t *kg, size_t argc,
 sf_err_t sf_keyguard_check_packed(const sf_keyguard_t *kg, size_t argc,
                                   const char *base, const size_t *off,
                                   const size_t *len, char *errstr,
-                                  size_t errstr_size)
-{
+                                  size_t errstr_size) {
     args_t a = {NULL, NULL, base, off, len};
     return check_args(kg, argc, &a, errstr, errstr_size);
 }
 
-void sf_keyguard_event_reset(sf_keyguard_t *kg) { kg->violation[0] = '\0'; }
+void sf_keyguard_event_reset(sf_keyguard_t *kg) {
+    kg->violation[0] = '\0';
+}
 
-void sf_keyguard_note(sf_keyguard_t *kg, const char *msg)
-{
+void sf_keyguard_note(sf_keyguard_t *kg, const char *msg) {
     if (!kg->violation[0])
         snprintf(kg->violation, sizeof kg->violation, "%s", msg);
 }
 
-const char *sf_keyguard_violation(const sf_keyguard_t *kg)
-{
+const char *sf_keyguard_violation(const sf_keyguard_t *kg) {
     return kg->violation[0] ? kg->violation : NULL;
 }
 
 sf_err_t sf_keys_check_reserved(const char *pat, char *errstr,
-                                size_t errstr_size)
-{
+                                size_t errstr_size) {
     static const char reserved[] = SF_REDIS_PREFIX "*";
     sf_glob_t *a = NULL, *r = NULL;
     size_t col;
@@ -492,8 +473,7 @@ sf_err_t sf_keys_check_reserved(const char *pat, char *errstr,
     if (e)
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                          "key pattern \"%s\": %s", pat, msg);
-    if ((e = sf_keys_check_portable(pat, strlen(pat), &col, msg,
-                                    sizeof msg))) {
+    if ((e = sf_keys_check_portable(pat, strlen(pat), &col, msg, sizeof msg))) {
         sf_glob_destroy(a);
         return sf_seterr(errstr, errstr_size, e,
                          "key pattern \"%s\" (byte %zu): %s", pat, col + 1,
@@ -512,8 +492,7 @@ sf_err_t sf_keys_check_reserved(const char *pat, char *errstr,
     return e;
 }
 
-int sf_keys_may_clear(const sf_glob_t *g, const void *key, size_t len)
-{
+int sf_keys_may_clear(const sf_glob_t *g, const void *key, size_t len) {
     size_t pl = strlen(SF_REDIS_PREFIX);
     if (len >= pl && !memcmp(key, SF_REDIS_PREFIX, pl))
         return 0;
@@ -521,8 +500,7 @@ int sf_keys_may_clear(const sf_glob_t *g, const void *key, size_t len)
 }
 
 sf_err_t sf_keys_check_portable(const char *pat, size_t len, size_t *errcol,
-                                char *errstr, size_t errstr_size)
-{
+                                char *errstr, size_t errstr_size) {
     const unsigned char *p = (const unsigned char *)pat;
     for (size_t i = 0; i < len; i++) {
         if (p[i] == '\\') {
@@ -560,14 +538,12 @@ sf_err_t sf_keys_check_portable(const char *pat, size_t len, size_t *errcol,
 
 /* ---- ids inside keys ---------------------------------------------------- */
 
-static int must_escape(unsigned char c)
-{
+static int must_escape(unsigned char c) {
     return c == ':' || c == '%' || c < 0x20 || c == 0x7f;
 }
 
 size_t sf_key_escape(char *out, size_t out_size, const void *id,
-                     size_t id_len)
-{
+                     size_t id_len) {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s = id;
     size_t need = 0, w = 0; /* w: bytes written, never a cut escape */

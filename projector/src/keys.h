@@ -79,8 +79,7 @@ typedef struct sf_keyguard sf_keyguard_t;
 /* From the projection's `keys:` patterns (copied; may be none: then no
  * key may be written).  Errors name the pattern. */
 sf_err_t sf_keyguard_new(const char *const *patterns, size_t n,
-                         sf_keyguard_t **out, char *errstr,
-                         size_t errstr_size);
+                         sf_keyguard_t **out, char *errstr, size_t errstr_size);
 void sf_keyguard_destroy(sf_keyguard_t *g);
 
 /* Checks one key (rule 2).  SF_ERR_RULE with the key named. */

@@ -17,8 +17,8 @@ sf_err_t sf_kmeta_partition_count(rd_kafka_t *rk, const char *topic,
     sf_err_t e = SF_OK;
     if (md->topic_cnt != 1 || md->topics[0].err ||
         md->topics[0].partition_cnt == 0)
-        e = sf_seterr(errstr, errstr_size, SF_ERR_NOT_FOUND,
-                      "topic %s: %s", topic,
+        e = sf_seterr(errstr, errstr_size, SF_ERR_NOT_FOUND, "topic %s: %s",
+                      topic,
                       md->topic_cnt == 1 && md->topics[0].err
                           ? rd_kafka_err2str(md->topics[0].err)
                           : "no partitions");
@@ -35,8 +35,8 @@ sf_err_t sf_kmeta_partitions(rd_kafka_t *rk, char *const *topics,
     size_t cnt = 0;
     for (size_t t = 0; t < ntopics; t++) {
         int32_t np;
-        sf_err_t e = sf_kmeta_partition_count(rk, topics[t], &np, errstr,
-                                              errstr_size);
+        sf_err_t e =
+            sf_kmeta_partition_count(rk, topics[t], &np, errstr, errstr_size);
         if (e) {
             free(tps);
             return e;

@@ -13,7 +13,7 @@
 typedef struct sf_tp {
     const char *topic; /* borrowed from the caller's topic list */
     int32_t partition;
-    int64_t lo, hi;    /* watermarks (-1 when not queried) */
+    int64_t lo, hi; /* watermarks (-1 when not queried) */
 } sf_tp_t;
 
 /* Every partition of the given topics (in topic, partition order); with

@@ -24,8 +24,7 @@ static int64_t int_of(const redisReply *r) {
 
 sf_err_t sf_life_acquire(sf_redis_t *r, const char *proj, const char *topic,
                          int32_t partition, int64_t fenced_gen,
-                         sf_acquire_t *out, char *errstr,
-                         size_t errstr_size) {
+                         sf_acquire_t *out, char *errstr, size_t errstr_size) {
     char mk[512], gk[512], ek[512], ck[512];
     keys(proj, mk, gk, sizeof(mk));
     sf_redis_key(ek, sizeof(ek), proj, "epoch", topic, partition);
@@ -36,8 +35,8 @@ sf_err_t sf_life_acquire(sf_redis_t *r, const char *proj, const char *topic,
      * EXEC; a few rounds settle it (the next round sees the marker). */
     for (int round = 0; round < 20; round++) {
         redisReply *rep = NULL;
-        sf_err_t e = sf_redis_cmd(r, NULL, errstr, errstr_size,
-                                  "WATCH %s %s", mk, gk);
+        sf_err_t e =
+            sf_redis_cmd(r, NULL, errstr, errstr_size, "WATCH %s %s", mk, gk);
         if (!e)
             e = sf_redis_cmd(r, &rep, errstr, errstr_size, "MGET %s %s", mk,
                              gk);
@@ -89,8 +88,8 @@ sf_err_t sf_life_acquire(sf_redis_t *r, const char *proj, const char *topic,
 }
 
 sf_err_t sf_life_rebuild_marker(sf_redis_t *r, const char *proj, int *found,
-                                char *marker, size_t marker_size,
-                                char *errstr, size_t errstr_size) {
+                                char *marker, size_t marker_size, char *errstr,
+                                size_t errstr_size) {
     char mk[512], gk[512];
     keys(proj, mk, gk, sizeof(mk));
     redisReply *rep = NULL;
@@ -122,8 +121,8 @@ void sf_life_marker_text(char *buf, size_t size) {
              (unsigned long long)clock();
     if (f)
         fclose(f);
-    snprintf(buf, size, "%s pid %ld since %s id %016llx", host,
-             (long)getpid(), ts, id);
+    snprintf(buf, size, "%s pid %ld since %s id %016llx", host, (long)getpid(),
+             ts, id);
 }
 
 sf_err_t sf_life_rebuild_keep(sf_redis_t *r, const char *proj,
@@ -131,13 +130,13 @@ sf_err_t sf_life_rebuild_keep(sf_redis_t *r, const char *proj,
                               size_t errstr_size) {
     char mk[512], gk[512];
     keys(proj, mk, gk, sizeof(mk));
-    sf_err_t e = sf_redis_cmd(r, NULL, errstr, errstr_size, "SET %s %s NX",
-                              mk, marker);
+    sf_err_t e =
+        sf_redis_cmd(r, NULL, errstr, errstr_size, "SET %s %s NX", mk, marker);
     int found = 0;
     char held[256] = "";
     if (!e)
-        e = sf_life_rebuild_marker(r, proj, &found, held, sizeof(held),
-                                   errstr, errstr_size);
+        e = sf_life_rebuild_marker(r, proj, &found, held, sizeof(held), errstr,
+                                   errstr_size);
     if (!e)
         *ours = found && !strcmp(held, marker);
     return e;
@@ -150,8 +149,7 @@ sf_err_t sf_life_rebuild_begin(sf_redis_t *r, const char *proj,
     keys(proj, mk, gk, sizeof(mk));
     redisReply *rep = NULL;
     sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size,
-                              force ? "SET %s %s" : "SET %s %s NX", mk,
-                              marker);
+                              force ? "SET %s %s" : "SET %s %s NX", mk, marker);
     if (e)
         return e;
     int taken = rep->type != REDIS_REPLY_NIL;

@@ -54,8 +54,8 @@ sf_err_t sf_life_acquire(sf_redis_t *r, const char *proj, const char *topic,
 /* The marker of a running (or interrupted) rebuild; *found 0 when none.
  * marker may be NULL. */
 sf_err_t sf_life_rebuild_marker(sf_redis_t *r, const char *proj, int *found,
-                                char *marker, size_t marker_size,
-                                char *errstr, size_t errstr_size);
+                                char *marker, size_t marker_size, char *errstr,
+                                size_t errstr_size);
 
 /* Builds this rebuild's marker text: host, pid, start time and a random
  * id, so that no two rebuilds share one (each checks, before every

@@ -9,9 +9,13 @@
 
 static sf_projector_log_fn log_cb;
 
-void sf_projector_set_log_cb(sf_projector_log_fn fn) { log_cb = fn; }
+void sf_projector_set_log_cb(sf_projector_log_fn fn) {
+    log_cb = fn;
+}
 
-int sf_log_enabled(void) { return log_cb != NULL; }
+int sf_log_enabled(void) {
+    return log_cb != NULL;
+}
 
 void sf_log(const char *level, const char *fmt, ...) {
     if (!log_cb)

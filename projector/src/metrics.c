@@ -28,27 +28,27 @@ static const double latency_bounds[SF_METRICS_LATENCY_NBUCKETS] =
 typedef struct part {
     char *topic;
     int32_t partition;
-    int64_t checkpoint;   /* -1 unknown */
-    int64_t high;         /* -1 unknown */
-    int64_t last_ts_ms;   /* <= 0 unknown */
+    int64_t checkpoint;    /* -1 unknown */
+    int64_t high;          /* -1 unknown */
+    int64_t last_ts_ms;    /* <= 0 unknown */
     int64_t pending_ts_ms; /* Kafka time of the oldest unapplied record
                               consumed; <= 0 none */
-    int64_t progress_ms;  /* last progress, or when lag appeared */
+    int64_t progress_ms;   /* last progress, or when lag appeared */
     int fenced;
 } part_t;
 
 typedef struct proj {
     char *name;
-    int declared;         /* sf_metrics_projection_add: readiness waits */
+    int declared; /* sf_metrics_projection_add: readiness waits */
     int polled;
-    int64_t polled_ms;    /* last turn of its main loop (0: none yet) */
+    int64_t polled_ms; /* last turn of its main loop (0: none yet) */
     uint64_t applied;
     uint64_t batches;
     uint64_t dead;
     uint64_t fenced;
     uint64_t ckpt_mismatch;
-    int paused;              /* by the operator: no progress expected */
-    int64_t dlq_failing_ms;  /* dead-lettering failing since; 0 not */
+    int paused;             /* by the operator: no progress expected */
+    int64_t dlq_failing_ms; /* dead-lettering failing since; 0 not */
     uint64_t errors[SF_ERR__COUNT];
     uint64_t lat_buckets[SF_METRICS_LATENCY_NBUCKETS]; /* not cumulative */
     uint64_t lat_count;
@@ -66,7 +66,7 @@ struct sf_metrics_s {
     double live_timeout_s;
     double stuck_after_s;
     int64_t started_ms;
-    int64_t heartbeat_ms;  /* 0 = none yet */
+    int64_t heartbeat_ms; /* 0 = none yet */
     int64_t (*now_fn)(void *);
     void *now_opaque;
 };
@@ -254,8 +254,7 @@ void sf_metrics_batch_committed(sf_metrics_t *m, const char *projection,
     pthread_mutex_unlock(&m->lock);
 }
 
-void sf_metrics_error(sf_metrics_t *m, const char *projection,
-                      sf_err_t kind) {
+void sf_metrics_error(sf_metrics_t *m, const char *projection, sf_err_t kind) {
     /* out-of-range codes and SF_OK land in the SF_OK slot, rendered as
      * kind="other" */
     if ((int)kind < 0 || kind >= SF_ERR__COUNT)
@@ -341,7 +340,8 @@ void sf_metrics_partition_watermark(sf_metrics_t *m, const char *projection,
     if (pt) {
         /* the stuck clock starts when lag appears, not at the last
          * progress of a partition that was idle and caught up */
-        if (pt->checkpoint >= 0 && (pt->high < 0 || pt->high <= pt->checkpoint) &&
+        if (pt->checkpoint >= 0 &&
+            (pt->high < 0 || pt->high <= pt->checkpoint) &&
             high > pt->checkpoint)
             pt->progress_ms = now_ms(m);
         pt->high = high;
@@ -455,8 +455,7 @@ static const char *part_state_locked(sf_metrics_t *m, const proj_t *p,
     return "ok";
 }
 
-const char *sf_metrics_partition_state(sf_metrics_t *m,
-                                       const char *projection,
+const char *sf_metrics_partition_state(sf_metrics_t *m, const char *projection,
                                        const char *topic, int32_t partition) {
     const char *st = "ok";
     pthread_mutex_lock(&m->lock);
@@ -469,8 +468,8 @@ const char *sf_metrics_partition_state(sf_metrics_t *m,
 }
 
 /* Appends "; "-separated reasons to why (truncated safely). */
-__attribute__((format(printf, 3, 4)))
-static void why_add(char *why, size_t why_size, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void
+why_add(char *why, size_t why_size, const char *fmt, ...) {
     if (!why || !why_size)
         return;
     size_t n = strlen(why);
@@ -500,8 +499,8 @@ static int health_ok_locked(sf_metrics_t *m, char *why, size_t why_size) {
             ok = 0;
             why_add(why, why_size,
                     "projection %s: dead-lettering failing since %s (%.0f s)",
-                    p->name, sf_time_format(p->dlq_failing_ms, t, sizeof t)
-                                 ? t : "?",
+                    p->name,
+                    sf_time_format(p->dlq_failing_ms, t, sizeof t) ? t : "?",
                     (double)(now - p->dlq_failing_ms) / 1000.0);
         }
         /* A main loop that has not turned for stuck_after is blocked in a
@@ -606,13 +605,20 @@ size_t sf_metrics_escape_label(char *dst, size_t dst_size, const char *src) {
         char esc[2];
         size_t k;
         if (*s == '\\') {
-            esc[0] = '\\'; esc[1] = '\\'; k = 2;
+            esc[0] = '\\';
+            esc[1] = '\\';
+            k = 2;
         } else if (*s == '"') {
-            esc[0] = '\\'; esc[1] = '"'; k = 2;
+            esc[0] = '\\';
+            esc[1] = '"';
+            k = 2;
         } else if (*s == '\n') {
-            esc[0] = '\\'; esc[1] = 'n'; k = 2;
+            esc[0] = '\\';
+            esc[1] = 'n';
+            k = 2;
         } else {
-            esc[0] = *s; k = 1;
+            esc[0] = *s;
+            k = 1;
         }
         for (size_t j = 0; j < k; j++, n++)
             if (dst && n + 1 < dst_size)
@@ -627,7 +633,7 @@ size_t sf_metrics_escape_label(char *dst, size_t dst_size, const char *src) {
  * oom flag sticks and the render returns SF_ERR_NOMEM. */
 typedef sf_buf_t buf_t;
 #define buf_reserve(b, extra) ((void)sf_buf_reserve((b), (extra)))
-#define buf_printf(b, ...) ((void)sf_buf_printf((b), __VA_ARGS__))
+#define buf_printf(b, ...)    ((void)sf_buf_printf((b), __VA_ARGS__))
 
 static void buf_label(buf_t *b, const char *value) {
     size_t n = sf_metrics_escape_label(NULL, 0, value);
@@ -640,8 +646,8 @@ static void buf_label(buf_t *b, const char *value) {
 
 static void header(buf_t *b, const char *name, const char *type,
                    const char *help) {
-    buf_printf(b, "# HELP streamfold_%s %s\n# TYPE streamfold_%s %s\n",
-               name, help, name, type);
+    buf_printf(b, "# HELP streamfold_%s %s\n# TYPE streamfold_%s %s\n", name,
+               help, name, type);
 }
 
 /* Prometheus float text: integers without exponent, +Inf spelled out. */
@@ -707,9 +713,10 @@ sf_err_t sf_metrics_render(sf_metrics_t *m, char **out, size_t *out_len,
 
     proj_counter(&b, m, "events_applied_total", "Events applied to the view.",
                  offsetof(proj_t, applied));
-    proj_counter(&b, m, "batches_committed_total",
-                 "Batches committed atomically to Redis with their checkpoints.",
-                 offsetof(proj_t, batches));
+    proj_counter(
+        &b, m, "batches_committed_total",
+        "Batches committed atomically to Redis with their checkpoints.",
+        offsetof(proj_t, batches));
     proj_counter(&b, m, "dead_lettered_total",
                  "Events sent to the dead-letter topic.",
                  offsetof(proj_t, dead));
@@ -751,7 +758,8 @@ sf_err_t sf_metrics_render(sf_metrics_t *m, char **out, size_t *out_len,
                 cum = p->lat_count;
                 le = INFINITY;
             }
-            buf_printf(&b, "streamfold_batch_latency_seconds_bucket{projection=\"");
+            buf_printf(&b,
+                       "streamfold_batch_latency_seconds_bucket{projection=\"");
             buf_label(&b, p->name);
             buf_printf(&b, "\",le=\"");
             buf_double(&b, le);
@@ -761,7 +769,8 @@ sf_err_t sf_metrics_render(sf_metrics_t *m, char **out, size_t *out_len,
         buf_label(&b, p->name);
         buf_printf(&b, "\"} ");
         buf_double(&b, p->lat_sum);
-        buf_printf(&b, "\nstreamfold_batch_latency_seconds_count{projection=\"");
+        buf_printf(&b,
+                   "\nstreamfold_batch_latency_seconds_count{projection=\"");
         buf_label(&b, p->name);
         buf_printf(&b, "\"} %llu\n", (unsigned long long)p->lat_count);
     }

@@ -48,9 +48,10 @@
  * (sf_metrics_redis_up(m, 1)), every projection registered with
  * sf_metrics_projection_add() has been marked polled/assigned
  * (sf_metrics_projection_polled), and the worker is not draining.  The
- * reasons ("; "-separated) go into the /readyz body.  Liveness: a heartbeat (sf_metrics_heartbeat) within the
- * liveness timeout (default 30 s).  Before the first heartbeat the process
- * counts as live for one timeout after sf_metrics_new() (startup grace).
+ * reasons ("; "-separated) go into the /readyz body.  Liveness: a heartbeat
+ * (sf_metrics_heartbeat) within the liveness timeout (default 30 s).  Before
+ * the first heartbeat the process counts as live for one timeout after
+ * sf_metrics_new() (startup grace).
  *
  * Ownership: projection/topic names are copied.  Unknown projections or
  * partitions passed to the reporting calls are created on first use.
@@ -79,9 +80,11 @@ extern "C" {
 typedef struct sf_metrics_s sf_metrics_t;
 
 /* Upper bounds (seconds) of the batch latency histogram; +Inf is implicit. */
-#define SF_METRICS_LATENCY_BUCKETS                                         \
-    { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,    \
-      1.0, 2.5, 5.0, 10.0 }
+#define SF_METRICS_LATENCY_BUCKETS                                            \
+    {                                                                         \
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, \
+            2.5, 5.0, 10.0                                                    \
+    }
 #define SF_METRICS_LATENCY_NBUCKETS 14
 
 /* A new, empty registry (NULL on allocation failure).  Free with
@@ -91,8 +94,8 @@ void sf_metrics_destroy(sf_metrics_t *m);
 
 /* Test hook: replaces the clock (milliseconds since the Unix epoch) used for
  * lag seconds and liveness.  NULL restores the real clock. */
-void sf_metrics_set_clock(sf_metrics_t *m,
-                          int64_t (*now_ms)(void *opaque), void *opaque);
+void sf_metrics_set_clock(sf_metrics_t *m, int64_t (*now_ms)(void *opaque),
+                          void *opaque);
 
 /* Liveness timeout in seconds (default 30, must be > 0). */
 void sf_metrics_set_liveness_timeout(sf_metrics_t *m, double seconds);
@@ -115,8 +118,7 @@ void sf_metrics_events_applied(sf_metrics_t *m, const char *projection,
  * latency histogram. */
 void sf_metrics_batch_committed(sf_metrics_t *m, const char *projection,
                                 double seconds);
-void sf_metrics_error(sf_metrics_t *m, const char *projection,
-                      sf_err_t kind);
+void sf_metrics_error(sf_metrics_t *m, const char *projection, sf_err_t kind);
 void sf_metrics_dead_lettered(sf_metrics_t *m, const char *projection,
                               uint64_t n);
 /* A batch refused because the worker was fenced (its epoch is stale). */
@@ -157,8 +159,7 @@ void sf_metrics_dlq_failing(sf_metrics_t *m, const char *projection,
                             int failing);
 /* "fenced", "paused", "dlq-failing", "stuck" (lag > 0 and no progress for
  * stuck_after) or "ok" (also for an unknown partition); static text. */
-const char *sf_metrics_partition_state(sf_metrics_t *m,
-                                       const char *projection,
+const char *sf_metrics_partition_state(sf_metrics_t *m, const char *projection,
                                        const char *topic, int32_t partition);
 
 /* ---- process ------------------------------------------------------- */
@@ -176,8 +177,7 @@ int sf_metrics_is_live(sf_metrics_t *m);
 int sf_metrics_is_ready(sf_metrics_t *m, char *why, size_t why_size);
 
 /* Snapshot reads for tests and `status`-like callers (0 if unknown). */
-uint64_t sf_metrics_events_applied_get(sf_metrics_t *m,
-                                       const char *projection);
+uint64_t sf_metrics_events_applied_get(sf_metrics_t *m, const char *projection);
 uint64_t sf_metrics_fenced_get(sf_metrics_t *m, const char *projection);
 
 /* Renders every series in the Prometheus text format 0.0.4 (content type
@@ -205,13 +205,13 @@ size_t sf_metrics_escape_label(char *dst, size_t dst_size, const char *src);
  * an empty HOST means 127.0.0.1, never every interface); port 0 picks a
  * free port, see sf_http_port().  Up to 1000 connections (half the file
  * descriptor limit when that is lower), 5 s inactivity timeout: slow or
- * idle clients do not lock probes out (design note in http.c).  The registry must outlive
- * the server.
+ * idle clients do not lock probes out (design note in http.c).  The registry
+ * must outlive the server.
  */
 typedef struct sf_http_s sf_http_t;
 
-sf_err_t sf_http_start(sf_metrics_t *m, const char *listen,
-                       sf_http_t **httpp, char *errstr, size_t errstr_size);
+sf_err_t sf_http_start(sf_metrics_t *m, const char *listen, sf_http_t **httpp,
+                       char *errstr, size_t errstr_size);
 /* The bound TCP port. */
 int sf_http_port(const sf_http_t *h);
 /* Stops the server thread and frees h (NULL is a no-op). */

@@ -42,8 +42,7 @@ void sf_part_free(sf_part_t *p) {
     free(p);
 }
 
-sf_err_t sf_part_keep(sf_part_t *p, rd_kafka_message_t *m,
-                      const char *reason) {
+sf_err_t sf_part_keep(sf_part_t *p, rd_kafka_message_t *m, const char *reason) {
     if (p->nrecs == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 64;
         sf_part_rec_t *nr = realloc(p->recs, cap * sizeof(*nr));
@@ -77,16 +76,11 @@ int sf_part_dlq_complete(const sf_part_t *p) {
 
 const char *sf_part_state_name(sf_part_state_t s) {
     switch (s) {
-    case SF_PART_ACTIVE:
-        return "active";
-    case SF_PART_WAITING:
-        return "waiting-for-rebuild";
-    case SF_PART_FENCED:
-        return "fenced";
-    case SF_PART_REVOKED:
-        return "revoked";
-    case SF_PART_STOPPED:
-        return "stopped";
+    case SF_PART_ACTIVE: return "active";
+    case SF_PART_WAITING: return "waiting-for-rebuild";
+    case SF_PART_FENCED: return "fenced";
+    case SF_PART_REVOKED: return "revoked";
+    case SF_PART_STOPPED: return "stopped";
     }
     return "?";
 }

@@ -76,8 +76,7 @@ size_t sf_part_clear(sf_part_t *p);
 void sf_part_free(sf_part_t *p);
 /* Takes ownership of m (and copies reason).  SF_ERR_NOMEM on failure (m
  * is then still the caller's). */
-sf_err_t sf_part_keep(sf_part_t *p, rd_kafka_message_t *m,
-                      const char *reason);
+sf_err_t sf_part_keep(sf_part_t *p, rd_kafka_message_t *m, const char *reason);
 void sf_part_set_state(sf_part_t *p, sf_part_state_t s);
 /* 1 when every poison record of the batch is SF_DLQ_PARKED: the one
  * condition under which the batch may be applied, since applying it moves

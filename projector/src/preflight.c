@@ -9,8 +9,7 @@
 #include "projection.h"
 
 /* Non-zero when every pattern of q stays clear of the reserved prefix. */
-static int patterns_valid(const sf_pconf_t *q)
-{
+static int patterns_valid(const sf_pconf_t *q) {
     for (size_t i = 0; i < sf_rules_nkeys(q->rules); i++)
         if (sf_keys_check_reserved(sf_rules_key(q->rules, i), NULL, 0))
             return 0;
@@ -19,8 +18,7 @@ static int patterns_valid(const sf_pconf_t *q)
 
 static sf_err_t check_overlap(const sf_pconf_t *pc, const char *pat,
                               const sf_pconf_t *q, const char *qpat,
-                              char *errstr, size_t errstr_size)
-{
+                              char *errstr, size_t errstr_size) {
     sf_glob_t *a = NULL, *b = NULL;
     size_t col;
     sf_err_t e = SF_OK;
@@ -34,26 +32,24 @@ static sf_err_t check_overlap(const sf_pconf_t *pc, const char *pat,
                       "keys as pattern \"%s\" of projection %s (same Redis "
                       "database): a rebuild of either would delete the "
                       "other's keys; give each projection a prefix of its "
-                      "own", pc->name, pat, qpat, q->name);
+                      "own",
+                      pc->name, pat, qpat, q->name);
     }
     sf_glob_destroy(a);
     sf_glob_destroy(b);
     return e;
 }
 
-sf_err_t sf_projection_preflight(const sf_config_t *cfg,
-                                 const sf_pconf_t *pc,
-                                 const sf_catalog_t *cat,
-                                 char *errstr, size_t errstr_size)
-{
+sf_err_t sf_projection_preflight(const sf_config_t *cfg, const sf_pconf_t *pc,
+                                 const sf_catalog_t *cat, char *errstr,
+                                 size_t errstr_size) {
     char why[512];
     sf_err_t re = sf_projector_check_registry(cfg, errstr, errstr_size);
     if (re)
         return re;
     size_t n = sf_rules_nkeys(pc->rules);
     for (size_t i = 0; i < n; i++)
-        if (sf_keys_check_reserved(sf_rules_key(pc->rules, i), why,
-                                   sizeof why))
+        if (sf_keys_check_reserved(sf_rules_key(pc->rules, i), why, sizeof why))
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "projection %s: %s", pc->name, why);
     for (size_t k = 0; k < cfg->nproj; k++) {

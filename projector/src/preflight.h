@@ -21,9 +21,8 @@
 /* SF_OK, or SF_ERR_CONFIG with one line naming the projection, the
  * pattern(s) or the rule's file:line:col.  cat may be NULL (no catalog
  * checks). */
-sf_err_t sf_projection_preflight(const sf_config_t *cfg,
-                                 const sf_pconf_t *pc,
-                                 const sf_catalog_t *cat,
-                                 char *errstr, size_t errstr_size);
+sf_err_t sf_projection_preflight(const sf_config_t *cfg, const sf_pconf_t *pc,
+                                 const sf_catalog_t *cat, char *errstr,
+                                 size_t errstr_size);
 
 #endif

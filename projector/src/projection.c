@@ -37,7 +37,7 @@ struct sf_projection_s {
 static struct reg {
     char *name;
     sf_projection_init_fn init;
-} *registry;
+} * registry;
 static size_t nregistry;
 
 sf_err_t sf_projector_register_init(const char *name,
@@ -71,7 +71,8 @@ sf_err_t sf_projection_on(sf_projection_t *p, const char *type,
          * checkpoints move past every event of the real type */
         return sf_seterr(errstr, errstr_size, SF_ERR_UNKNOWN_TYPE,
                          "sf_projection_on: event type \"%s\" is not in the "
-                         "schema catalog", type);
+                         "schema catalog",
+                         type);
     handler_t *h = realloc(p->h, (p->nh + 1) * sizeof(*h));
     if (!h)
         return SF_ERR_NOMEM;
@@ -96,7 +97,8 @@ sf_err_t sf_projection_field(sf_projection_t *p, const char *type,
         if (!sch)
             return sf_seterr(errstr, errstr_size, SF_ERR_UNKNOWN_TYPE,
                              "sf_projection_field: event type \"%s\" is not "
-                             "in the schema catalog", type);
+                             "in the schema catalog",
+                             type);
         schema = sf_schema_avro(sch);
     }
     sf_field_t *f = NULL;
@@ -143,7 +145,8 @@ sf_err_t sf_projector_check_registry(const sf_config_t *cfg, char *errstr,
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "projection %s: an init is registered for it "
                              "(sf_projector_register_init) but %s has no "
-                             "projection of that name", registry[i].name,
+                             "projection of that name",
+                             registry[i].name,
                              cfg->path ? cfg->path : "the config");
     return SF_OK;
 }
@@ -162,8 +165,8 @@ sf_err_t sf_projection_create(const sf_pconf_t *pc, const sf_catalog_t *cat,
         if (!strcmp(registry[i].name, pc->name)) {
             e = registry[i].init(p, msg, sizeof(msg));
             if (e)
-                sf_seterr(errstr, errstr_size, e,
-                          "projection %s: init: %s", pc->name, msg);
+                sf_seterr(errstr, errstr_size, e, "projection %s: init: %s",
+                          pc->name, msg);
         }
     if (!e && pc->handler) {
         p->dl = dlopen(pc->handler, RTLD_NOW | RTLD_LOCAL);
@@ -178,19 +181,19 @@ sf_err_t sf_projection_create(const sf_pconf_t *pc, const sf_catalog_t *cat,
             if (!sym)
                 e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                               "projection %s: handler %s has no symbol %s",
-                              pc->name, pc->handler,
-                              SF_PROJECTION_INIT_SYMBOL);
+                              pc->name, pc->handler, SF_PROJECTION_INIT_SYMBOL);
             else if ((e = init(p, msg, sizeof(msg))))
                 sf_seterr(errstr, errstr_size, e,
-                          "projection %s: %s: sf_projection_init: %s",
-                          pc->name, pc->handler, msg);
+                          "projection %s: %s: sf_projection_init: %s", pc->name,
+                          pc->handler, msg);
         }
     }
     if (!e && !p->nh && !sf_rules_ntypes(pc->rules))
         /* it would apply nothing while its checkpoints move on */
         e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                       "projection %s has no rules for any event type and no "
-                      "C handler registered%s", pc->name,
+                      "C handler registered%s",
+                      pc->name,
                       pc->handler ? " (its handler's sf_projection_init "
                                     "called sf_projection_on for nothing)"
                                   : "");
@@ -271,7 +274,8 @@ sf_err_t sf_projection_process(sf_projection_t *p, sf_decoder_t *dec,
         fail(b, drop, prev_last, prev_first);
         return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
                          "envelope value %s holds a NUL byte (not allowed "
-                         "in CloudEvents attributes)", nul);
+                         "in CloudEvents attributes)",
+                         nul);
     }
     char msg[512];
     avro_value_t *val = NULL;

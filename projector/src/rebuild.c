@@ -36,7 +36,7 @@ typedef struct rpart {
 typedef struct rb {
     const sf_config_t *cfg;
     const sf_pconf_t *pc;
-    sf_dlq_t *dlq; /* created at the first poison record */
+    sf_dlq_t *dlq;   /* created at the first poison record */
     sf_redis_t *ctl; /* control records (control.h): a connection of its
                         own, since redis has pipelined replies pending */
     rd_kafka_t *rk;
@@ -85,13 +85,12 @@ static sf_err_t clear_pattern(rb_t *r, const char *pat, int64_t *deleted,
                               size_t errstr_size) {
     sf_glob_t *g = NULL;
     size_t col;
-    sf_err_t e = sf_glob_compile(pat, strlen(pat), &g, &col, errstr,
-                                 errstr_size);
+    sf_err_t e =
+        sf_glob_compile(pat, strlen(pat), &g, &col, errstr, errstr_size);
     if (e)
         return e;
     e = sf_redis_clear_guarded(r->redis, pat, may_clear, g, r->marker_key,
-                               r->marker, deleted, spared, errstr,
-                               errstr_size);
+                               r->marker, deleted, spared, errstr, errstr_size);
     sf_glob_destroy(g);
     return e;
 }
@@ -106,14 +105,12 @@ static sf_err_t group_check(rd_kafka_t *rk, const char *group, char *errstr,
                          rd_kafka_err2str(err));
     sf_err_t e = SF_OK;
     for (int i = 0; i < gl->group_cnt; i++)
-        if (!strcmp(gl->groups[i].group, group) &&
-            gl->groups[i].member_cnt > 0)
+        if (!strcmp(gl->groups[i].group, group) && gl->groups[i].member_cnt > 0)
             e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                           "consumer group %s has %d active member(s) "
                           "(state %s): stop its workers first, or pass "
                           "--force (they are then fenced)",
-                          group, gl->groups[i].member_cnt,
-                          gl->groups[i].state);
+                          group, gl->groups[i].member_cnt, gl->groups[i].state);
     rd_kafka_group_list_destroy(gl);
     return e;
 }
@@ -134,8 +131,8 @@ static sf_err_t commit_group(rb_t *r, int end, char *errstr,
     rd_kafka_topic_partition_list_destroy(l);
     if (err)
         return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
-                         "committing offsets of group %s: %s",
-                         r->pc->group_id, rd_kafka_err2str(err));
+                         "committing offsets of group %s: %s", r->pc->group_id,
+                         rd_kafka_err2str(err));
     return SF_OK;
 }
 
@@ -163,8 +160,8 @@ static void count_ok(rb_t *r, const sf_apply_req_t *q, sf_apply_res_t *res) {
                "projection=%s topic=%s partition=%" PRId32 " offset=%" PRId64
                " msg=\"rebuild: event failed in redis, skipped\" "
                "reason=\"%s\"",
-               r->pc->name, q->topic, q->partition,
-               res->skipped[k].bad_offset, what);
+               r->pc->name, q->topic, q->partition, res->skipped[k].bad_offset,
+               what);
     }
     sf_apply_res_clear(res);
     SF_ASSERT(q->batch->last_offset >= q->expected_ckpt);
@@ -180,11 +177,11 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
     sf_backoff_init(&bo, 100, 5000);
     int mismatches = 0;
     for (;;) {
-        sf_apply_req_t q = {b, p->tp.topic, p->tp.partition, p->token,
-                            p->sent_ckpt, !r->pc->on_error_stop};
+        sf_apply_req_t q = {b,        p->tp.topic,  p->tp.partition,
+                            p->token, p->sent_ckpt, !r->pc->on_error_stop};
         sf_apply_res_t res = {0};
-        sf_err_t e = sf_redis_apply(r->redis, r->pc->name, 1, &q, &res,
-                                    errstr, errstr_size);
+        sf_err_t e = sf_redis_apply(r->redis, r->pc->name, 1, &q, &res, errstr,
+                                    errstr_size);
         if (!e && res.status == SF_APPLY_NOT_RUN && res.retriable)
             e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS, "redis: %s",
                           res.msg);
@@ -211,17 +208,19 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
             if (r->pc->on_error_stop && res.recorded &&
                 sf_skiprec_seen_at(r->ctl, r->pc->name, p->tp.topic,
                                    p->tp.partition, res.bad_offset))
-                sf_log("info", "projection=%s topic=%s partition=%" PRId32
+                sf_log("info",
+                       "projection=%s topic=%s partition=%" PRId32
                        " offset=%" PRId64 " msg=\"rebuild: event skipped "
                        "by the operator failed in redis again, passed as "
-                       "live\"", r->pc->name, p->tp.topic, p->tp.partition,
+                       "live\"",
+                       r->pc->name, p->tp.topic, p->tp.partition,
                        res.bad_offset);
             else if (r->pc->on_error_stop || !res.recorded) {
                 r->keep_marker = 1;
                 return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                                  "%s/%" PRId32 "/%" PRId64 ": redis: %s%s",
-                                 p->tp.topic, p->tp.partition,
-                                 res.bad_offset, what,
+                                 p->tp.topic, p->tp.partition, res.bad_offset,
+                                 what,
                                  res.recorded ? " (on_error: stop)"
                                               : " (progress not recorded)");
             }
@@ -233,10 +232,9 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
                    "redis, skipped\" reason=\"%s\"",
                    r->pc->name, p->tp.topic, p->tp.partition, res.bad_offset,
                    what);
-            if ((e = sf_redis_ckpt_advance(r->redis, r->pc->name, p->tp.topic,
-                                           p->tp.partition, p->token,
-                                           res.bad_offset, NULL, errstr,
-                                           errstr_size)))
+            if ((e = sf_redis_ckpt_advance(
+                     r->redis, r->pc->name, p->tp.topic, p->tp.partition,
+                     p->token, res.bad_offset, NULL, errstr, errstr_size)))
                 return e;
             p->sent_ckpt = res.bad_offset;
             continue;
@@ -282,10 +280,10 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
  * fold of the log: fail, keeping the marker so that workers wait. */
 static sf_err_t held_covers(rb_t *r, rpart_t *p, const sf_batch_t *older,
                             char *errstr, size_t errstr_size) {
-    int64_t first = older->nevents ? older->first_offset
-                                   : p->batch->first_offset;
-    int64_t last = p->batch->nevents ? p->batch->last_offset
-                                     : older->last_offset;
+    int64_t first =
+        older->nevents ? older->first_offset : p->batch->first_offset;
+    int64_t last =
+        p->batch->nevents ? p->batch->last_offset : older->last_offset;
     if (p->sent_ckpt >= first - 1 && p->sent_ckpt <= last)
         return SF_OK;
     if (p->sent_ckpt < first - 1) {
@@ -296,19 +294,21 @@ static sf_err_t held_covers(rb_t *r, rpart_t *p, const sf_batch_t *older,
         char key[512];
         redisReply *rep = NULL;
         sf_redis_key(key, sizeof(key), r->pc->name, "cleared", NULL, 0);
-        sf_err_t e = sf_redis_cmd(r->redis, &rep, errstr, errstr_size,
-                                  "GET %s", key);
+        sf_err_t e =
+            sf_redis_cmd(r->redis, &rep, errstr, errstr_size, "GET %s", key);
         if (e)
             return e;
-        int cleared = rep->type == REDIS_REPLY_STRING &&
-                      !strcmp(rep->str, r->marker);
+        int cleared =
+            rep->type == REDIS_REPLY_STRING && !strcmp(rep->str, r->marker);
         freeReplyObject(rep);
         if (cleared) {
-            sf_log("warn", "projection=%s topic=%s partition=%" PRId32
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
                    " msg=\"rebuild: redis lost replayed writes (checkpoint "
                    "%" PRId64 ", held batches from %" PRId64 "): replaying "
-                   "again from redis' checkpoints\"", r->pc->name,
-                   p->tp.topic, p->tp.partition, p->sent_ckpt, first);
+                   "again from redis' checkpoints\"",
+                   r->pc->name, p->tp.topic, p->tp.partition, p->sent_ckpt,
+                   first);
             r->restart = 1;
             return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                              "replay restarts");
@@ -337,9 +337,9 @@ static sf_err_t verify_end(rb_t *r, char *errstr, size_t errstr_size) {
     for (size_t i = 0; i < r->nparts; i++) {
         rpart_t *p = &r->parts[i];
         int64_t ck = -1;
-        sf_err_t e = sf_redis_ckpt_get(r->redis, r->pc->name, p->tp.topic,
-                                       p->tp.partition, &ck, errstr,
-                                       errstr_size);
+        sf_err_t e =
+            sf_redis_ckpt_get(r->redis, r->pc->name, p->tp.topic,
+                              p->tp.partition, &ck, errstr, errstr_size);
         if (e)
             return e;
         if (ck != p->sent_ckpt) {
@@ -376,7 +376,8 @@ static sf_err_t read_set(rb_t *r, size_t n, sf_apply_req_t *reqs,
         return SF_OK;
     sf_err_t e = sf_redis_apply_recv(r->redis, n, res, errstr, errstr_size);
     if (e == SF_ERR_REDIS) {
-        sf_log("warn", "projection=%s msg=\"rebuild: redis connection "
+        sf_log("warn",
+               "projection=%s msg=\"rebuild: redis connection "
                "lost, re-applying synchronously\" error=\"%s\"",
                r->pc->name, errstr);
         *bad = 2;
@@ -413,10 +414,9 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
         rpart_t *p = &r->parts[i];
         if (!p->batch->nevents)
             continue;
-        r->freq[np + n] = (sf_apply_req_t){p->batch, p->tp.topic,
-                                           p->tp.partition, p->token,
-                                           p->sent_ckpt,
-                                           !r->pc->on_error_stop};
+        r->freq[np + n] =
+            (sf_apply_req_t){p->batch, p->tp.topic,  p->tp.partition,
+                             p->token, p->sent_ckpt, !r->pc->on_error_stop};
         p->sent_ckpt = p->batch->last_offset;
         n++;
     }
@@ -424,10 +424,11 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
     int bad = 0;
     sf_err_t e = SF_OK;
     if (n)
-        e = sf_redis_apply_send(r->redis, r->pc->name, n, r->freq + np,
-                                errstr, errstr_size);
+        e = sf_redis_apply_send(r->redis, r->pc->name, n, r->freq + np, errstr,
+                                errstr_size);
     if (e == SF_ERR_REDIS) {
-        sf_log("warn", "projection=%s msg=\"rebuild: redis connection "
+        sf_log("warn",
+               "projection=%s msg=\"rebuild: redis connection "
                "lost, re-applying synchronously\" error=\"%s\"",
                r->pc->name, errstr);
         bad = 2;
@@ -448,13 +449,12 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
         r->inflight = n;
     }
     if (bad) {
-        if (bad == 2 && (e = sf_redis_reconnect(r->redis, errstr,
-                                                errstr_size)))
+        if (bad == 2 && (e = sf_redis_reconnect(r->redis, errstr, errstr_size)))
             return e;
         for (size_t i = 0; !e && i < np; i++) {
             rpart_t *p = &r->parts[i];
-            sf_batch_t *older = p->batch == &p->bufs[0] ? &p->bufs[1]
-                                                        : &p->bufs[0];
+            sf_batch_t *older =
+                p->batch == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
             if (!older->nevents && !p->batch->nevents)
                 continue;
             /* start from what Redis really holds */
@@ -491,10 +491,10 @@ static rpart_t *find(rb_t *r, const char *topic, int32_t partition) {
 }
 
 static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
-                       sf_rebuild_progress_fn progress,
-                       sf_rebuild_poison_fn poison, void *opaque,
-                       volatile sig_atomic_t *stop, char *errstr,
-                       size_t errstr_size) {
+                            sf_rebuild_progress_fn progress,
+                            sf_rebuild_poison_fn poison, void *opaque,
+                            volatile sig_atomic_t *stop, char *errstr,
+                            size_t errstr_size) {
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new((int)r->nparts);
     size_t live = 0;
@@ -524,8 +524,8 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(r->rk);
     for (size_t i = 0; !e && i < r->nparts; i++)
         e = sf_redis_ckpt_get(r->redis, r->pc->name, r->parts[i].tp.topic,
-                              r->parts[i].tp.partition,
-                              &r->parts[i].sent_ckpt, errstr, errstr_size);
+                              r->parts[i].tp.partition, &r->parts[i].sent_ckpt,
+                              errstr, errstr_size);
     size_t batch = o->batch_events ? o->batch_events : 20000;
     while (live && !e) {
         if (*stop) {
@@ -579,8 +579,8 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
             continue;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                sf_log("warn", "projection=%s msg=\"kafka: %s\"",
-                       r->pc->name, rd_kafka_message_errstr(m));
+                sf_log("warn", "projection=%s msg=\"kafka: %s\"", r->pc->name,
+                       rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -606,21 +606,18 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
                 continue;
             }
         }
-        e = sf_projection_process(r->proj, r->dec, m, &ev, p->batch,
-                                  &scratch, r->pc->on_error_stop, err,
-                                  sizeof(err));
+        e = sf_projection_process(r->proj, r->dec, m, &ev, p->batch, &scratch,
+                                  r->pc->on_error_stop, err, sizeof(err));
         if (e) {
             r->st->poison++;
             int already = 0;
             if (r->pc->on_error_stop) {
                 /* the precheck found it skipped by the operator */
-                already = sf_skiprec_seen_at(r->ctl, r->pc->name,
-                                             p->tp.topic, p->tp.partition,
-                                             m->offset);
+                already = sf_skiprec_seen_at(r->ctl, r->pc->name, p->tp.topic,
+                                             p->tp.partition, m->offset);
                 if (!already)
                     sf_seterr(errstr, errstr_size, e,
-                              "%s/%" PRId32 "/%" PRId64
-                              ": %s (on_error: stop)",
+                              "%s/%" PRId32 "/%" PRId64 ": %s (on_error: stop)",
                               p->tp.topic, p->tp.partition, m->offset, err);
                 else
                     e = SF_OK;
@@ -632,8 +629,8 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
                 char why[1200];
                 snprintf(why, sizeof(why), "%s (%s)", err,
                          r->pc->on_error_stop ? "skipped by the operator"
-                         : already ? "already dead-lettered"
-                                   : "dead-lettered now");
+                         : already            ? "already dead-lettered"
+                                              : "dead-lettered now");
                 poison(opaque, p->tp.topic, p->tp.partition, m->offset, why);
             }
         }
@@ -668,8 +665,8 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
                        size_t errstr_size) {
     for (int round = 0;; round++) {
         r->restart = 0;
-        sf_err_t e = replay_once(r, o, progress, poison, opaque, stop,
-                                 errstr, errstr_size);
+        sf_err_t e = replay_once(r, o, progress, poison, opaque, stop, errstr,
+                                 errstr_size);
         if (!e || !r->restart)
             return e;
         if (round >= 4) {
@@ -692,8 +689,8 @@ static sf_err_t replay(rb_t *r, const sf_rebuild_opts_t *o,
             e = sf_redis_ckpt_get(r->redis, r->pc->name, p->tp.topic,
                                   p->tp.partition, &p->sent_ckpt, errstr,
                                   errstr_size);
-            p->start = p->sent_ckpt + 1 > p->tp.lo ? p->sent_ckpt + 1
-                                                   : p->tp.lo;
+            p->start =
+                p->sent_ckpt + 1 > p->tp.lo ? p->sent_ckpt + 1 : p->tp.lo;
             p->done = p->start >= p->tp.hi;
             done += p->start - p->tp.lo;
         }
@@ -713,8 +710,8 @@ static sf_err_t check_topics(rb_t *r, const sf_rebuild_opts_t *o,
         const char *topic = r->pc->topics[i];
         sf_topic_identity_t old;
         int found = 0;
-        sf_err_t e = sf_identity_describe(r->rk, topic, 10000, &ids[i],
-                                          errstr, errstr_size);
+        sf_err_t e = sf_identity_describe(r->rk, topic, 10000, &ids[i], errstr,
+                                          errstr_size);
         if (!e)
             e = sf_identity_get(r->redis, r->pc->name, topic, &old, &found,
                                 errstr, errstr_size);
@@ -730,8 +727,7 @@ static sf_err_t check_topics(rb_t *r, const sf_rebuild_opts_t *o,
                    "is now\"",
                    r->pc->name, topic, old.id, old.cluster, ids[i].id,
                    ids[i].cluster);
-        else if (old.partitions != ids[i].partitions &&
-                 !o->accept_partitions)
+        else if (old.partitions != ids[i].partitions && !o->accept_partitions)
             return sf_identity_compare(r->pc->name, topic, &old, &ids[i],
                                        errstr, errstr_size);
         else if (old.partitions != ids[i].partitions)
@@ -781,15 +777,14 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     sf_topic_identity_t *ids = NULL;
     char marker[256];
     int marked = 0, clearing = 0, touched = 0;
-/* metadata first: list_groups then finds the brokers up (it can
+    /* metadata first: list_groups then finds the brokers up (it can
      * otherwise wait a second for their state) */
     if ((e = sf_kmeta_partitions(r.rk, pc->topics, pc->ntopics, 1, &tps, &ntp,
                                  errstr, errstr_size)))
         goto out;
     sf_log("debug", "projection=%s msg=\"rebuild: metadata at %.3fs\"",
            pc->name, sf_mono_s() - t0);
-    if (!o->force && (e = group_check(r.rk, pc->group_id, errstr,
-                                      errstr_size)))
+    if (!o->force && (e = group_check(r.rk, pc->group_id, errstr, errstr_size)))
         goto out;
     if ((e = sf_redis_connect(&cfg->redis, &r.redis, errstr, errstr_size)) ||
         (e = sf_redis_connect(&cfg->redis, &r.ctl, errstr, errstr_size)))
@@ -802,10 +797,10 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         goto out;
     sf_life_marker_text(marker, sizeof(marker));
     r.marker = marker;
-    sf_redis_key(r.marker_key, sizeof(r.marker_key), pc->name, "rebuild",
-                 NULL, 0);
-    if ((e = sf_life_rebuild_begin(r.redis, pc->name, marker, o->force,
-                                   errstr, errstr_size)))
+    sf_redis_key(r.marker_key, sizeof(r.marker_key), pc->name, "rebuild", NULL,
+                 0);
+    if ((e = sf_life_rebuild_begin(r.redis, pc->name, marker, o->force, errstr,
+                                   errstr_size)))
         goto out;
     marked = 1;
     if ((e = sf_projection_create(pc, cat, &r.proj, errstr, errstr_size)))
@@ -833,9 +828,10 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         r.parts[i].start = tps[i].lo;
         st->total += tps[i].hi - tps[i].lo;
     }
-    sf_log("debug", "projection=%s msg=\"rebuild: %zu partitions, %" PRId64
-           " events, setup %.3fs\"", pc->name, ntp, st->total,
-           sf_mono_s() - t0);
+    sf_log("debug",
+           "projection=%s msg=\"rebuild: %zu partitions, %" PRId64
+           " events, setup %.3fs\"",
+           pc->name, ntp, st->total, sf_mono_s() - t0);
     /* 0. an on_error: stop projection with poison in its history would
      * stop half way: find out before the old view is cleared */
     if (pc->on_error_stop &&
@@ -863,24 +859,27 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         r.all_part[i] = r.parts[i].tp.partition;
         r.all_tok[i] = r.parts[i].token;
     }
-    sf_log("debug", "projection=%s msg=\"rebuild: fenced at %.3fs\"",
-           pc->name, sf_mono_s() - t0);
+    sf_log("debug", "projection=%s msg=\"rebuild: fenced at %.3fs\"", pc->name,
+           sf_mono_s() - t0);
     /* 2. clear the view and the checkpoints. */
     clearing = 1;
     touched = 1;
     if (progress)
         progress(opaque, "clear", st);
     if (!sf_rules_nkeys(pc->rules))
-        sf_log("warn", "projection=%s msg=\"no view key patterns declared "
+        sf_log("warn",
+               "projection=%s msg=\"no view key patterns declared "
                "(rules keys:): the old view is NOT cleared, events are "
-               "applied on top of it\"", pc->name);
+               "applied on top of it\"",
+               pc->name);
     for (size_t i = 0; !e && i < sf_rules_nkeys(pc->rules); i++) {
         int64_t n = 0, spared = 0;
-        e = clear_pattern(&r, sf_rules_key(pc->rules, i), &n, &spared,
-                          errstr, errstr_size);
+        e = clear_pattern(&r, sf_rules_key(pc->rules, i), &n, &spared, errstr,
+                          errstr_size);
         st->deleted_keys += n;
         if (spared)
-            sf_log("warn", "projection=%s msg=\"clear: %" PRId64 " key(s) "
+            sf_log("warn",
+                   "projection=%s msg=\"clear: %" PRId64 " key(s) "
                    "returned by SCAN MATCH were kept: not matched by the "
                    "projector's reading of the pattern, or under the "
                    "reserved prefix " SF_REDIS_PREFIX "\" pattern=\"%s\"",
@@ -896,16 +895,16 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
             sf_redis_key(hk, sizeof(hk), pc->name, "halt", tps[i].topic,
                          tps[i].partition);
             const char *both[2] = {ck, hk};
-            e = sf_redis_unlink_guarded(r.redis, r.marker_key, marker, 2,
-                                        both, NULL, errstr, errstr_size);
+            e = sf_redis_unlink_guarded(r.redis, r.marker_key, marker, 2, both,
+                                        NULL, errstr, errstr_size);
         }
     }
     /* the record that this rebuild's clear is complete (held_covers) */
     if (!e) {
         char key[512];
         sf_redis_key(key, sizeof(key), pc->name, "cleared", NULL, 0);
-        e = sf_redis_cmd(r.redis, NULL, errstr, errstr_size, "SET %s %s",
-                         key, marker);
+        e = sf_redis_cmd(r.redis, NULL, errstr, errstr_size, "SET %s %s", key,
+                         marker);
     }
     /* the checkpoints to come belong to the topics as they are now */
     for (size_t i = 0; !e && i < pc->ntopics; i++)
@@ -919,8 +918,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
            " events=%" PRId64,
            pc->name, st->deleted_keys, st->total);
     st->clear_seconds = sf_mono_s() - t0;
-    sf_log("debug", "projection=%s msg=\"rebuild: cleared at %.3fs\"",
-           pc->name, st->clear_seconds);
+    sf_log("debug", "projection=%s msg=\"rebuild: cleared at %.3fs\"", pc->name,
+           st->clear_seconds);
     /* 3. reset the group's offsets (only informative: Redis rules). */
     char kerr[512];
     if (commit_group(&r, 0, kerr, sizeof(kerr)))
@@ -945,31 +944,38 @@ out:
     if (touched && e == SF_ERR_REDIS)
         r.keep_marker = 1; /* what Redis holds now is unknown */
     if (r.lost_marker) {
-        sf_log("error", "projection=%s msg=\"another rebuild replaced this "
+        sf_log("error",
+               "projection=%s msg=\"another rebuild replaced this "
                "rebuild's marker (rebuild --force): this one stopped without "
-               "touching the view or the marker any more\"", pc->name);
+               "touching the view or the marker any more\"",
+               pc->name);
     } else if (marked && r.keep_marker) {
         char merr[256];
         int ours = 0;
         if (sf_life_rebuild_keep(r.redis, pc->name, marker, &ours, merr,
                                  sizeof(merr)))
             ours = 0;
-        sf_log("error", "projection=%s msg=\"rebuild failed with the view "
+        sf_log("error",
+               "projection=%s msg=\"rebuild failed with the view "
                "incomplete: %s; workers wait until a rebuild completes "
-               "(sf-projector rebuild --force)\"", pc->name,
+               "(sf-projector rebuild --force)\"",
+               pc->name,
                ours ? "the rebuild marker stays"
                     : "the rebuild marker could not be kept");
     } else if (marked && clearing) {
-        sf_log("error", "projection=%s msg=\"rebuild stopped while clearing "
+        sf_log("error",
+               "projection=%s msg=\"rebuild stopped while clearing "
                "the view: the rebuild marker stays, so workers keep waiting; "
-               "run the rebuild again with --force\"", pc->name);
+               "run the rebuild again with --force\"",
+               pc->name);
     } else if (marked) {
         char merr[256];
-        if (sf_life_rebuild_end(r.redis, pc->name, marker, merr,
-                                sizeof(merr)))
-            sf_log("error", "projection=%s msg=\"rebuild marker not "
+        if (sf_life_rebuild_end(r.redis, pc->name, marker, merr, sizeof(merr)))
+            sf_log("error",
+                   "projection=%s msg=\"rebuild marker not "
                    "deleted: %s; workers wait until it is (sf-projector "
-                   "rebuild --force)\"", pc->name, merr);
+                   "rebuild --force)\"",
+                   pc->name, merr);
     }
     free(ids);
     if (r.rk) {

@@ -41,10 +41,9 @@ sf_err_t sf_rebuild_park(const sf_config_t *cfg, const sf_pconf_t *pc,
 
 sf_err_t sf_rebuild_precheck(rd_kafka_t *rk, sf_redis_t *r,
                              const sf_pconf_t *pc, sf_projection_t *proj,
-                             sf_decoder_t *dec, const sf_tp_t *tps,
-                             size_t ntp, int64_t as_of_ms,
-                             volatile sig_atomic_t *stop, char *errstr,
-                             size_t errstr_size) {
+                             sf_decoder_t *dec, const sf_tp_t *tps, size_t ntp,
+                             int64_t as_of_ms, volatile sig_atomic_t *stop,
+                             char *errstr, size_t errstr_size) {
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new((int)ntp + 1);
     char *done = calloc(ntp + 1, 1);
@@ -127,8 +126,8 @@ sf_err_t sf_rebuild_precheck(rd_kafka_t *rk, sf_redis_t *r,
             rd_kafka_message_destroy(m);
             continue;
         }
-        sf_err_t pe = sf_projection_process(proj, dec, m, &ev, &b, &scratch,
-                                            1, err, sizeof(err));
+        sf_err_t pe = sf_projection_process(proj, dec, m, &ev, &b, &scratch, 1,
+                                            err, sizeof(err));
         sf_batch_reset(&b);
         if (pe && !sf_skiprec_seen_at(r, pc->name, tps[i].topic,
                                       tps[i].partition, m->offset))

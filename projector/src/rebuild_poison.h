@@ -40,9 +40,8 @@ sf_err_t sf_rebuild_park(const sf_config_t *cfg, const sf_pconf_t *pc,
  * poison record not recorded as skipped; SF_OK when there is none. */
 sf_err_t sf_rebuild_precheck(rd_kafka_t *rk, sf_redis_t *r,
                              const sf_pconf_t *pc, sf_projection_t *proj,
-                             sf_decoder_t *dec, const sf_tp_t *tps,
-                             size_t ntp, int64_t as_of_ms,
-                             volatile sig_atomic_t *stop, char *errstr,
-                             size_t errstr_size);
+                             sf_decoder_t *dec, const sf_tp_t *tps, size_t ntp,
+                             int64_t as_of_ms, volatile sig_atomic_t *stop,
+                             char *errstr, size_t errstr_size);
 
 #endif

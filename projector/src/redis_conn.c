@@ -96,11 +96,11 @@ sf_err_t sf_redis_tlsctx_new(const sf_redis_conf_t *conf,
     if (conf->socket)
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                          "redis %s: tls over a Unix socket is not supported "
-                         "(use host/port)", where);
+                         "(use host/port)",
+                         where);
     if (!t->cert != !t->key)
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
-                         "redis %s: tls.cert and tls.key go together",
-                         where);
+                         "redis %s: tls.cert and tls.key go together", where);
     OPENSSL_init_ssl(0, NULL);
     sf_redis_tlsctx_t *x = calloc(1, sizeof(*x));
     if (!x)
@@ -113,8 +113,8 @@ sf_err_t sf_redis_tlsctx_new(const sf_redis_conf_t *conf,
     }
     sf_err_t e = SF_OK;
     if (!(x->ctx = SSL_CTX_new(TLS_client_method()))) {
-        e = sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
-                      "redis %s: tls: %s", where, ssl_reason());
+        e = sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "redis %s: tls: %s",
+                      where, ssl_reason());
         goto err;
     }
     SSL_CTX_set_min_proto_version(x->ctx, TLS1_2_VERSION);
@@ -131,7 +131,8 @@ sf_err_t sf_redis_tlsctx_new(const sf_redis_conf_t *conf,
     } else if (SSL_CTX_set_default_verify_paths(x->ctx) != 1) {
         e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                       "redis %s: tls: cannot load the system's CA "
-                      "certificates: %s", where, ssl_reason());
+                      "certificates: %s",
+                      where, ssl_reason());
         goto err;
     }
     if (t->cert) {
@@ -145,8 +146,8 @@ sf_err_t sf_redis_tlsctx_new(const sf_redis_conf_t *conf,
                 1 ||
             SSL_CTX_check_private_key(x->ctx) != 1) {
             e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
-                          "redis %s: tls.key %s: cannot use: %s", where,
-                          t->key, ssl_reason());
+                          "redis %s: tls.key %s: cannot use: %s", where, t->key,
+                          ssl_reason());
             goto err;
         }
     }
@@ -173,24 +174,23 @@ static int is_ip(const char *s) {
 /* TLS handshake on c.  A certificate that does not verify is permanent
  * (SF_ERR_CONFIG); a connection that broke during the handshake is not. */
 static sf_err_t start_tls(redisContext *c, sf_redis_tlsctx_t *x,
-                          const char *where, char *errstr,
-                          size_t errstr_size) {
+                          const char *where, char *errstr, size_t errstr_size) {
     SSL *ssl = SSL_new(x->ctx);
     if (!ssl)
-        return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
-                         "redis %s: tls: %s", where, ssl_reason());
+        return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "redis %s: tls: %s",
+                         where, ssl_reason());
     if (x->name) {
         int ip = is_ip(x->name);
         if (!ip)
             SSL_set_tlsext_host_name(ssl, x->name);
         if (x->verify &&
-            (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-                                                x->name)
+            (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), x->name)
                 : SSL_set1_host(ssl, x->name)) != 1) {
             SSL_free(ssl);
             return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                              "redis %s: tls: cannot check for server name "
-                             "\"%s\"", where, x->name);
+                             "\"%s\"",
+                             where, x->name);
         }
     }
     if (redisInitiateSSL(c, ssl) == REDIS_OK)
@@ -256,8 +256,9 @@ sf_err_t sf_redis_open(const sf_redis_conf_t *conf, sf_redis_tlsctx_t *tls,
             e = SF_ERR_CONFIG;
             sf_seterr(errstr, errstr_size, e,
                       "redis %s: AUTH as user \"%s\" refused: %s (check "
-                      "redis.username and redis.password)", where,
-                      conf->username ? conf->username : "default", rep->str);
+                      "redis.username and redis.password)",
+                      where, conf->username ? conf->username : "default",
+                      rep->str);
         }
         freeReplyObject(rep);
         if (e)
@@ -265,8 +266,8 @@ sf_err_t sf_redis_open(const sf_redis_conf_t *conf, sf_redis_tlsctx_t *tls,
     } else if (conf->username) {
         e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                       "redis %s: redis.username \"%s\" needs a password "
-                      "(redis.password or redis.password_file)", where,
-                      conf->username);
+                      "(redis.password or redis.password_file)",
+                      where, conf->username);
         goto err;
     }
     if (conf->db) {
@@ -278,8 +279,7 @@ sf_err_t sf_redis_open(const sf_redis_conf_t *conf, sf_redis_tlsctx_t *tls,
         } else if (rep->type == REDIS_REPLY_ERROR) {
             /* NOAUTH, NOPERM, DB index out of range: none heal by waiting */
             e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
-                          "redis %s: SELECT %d: %s", where, conf->db,
-                          rep->str);
+                          "redis %s: SELECT %d: %s", where, conf->db, rep->str);
         }
         freeReplyObject(rep);
         if (e)

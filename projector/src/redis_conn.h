@@ -73,7 +73,7 @@ void sf_redis_tlsctx_destroy(sf_redis_tlsctx_t *t);
  * reply. */
 struct redisContext;
 sf_err_t sf_redis_open(const sf_redis_conf_t *conf, sf_redis_tlsctx_t *tls,
-                       int timeout_ms, struct redisContext **out,
-                       char *errstr, size_t errstr_size);
+                       int timeout_ms, struct redisContext **out, char *errstr,
+                       size_t errstr_size);
 
 #endif

@@ -25,19 +25,19 @@ struct sf_redis {
     sf_buf_t apply_src; /* SPEC table + apply.lua */
 };
 
-redisContext *sf_redis_ctx(sf_redis_t *r) { return r->c; }
+redisContext *sf_redis_ctx(sf_redis_t *r) {
+    return r->c;
+}
 
 static sf_err_t reply_check(sf_redis_t *r, redisReply *rep, char *errstr,
                             size_t errstr_size, const char *what) {
     if (!rep)
-        return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                         "redis %s: %s: %s", r->where, what,
-                         r->c && r->c->errstr[0] ? r->c->errstr
-                                                 : "connection lost");
+        return sf_seterr(
+            errstr, errstr_size, SF_ERR_REDIS, "redis %s: %s: %s", r->where,
+            what, r->c && r->c->errstr[0] ? r->c->errstr : "connection lost");
     if (rep->type == REDIS_REPLY_ERROR)
         return sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY,
-                         "redis %s: %s: %s", r->where, what,
-                         rep->str);
+                         "redis %s: %s: %s", r->where, what, rep->str);
     return SF_OK;
 }
 
@@ -75,9 +75,8 @@ static void err_code(const char *s, char *code, size_t size) {
 /* Codes of errors that say "not now" rather than "never": the same call
  * may succeed later (Redis loading, a busy script, a replica, memory). */
 static int code_retriable(const char *code) {
-    static const char *const codes[] = {"OOM",        "LOADING",
-                                        "BUSY",       "READONLY",
-                                        "MASTERDOWN", "TRYAGAIN",
+    static const char *const codes[] = {"OOM",         "LOADING",    "BUSY",
+                                        "READONLY",    "MASTERDOWN", "TRYAGAIN",
                                         "CLUSTERDOWN", "NOREPLICAS"};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
         if (!strcmp(code, codes[i]))
@@ -120,10 +119,9 @@ const char *sf_apply_status_name(sf_apply_status_t s) {
 
 static sf_err_t conn_err(sf_redis_t *r, char *errstr, size_t errstr_size,
                          const char *what) {
-    return sf_seterr(errstr, errstr_size, SF_ERR_REDIS, "redis %s: %s: %s",
-                     r->where, what,
-                     r->c && r->c->errstr[0] ? r->c->errstr
-                                             : "connection lost");
+    return sf_seterr(
+        errstr, errstr_size, SF_ERR_REDIS, "redis %s: %s: %s", r->where, what,
+        r->c && r->c->errstr[0] ? r->c->errstr : "connection lost");
 }
 
 static sf_err_t load_script(sf_redis_t *r, const char *src, size_t len,
@@ -150,14 +148,13 @@ static sf_err_t load_script(sf_redis_t *r, const char *src, size_t len,
     return SF_OK;
 }
 
-static sf_err_t load_scripts(sf_redis_t *r, char *errstr,
-                             size_t errstr_size) {
+static sf_err_t load_scripts(sf_redis_t *r, char *errstr, size_t errstr_size) {
     if (!r->apply_src.len &&
         (sf_cmdspec_lua(&r->apply_src) ||
          sf_buf_append(&r->apply_src, sf_lua_apply, sf_lua_apply_len)))
         return SF_ERR_NOMEM;
-    sf_err_t e = load_script(r, r->apply_src.p, r->apply_src.len,
-                             r->apply_sha, errstr, errstr_size);
+    sf_err_t e = load_script(r, r->apply_src.p, r->apply_src.len, r->apply_sha,
+                             errstr, errstr_size);
     if (!e)
         e = load_script(r, sf_lua_advance, sf_lua_advance_len, r->advance_sha,
                         errstr, errstr_size);
@@ -177,8 +174,8 @@ sf_err_t sf_redis_reconnect(sf_redis_t *r, char *errstr, size_t errstr_size) {
         redisFree(r->c);
     r->c = NULL;
     /* redis_conn.h: socket or TCP, TLS, AUTH, SELECT */
-    sf_err_t e = sf_redis_open(&r->conf, r->tls, 2000, &r->c, errstr,
-                               errstr_size);
+    sf_err_t e =
+        sf_redis_open(&r->conf, r->tls, 2000, &r->c, errstr, errstr_size);
     if (e)
         return e;
     /* Replies to big batches can take a while; a dead server must still be
@@ -223,9 +220,8 @@ void sf_redis_key(char *buf, size_t size, const char *proj, const char *what,
         snprintf(buf, size, SF_REDIS_PREFIX "%s:%s", proj, what);
 }
 
-sf_err_t sf_redis_epoch_bump(sf_redis_t *r, const char *proj,
-                             const char *topic, int32_t partition,
-                             int64_t *token, char *errstr,
+sf_err_t sf_redis_epoch_bump(sf_redis_t *r, const char *proj, const char *topic,
+                             int32_t partition, int64_t *token, char *errstr,
                              size_t errstr_size) {
     char key[512];
     redisReply *rep;
@@ -238,9 +234,9 @@ sf_err_t sf_redis_epoch_bump(sf_redis_t *r, const char *proj,
     return SF_OK;
 }
 
-sf_err_t sf_redis_ckpt_get(sf_redis_t *r, const char *proj,
-                           const char *topic, int32_t partition,
-                           int64_t *ckpt, char *errstr, size_t errstr_size) {
+sf_err_t sf_redis_ckpt_get(sf_redis_t *r, const char *proj, const char *topic,
+                           int32_t partition, int64_t *ckpt, char *errstr,
+                           size_t errstr_size) {
     char key[512];
     redisReply *rep;
     sf_redis_key(key, sizeof(key), proj, "ckpt", topic, partition);
@@ -406,8 +402,7 @@ static void parse_apply_reply(const redisReply *rep, sf_apply_res_t *res) {
         break;
     case SF_APPLY_CKPT_MISMATCH:
         res->ckpt = el_i64(rep, 1);
-        snprintf(res->msg, sizeof(res->msg), "checkpoint %" PRId64,
-                 res->ckpt);
+        snprintf(res->msg, sizeof(res->msg), "checkpoint %" PRId64, res->ckpt);
         break;
     case SF_APPLY_EVENT_FAILED:
         res->bad_offset = el_i64(rep, 1);
@@ -448,8 +443,7 @@ size_t sf_apply_describe(const sf_apply_res_t *res, char *buf, size_t size) {
         n = snprintf(buf, size,
                      "command %d of %d failed after commands 1..%d of the "
                      "event were applied (they stay applied, once): %s",
-                     res->cmd_index, res->cmds_total, res->cmds_done,
-                     res->msg);
+                     res->cmd_index, res->cmds_total, res->cmds_done, res->msg);
     return n < 0 ? 0 : (size_t)n;
 }
 
@@ -535,9 +529,8 @@ static const char guarded_unlink_lua[] =
 
 /* UNLINKs keys [0, n): with guard_key, through guarded_unlink_lua. */
 static sf_err_t unlink_keys(sf_redis_t *r, const char *guard_key,
-                            const char *guard_val, size_t n,
-                            const char **keys, const size_t *lens,
-                            int64_t *deleted, char *errstr,
+                            const char *guard_val, size_t n, const char **keys,
+                            const size_t *lens, int64_t *deleted, char *errstr,
                             size_t errstr_size) {
     size_t pre = guard_key ? 4 : 1, argc = 0;
     const char **argv = malloc((n + pre + 1) * sizeof(*argv));
@@ -596,42 +589,36 @@ sf_err_t sf_redis_unlink_guarded(sf_redis_t *r, const char *guard_key,
     for (size_t i = 0; i < n; i++)
         lens[i] = strlen(keys[i]);
     int64_t d = 0;
-    sf_err_t e = unlink_keys(r, guard_key, guard_val, n, keys, lens, &d,
-                             errstr, errstr_size);
+    sf_err_t e = unlink_keys(r, guard_key, guard_val, n, keys, lens, &d, errstr,
+                             errstr_size);
     free(lens);
     if (deleted)
         *deleted = d;
     return e;
 }
 
-sf_err_t sf_redis_clear_filtered(sf_redis_t *r, const char *pattern,
-                                 int (*may_delete)(void *opaque,
-                                                   const char *key,
-                                                   size_t len),
-                                 void *opaque, int64_t *deleted,
-                                 int64_t *spared, char *errstr,
-                                 size_t errstr_size) {
+sf_err_t sf_redis_clear_filtered(
+    sf_redis_t *r, const char *pattern,
+    int (*may_delete)(void *opaque, const char *key, size_t len), void *opaque,
+    int64_t *deleted, int64_t *spared, char *errstr, size_t errstr_size) {
     return sf_redis_clear_guarded(r, pattern, may_delete, opaque, NULL, NULL,
                                   deleted, spared, errstr, errstr_size);
 }
 
-sf_err_t sf_redis_clear_guarded(sf_redis_t *r, const char *pattern,
-                                int (*may_delete)(void *opaque,
-                                                  const char *key,
-                                                  size_t len),
-                                void *opaque, const char *guard_key,
-                                const char *guard_val, int64_t *deleted,
-                                int64_t *spared, char *errstr,
-                                size_t errstr_size) {
+sf_err_t sf_redis_clear_guarded(
+    sf_redis_t *r, const char *pattern,
+    int (*may_delete)(void *opaque, const char *key, size_t len), void *opaque,
+    const char *guard_key, const char *guard_val, int64_t *deleted,
+    int64_t *spared, char *errstr, size_t errstr_size) {
     char cursor[32] = "0";
     *deleted = 0;
     if (spared)
         *spared = 0;
     do {
         redisReply *rep;
-        sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size,
-                                  "SCAN %s MATCH %s COUNT 1000", cursor,
-                                  pattern);
+        sf_err_t e =
+            sf_redis_cmd(r, &rep, errstr, errstr_size,
+                         "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
         if (e)
             return e;
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {

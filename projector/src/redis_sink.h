@@ -66,14 +66,13 @@ void sf_redis_key(char *buf, size_t size, const char *proj, const char *what,
                   const char *topic, int32_t partition);
 
 /* INCR of the partition's epoch: the new token. */
-sf_err_t sf_redis_epoch_bump(sf_redis_t *r, const char *proj,
-                             const char *topic, int32_t partition,
-                             int64_t *token, char *errstr,
+sf_err_t sf_redis_epoch_bump(sf_redis_t *r, const char *proj, const char *topic,
+                             int32_t partition, int64_t *token, char *errstr,
                              size_t errstr_size);
 /* The checkpoint (last applied offset) or -1 when there is none. */
-sf_err_t sf_redis_ckpt_get(sf_redis_t *r, const char *proj,
-                           const char *topic, int32_t partition,
-                           int64_t *ckpt, char *errstr, size_t errstr_size);
+sf_err_t sf_redis_ckpt_get(sf_redis_t *r, const char *proj, const char *topic,
+                           int32_t partition, int64_t *ckpt, char *errstr,
+                           size_t errstr_size);
 /* Moves the checkpoint forward to offset (never back).  token < 0 skips the
  * fencing check (operator commands); otherwise SF_ERR_FENCED when stale.
  * *prev (may be NULL) receives the previous checkpoint. */
@@ -99,19 +98,19 @@ typedef enum sf_apply_status {
 
 typedef struct sf_apply_res {
     sf_apply_status_t status;
-    int retriable;       /* NOT_RUN: the same call may succeed later (OOM,
-                            LOADING, BUSY, READONLY...) */
-    int64_t applied;     /* OK, EVENT_FAILED: events applied whole (not
-                            skipped) by this call */
-    int64_t ckpt;        /* CKPT_MISMATCH: the stored checkpoint;
-                            EVENT_FAILED: the checkpoint left (bad - 1) */
-    int64_t epoch;       /* FENCED, EPOCH_LOST: the stored epoch */
-    int64_t bad_offset;  /* EVENT_FAILED */
-    int cmds_done;       /* EVENT_FAILED: the event's commands applied (in
-                            this and earlier calls), 0: none */
+    int retriable;             /* NOT_RUN: the same call may succeed later (OOM,
+                                  LOADING, BUSY, READONLY...) */
+    int64_t applied;           /* OK, EVENT_FAILED: events applied whole (not
+                                  skipped) by this call */
+    int64_t ckpt;              /* CKPT_MISMATCH: the stored checkpoint;
+                                  EVENT_FAILED: the checkpoint left (bad - 1) */
+    int64_t epoch;             /* FENCED, EPOCH_LOST: the stored epoch */
+    int64_t bad_offset;        /* EVENT_FAILED */
+    int cmds_done;             /* EVENT_FAILED: the event's commands applied (in
+                                  this and earlier calls), 0: none */
     int cmds_total, cmd_index; /* its commands; the one that failed (1..) */
-    int recorded;        /* EVENT_FAILED: progress record written */
-    char code[24];       /* Redis error code ("WRONGTYPE", "NOPERM") */
+    int recorded;              /* EVENT_FAILED: progress record written */
+    char code[24];             /* Redis error code ("WRONGTYPE", "NOPERM") */
     char msg[256];
     /* OK of a request with skip_failed: the events that failed and were
      * passed, each an EVENT_FAILED result (malloc'ed, owned by this
@@ -171,13 +170,10 @@ sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,
  * (non-zero); the others are counted in *spared (may be NULL).  Redis'
  * SCAN MATCH decides which keys are looked at, may_delete which go: a
  * second opinion, so that no pattern quirk deletes what it must not. */
-sf_err_t sf_redis_clear_filtered(sf_redis_t *r, const char *pattern,
-                                 int (*may_delete)(void *opaque,
-                                                   const char *key,
-                                                   size_t len),
-                                 void *opaque, int64_t *deleted,
-                                 int64_t *spared, char *errstr,
-                                 size_t errstr_size);
+sf_err_t sf_redis_clear_filtered(
+    sf_redis_t *r, const char *pattern,
+    int (*may_delete)(void *opaque, const char *key, size_t len), void *opaque,
+    int64_t *deleted, int64_t *spared, char *errstr, size_t errstr_size);
 
 /* The same, each UNLINK made conditional on guard_key still holding
  * guard_val (checked in the same atomic step, a Lua script): the rebuild
@@ -185,14 +181,11 @@ sf_err_t sf_redis_clear_filtered(sf_redis_t *r, const char *pattern,
  * deletes nothing more.  SF_ERR_FENCED, naming the guard, once it does not
  * hold; the keys deleted before that are counted in *deleted.
  * guard_key NULL: unconditional (sf_redis_clear_filtered). */
-sf_err_t sf_redis_clear_guarded(sf_redis_t *r, const char *pattern,
-                                int (*may_delete)(void *opaque,
-                                                  const char *key,
-                                                  size_t len),
-                                void *opaque, const char *guard_key,
-                                const char *guard_val, int64_t *deleted,
-                                int64_t *spared, char *errstr,
-                                size_t errstr_size);
+sf_err_t sf_redis_clear_guarded(
+    sf_redis_t *r, const char *pattern,
+    int (*may_delete)(void *opaque, const char *key, size_t len), void *opaque,
+    const char *guard_key, const char *guard_val, int64_t *deleted,
+    int64_t *spared, char *errstr, size_t errstr_size);
 /* UNLINKs keys[0..n) (NUL-terminated names) if guard_key holds guard_val,
  * atomically; SF_ERR_FENCED otherwise.  *deleted (may be NULL) counts. */
 sf_err_t sf_redis_unlink_guarded(sf_redis_t *r, const char *guard_key,

@@ -30,6 +30,10 @@ int sf_backoff_next(sf_backoff_t *b) {
     return (int)(d - half + (int64_t)(b->rng % (uint64_t)(half + 1)));
 }
 
-void sf_backoff_reset(sf_backoff_t *b) { b->attempt = 0; }
+void sf_backoff_reset(sf_backoff_t *b) {
+    b->attempt = 0;
+}
 
-unsigned sf_backoff_attempts(const sf_backoff_t *b) { return b->attempt; }
+unsigned sf_backoff_attempts(const sf_backoff_t *b) {
+    return b->attempt;
+}

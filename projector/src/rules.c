@@ -107,8 +107,8 @@ static sf_err_t parse_conds(sf_yaml_t *y, yaml_node_t *n, cond_t **out,
     if (n->type != YAML_MAPPING_NODE)
         return sf_yaml_err(y, n, errstr, errstr_size, SF_ERR_PARSE,
                            "expected a mapping {path: value}");
-    size_t cnt = (size_t)(n->data.mapping.pairs.top -
-                          n->data.mapping.pairs.start);
+    size_t cnt =
+        (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     cond_t *c = calloc(cnt ? cnt : 1, sizeof(*c));
     if (!c)
         return SF_ERR_NOMEM;
@@ -116,7 +116,8 @@ static sf_err_t parse_conds(sf_yaml_t *y, yaml_node_t *n, cond_t **out,
     *nout = 0;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
          p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = sf_yaml_node(y, p->key), *v = sf_yaml_node(y, p->value);
+        yaml_node_t *k = sf_yaml_node(y, p->key),
+                    *v = sf_yaml_node(y, p->value);
         const char *ks = sf_yaml_scalar(k), *vs = sf_yaml_scalar(v);
         if (!ks)
             return sf_yaml_err(y, k, errstr, errstr_size, SF_ERR_PARSE,
@@ -144,8 +145,8 @@ static sf_err_t parse_conds(sf_yaml_t *y, yaml_node_t *n, cond_t **out,
     return SF_OK;
 }
 
-static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
-                          char *errstr, size_t errstr_size) {
+static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c, char *errstr,
+                          size_t errstr_size) {
     yaml_node_t *seq = n;
     snprintf(c->where, sizeof(c->where), "%s:%zu:%zu", y->file,
              n->start_mark.line + 1, n->start_mark.column + 1);
@@ -160,8 +161,7 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
             if (ks && !strcmp(ks, "cmd"))
                 seq = v;
             else if (ks && !strcmp(ks, "when"))
-                e = parse_conds(y, v, &c->when, &c->nwhen, errstr,
-                                errstr_size);
+                e = parse_conds(y, v, &c->when, &c->nwhen, errstr, errstr_size);
             else if (ks && !strcmp(ks, "unless"))
                 e = parse_conds(y, v, &c->unless, &c->nunless, errstr,
                                 errstr_size);
@@ -180,8 +180,8 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
     if (seq->type != YAML_SEQUENCE_NODE)
         return sf_yaml_err(y, seq, errstr, errstr_size, SF_ERR_PARSE,
                            "expected a command as a list [NAME, arg, ...]");
-    size_t cnt = (size_t)(seq->data.sequence.items.top -
-                          seq->data.sequence.items.start);
+    size_t cnt =
+        (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     if (cnt == 0)
         return sf_yaml_err(y, seq, errstr, errstr_size, SF_ERR_PARSE,
                            "empty command");
@@ -199,7 +199,8 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
         if (i == 0 && !sf_cmd_keys(s, strlen(s), &spec))
             return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
                                "command \"%s\" is not an allowed write "
-                               "command", s);
+                               "command",
+                               s);
         if (i == 0) {
             if (cnt < 2)
                 return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
@@ -227,8 +228,8 @@ static sf_err_t parse_cmd(sf_yaml_t *y, yaml_node_t *n, rcmd_t *c,
     if (spec && spec->pairs_from && (cnt - (size_t)spec->pairs_from) % 2)
         return sf_yaml_err(y, seq, errstr, errstr_size, SF_ERR_PARSE,
                            "%s takes pairs of arguments after its %s, got an "
-                           "odd number", spec->name,
-                           spec->pairs_from == 1 ? "name" : "key");
+                           "odd number",
+                           spec->name, spec->pairs_from == 1 ? "name" : "key");
     return SF_OK;
 }
 
@@ -243,8 +244,8 @@ static sf_err_t parse_keys(sf_yaml_t *y, yaml_node_t *v, sf_rules_t *r,
         return sf_yaml_err(y, v, errstr, errstr_size, SF_ERR_PARSE,
                            "keys declared twice (in the projection and in "
                            "its rules): keep one list");
-    size_t cnt = (size_t)(v->data.sequence.items.top -
-                          v->data.sequence.items.start);
+    size_t cnt =
+        (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
     if (!(r->keys = calloc(cnt ? cnt : 1, sizeof(char *))))
         return SF_ERR_NOMEM;
     for (size_t i = 0; i < cnt; i++) {
@@ -266,7 +267,8 @@ static sf_err_t parse_keys(sf_yaml_t *y, yaml_node_t *v, sf_rules_t *r,
             !strcmp(s, "*"))
             return sf_yaml_err(y, a, errstr, errstr_size, SF_ERR_PARSE,
                                "key pattern \"%s\" would cover projector "
-                               "bookkeeping (sf:*) or everything", s);
+                               "bookkeeping (sf:*) or everything",
+                               s);
         /* Any other pattern that can reach the reserved prefix, and
          * overlaps with other projections' patterns, are checked when a
          * projection is loaded to run or rebuild (preflight.c): one bad
@@ -298,9 +300,8 @@ sf_err_t sf_rules_add_keys(sf_yaml_t *y, yaml_node_t *n, sf_rules_t **r,
     return e;
 }
 
-sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
-                            sf_rules_t **out, char *errstr,
-                            size_t errstr_size) {
+sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root, sf_rules_t **out,
+                            char *errstr, size_t errstr_size) {
     if (root->type != YAML_MAPPING_NODE)
         return sf_yaml_err(y, root, errstr, errstr_size, SF_ERR_PARSE,
                            "rules must be a mapping with \"keys\" and \"on\"");
@@ -311,7 +312,8 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
     int have_on = 0;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
          p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = sf_yaml_node(y, p->key), *v = sf_yaml_node(y, p->value);
+        yaml_node_t *k = sf_yaml_node(y, p->key),
+                    *v = sf_yaml_node(y, p->value);
         const char *ks = sf_yaml_scalar(k);
         if (ks && !strcmp(ks, "keys")) {
             if ((e = parse_keys(y, v, r, errstr, errstr_size)))
@@ -375,7 +377,8 @@ sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *root,
         } else {
             e = sf_yaml_err(y, k, errstr, errstr_size, SF_ERR_PARSE,
                             "unknown key \"%s\" (known: keys, on, "
-                            "description)", ks ? ks : "?");
+                            "description)",
+                            ks ? ks : "?");
             goto err;
         }
     }
@@ -400,15 +403,20 @@ sf_err_t sf_rules_load_file(const char *path, sf_rules_t **out, char *errstr,
     sf_yaml_t y;
     sf_err_t e = sf_yaml_load_file(&y, path, errstr, errstr_size);
     if (!e)
-        e = sf_rules_from_node(&y, sf_yaml_root(&y), out, errstr,
-                               errstr_size);
+        e = sf_rules_from_node(&y, sf_yaml_root(&y), out, errstr, errstr_size);
     sf_yaml_free(&y);
     return e;
 }
 
-size_t sf_rules_nkeys(const sf_rules_t *r) { return r ? r->nkeys : 0; }
-const char *sf_rules_key(const sf_rules_t *r, size_t i) { return r->keys[i]; }
-size_t sf_rules_ntypes(const sf_rules_t *r) { return r ? r->nev : 0; }
+size_t sf_rules_nkeys(const sf_rules_t *r) {
+    return r ? r->nkeys : 0;
+}
+const char *sf_rules_key(const sf_rules_t *r, size_t i) {
+    return r->keys[i];
+}
+size_t sf_rules_ntypes(const sf_rules_t *r) {
+    return r ? r->nev : 0;
+}
 const char *sf_rules_type(const sf_rules_t *r, size_t i) {
     return r->ev[i].type;
 }
@@ -438,10 +446,11 @@ static sf_err_t conds_eval(const cond_t *c, size_t n, const sf_event_t *ev,
         if (e)
             return e;
         /* by length: a NUL inside event data must not end the value */
-        int eq = c[i].value ? (!is_null && scratch->len == c[i].vlen &&
-                               (!c[i].vlen ||
-                                !memcmp(scratch->p, c[i].value, c[i].vlen)))
-                            : is_null;
+        int eq =
+            c[i].value
+                ? (!is_null && scratch->len == c[i].vlen &&
+                   (!c[i].vlen || !memcmp(scratch->p, c[i].value, c[i].vlen)))
+                : is_null;
         if (all && !eq) {
             *result = 0;
             return SF_OK;
@@ -486,14 +495,13 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
             } else {
                 sf_buf_reset(scratch);
                 /* ids in key positions are escaped, never empty */
-                e = c->is_key[k]
-                        ? sf_tmpl_render_key(c->args[k], ev, scratch, msg,
-                                             sizeof(msg))
-                        : sf_tmpl_render(c->args[k], ev, scratch, msg,
-                                         sizeof(msg));
+                e = c->is_key[k] ? sf_tmpl_render_key(c->args[k], ev, scratch,
+                                                      msg, sizeof(msg))
+                                 : sf_tmpl_render(c->args[k], ev, scratch, msg,
+                                                  sizeof(msg));
                 if (e)
-                    return sf_seterr(errstr, errstr_size, e, "%s: %s",
-                                     c->where, msg);
+                    return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where,
+                                     msg);
                 e = sf_batch_arg(b, scratch->p ? scratch->p : "", scratch->len);
             }
             if (e)
@@ -539,8 +547,8 @@ sf_err_t sf_rules_check_catalog(const sf_rules_t *r, const sf_catalog_t *cat,
         avro_schema_t as = sf_schema_avro(sch);
         for (size_t j = 0; j < re->ncmds; j++) {
             const rcmd_t *c = &re->cmds[j];
-            sf_err_t e = conds_check(r, c->when, c->nwhen, as, errstr,
-                                     errstr_size);
+            sf_err_t e =
+                conds_check(r, c->when, c->nwhen, as, errstr, errstr_size);
             if (!e)
                 e = conds_check(r, c->unless, c->nunless, as, errstr,
                                 errstr_size);
@@ -551,7 +559,8 @@ sf_err_t sf_rules_check_catalog(const sf_rules_t *r, const sf_catalog_t *cat,
                 if (sf_tmpl_check(c->args[k], as, &col, msg, sizeof(msg)))
                     return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                                      "%s:%zu:%zu: %s (newest schema of "
-                                     "%s: v%d)", r->file, c->argpos[k].line,
+                                     "%s: v%d)",
+                                     r->file, c->argpos[k].line,
                                      c->argpos[k].col + col, msg, re->type,
                                      sf_schema_version(sch));
             }
@@ -588,8 +597,8 @@ sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
                     e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                                   "%s:%zu:%zu: this key can never match the "
                                   "keys: patterns of the file, so every "
-                                  "event would be dead-lettered", r->file,
-                                  c->argpos[k].line, c->argpos[k].col);
+                                  "event would be dead-lettered",
+                                  r->file, c->argpos[k].line, c->argpos[k].col);
             }
         }
     for (size_t i = 0; pats && i < r->nkeys; i++)

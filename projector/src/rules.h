@@ -21,8 +21,8 @@
 
 typedef struct sf_rules sf_rules_t;
 
-sf_err_t sf_rules_load_file(const char *path, sf_rules_t **out,
-                            char *errstr, size_t errstr_size);
+sf_err_t sf_rules_load_file(const char *path, sf_rules_t **out, char *errstr,
+                            size_t errstr_size);
 /* Rules from a mapping node of an already loaded document (inline rules in
  * the config file). */
 sf_err_t sf_rules_from_node(sf_yaml_t *y, yaml_node_t *n, sf_rules_t **out,
@@ -47,8 +47,8 @@ int sf_rules_has(const sf_rules_t *r, const char *type);
  * scratch is a reusable buffer.  SF_ERR_RULE with the rule's position and
  * the path that failed when a value cannot be rendered. */
 sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
-                        sf_batch_t *b, sf_buf_t *scratch,
-                        char *errstr, size_t errstr_size);
+                        sf_batch_t *b, sf_buf_t *scratch, char *errstr,
+                        size_t errstr_size);
 
 /* Checks r against the catalog (the newest schema of each type): every
  * event type must be a known Avro full name, every data path of a command
@@ -62,7 +62,7 @@ sf_err_t sf_rules_check_keys(const sf_rules_t *r, char *errstr,
 
 struct sf_catalog_s;
 sf_err_t sf_rules_check_catalog(const sf_rules_t *r,
-                                const struct sf_catalog_s *cat,
-                                char *errstr, size_t errstr_size);
+                                const struct sf_catalog_s *cat, char *errstr,
+                                size_t errstr_size);
 
 #endif

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 void sf_assert_fail(const char *expr, const char *file, int line) {
-    fprintf(stderr, "sf-projector: invariant broken at %s:%d: %s\n", file,
-            line, expr);
+    fprintf(stderr, "sf-projector: invariant broken at %s:%d: %s\n", file, line,
+            expr);
     fflush(stderr);
     abort();
 }

@@ -12,7 +12,6 @@
 void sf_assert_fail(const char *expr, const char *file, int line)
     __attribute__((noreturn));
 
-#define SF_ASSERT(e)                                                        \
-    ((e) ? (void)0 : sf_assert_fail(#e, __FILE__, __LINE__))
+#define SF_ASSERT(e) ((e) ? (void)0 : sf_assert_fail(#e, __FILE__, __LINE__))
 
 #endif

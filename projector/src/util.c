@@ -54,9 +54,7 @@ uint32_t sf_murmur2(const void *key, size_t len) {
     case 2:
         h ^= (uint32_t)data[tail + 1] << 8;
         /* fall through */
-    case 1:
-        h ^= data[tail];
-        h *= m;
+    case 1: h ^= data[tail]; h *= m;
     }
     h ^= h >> 13;
     h *= m;

@@ -58,9 +58,9 @@ struct sf_worker {
     volatile sig_atomic_t *stop;
     part_t **parts;
     size_t nparts;
-    part_t *retired; /* replaced during a flush; freed by settle() */
-    int paused;         /* operator pause (sf:<p>:paused) */
-    int outage_paused;  /* paused while Redis / the DLQ is unavailable */
+    part_t *retired;   /* replaced during a flush; freed by settle() */
+    int paused;        /* operator pause (sf:<p>:paused) */
+    int outage_paused; /* paused while Redis / the DLQ is unavailable */
     int in_apply, in_rebalance;
     int fatal;
     sf_err_t fatal_err;
@@ -73,7 +73,7 @@ struct sf_worker {
     char pause_member[256]; /* member id that acknowledged it */
     double last_tick, last_report;
     double last_life_tick;
-    int life_due; /* a partition was fenced: look at it now */
+    int life_due;       /* a partition was fenced: look at it now */
     int verify_due;     /* a Kafka error put the log in doubt: verify_topics */
     double last_verify; /* monotonic time of the last verify_topics */
     int held;           /* partitions held until the log is confirmed */
@@ -87,15 +87,15 @@ struct sf_worker {
 };
 
 /* Metrics are optional (library users, tests). */
-#define M(call, ...)                                                        \
-    do {                                                                    \
-        if (w->m)                                                           \
-            sf_metrics_##call(w->m, __VA_ARGS__);                           \
+#define M(call, ...)                              \
+    do {                                          \
+        if (w->m)                                 \
+            sf_metrics_##call(w->m, __VA_ARGS__); \
     } while (0)
-#define M0(call)                                                            \
-    do {                                                                    \
-        if (w->m)                                                           \
-            sf_metrics_##call(w->m);                                        \
+#define M0(call)                     \
+    do {                             \
+        if (w->m)                    \
+            sf_metrics_##call(w->m); \
     } while (0)
 
 static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen, int retry,
@@ -203,8 +203,8 @@ static void resume_all(sf_worker_t *w) {
         return;
     for (int i = 0; i < a->cnt; i++) {
         part_t *p = part_find(w, a->elems[i].topic, a->elems[i].partition, 0);
-        a->elems[i].offset = p && p->next >= 0 ? p->next
-                                               : RD_KAFKA_OFFSET_BEGINNING;
+        a->elems[i].offset =
+            p && p->next >= 0 ? p->next : RD_KAFKA_OFFSET_BEGINNING;
     }
     if (a->cnt) {
         rd_kafka_error_t *err = rd_kafka_seek_partitions(w->rk, a, 5000);
@@ -399,9 +399,8 @@ static int dlq_pending(sf_worker_t *w) {
                 n++;
             }
         }
-        sf_err_t e = n ? sf_dlq_send(w->dlq, items, n, 10000, err,
-                                     sizeof(err))
-                       : SF_OK;
+        sf_err_t e =
+            n ? sf_dlq_send(w->dlq, items, n, 10000, err, sizeof(err)) : SF_OK;
         for (size_t j = 0; !e && j < n; j++)
             if (!items[j].done) /* never counted as parked: try again */
                 e = sf_seterr(err, sizeof(err), SF_ERR_KAFKA,
@@ -438,9 +437,11 @@ static int dlq_pending(sf_worker_t *w) {
         M(error, w->name, e);
         if (e == SF_ERR_KAFKA_FATAL) {
             /* refused for good even when cut: park it by hand */
-            set_fatal(w, SF_ERR_RULE, "projection %s: %s (the worker stops "
+            set_fatal(w, SF_ERR_RULE,
+                      "projection %s: %s (the worker stops "
                       "like on_error: stop; skip the record once it is "
-                      "parked elsewhere)", w->name, err);
+                      "parked elsewhere)",
+                      w->name, err);
             rc = -1;
             break;
         }
@@ -525,8 +526,7 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
         it.reason = reason;
         sf_err_t e = sf_dlqrec_seen(w->redis, w->name, m)
                          ? SF_OK
-                         : sf_dlq_send(w->dlq, &it, 1, 10000, err,
-                                       sizeof(err));
+                         : sf_dlq_send(w->dlq, &it, 1, 10000, err, sizeof(err));
         if (!e) {
             M(dlq_failing, w->name, 0);
             break;
@@ -557,9 +557,9 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
            w->name, p->topic, p->partition, r->bad_offset, p->topic,
            sf_log_q(q, sizeof(q), reason));
     M(dead_lettered, w->name, 1);
-    sf_err_t e = sf_redis_ckpt_advance(w->redis, w->name, p->topic,
-                                       p->partition, p->token, r->bad_offset,
-                                       NULL, err, sizeof(err));
+    sf_err_t e =
+        sf_redis_ckpt_advance(w->redis, w->name, p->topic, p->partition,
+                              p->token, r->bad_offset, NULL, err, sizeof(err));
     if (e == SF_ERR_FENCED) {
         sf_part_set_state(p, SF_PART_FENCED);
         M(partition_fenced, w->name, p->topic, p->partition, 1);
@@ -580,9 +580,9 @@ static void seek_part(sf_worker_t *w, part_t *p, int64_t offset) {
         offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_error_t *err = rd_kafka_seek_partitions(w->rk, l, 5000);
     if (err) {
-        sf_log("warn", "projection=%s topic=%s partition=%" PRId32
-               " msg=\"seek: %s\"", w->name, p->topic, p->partition,
-               rd_kafka_error_string(err));
+        sf_log("warn",
+               "projection=%s topic=%s partition=%" PRId32 " msg=\"seek: %s\"",
+               w->name, p->topic, p->partition, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -665,7 +665,8 @@ static void epoch_lost(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
            " epoch=%" PRId64 " msg=\"redis lost writes (its epoch is older "
            "than this worker's token)%s\"",
            w->name, p->topic, p->partition, p->token, r->epoch,
-           e ? ": cannot re-acquire, retrying" : ", taking the partition "
+           e ? ": cannot re-acquire, retrying"
+             : ", taking the partition "
                "again");
     if (e) {
         part_clear(w, p); /* the next batch meets it again */
@@ -681,11 +682,13 @@ static int ensure_cap(sf_worker_t *w, size_t n) {
         return 0;
     size_t cap = n * 2;
     void *a;
-#define GROW(f)                                                             \
-    if (!(a = realloc(w->f, cap * sizeof(*w->f))))                          \
-        return -1;                                                          \
+#define GROW(f)                                    \
+    if (!(a = realloc(w->f, cap * sizeof(*w->f)))) \
+        return -1;                                 \
     w->f = a;
-    GROW(freq) GROW(fpart) GROW(fres)
+    GROW(freq)
+    GROW(fpart)
+    GROW(fres)
 #undef GROW
     w->fcap = cap;
     return 0;
@@ -750,14 +753,14 @@ static void flush(sf_worker_t *w) {
                 continue;
             }
             w->freq[n] = (sf_apply_req_t){&p->batch, p->topic, p->partition,
-                                          p->token, p->ckpt, 0};
+                                          p->token,  p->ckpt,  0};
             w->fpart[n] = p;
             n++;
         }
         if (!n)
             break;
-        sf_err_t e = sf_redis_apply(w->redis, w->name, n, w->freq, w->fres,
-                                    err, sizeof(err));
+        sf_err_t e = sf_redis_apply(w->redis, w->name, n, w->freq, w->fres, err,
+                                    sizeof(err));
         int again = 0;
         if (!e) {
             M(redis_up, 1);
@@ -792,8 +795,9 @@ static void flush(sf_worker_t *w) {
                     again = 1;
                     break;
                 case SF_APPLY_CKPT_MISMATCH:
-                    if (ckpt_resync(w, p, r->ckpt, "redis holds another "
-                                                   "checkpoint"))
+                    if (ckpt_resync(w, p, r->ckpt,
+                                    "redis holds another "
+                                    "checkpoint"))
                         again = 1;
                     break;
                 case SF_APPLY_EVENT_FAILED:
@@ -821,14 +825,15 @@ static void flush(sf_worker_t *w) {
         if (e && !w->fatal) {
             int ms = sf_backoff_next(&bo);
             M(error, w->name, e);
-            sf_log("warn", "projection=%s msg=\"redis apply failed, pausing "
-                   "and retrying in %d ms\" error=\"%s\"", w->name, ms, err);
+            sf_log("warn",
+                   "projection=%s msg=\"redis apply failed, pausing "
+                   "and retrying in %d ms\" error=\"%s\"",
+                   w->name, ms, err);
             if (*w->stop)
                 goto drop; /* nothing committed: the next owner resumes */
             outage_pause(w);
             backoff_wait(w, ms);
-            if (sf_redis_ctx(w->redis) == NULL ||
-                sf_redis_ctx(w->redis)->err) {
+            if (sf_redis_ctx(w->redis) == NULL || sf_redis_ctx(w->redis)->err) {
                 if (sf_redis_reconnect(w->redis, err, sizeof(err)) == SF_OK) {
                     M(redis_up, 1);
                     sf_log("info", "projection=%s msg=\"redis reconnected\"",
@@ -878,8 +883,10 @@ static int check_identity(sf_worker_t *w,
                 sleep_ms(500 << tries);
         if (e) {
             /* the watermark check below still runs */
-            sf_log("warn", "projection=%s topic=%s msg=\"topic identity not "
-                   "checked: %s\"", w->name, topic, err);
+            sf_log("warn",
+                   "projection=%s topic=%s msg=\"topic identity not "
+                   "checked: %s\"",
+                   w->name, topic, err);
             continue;
         }
         /* Redis unreachable: wait as for an outage.  An error reply
@@ -892,8 +899,10 @@ static int check_identity(sf_worker_t *w,
                (e == SF_ERR_REDIS ||
                 (e == SF_ERR_REDIS_REPLY && sf_mono_s() < give_up)) &&
                !*w->stop) {
-            sf_log("warn", "projection=%s topic=%s msg=\"topic identity: "
-                   "redis: %s; retrying\"", w->name, topic, err);
+            sf_log("warn",
+                   "projection=%s topic=%s msg=\"topic identity: "
+                   "redis: %s; retrying\"",
+                   w->name, topic, err);
             sleep_ms(backoff);
             backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
             if (e == SF_ERR_REDIS)
@@ -967,15 +976,14 @@ static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen, int retry,
      * holds another cluster's view; before its start, events were
      * deleted unapplied.  Either way resuming would skip events. */
     int64_t lo = -1, hi = -1;
-    int have_wm = rd_kafka_query_watermark_offsets(w->rk, p->topic,
-                                                   p->partition, &lo, &hi,
-                                                   10000) ==
+    int have_wm = rd_kafka_query_watermark_offsets(
+                      w->rk, p->topic, p->partition, &lo, &hi, 10000) ==
                   RD_KAFKA_RESP_ERR_NO_ERROR;
     if (a.ckpt >= 0 && have_wm && (a.ckpt + 1 > hi || a.ckpt + 1 < lo)) {
         set_fatal(w, SF_ERR_STATE,
                   "projection %s: %s/%" PRId32 ": checkpoint %" PRId64
-                  " is outside the partition's offsets %" PRId64
-                  "..%" PRId64 " (topic recreated, history deleted, or "
+                  " is outside the partition's offsets %" PRId64 "..%" PRId64
+                  " (topic recreated, history deleted, or "
                   "another cluster's Redis?); rebuild the projection",
                   w->name, p->topic, p->partition, a.ckpt, lo, hi);
         report_state(w, p, "ckpt-outside");
@@ -1017,15 +1025,15 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
         int got = ok ? acquire(w, p, -1, 1, "assigned") : -1;
         if (got < 0 && p) /* stopping without a token: write nothing */
             sf_part_set_state(p, SF_PART_STOPPED);
-        tp->offset = got > 0 && p->next >= 0 ? p->next
-                                             : RD_KAFKA_OFFSET_BEGINNING;
+        tp->offset =
+            got > 0 && p->next >= 0 ? p->next : RD_KAFKA_OFFSET_BEGINNING;
         if (got <= 0)
             rd_kafka_topic_partition_list_add(hold, tp->topic, tp->partition);
     }
     rd_kafka_error_t *ke = rd_kafka_incremental_assign(w->rk, parts);
     if (ke) {
-        sf_log("error", "projection=%s msg=\"incremental assign: %s\"",
-               w->name, rd_kafka_error_string(ke));
+        sf_log("error", "projection=%s msg=\"incremental assign: %s\"", w->name,
+               rd_kafka_error_string(ke));
         rd_kafka_error_destroy(ke);
     }
     if (w->paused || w->outage_paused) {
@@ -1049,9 +1057,9 @@ static void part_restart(sf_worker_t *w, part_t *p) {
         p->next >= 0 ? p->next : RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_error_t *err = rd_kafka_seek_partitions(w->rk, l, 5000);
     if (err) {
-        sf_log("warn", "projection=%s topic=%s partition=%" PRId32
-               " msg=\"seek: %s\"", w->name, p->topic, p->partition,
-               rd_kafka_error_string(err));
+        sf_log("warn",
+               "projection=%s topic=%s partition=%" PRId32 " msg=\"seek: %s\"",
+               w->name, p->topic, p->partition, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     }
     if (!w->paused && !w->outage_paused)
@@ -1113,8 +1121,8 @@ static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
     if (!lost && !w->in_apply)
         flush(w); /* still ours until unassigned: finish the batch */
     for (int i = 0; i < parts->cnt; i++) {
-        part_t *p = part_find(w, parts->elems[i].topic,
-                              parts->elems[i].partition, 0);
+        part_t *p =
+            part_find(w, parts->elems[i].topic, parts->elems[i].partition, 0);
         if (!p)
             continue;
         if (p->batch.nevents)
@@ -1133,8 +1141,8 @@ static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
         M(partition_revoked, w->name, p->topic, p->partition);
         if (lost)
             sf_log("warn",
-                   "projection=%s topic=%s partition=%" PRId32
-                   " token=%" PRId64 " msg=\"assignment lost: fenced out of "
+                   "projection=%s topic=%s partition=%" PRId32 " token=%" PRId64
+                   " msg=\"assignment lost: fenced out of "
                    "the group (a new owner holds the partition and its "
                    "epoch); nothing more is written with this token\"",
                    w->name, p->topic, p->partition, p->token);
@@ -1154,8 +1162,7 @@ static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
 
 /* Runs on the worker's thread, inside rd_kafka_consumer_poll/close. */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts,
-                         void *opaque) {
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
     (void)rk;
     sf_worker_t *w = opaque;
     w->in_rebalance++;
@@ -1204,18 +1211,19 @@ static int verify_topics(sf_worker_t *w, int thorough) {
             continue;
         sf_topic_identity_t cur, old;
         int found = 0;
-        sf_err_t e = sf_identity_describe(w->rk, p->topic, 5000, &cur, err,
-                                          sizeof(err));
+        sf_err_t e =
+            sf_identity_describe(w->rk, p->topic, 5000, &cur, err, sizeof(err));
         int gone = e == SF_ERR_NOT_FOUND;
         if (!e)
-            e = sf_identity_get(w->redis, w->name, p->topic, &old, &found,
-                                err, sizeof(err));
+            e = sf_identity_get(w->redis, w->name, p->topic, &old, &found, err,
+                                sizeof(err));
         if (e) {
             if (gone || thorough) {
                 unsure = 1;
                 if (!w->held || w->last_verify - w->last_verify_log >= 60.0) {
                     w->last_verify_log = w->last_verify;
-                    sf_log("warn", "projection=%s topic=%s msg=\"topic "
+                    sf_log("warn",
+                           "projection=%s topic=%s msg=\"topic "
                            "identity not confirmed, nothing is applied until "
                            "it is (asking again every second): %s\"",
                            w->name, p->topic, err);
@@ -1243,8 +1251,8 @@ static int verify_topics(sf_worker_t *w, int thorough) {
         int64_t lo = -1, hi = -1;
         if (p->state != SF_PART_ACTIVE || p->ckpt < 0)
             continue;
-        if (rd_kafka_query_watermark_offsets(w->rk, p->topic, p->partition,
-                                             &lo, &hi, 5000)) {
+        if (rd_kafka_query_watermark_offsets(w->rk, p->topic, p->partition, &lo,
+                                             &hi, 5000)) {
             unsure = 1;
             continue;
         }
@@ -1318,14 +1326,14 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
         case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
             w->verify_due = 2; /* nothing applied until the log is confirmed */
             break;
-        default:
-            break;
+        default: break;
         }
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            sf_log("warn", "projection=%s topic=%s partition=%" PRId32
-                   " msg=\"kafka: %s\"", w->name,
-                   m->rkt ? rd_kafka_topic_name(m->rkt) : "-", m->partition,
-                   rd_kafka_message_errstr(m));
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"kafka: %s\"",
+                   w->name, m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
+                   m->partition, rd_kafka_message_errstr(m));
             char fe[256];
             if (rd_kafka_fatal_error(w->rk, fe, sizeof(fe)))
                 set_fatal(w, SF_ERR_KAFKA_FATAL, "kafka: %s", fe);
@@ -1333,11 +1341,10 @@ static void handle(sf_worker_t *w, rd_kafka_message_t *m) {
         rd_kafka_message_destroy(m);
         return;
     }
-    part_t *p = w->paused ? NULL
-                          : part_find(w, rd_kafka_topic_name(m->rkt),
-                                      m->partition, 0);
-    if (!p || !sf_part_writable(p) ||
-        (p->next >= 0 && m->offset < p->next)) {
+    part_t *p =
+        w->paused ? NULL
+                  : part_find(w, rd_kafka_topic_name(m->rkt), m->partition, 0);
+    if (!p || !sf_part_writable(p) || (p->next >= 0 && m->offset < p->next)) {
         rd_kafka_message_destroy(m);
         return;
     }
@@ -1455,8 +1462,7 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
            w->name);
     rd_kafka_consumer_close(w->rk);
     if (w->fatal)
-        return sf_seterr(errstr, errstr_size, w->fatal_err, "%s",
-                         w->fatal_msg);
+        return sf_seterr(errstr, errstr_size, w->fatal_err, "%s", w->fatal_msg);
     return SF_OK;
 }
 
@@ -1472,8 +1478,7 @@ sf_err_t sf_worker_new(const sf_config_t *cfg, const sf_pconf_t *pc,
     w->name = pc->name;
     w->m = metrics;
     w->stop = stop;
-    sf_err_t e =
-        sf_projection_create(pc, cat, &w->proj, errstr, errstr_size);
+    sf_err_t e = sf_projection_create(pc, cat, &w->proj, errstr, errstr_size);
     if (e)
         goto err;
     if (!(w->dec = sf_decoder_new(cat))) {

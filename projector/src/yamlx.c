@@ -10,13 +10,11 @@
 static sf_err_t load(sf_yaml_t *y, yaml_parser_t *parser, char *errstr,
                      size_t errstr_size) {
     if (!yaml_parser_load(parser, &y->doc)) {
-        sf_err_t e = sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
-                               "%s:%zu:%zu: %s%s%s", y->file,
-                               parser->problem_mark.line + 1,
-                               parser->problem_mark.column + 1,
-                               parser->problem ? parser->problem : "syntax error",
-                               parser->context ? " " : "",
-                               parser->context ? parser->context : "");
+        sf_err_t e = sf_seterr(
+            errstr, errstr_size, SF_ERR_PARSE, "%s:%zu:%zu: %s%s%s", y->file,
+            parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+            parser->problem ? parser->problem : "syntax error",
+            parser->context ? " " : "", parser->context ? parser->context : "");
         return e;
     }
     y->loaded = 1;
@@ -103,8 +101,8 @@ int sf_yaml_is_null(const yaml_node_t *n) {
     if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return 0;
     const char *s = (const char *)n->data.scalar.value;
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") ||
-           !strcmp(s, "Null") || !strcmp(s, "NULL");
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+           !strcmp(s, "NULL");
 }
 
 sf_err_t sf_yaml_int(const sf_yaml_t *y, const yaml_node_t *n, long long *v,

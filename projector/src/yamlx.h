@@ -19,20 +19,19 @@ typedef struct sf_yaml {
 
 /* Loads the first document of a file / of text (origin names it).  An empty
  * document is an error.  Free with sf_yaml_free() even on failure. */
-sf_err_t sf_yaml_load_file(sf_yaml_t *y, const char *path,
-                           char *errstr, size_t errstr_size);
+sf_err_t sf_yaml_load_file(sf_yaml_t *y, const char *path, char *errstr,
+                           size_t errstr_size);
 sf_err_t sf_yaml_load_string(sf_yaml_t *y, const char *text, size_t len,
-                             const char *origin,
-                             char *errstr, size_t errstr_size);
+                             const char *origin, char *errstr,
+                             size_t errstr_size);
 void sf_yaml_free(sf_yaml_t *y);
 
 yaml_node_t *sf_yaml_root(sf_yaml_t *y);
 yaml_node_t *sf_yaml_node(sf_yaml_t *y, int id);
 
 /* Formats "file:line:col: <fmt>" (1-based) into errstr and returns err. */
-sf_err_t sf_yaml_err(const sf_yaml_t *y, const yaml_node_t *n,
-                     char *errstr, size_t errstr_size, sf_err_t err,
-                     const char *fmt, ...)
+sf_err_t sf_yaml_err(const sf_yaml_t *y, const yaml_node_t *n, char *errstr,
+                     size_t errstr_size, sf_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 /* The scalar's text or NULL when n is not a scalar. */

@@ -69,14 +69,14 @@ uint64_t sf_crc64_avro(const void *data, size_t len);
  * signed decimal, `sf-schema fingerprint` as 16 hex digits of that integer,
  * and single-object bytes carry it little-endian. */
 sf_err_t sf_schema_canonical_form(const char *schema_json, size_t len,
-                                  char **canonical,
-                                  char *errstr, size_t errstr_size);
+                                  char **canonical, char *errstr,
+                                  size_t errstr_size);
 
 /* CRC-64-AVRO of the Parsing Canonical Form of schema_json (the integer;
  * on the wire it is written little-endian). */
 sf_err_t sf_schema_fingerprint_json(const char *schema_json, size_t len,
-                                    uint64_t *fingerprint,
-                                    char *errstr, size_t errstr_size);
+                                    uint64_t *fingerprint, char *errstr,
+                                    size_t errstr_size);
 
 /* ---------------------------------------------------------------------
  * Catalog
@@ -99,15 +99,15 @@ void sf_catalog_destroy(sf_catalog_t *cat);
  * SF_ERR_SCHEMA).  Defaults of bytes and fixed may hold "\u0000" (byte
  * 0x00); a name, namespace, symbol, alias or type name holding U+0000 is
  * refused. */
-sf_err_t sf_catalog_load_dir(sf_catalog_t *cat, const char *dir,
-                             char *errstr, size_t errstr_size);
+sf_err_t sf_catalog_load_dir(sf_catalog_t *cat, const char *dir, char *errstr,
+                             size_t errstr_size);
 
 /* Adds one schema from JSON text (copied).  origin names it in errors (a
  * file path or any label); version >= 1.  *out may be NULL. */
-sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
-                        size_t len, const char *origin, int version,
-                        const sf_schema_t **out,
-                        char *errstr, size_t errstr_size);
+sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json, size_t len,
+                        const char *origin, int version,
+                        const sf_schema_t **out, char *errstr,
+                        size_t errstr_size);
 
 /* Newest version of a type by Avro full name ("shop.cart.CartOpened"),
  * or NULL. */
@@ -135,8 +135,8 @@ avro_schema_t sf_schema_avro(const sf_schema_t *s);
  * Single-object encoding
  * ------------------------------------------------------------------- */
 
-#define SF_SOE_MAGIC0 0xC3
-#define SF_SOE_MAGIC1 0x01
+#define SF_SOE_MAGIC0      0xC3
+#define SF_SOE_MAGIC1      0x01
 #define SF_SOE_HEADER_SIZE 10
 
 /* Reads the 10-byte header: magic and little-endian fingerprint. */
@@ -145,9 +145,8 @@ sf_err_t sf_soe_header_parse(const void *buf, size_t len, uint64_t *fp,
 
 /* Encodes value (which must be an instance of s's schema) as single-object
  * bytes.  *out is malloc()ed; the caller frees it with free(). */
-sf_err_t sf_encode(const sf_schema_t *s, avro_value_t *value,
-                   void **out, size_t *out_len,
-                   char *errstr, size_t errstr_size);
+sf_err_t sf_encode(const sf_schema_t *s, avro_value_t *value, void **out,
+                   size_t *out_len, char *errstr, size_t errstr_size);
 
 /* A decoder turns single-object bytes of any version known to the catalog
  * into a value of the newest version of that type (schema resolution).
@@ -175,10 +174,9 @@ void sf_decoder_destroy(sf_decoder_t *dec);
  * The resolution plan of each writer fingerprint is compiled once and
  * cached in the decoder, with one reusable value per writer. */
 sf_err_t sf_decoder_decode(sf_decoder_t *dec, const void *buf, size_t len,
-                           avro_value_t **value,
-                           const sf_schema_t **writer,
-                           const sf_schema_t **reader,
-                           char *errstr, size_t errstr_size);
+                           avro_value_t **value, const sf_schema_t **writer,
+                           const sf_schema_t **reader, char *errstr,
+                           size_t errstr_size);
 
 /* ---------------------------------------------------------------------
  * Avro JSON encoding
@@ -199,13 +197,13 @@ sf_err_t sf_decoder_decode(sf_decoder_t *dec, const void *buf, size_t len,
  * SF_ERR_NOMEM.  On success *out is a new value the caller releases with
  * avro_value_decref(); on failure *out is left empty. */
 sf_err_t sf_value_from_json(const sf_schema_t *s, const struct json_t *json,
-                            const char *path, avro_value_t *out,
-                            char *errstr, size_t errstr_size);
+                            const char *path, avro_value_t *out, char *errstr,
+                            size_t errstr_size);
 /* The same from JSON text. */
 sf_err_t sf_value_from_json_text(const sf_schema_t *s, const char *text,
                                  size_t len, const char *path,
-                                 avro_value_t *out,
-                                 char *errstr, size_t errstr_size);
+                                 avro_value_t *out, char *errstr,
+                                 size_t errstr_size);
 
 /* Avro JSON encoding of value (unions as {"<type or full name>": value} or
  * null; NaN and infinities as the strings "NaN", "Infinity", "-Infinity").
@@ -237,8 +235,8 @@ typedef enum sf_compat_mode {
  * enum symbol the reader cannot take counts as a problem even though
  * decoding only fails for data that uses it. */
 sf_err_t sf_schema_can_read(const sf_schema_t *reader,
-                            const sf_schema_t *writer,
-                            sf_compat_report_cb cb, void *opaque);
+                            const sf_schema_t *writer, sf_compat_report_cb cb,
+                            void *opaque);
 
 /* Checks every version chain in the catalog in the given mode; returns
  * SF_OK or SF_ERR_INCOMPATIBLE after reporting every problem. */

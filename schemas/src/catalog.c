@@ -14,18 +14,16 @@
 #include <sys/stat.h>
 
 struct sf_catalog_s {
-    sf_schema_t **by_name;      /* sorted by full name, version */
-    sf_schema_t **by_fp;        /* sorted by fingerprint */
+    sf_schema_t **by_name; /* sorted by full name, version */
+    sf_schema_t **by_fp;   /* sorted by fingerprint */
     size_t n, cap;
 };
 
-sf_catalog_t *sf_catalog_new(void)
-{
+sf_catalog_t *sf_catalog_new(void) {
     return calloc(1, sizeof(sf_catalog_t));
 }
 
-static void schema_free(sf_schema_t *s)
-{
+static void schema_free(sf_schema_t *s) {
     if (!s)
         return;
     sf_plan_free(s->identity);
@@ -41,8 +39,7 @@ static void schema_free(sf_schema_t *s)
     free(s);
 }
 
-void sf_catalog_destroy(sf_catalog_t *cat)
-{
+void sf_catalog_destroy(sf_catalog_t *cat) {
     if (!cat)
         return;
     for (size_t i = 0; i < cat->n; i++)
@@ -52,8 +49,7 @@ void sf_catalog_destroy(sf_catalog_t *cat)
     free(cat);
 }
 
-static int cmp_name(const sf_schema_t *a, const char *name, int version)
-{
+static int cmp_name(const sf_schema_t *a, const char *name, int version) {
     int c = strcmp(a->fullname, name);
     if (c)
         return c;
@@ -61,8 +57,8 @@ static int cmp_name(const sf_schema_t *a, const char *name, int version)
 }
 
 /* Index of the first schema >= (name, version). */
-static size_t lower_name(const sf_catalog_t *cat, const char *name, int version)
-{
+static size_t lower_name(const sf_catalog_t *cat, const char *name,
+                         int version) {
     size_t lo = 0, hi = cat->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -74,8 +70,7 @@ static size_t lower_name(const sf_catalog_t *cat, const char *name, int version)
     return lo;
 }
 
-static size_t lower_fp(const sf_catalog_t *cat, uint64_t fp)
-{
+static size_t lower_fp(const sf_catalog_t *cat, uint64_t fp) {
     size_t lo = 0, hi = cat->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -92,8 +87,7 @@ static size_t lower_fp(const sf_catalog_t *cat, uint64_t fp)
  * checked to hold no U+0000), and avro-c keeps no defaults, docs or other
  * attributes -- the only places a U+0000 can be left -- so avro-c gets a
  * copy in which such strings are emptied.  NULL when out of memory. */
-static void scrub_nul(json_t *j)
-{
+static void scrub_nul(json_t *j) {
     const char *k;
     json_t *v;
     if (json_is_object(j)) {
@@ -114,8 +108,7 @@ static void scrub_nul(json_t *j)
     }
 }
 
-static char *text_for_avro_c(const json_t *j)
-{
+static char *text_for_avro_c(const json_t *j) {
     json_t *copy = json_deep_copy(j);
     if (!copy)
         return NULL;
@@ -125,24 +118,23 @@ static char *text_for_avro_c(const json_t *j)
     return text;
 }
 
-sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
-                        size_t len, const char *origin, int version,
-                        const sf_schema_t **out,
-                        char *errstr, size_t errstr_size)
-{
+sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json, size_t len,
+                        const char *origin, int version,
+                        const sf_schema_t **out, char *errstr,
+                        size_t errstr_size) {
     json_error_t je;
     sf_err_t err;
 
     if (!cat || !schema_json || version < 1)
-        return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
-                         "sf_catalog_add: %s", version < 1 ?
-                         "version must be >= 1" : "NULL argument");
+        return sf_seterr(
+            errstr, errstr_size, SF_ERR_INVALID_ARG, "sf_catalog_add: %s",
+            version < 1 ? "version must be >= 1" : "NULL argument");
     if (!origin)
         origin = "schema";
     /* JSON_ALLOW_NUL: "\u0000" is byte 0x00 in bytes/fixed defaults;
      * names are checked for NULs where they are read (sf_json_word). */
-    json_t *j = json_loadb(schema_json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                           &je);
+    json_t *j =
+        json_loadb(schema_json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!j)
         return sf_seterr(errstr, errstr_size, SF_ERR_PARSE, "%s:%d:%d: %s",
                          origin, je.line, je.column, je.text);
@@ -159,7 +151,8 @@ sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
     if (!s->tree->root->fullname) {
         err = sf_seterr(errstr, errstr_size, SF_ERR_SCHEMA,
                         "%s: an event schema must be a named type (record), "
-                        "not %s", origin, sf_type_name(s->tree->root->type));
+                        "not %s",
+                        origin, sf_type_name(s->tree->root->type));
         goto fail;
     }
     s->version = version;
@@ -179,8 +172,8 @@ sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
         err = sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    int bad = avro_schema_from_json_length(for_avro, strlen(for_avro),
-                                           &s->avro);
+    int bad =
+        avro_schema_from_json_length(for_avro, strlen(for_avro), &s->avro);
     free(for_avro);
     for_avro = NULL;
     if (bad) {
@@ -192,12 +185,12 @@ sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
     }
     s->iface = avro_generic_class_from_schema(s->avro);
     if (!s->iface) {
-        err = sf_seterr(errstr, errstr_size, SF_ERR_SCHEMA,
-                        "%s: avro-c: %s", origin, avro_strerror());
+        err = sf_seterr(errstr, errstr_size, SF_ERR_SCHEMA, "%s: avro-c: %s",
+                        origin, avro_strerror());
         goto fail;
     }
-    s->identity = sf_plan_compile(s->tree->root, s->tree->root, NULL, NULL,
-                                  NULL);
+    s->identity =
+        sf_plan_compile(s->tree->root, s->tree->root, NULL, NULL, NULL);
     if (!s->identity) {
         err = sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "out of memory");
         goto fail;
@@ -214,8 +207,8 @@ sf_err_t sf_catalog_add(sf_catalog_t *cat, const char *schema_json,
     if (fat < cat->n && cat->by_fp[fat]->fingerprint == s->fingerprint &&
         strcmp(cat->by_fp[fat]->fullname, s->fullname) != 0) {
         err = sf_seterr(errstr, errstr_size, SF_ERR_SCHEMA,
-                        "%s: fingerprint %016llx collides with %s",
-                        origin, (unsigned long long)s->fingerprint,
+                        "%s: fingerprint %016llx collides with %s", origin,
+                        (unsigned long long)s->fingerprint,
                         cat->by_fp[fat]->origin);
         goto fail;
     }
@@ -252,8 +245,7 @@ fail:
 }
 
 /* Version from a file name "<Name>.v<N>.avsc"; 1 without ".v<N>". */
-static int version_of(const char *fname)
-{
+static int version_of(const char *fname) {
     size_t n = strlen(fname);
     if (n < 5)
         return 1;
@@ -267,20 +259,17 @@ static int version_of(const char *fname)
     return v < 1 || v > 1000000 ? 0 : (int)v;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
+static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int ends_with(const char *s, const char *suf)
-{
+static int ends_with(const char *s, const char *suf) {
     size_t a = strlen(s), b = strlen(suf);
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
 static sf_err_t load_file(sf_catalog_t *cat, const char *path, int version,
-                          char *errstr, size_t errstr_size)
-{
+                          char *errstr, size_t errstr_size) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return sf_seterr(errstr, errstr_size, SF_ERR_IO, "%s: %s", path,
@@ -304,8 +293,7 @@ static sf_err_t load_file(sf_catalog_t *cat, const char *path, int version,
 }
 
 static sf_err_t load_dir(sf_catalog_t *cat, const char *dir, int depth,
-                         char *errstr, size_t errstr_size)
-{
+                         char *errstr, size_t errstr_size) {
     DIR *d;
     struct dirent *e;
     char **names = NULL;
@@ -373,9 +361,8 @@ static sf_err_t load_dir(sf_catalog_t *cat, const char *dir, int depth,
     return err;
 }
 
-sf_err_t sf_catalog_load_dir(sf_catalog_t *cat, const char *dir,
-                             char *errstr, size_t errstr_size)
-{
+sf_err_t sf_catalog_load_dir(sf_catalog_t *cat, const char *dir, char *errstr,
+                             size_t errstr_size) {
     if (!cat || !dir)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "sf_catalog_load_dir: NULL argument");
@@ -383,8 +370,7 @@ sf_err_t sf_catalog_load_dir(sf_catalog_t *cat, const char *dir,
 }
 
 const sf_schema_t *sf_catalog_latest(const sf_catalog_t *cat,
-                                     const char *fullname)
-{
+                                     const char *fullname) {
     if (!cat || !fullname)
         return NULL;
     /* The entry just before the first one > (name, INT_MAX). */
@@ -397,8 +383,7 @@ const sf_schema_t *sf_catalog_latest(const sf_catalog_t *cat,
 }
 
 const sf_schema_t *sf_catalog_version(const sf_catalog_t *cat,
-                                      const char *fullname, int version)
-{
+                                      const char *fullname, int version) {
     if (!cat || !fullname)
         return NULL;
     size_t at = lower_name(cat, fullname, version);
@@ -408,8 +393,7 @@ const sf_schema_t *sf_catalog_version(const sf_catalog_t *cat,
 }
 
 const sf_schema_t *sf_catalog_by_fingerprint(const sf_catalog_t *cat,
-                                             uint64_t fp)
-{
+                                             uint64_t fp) {
     if (!cat)
         return NULL;
     size_t at = lower_fp(cat, fp);
@@ -418,19 +402,29 @@ const sf_schema_t *sf_catalog_by_fingerprint(const sf_catalog_t *cat,
     return NULL;
 }
 
-size_t sf_catalog_count(const sf_catalog_t *cat)
-{
+size_t sf_catalog_count(const sf_catalog_t *cat) {
     return cat ? cat->n : 0;
 }
 
-const sf_schema_t *sf_catalog_get(const sf_catalog_t *cat, size_t i)
-{
+const sf_schema_t *sf_catalog_get(const sf_catalog_t *cat, size_t i) {
     return cat && i < cat->n ? cat->by_name[i] : NULL;
 }
 
-const char *sf_schema_fullname(const sf_schema_t *s) { return s->fullname; }
-int sf_schema_version(const sf_schema_t *s) { return s->version; }
-uint64_t sf_schema_fingerprint(const sf_schema_t *s) { return s->fingerprint; }
-const char *sf_schema_canonical(const sf_schema_t *s) { return s->canonical; }
-const char *sf_schema_origin(const sf_schema_t *s) { return s->origin; }
-avro_schema_t sf_schema_avro(const sf_schema_t *s) { return s->avro; }
+const char *sf_schema_fullname(const sf_schema_t *s) {
+    return s->fullname;
+}
+int sf_schema_version(const sf_schema_t *s) {
+    return s->version;
+}
+uint64_t sf_schema_fingerprint(const sf_schema_t *s) {
+    return s->fingerprint;
+}
+const char *sf_schema_canonical(const sf_schema_t *s) {
+    return s->canonical;
+}
+const char *sf_schema_origin(const sf_schema_t *s) {
+    return s->origin;
+}
+avro_schema_t sf_schema_avro(const sf_schema_t *s) {
+    return s->avro;
+}

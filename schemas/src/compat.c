@@ -13,8 +13,7 @@ typedef struct crep {
     void *opaque;
 } crep_t;
 
-static void report(void *opaque, const char *path, const char *reason)
-{
+static void report(void *opaque, const char *path, const char *reason) {
     crep_t *c = opaque;
     if (c->cb)
         c->cb(c->opaque, c->reader->fullname, c->reader->version,
@@ -22,9 +21,8 @@ static void report(void *opaque, const char *path, const char *reason)
 }
 
 sf_err_t sf_schema_can_read(const sf_schema_t *reader,
-                            const sf_schema_t *writer,
-                            sf_compat_report_cb cb, void *opaque)
-{
+                            const sf_schema_t *writer, sf_compat_report_cb cb,
+                            void *opaque) {
     crep_t c = {reader, writer, cb, opaque};
     size_t problems = 0;
     if (!reader || !writer)
@@ -38,8 +36,7 @@ sf_err_t sf_schema_can_read(const sf_schema_t *reader,
 }
 
 sf_err_t sf_catalog_check(const sf_catalog_t *cat, sf_compat_mode_t mode,
-                          sf_compat_report_cb cb, void *opaque)
-{
+                          sf_compat_report_cb cb, void *opaque) {
     sf_err_t result = SF_OK;
     size_t n = sf_catalog_count(cat);
 

@@ -1,4 +1,5 @@
-/* crc64.c - CRC-64-AVRO (Rabin) fingerprint, Avro spec "Schema Fingerprints". */
+/* crc64.c - CRC-64-AVRO (Rabin) fingerprint, Avro spec "Schema Fingerprints".
+ */
 #include "sf_schema.h"
 
 #define SF_CRC64_EMPTY 0xc15d213aa4d7a795ULL
@@ -9,8 +10,7 @@
 static uint64_t crc_table[256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
-static void crc_init(void)
-{
+static void crc_init(void) {
     for (int i = 0; i < 256; i++) {
         uint64_t fp = (uint64_t)i;
         for (int j = 0; j < 8; j++)
@@ -19,8 +19,7 @@ static void crc_init(void)
     }
 }
 
-uint64_t sf_crc64_avro(const void *data, size_t len)
-{
+uint64_t sf_crc64_avro(const void *data, size_t len) {
     const unsigned char *p = data;
     uint64_t fp = SF_CRC64_EMPTY;
 

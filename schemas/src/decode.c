@@ -20,9 +20,8 @@
  * Reader primitives
  * ------------------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4), noinline, cold))
-static sf_err_t rd_fail(sf_rd_t *rd, sf_err_t err, const char *fmt, ...)
-{
+__attribute__((format(printf, 3, 4), noinline, cold)) static sf_err_t
+rd_fail(sf_rd_t *rd, sf_err_t err, const char *fmt, ...) {
     va_list ap;
     rd->err = err;
     rd->err_off = (size_t)(rd->p - rd->base);
@@ -34,9 +33,8 @@ static sf_err_t rd_fail(sf_rd_t *rd, sf_err_t err, const char *fmt, ...)
     return err;
 }
 
-__attribute__((format(printf, 2, 3), noinline, cold))
-static void rd_seg(sf_rd_t *rd, const char *fmt, ...)
-{
+__attribute__((format(printf, 2, 3), noinline, cold)) static void
+rd_seg(sf_rd_t *rd, const char *fmt, ...) {
     va_list ap;
     if (rd->nsegs >= SF_PATH_MAX_SEGS) {
         rd->segs_cut = 1;
@@ -47,8 +45,7 @@ static void rd_seg(sf_rd_t *rd, const char *fmt, ...)
     va_end(ap);
 }
 
-void sf_rd_path(const sf_rd_t *rd, char *out, size_t size)
-{
+void sf_rd_path(const sf_rd_t *rd, char *out, size_t size) {
     size_t o = 0;
     out[0] = 0;
     if (rd->segs_cut && size > 4) {
@@ -65,13 +62,11 @@ void sf_rd_path(const sf_rd_t *rd, char *out, size_t size)
     }
 }
 
-static inline size_t left(const sf_rd_t *rd)
-{
+static inline size_t left(const sf_rd_t *rd) {
     return (size_t)(rd->end - rd->p);
 }
 
-static sf_err_t rd_long(sf_rd_t *rd, int64_t *out)
-{
+static sf_err_t rd_long(sf_rd_t *rd, int64_t *out) {
     const uint8_t *p = rd->p;
     uint64_t v = 0;
     for (int i = 0; i < 10; i++) {
@@ -90,8 +85,7 @@ static sf_err_t rd_long(sf_rd_t *rd, int64_t *out)
     return rd_fail(rd, SF_ERR_VALUE, "varint longer than 10 bytes");
 }
 
-static inline sf_err_t rd_int(sf_rd_t *rd, int32_t *out)
-{
+static inline sf_err_t rd_int(sf_rd_t *rd, int32_t *out) {
     int64_t v;
     /* One-byte fast path: most ints and lengths are small. */
     if (rd->p < rd->end && !(*rd->p & 0x80)) {
@@ -109,8 +103,7 @@ static inline sf_err_t rd_int(sf_rd_t *rd, int32_t *out)
     return SF_OK;
 }
 
-static inline sf_err_t rd_need(sf_rd_t *rd, size_t n, const char *what)
-{
+static inline sf_err_t rd_need(sf_rd_t *rd, size_t n, const char *what) {
     if (left(rd) < n)
         return rd_fail(rd, SF_ERR_TRUNCATED, "%s needs %zu bytes, %zu left",
                        what, n, left(rd));
@@ -118,8 +111,7 @@ static inline sf_err_t rd_need(sf_rd_t *rd, size_t n, const char *what)
 }
 
 /* Length prefix of bytes/string: >= 0 and within the buffer. */
-static inline sf_err_t rd_len(sf_rd_t *rd, size_t *out, const char *what)
-{
+static inline sf_err_t rd_len(sf_rd_t *rd, size_t *out, const char *what) {
     int64_t v;
     sf_err_t err;
     if (rd->p < rd->end && !(*rd->p & 0x81)) {
@@ -132,14 +124,15 @@ static inline sf_err_t rd_len(sf_rd_t *rd, size_t *out, const char *what)
         return rd_fail(rd, SF_ERR_VALUE, "negative %s length %lld", what,
                        (long long)v);
     if ((uint64_t)v > left(rd))
-        return rd_fail(rd, SF_ERR_TRUNCATED, "%s length %lld exceeds the %zu "
-                       "bytes left", what, (long long)v, left(rd));
+        return rd_fail(rd, SF_ERR_TRUNCATED,
+                       "%s length %lld exceeds the %zu "
+                       "bytes left",
+                       what, (long long)v, left(rd));
     *out = (size_t)v;
     return SF_OK;
 }
 
-static sf_err_t rd_float(sf_rd_t *rd, float *out)
-{
+static sf_err_t rd_float(sf_rd_t *rd, float *out) {
     sf_err_t err = rd_need(rd, 4, "float");
     if (err)
         return err;
@@ -150,8 +143,7 @@ static sf_err_t rd_float(sf_rd_t *rd, float *out)
     return SF_OK;
 }
 
-static sf_err_t rd_double(sf_rd_t *rd, double *out)
-{
+static sf_err_t rd_double(sf_rd_t *rd, double *out) {
     sf_err_t err = rd_need(rd, 8, "double");
     if (err)
         return err;
@@ -164,16 +156,17 @@ static sf_err_t rd_double(sf_rd_t *rd, double *out)
 }
 
 /* A NUL-terminated copy of n bytes at rd->p (avro-c wants the NUL). */
-static sf_err_t rd_cstr(sf_rd_t *rd, size_t n, const char **out)
-{
+static sf_err_t rd_cstr(sf_rd_t *rd, size_t n, const char **out) {
     if (n + 1 > rd->scratch_cap) {
         size_t nc = rd->scratch_cap ? rd->scratch_cap : 256;
         while (nc < n + 1)
             nc *= 2;
         char *ns = realloc(rd->scratch, nc);
         if (!ns)
-            return rd_fail(rd, SF_ERR_NOMEM, "out of memory for a %zu-byte "
-                           "string", n);
+            return rd_fail(rd, SF_ERR_NOMEM,
+                           "out of memory for a %zu-byte "
+                           "string",
+                           n);
         rd->scratch = ns;
         rd->scratch_cap = nc;
     }
@@ -184,23 +177,21 @@ static sf_err_t rd_cstr(sf_rd_t *rd, size_t n, const char **out)
     return SF_OK;
 }
 
-static sf_err_t avro_fail(sf_rd_t *rd, int rval, const char *what)
-{
+static sf_err_t avro_fail(sf_rd_t *rd, int rval, const char *what) {
     return rd_fail(rd, rval == ENOMEM ? SF_ERR_NOMEM : SF_ERR_VALUE,
                    "avro-c %s: %s", what, avro_strerror());
 }
 
-#define AVRO_TRY(rd, call, what)                       \
-    do {                                               \
-        int rval_ = (call);                            \
-        if (rval_)                                     \
-            return avro_fail((rd), rval_, (what));     \
+#define AVRO_TRY(rd, call, what)                   \
+    do {                                           \
+        int rval_ = (call);                        \
+        if (rval_)                                 \
+            return avro_fail((rd), rval_, (what)); \
     } while (0)
 
 /* Block header of an array or map: item count of the block (0 ends). */
 static sf_err_t rd_block(sf_rd_t *rd, const sf_node_t *items, int64_t total,
-                         int64_t *count)
-{
+                         int64_t *count) {
     int64_t n, size;
     sf_err_t err = rd_long(rd, &n);
     if (err)
@@ -215,13 +206,16 @@ static sf_err_t rd_block(sf_rd_t *rd, const sf_node_t *items, int64_t total,
             return rd_fail(rd, SF_ERR_VALUE, "negative block size %lld",
                            (long long)size);
         if ((uint64_t)size > left(rd))
-            return rd_fail(rd, SF_ERR_TRUNCATED, "block size %lld exceeds "
-                           "the %zu bytes left", (long long)size, left(rd));
+            return rd_fail(rd, SF_ERR_TRUNCATED,
+                           "block size %lld exceeds "
+                           "the %zu bytes left",
+                           (long long)size, left(rd));
     }
     size_t min = items->min_size;
     if (min > 0) {
         if ((uint64_t)n > left(rd) / min)
-            return rd_fail(rd, SF_ERR_TRUNCATED, "block of %lld items needs "
+            return rd_fail(rd, SF_ERR_TRUNCATED,
+                           "block of %lld items needs "
                            "at least %zu bytes each, %zu bytes left",
                            (long long)n, min, left(rd));
     } else if (n > SF_MAX_ZERO_ITEMS - total) {
@@ -236,15 +230,13 @@ static sf_err_t rd_block(sf_rd_t *rd, const sf_node_t *items, int64_t total,
  * Skipping a writer field the reader does not have
  * ------------------------------------------------------------------- */
 
-static sf_err_t skip(sf_rd_t *rd, const sf_node_t *n)
-{
+static sf_err_t skip(sf_rd_t *rd, const sf_node_t *n) {
     sf_err_t err;
     int64_t v;
     size_t len = 0;
 
     switch (n->type) {
-    case T_NULL:
-        return SF_OK;
+    case T_NULL: return SF_OK;
     case T_BOOLEAN:
         if ((err = rd_need(rd, 1, "boolean")))
             return err;
@@ -257,8 +249,7 @@ static sf_err_t skip(sf_rd_t *rd, const sf_node_t *n)
         int32_t i;
         return rd_int(rd, &i);
     }
-    case T_LONG:
-        return rd_long(rd, &v);
+    case T_LONG: return rd_long(rd, &v);
     case T_FLOAT:
         return rd_need(rd, 4, "float") ? rd->err : (rd->p += 4, SF_OK);
     case T_DOUBLE:
@@ -278,19 +269,21 @@ static sf_err_t skip(sf_rd_t *rd, const sf_node_t *n)
         if ((err = rd_long(rd, &v)))
             return err;
         if (v < 0 || (uint64_t)v >= n->nsymbols)
-            return rd_fail(rd, SF_ERR_VALUE, "enum index %lld out of range "
-                           "[0,%zu) of %s", (long long)v, n->nsymbols,
-                           n->fullname);
+            return rd_fail(rd, SF_ERR_VALUE,
+                           "enum index %lld out of range "
+                           "[0,%zu) of %s",
+                           (long long)v, n->nsymbols, n->fullname);
         return SF_OK;
     case T_UNION:
         if ((err = rd_long(rd, &v)))
             return err;
         if (v < 0 || (uint64_t)v >= n->nbranches)
-            return rd_fail(rd, SF_ERR_VALUE, "union index %lld out of range "
-                           "[0,%zu)", (long long)v, n->nbranches);
+            return rd_fail(rd, SF_ERR_VALUE,
+                           "union index %lld out of range "
+                           "[0,%zu)",
+                           (long long)v, n->nbranches);
         return skip(rd, n->branches[v]);
-    default:
-        break;
+    default: break;
     }
     if (++rd->depth > SF_MAX_DEPTH)
         return rd_fail(rd, SF_ERR_VALUE, "nested deeper than %d", SF_MAX_DEPTH);
@@ -328,8 +321,7 @@ static sf_err_t skip(sf_rd_t *rd, const sf_node_t *n)
  * Running a plan
  * ------------------------------------------------------------------- */
 
-static sf_err_t exec_record(sf_rd_t *rd, const op_t *op, avro_value_t *val)
-{
+static sf_err_t exec_record(sf_rd_t *rd, const op_t *op, avro_value_t *val) {
     avro_value_t child;
     sf_err_t err;
 
@@ -342,8 +334,10 @@ static sf_err_t exec_record(sf_rd_t *rd, const op_t *op, avro_value_t *val)
         } else if (s->rindex < 0) {
             err = skip(rd, s->wnode);
         } else {
-            AVRO_TRY(rd, avro_value_get_by_index(val, (size_t)s->rindex,
-                                                 &child, NULL), "record field");
+            AVRO_TRY(
+                rd,
+                avro_value_get_by_index(val, (size_t)s->rindex, &child, NULL),
+                "record field");
             err = sf_exec(rd, s->op, &child);
         }
         if (err) {
@@ -358,8 +352,9 @@ static sf_err_t exec_record(sf_rd_t *rd, const op_t *op, avro_value_t *val)
             rd_seg(rd, "%s", f->field->name);
             return rd->err;
         }
-        AVRO_TRY(rd, avro_value_get_by_index(val, (size_t)f->rindex, &child,
-                                             NULL), "record field");
+        AVRO_TRY(rd,
+                 avro_value_get_by_index(val, (size_t)f->rindex, &child, NULL),
+                 "record field");
         /* Defaults were encoded and checked at load time; read them with
          * the same machinery by pointing the reader at them. */
         const uint8_t *sb = rd->base, *sp = rd->p, *se = rd->end;
@@ -377,8 +372,7 @@ static sf_err_t exec_record(sf_rd_t *rd, const op_t *op, avro_value_t *val)
     return SF_OK;
 }
 
-sf_err_t sf_exec(sf_rd_t *rd, const op_t *op, avro_value_t *val)
-{
+sf_err_t sf_exec(sf_rd_t *rd, const op_t *op, avro_value_t *val) {
     sf_err_t err;
     int32_t i32;
     int64_t i64;
@@ -423,12 +417,14 @@ sf_err_t sf_exec(sf_rd_t *rd, const op_t *op, avro_value_t *val)
     case OP_STRING_BYTES:
         if ((err = rd_len(rd, &len, op->kind == OP_BYTES ? "bytes" : "string")))
             return err;
-        AVRO_TRY(rd, avro_value_set_bytes(val, (void *)rd->p, len), "set bytes");
+        AVRO_TRY(rd, avro_value_set_bytes(val, (void *)rd->p, len),
+                 "set bytes");
         rd->p += len;
         return SF_OK;
     case OP_STRING:
     case OP_BYTES_STRING:
-        if ((err = rd_len(rd, &len, op->kind == OP_STRING ? "string" : "bytes")))
+        if ((err =
+                 rd_len(rd, &len, op->kind == OP_STRING ? "string" : "bytes")))
             return err;
         if ((err = rd_cstr(rd, len, &s)))
             return err;
@@ -475,11 +471,13 @@ sf_err_t sf_exec(sf_rd_t *rd, const op_t *op, avro_value_t *val)
         if ((err = rd_long(rd, &i64)))
             return err;
         if (i64 < 0 || (uint64_t)i64 >= op->enum_n)
-            return rd_fail(rd, SF_ERR_VALUE, "enum index %lld out of range "
-                           "[0,%zu) of %s", (long long)i64, op->enum_n,
-                           op->w->fullname);
+            return rd_fail(rd, SF_ERR_VALUE,
+                           "enum index %lld out of range "
+                           "[0,%zu) of %s",
+                           (long long)i64, op->enum_n, op->w->fullname);
         if (op->enum_map[i64] < 0)
-            return rd_fail(rd, SF_ERR_INCOMPATIBLE, "symbol %s is not in the "
+            return rd_fail(rd, SF_ERR_INCOMPATIBLE,
+                           "symbol %s is not in the "
                            "reader's enum %s, which has no default",
                            op->w->symbols[i64], op->r->fullname);
         AVRO_TRY(rd, avro_value_set_enum(val, op->enum_map[i64]), "set enum");
@@ -488,8 +486,10 @@ sf_err_t sf_exec(sf_rd_t *rd, const op_t *op, avro_value_t *val)
         if ((err = rd_long(rd, &i64)))
             return err;
         if (i64 < 0 || (uint64_t)i64 >= op->nb)
-            return rd_fail(rd, SF_ERR_VALUE, "union index %lld out of range "
-                           "[0,%zu)", (long long)i64, op->nb);
+            return rd_fail(rd, SF_ERR_VALUE,
+                           "union index %lld out of range "
+                           "[0,%zu)",
+                           (long long)i64, op->nb);
         const op_t *bop = op->bops[i64];
         if (bop->kind == OP_FAIL)
             return rd_fail(rd, SF_ERR_INCOMPATIBLE, "%s", bop->fail);
@@ -506,12 +506,10 @@ sf_err_t sf_exec(sf_rd_t *rd, const op_t *op, avro_value_t *val)
                  "set union branch");
         return sf_exec(rd, op->inner, &branch);
     }
-    case OP_FAIL:
-        return rd_fail(rd, SF_ERR_INCOMPATIBLE, "%s", op->fail);
+    case OP_FAIL: return rd_fail(rd, SF_ERR_INCOMPATIBLE, "%s", op->fail);
     case OP_RECORD:
     case OP_ARRAY:
-    case OP_MAP:
-        break;
+    case OP_MAP: break;
     }
 
     if (++rd->depth > SF_MAX_DEPTH)
@@ -557,8 +555,7 @@ sf_err_t sf_exec(sf_rd_t *rd, const op_t *op, avro_value_t *val)
 }
 
 sf_err_t sf_fill_default(const sf_field_t *f, const op_t *identity,
-                         avro_value_t *val, char *errstr, size_t errstr_size)
-{
+                         avro_value_t *val, char *errstr, size_t errstr_size) {
     sf_rd_t *rd = calloc(1, sizeof *rd);
     if (!rd)
         return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "out of memory");
@@ -578,8 +575,7 @@ sf_err_t sf_fill_default(const sf_field_t *f, const op_t *identity,
  * ------------------------------------------------------------------- */
 
 sf_err_t sf_soe_header_parse(const void *buf, size_t len, uint64_t *fp,
-                             char *errstr, size_t errstr_size)
-{
+                             char *errstr, size_t errstr_size) {
     const uint8_t *b = buf;
     if (!buf && len)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
@@ -587,15 +583,18 @@ sf_err_t sf_soe_header_parse(const void *buf, size_t len, uint64_t *fp,
     if (len >= 1 && b[0] != SF_SOE_MAGIC0)
         return sf_seterr(errstr, errstr_size, SF_ERR_BAD_MAGIC,
                          "byte 0: 0x%02x is not the single-object magic "
-                         "c3 01", b[0]);
+                         "c3 01",
+                         b[0]);
     if (len >= 2 && b[1] != SF_SOE_MAGIC1)
         return sf_seterr(errstr, errstr_size, SF_ERR_BAD_MAGIC,
                          "byte 1: 0x%02x is not the single-object magic "
-                         "c3 01", b[1]);
+                         "c3 01",
+                         b[1]);
     if (len < SF_SOE_HEADER_SIZE)
         return sf_seterr(errstr, errstr_size, SF_ERR_TRUNCATED,
                          "byte %zu: single-object header needs %d bytes, "
-                         "got %zu", len, SF_SOE_HEADER_SIZE, len);
+                         "got %zu",
+                         len, SF_SOE_HEADER_SIZE, len);
     uint64_t v = 0;
     for (int i = 9; i >= 2; i--)
         v = (v << 8) | b[i];
@@ -603,10 +602,8 @@ sf_err_t sf_soe_header_parse(const void *buf, size_t len, uint64_t *fp,
     return SF_OK;
 }
 
-sf_err_t sf_encode(const sf_schema_t *s, avro_value_t *value,
-                   void **out, size_t *out_len,
-                   char *errstr, size_t errstr_size)
-{
+sf_err_t sf_encode(const sf_schema_t *s, avro_value_t *value, void **out,
+                   size_t *out_len, char *errstr, size_t errstr_size) {
     size_t size;
     if (!s || !value || !out || !out_len)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
@@ -617,8 +614,8 @@ sf_err_t sf_encode(const sf_schema_t *s, avro_value_t *value,
                          "sf_encode: value is not an instance of %s v%d",
                          s->fullname, s->version);
     if (avro_value_sizeof(value, &size))
-        return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
-                         "encoding %s: %s", s->fullname, avro_strerror());
+        return sf_seterr(errstr, errstr_size, SF_ERR_VALUE, "encoding %s: %s",
+                         s->fullname, avro_strerror());
     uint8_t *buf = malloc(SF_SOE_HEADER_SIZE + size + 1);
     if (!buf)
         return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "out of memory");
@@ -626,8 +623,8 @@ sf_err_t sf_encode(const sf_schema_t *s, avro_value_t *value,
     buf[1] = SF_SOE_MAGIC1;
     for (int i = 0; i < 8; i++)
         buf[2 + i] = (uint8_t)(s->fingerprint >> (8 * i));
-    avro_writer_t w = avro_writer_memory((char *)buf + SF_SOE_HEADER_SIZE,
-                                         (int64_t)size);
+    avro_writer_t w =
+        avro_writer_memory((char *)buf + SF_SOE_HEADER_SIZE, (int64_t)size);
     if (!w) {
         free(buf);
         return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "out of memory");
@@ -636,8 +633,8 @@ sf_err_t sf_encode(const sf_schema_t *s, avro_value_t *value,
     avro_writer_free(w);
     if (rval) {
         free(buf);
-        return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
-                         "encoding %s: %s", s->fullname, avro_strerror());
+        return sf_seterr(errstr, errstr_size, SF_ERR_VALUE, "encoding %s: %s",
+                         s->fullname, avro_strerror());
     }
     *out = buf;
     *out_len = SF_SOE_HEADER_SIZE + size;
@@ -651,7 +648,7 @@ sf_err_t sf_encode(const sf_schema_t *s, avro_value_t *value,
 typedef struct dplan {
     uint64_t fp;
     const sf_schema_t *w, *r;
-    sf_plan_t *owned;           /* NULL when using r's identity plan */
+    sf_plan_t *owned; /* NULL when using r's identity plan */
     const op_t *root;
     avro_value_t value;
 } dplan_t;
@@ -664,8 +661,7 @@ struct sf_decoder_s {
     sf_rd_t rd;
 };
 
-sf_decoder_t *sf_decoder_new(const sf_catalog_t *cat)
-{
+sf_decoder_t *sf_decoder_new(const sf_catalog_t *cat) {
     if (!cat)
         return NULL;
     sf_decoder_t *d = calloc(1, sizeof *d);
@@ -674,8 +670,7 @@ sf_decoder_t *sf_decoder_new(const sf_catalog_t *cat)
     return d;
 }
 
-void sf_decoder_destroy(sf_decoder_t *dec)
-{
+void sf_decoder_destroy(sf_decoder_t *dec) {
     if (!dec)
         return;
     for (size_t i = 0; i < dec->n; i++) {
@@ -689,8 +684,7 @@ void sf_decoder_destroy(sf_decoder_t *dec)
 }
 
 static sf_err_t get_plan(sf_decoder_t *dec, uint64_t fp, dplan_t **out,
-                         char *errstr, size_t errstr_size)
-{
+                         char *errstr, size_t errstr_size) {
     if (dec->n && dec->plans[dec->last]->fp == fp) {
         *out = dec->plans[dec->last];
         return SF_OK;
@@ -705,7 +699,8 @@ static sf_err_t get_plan(sf_decoder_t *dec, uint64_t fp, dplan_t **out,
     if (!w)
         return sf_seterr(errstr, errstr_size, SF_ERR_UNKNOWN_FINGERPRINT,
                          "byte 2: writer fingerprint %016llx is not in the "
-                         "catalog", (unsigned long long)fp);
+                         "catalog",
+                         (unsigned long long)fp);
     const sf_schema_t *r = sf_catalog_latest(dec->cat, w->fullname);
     dplan_t *p = calloc(1, sizeof *p);
     if (!p)
@@ -716,13 +711,13 @@ static sf_err_t get_plan(sf_decoder_t *dec, uint64_t fp, dplan_t **out,
     if (w == r || w->fingerprint == r->fingerprint) {
         p->root = r->identity->root;
     } else {
-        p->owned = sf_plan_compile(w->tree->root, r->tree->root, NULL, NULL,
-                                   NULL);
+        p->owned =
+            sf_plan_compile(w->tree->root, r->tree->root, NULL, NULL, NULL);
         if (!p->owned) {
             free(p);
             return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
-                             "out of memory compiling %s v%d->v%d",
-                             w->fullname, w->version, r->version);
+                             "out of memory compiling %s v%d->v%d", w->fullname,
+                             w->version, r->version);
         }
         p->root = p->owned->root;
     }
@@ -740,7 +735,8 @@ static sf_err_t get_plan(sf_decoder_t *dec, uint64_t fp, dplan_t **out,
             avro_value_decref(&p->value);
             sf_plan_free(p->owned);
             free(p);
-            return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM, "out of memory");
+            return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
+                             "out of memory");
         }
         dec->plans = np;
         dec->cap = nc;
@@ -752,11 +748,9 @@ static sf_err_t get_plan(sf_decoder_t *dec, uint64_t fp, dplan_t **out,
 }
 
 sf_err_t sf_decoder_decode(sf_decoder_t *dec, const void *buf, size_t len,
-                           avro_value_t **value,
-                           const sf_schema_t **writer,
-                           const sf_schema_t **reader,
-                           char *errstr, size_t errstr_size)
-{
+                           avro_value_t **value, const sf_schema_t **writer,
+                           const sf_schema_t **reader, char *errstr,
+                           size_t errstr_size) {
     uint64_t fp;
     dplan_t *p = NULL;
     sf_err_t err;

@@ -14,8 +14,7 @@
 #include <string.h>
 
 void sf_err_path(char *out, size_t size, const char *head, const char *path,
-                 const char *reason)
-{
+                 const char *reason) {
     static const char dots[] = "...";
     if (!out || size == 0)
         return;

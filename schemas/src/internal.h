@@ -27,8 +27,20 @@
 #include "sf_schema.h"
 
 typedef enum sf_type {
-    T_NULL, T_BOOLEAN, T_INT, T_LONG, T_FLOAT, T_DOUBLE, T_BYTES, T_STRING,
-    T_RECORD, T_ENUM, T_ARRAY, T_MAP, T_UNION, T_FIXED
+    T_NULL,
+    T_BOOLEAN,
+    T_INT,
+    T_LONG,
+    T_FLOAT,
+    T_DOUBLE,
+    T_BYTES,
+    T_STRING,
+    T_RECORD,
+    T_ENUM,
+    T_ARRAY,
+    T_MAP,
+    T_UNION,
+    T_FIXED
 } sf_type_t;
 
 typedef struct sf_node sf_node_t;
@@ -38,36 +50,36 @@ typedef struct sf_field {
     char **aliases;
     size_t naliases;
     sf_node_t *type;
-    json_t *def;            /* the "default" JSON, NULL when none */
-    uint8_t *def_bin;       /* default in Avro binary (of type) */
+    json_t *def;      /* the "default" JSON, NULL when none */
+    uint8_t *def_bin; /* default in Avro binary (of type) */
     size_t def_len;
 } sf_field_t;
 
 struct sf_node {
     sf_type_t type;
-    char *fullname;         /* named types */
-    char *name;             /* unqualified name */
-    char **aliases;         /* full names */
+    char *fullname; /* named types */
+    char *name;     /* unqualified name */
+    char **aliases; /* full names */
     size_t naliases;
-    char *logical;          /* logicalType or NULL */
-    sf_field_t *fields;     /* record */
+    char *logical;      /* logicalType or NULL */
+    sf_field_t *fields; /* record */
     size_t nfields;
-    char **symbols;         /* enum */
+    char **symbols; /* enum */
     size_t nsymbols;
-    int enum_default;       /* index or -1 */
-    size_t size;            /* fixed */
-    sf_node_t *items;       /* array items, map values */
-    sf_node_t **branches;   /* union */
+    int enum_default;     /* index or -1 */
+    size_t size;          /* fixed */
+    sf_node_t *items;     /* array items, map values */
+    sf_node_t **branches; /* union */
     size_t nbranches;
-    size_t min_size;        /* smallest encoding in bytes */
-    int min_state;          /* 0 not computed, 1 computing, 2 done */
+    size_t min_size; /* smallest encoding in bytes */
+    int min_state;   /* 0 not computed, 1 computing, 2 done */
 };
 
 /* Every node of one parsed schema, so it can be freed in one go. */
 typedef struct sf_tree {
     sf_node_t **nodes;
     size_t n, cap;
-    sf_node_t **named;      /* named types, for references */
+    sf_node_t **named; /* named types, for references */
     size_t nnamed, capnamed;
     sf_node_t *root;
 } sf_tree_t;
@@ -84,59 +96,77 @@ const char *sf_node_branch_name(const sf_node_t *n);
 size_t sf_node_min_size(sf_node_t *n);
 
 /* Growing byte buffer: the core one (sf_buf.h), plus Avro's varint. */
-void sf_buf_long(sf_buf_t *b, int64_t v);    /* zig-zag varint */
+void sf_buf_long(sf_buf_t *b, int64_t v); /* zig-zag varint */
 
 /* ---- plans (plan.c) ---- */
 
 typedef enum op_kind {
-    OP_NULL, OP_BOOLEAN, OP_INT, OP_LONG, OP_FLOAT, OP_DOUBLE,
-    OP_BYTES, OP_STRING, OP_FIXED,
-    OP_INT_LONG, OP_INT_FLOAT, OP_INT_DOUBLE,
-    OP_LONG_FLOAT, OP_LONG_DOUBLE, OP_FLOAT_DOUBLE,
-    OP_STRING_BYTES, OP_BYTES_STRING,
-    OP_ENUM, OP_ARRAY, OP_MAP, OP_RECORD,
-    OP_WUNION,      /* writer is a union: read branch index, dispatch */
-    OP_RUNION,      /* only the reader is a union: select a branch */
-    OP_FAIL         /* unresolvable: error when data reaches it */
+    OP_NULL,
+    OP_BOOLEAN,
+    OP_INT,
+    OP_LONG,
+    OP_FLOAT,
+    OP_DOUBLE,
+    OP_BYTES,
+    OP_STRING,
+    OP_FIXED,
+    OP_INT_LONG,
+    OP_INT_FLOAT,
+    OP_INT_DOUBLE,
+    OP_LONG_FLOAT,
+    OP_LONG_DOUBLE,
+    OP_FLOAT_DOUBLE,
+    OP_STRING_BYTES,
+    OP_BYTES_STRING,
+    OP_ENUM,
+    OP_ARRAY,
+    OP_MAP,
+    OP_RECORD,
+    OP_WUNION, /* writer is a union: read branch index, dispatch */
+    OP_RUNION, /* only the reader is a union: select a branch */
+    OP_FAIL    /* unresolvable: error when data reaches it */
 } op_kind_t;
 
 typedef struct op op_t;
 
 typedef struct rec_step {
-    int rindex;                 /* reader field index, -1 = skip */
-    const sf_node_t *wnode;     /* writer field type */
-    const char *name;           /* writer field name (for errors) */
+    int rindex;             /* reader field index, -1 = skip */
+    const sf_node_t *wnode; /* writer field type */
+    const char *name;       /* writer field name (for errors) */
     op_t *op;
 } rec_step_t;
 
 typedef struct rec_fill {
-    int rindex;                 /* reader field to set from its default */
+    int rindex; /* reader field to set from its default */
     const sf_field_t *field;
-    op_t *op;                   /* identity op of the field's type */
+    op_t *op; /* identity op of the field's type */
 } rec_fill_t;
 
 struct op {
     op_kind_t kind;
     const sf_node_t *w, *r;
-    int *enum_map;              /* writer symbol -> reader symbol or -1 */
+    int *enum_map; /* writer symbol -> reader symbol or -1 */
     size_t enum_n;
-    op_t *item;                 /* array / map */
+    op_t *item; /* array / map */
     rec_step_t *steps;
     size_t nsteps;
     rec_fill_t *fills;
     size_t nfills;
-    op_t **bops;                /* writer union: op per writer branch */
-    int *brindex;               /* reader branch per writer branch or -1 */
+    op_t **bops;  /* writer union: op per writer branch */
+    int *brindex; /* reader branch per writer branch or -1 */
     size_t nb;
-    int rbranch;                /* OP_RUNION */
+    int rbranch; /* OP_RUNION */
     op_t *inner;
-    char *fail;                 /* OP_FAIL reason */
+    char *fail; /* OP_FAIL reason */
 };
 
 typedef struct sf_plan {
-    op_t **ops;                 /* arena */
+    op_t **ops; /* arena */
     size_t n, cap;
-    struct plan_memo { const sf_node_t *w, *r; op_t *op; } *memo;
+    struct plan_memo {
+        const sf_node_t *w, *r;
+        op_t *op;
+    } * memo;
     size_t nmemo, capmemo;
     op_t *root;
 } sf_plan_t;
@@ -165,26 +195,26 @@ struct sf_schema_s {
     sf_tree_t *tree;
     avro_schema_t avro;
     avro_value_iface_t *iface;
-    sf_plan_t *identity;        /* plan reading its own data */
+    sf_plan_t *identity; /* plan reading its own data */
 };
 
 /* ---- binary reading (decode.c) ---- */
 
 #define SF_PATH_MAX_SEGS 32
-#define SF_MAX_DEPTH 200
+#define SF_MAX_DEPTH     200
 /* Items of a zero-byte type (null, empty record) one array may hold. */
 #define SF_MAX_ZERO_ITEMS (1 << 20)
 
 typedef struct sf_rd {
     const uint8_t *base, *p, *end;
-    char *scratch;              /* NUL-terminated copies of strings */
+    char *scratch; /* NUL-terminated copies of strings */
     size_t scratch_cap;
-    int depth;                  /* nesting, bounded by SF_MAX_DEPTH */
+    int depth; /* nesting, bounded by SF_MAX_DEPTH */
     sf_err_t err;
     size_t err_off;
     char msg[200];
-    int nsegs;                  /* path segments, innermost first */
-    int segs_cut;               /* outer segments beyond the limit lost */
+    int nsegs;    /* path segments, innermost first */
+    int segs_cut; /* outer segments beyond the limit lost */
     char segs[SF_PATH_MAX_SEGS][72];
 } sf_rd_t;
 
@@ -215,8 +245,7 @@ const char *sf_json_kind(const json_t *j);
  * form of bytes and fixed defaults (spec, "Schema Declaration": bytes and
  * fixed defaults are strings of code points 0-255); words must therefore
  * be checked not to hide a NUL that would cut them short in C. */
-static inline const char *sf_json_word(const json_t *j)
-{
+static inline const char *sf_json_word(const json_t *j) {
     const char *s = json_string_value(j);
     if (s && strlen(s) != json_string_length(j))
         return NULL;

@@ -23,23 +23,21 @@ typedef struct jctx {
     size_t errstr_size;
 } jctx_t;
 
-__attribute__((format(printf, 3, 4)))
-static sf_err_t jerr(jctx_t *c, sf_err_t err, const char *fmt, ...)
-{
+__attribute__((format(printf, 3, 4))) static sf_err_t
+jerr(jctx_t *c, sf_err_t err, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    sf_err_path(c->errstr, c->errstr_size, "",
-                c->path[0] ? c->path : "value", msg);
+    sf_err_path(c->errstr, c->errstr_size, "", c->path[0] ? c->path : "value",
+                msg);
     return err;
 }
 
 static size_t path_push(jctx_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static size_t path_push(jctx_t *c, const char *fmt, ...)
-{
+static size_t path_push(jctx_t *c, const char *fmt, ...) {
     size_t old = strlen(c->path);
     va_list ap;
     va_start(ap, fmt);
@@ -48,14 +46,13 @@ static size_t path_push(jctx_t *c, const char *fmt, ...)
     return old;
 }
 
-#define AVRO_J(c, call)                                                  \
-    do {                                                                 \
-        if (call)                                                        \
+#define AVRO_J(c, call)                                                    \
+    do {                                                                   \
+        if (call)                                                          \
             return jerr((c), SF_ERR_VALUE, "avro-c: %s", avro_strerror()); \
     } while (0)
 
-static int latin1(const char *s, size_t n, uint8_t *out, size_t *olen)
-{
+static int latin1(const char *s, size_t n, uint8_t *out, size_t *olen) {
     size_t o = 0;
     for (size_t i = 0; i < n;) {
         unsigned char ch = (unsigned char)s[i];
@@ -63,7 +60,8 @@ static int latin1(const char *s, size_t n, uint8_t *out, size_t *olen)
             out[o++] = ch;
             i++;
         } else if ((ch == 0xC2 || ch == 0xC3) && i + 1 < n) {
-            out[o++] = (uint8_t)(((ch & 0x1F) << 6) | ((unsigned char)s[i + 1] & 0x3F));
+            out[o++] = (uint8_t)(((ch & 0x1F) << 6) |
+                                 ((unsigned char)s[i + 1] & 0x3F));
             i += 2;
         } else {
             return -1;
@@ -73,8 +71,7 @@ static int latin1(const char *s, size_t n, uint8_t *out, size_t *olen)
     return 0;
 }
 
-static int json_double(const json_t *j, double *d)
-{
+static int json_double(const json_t *j, double *d) {
     if (json_is_number(j)) {
         *d = json_number_value(j);
         return 0;
@@ -94,20 +91,24 @@ static int json_double(const json_t *j, double *d)
 }
 
 /* Could a branch of type n take this JSON value given bare? */
-static int accepts(const sf_node_t *n, const json_t *j)
-{
+static int accepts(const sf_node_t *n, const json_t *j) {
     switch (n->type) {
     case T_NULL: return json_is_null(j);
     case T_BOOLEAN: return json_is_boolean(j);
-    case T_INT: case T_LONG:
+    case T_INT:
+    case T_LONG:
         return json_is_integer(j) ||
                (n->type == T_LONG && json_is_string(j) && n->logical &&
                 strcmp(n->logical, "timestamp-millis") == 0);
-    case T_FLOAT: case T_DOUBLE: return json_is_number(j);
-    case T_STRING: case T_BYTES: case T_ENUM: case T_FIXED:
-        return json_is_string(j);
+    case T_FLOAT:
+    case T_DOUBLE: return json_is_number(j);
+    case T_STRING:
+    case T_BYTES:
+    case T_ENUM:
+    case T_FIXED: return json_is_string(j);
     case T_ARRAY: return json_is_array(j);
-    case T_MAP: case T_RECORD: return json_is_object(j);
+    case T_MAP:
+    case T_RECORD: return json_is_object(j);
     default: return 0;
     }
 }
@@ -115,9 +116,8 @@ static int accepts(const sf_node_t *n, const json_t *j)
 static sf_err_t from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
                           avro_value_t *val, int depth);
 
-static sf_err_t record_from_json(jctx_t *c, const sf_node_t *n,
-                                 const json_t *j, avro_value_t *val, int depth)
-{
+static sf_err_t record_from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
+                                 avro_value_t *val, int depth) {
     const char *key;
     json_t *v;
     sf_err_t err;
@@ -157,8 +157,7 @@ static sf_err_t record_from_json(jctx_t *c, const sf_node_t *n,
 }
 
 static sf_err_t from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
-                          avro_value_t *val, int depth)
-{
+                          avro_value_t *val, int depth) {
     sf_err_t err;
     if (depth > SF_MAX_DEPTH)
         return jerr(c, SF_ERR_VALUE, "nested deeper than %d", SF_MAX_DEPTH);
@@ -177,7 +176,8 @@ static sf_err_t from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
     case T_INT:
         if (!json_is_integer(j))
             goto mismatch;
-        if (json_integer_value(j) < INT32_MIN || json_integer_value(j) > INT32_MAX)
+        if (json_integer_value(j) < INT32_MIN ||
+            json_integer_value(j) > INT32_MAX)
             return jerr(c, SF_ERR_VALUE, "%lld does not fit an int",
                         (long long)json_integer_value(j));
         AVRO_J(c, avro_value_set_int(val, (int32_t)json_integer_value(j)));
@@ -224,8 +224,10 @@ static sf_err_t from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
             return jerr(c, SF_ERR_NOMEM, "out of memory");
         if (latin1(json_string_value(j), len, tmp, &olen) < 0) {
             free(tmp);
-            return jerr(c, SF_ERR_VALUE, "%s must be a string of code points "
-                        "U+0000..U+00FF", sf_type_name(n->type));
+            return jerr(c, SF_ERR_VALUE,
+                        "%s must be a string of code points "
+                        "U+0000..U+00FF",
+                        sf_type_name(n->type));
         }
         if (n->type == T_FIXED && olen != n->size) {
             free(tmp);
@@ -259,7 +261,8 @@ static sf_err_t from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
             avro_value_t elem;
             AVRO_J(c, avro_value_append(val, &elem, NULL));
             size_t old = path_push(c, "[%zu]", i);
-            err = from_json(c, n->items, json_array_get(j, i), &elem, depth + 1);
+            err =
+                from_json(c, n->items, json_array_get(j, i), &elem, depth + 1);
             c->path[old] = 0;
             if (err)
                 return err;
@@ -295,13 +298,15 @@ static sf_err_t from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
                 if (n->branches[i]->type == T_NULL)
                     pick = (int)i;
         } else if (json_is_object(j) && json_object_size(j) == 1) {
-            const char *key = json_object_iter_key(json_object_iter((json_t *)j));
+            const char *key =
+                json_object_iter_key(json_object_iter((json_t *)j));
             for (size_t i = 0; i < n->nbranches && pick < 0; i++) {
                 const sf_node_t *b = n->branches[i];
                 if (strcmp(sf_node_branch_name(b), key) == 0 ||
                     (b->name && strcmp(b->name, key) == 0)) {
                     pick = (int)i;
-                    inner = json_object_iter_value(json_object_iter((json_t *)j));
+                    inner =
+                        json_object_iter_value(json_object_iter((json_t *)j));
                 }
             }
         }
@@ -312,9 +317,12 @@ static sf_err_t from_json(jctx_t *c, const sf_node_t *n, const json_t *j,
             char names[256] = "";
             for (size_t i = 0; i < n->nbranches; i++)
                 snprintf(names + strlen(names), sizeof names - strlen(names),
-                         "%s%s", i ? "|" : "", sf_node_branch_name(n->branches[i]));
-            return jerr(c, SF_ERR_VALUE, "expected union [%s] ({\"type\": value} "
-                        "or null), got %s", names, sf_json_kind(j));
+                         "%s%s", i ? "|" : "",
+                         sf_node_branch_name(n->branches[i]));
+            return jerr(c, SF_ERR_VALUE,
+                        "expected union [%s] ({\"type\": value} "
+                        "or null), got %s",
+                        names, sf_json_kind(j));
         }
         avro_value_t branch;
         AVRO_J(c, avro_value_set_branch(val, pick, &branch));
@@ -327,9 +335,8 @@ mismatch:
 }
 
 sf_err_t sf_value_from_json(const sf_schema_t *s, const struct json_t *json,
-                            const char *path, avro_value_t *out,
-                            char *errstr, size_t errstr_size)
-{
+                            const char *path, avro_value_t *out, char *errstr,
+                            size_t errstr_size) {
     if (!s || !json || !out)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "sf_value_from_json: NULL argument");
@@ -356,9 +363,8 @@ sf_err_t sf_value_from_json(const sf_schema_t *s, const struct json_t *json,
 
 sf_err_t sf_value_from_json_text(const sf_schema_t *s, const char *text,
                                  size_t len, const char *path,
-                                 avro_value_t *out,
-                                 char *errstr, size_t errstr_size)
-{
+                                 avro_value_t *out, char *errstr,
+                                 size_t errstr_size) {
     json_error_t je;
     if (!s || !text || !out)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
@@ -377,8 +383,7 @@ sf_err_t sf_value_from_json_text(const sf_schema_t *s, const char *text,
  * Value -> JSON
  * ------------------------------------------------------------------- */
 
-static json_t *latin1_json(const uint8_t *b, size_t n)
-{
+static json_t *latin1_json(const uint8_t *b, size_t n) {
     char *u = malloc(2 * n + 1);
     if (!u)
         return NULL;
@@ -396,8 +401,7 @@ static json_t *latin1_json(const uint8_t *b, size_t n)
     return j;
 }
 
-static json_t *real_json(double d)
-{
+static json_t *real_json(double d) {
     if (isnan(d))
         return json_string("NaN");
     if (isinf(d))
@@ -406,17 +410,14 @@ static json_t *real_json(double d)
 }
 
 static sf_err_t to_json(const avro_value_t *val, json_t **out, char *errstr,
-                        size_t errstr_size, int depth)
-{
+                        size_t errstr_size, int depth) {
     avro_schema_t sch = avro_value_get_schema(val);
     json_t *j = NULL;
     if (depth > SF_MAX_DEPTH)
         return sf_seterr(errstr, errstr_size, SF_ERR_VALUE,
                          "value nested deeper than %d", SF_MAX_DEPTH);
     switch (avro_value_get_type(val)) {
-    case AVRO_NULL:
-        j = json_null();
-        break;
+    case AVRO_NULL: j = json_null(); break;
     case AVRO_BOOLEAN: {
         int b;
         if (avro_value_get_boolean(val, &b))
@@ -540,7 +541,8 @@ static sf_err_t to_json(const avro_value_t *val, json_t **out, char *errstr,
         if (err)
             return err;
         char name[512];
-        const char *ns = is_avro_named_type(bs) ? avro_schema_namespace(bs) : NULL;
+        const char *ns =
+            is_avro_named_type(bs) ? avro_schema_namespace(bs) : NULL;
         snprintf(name, sizeof name, "%s%s%s", ns && *ns ? ns : "",
                  ns && *ns ? "." : "", avro_schema_type_name(bs));
         j = json_object();
@@ -568,8 +570,7 @@ avro:
 }
 
 sf_err_t sf_value_to_json(const avro_value_t *value, struct json_t **json,
-                          char *errstr, size_t errstr_size)
-{
+                          char *errstr, size_t errstr_size) {
     if (!value || !json)
         return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
                          "sf_value_to_json: NULL argument");

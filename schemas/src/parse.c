@@ -19,8 +19,7 @@
  * Byte buffer: sf_buf.h, with Avro's zig-zag varint on top
  * ------------------------------------------------------------------- */
 
-void sf_buf_long(sf_buf_t *b, int64_t v)
-{
+void sf_buf_long(sf_buf_t *b, int64_t v) {
     uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
     uint8_t tmp[10];
     size_t n = 0;
@@ -32,8 +31,7 @@ void sf_buf_long(sf_buf_t *b, int64_t v)
     sf_buf_append(b, tmp, n);
 }
 
-static void buf_str(sf_buf_t *b, const char *s)
-{
+static void buf_str(sf_buf_t *b, const char *s) {
     sf_buf_append(b, s, strlen(s));
 }
 
@@ -42,25 +40,22 @@ static void buf_str(sf_buf_t *b, const char *s)
  * ------------------------------------------------------------------- */
 
 static const char *const type_names[] = {
-    [T_NULL] = "null", [T_BOOLEAN] = "boolean", [T_INT] = "int",
-    [T_LONG] = "long", [T_FLOAT] = "float", [T_DOUBLE] = "double",
-    [T_BYTES] = "bytes", [T_STRING] = "string", [T_RECORD] = "record",
-    [T_ENUM] = "enum", [T_ARRAY] = "array", [T_MAP] = "map",
+    [T_NULL] = "null",   [T_BOOLEAN] = "boolean", [T_INT] = "int",
+    [T_LONG] = "long",   [T_FLOAT] = "float",     [T_DOUBLE] = "double",
+    [T_BYTES] = "bytes", [T_STRING] = "string",   [T_RECORD] = "record",
+    [T_ENUM] = "enum",   [T_ARRAY] = "array",     [T_MAP] = "map",
     [T_UNION] = "union", [T_FIXED] = "fixed",
 };
 
-const char *sf_type_name(sf_type_t t)
-{
+const char *sf_type_name(sf_type_t t) {
     return type_names[t];
 }
 
-const char *sf_node_branch_name(const sf_node_t *n)
-{
+const char *sf_node_branch_name(const sf_node_t *n) {
     return n->fullname ? n->fullname : type_names[n->type];
 }
 
-static int primitive_of(const char *s, sf_type_t *t)
-{
+static int primitive_of(const char *s, sf_type_t *t) {
     for (int i = T_NULL; i <= T_STRING; i++)
         if (strcmp(s, type_names[i]) == 0) {
             *t = (sf_type_t)i;
@@ -77,9 +72,8 @@ typedef struct pctx {
     sf_err_t err;
 } pctx_t;
 
-__attribute__((format(printf, 3, 4)))
-static void perr(pctx_t *c, const char *path, const char *fmt, ...)
-{
+__attribute__((format(printf, 3, 4))) static void
+perr(pctx_t *c, const char *path, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     if (c->err)
@@ -94,9 +88,8 @@ static void perr(pctx_t *c, const char *path, const char *fmt, ...)
 /* Writes the path of a nested value ("a.b[3]") into dst.  A path longer
  * than dst (nesting is capped at 64, names are not) is cut and ends in "...",
  * so an error still names where it is without pretending to be whole. */
-__attribute__((format(printf, 3, 4)))
-static void subpath(char *dst, size_t size, const char *fmt, ...)
-{
+__attribute__((format(printf, 3, 4))) static void
+subpath(char *dst, size_t size, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(dst, size, fmt, ap);
@@ -107,8 +100,7 @@ static void subpath(char *dst, size_t size, const char *fmt, ...)
         memcpy(dst + size - 4, "...", 4);
 }
 
-static sf_node_t *node_new(pctx_t *c, sf_type_t type)
-{
+static sf_node_t *node_new(pctx_t *c, sf_type_t type) {
     sf_tree_t *t = c->t;
     if (t->n == t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 16;
@@ -132,15 +124,13 @@ oom:
     return NULL;
 }
 
-static void free_strv(char **v, size_t n)
-{
+static void free_strv(char **v, size_t n) {
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);
 }
 
-void sf_tree_free(sf_tree_t *t)
-{
+void sf_tree_free(sf_tree_t *t) {
     if (!t)
         return;
     for (size_t i = 0; i < t->n; i++) {
@@ -165,16 +155,14 @@ void sf_tree_free(sf_tree_t *t)
     free(t);
 }
 
-static sf_node_t *lookup_named(sf_tree_t *t, const char *fullname)
-{
+static sf_node_t *lookup_named(sf_tree_t *t, const char *fullname) {
     for (size_t i = 0; i < t->nnamed; i++)
         if (strcmp(t->named[i]->fullname, fullname) == 0)
             return t->named[i];
     return NULL;
 }
 
-static int valid_name_part(const char *s, size_t n)
-{
+static int valid_name_part(const char *s, size_t n) {
     if (n == 0)
         return 0;
     if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
@@ -190,8 +178,7 @@ static int valid_name_part(const char *s, size_t n)
 }
 
 /* A name or full name (dot-separated parts). */
-static int valid_fullname(const char *s)
-{
+static int valid_fullname(const char *s) {
     const char *p = s;
     for (;;) {
         const char *dot = strchr(p, '.');
@@ -204,8 +191,7 @@ static int valid_fullname(const char *s)
     }
 }
 
-static char *join_name(const char *ns, const char *name)
-{
+static char *join_name(const char *ns, const char *name) {
     size_t a = ns ? strlen(ns) : 0, b = strlen(name);
     char *s = malloc(a + b + 2);
     if (!s)
@@ -221,8 +207,7 @@ static char *join_name(const char *ns, const char *name)
 }
 
 /* Namespace part of a full name, malloc()ed ("" when none). */
-static char *ns_of(const char *fullname)
-{
+static char *ns_of(const char *fullname) {
     const char *dot = strrchr(fullname, '.');
     size_t n = dot ? (size_t)(dot - fullname) : 0;
     char *s = malloc(n + 1);
@@ -237,8 +222,7 @@ static sf_node_t *parse_node(pctx_t *c, const json_t *j, const char *ns,
                              const char *path);
 
 static sf_node_t *resolve_ref(pctx_t *c, const char *s, const char *ns,
-                              const char *path)
-{
+                              const char *path) {
     sf_node_t *n = NULL;
     if (!strchr(s, '.') && ns && *ns) {
         char *fn = join_name(ns, s);
@@ -256,8 +240,7 @@ static sf_node_t *resolve_ref(pctx_t *c, const char *s, const char *ns,
     return n;
 }
 
-static int register_named(pctx_t *c, sf_node_t *n, const char *path)
-{
+static int register_named(pctx_t *c, sf_node_t *n, const char *path) {
     sf_tree_t *t = c->t;
     if (lookup_named(t, n->fullname)) {
         perr(c, path, "type \"%s\" defined twice", n->fullname);
@@ -279,8 +262,7 @@ static int register_named(pctx_t *c, sf_node_t *n, const char *path)
 
 static int parse_aliases(pctx_t *c, const json_t *a, const char *ns,
                          int qualify, char ***out, size_t *nout,
-                         const char *path)
-{
+                         const char *path) {
     if (!a)
         return 0;
     if (!json_is_array(a)) {
@@ -313,8 +295,7 @@ static int parse_aliases(pctx_t *c, const json_t *a, const char *ns,
 }
 
 static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
-                              const char *ns, const char *path)
-{
+                              const char *ns, const char *path) {
     const json_t *jname = json_object_get(j, "name");
     const char *name = sf_json_word(jname);
     if (!name) {
@@ -365,8 +346,8 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
         perr(c, path, "out of memory");
         return NULL;
     }
-    if (parse_aliases(c, json_object_get(j, "aliases"), myns, 1,
-                      &n->aliases, &n->naliases, path) < 0) {
+    if (parse_aliases(c, json_object_get(j, "aliases"), myns, 1, &n->aliases,
+                      &n->naliases, path) < 0) {
         free(myns);
         return NULL;
     }
@@ -375,7 +356,8 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
     if (type == T_RECORD) {
         const json_t *fields = json_object_get(j, "fields");
         if (!json_is_array(fields)) {
-            perr(c, path, "record \"%s\" needs a \"fields\" array", n->fullname);
+            perr(c, path, "record \"%s\" needs a \"fields\" array",
+                 n->fullname);
             goto fail;
         }
         n->nfields = 0;
@@ -388,7 +370,8 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
         for (size_t i = 0; i < nf; i++) {
             const json_t *jf = json_array_get(fields, i);
             sf_field_t *f = &n->fields[i];
-            snprintf(sub, sizeof sub, "%s%sfields[%zu]", path, *path ? "." : "", i);
+            snprintf(sub, sizeof sub, "%s%sfields[%zu]", path, *path ? "." : "",
+                     i);
             if (!json_is_object(jf)) {
                 perr(c, sub, "field must be an object");
                 goto fail;
@@ -430,7 +413,8 @@ static sf_node_t *parse_named(pctx_t *c, const json_t *j, sf_type_t type,
             if (ord && !(os && (strcmp(os, "ascending") == 0 ||
                                 strcmp(os, "descending") == 0 ||
                                 strcmp(os, "ignore") == 0))) {
-                perr(c, sub, "\"order\" must be ascending, descending or ignore");
+                perr(c, sub,
+                     "\"order\" must be ascending, descending or ignore");
                 goto fail;
             }
         }
@@ -493,8 +477,7 @@ fail:
 }
 
 static sf_node_t *parse_node(pctx_t *c, const json_t *j, const char *ns,
-                             const char *path)
-{
+                             const char *path) {
     sf_type_t t;
     char sub[600];
 
@@ -604,21 +587,21 @@ static sf_node_t *parse_node(pctx_t *c, const json_t *j, const char *ns,
  * ------------------------------------------------------------------- */
 
 /* What a JSON value is, in the words of error messages. */
-const char *sf_json_kind(const json_t *j)
-{
+const char *sf_json_kind(const json_t *j) {
     switch (json_typeof(j)) {
     case JSON_OBJECT: return "object";
     case JSON_ARRAY: return "array";
     case JSON_STRING: return "string";
-    case JSON_INTEGER: case JSON_REAL: return "number";
-    case JSON_TRUE: case JSON_FALSE: return "boolean";
+    case JSON_INTEGER:
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
     default: return "null";
     }
 }
 
 /* UTF-8 string whose code points are all <= 0xFF -> bytes.  -1 if not. */
-static int latin1_bytes(const char *s, size_t n, sf_buf_t *out)
-{
+static int latin1_bytes(const char *s, size_t n, sf_buf_t *out) {
     for (size_t i = 0; i < n;) {
         unsigned char ch = (unsigned char)s[i];
         if (ch < 0x80) {
@@ -636,8 +619,7 @@ static int latin1_bytes(const char *s, size_t n, sf_buf_t *out)
 }
 
 static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
-                          const json_t *j, const char *path, int depth)
-{
+                          const json_t *j, const char *path, int depth) {
     char sub[600];
     if (depth > 64) {
         perr(c, path, "default nested too deeply");
@@ -699,7 +681,8 @@ static int encode_default(pctx_t *c, sf_buf_t *b, const sf_node_t *n,
         if (!json_is_string(j))
             goto mismatch;
         sf_buf_t tmp = {0};
-        if (latin1_bytes(json_string_value(j), json_string_length(j), &tmp) < 0) {
+        if (latin1_bytes(json_string_value(j), json_string_length(j), &tmp) <
+            0) {
             free(tmp.p);
             perr(c, path, "default has characters above U+00FF for %s",
                  type_names[n->type]);
@@ -797,8 +780,7 @@ mismatch:
     return -1;
 }
 
-static int encode_all_defaults(pctx_t *c)
-{
+static int encode_all_defaults(pctx_t *c) {
     char path[600];
     for (size_t i = 0; i < c->t->n; i++) {
         sf_node_t *n = c->t->nodes[i];
@@ -828,8 +810,7 @@ static int encode_all_defaults(pctx_t *c)
     return 0;
 }
 
-size_t sf_node_min_size(sf_node_t *n)
-{
+size_t sf_node_min_size(sf_node_t *n) {
     if (n->min_state == 2)
         return n->min_size;
     if (n->min_state == 1)
@@ -853,8 +834,7 @@ size_t sf_node_min_size(sf_node_t *n)
 }
 
 sf_err_t sf_tree_parse(const json_t *json, sf_tree_t **out, const char *origin,
-                       int check_defaults, char *errstr, size_t errstr_size)
-{
+                       int check_defaults, char *errstr, size_t errstr_size) {
     pctx_t c = {0};
     c.t = calloc(1, sizeof *c.t);
     if (!c.t)
@@ -882,8 +862,7 @@ sf_err_t sf_tree_parse(const json_t *json, sf_tree_t **out, const char *origin,
  * Parsing Canonical Form
  * ------------------------------------------------------------------- */
 
-static void pcf_str(sf_buf_t *b, const char *s)
-{
+static void pcf_str(sf_buf_t *b, const char *s) {
     /* [STRINGS]: no escapes beyond what JSON requires; names and symbols
      * are restricted to [A-Za-z0-9_.] so this is mostly a plain copy. */
     sf_buf_putc(b, '"');
@@ -909,8 +888,7 @@ typedef struct seen {
     int oom;
 } seen_t;
 
-static int seen_add(seen_t *s, const sf_node_t *n)
-{
+static int seen_add(seen_t *s, const sf_node_t *n) {
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i] == n)
             return 0;
@@ -928,8 +906,7 @@ static int seen_add(seen_t *s, const sf_node_t *n)
     return 1;
 }
 
-static void pcf(sf_buf_t *b, const sf_node_t *n, seen_t *seen)
-{
+static void pcf(sf_buf_t *b, const sf_node_t *n, seen_t *seen) {
     char tmp[32];
     switch (n->type) {
     case T_RECORD:
@@ -988,14 +965,11 @@ static void pcf(sf_buf_t *b, const sf_node_t *n, seen_t *seen)
         }
         sf_buf_putc(b, ']');
         return;
-    default:
-        pcf_str(b, type_names[n->type]);
-        return;
+    default: pcf_str(b, type_names[n->type]); return;
     }
 }
 
-char *sf_tree_canonical(const sf_node_t *root)
-{
+char *sf_tree_canonical(const sf_node_t *root) {
     sf_buf_t b = {0};
     seen_t seen = {0};
     pcf(&b, root, &seen);
@@ -1012,21 +986,19 @@ char *sf_tree_canonical(const sf_node_t *root)
  * ------------------------------------------------------------------- */
 
 static sf_err_t load_text(const char *text, size_t len, json_t **out,
-                          char *errstr, size_t errstr_size)
-{
+                          char *errstr, size_t errstr_size) {
     json_error_t je;
     /* JSON_DECODE_ANY: a schema may be a bare string such as "int". */
     *out = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!*out)
-        return sf_seterr(errstr, errstr_size, SF_ERR_PARSE,
-                         "schema:%d:%d: %s", je.line, je.column, je.text);
+        return sf_seterr(errstr, errstr_size, SF_ERR_PARSE, "schema:%d:%d: %s",
+                         je.line, je.column, je.text);
     return SF_OK;
 }
 
 sf_err_t sf_schema_canonical_form(const char *schema_json, size_t len,
-                                  char **canonical,
-                                  char *errstr, size_t errstr_size)
-{
+                                  char **canonical, char *errstr,
+                                  size_t errstr_size) {
     json_t *j;
     sf_tree_t *t;
     sf_err_t err;
@@ -1048,12 +1020,11 @@ sf_err_t sf_schema_canonical_form(const char *schema_json, size_t len,
 }
 
 sf_err_t sf_schema_fingerprint_json(const char *schema_json, size_t len,
-                                    uint64_t *fingerprint,
-                                    char *errstr, size_t errstr_size)
-{
+                                    uint64_t *fingerprint, char *errstr,
+                                    size_t errstr_size) {
     char *pcf_text;
-    sf_err_t err = sf_schema_canonical_form(schema_json, len, &pcf_text,
-                                            errstr, errstr_size);
+    sf_err_t err = sf_schema_canonical_form(schema_json, len, &pcf_text, errstr,
+                                            errstr_size);
     if (err)
         return err;
     *fingerprint = sf_crc64_avro(pcf_text, strlen(pcf_text));

@@ -25,8 +25,7 @@ typedef struct cctx {
 } cctx_t;
 
 static op_t *op_new(cctx_t *c, op_kind_t kind, const sf_node_t *w,
-                    const sf_node_t *r)
-{
+                    const sf_node_t *r) {
     sf_plan_t *p = c->p;
     if (p->n == p->cap) {
         size_t nc = p->cap ? p->cap * 2 : 16;
@@ -51,8 +50,7 @@ static op_t *op_new(cctx_t *c, op_kind_t kind, const sf_node_t *w,
 }
 
 static void memo_add(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
-                     op_t *op)
-{
+                     op_t *op) {
     sf_plan_t *p = c->p;
     if (p->nmemo == p->capmemo) {
         size_t nc = p->capmemo ? p->capmemo * 2 : 16;
@@ -71,23 +69,20 @@ static void memo_add(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
 }
 
 static op_t *memo_get(const sf_plan_t *p, const sf_node_t *w,
-                      const sf_node_t *r)
-{
+                      const sf_node_t *r) {
     for (size_t i = 0; i < p->nmemo; i++)
         if (p->memo[i].w == w && p->memo[i].r == r)
             return p->memo[i].op;
     return NULL;
 }
 
-const op_t *sf_plan_find(const sf_plan_t *p, const sf_node_t *n)
-{
+const op_t *sf_plan_find(const sf_plan_t *p, const sf_node_t *n) {
     return memo_get(p, n, n);
 }
 
-__attribute__((format(printf, 5, 6)))
-static op_t *fail(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
-                  const char *path, const char *fmt, ...)
-{
+__attribute__((format(printf, 5, 6))) static op_t *
+fail(cctx_t *c, const sf_node_t *w, const sf_node_t *r, const char *path,
+     const char *fmt, ...) {
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
@@ -102,15 +97,13 @@ static op_t *fail(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
     return op;
 }
 
-static int is_named(const sf_node_t *n)
-{
+static int is_named(const sf_node_t *n) {
     return n->type == T_RECORD || n->type == T_ENUM || n->type == T_FIXED;
 }
 
 /* Reader named type r accepts writer's name: same unqualified name, or an
  * alias of r naming the writer. */
-static int names_match(const sf_node_t *w, const sf_node_t *r)
-{
+static int names_match(const sf_node_t *w, const sf_node_t *r) {
     if (strcmp(w->name, r->name) == 0)
         return 1;
     for (size_t i = 0; i < r->naliases; i++) {
@@ -123,16 +116,23 @@ static int names_match(const sf_node_t *w, const sf_node_t *r)
     return 0;
 }
 
-static op_kind_t promotion(sf_type_t w, sf_type_t r)
-{
-    if (w == T_INT && r == T_LONG) return OP_INT_LONG;
-    if (w == T_INT && r == T_FLOAT) return OP_INT_FLOAT;
-    if (w == T_INT && r == T_DOUBLE) return OP_INT_DOUBLE;
-    if (w == T_LONG && r == T_FLOAT) return OP_LONG_FLOAT;
-    if (w == T_LONG && r == T_DOUBLE) return OP_LONG_DOUBLE;
-    if (w == T_FLOAT && r == T_DOUBLE) return OP_FLOAT_DOUBLE;
-    if (w == T_STRING && r == T_BYTES) return OP_STRING_BYTES;
-    if (w == T_BYTES && r == T_STRING) return OP_BYTES_STRING;
+static op_kind_t promotion(sf_type_t w, sf_type_t r) {
+    if (w == T_INT && r == T_LONG)
+        return OP_INT_LONG;
+    if (w == T_INT && r == T_FLOAT)
+        return OP_INT_FLOAT;
+    if (w == T_INT && r == T_DOUBLE)
+        return OP_INT_DOUBLE;
+    if (w == T_LONG && r == T_FLOAT)
+        return OP_LONG_FLOAT;
+    if (w == T_LONG && r == T_DOUBLE)
+        return OP_LONG_DOUBLE;
+    if (w == T_FLOAT && r == T_DOUBLE)
+        return OP_FLOAT_DOUBLE;
+    if (w == T_STRING && r == T_BYTES)
+        return OP_STRING_BYTES;
+    if (w == T_BYTES && r == T_STRING)
+        return OP_BYTES_STRING;
     return OP_FAIL;
 }
 
@@ -145,8 +145,7 @@ static op_kind_t promotion(sf_type_t w, sf_type_t r)
  * whose unqualified name or alias matches; unnamed types take the first
  * branch of the same type; last comes the first branch w can be promoted
  * to.  -1 when none. */
-static int match_branch(const sf_node_t *ru, const sf_node_t *w)
-{
+static int match_branch(const sf_node_t *ru, const sf_node_t *w) {
     if (is_named(w))
         for (size_t i = 0; i < ru->nbranches; i++) {
             const sf_node_t *b = ru->branches[i];
@@ -167,8 +166,8 @@ static int match_branch(const sf_node_t *ru, const sf_node_t *w)
 /* path + "." + add into out[size].  A path deeper than out holds gives
  * way in its middle, marked "...": the root (which field of the event) and
  * the leaf (where it failed) stay, as in sf_err_path(). */
-static void sub_path(char *out, size_t size, const char *path, const char *add)
-{
+static void sub_path(char *out, size_t size, const char *path,
+                     const char *add) {
     static const char dots[] = "...";
     const char *sep = (*path && add[0] != '[') ? "." : "";
     size_t pl = strlen(path), sl = strlen(sep), al = strlen(add);
@@ -188,8 +187,7 @@ static void sub_path(char *out, size_t size, const char *path, const char *add)
     if (total < size) {
         memcpy(out, whole, total + 1);
     } else { /* keep a front and a back, about 1:2 */
-        size_t keep = size - sizeof dots, front = keep / 3,
-               back = keep - front;
+        size_t keep = size - sizeof dots, front = keep / 3, back = keep - front;
         memcpy(out, whole, front);
         memcpy(out + front, dots, sizeof dots - 1);
         memcpy(out + front + sizeof dots - 1, whole + total - back, back);
@@ -201,8 +199,7 @@ static void sub_path(char *out, size_t size, const char *path, const char *add)
 static op_t *compile(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
                      const char *path);
 
-static int has_alias(const sf_field_t *f, const char *name)
-{
+static int has_alias(const sf_field_t *f, const char *name) {
     for (size_t a = 0; a < f->naliases; a++)
         if (strcmp(f->aliases[a], name) == 0)
             return 1;
@@ -212,18 +209,18 @@ static int has_alias(const sf_field_t *f, const char *name)
 /* The name writer field wf has once the writer's schema is rewritten with
  * the reader's aliases: the reader field listing wf's name as an alias,
  * else wf's own name.  NULL (and *why) when two reader fields list it. */
-static const char *renamed(const sf_node_t *r, const sf_field_t *wf,
-                           char *why, size_t why_size)
-{
+static const char *renamed(const sf_node_t *r, const sf_field_t *wf, char *why,
+                           size_t why_size) {
     const char *to = NULL;
     for (size_t k = 0; k < r->nfields; k++) {
         const sf_field_t *rf = &r->fields[k];
         if (!has_alias(rf, wf->name))
             continue;
         if (to) {
-            snprintf(why, why_size, "writer field \"%s\" is an alias of "
-                     "two reader fields, \"%s\" and \"%s\"", wf->name, to,
-                     rf->name);
+            snprintf(why, why_size,
+                     "writer field \"%s\" is an alias of "
+                     "two reader fields, \"%s\" and \"%s\"",
+                     wf->name, to, rf->name);
             return NULL;
         }
         to = rf->name;
@@ -252,8 +249,7 @@ static const char *renamed(const sf_node_t *r, const sf_field_t *wf,
  *     picks by map order: we refuse the pair, naming the fields, instead
  *     of letting field order pick a value (apache/parquet-java#3792). */
 static int field_for(const sf_node_t *w, const sf_node_t *r,
-                     const sf_field_t *wf, char *why, size_t why_size)
-{
+                     const sf_field_t *wf, char *why, size_t why_size) {
     const char *name = renamed(r, wf, why, why_size);
     if (!name)
         return -1;
@@ -265,10 +261,11 @@ static int field_for(const sf_node_t *w, const sf_node_t *r,
         const char *on = o >= wf ? NULL : renamed(r, o, owhy, sizeof owhy);
         if (!on || strcmp(on, name) != 0)
             continue;
-        snprintf(why, why_size, "writer fields \"%s\" and \"%s\" both "
+        snprintf(why, why_size,
+                 "writer fields \"%s\" and \"%s\" both "
                  "become \"%s\" when the reader's aliases rename writer "
-                 "fields (Avro spec, Aliases): ambiguous", o->name, wf->name,
-                 name);
+                 "fields (Avro spec, Aliases): ambiguous",
+                 o->name, wf->name, name);
         return -1;
     }
     for (size_t k = 0; k < r->nfields; k++)
@@ -278,8 +275,7 @@ static int field_for(const sf_node_t *w, const sf_node_t *r,
 }
 
 static op_t *compile_record(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
-                            const char *path)
-{
+                            const char *path) {
     char sub[512];
     op_t *op = op_new(c, OP_RECORD, w, r);
     if (!op)
@@ -335,7 +331,8 @@ static op_t *compile_record(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
         else
             f->op = fail(c, NULL, rf->type, sub,
                          "reader field \"%s\" is missing in the writer's %s "
-                         "and has no default", rf->name, w->fullname);
+                         "and has no default",
+                         rf->name, w->fullname);
         if (!f->op) {
             free(used);
             return NULL;
@@ -346,8 +343,7 @@ static op_t *compile_record(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
 }
 
 static op_t *compile(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
-                     const char *path)
-{
+                     const char *path) {
     char sub[512];
     op_t *op = memo_get(c->p, w, r);
     if (op || c->oom)
@@ -390,8 +386,10 @@ static op_t *compile(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
     if (r->type == T_UNION) {
         int k = match_branch(r, w);
         if (k < 0)
-            return fail(c, w, r, path, "writer type %s matches no branch of "
-                        "the reader's union", sf_node_branch_name(w));
+            return fail(c, w, r, path,
+                        "writer type %s matches no branch of "
+                        "the reader's union",
+                        sf_node_branch_name(w));
         op = op_new(c, OP_RUNION, w, r);
         if (!op)
             return NULL;
@@ -411,8 +409,10 @@ static op_t *compile(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
         return op;
     }
     if (is_named(w) && !names_match(w, r))
-        return fail(c, w, r, path, "writer type %s cannot be read as %s "
-                    "(names differ)", w->fullname, r->fullname);
+        return fail(c, w, r, path,
+                    "writer type %s cannot be read as %s "
+                    "(names differ)",
+                    w->fullname, r->fullname);
     switch (w->type) {
     case T_NULL: op = op_new(c, OP_NULL, w, r); break;
     case T_BOOLEAN: op = op_new(c, OP_BOOLEAN, w, r); break;
@@ -424,8 +424,10 @@ static op_t *compile(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
     case T_STRING: op = op_new(c, OP_STRING, w, r); break;
     case T_FIXED:
         if (w->size != r->size)
-            return fail(c, w, r, path, "fixed %s has size %zu in the writer, "
-                        "%zu in the reader", r->fullname, w->size, r->size);
+            return fail(c, w, r, path,
+                        "fixed %s has size %zu in the writer, "
+                        "%zu in the reader",
+                        r->fullname, w->size, r->size);
         op = op_new(c, OP_FIXED, w, r);
         break;
     case T_ENUM:
@@ -448,7 +450,8 @@ static op_t *compile(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
                 c->problems++;
                 if (c->rep) {
                     char msg[300];
-                    snprintf(msg, sizeof msg, "writer symbol %s of enum %s is "
+                    snprintf(msg, sizeof msg,
+                             "writer symbol %s of enum %s is "
                              "not in the reader's enum, which has no default",
                              w->symbols[i], r->fullname);
                     c->rep(c->opaque, path, msg);
@@ -465,18 +468,15 @@ static op_t *compile(cctx_t *c, const sf_node_t *w, const sf_node_t *r,
         sub_path(sub, sizeof sub, path, w->type == T_ARRAY ? "[]" : "{}");
         op->item = compile(c, w->items, r->items, sub);
         return op->item ? op : NULL;
-    case T_RECORD:
-        return compile_record(c, w, r, path);
-    case T_UNION:
-        break; /* handled above */
+    case T_RECORD: return compile_record(c, w, r, path);
+    case T_UNION: break; /* handled above */
     }
     if (op)
         memo_add(c, w, r, op);
     return op;
 }
 
-void sf_plan_free(sf_plan_t *p)
-{
+void sf_plan_free(sf_plan_t *p) {
     if (!p)
         return;
     for (size_t i = 0; i < p->n; i++) {
@@ -496,8 +496,7 @@ void sf_plan_free(sf_plan_t *p)
 
 sf_plan_t *sf_plan_compile(const sf_node_t *w, const sf_node_t *r,
                            sf_plan_report_fn rep, void *opaque,
-                           size_t *problems)
-{
+                           size_t *problems) {
     cctx_t c = {0};
     c.p = calloc(1, sizeof *c.p);
     if (!c.p)

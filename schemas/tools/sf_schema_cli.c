@@ -31,35 +31,36 @@
 
 static const char *prog = "sf-schema";
 
-static void usage_main(FILE *f)
-{
-    fprintf(f,
-"usage: sf-schema COMMAND [OPTIONS]\n"
-"\n"
-"Avro schemas of Streamfold events.\n"
-"\n"
-"commands:\n"
-"  fingerprint [--canonical] [--wire] FILE.avsc\n"
-"                 CRC-64-AVRO fingerprint of the schema's Parsing Canonical\n"
-"                 Form: 16 hex digits of the 64-bit integer (--wire: bytes\n"
-"                 in little-endian wire order); --canonical prints the form\n"
-"  canonical FILE.avsc\n"
-"                 the Parsing Canonical Form\n"
-"  check DIR [--mode BACKWARD|FORWARD|FULL]\n"
-"                 compatibility of every version chain; exit 1 and one line\n"
-"                 per problem when incompatible (default BACKWARD)\n"
-"  encode -s DIR [-t TYPE [-V N]] [--hex]\n"
-"                 Avro JSON lines on stdin -> single-object bytes\n"
-"  decode -s DIR [--hex] [--envelope]\n"
-"                 single-object bytes on stdin -> Avro JSON lines\n"
-"  list -s DIR    the catalog: type, version, fingerprint, file\n"
-"\n"
-"Run 'sf-schema COMMAND --help' for details.\n");
+static void usage_main(FILE *f) {
+    fprintf(
+        f, "usage: sf-schema COMMAND [OPTIONS]\n"
+           "\n"
+           "Avro schemas of Streamfold events.\n"
+           "\n"
+           "commands:\n"
+           "  fingerprint [--canonical] [--wire] FILE.avsc\n"
+           "                 CRC-64-AVRO fingerprint of the schema's Parsing "
+           "Canonical\n"
+           "                 Form: 16 hex digits of the 64-bit integer "
+           "(--wire: bytes\n"
+           "                 in little-endian wire order); --canonical prints "
+           "the form\n"
+           "  canonical FILE.avsc\n"
+           "                 the Parsing Canonical Form\n"
+           "  check DIR [--mode BACKWARD|FORWARD|FULL]\n"
+           "                 compatibility of every version chain; exit 1 and "
+           "one line\n"
+           "                 per problem when incompatible (default BACKWARD)\n"
+           "  encode -s DIR [-t TYPE [-V N]] [--hex]\n"
+           "                 Avro JSON lines on stdin -> single-object bytes\n"
+           "  decode -s DIR [--hex] [--envelope]\n"
+           "                 single-object bytes on stdin -> Avro JSON lines\n"
+           "  list -s DIR    the catalog: type, version, fingerprint, file\n"
+           "\n"
+           "Run 'sf-schema COMMAND --help' for details.\n");
 }
 
-__attribute__((format(printf, 1, 2)))
-static int fail(const char *fmt, ...)
-{
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...) {
     va_list ap;
     fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
@@ -69,8 +70,7 @@ static int fail(const char *fmt, ...)
     return 1;
 }
 
-static char *read_all(FILE *f, size_t *len)
-{
+static char *read_all(FILE *f, size_t *len) {
     size_t cap = 4096, n = 0, r;
     char *buf = malloc(cap);
     if (!buf)
@@ -96,8 +96,7 @@ static char *read_all(FILE *f, size_t *len)
     return buf;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
+static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -110,13 +109,11 @@ static char *read_file(const char *path, size_t *len)
  * fingerprint / canonical
  * ------------------------------------------------------------------- */
 
-static int cmd_fingerprint(int argc, char **argv, int canonical_only)
-{
-    static const struct option lo[] = {
-        {"canonical", no_argument, NULL, 'c'},
-        {"wire", no_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+static int cmd_fingerprint(int argc, char **argv, int canonical_only) {
+    static const struct option lo[] = {{"canonical", no_argument, NULL, 'c'},
+                                       {"wire", no_argument, NULL, 'w'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
     int want_canonical = canonical_only, wire = 0, opt;
     const char *cmd = canonical_only ? "canonical" : "fingerprint";
 
@@ -129,18 +126,24 @@ static int cmd_fingerprint(int argc, char **argv, int canonical_only)
                 printf("usage: sf-schema canonical FILE.avsc\n"
                        "Prints the Parsing Canonical Form of the schema.\n");
             else
-                printf("usage: sf-schema fingerprint [--canonical] [--wire] FILE.avsc\n"
-                       "Prints the CRC-64-AVRO fingerprint of the schema's Parsing\n"
-                       "Canonical Form as 16 lowercase hex digits of the 64-bit\n"
-                       "integer, most significant digit first (the Avro spec's test\n"
-                       "vectors print the same integer in signed decimal).\n"
-                       "  --wire       print the 8 bytes in wire order (little-endian),\n"
-                       "               as after C3 01 in single-object bytes and as\n"
-                       "               fastavro.schema.fingerprint() prints them\n"
-                       "  --canonical  print the Parsing Canonical Form instead\n");
+                printf(
+                    "usage: sf-schema fingerprint [--canonical] [--wire] "
+                    "FILE.avsc\n"
+                    "Prints the CRC-64-AVRO fingerprint of the schema's "
+                    "Parsing\n"
+                    "Canonical Form as 16 lowercase hex digits of the 64-bit\n"
+                    "integer, most significant digit first (the Avro spec's "
+                    "test\n"
+                    "vectors print the same integer in signed decimal).\n"
+                    "  --wire       print the 8 bytes in wire order "
+                    "(little-endian),\n"
+                    "               as after C3 01 in single-object bytes and "
+                    "as\n"
+                    "               fastavro.schema.fingerprint() prints them\n"
+                    "  --canonical  print the Parsing Canonical Form "
+                    "instead\n");
             return 0;
-        default:
-            return 2;
+        default: return 2;
         }
     }
     if (optind != argc - 1) {
@@ -180,16 +183,14 @@ static int cmd_fingerprint(int argc, char **argv, int canonical_only)
  * ------------------------------------------------------------------- */
 
 static void print_problem(void *opaque, const char *type, int rv, int wv,
-                          const char *field, const char *reason)
-{
+                          const char *field, const char *reason) {
     size_t *count = opaque;
     (*count)++;
     printf("%s: v%d cannot read v%d: %s%s%s\n", type, rv, wv,
            *field ? field : "", *field ? ": " : "", reason);
 }
 
-static sf_catalog_t *load_catalog(const char *dir)
-{
+static sf_catalog_t *load_catalog(const char *dir) {
     char err[512];
     sf_catalog_t *cat = sf_catalog_new();
     if (!cat) {
@@ -209,12 +210,10 @@ static sf_catalog_t *load_catalog(const char *dir)
     return cat;
 }
 
-static int cmd_check(int argc, char **argv)
-{
-    static const struct option lo[] = {
-        {"mode", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+static int cmd_check(int argc, char **argv) {
+    static const struct option lo[] = {{"mode", required_argument, NULL, 'm'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
     sf_compat_mode_t mode = SF_COMPAT_BACKWARD;
     const char *mode_name = "BACKWARD";
     int opt;
@@ -232,21 +231,26 @@ static int cmd_check(int argc, char **argv)
                 mode = SF_COMPAT_FULL;
                 mode_name = "FULL";
             } else {
-                fprintf(stderr, "%s: check: unknown mode \"%s\" (BACKWARD, "
-                        "FORWARD or FULL)\n", prog, optarg);
+                fprintf(stderr,
+                        "%s: check: unknown mode \"%s\" (BACKWARD, "
+                        "FORWARD or FULL)\n",
+                        prog, optarg);
                 return 2;
             }
             break;
         case 'h':
             printf("usage: sf-schema check DIR [--mode BACKWARD|FORWARD|FULL]\n"
-                   "Loads every *.avsc below DIR (<Name>.v<N>.avsc) and checks each\n"
-                   "version chain: BACKWARD (default) = every newer version reads\n"
-                   "all older ones, FORWARD = every older version reads all newer\n"
+                   "Loads every *.avsc below DIR (<Name>.v<N>.avsc) and checks "
+                   "each\n"
+                   "version chain: BACKWARD (default) = every newer version "
+                   "reads\n"
+                   "all older ones, FORWARD = every older version reads all "
+                   "newer\n"
                    "ones, FULL = both.  Prints one line per incompatibility\n"
-                   "(type, versions, field, reason) and exits 1 if there is any.\n");
+                   "(type, versions, field, reason) and exits 1 if there is "
+                   "any.\n");
             return 0;
-        default:
-            return 2;
+        default: return 2;
         }
     }
     if (optind != argc - 1) {
@@ -272,16 +276,17 @@ static int cmd_check(int argc, char **argv)
  * encode / decode
  * ------------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+static int hexval(int c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
-static int cmd_encode(int argc, char **argv)
-{
+static int cmd_encode(int argc, char **argv) {
     static const struct option lo[] = {
         {"schemas", required_argument, NULL, 's'},
         {"type", required_argument, NULL, 't'},
@@ -299,24 +304,31 @@ static int cmd_encode(int argc, char **argv)
         case 'V': version = atoi(optarg); break;
         case 'x': hex = 1; break;
         case 'h':
-            printf("usage: sf-schema encode -s DIR [-t TYPE [-V N]] [--hex]\n"
-                   "Reads one JSON value per stdin line (Avro JSON encoding) and\n"
-                   "writes it as Avro single-object bytes (C3 01, fingerprint, body).\n"
-                   "  -s, --schemas DIR   schema directory\n"
-                   "  -t, --type TYPE     Avro full name; each line is the record.\n"
-                   "                      Without -t each line is an envelope\n"
-                   "                      {\"type\": TYPE, \"data\": {...}[, \"version\": N]}\n"
-                   "  -V, --version N     write with version N (default: newest)\n"
-                   "  --hex               one lowercase hex line per event; without\n"
-                   "                      it raw bytes are written back to back\n");
+            printf(
+                "usage: sf-schema encode -s DIR [-t TYPE [-V N]] [--hex]\n"
+                "Reads one JSON value per stdin line (Avro JSON encoding) and\n"
+                "writes it as Avro single-object bytes (C3 01, fingerprint, "
+                "body).\n"
+                "  -s, --schemas DIR   schema directory\n"
+                "  -t, --type TYPE     Avro full name; each line is the "
+                "record.\n"
+                "                      Without -t each line is an envelope\n"
+                "                      {\"type\": TYPE, \"data\": {...}[, "
+                "\"version\": N]}\n"
+                "  -V, --version N     write with version N (default: newest)\n"
+                "  --hex               one lowercase hex line per event; "
+                "without\n"
+                "                      it raw bytes are written back to "
+                "back\n");
             return 0;
-        default:
-            return 2;
+        default: return 2;
         }
     }
     if (!dir || optind != argc) {
-        fprintf(stderr, "%s: encode needs -s DIR and no other arguments "
-                "(see --help)\n", prog);
+        fprintf(stderr,
+                "%s: encode needs -s DIR and no other arguments "
+                "(see --help)\n",
+                prog);
         return 2;
     }
     sf_catalog_t *cat = load_catalog(dir);
@@ -347,14 +359,16 @@ static int cmd_encode(int argc, char **argv)
             if (json_is_integer(json_object_get(j, "version")))
                 v = (int)json_integer_value(json_object_get(j, "version"));
             if (!t || !data) {
-                rc = fail("stdin:%ld: expected {\"type\": ..., \"data\": {...}} "
-                          "(or use -t TYPE)", lineno);
+                rc =
+                    fail("stdin:%ld: expected {\"type\": ..., \"data\": {...}} "
+                         "(or use -t TYPE)",
+                         lineno);
                 json_decref(j);
                 continue;
             }
         }
-        const sf_schema_t *s = v ? sf_catalog_version(cat, t, v)
-                                 : sf_catalog_latest(cat, t);
+        const sf_schema_t *s =
+            v ? sf_catalog_version(cat, t, v) : sf_catalog_latest(cat, t);
         if (!s) {
             rc = fail("stdin:%ld: no schema for %s%s", lineno, t,
                       v ? " at that version" : "");
@@ -393,13 +407,13 @@ static int cmd_encode(int argc, char **argv)
 }
 
 static int decode_one(sf_decoder_t *dec, const void *buf, size_t len,
-                      int envelope, const char *where)
-{
+                      int envelope, const char *where) {
     char err[512];
     avro_value_t *val;
     const sf_schema_t *w, *r;
     json_t *j;
-    sf_err_t e = sf_decoder_decode(dec, buf, len, &val, &w, &r, err, sizeof err);
+    sf_err_t e =
+        sf_decoder_decode(dec, buf, len, &val, &w, &r, err, sizeof err);
     if (e)
         return fail("%s: %s: %s", where, sf_err_name(e), err);
     if ((e = sf_value_to_json(val, &j, err, sizeof err)))
@@ -408,8 +422,9 @@ static int decode_one(sf_decoder_t *dec, const void *buf, size_t len,
         j = json_pack("{s:s,s:i,s:i,s:o}", "type", sf_schema_fullname(r),
                       "writer_version", sf_schema_version(w), "version",
                       sf_schema_version(r), "data", j);
-    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                                       JSON_ENCODE_ANY) : NULL;
+    char *text =
+        j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
+          : NULL;
     json_decref(j);
     if (!text)
         return fail("%s: out of memory", where);
@@ -418,8 +433,7 @@ static int decode_one(sf_decoder_t *dec, const void *buf, size_t len,
     return 0;
 }
 
-static int cmd_decode(int argc, char **argv)
-{
+static int cmd_decode(int argc, char **argv) {
     static const struct option lo[] = {
         {"schemas", required_argument, NULL, 's'},
         {"hex", no_argument, NULL, 'x'},
@@ -435,23 +449,28 @@ static int cmd_decode(int argc, char **argv)
         case 'x': hex = 1; break;
         case 'e': envelope = 1; break;
         case 'h':
-            printf("usage: sf-schema decode -s DIR [--hex] [--envelope]\n"
-                   "Decodes Avro single-object bytes into the newest version of\n"
-                   "their type (schema resolution) and prints Avro JSON, one line\n"
-                   "per event.\n"
-                   "  -s, --schemas DIR  schema directory\n"
-                   "  --hex              stdin holds one hex-encoded event per line;\n"
-                   "                     without it stdin is one raw event\n"
-                   "  --envelope         print {\"type\", \"writer_version\",\n"
-                   "                     \"version\", \"data\"} instead of the value\n");
+            printf(
+                "usage: sf-schema decode -s DIR [--hex] [--envelope]\n"
+                "Decodes Avro single-object bytes into the newest version of\n"
+                "their type (schema resolution) and prints Avro JSON, one "
+                "line\n"
+                "per event.\n"
+                "  -s, --schemas DIR  schema directory\n"
+                "  --hex              stdin holds one hex-encoded event per "
+                "line;\n"
+                "                     without it stdin is one raw event\n"
+                "  --envelope         print {\"type\", \"writer_version\",\n"
+                "                     \"version\", \"data\"} instead of the "
+                "value\n");
             return 0;
-        default:
-            return 2;
+        default: return 2;
         }
     }
     if (!dir || optind != argc) {
-        fprintf(stderr, "%s: decode needs -s DIR and no other arguments "
-                "(see --help)\n", prog);
+        fprintf(stderr,
+                "%s: decode needs -s DIR and no other arguments "
+                "(see --help)\n",
+                prog);
         return 2;
     }
     sf_catalog_t *cat = load_catalog(dir);
@@ -511,8 +530,7 @@ static int cmd_decode(int argc, char **argv)
     return rc;
 }
 
-static int cmd_list(int argc, char **argv)
-{
+static int cmd_list(int argc, char **argv) {
     static const struct option lo[] = {
         {"schemas", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
@@ -523,12 +541,12 @@ static int cmd_list(int argc, char **argv)
         switch (opt) {
         case 's': dir = optarg; break;
         case 'h':
-            printf("usage: sf-schema list -s DIR\n"
-                   "Prints the catalog: full name, version, fingerprint (16 hex\n"
-                   "digits of the integer), file; newest version marked \"*\".\n");
+            printf(
+                "usage: sf-schema list -s DIR\n"
+                "Prints the catalog: full name, version, fingerprint (16 hex\n"
+                "digits of the integer), file; newest version marked \"*\".\n");
             return 0;
-        default:
-            return 2;
+        default: return 2;
         }
     }
     if (!dir && optind == argc - 1)
@@ -545,14 +563,14 @@ static int cmd_list(int argc, char **argv)
         printf("%s\t%d%s\t%016llx\t%s\n", sf_schema_fullname(s),
                sf_schema_version(s),
                sf_catalog_latest(cat, sf_schema_fullname(s)) == s ? "*" : "",
-               (unsigned long long)sf_schema_fingerprint(s), sf_schema_origin(s));
+               (unsigned long long)sf_schema_fingerprint(s),
+               sf_schema_origin(s));
     }
     sf_catalog_destroy(cat);
     return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) {
         usage_main(stderr);
         return 2;

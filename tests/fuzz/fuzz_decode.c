@@ -37,13 +37,18 @@ static const char *extra_v1 =
     "{\"name\":\"f\",\"type\":\"float\"},{\"name\":\"s\",\"type\":\"string\"},"
     "{\"name\":\"b\",\"type\":\"bytes\"},{\"name\":\"d\",\"type\":\"double\"},"
     "{\"name\":\"bo\",\"type\":\"boolean\"},"
-    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\",\"C\"]}},"
-    "{\"name\":\"u\",\"type\":[\"null\",\"int\",\"string\",{\"type\":\"fixed\",\"name\":\"F\",\"size\":3}]},"
-    "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":{\"type\":\"array\",\"items\":\"null\"}}},"
-    "{\"name\":\"t\",\"type\":{\"type\":\"record\",\"name\":\"Tree\",\"fields\":["
+    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":["
+    "\"A\",\"B\",\"C\"]}},"
+    "{\"name\":\"u\",\"type\":[\"null\",\"int\",\"string\",{\"type\":\"fixed\","
+    "\"name\":\"F\",\"size\":3}]},"
+    "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":{\"type\":\"array\","
+    "\"items\":\"null\"}}},"
+    "{\"name\":\"t\",\"type\":{\"type\":\"record\",\"name\":\"Tree\","
+    "\"fields\":["
     "  {\"name\":\"v\",\"type\":\"int\"},"
     "  {\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Tree\"}}]}},"
-    "{\"name\":\"gone\",\"type\":[\"null\",{\"type\":\"map\",\"values\":\"Tree\"}]}"
+    "{\"name\":\"gone\",\"type\":[\"null\",{\"type\":\"map\",\"values\":"
+    "\"Tree\"}]}"
     "]}";
 static const char *extra_v2 =
     "{\"type\":\"record\",\"name\":\"fz.Ev\",\"fields\":["
@@ -51,33 +56,37 @@ static const char *extra_v2 =
     "{\"name\":\"f\",\"type\":\"double\"},{\"name\":\"s\",\"type\":\"bytes\"},"
     "{\"name\":\"b\",\"type\":\"string\"},{\"name\":\"d\",\"type\":\"double\"},"
     "{\"name\":\"bo\",\"type\":\"boolean\"},"
-    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"B\",\"Z\"],\"default\":\"Z\"}},"
+    "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":["
+    "\"B\",\"Z\"],\"default\":\"Z\"}},"
     "{\"name\":\"u\",\"type\":[\"null\",\"long\",\"bytes\"]},"
-    "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":{\"type\":\"array\",\"items\":\"null\"}}},"
-    "{\"name\":\"t\",\"type\":{\"type\":\"record\",\"name\":\"Tree\",\"fields\":["
+    "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":{\"type\":\"array\","
+    "\"items\":\"null\"}}},"
+    "{\"name\":\"t\",\"type\":{\"type\":\"record\",\"name\":\"Tree\","
+    "\"fields\":["
     "  {\"name\":\"v\",\"type\":\"long\"},"
     "  {\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Tree\"}},"
     "  {\"name\":\"w\",\"type\":\"string\",\"default\":\"w\"}]}},"
-    "{\"name\":\"added\",\"type\":{\"type\":\"array\",\"items\":\"E\"},\"default\":[\"B\"]}"
+    "{\"name\":\"added\",\"type\":{\"type\":\"array\",\"items\":\"E\"},"
+    "\"default\":[\"B\"]}"
     "]}";
 
 /* Freed at exit so LeakSanitizer's final check sees only real leaks. */
-static void cleanup(void)
-{
+static void cleanup(void) {
     sf_decoder_destroy(dec);
     sf_decoder_destroy(dec2);
     sf_catalog_destroy(cat);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
     char err[512];
     (void)argc;
     (void)argv;
     cat = sf_catalog_new();
     if (sf_catalog_load_dir(cat, SF_DOMAINS, err, sizeof err) ||
-        sf_catalog_add(cat, extra_v1, strlen(extra_v1), "fz.v1", 1, NULL, err, sizeof err) ||
-        sf_catalog_add(cat, extra_v2, strlen(extra_v2), "fz.v2", 2, NULL, err, sizeof err)) {
+        sf_catalog_add(cat, extra_v1, strlen(extra_v1), "fz.v1", 1, NULL, err,
+                       sizeof err) ||
+        sf_catalog_add(cat, extra_v2, strlen(extra_v2), "fz.v2", 2, NULL, err,
+                       sizeof err)) {
         fprintf(stderr, "fuzz_decode: %s\n", err);
         abort();
     }
@@ -89,12 +98,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void check(const uint8_t *buf, size_t len)
-{
+static void check(const uint8_t *buf, size_t len) {
     char err[512];
     avro_value_t *v;
     const sf_schema_t *w, *r;
-    if (sf_decoder_decode(dec, buf, len, &v, &w, &r, err, sizeof err) != SF_OK) {
+    if (sf_decoder_decode(dec, buf, len, &v, &w, &r, err, sizeof err) !=
+        SF_OK) {
         if (!err[0])
             __builtin_trap(); /* every failure must say why */
         return;
@@ -107,14 +116,14 @@ static void check(const uint8_t *buf, size_t len)
     if (sf_encode(r, v, &out, &olen, err, sizeof err) != SF_OK)
         __builtin_trap();
     avro_value_t *v2;
-    if (sf_decoder_decode(dec2, out, olen, &v2, NULL, NULL, err, sizeof err) != SF_OK)
+    if (sf_decoder_decode(dec2, out, olen, &v2, NULL, NULL, err, sizeof err) !=
+        SF_OK)
         __builtin_trap();
     (void)w; /* bytes may differ: overlong varints, block sizes, map keys */
     free(out);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check(data, size);
     if (size >= 1 && nall) {
         const sf_schema_t *s = all[data[0] % nall];

@@ -43,9 +43,12 @@
 
 #define AGGS 1000
 static const char *const settings[][2] = {
-    {"enable.idempotence", "true"}, {"acks", "all"},
-    {"partitioner", "murmur2_random"}, {"linger.ms", "5"},
-    {"message.timeout.ms", "30000"}, {"log_level", "3"},
+    {"enable.idempotence", "true"},
+    {"acks", "all"},
+    {"partitioner", "murmur2_random"},
+    {"linger.ms", "5"},
+    {"message.timeout.ms", "30000"},
+    {"log_level", "3"},
     {"max.in.flight.requests.per.connection", "5"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -54,33 +57,29 @@ static long ok, bad;
 static const char *lib_inflight; /* -I: max.in.flight of run_lib() */
 static const char *lib_json;     /* -J: JSON text payload of run_lib() */
 static char dataschema[64];      /* ce_dataschema of the raw side */
-static double cpu_used; /* process CPU seconds of the last run */
+static double cpu_used;          /* process CPU seconds of the last run */
 
-static double cpu_s(void)
-{
+static double cpu_s(void) {
     struct timespec ts;
 
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
+static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
 
     return (x > y) - (x < y);
 }
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void raw_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
-{
+static void raw_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op) {
     (void)rk;
     (void)op;
     if (m->err)
@@ -89,8 +88,7 @@ static void raw_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
         ok++;
 }
 
-static void lib_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
-{
+static void lib_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op) {
     (void)p;
     (void)op;
     if (sf_producer_dr_err(dr))
@@ -100,8 +98,7 @@ static void lib_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
 }
 
 static double run_raw(const char *brokers, const char *topic, long n,
-                      const void *value, size_t value_len)
-{
+                      const void *value, size_t value_len) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char err[512], key[32], seq[24], id[48];
     rd_kafka_t *rk;
@@ -109,8 +106,7 @@ static double run_raw(const char *brokers, const char *topic, long n,
 
     rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof(err));
     for (size_t i = 0; i < NSETTINGS; i++)
-        rd_kafka_conf_set(c, settings[i][0], settings[i][1], err,
-                          sizeof(err));
+        rd_kafka_conf_set(c, settings[i][0], settings[i][1], err, sizeof(err));
     rd_kafka_conf_set_dr_msg_cb(c, raw_dr);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
     if (!rk) {
@@ -121,8 +117,7 @@ static double run_raw(const char *brokers, const char *topic, long n,
     /* warm-up: connections, metadata, producer id */
     rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY("w", 1),
                       RD_KAFKA_V_VALUE((void *)value, value_len),
-                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                      RD_KAFKA_V_END);
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     rd_kafka_flush(rk, 30000);
     ok = bad = 0;
     cpu_used = cpu_s();
@@ -139,11 +134,9 @@ static double run_raw(const char *brokers, const char *topic, long n,
         rd_kafka_header_add(h, SF_HDR_SOURCE, -1, "bench", -1);
         rd_kafka_header_add(h, SF_HDR_TYPE, -1, "shop.cart.ItemAddedToCart",
                             -1);
-        rd_kafka_header_add(h, SF_HDR_TIME, -1, "2026-11-26T13:05:09.042Z",
-                            -1);
+        rd_kafka_header_add(h, SF_HDR_TIME, -1, "2026-11-26T13:05:09.042Z", -1);
         rd_kafka_header_add(h, SF_HDR_SUBJECT, -1, key, -1);
-        rd_kafka_header_add(h, SF_HDR_CONTENT_TYPE, -1, "application/avro",
-                            -1);
+        rd_kafka_header_add(h, SF_HDR_CONTENT_TYPE, -1, "application/avro", -1);
         rd_kafka_header_add(h, SF_HDR_AGGTYPE, -1, "cart", -1);
         rd_kafka_header_add(h, SF_HDR_SEQUENCE, -1, seq, -1);
         /* what the library adds: correlation and causation (the event's
@@ -152,12 +145,11 @@ static double run_raw(const char *brokers, const char *topic, long n,
         rd_kafka_header_add(h, SF_HDR_CAUSATIONID, -1, id, -1);
         rd_kafka_header_add(h, SF_HDR_DATASCHEMA, -1, dataschema, -1);
         for (;;) {
-            e = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(topic),
-                RD_KAFKA_V_KEY(key, strlen(key)),
-                RD_KAFKA_V_VALUE((void *)value, value_len),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                  RD_KAFKA_V_KEY(key, strlen(key)),
+                                  RD_KAFKA_V_VALUE((void *)value, value_len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 break;
             rd_kafka_poll(rk, 100);
@@ -177,16 +169,14 @@ static double run_raw(const char *brokers, const char *topic, long n,
 }
 
 static double run_lib(const char *brokers, const char *topic, long n,
-                      const sf_catalog_t *cat, avro_value_t *value)
-{
+                      const sf_catalog_t *cat, avro_value_t *value) {
     sf_producer_conf_t *conf = sf_producer_conf_new();
     sf_producer_event_t *ev = sf_producer_event_new();
     char err[512], key[32];
     sf_producer_t *p;
     double t0;
 
-    sf_producer_conf_set(conf, "bootstrap.servers", brokers, err,
-                         sizeof(err));
+    sf_producer_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
     for (size_t i = 0; i < NSETTINGS; i++)
         sf_producer_conf_set(conf, settings[i][0], settings[i][1], err,
                              sizeof(err));
@@ -194,8 +184,7 @@ static double run_lib(const char *brokers, const char *topic, long n,
         sf_producer_conf_set(conf, "max.in.flight.requests.per.connection",
                              lib_inflight, err, sizeof(err));
     sf_producer_conf_set(conf, "sf.topic", topic, err, sizeof(err));
-    sf_producer_conf_set(conf, "sf.aggregate.type", "cart", err,
-                         sizeof(err));
+    sf_producer_conf_set(conf, "sf.aggregate.type", "cart", err, sizeof(err));
     sf_producer_conf_set(conf, "sf.source", "bench", err, sizeof(err));
     sf_producer_conf_set_catalog(conf, cat);
     sf_producer_conf_set_dr_cb(conf, lib_dr);
@@ -236,14 +225,12 @@ static double run_lib(const char *brokers, const char *topic, long n,
     return t0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *brokers = getenv("SF_BROKERS"), *dir = SF_DOMAINS;
     long n = 100000;
     int rounds = 7;
     double ratios[64];
-    double best_raw = 1e30, best_lib = 1e30, best_craw = 1e30,
-           best_clib = 1e30;
+    double best_raw = 1e30, best_lib = 1e30, best_craw = 1e30, best_clib = 1e30;
     long failures = 0;
     char topic[64], err[512];
     sf_catalog_t *cat = sf_catalog_new();
@@ -266,8 +253,7 @@ int main(int argc, char **argv)
             rounds = atoi(optarg);
             if (rounds < 1 || rounds > 64)
                 return 2;
-        }
-        else if (opt == 'b')
+        } else if (opt == 'b')
             brokers = optarg;
         else if (opt == 'n')
             n = atol(optarg);
@@ -325,7 +311,8 @@ int main(int argc, char **argv)
     }
 
     printf("events per run: %ld, value %zu bytes, 12 headers, 12 partitions,"
-           " idempotent, acks=all, linger.ms=5\n", n, len);
+           " idempotent, acks=all, linger.ms=5\n",
+           n, len);
     if (inflight_mode) {
         na = "lib in-flight 1 ";
         nb = "lib in-flight 5 ";
@@ -362,8 +349,9 @@ int main(int argc, char **argv)
         lib_ok = ok, lib_bad = bad, clib = cpu_used;
         printf("round %d: %s%7.0f ev/s %.2f us CPU/ev (ok %ld, failed %ld)"
                " | %s%7.0f ev/s %.2f us CPU/ev (ok %ld, failed %ld) | "
-               "%.2fx\n", r, na, n / traw, craw * 1e6 / n, raw_ok, raw_bad,
-               nb, n / tlib, clib * 1e6 / n, lib_ok, lib_bad, traw / tlib);
+               "%.2fx\n",
+               r, na, n / traw, craw * 1e6 / n, raw_ok, raw_bad, nb, n / tlib,
+               clib * 1e6 / n, lib_ok, lib_bad, traw / tlib);
         ratios[r - 1] = traw / tlib;
         if (craw < best_craw)
             best_craw = craw;
@@ -381,17 +369,19 @@ int main(int argc, char **argv)
     qsort(ratios, (size_t)rounds, sizeof(ratios[0]), cmp_double);
     if (inflight_mode)
         printf("ratio in-flight 5/1 : median of rounds %.2fx, best vs best "
-               "%.2fx\n", ratios[rounds / 2], best_raw / best_lib);
+               "%.2fx\n",
+               ratios[rounds / 2], best_raw / best_lib);
     else if (json_mode)
         printf("ratio JSON/value    : median of rounds %.2fx, best vs best "
-               "%.2fx\n", ratios[rounds / 2], best_raw / best_lib);
+               "%.2fx\n",
+               ratios[rounds / 2], best_raw / best_lib);
     else
         printf("ratio lib/raw       : median of rounds %.2fx, best vs best "
-               "%.2fx (goal >= 0.90x)\n", ratios[rounds / 2],
-               best_raw / best_lib);
+               "%.2fx (goal >= 0.90x)\n",
+               ratios[rounds / 2], best_raw / best_lib);
     printf("CPU per event       : %s%.2f us, %s%.2f us (process, all "
-           "threads, best round)\n", na, best_craw * 1e6 / n, nb,
-           best_clib * 1e6 / n);
+           "threads, best round)\n",
+           na, best_craw * 1e6 / n, nb, best_clib * 1e6 / n);
 
     /* Delete the topic again. */
     {

@@ -80,8 +80,8 @@ int main(int argc, char **argv) {
             die(props[i][0], errstr);
 
     double t0 = mono();
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
-                                  sizeof errstr);
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk)
         die("rd_kafka_new", errstr);
     rd_kafka_poll_set_consumer(rk);
@@ -89,7 +89,8 @@ int main(int argc, char **argv) {
     /* partition count, to know when every partition hit EOF */
     const struct rd_kafka_metadata *md;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
         md->topic_cnt != 1 || md->topics[0].err)
         die(topic, "metadata failed or topic missing");
     int nparts = md->topics[0].partition_cnt;

@@ -60,8 +60,8 @@ int main(int argc, char **argv) {
     const char *host = "127.0.0.1";
     int port = 6379, mask = FOLD_CART, chunk = 1000;
     static const struct option lo[] = {
-        {"seed", 1, 0, 's'}, {"events", 1, 0, 'n'}, {"prefix", 1, 0, 'p'},
-        {"redis", 1, 0, 'R'}, {"only", 1, 0, 'o'}, {"pipeline", 1, 0, 'k'},
+        {"seed", 1, 0, 's'},  {"events", 1, 0, 'n'}, {"prefix", 1, 0, 'p'},
+        {"redis", 1, 0, 'R'}, {"only", 1, 0, 'o'},   {"pipeline", 1, 0, 'k'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -80,7 +80,8 @@ int main(int argc, char **argv) {
         }
         case 'o':
             mask = strcmp(optarg, "avail") == 0 ? FOLD_AVAIL
-                   : strcmp(optarg, "all") == 0 ? FOLD_ALL : FOLD_CART;
+                   : strcmp(optarg, "all") == 0 ? FOLD_ALL
+                                                : FOLD_CART;
             break;
         case 'k': chunk = atoi(optarg) > 0 ? atoi(optarg) : 1000; break;
         default: goto usage;

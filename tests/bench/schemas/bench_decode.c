@@ -23,8 +23,7 @@
 #define SF_DOMAINS "schemas/domains"
 #endif
 
-static double now(void)
-{
+static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -33,8 +32,7 @@ static double now(void)
 typedef int (*one_fn)(void *ctx);
 
 /* Best records/s over 5 rounds of at least 0.3 s each. */
-static double measure(one_fn fn, void *ctx)
-{
+static double measure(one_fn fn, void *ctx) {
     double best = 0;
     for (int round = 0; round < 5; round++) {
         long n = 0;
@@ -60,8 +58,7 @@ typedef struct avro_ctx {
     int64_t len;
 } avro_ctx_t;
 
-static int one_avro(void *p)
-{
+static int one_avro(void *p) {
     avro_ctx_t *c = p;
     avro_reader_memory_set_source(c->reader, c->body, c->len);
     return avro_value_read(c->reader, &c->value);
@@ -73,23 +70,22 @@ typedef struct sf_ctx {
     size_t len;
 } sf_ctx_t;
 
-static int one_sf(void *p)
-{
+static int one_sf(void *p) {
     sf_ctx_t *c = p;
     avro_value_t *v;
     return sf_decoder_decode(c->dec, c->buf, c->len, &v, NULL, NULL, NULL, 0);
 }
 
 static void *encode(const sf_catalog_t *cat, int version, const char *json,
-                    size_t *len)
-{
+                    size_t *len) {
     char err[512];
-    const sf_schema_t *s = sf_catalog_version(cat, "shop.cart.ItemAddedToCart",
-                                              version);
+    const sf_schema_t *s =
+        sf_catalog_version(cat, "shop.cart.ItemAddedToCart", version);
     avro_value_t v;
     void *out;
-    if (!s || sf_value_from_json_text(s, json, strlen(json), "data", &v, err,
-                                      sizeof err) ||
+    if (!s ||
+        sf_value_from_json_text(s, json, strlen(json), "data", &v, err,
+                                sizeof err) ||
         sf_encode(s, &v, &out, len, err, sizeof err)) {
         fprintf(stderr, "bench_decode: encode v%d: %s\n", version, err);
         exit(1);
@@ -99,9 +95,9 @@ static void *encode(const sf_catalog_t *cat, int version, const char *json,
 }
 
 static void avro_setup(avro_ctx_t *c, const sf_schema_t *s, const void *buf,
-                       size_t len)
-{
-    avro_value_iface_t *iface = avro_generic_class_from_schema(sf_schema_avro(s));
+                       size_t len) {
+    avro_value_iface_t *iface =
+        avro_generic_class_from_schema(sf_schema_avro(s));
     if (!iface || avro_generic_value_new(iface, &c->value)) {
         fprintf(stderr, "bench_decode: avro-c: %s\n", avro_strerror());
         exit(1);
@@ -112,8 +108,7 @@ static void avro_setup(avro_ctx_t *c, const sf_schema_t *s, const void *buf,
     c->reader = avro_reader_memory(c->body, c->len);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *dir = SF_DOMAINS;
     int check = 0;
     char err[512];
@@ -132,16 +127,22 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t l1, l2;
-    void *b1 = encode(cat, 1, "{\"cart_id\":\"cart-00042\",\"sku\":\"SKU-123456\","
+    void *b1 = encode(cat, 1,
+                      "{\"cart_id\":\"cart-00042\",\"sku\":\"SKU-123456\","
                       "\"quantity\":3,\"unit_price_cents\":1999,"
-                      "\"added_at\":1795698790123}", &l1);
-    void *b2 = encode(cat, 2, "{\"cart_id\":\"cart-00042\",\"sku\":\"SKU-123456\","
+                      "\"added_at\":1795698790123}",
+                      &l1);
+    void *b2 = encode(cat, 2,
+                      "{\"cart_id\":\"cart-00042\",\"sku\":\"SKU-123456\","
                       "\"quantity\":3,\"unit_price_cents\":1999,"
-                      "\"added_at\":1795698790123,\"currency\":\"EUR\"}", &l2);
+                      "\"added_at\":1795698790123,\"currency\":\"EUR\"}",
+                      &l2);
 
     avro_ctx_t a2, a1;
-    avro_setup(&a2, sf_catalog_version(cat, "shop.cart.ItemAddedToCart", 2), b2, l2);
-    avro_setup(&a1, sf_catalog_version(cat, "shop.cart.ItemAddedToCart", 1), b1, l1);
+    avro_setup(&a2, sf_catalog_version(cat, "shop.cart.ItemAddedToCart", 2), b2,
+               l2);
+    avro_setup(&a1, sf_catalog_version(cat, "shop.cart.ItemAddedToCart", 1), b1,
+               l1);
     sf_ctx_t s2 = {sf_decoder_new(cat), b2, l2};
     sf_ctx_t s1 = {sf_decoder_new(cat), b1, l1};
 

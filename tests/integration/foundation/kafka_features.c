@@ -32,8 +32,7 @@ static const char *brokers;
 static char topic[96];
 static char why[512];
 
-static int failf(const char *fmt, ...)
-{
+static int failf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
@@ -41,21 +40,20 @@ static int failf(const char *fmt, ...)
     return -1;
 }
 
-static rd_kafka_conf_t *conf_new(const char *const *kv)
-{
+static rd_kafka_conf_t *conf_new(const char *const *kv) {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
     for (; kv && kv[0]; kv += 2)
-        if (rd_kafka_conf_set(conf, kv[0], kv[1], err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        if (rd_kafka_conf_set(conf, kv[0], kv[1], err, sizeof(err)) !=
+            RD_KAFKA_CONF_OK) {
             fprintf(stderr, "kafka_features: %s=%s: %s\n", kv[0], kv[1], err);
             exit(2);
         }
     return conf;
 }
 
-static rd_kafka_t *client(rd_kafka_type_t type, const char *const *kv)
-{
+static rd_kafka_t *client(rd_kafka_type_t type, const char *const *kv) {
     char err[512];
     rd_kafka_t *rk = rd_kafka_new(type, conf_new(kv), err, sizeof(err));
     if (!rk) {
@@ -67,12 +65,19 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *const *kv)
 
 /* Reads every record of the topic with the given isolation level and
  * counts those whose value starts with prefix. */
-static int count_values(const char *isolation, const char *prefix, int *headers_ok)
-{
+static int count_values(const char *isolation, const char *prefix,
+                        int *headers_ok) {
     char group[128];
-    snprintf(group, sizeof(group), "%s-%s-%ld", topic, isolation, (long)random());
-    const char *kv[] = {"group.id", group, "auto.offset.reset", "earliest",
-                        "isolation.level", isolation, "enable.partition.eof", "true",
+    snprintf(group, sizeof(group), "%s-%s-%ld", topic, isolation,
+             (long)random());
+    const char *kv[] = {"group.id",
+                        group,
+                        "auto.offset.reset",
+                        "earliest",
+                        "isolation.level",
+                        isolation,
+                        "enable.partition.eof",
+                        "true",
                         NULL};
     rd_kafka_t *c = client(RD_KAFKA_CONSUMER, kv);
     rd_kafka_poll_set_consumer(c);
@@ -105,12 +110,12 @@ static int count_values(const char *isolation, const char *prefix, int *headers_
     return eof ? n : -1;
 }
 
-static int admin_create(void)
-{
+static int admin_create(void) {
     const char *kv[] = {NULL};
     rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, kv);
     char err[512];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof(err));
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof(err));
     rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
     rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -124,27 +129,34 @@ static int admin_create(void)
     else {
         size_t n;
         const rd_kafka_topic_result_t **res =
-            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+            rd_kafka_CreateTopics_result_topics(
+                rd_kafka_event_CreateTopics_result(ev), &n);
         if (n != 1 || rd_kafka_topic_result_error(res[0]))
-            rc = failf("CreateTopics: %s", n ? rd_kafka_topic_result_error_string(res[0]) : "no result");
+            rc = failf("CreateTopics: %s",
+                       n ? rd_kafka_topic_result_error_string(res[0])
+                         : "no result");
     }
     if (ev)
         rd_kafka_event_destroy(ev);
     rd_kafka_NewTopic_destroy(nt);
 
     if (!rc) { /* DescribeConfigs must report our retention.ms. */
-        rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+        rd_kafka_ConfigResource_t *cr =
+            rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
         rd_kafka_DescribeConfigs(rk, &cr, 1, NULL, q);
         ev = rd_kafka_queue_poll(q, 30000);
         int seen = 0;
         if (ev && !rd_kafka_event_error(ev)) {
             size_t nr, ne;
-            const rd_kafka_ConfigResource_t **rs = rd_kafka_DescribeConfigs_result_resources(
-                rd_kafka_event_DescribeConfigs_result(ev), &nr);
+            const rd_kafka_ConfigResource_t **rs =
+                rd_kafka_DescribeConfigs_result_resources(
+                    rd_kafka_event_DescribeConfigs_result(ev), &nr);
             for (size_t i = 0; i < nr; i++) {
-                const rd_kafka_ConfigEntry_t **es = rd_kafka_ConfigResource_configs(rs[i], &ne);
+                const rd_kafka_ConfigEntry_t **es =
+                    rd_kafka_ConfigResource_configs(rs[i], &ne);
                 for (size_t j = 0; j < ne; j++)
-                    if (!strcmp(rd_kafka_ConfigEntry_name(es[j]), "retention.ms") &&
+                    if (!strcmp(rd_kafka_ConfigEntry_name(es[j]),
+                                "retention.ms") &&
                         rd_kafka_ConfigEntry_value(es[j]) &&
                         !strcmp(rd_kafka_ConfigEntry_value(es[j]), "-1"))
                         seen = 1;
@@ -152,7 +164,10 @@ static int admin_create(void)
         }
         if (!seen)
             rc = failf("DescribeConfigs: retention.ms=-1 not reported (%s)",
-                       ev ? (rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev) : "absent") : "no answer");
+                       ev ? (rd_kafka_event_error(ev)
+                                 ? rd_kafka_event_error_string(ev)
+                                 : "absent")
+                          : "no answer");
         if (ev)
             rd_kafka_event_destroy(ev);
         rd_kafka_ConfigResource_destroy(cr);
@@ -162,8 +177,7 @@ static int admin_create(void)
     return rc;
 }
 
-static int admin_delete(void)
-{
+static int admin_delete(void) {
     const char *kv[] = {NULL};
     rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, kv);
     rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
@@ -172,7 +186,8 @@ static int admin_delete(void)
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
     int rc = 0;
     if (!ev || rd_kafka_event_error(ev))
-        rc = failf("DeleteTopics: %s", ev ? rd_kafka_event_error_string(ev) : "no answer");
+        rc = failf("DeleteTopics: %s",
+                   ev ? rd_kafka_event_error_string(ev) : "no answer");
     if (ev)
         rd_kafka_event_destroy(ev);
     rd_kafka_DeleteTopic_destroy(dt);
@@ -181,17 +196,18 @@ static int admin_delete(void)
     return rc;
 }
 
-static int produce_idempotent(void)
-{
+static int produce_idempotent(void) {
     const char *kv[] = {"enable.idempotence", "true", "acks", "all", NULL};
     rd_kafka_t *p = client(RD_KAFKA_PRODUCER, kv);
     for (int i = 0; i < 5; i++) {
         char v[32];
         snprintf(v, sizeof(v), "idem-%d", i);
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY("k", 1),
-            RD_KAFKA_V_VALUE(v, strlen(v)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADER("ce_type", "shop.cart.CartOpened", 20), RD_KAFKA_V_END);
+            p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+            RD_KAFKA_V_KEY("k", 1), RD_KAFKA_V_VALUE(v, strlen(v)),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADER("ce_type", "shop.cart.CartOpened", 20),
+            RD_KAFKA_V_END);
         if (err)
             return failf("produce: %s", rd_kafka_err2str(err));
     }
@@ -206,8 +222,7 @@ static int produce_idempotent(void)
     return 0;
 }
 
-static int transactions(void)
-{
+static int transactions(void) {
     char tid[128];
     snprintf(tid, sizeof(tid), "%s-tx", topic);
     const char *kv[] = {"transactional.id", tid, NULL};
@@ -220,12 +235,14 @@ static int transactions(void)
             return failf("begin_transaction: %s", rd_kafka_error_string(e));
         for (int i = 0; i < 3; i++) {
             const char *v = round == 0 ? "tx-commit" : "tx-abort";
-            rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
-                              RD_KAFKA_V_VALUE((void *)v, strlen(v)),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            rd_kafka_producev(
+                p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                RD_KAFKA_V_VALUE((void *)v, strlen(v)),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         }
         e = round == 0 ? rd_kafka_commit_transaction(p, 30000)
-                       : (rd_kafka_flush(p, 30000), rd_kafka_abort_transaction(p, 30000));
+                       : (rd_kafka_flush(p, 30000),
+                          rd_kafka_abort_transaction(p, 30000));
         if (e)
             return failf("%s_transaction: %s", round == 0 ? "commit" : "abort",
                          rd_kafka_error_string(e));
@@ -235,13 +252,14 @@ static int transactions(void)
     int aborted = count_values("read_committed", "tx-abort", NULL);
     int raw = count_values("read_uncommitted", "tx-abort", NULL);
     if (committed != 3 || aborted != 0 || raw != 3)
-        return failf("read_committed saw %d committed (want 3) and %d aborted (want 0); "
-                     "read_uncommitted saw %d aborted (want 3)", committed, aborted, raw);
+        return failf(
+            "read_committed saw %d committed (want 3) and %d aborted (want 0); "
+            "read_uncommitted saw %d aborted (want 3)",
+            committed, aborted, raw);
     return 0;
 }
 
-static int headers(void)
-{
+static int headers(void) {
     int hok = 0;
     int n = count_values("read_committed", "idem-", &hok);
     if (n != 5)
@@ -254,16 +272,27 @@ static int headers(void)
 /* One consumer in a group: subscribe, receive, commit, read the commit back.
  * kip848: the consumer group protocol of KIP-848 (broker-side assignment,
  * Kafka 4.0+), else the classic protocol with cooperative-sticky. */
-static int group_roundtrip(int kip848)
-{
+static int group_roundtrip(int kip848) {
     char group[128];
     snprintf(group, sizeof(group), "%s-group%s", topic, kip848 ? "-848" : "");
-    const char *classic[] = {"group.id", group, "auto.offset.reset", "earliest",
-                             "enable.auto.commit", "false",
-                             "partition.assignment.strategy", "cooperative-sticky", NULL};
-    const char *consumer[] = {"group.id", group, "auto.offset.reset", "earliest",
-                              "enable.auto.commit", "false",
-                              "group.protocol", "consumer", NULL};
+    const char *classic[] = {"group.id",
+                             group,
+                             "auto.offset.reset",
+                             "earliest",
+                             "enable.auto.commit",
+                             "false",
+                             "partition.assignment.strategy",
+                             "cooperative-sticky",
+                             NULL};
+    const char *consumer[] = {"group.id",
+                              group,
+                              "auto.offset.reset",
+                              "earliest",
+                              "enable.auto.commit",
+                              "false",
+                              "group.protocol",
+                              "consumer",
+                              NULL};
     rd_kafka_t *c = client(RD_KAFKA_CONSUMER, kip848 ? consumer : classic);
     rd_kafka_poll_set_consumer(c);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -300,10 +329,11 @@ static int group_roundtrip(int kip848)
     return 0;
 }
 
-static int groups(void) { return group_roundtrip(0); }
+static int groups(void) {
+    return group_roundtrip(0);
+}
 
-static int groups_kip848(void)
-{
+static int groups_kip848(void) {
     /* Kafka 3.9 ships KIP-848 only as an early-access broker option. */
     const char *skip = getenv("SF_FEATURES_NO_KIP848");
     if (skip && *skip == '1') {
@@ -313,8 +343,7 @@ static int groups_kip848(void)
     return group_roundtrip(1);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(void);
@@ -331,7 +360,8 @@ int main(int argc, char **argv)
     const char *e = getenv("SF_BROKERS");
     brokers = argc > 1 ? argv[1] : (e && *e ? e : "127.0.0.1:9092");
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-    snprintf(topic, sizeof(topic), "sf-features-%ld-%d", (long)time(NULL), (int)getpid());
+    snprintf(topic, sizeof(topic), "sf-features-%ld-%d", (long)time(NULL),
+             (int)getpid());
     printf("librdkafka %s against %s\n", rd_kafka_version_str(), brokers);
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         why[0] = '\0';
@@ -343,6 +373,7 @@ int main(int argc, char **argv)
         }
         fflush(stdout);
     }
-    printf("%zu passed, %d failed\n", sizeof(steps) / sizeof(steps[0]) - failed, failed);
+    printf("%zu passed, %d failed\n", sizeof(steps) / sizeof(steps[0]) - failed,
+           failed);
     return failed ? 1 : 0;
 }

@@ -17,20 +17,17 @@
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 
-static const char *env_or(const char *name, const char *dflt)
-{
+static const char *env_or(const char *name, const char *dflt) {
     const char *v = getenv(name);
     return v && *v ? v : dflt;
 }
 
-static int fail(const char *step, const char *why)
-{
+static int fail(const char *step, const char *why) {
     fprintf(stderr, "roundtrip: %s: %s\n", step, why);
     return 1;
 }
 
-static int set(rd_kafka_conf_t *conf, const char *k, const char *v)
-{
+static int set(rd_kafka_conf_t *conf, const char *k, const char *v) {
     char err[512];
     if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
         fprintf(stderr, "roundtrip: config %s=%s: %s\n", k, v, err);
@@ -39,10 +36,11 @@ static int set(rd_kafka_conf_t *conf, const char *k, const char *v)
     return 0;
 }
 
-int main(int argc, char **argv)
-{
-    const char *brokers = argc > 1 ? argv[1] : env_or("SF_BROKERS", "127.0.0.1:9092");
-    const char *rhost = argc > 2 ? argv[2] : env_or("SF_REDIS_HOST", "127.0.0.1");
+int main(int argc, char **argv) {
+    const char *brokers =
+        argc > 1 ? argv[1] : env_or("SF_BROKERS", "127.0.0.1:9092");
+    const char *rhost =
+        argc > 2 ? argv[2] : env_or("SF_REDIS_HOST", "127.0.0.1");
     int rport = atoi(argc > 3 ? argv[3] : env_or("SF_REDIS_PORT", "6379"));
     char topic[64], key[64], value[128], errstr[512];
     rd_kafka_conf_t *conf;
@@ -52,14 +50,16 @@ int main(int argc, char **argv)
     rd_kafka_message_t *m;
     int found = 0;
 
-    snprintf(topic, sizeof(topic), "sf-roundtrip-%ld-%d", (long)time(NULL), (int)getpid());
+    snprintf(topic, sizeof(topic), "sf-roundtrip-%ld-%d", (long)time(NULL),
+             (int)getpid());
     snprintf(key, sizeof(key), "cart-%d", (int)getpid());
     snprintf(value, sizeof(value), "hello from pid %d", (int)getpid());
 
     /* Produce one keyed record and wait for its delivery report. */
     conf = rd_kafka_conf_new();
-    if (set(conf, "bootstrap.servers", brokers) || set(conf, "enable.idempotence", "true") ||
-        set(conf, "acks", "all") || set(conf, "partitioner", "murmur2_random"))
+    if (set(conf, "bootstrap.servers", brokers) ||
+        set(conf, "enable.idempotence", "true") || set(conf, "acks", "all") ||
+        set(conf, "partitioner", "murmur2_random"))
         return 1;
     if (!(p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))))
         return fail("producer", errstr);
@@ -79,7 +79,8 @@ int main(int argc, char **argv)
     conf = rd_kafka_conf_new();
     char group[96];
     snprintf(group, sizeof(group), "%s-g", topic);
-    if (set(conf, "bootstrap.servers", brokers) || set(conf, "group.id", group) ||
+    if (set(conf, "bootstrap.servers", brokers) ||
+        set(conf, "group.id", group) ||
         set(conf, "auto.offset.reset", "earliest") ||
         set(conf, "isolation.level", "read_committed") ||
         set(conf, "enable.auto.commit", "false"))
@@ -95,8 +96,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < 60 && !found; i++) {
         if (!(m = rd_kafka_consumer_poll(c, 1000)))
             continue;
-        if (!m->err && m->key_len == strlen(key) && !memcmp(m->key, key, m->key_len) &&
-            m->len == strlen(value) && !memcmp(m->payload, value, m->len)) {
+        if (!m->err && m->key_len == strlen(key) &&
+            !memcmp(m->key, key, m->key_len) && m->len == strlen(value) &&
+            !memcmp(m->payload, value, m->len)) {
             partition = m->partition;
             offset = m->offset;
             found = 1;
@@ -107,7 +109,8 @@ int main(int argc, char **argv)
     rd_kafka_destroy(c);
     if (!found)
         return fail("consume", "record not read back within 60 s");
-    printf("kafka: consumed it back from partition %" PRId32 " offset %" PRId64 "\n",
+    printf("kafka: consumed it back from partition %" PRId32 " offset %" PRId64
+           "\n",
            partition, offset);
 
     /* Redis: write a hash and read it back. */
@@ -117,14 +120,16 @@ int main(int argc, char **argv)
     char rkey[96], poff[32];
     snprintf(rkey, sizeof(rkey), "sf-roundtrip:%s", key);
     snprintf(poff, sizeof(poff), "%" PRId32 ":%" PRId64, partition, offset);
-    redisReply *rep = redisCommand(r, "HSET %s value %s position %s", rkey, value, poff);
+    redisReply *rep =
+        redisCommand(r, "HSET %s value %s position %s", rkey, value, poff);
     if (!rep || rep->type == REDIS_REPLY_ERROR)
         return fail("redis HSET", rep ? rep->str : r->errstr);
     freeReplyObject(rep);
     rep = redisCommand(r, "HGET %s value", rkey);
     if (!rep || rep->type != REDIS_REPLY_STRING || strcmp(rep->str, value))
         return fail("redis HGET", "value read back differs");
-    printf("redis: HSET/HGET %s value=\"%s\" position=%s\n", rkey, rep->str, poff);
+    printf("redis: HSET/HGET %s value=\"%s\" position=%s\n", rkey, rep->str,
+           poff);
     freeReplyObject(rep);
     freeReplyObject(redisCommand(r, "DEL %s", rkey));
     redisFree(r);

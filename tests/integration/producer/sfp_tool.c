@@ -43,8 +43,7 @@ static atomic_long delivered, failed;
 static int print_status; /* status mode: one line per report on stdout */
 static atomic_int threads_done;
 
-static void on_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
-{
+static void on_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op) {
     (void)p;
     (void)op;
     if (print_status)
@@ -61,8 +60,7 @@ static void on_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
 
 static sf_producer_t *make(const char *brokers, const char *topic,
                            const char *dir, const char *txnid,
-                           const char *timeout)
-{
+                           const char *timeout) {
     sf_producer_conf_t *conf = sf_producer_conf_new();
     char err[512];
     sf_producer_t *p;
@@ -73,8 +71,7 @@ static sf_producer_t *make(const char *brokers, const char *topic,
         sf_producer_conf_set(conf, "sf.aggregate.type", "cart", err,
                              sizeof(err)) ||
         sf_producer_conf_set(conf, "sf.schema.dir", dir, err, sizeof(err)) ||
-        sf_producer_conf_set(conf, "sf.source", "sfp_tool", err,
-                             sizeof(err)) ||
+        sf_producer_conf_set(conf, "sf.source", "sfp_tool", err, sizeof(err)) ||
         (timeout && sf_producer_conf_set(conf, "message.timeout.ms", timeout,
                                          err, sizeof(err))) ||
         (txnid && sf_producer_conf_set(conf, "transactional.id", txnid, err,
@@ -98,15 +95,15 @@ static sf_producer_t *make(const char *brokers, const char *topic,
 }
 
 static void fill(sf_producer_event_t *ev, const char *agg, long version,
-                 const char *id)
-{
+                 const char *id) {
     char data[256];
 
     sf_producer_event_clear(ev);
     snprintf(data, sizeof(data),
              "{\"cart_id\": \"%s\", \"sku\": \"sku-%ld\", \"quantity\": 1, "
              "\"unit_price_cents\": %ld, \"added_at\": 1764162309042, "
-             "\"currency\": \"EUR\"}", agg, version, version);
+             "\"currency\": \"EUR\"}",
+             agg, version, version);
     sf_producer_event_set_type(ev, "shop.cart.ItemAddedToCart");
     sf_producer_event_set_aggregate_id(ev, agg);
     sf_producer_event_set_version(ev, version);
@@ -115,8 +112,7 @@ static void fill(sf_producer_event_t *ev, const char *agg, long version,
     sf_producer_event_set_json_text(ev, data, strlen(data));
 }
 
-static void publish_or_die(sf_producer_t *p, sf_producer_event_t *ev)
-{
+static void publish_or_die(sf_producer_t *p, sf_producer_event_t *ev) {
     char err[512];
 
     if (sf_producer_publish(p, ev, NULL, err, sizeof(err))) {
@@ -132,8 +128,7 @@ typedef struct mt_arg {
     int thread, aggs, events;
 } mt_arg_t;
 
-static void *mt_thread(void *a)
-{
+static void *mt_thread(void *a) {
     mt_arg_t *m = a;
     sf_producer_event_t *ev = sf_producer_event_new();
     char agg[64];
@@ -149,8 +144,7 @@ static void *mt_thread(void *a)
     return NULL;
 }
 
-static int cmd_mt(char **argv)
-{
+static int cmd_mt(char **argv) {
     sf_producer_t *p = make(argv[0], argv[1], argv[2], NULL, NULL);
     int threads = atoi(argv[3]), aggs = atoi(argv[4]), events = atoi(argv[5]);
     pthread_t tid[64];
@@ -177,8 +171,7 @@ static int cmd_mt(char **argv)
 
 /* ---- load -------------------------------------------------------------- */
 
-static int cmd_load(char **argv)
-{
+static int cmd_load(char **argv) {
     sf_producer_t *p = make(argv[0], argv[1], argv[2], NULL, "120000");
     long n = atol(argv[3]), rate = atol(argv[4]);
     sf_producer_event_t *ev = sf_producer_event_new();
@@ -209,8 +202,7 @@ static int cmd_load(char **argv)
 
 /* ---- status ------------------------------------------------------------ */
 
-static int cmd_status(int argc, char **argv)
-{
+static int cmd_status(int argc, char **argv) {
     sf_producer_t *p = make(argv[0], argv[1], argv[2], NULL, argv[5]);
     long n = atol(argv[3]);
     sf_producer_event_t *ev = sf_producer_event_new();
@@ -242,8 +234,7 @@ static int cmd_status(int argc, char **argv)
 
 /* ---- txn-abort --------------------------------------------------------- */
 
-static int cmd_txn_abort(char **argv)
-{
+static int cmd_txn_abort(char **argv) {
     char txnid[64], err[512], id[32];
     sf_producer_t *p;
     sf_producer_event_t *ev = sf_producer_event_new();
@@ -289,8 +280,7 @@ fail:
 
 /* ---- fence ------------------------------------------------------------ */
 
-static int cmd_fence(char **argv)
-{
+static int cmd_fence(char **argv) {
     char txnid[64], err[512], id[32];
     sf_producer_t *a, *b;
     sf_producer_event_t *ev = sf_producer_event_new();
@@ -308,7 +298,7 @@ static int cmd_fence(char **argv)
     sf_producer_flush(a, 30000, NULL, 0);
 
     b = make(argv[0], argv[1], argv[2], txnid, NULL);
-    if (sf_producer_begin(b, err, sizeof(err)))  /* fences a */
+    if (sf_producer_begin(b, err, sizeof(err))) /* fences a */
         goto fail;
     e = sf_producer_commit(a, err, sizeof(err));
     printf("zombie commit: %s: %s\n", sf_err_name(e), err);
@@ -336,8 +326,7 @@ fail:
     return 1;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 8 && !strcmp(argv[1], "mt"))
         return cmd_mt(argv + 2);

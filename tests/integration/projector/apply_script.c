@@ -15,19 +15,19 @@
 #include "redis_sink.h"
 
 static int failures;
-#define CHECK(c, ...)                                                       \
-    do {                                                                    \
-        if (!(c)) {                                                         \
-            failures++;                                                     \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);    \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-        }                                                                   \
+#define CHECK(c, ...)                                                    \
+    do {                                                                 \
+        if (!(c)) {                                                      \
+            failures++;                                                  \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c); \
+            fprintf(stderr, __VA_ARGS__);                                \
+            fputc('\n', stderr);                                         \
+        }                                                                \
     } while (0)
 
 static sf_redis_t *R;
-static char P[64];     /* projection name */
-static char K[64];     /* view key prefix */
+static char P[64]; /* projection name */
+static char K[64]; /* view key prefix */
 static int64_t TOKEN;
 static const char *TOPIC = "t";
 
@@ -106,7 +106,8 @@ int main(void) {
     snprintf(P, sizeof(P), "applytest%d%ld", (int)getpid(), (long)time(NULL));
     snprintf(K, sizeof(K), "%s", P);
     CHECK(sf_redis_apply_source(R) &&
-              strstr(sf_redis_apply_source(R), "HINCRBY = {name = 'HINCRBY', arity = 4"),
+              strstr(sf_redis_apply_source(R),
+                     "HINCRBY = {name = 'HINCRBY', arity = 4"),
           "the loaded script carries the command table");
     CHECK(!sf_redis_epoch_bump(R, P, TOPIC, 0, &TOKEN, err, sizeof(err)),
           "epoch: %s", err);
@@ -162,8 +163,7 @@ int main(void) {
     sf_redis_cmd(R, NULL, NULL, 0, "SET %s 0", bk("ckpt"));
     r = apply(&b, 1);
     CHECK(r.status == SF_APPLY_CKPT_MISMATCH && r.ckpt == 0,
-          "rollback seen: %s %" PRId64, sf_apply_status_name(r.status),
-          r.ckpt);
+          "rollback seen: %s %" PRId64, sf_apply_status_name(r.status), r.ckpt);
     sf_redis_cmd(R, NULL, NULL, 0, "SET %s 1", bk("ckpt"));
     r = apply(&b, 1);
     CHECK(r.status == SF_APPLY_OK && geti("n") == 3, "after cas n=%lld",
@@ -204,8 +204,7 @@ int main(void) {
         CHECK(r.status == SF_APPLY_EVENT_FAILED && r.cmds_done == 1 &&
                   r.cmd_index == 2,
               "partial (attempt %d): %s done=%d idx=%d %s", attempt,
-              sf_apply_status_name(r.status), r.cmds_done, r.cmd_index,
-              r.msg);
+              sf_apply_status_name(r.status), r.cmds_done, r.cmd_index, r.msg);
         CHECK(geti("n") == 5, "INCR ran once, not %lld-4 times", geti("n"));
         CHECK(get("%s", bk("halt")) && !strcmp(get("%s", bk("halt")), "4 1 3"),
               "progress record");
@@ -219,12 +218,10 @@ int main(void) {
         sf_apply_res_t r2 = apply(&b2, 3);
         CHECK(r2.status == SF_APPLY_EVENT_FAILED &&
                   strstr(r2.msg, "rules changed"),
-              "changed event: %s %s", sf_apply_status_name(r2.status),
-              r2.msg);
+              "changed event: %s %s", sf_apply_status_name(r2.status), r2.msg);
         CHECK(geti("n") == 5 && geti("m") == 0, "n=%lld m=%lld", geti("n"),
               geti("m"));
-        CHECK(get("%s", bk("halt")) &&
-                  !strcmp(get("%s", bk("halt")), "4 1 3"),
+        CHECK(get("%s", bk("halt")) && !strcmp(get("%s", bk("halt")), "4 1 3"),
               "record kept");
         sf_batch_free(&b2);
     }
@@ -284,8 +281,7 @@ int main(void) {
         CHECK(r.status == SF_APPLY_EVENT_FAILED && r.bad_offset == 7 &&
                   r.cmds_done == 0,
               "wide: %s off=%" PRId64 " done=%d %s",
-              sf_apply_status_name(r.status), r.bad_offset, r.cmds_done,
-              r.msg);
+              sf_apply_status_name(r.status), r.bad_offset, r.cmds_done, r.msg);
         CHECK(geti("n") == 6, "event 6 applied once, 7 not at all: n=%lld",
               geti("n"));
     }
@@ -321,20 +317,19 @@ int main(void) {
             sf_redis_t *u;
             sf_redis_conf_t uc = rc;
             sf_redis_connect(&uc, &u, err, sizeof(err));
-            CHECK(!sf_redis_cmd(u, NULL, err, sizeof(err), "AUTH %s pw",
-                                user),
+            CHECK(!sf_redis_cmd(u, NULL, err, sizeof(err), "AUTH %s pw", user),
                   "auth: %s", err);
             R = u;
             for (int attempt = 0; attempt < 2; attempt++) {
                 sf_batch_reset(&b);
                 event(&b, 8, "INCR %s:ok:a|SET %s:denied:b 1");
                 r = apply(&b, 7);
-                CHECK(r.status == SF_APPLY_EVENT_FAILED &&
-                          (strstr(r.msg, "NOPERM") ||
-                           strstr(r.msg, "access")) &&
-                          r.cmds_done == 1,
-                      "noperm: %s %s done=%d", sf_apply_status_name(r.status),
-                      r.msg, r.cmds_done);
+                CHECK(
+                    r.status == SF_APPLY_EVENT_FAILED &&
+                        (strstr(r.msg, "NOPERM") || strstr(r.msg, "access")) &&
+                        r.cmds_done == 1,
+                    "noperm: %s %s done=%d", sf_apply_status_name(r.status),
+                    r.msg, r.cmds_done);
             }
             R = admin;
             CHECK(geti("ok:a") == 1, "ok:a=%lld", geti("ok:a"));
@@ -346,19 +341,17 @@ int main(void) {
     /* 9. 'skip' mode (the rebuild): failed events are reported with what
      * ran and passed over in the same call */
     {
-        sf_redis_ckpt_advance(R, P, TOPIC, 0, TOKEN, 8, NULL, err,
-                              sizeof(err));
+        sf_redis_ckpt_advance(R, P, TOPIC, 0, TOKEN, 8, NULL, err, sizeof(err));
         sf_redis_cmd(R, NULL, NULL, 0, "SET %s:hll2 plain", K);
         long long n0 = geti("n");
         sf_batch_reset(&b);
         event(&b, 9, "INCR %s:n");
-        event(&b, 10, "INCR %s:n|HINCRBY %s:h txt 1");   /* refused whole */
-        event(&b, 11, "INCR %s:n|PFADD %s:hll2 a");      /* fails after 1 */
+        event(&b, 10, "INCR %s:n|HINCRBY %s:h txt 1"); /* refused whole */
+        event(&b, 11, "INCR %s:n|PFADD %s:hll2 a");    /* fails after 1 */
         event(&b, 12, "INCR %s:n");
         sf_apply_req_t q = {&b, TOPIC, 0, TOKEN, 8, 1};
         sf_apply_res_t res = {0};
-        CHECK(!sf_redis_apply(R, P, 1, &q, &res, err, sizeof(err)), "%s",
-              err);
+        CHECK(!sf_redis_apply(R, P, 1, &q, &res, err, sizeof(err)), "%s", err);
         CHECK(res.status == SF_APPLY_OK && res.applied == 2 &&
                   res.nskipped == 2,
               "skip: %s applied=%" PRId64 " skipped=%zu",
@@ -394,10 +387,10 @@ int main(void) {
         sf_batch_arg(&b, k, strlen(k));
         sf_batch_event_end(&b);
         r = apply(&b, 12);
-        CHECK(r.status == SF_APPLY_NOT_RUN && !r.retriable,
-              "malformed: %s %s", sf_apply_status_name(r.status), r.msg);
-        CHECK(geti("n") == n0, "nothing applied: n=%lld want %lld",
-              geti("n"), n0);
+        CHECK(r.status == SF_APPLY_NOT_RUN && !r.retriable, "malformed: %s %s",
+              sf_apply_status_name(r.status), r.msg);
+        CHECK(geti("n") == n0, "nothing applied: n=%lld want %lld", geti("n"),
+              n0);
         CHECK(get("%s", bk("ckpt")) && !strcmp(get("%s", bk("ckpt")), "12"),
               "checkpoint unchanged");
     }
@@ -409,14 +402,14 @@ int main(void) {
         snprintf(gk, sizeof(gk), "sf:%s:rebuild", P);
         snprintf(pat, sizeof(pat), "%s:g:*", K);
         for (int i = 0; i < 3; i++)
-            freeReplyObject(redisCommand(sf_redis_ctx(R), "SET %s:g:%d x", K,
-                                         i));
+            freeReplyObject(
+                redisCommand(sf_redis_ctx(R), "SET %s:g:%d x", K, i));
         freeReplyObject(redisCommand(sf_redis_ctx(R), "SET %s other", gk));
-        sf_err_t e = sf_redis_clear_guarded(R, pat, NULL, NULL, gk, "mine",
-                                            &d, NULL, err, sizeof(err));
+        sf_err_t e = sf_redis_clear_guarded(R, pat, NULL, NULL, gk, "mine", &d,
+                                            NULL, err, sizeof(err));
         CHECK(e == SF_ERR_FENCED && d == 0 && strstr(err, gk),
-              "guard replaced: e=%d deleted=%lld (%s)", (int)e,
-              (long long)d, err);
+              "guard replaced: e=%d deleted=%lld (%s)", (int)e, (long long)d,
+              err);
         CHECK(get("%s:g:1", K) != NULL, "nothing deleted under another guard");
         freeReplyObject(redisCommand(sf_redis_ctx(R), "SET %s mine", gk));
         e = sf_redis_clear_guarded(R, pat, NULL, NULL, gk, "mine", &d, NULL,

@@ -14,9 +14,9 @@
 #define FOLD_MAX_PATTERNS 8
 
 /* Which views: the cart-contents and/or product-availability projection. */
-#define FOLD_CART 1
+#define FOLD_CART  1
 #define FOLD_AVAIL 2
-#define FOLD_ALL (FOLD_CART | FOLD_AVAIL)
+#define FOLD_ALL   (FOLD_CART | FOLD_AVAIL)
 
 /* Folds events [0, upto) of g into m. */
 void fold_build(const gen_t *g, size_t upto, int mask, model_t *m);

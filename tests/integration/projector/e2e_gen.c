@@ -107,7 +107,8 @@ int gen_make(gen_t *g, uint64_t seed, size_t n, const char *prefix) {
             if (k == c->nlines) {
                 if (c->nlines == c->cap) {
                     c->cap = c->cap ? c->cap * 2 : 4;
-                    line_t *nl = realloc(c->lines, (size_t)c->cap * sizeof(line_t));
+                    line_t *nl =
+                        realloc(c->lines, (size_t)c->cap * sizeof(line_t));
                     if (!nl)
                         return -1;
                     c->lines = nl;

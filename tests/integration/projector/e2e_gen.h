@@ -19,16 +19,16 @@
 enum { GEV_OPENED, GEV_ADDED, GEV_REMOVED, GEV_CHECKED_OUT, GEV__COUNT };
 
 typedef struct gev {
-    uint8_t type;     /* GEV_* */
-    uint8_t ver;      /* schema version written (ItemAddedToCart 1 or 2) */
-    uint8_t cur;      /* currency index (gen_currency()) */
+    uint8_t type; /* GEV_* */
+    uint8_t ver;  /* schema version written (ItemAddedToCart 1 or 2) */
+    uint8_t cur;  /* currency index (gen_currency()) */
     int32_t qty;
-    uint32_t cart;    /* cart number */
-    uint32_t sku;     /* sku number */
-    uint32_t seq;     /* aggregate version, 1-based */
+    uint32_t cart; /* cart number */
+    uint32_t sku;  /* sku number */
+    uint32_t seq;  /* aggregate version, 1-based */
     uint32_t customer;
-    int64_t price;    /* unit_price_cents */
-    int64_t ts;       /* event time, ms */
+    int64_t price; /* unit_price_cents */
+    int64_t ts;    /* event time, ms */
 } gev_t;
 
 typedef struct gen {

@@ -184,8 +184,7 @@ void model_hset(model_t *m, const char *key, const char *field,
     o->vals[i] = xstrdup(value);
 }
 
-void model_hset_i(model_t *m, const char *key, const char *field,
-                  long long v) {
+void model_hset_i(model_t *m, const char *key, const char *field, long long v) {
     char buf[32];
     snprintf(buf, sizeof buf, "%lld", v);
     model_hset(m, key, field, buf);
@@ -245,8 +244,7 @@ void model_srem(model_t *m, const char *key, const char *member) {
         member_del(o, (size_t)i);
 }
 
-void model_zadd(model_t *m, const char *key, double score,
-                const char *member) {
+void model_zadd(model_t *m, const char *key, double score, const char *member) {
     obj_t *o = get(m, key, 'z');
     ptrdiff_t i = member_idx(o, member);
     if (i < 0)
@@ -341,9 +339,18 @@ static char *canon_obj(const obj_t *o) {
     for (size_t i = 0; i < o->n; i++) {
         char sc[40];
         switch (o->type) {
-        case 'h': type = "hash"; lines[i] = line2(o->names[i], "=", o->vals[i]); break;
-        case 's': type = "string"; lines[i] = xstrdup(o->vals[i]); break;
-        case 'S': type = "set"; lines[i] = xstrdup(o->names[i]); break;
+        case 'h':
+            type = "hash";
+            lines[i] = line2(o->names[i], "=", o->vals[i]);
+            break;
+        case 's':
+            type = "string";
+            lines[i] = xstrdup(o->vals[i]);
+            break;
+        case 'S':
+            type = "set";
+            lines[i] = xstrdup(o->names[i]);
+            break;
         case 'z':
             type = "zset";
             fmt_score(sc, sizeof sc, o->scores[i]);
@@ -374,8 +381,8 @@ static char *canon_reply(const char *type, redisReply *r) {
     char **lines = xmalloc((nl ? nl : 1) * sizeof(char *));
     for (size_t i = 0; i < nl; i++) {
         if (strcmp(type, "hash") == 0) {
-            lines[i] = line2(r->element[2 * i]->str, "=",
-                             r->element[2 * i + 1]->str);
+            lines[i] =
+                line2(r->element[2 * i]->str, "=", r->element[2 * i + 1]->str);
         } else if (strcmp(type, "zset") == 0) {
             char sc[40];
             fmt_score(sc, sizeof sc, strtod(r->element[2 * i + 1]->str, NULL));
@@ -423,11 +430,12 @@ int model_compare(const model_t *m, redisContext *rc,
     for (const char *const *pat = patterns; pat && *pat; pat++) {
         char cursor[32] = "0";
         do {
-            redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT 1000",
-                                         cursor, *pat);
+            redisReply *r =
+                redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor, *pat);
             if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
                 fprintf(stderr, "sf_e2e: SCAN failed: %s\n",
-                        r && r->type == REDIS_REPLY_ERROR ? r->str : rc->errstr);
+                        r && r->type == REDIS_REPLY_ERROR ? r->str
+                                                          : rc->errstr);
                 if (r)
                     freeReplyObject(r);
                 return -1;
@@ -519,8 +527,8 @@ long long redis_unlink_matching(redisContext *rc, const char *pattern) {
     long long removed = 0;
     char cursor[32] = "0";
     do {
-        redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT 1000",
-                                     cursor, pattern);
+        redisReply *r =
+            redisCommand(rc, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             if (r)
                 freeReplyObject(r);

@@ -27,10 +27,10 @@
 #include "keys.h"
 #include "redis_sink.h"
 
-static const unsigned char alpha[] = {0x00, 's',  'f',  ':',  'a',  't',
-                                      'z',  '-',  ']',  '\\', '^',  '[',
+static const unsigned char alpha[] = {0x00, 's',  'f',  ':',  'a', 't',
+                                      'z',  '-',  ']',  '\\', '^', '[',
                                       0x7f, 0x80, 0xA9, 0xC3, 0xFF};
-#define NA (sizeof alpha)
+#define NA     (sizeof alpha)
 #define NPROBE (NA + NA * NA)
 
 static unsigned char probe[NPROBE][2];
@@ -48,8 +48,7 @@ static int redis_hits(redisContext *c, const char *key, const char *pat,
     char cur[32] = "0";
     memset(hit, 0, NPROBE);
     do {
-        const char *av[7] = {"HSCAN", key, cur, "MATCH", pat, "COUNT",
-                             "1000"};
+        const char *av[7] = {"HSCAN", key, cur, "MATCH", pat, "COUNT", "1000"};
         size_t al[7] = {5, strlen(key), strlen(cur), 5, pl, 5, 4};
         redisReply *r = redisCommandArgv(c, 7, av, al);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -114,8 +113,8 @@ static int clear_spares_reserved(const char *host, const char *port,
                (long long)deleted, (long long)spared, keep,
                kept ? "still there" : "DELETED");
     }
-    redisReply *r = redisCommand(c, "UNLINK %s %s:%s:x %s:%s:x", keep, "uf",
-                                 u, "tf", u);
+    redisReply *r =
+        redisCommand(c, "UNLINK %s %s:%s:x %s:%s:x", keep, "uf", u, "tf", u);
     if (r)
         freeReplyObject(r);
     sf_glob_destroy(g);
@@ -131,8 +130,8 @@ static unsigned rnd(unsigned *seed) {
 
 int main(void) {
     const char *host = getenv("SF_REDIS_HOST"), *port = getenv("SF_REDIS_PORT");
-    redisContext *c = redisConnect(host ? host : "127.0.0.1",
-                                   port ? atoi(port) : 6379);
+    redisContext *c =
+        redisConnect(host ? host : "127.0.0.1", port ? atoi(port) : 6379);
     if (!c || c->err) {
         printf("SKIP: no Redis (%s)\n", c ? c->errstr : "no memory");
         return 77;
@@ -160,10 +159,9 @@ int main(void) {
         }
         freeReplyObject(r);
     }
-    static const unsigned char palpha[] = {'s', 'f', ':',  '*',  '?',
-                                           '[', ']', '^',  '-',  '\\',
-                                           'a', 't', 0x80, 0xA9, 0xC3,
-                                           0xFF, 0x00};
+    static const unsigned char palpha[] = {'s',  'f',  ':',  '*',  '?', '[',
+                                           ']',  '^',  '-',  '\\', 'a', 't',
+                                           0x80, 0xA9, 0xC3, 0xFF, 0x00};
     /* the reviewer's pattern and its relatives first */
     static const char *const fixed[] = {
         "[t-\xc3\xa9]f:*", "[\xc3-t]*", "[t-\xff]", "[\x80-a]?", "[^a-\xc3]",
@@ -230,7 +228,8 @@ int main(void) {
     int clear_ok = clear_spares_reserved(host, port, c);
     redisFree(c);
     printf("patterns compared %d (with a range across 0x80: %d), "
-           "differences %d\n", tried, highranges, diffs);
+           "differences %d\n",
+           tried, highranges, diffs);
     /* the comparison must have covered the case that matters */
     if (tried < 2000 || highranges < 500) {
         printf("FAIL: too few patterns compared\n");

@@ -15,9 +15,8 @@
 
 #include "sf_projector.h"
 
-static sf_err_t on_added(void *opaque, const sf_event_t *ev,
-                         sf_batch_t *batch, char *errstr, size_t errstr_size)
-{
+static sf_err_t on_added(void *opaque, const sf_event_t *ev, sf_batch_t *batch,
+                         char *errstr, size_t errstr_size) {
     const char *prefix = opaque;
     avro_value_t sku;
     const char *s = "";
@@ -46,8 +45,7 @@ static sf_err_t on_added(void *opaque, const sf_event_t *ev,
 }
 
 sf_err_t sf_projection_init(sf_projection_t *proj, char *errstr,
-                            size_t errstr_size)
-{
+                            size_t errstr_size) {
     const char *prefix = getenv("SF_KEYS_PREFIX");
     return sf_projection_on(proj, "shop.cart.ItemAddedToCart", on_added,
                             (void *)(prefix ? prefix : "keys"), errstr,

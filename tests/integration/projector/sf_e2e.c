@@ -80,7 +80,8 @@ __attribute__((noreturn)) static void usage(void) {
 
 static redisContext *redis_connect(const opts_t *o) {
     struct timeval tv = {10, 0};
-    redisContext *rc = redisConnectWithTimeout(o->redis_host, o->redis_port, tv);
+    redisContext *rc =
+        redisConnectWithTimeout(o->redis_host, o->redis_port, tv);
     if (!rc || rc->err) {
         fprintf(stderr, "sf_e2e: redis %s:%d: %s\n", o->redis_host,
                 o->redis_port, rc ? rc->errstr : "out of memory");
@@ -136,8 +137,8 @@ static int do_publish(const opts_t *o, const gen_t *g) {
     }
     if (o->create > 0) {
         int created = 0;
-        if (sf_producer_ensure_topic(p, o->topic, o->create, 1, 30000,
-                                     &created, err, sizeof err) != SF_OK) {
+        if (sf_producer_ensure_topic(p, o->topic, o->create, 1, 30000, &created,
+                                     err, sizeof err) != SF_OK) {
             fprintf(stderr, "sf_e2e: topic %s: %s\n", o->topic, err);
             sf_producer_destroy(p);
             return 1;
@@ -165,7 +166,8 @@ static int do_publish(const opts_t *o, const gen_t *g) {
             return 1;
         }
         if (sf_producer_publish(p, ev, NULL, err, sizeof err) != SF_OK) {
-            fprintf(stderr, "sf_e2e: publish event %zu (%s): %s\n", i, json, err);
+            fprintf(stderr, "sf_e2e: publish event %zu (%s): %s\n", i, json,
+                    err);
             return 1;
         }
         if ((i & 255) == 0)
@@ -185,8 +187,9 @@ static int do_publish(const opts_t *o, const gen_t *g) {
     }
     sf_producer_destroy(p);
     double secs = mono() - t0;
-    fprintf(stderr, "sf_e2e: published %lld events [%zu,%zu) to %s in %.2f s "
-                    "(%.0f/s), %lld failed%s%s\n",
+    fprintf(stderr,
+            "sf_e2e: published %lld events [%zu,%zu) to %s in %.2f s "
+            "(%.0f/s), %lld failed%s%s\n",
             delivered, from, to, o->topic, secs,
             secs > 0 ? (double)delivered / secs : 0.0, failed,
             failed ? ": " : "", first_failure);
@@ -346,8 +349,8 @@ static int do_summary(const gen_t *g) {
     }
     printf("events=%zu carts=%u skus=%u opened=%zu added=%zu (v1=%zu v2=%zu) "
            "removed=%zu checked_out=%zu\n",
-           g->n, g->ncarts, g->nskus, counts[GEV_OPENED], counts[GEV_ADDED],
-           v1, counts[GEV_ADDED] - v1, counts[GEV_REMOVED],
+           g->n, g->ncarts, g->nskus, counts[GEV_OPENED], counts[GEV_ADDED], v1,
+           counts[GEV_ADDED] - v1, counts[GEV_REMOVED],
            counts[GEV_CHECKED_OUT]);
     return 0;
 }
@@ -360,19 +363,20 @@ int main(int argc, char **argv) {
     o.mode = argv[1];
     o.seed = 1;
     o.brokers = getenv("SF_BROKERS") ? getenv("SF_BROKERS") : "127.0.0.1:9092";
-    o.redis_host = getenv("SF_REDIS_HOST") ? getenv("SF_REDIS_HOST") : "127.0.0.1";
-    o.redis_port = getenv("SF_REDIS_PORT") ? atoi(getenv("SF_REDIS_PORT")) : 6379;
+    o.redis_host =
+        getenv("SF_REDIS_HOST") ? getenv("SF_REDIS_HOST") : "127.0.0.1";
+    o.redis_port =
+        getenv("SF_REDIS_PORT") ? atoi(getenv("SF_REDIS_PORT")) : 6379;
     o.schemas = "schemas/domains";
     o.report = 10;
     o.mask = FOLD_ALL;
     static const struct option lo[] = {
-        {"seed", 1, 0, 's'}, {"events", 1, 0, 'n'}, {"prefix", 1, 0, 'p'},
-        {"brokers", 1, 0, 'b'}, {"topic", 1, 0, 't'}, {"schemas", 1, 0, 'S'},
-        {"from", 1, 0, 'f'}, {"to", 1, 0, 'T'}, {"upto", 1, 0, 'u'},
-        {"rate", 1, 0, 'r'}, {"create", 1, 0, 'c'}, {"redis", 1, 0, 'R'},
-        {"wait", 1, 0, 'w'}, {"report", 1, 0, 'e'}, {"pattern", 1, 0, 'P'},
-        {"group", 1, 0, 'g'}, {"only", 1, 0, 'o'},
-        {0, 0, 0, 0}};
+        {"seed", 1, 0, 's'},    {"events", 1, 0, 'n'}, {"prefix", 1, 0, 'p'},
+        {"brokers", 1, 0, 'b'}, {"topic", 1, 0, 't'},  {"schemas", 1, 0, 'S'},
+        {"from", 1, 0, 'f'},    {"to", 1, 0, 'T'},     {"upto", 1, 0, 'u'},
+        {"rate", 1, 0, 'r'},    {"create", 1, 0, 'c'}, {"redis", 1, 0, 'R'},
+        {"wait", 1, 0, 'w'},    {"report", 1, 0, 'e'}, {"pattern", 1, 0, 'P'},
+        {"group", 1, 0, 'g'},   {"only", 1, 0, 'o'},   {0, 0, 0, 0}};
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "b:t:", lo, NULL)) != -1) {

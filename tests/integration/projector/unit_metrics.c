@@ -92,16 +92,31 @@ static void test_counters_and_format(void **state) {
     sf_metrics_error(m, "carts", SF_ERR_UNKNOWN_FINGERPRINT);
     sf_metrics_error(m, "carts", (sf_err_t)9999);
     char *t = render(m);
-    assert_int_equal(sample(t, "streamfold_events_applied_total{projection=\"carts\"}"), 12);
-    assert_int_equal(sample(t, "streamfold_events_applied_total{projection=\"we\\\"ird\\\\name\\n\"}"), 1);
-    assert_int_equal(sample(t, "streamfold_dead_lettered_total{projection=\"carts\"}"), 2);
-    assert_int_equal(sample(t, "streamfold_fenced_batches_total{projection=\"carts\"}"), 3);
-    assert_int_equal(sample(t, "streamfold_errors_total{projection=\"carts\",kind=\"redis\"}"), 2);
-    assert_int_equal(sample(t, "streamfold_errors_total{projection=\"carts\",kind=\"unknown_fingerprint\"}"), 1);
-    assert_int_equal(sample(t, "streamfold_errors_total{projection=\"carts\",kind=\"other\"}"), 1);
+    assert_int_equal(
+        sample(t, "streamfold_events_applied_total{projection=\"carts\"}"), 12);
+    assert_int_equal(sample(t, "streamfold_events_applied_total{projection="
+                               "\"we\\\"ird\\\\name\\n\"}"),
+                     1);
+    assert_int_equal(
+        sample(t, "streamfold_dead_lettered_total{projection=\"carts\"}"), 2);
+    assert_int_equal(
+        sample(t, "streamfold_fenced_batches_total{projection=\"carts\"}"), 3);
+    assert_int_equal(
+        sample(t,
+               "streamfold_errors_total{projection=\"carts\",kind=\"redis\"}"),
+        2);
+    assert_int_equal(sample(t, "streamfold_errors_total{projection=\"carts\","
+                               "kind=\"unknown_fingerprint\"}"),
+                     1);
+    assert_int_equal(
+        sample(t,
+               "streamfold_errors_total{projection=\"carts\",kind=\"other\"}"),
+        1);
     assert_non_null(strstr(t, "# HELP streamfold_events_applied_total "));
-    assert_non_null(strstr(t, "# TYPE streamfold_events_applied_total counter\n"));
-    assert_non_null(strstr(t, "# TYPE streamfold_batch_latency_seconds histogram\n"));
+    assert_non_null(
+        strstr(t, "# TYPE streamfold_events_applied_total counter\n"));
+    assert_non_null(
+        strstr(t, "# TYPE streamfold_batch_latency_seconds histogram\n"));
     assert_non_null(strstr(t, "# TYPE streamfold_lag_events gauge\n"));
     assert_int_equal(sample(t, "streamfold_up"), 1);
     assert_int_equal(sf_metrics_events_applied_get(m, "carts"), 12);
@@ -138,15 +153,21 @@ static void test_histogram(void **state) {
     (void)state;
     sf_metrics_t *m = sf_metrics_new();
     /* bounds: .0005 .001 .0025 .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10 */
-    double obs[] = {0.0001, 0.0005 /* le is inclusive */, 0.003, 0.003,
-                    0.2, 1.0, 11.0, 99.0, -1.0 /* clamped to 0 */};
+    double obs[] = {0.0001, 0.0005 /* le is inclusive */,
+                    0.003,  0.003,
+                    0.2,    1.0,
+                    11.0,   99.0,
+                    -1.0 /* clamped to 0 */};
     double sum = 0;
     for (size_t i = 0; i < sizeof obs / sizeof obs[0]; i++) {
         sf_metrics_batch_committed(m, "p", obs[i]);
         sum += obs[i] > 0 ? obs[i] : 0;
     }
     char *t = render(m);
-#define B(le) sample(t, "streamfold_batch_latency_seconds_bucket{projection=\"p\",le=\"" le "\"}")
+#define B(le)                                                                  \
+    sample(t,                                                                  \
+           "streamfold_batch_latency_seconds_bucket{projection=\"p\",le=\"" le \
+           "\"}")
     assert_int_equal(B("0.0005"), 3); /* 0.0001, 0.0005, 0 */
     assert_int_equal(B("0.001"), 3);
     assert_int_equal(B("0.0025"), 3);
@@ -157,14 +178,24 @@ static void test_histogram(void **state) {
     assert_int_equal(B("10"), 7);
     assert_int_equal(B("+Inf"), 9);
 #undef B
-    assert_int_equal(sample(t, "streamfold_batch_latency_seconds_count{projection=\"p\"}"), 9);
-    assert_true(sample(t, "streamfold_batch_latency_seconds_sum{projection=\"p\"}") - sum < 1e-9);
-    assert_true(sum - sample(t, "streamfold_batch_latency_seconds_sum{projection=\"p\"}") < 1e-9);
-    assert_int_equal(sample(t, "streamfold_batches_committed_total{projection=\"p\"}"), 9);
+    assert_int_equal(
+        sample(t, "streamfold_batch_latency_seconds_count{projection=\"p\"}"),
+        9);
+    assert_true(
+        sample(t, "streamfold_batch_latency_seconds_sum{projection=\"p\"}") -
+            sum <
+        1e-9);
+    assert_true(
+        sum - sample(t,
+                     "streamfold_batch_latency_seconds_sum{projection=\"p\"}") <
+        1e-9);
+    assert_int_equal(
+        sample(t, "streamfold_batches_committed_total{projection=\"p\"}"), 9);
     /* buckets are cumulative: never decrease in order of appearance */
     const char *p = t;
     double prev = -1;
-    while ((p = strstr(p, "streamfold_batch_latency_seconds_bucket{")) != NULL) {
+    while ((p = strstr(p, "streamfold_batch_latency_seconds_bucket{")) !=
+           NULL) {
         double v = strtod(strchr(strchr(p, '}'), ' ') + 1, NULL);
         assert_true(v >= prev);
         prev = v;
@@ -425,7 +456,10 @@ static void test_http(void **state) {
     assert_non_null(strstr(r, "text/plain; version=0.0.4"));
     const char *body = strstr(r, "\r\n\r\n");
     assert_non_null(body);
-    assert_int_equal(sample(body + 4, "streamfold_events_applied_total{projection=\"carts\"}"), 42);
+    assert_int_equal(
+        sample(body + 4,
+               "streamfold_events_applied_total{projection=\"carts\"}"),
+        42);
     free(r);
 
     r = http_get(port, "/healthz", &st);
@@ -492,8 +526,7 @@ static void test_http_slow_clients(void **state) {
         sa.sin_family = AF_INET;
         sa.sin_port = htons((uint16_t)port);
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* ":0" is loopback */
-        assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa),
-                         0);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
         assert_int_equal(write(fds[i], "G", 1), 1);
     }
     for (int round = 0; round < 3; round++) {

@@ -9,8 +9,7 @@
 
 #include "sf_core.h"
 
-static void every_code_has_text_and_name(void **state)
-{
+static void every_code_has_text_and_name(void **state) {
     (void)state;
     for (int e = 0; e < SF_ERR__COUNT; e++) {
         assert_non_null(sf_err2str((sf_err_t)e));
@@ -21,8 +20,7 @@ static void every_code_has_text_and_name(void **state)
     assert_string_equal(sf_err_name((sf_err_t)-1), "SF_ERR_UNKNOWN");
 }
 
-static void retriable_tells_wait_from_poison(void **state)
-{
+static void retriable_tells_wait_from_poison(void **state) {
     (void)state;
     assert_true(sf_err_is_retriable(SF_ERR_REDIS));
     assert_true(sf_err_is_retriable(SF_ERR_KAFKA));
@@ -33,20 +31,19 @@ static void retriable_tells_wait_from_poison(void **state)
     assert_false(sf_err_is_retriable((sf_err_t)12345));
 }
 
-static void seterr_truncates_safely(void **state)
-{
+static void seterr_truncates_safely(void **state) {
     char buf[8];
     (void)state;
     memset(buf, 'x', sizeof(buf));
     assert_int_equal(sf_seterr(buf, sizeof(buf), SF_ERR_PARSE, "%s:%d: bad",
-                               "file.yaml", 12), SF_ERR_PARSE);
+                               "file.yaml", 12),
+                     SF_ERR_PARSE);
     assert_int_equal(buf[7], '\0');
     assert_string_equal(buf, "file.ya");
     assert_int_equal(sf_seterr(NULL, 0, SF_ERR_IO, "ignored"), SF_ERR_IO);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_code_has_text_and_name),
         cmocka_unit_test(retriable_tells_wait_from_poison),

@@ -15,13 +15,21 @@
 
 #include "producer_int.h"
 
-static void uri_references_accepted(void **state)
-{
+static void uri_references_accepted(void **state) {
     static const char *const ok[] = {
-        "cart-service", "/shop/cart", "urn:shop:cart-service",
-        "https://shop.example.com/cart?x=1#top", "//host:8080/p",
-        "http://[2001:db8::1]/svc", "a%20b", "./x:y", "svc_1.~!$&'()*+,;=@",
-        "mailto:ops@example.com", "sf-publish", "?q", "#frag",
+        "cart-service",
+        "/shop/cart",
+        "urn:shop:cart-service",
+        "https://shop.example.com/cart?x=1#top",
+        "//host:8080/p",
+        "http://[2001:db8::1]/svc",
+        "a%20b",
+        "./x:y",
+        "svc_1.~!$&'()*+,;=@",
+        "mailto:ops@example.com",
+        "sf-publish",
+        "?q",
+        "#frag",
     };
     char why[256];
 
@@ -31,8 +39,7 @@ static void uri_references_accepted(void **state)
             fail_msg("\"%s\" refused: %s", ok[i], why);
 }
 
-static void uri_references_refused_with_reason(void **state)
-{
+static void uri_references_refused_with_reason(void **state) {
     static const char *const bad[][2] = {
         {"cart service", "space at offset 4"},
         {"", "empty"},
@@ -61,25 +68,25 @@ static void uri_references_refused_with_reason(void **state)
 
 /* The library refuses such a source where it is configured, and
  * sf_producer_new() refuses it too (a conf built some other way). */
-static void source_checked_at_configuration(void **state)
-{
+static void source_checked_at_configuration(void **state) {
     sf_producer_conf_t *conf = sf_producer_conf_new();
     char err[512];
 
     (void)state;
     assert_int_equal(sf_producer_conf_set(conf, "sf.source", "cart service",
-                                          err, sizeof(err)), SF_ERR_CONFIG);
+                                          err, sizeof(err)),
+                     SF_ERR_CONFIG);
     assert_non_null(strstr(err, "sf.source \"cart service\""));
     assert_non_null(strstr(err, "URI-reference"));
     assert_non_null(strstr(err, "space at offset 4"));
     assert_int_equal(sf_producer_conf_set(conf, "sf.source",
                                           "urn:shop:cart-service", err,
-                                          sizeof(err)), SF_OK);
+                                          sizeof(err)),
+                     SF_OK);
     sf_producer_conf_destroy(conf);
 }
 
-static void traceparent_format(void **state)
-{
+static void traceparent_format(void **state) {
     static const char *const good[] = {
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
@@ -119,33 +126,32 @@ static void traceparent_format(void **state)
     }
 }
 
-static void header_names(void **state)
-{
+static void header_names(void **state) {
     const char *tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     char why[256];
 
     (void)state;
-    assert_int_equal(sf__ce_check_header("tenant", "t-1", 3, why,
-                                         sizeof(why)), 0);
-    assert_int_equal(sf__ce_check_header("traceparent", tp, strlen(tp), why,
-                                         sizeof(why)), 0);
-    assert_int_equal(sf__ce_check_header("ce_tenantid", "t-1", 3, why,
-                                         sizeof(why)), 0);
+    assert_int_equal(sf__ce_check_header("tenant", "t-1", 3, why, sizeof(why)),
+                     0);
+    assert_int_equal(
+        sf__ce_check_header("traceparent", tp, strlen(tp), why, sizeof(why)),
+        0);
+    assert_int_equal(
+        sf__ce_check_header("ce_tenantid", "t-1", 3, why, sizeof(why)), 0);
     assert_int_equal(sf__ce_check_header("ce_id", "x", 1, why, sizeof(why)),
                      -1);
     assert_non_null(strstr(why, "header \"ce_id\" is written by the library"));
-    assert_int_equal(sf__ce_check_header("ce_dataschema", "x", 1, why,
-                                         sizeof(why)), -1);
-    assert_int_equal(sf__ce_check_header("content-type", "x", 1, why,
-                                         sizeof(why)), -1);
-    assert_int_equal(sf__ce_check_header("ce_Tenant", "x", 1, why,
-                                         sizeof(why)), -1);
+    assert_int_equal(
+        sf__ce_check_header("ce_dataschema", "x", 1, why, sizeof(why)), -1);
+    assert_int_equal(
+        sf__ce_check_header("content-type", "x", 1, why, sizeof(why)), -1);
+    assert_int_equal(sf__ce_check_header("ce_Tenant", "x", 1, why, sizeof(why)),
+                     -1);
     assert_non_null(strstr(why, "lower-case letters and digits"));
     assert_int_equal(sf__ce_check_header("", "x", 1, why, sizeof(why)), -1);
-    assert_int_equal(sf__ce_check_header("a b", "x", 1, why, sizeof(why)),
-                     -1);
-    assert_int_equal(sf__ce_check_header("traceparent", "abc", 3, why,
-                                         sizeof(why)), -1);
+    assert_int_equal(sf__ce_check_header("a b", "x", 1, why, sizeof(why)), -1);
+    assert_int_equal(
+        sf__ce_check_header("traceparent", "abc", 3, why, sizeof(why)), -1);
     assert_non_null(strstr(why, "header \"traceparent\": not a W3C"));
 }
 
@@ -157,8 +163,7 @@ typedef struct fixture {
     sf_producer_event_t *ev;
 } fixture_t;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     fixture_t *f = calloc(1, sizeof(*f));
     sf_producer_conf_t *conf = sf_producer_conf_new();
     const char *data = "{\"route_id\": \"r-1\", \"location_id\": \"l-1\", "
@@ -185,8 +190,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     fixture_t *f = *state;
 
     sf_producer_event_destroy(f->ev);
@@ -197,8 +201,7 @@ static int teardown(void **state)
 }
 
 static const char *hdr(rd_kafka_headers_t *h, const char *name, size_t idx,
-                       char *buf, size_t size)
-{
+                       char *buf, size_t size) {
     const void *v;
     size_t len;
 
@@ -210,11 +213,10 @@ static const char *hdr(rd_kafka_headers_t *h, const char *name, size_t idx,
     return buf;
 }
 
-static void record_carries_dataschema_of_writer(void **state)
-{
+static void record_carries_dataschema_of_writer(void **state) {
     fixture_t *f = *state;
-    const sf_schema_t *s = sf_catalog_latest(f->cat,
-                                             "ops.route.VendingMachineRemoved");
+    const sf_schema_t *s =
+        sf_catalog_latest(f->cat, "ops.route.VendingMachineRemoved");
     sf_record_t rec;
     char err[512], b[128], want[80];
     uint64_t fp = 0;
@@ -224,8 +226,7 @@ static void record_carries_dataschema_of_writer(void **state)
                      SF_OK);
     snprintf(want, sizeof(want), "urn:avro:fingerprint:crc-64-avro:%016llx",
              (unsigned long long)sf_schema_fingerprint(s));
-    assert_string_equal(hdr(rec.hdrs, "ce_dataschema", 0, b, sizeof(b)),
-                        want);
+    assert_string_equal(hdr(rec.hdrs, "ce_dataschema", 0, b, sizeof(b)), want);
     /* the same integer as the value's bytes 2..9, little-endian */
     assert_true(rec.value_len > 10);
     for (int i = 7; i >= 0; i--)
@@ -233,24 +234,23 @@ static void record_carries_dataschema_of_writer(void **state)
     assert_true(fp == sf_schema_fingerprint(s));
     /* a URI (it has a scheme), as CloudEvents wants for dataschema */
     assert_int_equal(sf__ce_check_uri_reference(b, err, sizeof(err)), 0);
-    assert_int_equal(strncmp(b, SF_DATASCHEMA_PREFIX,
-                             strlen(SF_DATASCHEMA_PREFIX)), 0);
+    assert_int_equal(
+        strncmp(b, SF_DATASCHEMA_PREFIX, strlen(SF_DATASCHEMA_PREFIX)), 0);
     sf__record_release(&rec);
 }
 
-static void application_headers_set_replace_remove(void **state)
-{
+static void application_headers_set_replace_remove(void **state) {
     fixture_t *f = *state;
     const char *tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     sf_record_t rec;
     char err[512], b[128];
 
-    assert_int_equal(sf_producer_event_set_header(f->ev, "traceparent", tp,
-                                                  -1), SF_OK);
+    assert_int_equal(sf_producer_event_set_header(f->ev, "traceparent", tp, -1),
+                     SF_OK);
     assert_int_equal(sf_producer_event_set_header(f->ev, "tenant", "t-0", -1),
                      SF_OK);
-    assert_int_equal(sf_producer_event_set_header(f->ev, "tenant",
-                                                  "t-1xyz", 3), SF_OK);
+    assert_int_equal(sf_producer_event_set_header(f->ev, "tenant", "t-1xyz", 3),
+                     SF_OK);
     assert_int_equal(sf_producer_event_set_header(f->ev, "gone", "x", -1),
                      SF_OK);
     assert_int_equal(sf_producer_event_set_header(f->ev, "gone", NULL, 0),
@@ -284,8 +284,7 @@ static void application_headers_set_replace_remove(void **state)
     sf__record_release(&rec);
 }
 
-static void bad_application_header_refuses_the_event(void **state)
-{
+static void bad_application_header_refuses_the_event(void **state) {
     fixture_t *f = *state;
     sf_record_t rec;
     char err[512];
@@ -303,8 +302,7 @@ static void bad_application_header_refuses_the_event(void **state)
     assert_int_equal(sf_producer_outq_len(f->p), 0); /* nothing sent */
 }
 
-static void empty_ids_refused(void **state)
-{
+static void empty_ids_refused(void **state) {
     fixture_t *f = *state;
     sf_record_t rec;
     char err[512];
@@ -325,8 +323,7 @@ static void empty_ids_refused(void **state)
     assert_non_null(strstr(err, "event_id: empty"));
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(uri_references_accepted),
         cmocka_unit_test(uri_references_refused_with_reason),
@@ -335,8 +332,8 @@ int main(void)
         cmocka_unit_test(header_names),
         cmocka_unit_test_setup_teardown(record_carries_dataschema_of_writer,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            application_headers_set_replace_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(application_headers_set_replace_remove,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             bad_application_header_refuses_the_event, setup, teardown),
         cmocka_unit_test_setup_teardown(empty_ids_refused, setup, teardown),

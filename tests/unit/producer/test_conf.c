@@ -11,8 +11,7 @@
 
 #include "producer_int.h"
 
-static void defaults_are_idempotent_acks_all_murmur2(void **state)
-{
+static void defaults_are_idempotent_acks_all_murmur2(void **state) {
     sf_producer_conf_t *conf = sf_producer_conf_new();
     char buf[64], err[256];
 
@@ -22,12 +21,13 @@ static void defaults_are_idempotent_acks_all_murmur2(void **state)
                                           sizeof(buf), err, sizeof(err)),
                      SF_OK);
     assert_string_equal(buf, "true");
-    assert_int_equal(sf_producer_conf_get(conf, "acks", buf, sizeof(buf),
-                                          err, sizeof(err)), SF_OK);
+    assert_int_equal(
+        sf_producer_conf_get(conf, "acks", buf, sizeof(buf), err, sizeof(err)),
+        SF_OK);
     /* librdkafka stores acks=all as -1 */
     assert_true(!strcmp(buf, "all") || !strcmp(buf, "-1"));
-    assert_int_equal(sf_producer_conf_get(conf, "partitioner", buf,
-                                          sizeof(buf), err, sizeof(err)),
+    assert_int_equal(sf_producer_conf_get(conf, "partitioner", buf, sizeof(buf),
+                                          err, sizeof(err)),
                      SF_OK);
     assert_string_equal(buf, "murmur2_random");
     assert_int_equal(sf_producer_conf_get(conf, "message.timeout.ms", buf,
@@ -35,26 +35,27 @@ static void defaults_are_idempotent_acks_all_murmur2(void **state)
                      SF_OK);
     assert_string_equal(buf, "120000");
     /* five in flight again with librdkafka 2.14 (see conf.c) */
-    assert_int_equal(sf_producer_conf_get(conf,
-                                          "max.in.flight.requests.per.connection",
-                                          buf, sizeof(buf), err, sizeof(err)),
-                     SF_OK);
+    assert_int_equal(
+        sf_producer_conf_get(conf, "max.in.flight.requests.per.connection", buf,
+                             sizeof(buf), err, sizeof(err)),
+        SF_OK);
     assert_string_equal(buf, "5");
     sf_producer_conf_destroy(conf);
 }
 
-static void sf_keys_set_get_and_unknown_refused(void **state)
-{
+static void sf_keys_set_get_and_unknown_refused(void **state) {
     sf_producer_conf_t *conf = sf_producer_conf_new();
     char buf[64], err[256];
 
     (void)state;
-    assert_int_equal(sf_producer_conf_set(conf, "sf.source", "svc", err,
-                                          sizeof(err)), SF_OK);
-    assert_int_equal(sf_producer_conf_set(conf, "sf.topic", "cart-events",
-                                          err, sizeof(err)), SF_OK);
-    assert_int_equal(sf_producer_conf_get(conf, "sf.source", buf,
-                                          sizeof(buf), err, sizeof(err)),
+    assert_int_equal(
+        sf_producer_conf_set(conf, "sf.source", "svc", err, sizeof(err)),
+        SF_OK);
+    assert_int_equal(
+        sf_producer_conf_set(conf, "sf.topic", "cart-events", err, sizeof(err)),
+        SF_OK);
+    assert_int_equal(sf_producer_conf_get(conf, "sf.source", buf, sizeof(buf),
+                                          err, sizeof(err)),
                      SF_OK);
     assert_string_equal(buf, "svc");
     assert_int_equal(sf_producer_conf_get(conf, "sf.aggregate.type", buf,
@@ -62,48 +63,52 @@ static void sf_keys_set_get_and_unknown_refused(void **state)
                      SF_ERR_NOT_FOUND);
 
     err[0] = '\0';
-    assert_int_equal(sf_producer_conf_set(conf, "sf.shema.dir", "x", err,
-                                          sizeof(err)), SF_ERR_CONFIG);
+    assert_int_equal(
+        sf_producer_conf_set(conf, "sf.shema.dir", "x", err, sizeof(err)),
+        SF_ERR_CONFIG);
     assert_non_null(strstr(err, "sf.shema.dir"));
-    assert_int_equal(sf_producer_conf_set(conf, "sf.source", "", err,
-                                          sizeof(err)), SF_ERR_CONFIG);
+    assert_int_equal(
+        sf_producer_conf_set(conf, "sf.source", "", err, sizeof(err)),
+        SF_ERR_CONFIG);
     assert_int_equal(sf_producer_conf_get(conf, "sf.nope", buf, sizeof(buf),
-                                          err, sizeof(err)), SF_ERR_CONFIG);
+                                          err, sizeof(err)),
+                     SF_ERR_CONFIG);
     sf_producer_conf_destroy(conf);
 }
 
-static void librdkafka_properties_pass_through(void **state)
-{
+static void librdkafka_properties_pass_through(void **state) {
     sf_producer_conf_t *conf = sf_producer_conf_new();
     char buf[64], err[512];
 
     (void)state;
-    assert_int_equal(sf_producer_conf_set(conf, "linger.ms", "7", err,
-                                          sizeof(err)), SF_OK);
-    assert_int_equal(sf_producer_conf_get(conf, "linger.ms", buf,
-                                          sizeof(buf), err, sizeof(err)),
+    assert_int_equal(
+        sf_producer_conf_set(conf, "linger.ms", "7", err, sizeof(err)), SF_OK);
+    assert_int_equal(sf_producer_conf_get(conf, "linger.ms", buf, sizeof(buf),
+                                          err, sizeof(err)),
                      SF_OK);
     assert_string_equal(buf, "7");
     /* delivery.timeout.ms is librdkafka's alias of message.timeout.ms */
-    assert_int_equal(sf_producer_conf_set(conf, "delivery.timeout.ms",
-                                          "1234", err, sizeof(err)), SF_OK);
+    assert_int_equal(sf_producer_conf_set(conf, "delivery.timeout.ms", "1234",
+                                          err, sizeof(err)),
+                     SF_OK);
     assert_int_equal(sf_producer_conf_get(conf, "message.timeout.ms", buf,
                                           sizeof(buf), err, sizeof(err)),
                      SF_OK);
     assert_string_equal(buf, "1234");
     err[0] = '\0';
-    assert_int_equal(sf_producer_conf_set(conf, "no.such.property", "1",
-                                          err, sizeof(err)), SF_ERR_CONFIG);
+    assert_int_equal(
+        sf_producer_conf_set(conf, "no.such.property", "1", err, sizeof(err)),
+        SF_ERR_CONFIG);
     assert_non_null(strstr(err, "no.such.property"));
-    assert_int_equal(sf_producer_conf_set(conf, "linger.ms", "soon", err,
-                                          sizeof(err)), SF_ERR_CONFIG);
+    assert_int_equal(
+        sf_producer_conf_set(conf, "linger.ms", "soon", err, sizeof(err)),
+        SF_ERR_CONFIG);
     assert_int_equal(sf_producer_conf_set(NULL, "a", "b", err, sizeof(err)),
                      SF_ERR_INVALID_ARG);
     sf_producer_conf_destroy(conf);
 }
 
-static void dup_is_deep(void **state)
-{
+static void dup_is_deep(void **state) {
     sf_producer_conf_t *conf = sf_producer_conf_new(), *d;
     char buf[64], err[256];
 
@@ -115,17 +120,18 @@ static void dup_is_deep(void **state)
     sf_producer_conf_set(conf, "sf.source", "b", err, sizeof(err));
     sf_producer_conf_set(conf, "linger.ms", "4", err, sizeof(err));
     sf_producer_conf_destroy(conf);
-    assert_int_equal(sf_producer_conf_get(d, "sf.source", buf, sizeof(buf),
-                                          err, sizeof(err)), SF_OK);
+    assert_int_equal(sf_producer_conf_get(d, "sf.source", buf, sizeof(buf), err,
+                                          sizeof(err)),
+                     SF_OK);
     assert_string_equal(buf, "a");
-    assert_int_equal(sf_producer_conf_get(d, "linger.ms", buf, sizeof(buf),
-                                          err, sizeof(err)), SF_OK);
+    assert_int_equal(sf_producer_conf_get(d, "linger.ms", buf, sizeof(buf), err,
+                                          sizeof(err)),
+                     SF_OK);
     assert_string_equal(buf, "3");
     sf_producer_conf_destroy(d);
 }
 
-static void new_without_catalog_fails_and_keeps_conf(void **state)
-{
+static void new_without_catalog_fails_and_keeps_conf(void **state) {
     sf_producer_conf_t *conf = sf_producer_conf_new();
     char err[256] = "";
 
@@ -140,8 +146,7 @@ static void new_without_catalog_fails_and_keeps_conf(void **state)
     sf_producer_conf_destroy(conf);
 }
 
-static void topic_and_aggregate_type_derive_each_other(void **state)
-{
+static void topic_and_aggregate_type_derive_each_other(void **state) {
     char *s;
 
     (void)state;
@@ -155,8 +160,7 @@ static void topic_and_aggregate_type_derive_each_other(void **state)
     free(s);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_are_idempotent_acks_all_murmur2),
         cmocka_unit_test(sf_keys_set_get_and_unknown_refused),

@@ -26,8 +26,7 @@ typedef struct reports {
     char errstr[MAX_DR][256];
 } reports_t;
 
-static void on_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
-{
+static void on_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op) {
     reports_t *r = op;
     int i = r->n++;
 
@@ -46,8 +45,7 @@ typedef struct fixture {
     reports_t r;
 } fixture_t;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     fixture_t *f = calloc(1, sizeof(*f));
     const char *data = "{\"cart_id\": \"cart-d\", \"sku\": \"sku-1\", "
                        "\"quantity\": 1, \"unit_price_cents\": 499, "
@@ -65,8 +63,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     fixture_t *f = *state;
 
     sf_producer_destroy(f->p);
@@ -78,8 +75,7 @@ static int teardown(void **state)
 
 /* A producer with the library's defaults plus name=value pairs (NULL
  * ends them); bootstrap is a one-broker mock cluster unless given. */
-static sf_producer_t *make(fixture_t *f, ...)
-{
+static sf_producer_t *make(fixture_t *f, ...) {
     sf_producer_conf_t *conf = sf_producer_conf_new();
     const char *name;
     char err[512];
@@ -113,8 +109,7 @@ static sf_producer_t *make(fixture_t *f, ...)
 
 /* ---------------------------------------------------------------------- */
 
-static void delivered_event_is_persisted(void **state)
-{
+static void delivered_event_is_persisted(void **state) {
     fixture_t *f = *state;
     char err[512];
 
@@ -130,15 +125,14 @@ static void delivered_event_is_persisted(void **state)
 /* A producer whose one mock broker stops answering in time: a first
  * event sets up connection, producer id and partition (and is persisted),
  * then every request takes 5 s, beyond message.timeout.ms. */
-static sf_producer_t *make_slow(fixture_t *f)
-{
+static sf_producer_t *make_slow(fixture_t *f) {
     sf_producer_t *p = make(f, "message.timeout.ms", "1500", NULL);
     sf_producer_persisted_t st = SF_PRODUCER_NOT_PERSISTED;
     rd_kafka_mock_cluster_t *mc;
     char err[512];
 
-    assert_int_equal(sf_producer_publish_sync_status(p, f->ev, NULL, NULL,
-                                                     &st, err, sizeof(err)),
+    assert_int_equal(sf_producer_publish_sync_status(p, f->ev, NULL, NULL, &st,
+                                                     err, sizeof(err)),
                      SF_OK);
     assert_int_equal(st, SF_PRODUCER_PERSISTED);
     mc = rd_kafka_handle_mock_cluster(sf_producer_rk(p));
@@ -148,8 +142,7 @@ static sf_producer_t *make_slow(fixture_t *f)
 }
 
 /* Sent, never answered within the timeout: it may be in the log. */
-static void unanswered_event_is_possibly_persisted(void **state)
-{
+static void unanswered_event_is_possibly_persisted(void **state) {
     fixture_t *f = *state;
     char err[512];
 
@@ -164,8 +157,7 @@ static void unanswered_event_is_possibly_persisted(void **state)
 }
 
 /* The same through the synchronous call. */
-static void unanswered_sync_is_possibly_persisted(void **state)
-{
+static void unanswered_sync_is_possibly_persisted(void **state) {
     fixture_t *f = *state;
     sf_producer_persisted_t st = SF_PRODUCER_PERSISTED;
     char err[512] = "";
@@ -180,8 +172,7 @@ static void unanswered_sync_is_possibly_persisted(void **state)
 }
 
 /* Never sent (no broker at all): publishing again cannot duplicate it. */
-static void unsent_event_is_not_persisted(void **state)
-{
+static void unsent_event_is_not_persisted(void **state) {
     fixture_t *f = *state;
     sf_producer_persisted_t st = SF_PRODUCER_PERSISTED;
     char err[512];
@@ -202,8 +193,7 @@ static void unsent_event_is_not_persisted(void **state)
 }
 
 /* An event refused before sending reports NOT_PERSISTED too. */
-static void refused_event_is_not_persisted(void **state)
-{
+static void refused_event_is_not_persisted(void **state) {
     fixture_t *f = *state;
     sf_producer_persisted_t st = SF_PRODUCER_PERSISTED;
     char err[512];
@@ -217,8 +207,7 @@ static void refused_event_is_not_persisted(void **state)
     assert_int_equal(f->r.n, 0);
 }
 
-static void persisted_names(void **state)
-{
+static void persisted_names(void **state) {
     (void)state;
     assert_string_equal(sf_producer_persisted_name(SF_PRODUCER_PERSISTED),
                         "persisted");
@@ -237,8 +226,7 @@ static void persisted_names(void **state)
 
 /* generate_id(): the first publish and the retry carry the same ce_id;
  * without it every publish gets its own. */
-static void generated_id_survives_retries(void **state)
-{
+static void generated_id_survives_retries(void **state) {
     fixture_t *f = *state;
     char err[512], id[64];
 
@@ -250,13 +238,13 @@ static void generated_id_survives_retries(void **state)
     assert_int_equal(strlen(id), 36);
     assert_int_equal(id[14], '4');
     for (int i = 0; i < 2; i++)
-        assert_int_equal(sf_producer_publish(f->p, f->ev, NULL, err,
-                                             sizeof(err)), SF_OK);
+        assert_int_equal(
+            sf_producer_publish(f->p, f->ev, NULL, err, sizeof(err)), SF_OK);
     sf_producer_event_set_id(f->ev, NULL);
     assert_null(sf_producer_event_id(f->ev));
     for (int i = 0; i < 2; i++)
-        assert_int_equal(sf_producer_publish(f->p, f->ev, NULL, err,
-                                             sizeof(err)), SF_OK);
+        assert_int_equal(
+            sf_producer_publish(f->p, f->ev, NULL, err, sizeof(err)), SF_OK);
     assert_int_equal(sf_producer_flush(f->p, 10000, err, sizeof(err)), SF_OK);
     assert_int_equal(f->r.n, 4);
     assert_string_equal(f->r.event_id[0], id);
@@ -270,16 +258,14 @@ static void generated_id_survives_retries(void **state)
 }
 
 /* The delivery timeout in force, read back from librdkafka itself. */
-static void timeout_in_force(sf_producer_t *p, char *buf, size_t size)
-{
+static void timeout_in_force(sf_producer_t *p, char *buf, size_t size) {
     const rd_kafka_conf_t *c = rd_kafka_conf(sf_producer_rk(p));
 
     assert_int_equal(rd_kafka_conf_get(c, "message.timeout.ms", buf, &size),
                      RD_KAFKA_CONF_OK);
 }
 
-static void delivery_timeout_defaults(void **state)
-{
+static void delivery_timeout_defaults(void **state) {
     fixture_t *f = *state;
     char buf[32];
     sf_producer_t *q;
@@ -303,8 +289,7 @@ static void delivery_timeout_defaults(void **state)
     sf_producer_destroy(q);
 }
 
-static void transactional_timeout_above_transaction_is_refused(void **state)
-{
+static void transactional_timeout_above_transaction_is_refused(void **state) {
     fixture_t *f = *state;
     sf_producer_conf_t *conf = sf_producer_conf_new();
     char err[512];
@@ -321,8 +306,7 @@ static void transactional_timeout_above_transaction_is_refused(void **state)
     sf_producer_conf_destroy(conf);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(persisted_names),
         cmocka_unit_test_setup_teardown(delivered_event_is_persisted, setup,

@@ -57,15 +57,13 @@ static void file_errors(void **state) {
     sf_producer_conf_t *c = sf_producer_conf_new();
     char err[512] = "", want[128];
     char *p = write_tmp("acks=all\nno equals sign here\n");
-    assert_int_equal(sf_props_load_file(c, p, err, sizeof(err)),
-                     SF_ERR_CONFIG);
+    assert_int_equal(sf_props_load_file(c, p, err, sizeof(err)), SF_ERR_CONFIG);
     snprintf(want, sizeof(want), "%s:2: expected property=value", p);
     assert_string_equal(err, want);
     unlink(p);
 
     p = write_tmp("no.such.property=1\n");
-    assert_int_equal(sf_props_load_file(c, p, err, sizeof(err)),
-                     SF_ERR_CONFIG);
+    assert_int_equal(sf_props_load_file(c, p, err, sizeof(err)), SF_ERR_CONFIG);
     snprintf(want, sizeof(want), "%s:1: ", p);
     assert_memory_equal(err, want, strlen(want));
     assert_non_null(strstr(err, "no.such.property"));
@@ -78,9 +76,9 @@ static void file_errors(void **state) {
         assert_null(strstr(err, "TOPSECRET"));
     unlink(p);
 
-    assert_int_equal(sf_props_load_file(c, "/nonexistent/x.props", err,
-                                        sizeof(err)),
-                     SF_ERR_IO);
+    assert_int_equal(
+        sf_props_load_file(c, "/nonexistent/x.props", err, sizeof(err)),
+        SF_ERR_IO);
     assert_non_null(strstr(err, "/nonexistent/x.props"));
     sf_producer_conf_destroy(c);
 }
@@ -92,7 +90,7 @@ static void environment(void **state) {
     char *env[] = {"PATH=/bin",
                    "KAFKA_SASL_USERNAME=svc",
                    "KAFKA_SASL_PASSWORD=pw-from-env",
-                   "KAFKA_OPTS=-Xmx1g",  /* Java tools': skipped */
+                   "KAFKA_OPTS=-Xmx1g", /* Java tools': skipped */
                    "KAFKA_HEAP_OPTS=-Xmx1g",
                    "KAFKA_=x",
                    "SF_KAFKA_X=1",

@@ -31,8 +31,7 @@ typedef struct drlog {
     void *opaque[MAX_DR];
 } drlog_t;
 
-static void on_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
-{
+static void on_dr(sf_producer_t *p, const sf_producer_dr_t *dr, void *op) {
     drlog_t *log = op;
     int i = log->n++;
 
@@ -53,22 +52,25 @@ typedef struct fixture {
 } fixture_t;
 
 static sf_producer_t *make(fixture_t *f, const char *extra_name,
-                           const char *extra_value)
-{
+                           const char *extra_value) {
     sf_producer_conf_t *conf = sf_producer_conf_new();
     char err[512];
     sf_producer_t *p;
 
     assert_int_equal(sf_producer_conf_set(conf, "test.mock.num.brokers", "1",
-                                          err, sizeof(err)), SF_OK);
+                                          err, sizeof(err)),
+                     SF_OK);
     assert_int_equal(sf_producer_conf_set(conf, "sf.aggregate.type", "cart",
-                                          err, sizeof(err)), SF_OK);
-    assert_int_equal(sf_producer_conf_set(conf, "sf.source", "unit-test",
-                                          err, sizeof(err)), SF_OK);
+                                          err, sizeof(err)),
+                     SF_OK);
+    assert_int_equal(
+        sf_producer_conf_set(conf, "sf.source", "unit-test", err, sizeof(err)),
+        SF_OK);
     sf_producer_conf_set(conf, "log_level", "2", err, sizeof(err));
     if (extra_name)
         assert_int_equal(sf_producer_conf_set(conf, extra_name, extra_value,
-                                              err, sizeof(err)), SF_OK);
+                                              err, sizeof(err)),
+                         SF_OK);
     sf_producer_conf_set_catalog(conf, f->cat);
     sf_producer_conf_set_dr_cb(conf, on_dr);
     sf_producer_conf_set_opaque(conf, &f->log);
@@ -78,8 +80,7 @@ static sf_producer_t *make(fixture_t *f, const char *extra_name,
     return p;
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     fixture_t *f = calloc(1, sizeof(*f));
     char err[512];
 
@@ -90,8 +91,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     fixture_t *f = *state;
 
     sf_producer_destroy(f->p);
@@ -100,15 +100,15 @@ static int teardown(void **state)
     return 0;
 }
 
-static sf_producer_event_t *item_added(const char *cart, const char *qty)
-{
+static sf_producer_event_t *item_added(const char *cart, const char *qty) {
     sf_producer_event_t *ev = sf_producer_event_new();
     char data[512];
 
     snprintf(data, sizeof(data),
              "{\"cart_id\": \"%s\", \"sku\": \"sku-1\", \"quantity\": %s, "
              "\"unit_price_cents\": 499, \"added_at\": 1764162309042, "
-             "\"currency\": \"EUR\"}", cart, qty);
+             "\"currency\": \"EUR\"}",
+             cart, qty);
     sf_producer_event_set_type(ev, "shop.cart.ItemAddedToCart");
     sf_producer_event_set_aggregate_id(ev, cart);
     sf_producer_event_set_json_text(ev, data, strlen(data));
@@ -118,8 +118,7 @@ static sf_producer_event_t *item_added(const char *cart, const char *qty)
 /* ---------------------------------------------------------------------- */
 
 static const char *hdr(rd_kafka_headers_t *h, const char *name, char *buf,
-                       size_t size)
-{
+                       size_t size) {
     const void *v;
     size_t len;
 
@@ -131,8 +130,7 @@ static const char *hdr(rd_kafka_headers_t *h, const char *name, char *buf,
     return buf;
 }
 
-static void headers_follow_cloudevents_binding(void **state)
-{
+static void headers_follow_cloudevents_binding(void **state) {
     rd_kafka_headers_t *h;
     char b[128];
 
@@ -159,8 +157,8 @@ static void headers_follow_cloudevents_binding(void **state)
     rd_kafka_headers_destroy(h);
 
     /* Optional ones are left out, not sent empty. */
-    h = sf__headers_build("id-2", "svc", "t", "x", "c-2", NULL, 0, NULL,
-                          NULL, NULL);
+    h = sf__headers_build("id-2", "svc", "t", "x", "c-2", NULL, 0, NULL, NULL,
+                          NULL);
     assert_null(hdr(h, "ce_sequence", b, sizeof(b)));
     assert_null(hdr(h, "ce_correlationid", b, sizeof(b)));
     assert_null(hdr(h, "ce_causationid", b, sizeof(b)));
@@ -173,8 +171,7 @@ static void headers_follow_cloudevents_binding(void **state)
 /* Without sf.aggregate.type and with a topic not named "<type>-events",
  * ce_aggregatetype comes from the type's namespace; a type without a
  * namespace gets none. */
-static void aggregate_type_falls_back_to_namespace(void **state)
-{
+static void aggregate_type_falls_back_to_namespace(void **state) {
     fixture_t *f = *state;
     sf_producer_conf_t *conf = sf_producer_conf_new();
     sf_producer_event_t *ev = item_added("cart-5", "1");
@@ -182,9 +179,11 @@ static void aggregate_type_falls_back_to_namespace(void **state)
     char err[512], b[128];
 
     assert_int_equal(sf_producer_conf_set(conf, "test.mock.num.brokers", "1",
-                                          err, sizeof(err)), SF_OK);
-    assert_int_equal(sf_producer_conf_set(conf, "sf.topic", "audit-stream",
-                                          err, sizeof(err)), SF_OK);
+                                          err, sizeof(err)),
+                     SF_OK);
+    assert_int_equal(sf_producer_conf_set(conf, "sf.topic", "audit-stream", err,
+                                          sizeof(err)),
+                     SF_OK);
     sf_producer_conf_set_catalog(conf, f->cat);
     f->p = sf_producer_new(conf, err, sizeof(err));
     assert_non_null(f->p);
@@ -206,8 +205,7 @@ static void aggregate_type_falls_back_to_namespace(void **state)
 
 /* Every bad event is refused by the publish call and nothing reaches
  * librdkafka: no queued message, no delivery report. */
-static void bad_events_are_refused_and_nothing_sent(void **state)
-{
+static void bad_events_are_refused_and_nothing_sent(void **state) {
     fixture_t *f = *state;
     sf_producer_event_t *ev;
     char err[512];
@@ -250,8 +248,8 @@ static void bad_events_are_refused_and_nothing_sent(void **state)
     sf_producer_event_set_type(ev, "shop.cart.CartOpened");
     sf_producer_event_set_aggregate_id(ev, "c-1");
     sf_producer_event_set_json_text(ev, "{\"cart_id\": \"c-1\"}", 17);
-    assert_int_not_equal(sf_producer_publish(f->p, ev, NULL, err,
-                                             sizeof(err)), SF_OK);
+    assert_int_not_equal(sf_producer_publish(f->p, ev, NULL, err, sizeof(err)),
+                         SF_OK);
     /* no payload at all */
     sf_producer_event_clear(ev);
     sf_producer_event_set_type(ev, "shop.cart.CartOpened");
@@ -260,8 +258,8 @@ static void bad_events_are_refused_and_nothing_sent(void **state)
                      SF_ERR_VALUE);
     /* not JSON */
     sf_producer_event_set_json_text(ev, "{cart_id", 8);
-    assert_int_not_equal(sf_producer_publish(f->p, ev, NULL, err,
-                                             sizeof(err)), SF_OK);
+    assert_int_not_equal(sf_producer_publish(f->p, ev, NULL, err, sizeof(err)),
+                         SF_OK);
     sf_producer_event_destroy(ev);
 
     /* a schema version that does not exist */
@@ -273,10 +271,10 @@ static void bad_events_are_refused_and_nothing_sent(void **state)
 
     /* an Avro value of another type's schema */
     {
-        const sf_schema_t *s = sf_catalog_latest(f->cat,
-                                                 "shop.cart.CartOpened");
-        avro_value_iface_t *cls = avro_generic_class_from_schema(
-            sf_schema_avro(s));
+        const sf_schema_t *s =
+            sf_catalog_latest(f->cat, "shop.cart.CartOpened");
+        avro_value_iface_t *cls =
+            avro_generic_class_from_schema(sf_schema_avro(s));
         avro_value_t v;
 
         avro_generic_value_new(cls, &v);
@@ -284,8 +282,8 @@ static void bad_events_are_refused_and_nothing_sent(void **state)
         sf_producer_event_set_type(ev, "shop.cart.CartCheckedOut");
         sf_producer_event_set_aggregate_id(ev, "c-1");
         sf_producer_event_set_value(ev, &v);
-        assert_int_equal(sf_producer_publish(f->p, ev, NULL, err,
-                                             sizeof(err)), SF_ERR_VALUE);
+        assert_int_equal(sf_producer_publish(f->p, ev, NULL, err, sizeof(err)),
+                         SF_ERR_VALUE);
         sf_producer_event_destroy(ev);
         avro_value_decref(&v);
         avro_value_iface_decref(cls);
@@ -298,8 +296,7 @@ static void bad_events_are_refused_and_nothing_sent(void **state)
 
 /* Consumes one record at topic/partition/offset from the mock cluster. */
 static rd_kafka_message_t *fetch(sf_producer_t *p, const char *topic,
-                                 int32_t partition, int64_t offset)
-{
+                                 int32_t partition, int64_t offset) {
     rd_kafka_mock_cluster_t *mc =
         rd_kafka_handle_mock_cluster(sf_producer_rk(p));
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -349,8 +346,7 @@ static rd_kafka_message_t *fetch(sf_producer_t *p, const char *topic,
     return m;
 }
 
-static void fetched_free(rd_kafka_message_t *m)
-{
+static void fetched_free(rd_kafka_message_t *m) {
     if (m->_private)
         rd_kafka_headers_destroy(m->_private);
     free(m->key);
@@ -358,8 +354,7 @@ static void fetched_free(rd_kafka_message_t *m)
     free(m);
 }
 
-static void good_event_is_delivered_with_headers_and_value(void **state)
-{
+static void good_event_is_delivered_with_headers_and_value(void **state) {
     fixture_t *f = *state;
     sf_producer_event_t *ev = item_added("cart-77", "2");
     rd_kafka_message_t *m;
@@ -377,8 +372,7 @@ static void good_event_is_delivered_with_headers_and_value(void **state)
     sf_producer_event_set_correlation_id(ev, "corr-9");
     assert_int_equal(sf_producer_publish(f->p, ev, &token, err, sizeof(err)),
                      SF_OK);
-    assert_int_equal(sf_producer_flush(f->p, 10000, err, sizeof(err)),
-                     SF_OK);
+    assert_int_equal(sf_producer_flush(f->p, 10000, err, sizeof(err)), SF_OK);
     assert_int_equal(f->log.n, 1);
     assert_int_equal(f->log.err[0], SF_OK);
     assert_ptr_equal(f->log.opaque[0], &token);
@@ -419,15 +413,15 @@ static void good_event_is_delivered_with_headers_and_value(void **state)
         fp = fp << 8 | ((unsigned char *)m->payload)[2 + i];
     assert_true(fp == sf_schema_fingerprint(latest));
     dec = sf_decoder_new(f->cat);
-    assert_int_equal(sf_decoder_decode(dec, m->payload, m->len, &val,
-                                       &writer, NULL, err, sizeof(err)),
+    assert_int_equal(sf_decoder_decode(dec, m->payload, m->len, &val, &writer,
+                                       NULL, err, sizeof(err)),
                      SF_OK);
     {
         avro_value_t field;
         int32_t q = 0;
 
-        assert_int_equal(avro_value_get_by_name(val, "quantity", &field,
-                                                NULL), 0);
+        assert_int_equal(avro_value_get_by_name(val, "quantity", &field, NULL),
+                         0);
         avro_value_get_int(&field, &q);
         assert_int_equal(q, 2);
     }
@@ -436,8 +430,7 @@ static void good_event_is_delivered_with_headers_and_value(void **state)
     sf_producer_event_destroy(ev);
 }
 
-static void sync_publish_returns_partition_and_offset(void **state)
-{
+static void sync_publish_returns_partition_and_offset(void **state) {
     fixture_t *f = *state;
     sf_producer_event_t *ev = item_added("cart-s", "1");
     int32_t part = -5;
@@ -445,22 +438,23 @@ static void sync_publish_returns_partition_and_offset(void **state)
     char err[512];
 
     f->p = make(f, NULL, NULL);
-    assert_int_equal(sf_producer_publish_sync(f->p, ev, &part, &off1, err,
-                                              sizeof(err)), SF_OK);
+    assert_int_equal(
+        sf_producer_publish_sync(f->p, ev, &part, &off1, err, sizeof(err)),
+        SF_OK);
     assert_true(part >= 0);
     assert_true(off1 >= 0);
-    assert_int_equal(sf_producer_publish_sync(f->p, ev, &part, &off2, err,
-                                              sizeof(err)), SF_OK);
+    assert_int_equal(
+        sf_producer_publish_sync(f->p, ev, &part, &off2, err, sizeof(err)),
+        SF_OK);
     assert_int_equal(off2, off1 + 1); /* same key, same partition, next */
     assert_int_equal(f->log.n, 0);    /* sync events skip the callback */
     sf_producer_event_destroy(ev);
 }
 
-static void avro_value_payload_picks_matching_writer_version(void **state)
-{
+static void avro_value_payload_picks_matching_writer_version(void **state) {
     fixture_t *f = *state;
-    const sf_schema_t *v1 = sf_catalog_version(f->cat,
-                                               "shop.cart.ItemAddedToCart", 1);
+    const sf_schema_t *v1 =
+        sf_catalog_version(f->cat, "shop.cart.ItemAddedToCart", 1);
     avro_value_iface_t *cls;
     avro_value_t v, fld;
     sf_producer_event_t *ev = sf_producer_event_new();
@@ -484,8 +478,9 @@ static void avro_value_payload_picks_matching_writer_version(void **state)
     sf_producer_event_set_aggregate_id(ev, "cart-v1");
     sf_producer_event_set_value(ev, &v);
     avro_value_decref(&v); /* the event holds its own reference */
-    assert_int_equal(sf_producer_publish_sync(f->p, ev, &part, &off, err,
-                                              sizeof(err)), SF_OK);
+    assert_int_equal(
+        sf_producer_publish_sync(f->p, ev, &part, &off, err, sizeof(err)),
+        SF_OK);
     m = fetch(f->p, "cart-events", part, off);
     for (int i = 7; i >= 0; i--)
         fp = fp << 8 | ((unsigned char *)m->payload)[2 + i];
@@ -495,8 +490,7 @@ static void avro_value_payload_picks_matching_writer_version(void **state)
     avro_value_iface_decref(cls);
 }
 
-static void transactions_state_and_batch_validation(void **state)
-{
+static void transactions_state_and_batch_validation(void **state) {
     fixture_t *f = *state;
     sf_producer_event_t *evs[3];
     size_t bad = 99;
@@ -508,13 +502,12 @@ static void transactions_state_and_batch_validation(void **state)
     evs[2] = item_added("cart-t", "3");
 
     /* outside a transaction */
-    assert_int_equal(sf_producer_publish(f->p, evs[0], NULL, err,
-                                         sizeof(err)), SF_ERR_STATE);
-    assert_int_equal(sf_producer_commit(f->p, err, sizeof(err)),
+    assert_int_equal(sf_producer_publish(f->p, evs[0], NULL, err, sizeof(err)),
                      SF_ERR_STATE);
+    assert_int_equal(sf_producer_commit(f->p, err, sizeof(err)), SF_ERR_STATE);
     /* a bad event in the batch: nothing sent, its index reported */
-    assert_int_not_equal(sf_producer_publish_batch(f->p, evs, 3, &bad, err,
-                                                   sizeof(err)), SF_OK);
+    assert_int_not_equal(
+        sf_producer_publish_batch(f->p, evs, 3, &bad, err, sizeof(err)), SF_OK);
     assert_int_equal(bad, 1);
     assert_non_null(strstr(err, "event 1"));
     assert_int_equal(sf_producer_outq_len(f->p), 0);
@@ -522,10 +515,9 @@ static void transactions_state_and_batch_validation(void **state)
 
     /* begin / publish / abort */
     assert_int_equal(sf_producer_begin(f->p, err, sizeof(err)), SF_OK);
-    assert_int_equal(sf_producer_begin(f->p, err, sizeof(err)),
-                     SF_ERR_STATE);
-    assert_int_equal(sf_producer_publish(f->p, evs[0], NULL, err,
-                                         sizeof(err)), SF_OK);
+    assert_int_equal(sf_producer_begin(f->p, err, sizeof(err)), SF_ERR_STATE);
+    assert_int_equal(sf_producer_publish(f->p, evs[0], NULL, err, sizeof(err)),
+                     SF_OK);
     assert_int_equal(sf_producer_abort(f->p, err, sizeof(err)), SF_OK);
     sf_producer_flush(f->p, 5000, NULL, 0);
 
@@ -550,8 +542,7 @@ static void transactions_state_and_batch_validation(void **state)
 static char ids[NIDS][40];
 static int nids;
 
-static void on_dr_id(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
-{
+static void on_dr_id(sf_producer_t *p, const sf_producer_dr_t *dr, void *op) {
     (void)p;
     (void)op;
     assert_int_equal(sf_producer_dr_err(dr), SF_OK);
@@ -559,20 +550,17 @@ static void on_dr_id(sf_producer_t *p, const sf_producer_dr_t *dr, void *op)
     snprintf(ids[nids++], sizeof(ids[0]), "%s", sf_producer_dr_event_id(dr));
 }
 
-static int cmp_str(const void *a, const void *b)
-{
+static int cmp_str(const void *a, const void *b) {
     return strcmp(a, b);
 }
 
-static void generated_ids_are_distinct_v4_uuids(void **state)
-{
+static void generated_ids_are_distinct_v4_uuids(void **state) {
     fixture_t *f = *state;
     sf_producer_conf_t *conf = sf_producer_conf_new();
     sf_producer_event_t *ev = item_added("cart-id", "1");
     char err[512];
 
-    sf_producer_conf_set(conf, "test.mock.num.brokers", "1", err,
-                         sizeof(err));
+    sf_producer_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof(err));
     sf_producer_conf_set(conf, "sf.aggregate.type", "cart", err, sizeof(err));
     sf_producer_conf_set(conf, "log_level", "2", err, sizeof(err));
     sf_producer_conf_set_catalog(conf, f->cat);
@@ -581,10 +569,9 @@ static void generated_ids_are_distinct_v4_uuids(void **state)
     assert_non_null(f->p);
     nids = 0;
     for (int i = 0; i < NIDS; i++)
-        assert_int_equal(sf_producer_publish(f->p, ev, NULL, err,
-                                             sizeof(err)), SF_OK);
-    assert_int_equal(sf_producer_flush(f->p, 10000, err, sizeof(err)),
-                     SF_OK);
+        assert_int_equal(sf_producer_publish(f->p, ev, NULL, err, sizeof(err)),
+                         SF_OK);
+    assert_int_equal(sf_producer_flush(f->p, 10000, err, sizeof(err)), SF_OK);
     assert_int_equal(nids, NIDS);
     for (int i = 0; i < NIDS; i++) {
         assert_int_equal(strlen(ids[i]), 36);
@@ -603,8 +590,7 @@ static int log_lines;
 static pthread_t log_thread_expected;
 
 static void on_log(sf_producer_t *p, int level, const char *fac,
-                   const char *msg, void *op)
-{
+                   const char *msg, void *op) {
     (void)p;
     (void)level;
     (void)fac;
@@ -614,8 +600,7 @@ static void on_log(sf_producer_t *p, int level, const char *fac,
     log_lines++;
 }
 
-static void log_callback_runs_on_polling_thread(void **state)
-{
+static void log_callback_runs_on_polling_thread(void **state) {
     fixture_t *f = *state;
     sf_producer_conf_t *conf = sf_producer_conf_new();
     char err[512];
@@ -637,8 +622,7 @@ static void log_callback_runs_on_polling_thread(void **state)
 }
 
 /* No broker: bounded retries, then a failed delivery report. */
-static void unreachable_broker_reports_failure(void **state)
-{
+static void unreachable_broker_reports_failure(void **state) {
     fixture_t *f = *state;
     sf_producer_conf_t *conf = sf_producer_conf_new();
     sf_producer_event_t *ev = item_added("cart-u", "1");
@@ -646,8 +630,7 @@ static void unreachable_broker_reports_failure(void **state)
 
     sf_producer_conf_set(conf, "bootstrap.servers", "127.0.0.1:1", err,
                          sizeof(err));
-    sf_producer_conf_set(conf, "message.timeout.ms", "1500", err,
-                         sizeof(err));
+    sf_producer_conf_set(conf, "message.timeout.ms", "1500", err, sizeof(err));
     sf_producer_conf_set(conf, "log_level", "0", err, sizeof(err));
     sf_producer_conf_set(conf, "sf.topic", "cart-events", err, sizeof(err));
     sf_producer_conf_set_catalog(conf, f->cat);
@@ -657,21 +640,20 @@ static void unreachable_broker_reports_failure(void **state)
     assert_non_null(f->p);
     assert_int_equal(sf_producer_publish(f->p, ev, NULL, err, sizeof(err)),
                      SF_OK);
-    assert_int_equal(sf_producer_flush(f->p, 10000, err, sizeof(err)),
-                     SF_OK);
+    assert_int_equal(sf_producer_flush(f->p, 10000, err, sizeof(err)), SF_OK);
     assert_int_equal(f->log.n, 1);
     assert_int_equal(f->log.err[0], SF_ERR_KAFKA);
     assert_int_equal(f->log.offset[0], -1);
     assert_non_null(strstr(f->log.errstr[0], "cart-events"));
     err[0] = '\0';
-    assert_int_equal(sf_producer_publish_sync(f->p, ev, NULL, NULL, err,
-                                              sizeof(err)), SF_ERR_KAFKA);
+    assert_int_equal(
+        sf_producer_publish_sync(f->p, ev, NULL, NULL, err, sizeof(err)),
+        SF_ERR_KAFKA);
     assert_true(strlen(err) > 0);
     sf_producer_event_destroy(ev);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(headers_follow_cloudevents_binding),
         cmocka_unit_test_setup_teardown(aggregate_type_falls_back_to_namespace,
@@ -683,10 +665,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             sync_publish_returns_partition_and_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            avro_value_payload_picks_matching_writer_version, setup,
-            teardown),
-        cmocka_unit_test_setup_teardown(
-            transactions_state_and_batch_validation, setup, teardown),
+            avro_value_payload_picks_matching_writer_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(transactions_state_and_batch_validation,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_broker_reports_failure,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(generated_ids_are_distinct_v4_uuids,

@@ -34,8 +34,9 @@ static void layout(void **state) {
     assert_int_equal(sf_batch_event_begin(&b, 42, 1001), SF_OK);
     assert_int_equal(sf_batch_event_end(&b), SF_OK);
     /* 41 2 4 HSET cart:1 status open 3 SADD carts 1 42 0 */
-    const char *want[] = {"41", "2", "4", "HSET", "cart:1", "status", "open",
-                          "3", "SADD", "carts", "1", "42", "0"};
+    const char *want[] = {"41",     "2",    "4", "HSET", "cart:1",
+                          "status", "open", "3", "SADD", "carts",
+                          "1",      "42",   "0"};
     assert_int_equal(b.nargs, 13);
     for (size_t i = 0; i < 13; i++)
         assert_string_equal(arg(&b, i, buf, sizeof(buf)), want[i]);
@@ -185,10 +186,13 @@ static void rfc3339(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(layout),        cmocka_unit_test(abort_keeps_offset),
+        cmocka_unit_test(layout),
+        cmocka_unit_test(abort_keeps_offset),
         cmocka_unit_test(iterate_commands),
-        cmocka_unit_test(allow_list),    cmocka_unit_test(outside_event),
-        cmocka_unit_test(murmur2_kafka), cmocka_unit_test(rfc3339),
+        cmocka_unit_test(allow_list),
+        cmocka_unit_test(outside_event),
+        cmocka_unit_test(murmur2_kafka),
+        cmocka_unit_test(rfc3339),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

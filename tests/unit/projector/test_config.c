@@ -103,8 +103,8 @@ static void expect_err(const char *text, const char *where,
                        const char *needle) {
     sf_config_t *c = NULL;
     char err[512] = "";
-    sf_err_t e = sf_config_load_string(text, "c.yaml", "/x", &c, err,
-                                       sizeof(err));
+    sf_err_t e =
+        sf_config_load_string(text, "c.yaml", "/x", &c, err, sizeof(err));
     assert_int_not_equal(e, SF_OK);
     assert_null(c);
     if (strncmp(err, where, strlen(where)) != 0)
@@ -115,9 +115,10 @@ static void expect_err(const char *text, const char *where,
 
 static void errors_name_positions(void **state) {
     (void)state;
-    expect_err("kafka: {}\nredsi: {}\n", "c.yaml:2:1: ", "unknown key \"redsi\"");
-    expect_err("redis: {host: h, prot: 1}\n", "c.yaml:1:18: ",
-               "unknown key \"prot\"");
+    expect_err("kafka: {}\nredsi: {}\n",
+               "c.yaml:2:1: ", "unknown key \"redsi\"");
+    expect_err("redis: {host: h, prot: 1}\n",
+               "c.yaml:1:18: ", "unknown key \"prot\"");
     expect_err("redis: {port: 99999}\n", "c.yaml:1:15: ", "out of range");
     expect_err("redis: {port: abc}\n", "c.yaml:1:15: ", "integer");
     expect_err("projections:\n  - name: a\n    topics: [t]\n"
@@ -126,8 +127,8 @@ static void errors_name_positions(void **state) {
     expect_err("projections:\n  - name: a\n    topics: [t]\n"
                "    handler: h.so\n    batch: {size: 0}\n",
                "c.yaml:5:19: ", "out of range");
-    expect_err("projections:\n  - name: a\n    topics: [t]\n", "c.yaml:2:5: ",
-               "has neither rules nor a handler");
+    expect_err("projections:\n  - name: a\n    topics: [t]\n",
+               "c.yaml:2:5: ", "has neither rules nor a handler");
     expect_err("projections:\n  - topics: [t]\n    handler: h.so\n",
                "c.yaml:2:5: ", "without a name");
     expect_err("projections:\n  - name: a\n    topics: [t]\n    handler: h\n"
@@ -152,7 +153,8 @@ static void environment_expansion(void **state) {
     sf_config_t *c = NULL;
     char err[512] = "";
     sf_err_t e = sf_config_load_string(
-        "kafka: {bootstrap.servers: \"${SF_T_NOPE:-b1:9092}\", x: \"$${lit}\"}\n"
+        "kafka: {bootstrap.servers: \"${SF_T_NOPE:-b1:9092}\", x: "
+        "\"$${lit}\"}\n"
         "redis: {host: \"${SF_T_NOPE:-h1}\", port: \"${SF_T_PORT}\"}\n"
         "schemas: \"${SF_T_DIR}/schemas\"\n"
         "projections:\n  - {name: a, topics: [\"t-${SF_T_PORT}\"], "
@@ -168,10 +170,10 @@ static void environment_expansion(void **state) {
     assert_string_equal(c->proj[0].topics[0], "t-6390");
     assert_string_equal(c->proj[0].handler, "/opt/sf/lib.so");
     sf_config_destroy(c);
-    expect_err("redis: {host: \"${SF_T_NOPE}\"}\n", "c.yaml:1:15: ",
-               "SF_T_NOPE is not set");
-    expect_err("redis: {host: \"${SF_T_NOPE\"}\n", "c.yaml:1:15: ",
-               "unterminated");
+    expect_err("redis: {host: \"${SF_T_NOPE}\"}\n",
+               "c.yaml:1:15: ", "SF_T_NOPE is not set");
+    expect_err("redis: {host: \"${SF_T_NOPE\"}\n",
+               "c.yaml:1:15: ", "unterminated");
 }
 
 static void rules_file_relative(void **state) {
@@ -200,9 +202,8 @@ static void rules_file_relative(void **state) {
     assert_int_equal(sf_config_load(cfg, &c, err, sizeof(err)), SF_OK);
     assert_true(sf_rules_has(c->proj[0].rules, "t.E"));
     sf_config_destroy(c);
-    assert_int_equal(sf_config_load("/nonexistent/c.yaml", &c, err,
-                                    sizeof(err)),
-                     SF_ERR_IO);
+    assert_int_equal(
+        sf_config_load("/nonexistent/c.yaml", &c, err, sizeof(err)), SF_ERR_IO);
     assert_non_null(strstr(err, "/nonexistent/c.yaml"));
     remove(rules);
     remove(cfg);
@@ -215,7 +216,8 @@ static void metrics_stuck_after(void **state) {
     sf_config_t *c = NULL;
     char err[512] = "";
     const char *ok = "metrics: {listen: \":0\", stuck_after: 45}\n"
-                     "projections: [{name: p, topics: [t], rules: {keys: [\"v:*\"], on: {}}}]\n";
+                     "projections: [{name: p, topics: [t], rules: {keys: "
+                     "[\"v:*\"], on: {}}}]\n";
     if (sf_config_load_string(ok, "m.yaml", "/", &c, err, sizeof(err)))
         fail_msg("%s", err);
     assert_int_equal(c->stuck_after_s, 45);
@@ -223,10 +225,11 @@ static void metrics_stuck_after(void **state) {
     sf_config_destroy(c);
     c = NULL;
     const char *bad = "metrics:\n  stuck_after: 0\n"
-                      "projections: [{name: p, topics: [t], rules: {keys: [\"v:*\"], on: {}}}]\n";
-    assert_int_equal(sf_config_load_string(bad, "m.yaml", "/", &c, err,
-                                           sizeof(err)),
-                     SF_ERR_CONFIG);
+                      "projections: [{name: p, topics: [t], rules: {keys: "
+                      "[\"v:*\"], on: {}}}]\n";
+    assert_int_equal(
+        sf_config_load_string(bad, "m.yaml", "/", &c, err, sizeof(err)),
+        SF_ERR_CONFIG);
     assert_non_null(strstr(err, "m.yaml:2:"));
     assert_non_null(strstr(err, "out of range"));
     sf_config_destroy(c);

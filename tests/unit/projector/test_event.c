@@ -49,9 +49,8 @@ static void make(sf_event_t *ev, vals_t *v, int nul, int from_key) {
 
 static void nul_in_each_envelope_value_is_named(void **state) {
     (void)state;
-    static const char *const want[5] = {SF_HDR_SUBJECT, SF_HDR_TYPE,
-                                        SF_HDR_ID, SF_HDR_TIME,
-                                        SF_HDR_SEQUENCE};
+    static const char *const want[5] = {SF_HDR_SUBJECT, SF_HDR_TYPE, SF_HDR_ID,
+                                        SF_HDR_TIME, SF_HDR_SEQUENCE};
     sf_event_t ev;
     vals_t v;
     make(&ev, &v, -1, 0);

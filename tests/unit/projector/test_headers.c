@@ -93,7 +93,7 @@ static void test_header_lookup(void **state) {
 static void test_header_iterate(void **state) {
     fx_t *x = *state;
     static const char *names[] = {"ce_type", "traceparent", "tenant",
-                                  "tenant", "bin", "nothing"};
+                                  "tenant",  "bin",         "nothing"};
     const char *name;
     const void *v;
     size_t n, i;
@@ -139,8 +139,7 @@ static void test_placeholder_render(void **state) {
     assert_int_equal(x->out.len, 5);
     assert_memory_equal(x->out.p, "a\0b:c", 5);
     /* absent or null value: renders as null does, "" */
-    assert_int_equal(render(x, "[{header.absent}]", 0, err, sizeof err),
-                     SF_OK);
+    assert_int_equal(render(x, "[{header.absent}]", 0, err, sizeof err), SF_OK);
     assert_string_equal(x->out.p, "[]");
     assert_int_equal(render(x, "[{header.nothing}]", 0, err, sizeof err),
                      SF_OK);
@@ -168,17 +167,17 @@ static void test_placeholder_condition(void **state) {
     sf_path_t *p = NULL;
     size_t col = 0;
     int is_null = -1;
-    assert_int_equal(sf_path_compile("header.tenant", &p, &col, err,
-                                     sizeof err), SF_OK);
-    assert_int_equal(sf_path_render(p, &x->ev, &x->out, &is_null, err,
-                                    sizeof err), SF_OK);
+    assert_int_equal(
+        sf_path_compile("header.tenant", &p, &col, err, sizeof err), SF_OK);
+    assert_int_equal(
+        sf_path_render(p, &x->ev, &x->out, &is_null, err, sizeof err), SF_OK);
     assert_int_equal(is_null, 0);
     sf_path_destroy(p);
     sf_buf_reset(&x->out);
-    assert_int_equal(sf_path_compile("header.absent", &p, &col, err,
-                                     sizeof err), SF_OK);
-    assert_int_equal(sf_path_render(p, &x->ev, &x->out, &is_null, err,
-                                    sizeof err), SF_OK);
+    assert_int_equal(
+        sf_path_compile("header.absent", &p, &col, err, sizeof err), SF_OK);
+    assert_int_equal(
+        sf_path_render(p, &x->ev, &x->out, &is_null, err, sizeof err), SF_OK);
     assert_int_equal(is_null, 1);
     sf_path_destroy(p);
 }
@@ -200,26 +199,28 @@ static void test_placeholder_errors(void **state) {
         char err[256] = "";
         sf_tmpl_t *t = NULL;
         size_t col = 999;
-        assert_int_equal(sf_tmpl_compile(bad[i].text, &t, &col, err,
-                                         sizeof err), SF_ERR_PARSE);
+        assert_int_equal(
+            sf_tmpl_compile(bad[i].text, &t, &col, err, sizeof err),
+            SF_ERR_PARSE);
         if (col != bad[i].col || !strstr(err, bad[i].says))
-            fail_msg("%s: col %zu (want %zu): %s", bad[i].text, col,
-                     bad[i].col, err);
+            fail_msg("%s: col %zu (want %zu): %s", bad[i].text, col, bad[i].col,
+                     err);
     }
     /* |neg on a header is refused at load, as on other strings */
     char err[256] = "";
     sf_tmpl_t *t = NULL;
     size_t col = 0;
-    assert_int_equal(sf_tmpl_compile("{header.n|neg}", &t, &col, err,
-                                     sizeof err), SF_OK);
+    assert_int_equal(
+        sf_tmpl_compile("{header.n|neg}", &t, &col, err, sizeof err), SF_OK);
     avro_schema_t s = avro_schema_record("E", "t");
     assert_int_equal(sf_tmpl_check(t, s, &col, err, sizeof err), SF_ERR_RULE);
     assert_non_null(strstr(err, "header.n"));
     avro_schema_decref(s);
     sf_tmpl_destroy(t);
     /* names with dots and dashes are kept whole */
-    assert_int_equal(sf_tmpl_compile("{header.x-b3.sampled}", &t, &col, err,
-                                     sizeof err), SF_OK);
+    assert_int_equal(
+        sf_tmpl_compile("{header.x-b3.sampled}", &t, &col, err, sizeof err),
+        SF_OK);
     sf_tmpl_destroy(t);
 }
 

@@ -20,8 +20,7 @@
 #include "keys.h"
 #include "sf_projector.h"
 
-static sf_glob_t *glob(const char *p)
-{
+static sf_glob_t *glob(const char *p) {
     sf_glob_t *g = NULL;
     size_t col;
     char err[256];
@@ -30,16 +29,14 @@ static sf_glob_t *glob(const char *p)
     return g;
 }
 
-static int match(const char *p, const char *s)
-{
+static int match(const char *p, const char *s) {
     sf_glob_t *g = glob(p);
     int m = sf_glob_match(g, s, strlen(s));
     sf_glob_destroy(g);
     return m;
 }
 
-static int overlap(const char *a, const char *b)
-{
+static int overlap(const char *a, const char *b) {
     sf_glob_t *x = glob(a), *y = glob(b);
     int o = sf_glob_overlap(x, y), o2 = sf_glob_overlap(y, x);
     assert_int_equal(o, o2); /* symmetric */
@@ -50,24 +47,38 @@ static int overlap(const char *a, const char *b)
 
 /* What Redis' SCAN MATCH / KEYS do with these patterns (util.c
  * stringmatchlen). */
-static void glob_matches_like_redis(void **state)
-{
+static void glob_matches_like_redis(void **state) {
     (void)state;
-    static const struct { const char *p, *s; int m; } t[] = {
-        {"cart:*", "cart:1", 1},        {"cart:*", "cart:", 1},
-        {"cart:*", "carts:1", 0},       {"cart:*", "cart", 0},
-        {"h?llo", "hello", 1},          {"h?llo", "hllo", 0},
-        {"h[ae]llo", "hallo", 1},       {"h[ae]llo", "hillo", 0},
-        {"h[^e]llo", "hallo", 1},       {"h[^e]llo", "hello", 0},
-        {"h[a-b]llo", "hbllo", 1},      {"h[a-b]llo", "hcllo", 0},
+    static const struct {
+        const char *p, *s;
+        int m;
+    } t[] = {
+        {"cart:*", "cart:1", 1},
+        {"cart:*", "cart:", 1},
+        {"cart:*", "carts:1", 0},
+        {"cart:*", "cart", 0},
+        {"h?llo", "hello", 1},
+        {"h?llo", "hllo", 0},
+        {"h[ae]llo", "hallo", 1},
+        {"h[ae]llo", "hillo", 0},
+        {"h[^e]llo", "hallo", 1},
+        {"h[^e]llo", "hello", 0},
+        {"h[a-b]llo", "hbllo", 1},
+        {"h[a-b]llo", "hcllo", 0},
         {"h[b-a]llo", "hallo", 1}, /* reversed range: swapped */
-        {"a\\*b", "a*b", 1},            {"a\\*b", "axb", 0},
-        {"x[\\]]y", "x]y", 1},          {"[]a]", "a", 0},
+        {"a\\*b", "a*b", 1},
+        {"a\\*b", "axb", 0},
+        {"x[\\]]y", "x]y", 1},
+        {"[]a]", "a", 0},
         {"[]a]", "]a]", 0}, /* "[]" is an empty class */
-        {"[^]", "q", 1},                {"*", "", 1},
-        {"a*b*c", "abc", 1},            {"a*b*c", "aXbYbZc", 1},
-        {"a*b*c", "acb", 0},            {"**x", "x", 1},
-        {"", "", 1},                    {"", "a", 0},
+        {"[^]", "q", 1},
+        {"*", "", 1},
+        {"a*b*c", "abc", 1},
+        {"a*b*c", "aXbYbZc", 1},
+        {"a*b*c", "acb", 0},
+        {"**x", "x", 1},
+        {"", "", 1},
+        {"", "a", 0},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (match(t[i].p, t[i].s) != t[i].m)
@@ -78,8 +89,7 @@ static void glob_matches_like_redis(void **state)
     sf_glob_destroy(g);
 }
 
-static void glob_refuses_unclear_patterns(void **state)
-{
+static void glob_refuses_unclear_patterns(void **state) {
     (void)state;
     const char *bad[] = {"a[bc", "ab\\", "[", "x[^"};
     size_t cols[] = {1, 2, 0, 1};
@@ -87,32 +97,54 @@ static void glob_refuses_unclear_patterns(void **state)
         sf_glob_t *g = NULL;
         size_t col = 99;
         char err[256];
-        assert_int_equal(sf_glob_compile(bad[i], strlen(bad[i]), &g, &col,
-                                         err, sizeof err), SF_ERR_PARSE);
+        assert_int_equal(
+            sf_glob_compile(bad[i], strlen(bad[i]), &g, &col, err, sizeof err),
+            SF_ERR_PARSE);
         assert_null(g);
         assert_int_equal(col, cols[i]);
     }
 }
 
-static void glob_overlap_cases(void **state)
-{
+static void glob_overlap_cases(void **state) {
     (void)state;
-    static const struct { const char *a, *b; int o; } t[] = {
+    static const struct {
+        const char *a, *b;
+        int o;
+    } t[] = {
         /* each of these reaches projector bookkeeping */
-        {"*:*", "sf:*", 1},   {"s*", "sf:*", 1},      {"?f:*", "sf:*", 1},
-        {"[s]f:*", "sf:*", 1}, {"*:0", "sf:*", 1},    {"*", "sf:*", 1},
-        {"[a-z]f:x", "sf:*", 1}, {"\\s\\f:*", "sf:*", 1},
+        {"*:*", "sf:*", 1},
+        {"s*", "sf:*", 1},
+        {"?f:*", "sf:*", 1},
+        {"[s]f:*", "sf:*", 1},
+        {"*:0", "sf:*", 1},
+        {"*", "sf:*", 1},
+        {"[a-z]f:x", "sf:*", 1},
+        {"\\s\\f:*", "sf:*", 1},
         /* these do not */
-        {"cart:*", "sf:*", 0}, {"[^s]*", "sf:*", 0},  {"s[^f]*", "sf:*", 0},
-        {"sf", "sf:*", 0},     {"?", "sf:*", 0},
+        {"cart:*", "sf:*", 0},
+        {"[^s]*", "sf:*", 0},
+        {"s[^f]*", "sf:*", 0},
+        {"sf", "sf:*", 0},
+        {"?", "sf:*", 0},
         /* between projections */
-        {"cart:*", "cart:*:items", 1}, {"cart:*", "product:*", 0},
-        {"fight:*", "fighter:*", 0},   {"fighter:*", "fights:*", 0},
-        {"a*b", "*c", 0},      {"a*", "*b", 1},       {"a?c", "a[xy]c", 1},
-        {"a[^x]c", "a[x]c", 0}, {"", "", 1},          {"", "*", 1},
-        {"", "a", 0},          {"\\*", "[*]", 1},     {"*a*", "*b*", 1},
-        {"x*", "y*", 0},       {"*x", "*y", 0},       {"a*a", "a", 0},
-        {"a*a", "aa", 1},      {"t1:*", "*-product-*", 1},
+        {"cart:*", "cart:*:items", 1},
+        {"cart:*", "product:*", 0},
+        {"fight:*", "fighter:*", 0},
+        {"fighter:*", "fights:*", 0},
+        {"a*b", "*c", 0},
+        {"a*", "*b", 1},
+        {"a?c", "a[xy]c", 1},
+        {"a[^x]c", "a[x]c", 0},
+        {"", "", 1},
+        {"", "*", 1},
+        {"", "a", 0},
+        {"\\*", "[*]", 1},
+        {"*a*", "*b*", 1},
+        {"x*", "y*", 0},
+        {"*x", "*y", 0},
+        {"a*a", "a", 0},
+        {"a*a", "aa", 1},
+        {"t1:*", "*-product-*", 1},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (overlap(t[i].a, t[i].b) != t[i].o)
@@ -123,18 +155,16 @@ static void glob_overlap_cases(void **state)
 /* Random small patterns over {a, b, :}: overlap() must agree with a
  * search of every string up to the length a shortest common string can
  * have (each byte of it advances a non-star token of a or b). */
-static void random_pattern(char *out, unsigned *seed)
-{
-    static const char *tok[] = {"a", "b", ":", "*", "?", "[ab]", "[^a]",
-                                "[:-a]"};
+static void random_pattern(char *out, unsigned *seed) {
+    static const char *tok[] = {"a", "b",    ":",    "*",
+                                "?", "[ab]", "[^a]", "[:-a]"};
     int n = (int)(rand_r(seed) % 5);
     out[0] = 0;
     for (int i = 0; i < n; i++)
         strcat(out, tok[rand_r(seed) % 8]);
 }
 
-static int nonstar(const char *p)
-{
+static int nonstar(const char *p) {
     int n = 0;
     for (; *p; p++) {
         if (*p == '[') {
@@ -148,8 +178,7 @@ static int nonstar(const char *p)
     return n;
 }
 
-static void glob_overlap_agrees_with_search(void **state)
-{
+static void glob_overlap_agrees_with_search(void **state) {
     (void)state;
     unsigned seed = 12345;
     static const char alpha[] = "ab:";
@@ -182,8 +211,7 @@ static void glob_overlap_agrees_with_search(void **state)
 /* Redis (x86-64) compares range ends and the key byte as signed char:
  * "[t-\xc3]" is the bytes -61..116, so it takes 's' and 0x00 but not
  * 'u'; the reserved-prefix check must see that. */
-static void glob_ranges_are_signed_like_redis(void **state)
-{
+static void glob_ranges_are_signed_like_redis(void **state) {
     (void)state;
     assert_int_equal(match("[t-\xc3\xa9]f:*", "sf:epoch"), 1);
     assert_int_equal(match("[t-\xc3]", "u"), 0);
@@ -198,20 +226,21 @@ static void glob_ranges_are_signed_like_redis(void **state)
         sf_keys_check_reserved("[t-\xc3\xa9]f:*", err, sizeof err), SF_OK);
     assert_non_null(strstr(err, "0x80"));
     /* a high byte outside a range is fine (listed, not ordered) */
-    assert_int_equal(sf_keys_check_reserved("caf\xc3\xa9:[\xc3\xa9]*",
-                                            err, sizeof err), SF_OK);
+    assert_int_equal(
+        sf_keys_check_reserved("caf\xc3\xa9:[\xc3\xa9]*", err, sizeof err),
+        SF_OK);
     size_t col = 99;
-    assert_int_not_equal(sf_keys_check_portable("ab[^x\x80-\xff]", 9, &col,
-                                                 err, sizeof err), SF_OK);
+    assert_int_not_equal(
+        sf_keys_check_portable("ab[^x\x80-\xff]", 9, &col, err, sizeof err),
+        SF_OK);
     assert_int_equal(col, 5);
-    assert_int_equal(sf_keys_check_portable("a[\\\x80-]b", 7, &col, err,
-                                            sizeof err), SF_OK);
+    assert_int_equal(
+        sf_keys_check_portable("a[\\\x80-]b", 7, &col, err, sizeof err), SF_OK);
 }
 
 /* A rebuild's clear deletes a key SCAN MATCH returned only when the
  * projector's matcher agrees and it is not under sf:. */
-static void clear_filter_spares_reserved_keys(void **state)
-{
+static void clear_filter_spares_reserved_keys(void **state) {
     (void)state;
     sf_glob_t *g = glob("*f:*");
     assert_int_equal(sf_keys_may_clear(g, "uf:1", 4), 1);
@@ -220,8 +249,7 @@ static void clear_filter_spares_reserved_keys(void **state)
     sf_glob_destroy(g);
 }
 
-static void escape_ids(void **state)
-{
+static void escape_ids(void **state) {
     (void)state;
     char out[64];
     assert_int_equal(sf_key_escape(out, sizeof out, "c42:items", 9), 11);
@@ -246,8 +274,7 @@ static void escape_ids(void **state)
     assert_string_not_equal(out, o2);
 }
 
-static sf_keyguard_t *guard(void)
-{
+static sf_keyguard_t *guard(void) {
     const char *pats[] = {"cart:*", "carts:count"};
     sf_keyguard_t *g = NULL;
     char err[256];
@@ -256,8 +283,7 @@ static sf_keyguard_t *guard(void)
 }
 
 static void expect_key(sf_keyguard_t *g, const char *key, size_t len,
-                       const char *needle)
-{
+                       const char *needle) {
     char err[512] = "";
     sf_err_t e = sf_keyguard_check_key(g, key, len, err, sizeof err);
     if (!needle) {
@@ -271,8 +297,7 @@ static void expect_key(sf_keyguard_t *g, const char *key, size_t len,
         fail_msg("want \"%s\" in \"%s\"", needle, err);
 }
 
-static void guard_checks_keys(void **state)
-{
+static void guard_checks_keys(void **state) {
     (void)state;
     sf_keyguard_t *g = guard();
     expect_key(g, "cart:1", 6, NULL);
@@ -300,17 +325,15 @@ static void guard_checks_keys(void **state)
     assert_non_null(strstr(err, "cart:[x"));
 }
 
-static sf_err_t cmd(sf_keyguard_t *g, size_t argc, const char **argv,
-                    char *err, size_t size)
-{
+static sf_err_t cmd(sf_keyguard_t *g, size_t argc, const char **argv, char *err,
+                    size_t size) {
     size_t len[16];
     for (size_t i = 0; i < argc; i++)
         len[i] = strlen(argv[i]);
     return sf_keyguard_check_cmd(g, argc, argv, len, err, size);
 }
 
-static void guard_checks_every_key_position(void **state)
-{
+static void guard_checks_every_key_position(void **state) {
     (void)state;
     sf_keyguard_t *g = guard();
     char err[512];
@@ -343,8 +366,7 @@ static void guard_checks_every_key_position(void **state)
 
 /* A handler's command with a bad key is refused by sf_batch_command and
  * remembered, so the event is dead-lettered even if the handler goes on. */
-static void batch_refuses_handler_keys(void **state)
-{
+static void batch_refuses_handler_keys(void **state) {
     (void)state;
     sf_keyguard_t *g = guard();
     sf_batch_t b;
@@ -354,8 +376,7 @@ static void batch_refuses_handler_keys(void **state)
     sf_keyguard_event_reset(g);
     assert_int_equal(sf_batch_event_begin(&b, 7, 0), SF_OK);
     const char *ok[] = {"HSET", "cart:1", "f", "v"};
-    assert_int_equal(sf_batch_command(&b, 4, ok, NULL, err, sizeof err),
-                     SF_OK);
+    assert_int_equal(sf_batch_command(&b, 4, ok, NULL, err, sizeof err), SF_OK);
     assert_null(sf_keyguard_violation(g));
     const char *bad[] = {"HSET", "cart:c42:items", "status", "open"};
     const char *badkey[] = {"INCR", "sf:other:epoch:t:0"};
@@ -374,13 +395,13 @@ static void batch_refuses_handler_keys(void **state)
     sf_keyguard_destroy(g);
 }
 
-static sf_config_t *config(const char *projections)
-{
+static sf_config_t *config(const char *projections) {
     char text[4096];
     snprintf(text, sizeof text,
              "kafka: {bootstrap.servers: 127.0.0.1:9092}\n"
              "redis: {host: 127.0.0.1, port: 6379}\n"
-             "projections:\n%s", projections);
+             "projections:\n%s",
+             projections);
     sf_config_t *c = NULL;
     char err[512];
     if (sf_config_load_string(text, "t.yaml", "/tmp", &c, err, sizeof err))
@@ -389,20 +410,17 @@ static sf_config_t *config(const char *projections)
 }
 
 static sf_err_t preflight(const sf_config_t *c, const char *name, char *err,
-                          size_t size)
-{
-    return sf_projection_preflight(c, sf_config_find(c, name), NULL, err,
-                                   size);
+                          size_t size) {
+    return sf_projection_preflight(c, sf_config_find(c, name), NULL, err, size);
 }
 
-#define PROJ(name, keys) \
+#define PROJ(name, keys)                                                 \
     "  - name: " name "\n    topics: [t]\n    rules:\n      keys: " keys \
     "\n      on: {}\n"
 
 /* keys: patterns are checked per projection at load: against the reserved
  * prefix, and against the patterns of the other projections. */
-static void preflight_patterns(void **state)
-{
+static void preflight_patterns(void **state) {
     (void)state;
     char err[1024];
     sf_config_t *c = config(PROJ("a", "[\"*:*\"]") PROJ("b", "[\"b-*\"]"));
@@ -413,9 +431,8 @@ static void preflight_patterns(void **state)
     assert_int_equal(preflight(c, "b", err, sizeof err), SF_OK);
     sf_config_destroy(c);
 
-    c = config(PROJ("carts", "[\"cart:*\"]")
-               PROJ("items", "[\"cart:*:items\"]")
-               PROJ("stock", "[\"product:*\", \"stock:[0-9]*\"]"));
+    c = config(PROJ("carts", "[\"cart:*\"]") PROJ("items", "[\"cart:*:items\"]")
+                   PROJ("stock", "[\"product:*\", \"stock:[0-9]*\"]"));
     assert_int_equal(preflight(c, "carts", err, sizeof err), SF_ERR_CONFIG);
     assert_non_null(strstr(err, "projection items"));
     assert_int_equal(preflight(c, "items", err, sizeof err), SF_ERR_CONFIG);
@@ -424,7 +441,7 @@ static void preflight_patterns(void **state)
     sf_config_destroy(c);
 
     c = config(PROJ("x", "[\"s?*\"]") PROJ("y", "[\"[r-t]f:*\"]")
-               PROJ("z", "[\"*:ckpt:*\"]"));
+                   PROJ("z", "[\"*:ckpt:*\"]"));
     const char *names[] = {"x", "y", "z"};
     for (int i = 0; i < 3; i++) {
         assert_int_equal(preflight(c, names[i], err, sizeof err),
@@ -434,8 +451,7 @@ static void preflight_patterns(void **state)
     sf_config_destroy(c);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(glob_matches_like_redis),
         cmocka_unit_test(glob_refuses_unclear_patterns),

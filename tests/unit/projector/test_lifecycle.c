@@ -52,10 +52,9 @@ static void identity_compare(void **state) {
     char err[1024];
     sf_topic_identity_t rec = ident("AAAAAAAAAAAAAAAAAAAAAA", "c1", 6);
     sf_topic_identity_t same = ident("AAAAAAAAAAAAAAAAAAAAAA", "c1", 6);
-    assert_int_equal(
-        sf_identity_compare("carts", "cart-events", &rec, &same, err,
-                            sizeof(err)),
-        SF_OK);
+    assert_int_equal(sf_identity_compare("carts", "cart-events", &rec, &same,
+                                         err, sizeof(err)),
+                     SF_OK);
 
     sf_topic_identity_t recreated = ident("BBBBBBBBBBBBBBBBBBBBBB", "c1", 6);
     assert_int_equal(sf_identity_compare("carts", "cart-events", &rec,
@@ -76,8 +75,8 @@ static void identity_compare(void **state) {
     assert_non_null(strstr(err, "c2"));
 
     sf_topic_identity_t grown = ident("AAAAAAAAAAAAAAAAAAAAAA", "c1", 8);
-    assert_int_equal(sf_identity_compare("carts", "cart-events", &rec,
-                                         &grown, err, sizeof(err)),
+    assert_int_equal(sf_identity_compare("carts", "cart-events", &rec, &grown,
+                                         err, sizeof(err)),
                      SF_ERR_STATE);
     assert_non_null(strstr(err, "had 6 partitions"));
     assert_non_null(strstr(err, "has 8 now"));

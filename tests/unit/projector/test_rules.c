@@ -92,8 +92,8 @@ static void fill(fx_t *x, const char *id, const char *city,
 
 static int setup(void **state) {
     fx_t *x = calloc(1, sizeof(*x));
-    assert_int_equal(avro_schema_from_json_length(SCHEMA, strlen(SCHEMA),
-                                                  &x->schema), 0);
+    assert_int_equal(
+        avro_schema_from_json_length(SCHEMA, strlen(SCHEMA), &x->schema), 0);
     x->iface = avro_generic_class_from_schema(x->schema);
     assert_int_equal(avro_generic_value_new(x->iface, &x->val), 0);
     sf_batch_init(&x->b);
@@ -198,8 +198,7 @@ static void neg_applies_to_envelope_numbers(void **state) {
         "{data.qty|neg}\"]\n";
     fill(x, "c1", "Berlin", NULL);
     assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
-    assert_string_equal(joined(x, out, sizeof(out)),
-                        "3|SET|n|-3/-42/-1000/-3");
+    assert_string_equal(joined(x, out, sizeof(out)), "3|SET|n|-3/-42/-1000/-3");
     x->ev.timestamp = -1; /* unknown Kafka timestamp */
     x->ev.partition = INT32_MIN;
     assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
@@ -210,16 +209,19 @@ static void neg_applies_to_envelope_numbers(void **state) {
     assert_non_null(strstr(err, "timestamp|neg"));
     /* the check against the schemas (at load) takes |neg on every
      * number source and refuses it on every text source */
-    static const struct { const char *path; int ok; } src[] = {
-        {"partition|neg", 1}, {"offset|neg", 1},   {"timestamp|neg", 1},
+    static const struct {
+        const char *path;
+        int ok;
+    } src[] = {
+        {"partition|neg", 1}, {"offset|neg", 1},       {"timestamp|neg", 1},
         {"event_id|neg", 0},  {"aggregate_id|neg", 0}, {"type|neg", 0},
-        {"version|neg", 0},   {"time|neg", 0},     {"topic|neg", 0},
+        {"version|neg", 0},   {"time|neg", 0},         {"topic|neg", 0},
     };
     for (size_t i = 0; i < sizeof src / sizeof src[0]; i++) {
         sf_path_t *p = NULL;
         size_t col;
-        assert_int_equal(sf_path_compile(src[i].path, &p, &col, err,
-                                         sizeof(err)), SF_OK);
+        assert_int_equal(
+            sf_path_compile(src[i].path, &p, &col, err, sizeof(err)), SF_OK);
         sf_err_t e = sf_path_check(p, x->schema, err, sizeof(err));
         if ((e == SF_OK) != src[i].ok)
             fail_msg("%s: check gave %d", src[i].path, e);
@@ -233,11 +235,12 @@ static void injection_stays_one_argument(void **state) {
     const char *evil = "x\r\n*1\r\n$8\r\nFLUSHALL\r\n";
     const char *braces = "{aggregate_id} \"q\" ]], [DEL, *]";
     fill(x, evil, braces, NULL);
-    assert_int_equal(run(x,
-                         "on:\n  t.E:\n"
-                         "    - [HSET, \"k:{data.id}\", f, \"{data.address.city}\"]\n",
-                         err, sizeof(err)),
-                     SF_OK);
+    assert_int_equal(
+        run(x,
+            "on:\n  t.E:\n"
+            "    - [HSET, \"k:{data.id}\", f, \"{data.address.city}\"]\n",
+            err, sizeof(err)),
+        SF_OK);
     /* offset, ncmds, nargs, HSET, key, f, value: exactly 7 arguments */
     assert_int_equal(x->b.nargs, 7);
     /* ...and the id is escaped inside the key: no control byte reaches
@@ -253,14 +256,13 @@ static void injection_stays_one_argument(void **state) {
 static void conditions(void **state) {
     fx_t *x = *state;
     char err[512], out[512];
-    const char *rules =
-        "on:\n  t.E:\n"
-        "    - cmd: [ZINCRBY, wins, 1, \"{data.winner}\"]\n"
-        "      unless: {data.winner: null}\n"
-        "    - cmd: [INCR, draws]\n"
-        "      when: {data.method: DRAW, data.winner: null}\n"
-        "    - cmd: [INCR, never]\n"
-        "      when: {data.address.city: Paris}\n";
+    const char *rules = "on:\n  t.E:\n"
+                        "    - cmd: [ZINCRBY, wins, 1, \"{data.winner}\"]\n"
+                        "      unless: {data.winner: null}\n"
+                        "    - cmd: [INCR, draws]\n"
+                        "      when: {data.method: DRAW, data.winner: null}\n"
+                        "    - cmd: [INCR, never]\n"
+                        "      when: {data.address.city: Paris}\n";
     fill(x, "c1", "Berlin", NULL);
     assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
     assert_string_equal(joined(x, out, sizeof(out)), "2|INCR|draws");
@@ -274,14 +276,13 @@ static void conditions(void **state) {
 static void conditions_compare_whole_values(void **state) {
     fx_t *x = *state;
     char err[512], out[512];
-    const char *rules =
-        "on:\n  t.E:\n"
-        "    - cmd: [INCR, paris]\n"
-        "      when: {data.address.city: Paris}\n"
-        "    - cmd: [INCR, other]\n"
-        "      unless: {data.address.city: Paris}\n"
-        "    - cmd: [INCR, nul]\n"
-        "      when: {data.address.city: \"Paris\\0EVIL\"}\n";
+    const char *rules = "on:\n  t.E:\n"
+                        "    - cmd: [INCR, paris]\n"
+                        "      when: {data.address.city: Paris}\n"
+                        "    - cmd: [INCR, other]\n"
+                        "      unless: {data.address.city: Paris}\n"
+                        "    - cmd: [INCR, nul]\n"
+                        "      when: {data.address.city: \"Paris\\0EVIL\"}\n";
     avro_value_t f, city;
     fill(x, "c1", "Paris", NULL);
     assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
@@ -292,8 +293,7 @@ static void conditions_compare_whole_values(void **state) {
     /* avro-c counts the terminating NUL in the size */
     assert_int_equal(avro_value_set_string_len(&city, "Paris\0EVIL", 11), 0);
     assert_int_equal(run(x, rules, err, sizeof(err)), SF_OK);
-    assert_string_equal(joined(x, out, sizeof(out)),
-                        "2|INCR|other|2|INCR|nul");
+    assert_string_equal(joined(x, out, sizeof(out)), "2|INCR|other|2|INCR|nul");
 }
 
 static void runtime_errors_name_path_and_rule(void **state) {
@@ -305,10 +305,10 @@ static void runtime_errors_name_path_and_rule(void **state) {
                      SF_ERR_RULE);
     assert_non_null(strstr(err, ":3:7: "));
     assert_non_null(strstr(err, "data.nope"));
-    assert_int_equal(run(x,
-                         "on:\n  t.E:\n    - [SET, k, \"{data.fighters[5].name}\"]\n",
-                         err, sizeof(err)),
-                     SF_ERR_RULE);
+    assert_int_equal(
+        run(x, "on:\n  t.E:\n    - [SET, k, \"{data.fighters[5].name}\"]\n",
+            err, sizeof(err)),
+        SF_ERR_RULE);
     assert_non_null(strstr(err, "out of range"));
     assert_int_equal(run(x, "on:\n  t.E:\n    - [SET, k, \"{data.id|neg}\"]\n",
                          err, sizeof(err)),
@@ -322,8 +322,7 @@ static void parse_err(fx_t *x, const char *text, int line, int col,
                       const char *needle) {
     char err[512], want[128];
     sf_rules_t *r = NULL;
-    sf_err_t e = sf_rules_load_file(write_rules(x, text), &r, err,
-                                    sizeof(err));
+    sf_err_t e = sf_rules_load_file(write_rules(x, text), &r, err, sizeof(err));
     assert_int_equal(e, SF_ERR_PARSE);
     assert_null(r);
     if (line < 0) /* position chosen by libyaml: only the file name */
@@ -353,7 +352,8 @@ static void parse_errors_have_positions(void **state) {
               7, "unknown key \"if\"");
     parse_err(x, "keys: [\"sf:*\"]\non: {}\n", 1, 8, "bookkeeping");
     parse_err(x, "keys: []\n", 1, 1, "\"on\"");
-    parse_err(x, "on:\n  t.E: [SET, k]\n", 2, 9, "expected a command as a list");
+    parse_err(x, "on:\n  t.E: [SET, k]\n", 2, 9,
+              "expected a command as a list");
 }
 
 static void valid_file_lists_keys_and_types(void **state) {
@@ -361,11 +361,11 @@ static void valid_file_lists_keys_and_types(void **state) {
     char err[512];
     sf_rules_t *r = NULL;
     assert_int_equal(
-        sf_rules_load_file(write_rules(x,
-                                       "description: d\n"
-                                       "keys: [\"a:*\", \"b\"]\n"
-                                       "on:\n  t.E: []\n  t.F:\n    - [DEL, x]\n"),
-                           &r, err, sizeof(err)),
+        sf_rules_load_file(
+            write_rules(x, "description: d\n"
+                           "keys: [\"a:*\", \"b\"]\n"
+                           "on:\n  t.E: []\n  t.F:\n    - [DEL, x]\n"),
+            &r, err, sizeof(err)),
         SF_OK);
     assert_int_equal(sf_rules_nkeys(r), 2);
     assert_string_equal(sf_rules_key(r, 1), "b");
@@ -381,7 +381,8 @@ static void maps_json_and_optional(void **state) {
     static const char S2[] =
         "{\"type\":\"record\",\"name\":\"G\",\"fields\":["
         "{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"
-        "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
+        "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}"
+        ","
         "{\"name\":\"opt\",\"type\":[\"null\",{\"type\":\"record\","
         "\"name\":\"O\",\"fields\":[{\"name\":\"x\",\"type\":\"int\"}]}]}]}";
     avro_schema_t sch;
@@ -419,9 +420,8 @@ static void maps_json_and_optional(void **state) {
         size_t col = 0;
         char err[256];
         sf_buf_t out = {0};
-        assert_int_equal(sf_tmpl_compile(cases[i].tmpl, &t, &col, err,
-                                         sizeof(err)),
-                         SF_OK);
+        assert_int_equal(
+            sf_tmpl_compile(cases[i].tmpl, &t, &col, err, sizeof(err)), SF_OK);
         sf_err_t rc = sf_tmpl_render(t, &ev, &out, err, sizeof(err));
         if (rc != cases[i].err)
             fail_msg("%s: got %d (%s), want %d", cases[i].tmpl, rc, err,
@@ -459,8 +459,10 @@ static void ids_in_keys(void **state) {
     assert_int_equal(x->b.nargs, 2); /* nothing kept of the event */
     /* null in a key is refused the same way */
     x->ev.aggregate_id = "a";
-    assert_int_equal(run(x, "on:\n  t.E:\n    - [SET, \"w:{data.winner}\", 1]\n",
-                         err, sizeof(err)), SF_ERR_RULE);
+    assert_int_equal(run(x,
+                         "on:\n  t.E:\n    - [SET, \"w:{data.winner}\", 1]\n",
+                         err, sizeof(err)),
+                     SF_ERR_RULE);
     assert_non_null(strstr(err, "data.winner: null in a key"));
 }
 
@@ -469,21 +471,28 @@ static void ids_in_keys(void **state) {
 static void key_templates_against_patterns(void **state) {
     fx_t *x = *state;
     char err[512];
-    struct { const char *rules; int line, col; } t[] = {
+    struct {
+        const char *rules;
+        int line, col;
+    } t[] = {
         {"keys: [\"e:*\", \"f\"]\non:\n  t.E:\n"
          "    - [HSET, \"e:{aggregate_id}\", \"x:{data.id}\", v]\n"
          "    - [DEL, \"e:a\", f, \"e:{data.id}:*\"]\n"
-         "    - [SMOVE, \"e:{data.id}\", \"{data.id}\", m]\n", 0, 0},
+         "    - [SMOVE, \"e:{data.id}\", \"{data.id}\", m]\n",
+         0, 0},
         {"keys: [\"e:*\"]\non:\n  t.E:\n    - [SET, \"x:{aggregate_id}\", v]\n",
          4, 14},
-        {"keys: [\"e:*\"]\non:\n  t.E:\n    - [DEL, \"e:a\", \"ee:{data.id}\"]\n",
+        {"keys: [\"e:*\"]\non:\n  t.E:\n    - [DEL, \"e:a\", "
+         "\"ee:{data.id}\"]\n",
          4, 21},
-        {"keys: [\"e:?\"]\non:\n  t.E:\n    - [INCR, \"e:{data.id}:{data.id}\"]\n",
+        {"keys: [\"e:?\"]\non:\n  t.E:\n    - [INCR, "
+         "\"e:{data.id}:{data.id}\"]\n",
          4, 15},
         {"on:\n  t.E:\n    - [INCR, k]\n", 3, 14}, /* no patterns at all */
         /* an escaped id never holds ':' (nor a control byte) */
         {"keys: [\"X-cart:*\"]\non:\n  t.E:\n"
-         "    - [SET, \"X-cart{aggregate_id}\", v]\n", 4, 14},
+         "    - [SET, \"X-cart{aggregate_id}\", v]\n",
+         4, 14},
         {"keys: [\"e:*:x\"]\non:\n  t.E:\n    - [SET, \"e:{data.id}x\", v]\n",
          4, 14},
         {"keys: [\"e:\\x01*\"]\non:\n  t.E:\n    - [SET, \"e:{data.id}\", v]\n",
@@ -498,12 +507,14 @@ static void key_templates_against_patterns(void **state) {
         /* but may hold '%' and any other byte, and be one of many parts */
         {"keys: [\"e:%*\", \"f:a:*\"]\non:\n  t.E:\n"
          "    - [SET, \"e:{data.id}\", v]\n"
-         "    - [SET, \"f:{data.id}:z\", v]\n", 0, 0},
+         "    - [SET, \"f:{data.id}:z\", v]\n",
+         0, 0},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         sf_rules_t *r = NULL;
-        assert_int_equal(sf_rules_load_file(write_rules(x, t[i].rules), &r,
-                                            err, sizeof(err)), SF_OK);
+        assert_int_equal(sf_rules_load_file(write_rules(x, t[i].rules), &r, err,
+                                            sizeof(err)),
+                         SF_OK);
         sf_err_t e = sf_rules_check_keys(r, err, sizeof(err));
         sf_rules_destroy(r);
         if (!t[i].line) {
@@ -515,8 +526,7 @@ static void key_templates_against_patterns(void **state) {
         snprintf(want, sizeof(want), "%s:%d:%d: this key can never match",
                  x->path, t[i].line, t[i].col);
         if (e != SF_ERR_CONFIG || strncmp(err, want, strlen(want)))
-            fail_msg("rules %zu: want \"%s\", got %d \"%s\"", i, want, e,
-                     err);
+            fail_msg("rules %zu: want \"%s\", got %d \"%s\"", i, want, e, err);
     }
 }
 
@@ -529,22 +539,31 @@ static void neg_never_overflows(void **state) {
     fill(x, "c1", "Berlin", NULL);
     avro_value_get_by_name(&x->val, "qty", &f, NULL);
     avro_value_set_int(&f, INT32_MIN);
-    assert_int_equal(run(x, "on:\n  t.E:\n    - [INCRBY, n, \"{data.qty|neg}\"]\n",
-                         err, sizeof(err)), SF_OK);
+    assert_int_equal(run(x,
+                         "on:\n  t.E:\n    - [INCRBY, n, \"{data.qty|neg}\"]\n",
+                         err, sizeof(err)),
+                     SF_OK);
     assert_string_equal(joined(x, out, sizeof(out)), "3|INCRBY|n|2147483648");
     avro_value_get_by_name(&x->val, "price", &f, NULL);
     avro_value_set_long(&f, INT64_MIN);
-    assert_int_equal(run(x, "on:\n  t.E:\n    - [INCRBY, n, \"{data.price|neg}\"]\n",
-                         err, sizeof(err)), SF_ERR_RULE);
+    assert_int_equal(
+        run(x, "on:\n  t.E:\n    - [INCRBY, n, \"{data.price|neg}\"]\n", err,
+            sizeof(err)),
+        SF_ERR_RULE);
     assert_non_null(strstr(err, "does not fit a 64-bit integer"));
     avro_value_set_long(&f, INT64_MAX);
-    assert_int_equal(run(x, "on:\n  t.E:\n    - [INCRBY, n, \"{data.price|neg}\"]\n",
-                         err, sizeof(err)), SF_OK);
+    assert_int_equal(
+        run(x, "on:\n  t.E:\n    - [INCRBY, n, \"{data.price|neg}\"]\n", err,
+            sizeof(err)),
+        SF_OK);
     assert_string_equal(joined(x, out, sizeof(out)),
                         "3|INCRBY|n|-9223372036854775807");
     /* an index too large for 32 bits is a parse error, not a wrap */
-    assert_int_equal(run(x, "on:\n  t.E:\n    - [SET, k, \"{data.fighters[18446744073709551617].name}\"]\n",
-                         err, sizeof(err)), SF_ERR_PARSE);
+    assert_int_equal(run(x,
+                         "on:\n  t.E:\n    - [SET, k, "
+                         "\"{data.fighters[18446744073709551617].name}\"]\n",
+                         err, sizeof(err)),
+                     SF_ERR_PARSE);
 }
 
 /* Rules against the schema catalog: the type must exist, every path must
@@ -553,8 +572,8 @@ static void expect_catalog(fx_t *x, sf_catalog_t *cat, const char *text,
                            int line, int col, const char *needle) {
     char err[1024], want[128];
     sf_rules_t *r = NULL;
-    assert_int_equal(sf_rules_load_file(write_rules(x, text), &r, err,
-                                        sizeof(err)), SF_OK);
+    assert_int_equal(
+        sf_rules_load_file(write_rules(x, text), &r, err, sizeof(err)), SF_OK);
     sf_err_t e = sf_rules_check_catalog(r, cat, err, sizeof(err));
     sf_rules_destroy(r);
     if (!needle) {
@@ -576,7 +595,8 @@ static void rules_checked_against_catalog(void **state) {
     char err[512];
     sf_catalog_t *cat = sf_catalog_new();
     assert_int_equal(sf_catalog_add(cat, SCHEMA, strlen(SCHEMA), "E", 1, NULL,
-                                    err, sizeof(err)), SF_OK);
+                                    err, sizeof(err)),
+                     SF_OK);
     expect_catalog(x, cat,
                    "on:\n  t.E:\n    - [HSET, \"e:{aggregate_id}\", c, "
                    "\"{data.address.city}\", w, \"{data.winner}\", "
@@ -586,24 +606,24 @@ static void rules_checked_against_catalog(void **state) {
                    0, 0, NULL);
     expect_catalog(x, cat, "on:\n  t.E: []\n  t.Typo:\n    - [INCR, k]\n", 3, 3,
                    "unknown event type \"t.Typo\"");
+    expect_catalog(
+        x, cat,
+        "on:\n  t.E:\n    - [HSET, k, c, \"city {data.adress.city}\"]\n", 3, 27,
+        "no field \"adress\" in t.E");
+    expect_catalog(
+        x, cat, "on:\n  t.E:\n    - [HSET, k, c, '{data.fighters[0].nme}']\n",
+        3, 22, "no field \"nme\" in t.F");
+    expect_catalog(x, cat, "on:\n  t.E:\n    - [SET, k, \"{data.qty.x}\"]\n", 3,
+                   18, ".x applied to a int");
     expect_catalog(x, cat,
-                   "on:\n  t.E:\n    - [HSET, k, c, \"city {data.adress.city}\"]\n",
-                   3, 27, "no field \"adress\" in t.E");
-    expect_catalog(x, cat,
-                   "on:\n  t.E:\n    - [HSET, k, c, '{data.fighters[0].nme}']\n",
-                   3, 22, "no field \"nme\" in t.F");
-    expect_catalog(x, cat,
-                   "on:\n  t.E:\n    - [SET, k, \"{data.qty.x}\"]\n", 3, 18,
-                   ".x applied to a int");
-    expect_catalog(x, cat,
-                   "on:\n  t.E:\n    - [SET, k, \"{data.address[0]}\"]\n", 3, 18,
-                   "[0] applied to a t.A");
-    expect_catalog(x, cat,
-                   "on:\n  t.E:\n    - [SET, k, \"{data.id|neg}\"]\n", 3, 18,
-                   "|neg needs a number");
-    expect_catalog(x, cat,
-                   "on:\n  t.E:\n    - cmd: [INCR, k]\n      when: {data.wnner: x}\n",
-                   4, 14, "no field \"wnner\"");
+                   "on:\n  t.E:\n    - [SET, k, \"{data.address[0]}\"]\n", 3,
+                   18, "[0] applied to a t.A");
+    expect_catalog(x, cat, "on:\n  t.E:\n    - [SET, k, \"{data.id|neg}\"]\n",
+                   3, 18, "|neg needs a number");
+    expect_catalog(
+        x, cat,
+        "on:\n  t.E:\n    - cmd: [INCR, k]\n      when: {data.wnner: x}\n", 4,
+        14, "no field \"wnner\"");
     sf_catalog_destroy(cat);
 
     /* the shipped example rules fit the shipped domain schemas */
@@ -633,8 +653,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(injection_stays_one_argument, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(conditions, setup, teardown),
-        cmocka_unit_test_setup_teardown(neg_applies_to_envelope_numbers,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(neg_applies_to_envelope_numbers, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(conditions_compare_whole_values, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(ids_in_keys, setup, teardown),
@@ -647,8 +667,8 @@ int main(void) {
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(parse_errors_have_positions, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(valid_file_lists_keys_and_types,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(valid_file_lists_keys_and_types, setup,
+                                        teardown),
         cmocka_unit_test(maps_json_and_optional),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

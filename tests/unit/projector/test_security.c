@@ -55,9 +55,9 @@ static void load_err(const char *text, const char *where, const char *needle,
                      const char *secret) {
     sf_config_t *c = NULL;
     char err[512] = "";
-    assert_int_equal(sf_config_load_string(text, "s.yaml", g_dir, &c, err,
-                                           sizeof(err)),
-                     SF_ERR_CONFIG);
+    assert_int_equal(
+        sf_config_load_string(text, "s.yaml", g_dir, &c, err, sizeof(err)),
+        SF_ERR_CONFIG);
     assert_null(c);
     if (strncmp(err, where, strlen(where)))
         fail_msg("want prefix \"%s\", got \"%s\"", where, err);
@@ -72,15 +72,15 @@ static void load_err(const char *text, const char *where, const char *needle,
 static void redis_acl_tls(void **state) {
     (void)state;
     write_file("redis.pw", "s3cret pass\n");
-    sf_config_t *c = load_ok(
-        "redis:\n"
-        "  host: redis.internal\n"
-        "  port: 6380\n"
-        "  db: 3\n"
-        "  username: streamfold\n"
-        "  password_file: redis.pw\n"
-        "  tls: {ca: tls/ca.pem, cert: /etc/c.pem, key: /etc/c.key,\n"
-        "        server_name: redis.example, verify: false}\n" PROJ);
+    sf_config_t *c =
+        load_ok("redis:\n"
+                "  host: redis.internal\n"
+                "  port: 6380\n"
+                "  db: 3\n"
+                "  username: streamfold\n"
+                "  password_file: redis.pw\n"
+                "  tls: {ca: tls/ca.pem, cert: /etc/c.pem, key: /etc/c.key,\n"
+                "        server_name: redis.example, verify: false}\n" PROJ);
     sf_redis_conf_t *r = &c->redis;
     assert_string_equal(r->host, "redis.internal");
     assert_int_equal(r->port, 6380);
@@ -127,23 +127,23 @@ static void redis_acl_tls(void **state) {
 static void redis_errors(void **state) {
     (void)state;
     write_file("pw", "x\n");
-    load_err("redis: {password: a, password_file: pw}\n" PROJ, "s.yaml:1:",
-             "not both", NULL);
-    load_err("redis: {username: u}\n" PROJ, "s.yaml:1:8: ",
-             "needs password", NULL);
-    load_err("redis: {tls: {cert: c.pem}}\n" PROJ, "s.yaml:1:14: ",
-             "cert and key go together", NULL);
-    load_err("redis: {tls: {verify: maybe}}\n" PROJ, "s.yaml:1:23: ",
-             "true or false", NULL);
-    load_err("redis: {tls: {cafile: x}}\n" PROJ, "s.yaml:1:15: ",
-             "unknown key \"cafile\" in redis.tls", NULL);
-    load_err("redis: {socket: /s, tls: {}}\n" PROJ, "s.yaml:1:8: ",
-             "Unix socket", NULL);
+    load_err("redis: {password: a, password_file: pw}\n" PROJ,
+             "s.yaml:1:", "not both", NULL);
+    load_err("redis: {username: u}\n" PROJ, "s.yaml:1:8: ", "needs password",
+             NULL);
+    load_err("redis: {tls: {cert: c.pem}}\n" PROJ,
+             "s.yaml:1:14: ", "cert and key go together", NULL);
+    load_err("redis: {tls: {verify: maybe}}\n" PROJ,
+             "s.yaml:1:23: ", "true or false", NULL);
+    load_err("redis: {tls: {cafile: x}}\n" PROJ,
+             "s.yaml:1:15: ", "unknown key \"cafile\" in redis.tls", NULL);
+    load_err("redis: {socket: /s, tls: {}}\n" PROJ,
+             "s.yaml:1:8: ", "Unix socket", NULL);
     /* a password file that cannot be read is named, with the reason */
     char want[160];
     snprintf(want, sizeof(want), "%s/missing.pw: No such file", g_dir);
-    load_err("redis: {password_file: missing.pw}\n" PROJ, "s.yaml:1:24: ",
-             want, NULL);
+    load_err("redis: {password_file: missing.pw}\n" PROJ, "s.yaml:1:24: ", want,
+             NULL);
 }
 
 static void file_substitution(void **state) {
@@ -170,27 +170,27 @@ static void file_substitution(void **state) {
 static void secrets_never_echoed(void **state) {
     (void)state;
     /* a password that contains "${" (today's complaint) */
-    load_err("redis: {password: \"Pa55${word\"}\n" PROJ, "s.yaml:1:19: ",
-             "unterminated ${", "Pa55");
+    load_err("redis: {password: \"Pa55${word\"}\n" PROJ,
+             "s.yaml:1:19: ", "unterminated ${", "Pa55");
     /* what looks like a variable name inside a secret is part of it */
     unsetenv("TOPSECRET_PART");
     load_err("redis: {password: \"x${TOPSECRET_PART}y\"}\n" PROJ,
              "s.yaml:1:19: ", "not set", "TOPSECRET_PART");
     load_err("kafka: {sasl.password: \"q${HIDDEN_BIT}q\"}\n" PROJ,
              "s.yaml:1:24: ", "not set", "HIDDEN_BIT");
-    load_err("kafka: {sasl.jaas.config: \"a${\"}\n" PROJ, "s.yaml:1:27: ",
-             "unterminated", "a${");
+    load_err("kafka: {sasl.jaas.config: \"a${\"}\n" PROJ,
+             "s.yaml:1:27: ", "unterminated", "a${");
     /* a file that is not there: the path is named, never a value */
     load_err("kafka: {sasl.password: \"${file:nope}\"}\n" PROJ,
              "s.yaml:1:24: ", "nope", NULL);
-    load_err("kafka: {sasl.password: \"${file:}\"}\n" PROJ, "s.yaml:1:24: ",
-             "needs a path", NULL);
+    load_err("kafka: {sasl.password: \"${file:}\"}\n" PROJ,
+             "s.yaml:1:24: ", "needs a path", NULL);
     load_err("kafka: {sasl.password: \"${file:${X}\"}\n" PROJ,
              "s.yaml:1:24: ", "unterminated", NULL);
     /* ordinary values still name the missing variable */
     unsetenv("SF_T_UNSET");
-    load_err("redis: {host: \"${SF_T_UNSET}\"}\n" PROJ, "s.yaml:1:15: ",
-             "SF_T_UNSET is not set", NULL);
+    load_err("redis: {host: \"${SF_T_UNSET}\"}\n" PROJ,
+             "s.yaml:1:15: ", "SF_T_UNSET is not set", NULL);
 }
 
 static const char *get(rd_kafka_conf_t *conf, const char *k, char *buf,
@@ -220,12 +220,11 @@ static void kafka_precedence(void **state) {
                      SF_OK);
     char err[512], v[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(sf_kconf_apply(c, sf_config_find(c, "a"), conf, err,
-                                    sizeof(err)),
-                     SF_OK);
+    assert_int_equal(
+        sf_kconf_apply(c, sf_config_find(c, "a"), conf, err, sizeof(err)),
+        SF_OK);
     assert_string_equal(get(conf, "client.id", v, sizeof(v)), "from-config");
-    assert_string_equal(get(conf, "socket.timeout.ms", v, sizeof(v)),
-                        "22000");
+    assert_string_equal(get(conf, "socket.timeout.ms", v, sizeof(v)), "22000");
     assert_string_equal(get(conf, "security.protocol", v, sizeof(v)),
                         "sasl_ssl");
     assert_string_equal(get(conf, "sasl.username", v, sizeof(v)), "cli-user");

@@ -26,8 +26,7 @@
 
 static char err[1024];
 
-static sf_catalog_t *domains(void)
-{
+static sf_catalog_t *domains(void) {
     sf_catalog_t *cat = sf_catalog_new();
     assert_non_null(cat);
     if (sf_catalog_load_dir(cat, SF_DOMAINS, err, sizeof err) != SF_OK)
@@ -37,8 +36,7 @@ static sf_catalog_t *domains(void)
 
 /* JSON text -> single-object bytes of (type, version). */
 static void *encode_text(const sf_catalog_t *cat, const char *type, int version,
-                         const char *json, size_t *len)
-{
+                         const char *json, size_t *len) {
     const sf_schema_t *s = sf_catalog_version(cat, type, version);
     avro_value_t v;
     void *out;
@@ -53,8 +51,7 @@ static void *encode_text(const sf_catalog_t *cat, const char *type, int version,
 }
 
 static json_t *decode_json(sf_decoder_t *dec, const void *buf, size_t len,
-                           const sf_schema_t **w, const sf_schema_t **r)
-{
+                           const sf_schema_t **w, const sf_schema_t **r) {
     avro_value_t *v;
     json_t *j;
     if (sf_decoder_decode(dec, buf, len, &v, w, r, err, sizeof err) != SF_OK)
@@ -64,11 +61,12 @@ static json_t *decode_json(sf_decoder_t *dec, const void *buf, size_t len,
     return j;
 }
 
-static void assert_json_eq(const json_t *got, const json_t *want)
-{
+static void assert_json_eq(const json_t *got, const json_t *want) {
     if (!json_equal((json_t *)got, (json_t *)want)) {
-        char *a = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-        char *b = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        char *a =
+            json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        char *b =
+            json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         fail_msg("JSON differs:\n got  %s\n want %s", a, b);
     }
 }
@@ -77,18 +75,20 @@ static void assert_json_eq(const json_t *got, const json_t *want)
  * Catalog
  * ------------------------------------------------------------------- */
 
-static void test_catalog_domains(void **state)
-{
+static void test_catalog_domains(void **state) {
     (void)state;
     sf_catalog_t *cat = domains();
     assert_int_equal(sf_catalog_count(cat), 10);
-    const sf_schema_t *v1 = sf_catalog_version(cat, "shop.cart.ItemAddedToCart", 1);
+    const sf_schema_t *v1 =
+        sf_catalog_version(cat, "shop.cart.ItemAddedToCart", 1);
     const sf_schema_t *v2 = sf_catalog_latest(cat, "shop.cart.ItemAddedToCart");
     assert_non_null(v1);
     assert_non_null(v2);
     assert_int_equal(sf_schema_version(v2), 2);
-    assert_ptr_equal(sf_catalog_by_fingerprint(cat, sf_schema_fingerprint(v1)), v1);
-    assert_ptr_equal(sf_catalog_by_fingerprint(cat, sf_schema_fingerprint(v2)), v2);
+    assert_ptr_equal(sf_catalog_by_fingerprint(cat, sf_schema_fingerprint(v1)),
+                     v1);
+    assert_ptr_equal(sf_catalog_by_fingerprint(cat, sf_schema_fingerprint(v2)),
+                     v2);
     assert_null(sf_catalog_by_fingerprint(cat, 0x1234));
     assert_null(sf_catalog_latest(cat, "shop.cart.Nope"));
     assert_null(sf_catalog_version(cat, "shop.cart.ItemAddedToCart", 3));
@@ -100,21 +100,23 @@ static void test_catalog_domains(void **state)
     assert_non_null(sf_schema_avro(v1));
     /* Ordered by full name, then version. */
     for (size_t i = 1; i < sf_catalog_count(cat); i++) {
-        const sf_schema_t *a = sf_catalog_get(cat, i - 1), *b = sf_catalog_get(cat, i);
+        const sf_schema_t *a = sf_catalog_get(cat, i - 1),
+                          *b = sf_catalog_get(cat, i);
         int c = strcmp(sf_schema_fullname(a), sf_schema_fullname(b));
-        assert_true(c < 0 || (c == 0 && sf_schema_version(a) < sf_schema_version(b)));
+        assert_true(c < 0 ||
+                    (c == 0 && sf_schema_version(a) < sf_schema_version(b)));
     }
     assert_null(sf_catalog_get(cat, 10));
     sf_catalog_destroy(cat);
 }
 
 static void expect_add_error(const char *json, int version, sf_err_t want,
-                             const char *needle)
-{
+                             const char *needle) {
     sf_catalog_t *cat = sf_catalog_new();
     const char *rec = "{\"type\":\"record\",\"name\":\"a.R\",\"fields\":[]}";
     assert_int_equal(sf_catalog_add(cat, rec, strlen(rec), "first.avsc", 1,
-                                    NULL, err, sizeof err), SF_OK);
+                                    NULL, err, sizeof err),
+                     SF_OK);
     err[0] = 0;
     sf_err_t e = sf_catalog_add(cat, json, strlen(json), "x.avsc", version,
                                 NULL, err, sizeof err);
@@ -124,22 +126,24 @@ static void expect_add_error(const char *json, int version, sf_err_t want,
     sf_catalog_destroy(cat);
 }
 
-static void test_catalog_errors(void **state)
-{
+static void test_catalog_errors(void **state) {
     (void)state;
     expect_add_error("{\"type\":\"record\",\"name\":\"a.R\",\"fields\":[]}", 1,
-                     SF_ERR_SCHEMA, "a.R version 1 is already defined by first.avsc");
-    expect_add_error("{\"type\":\"record\",\"name\":\"a.S\",\"fields\":"
-                     "[{\"name\":\"n\",\"type\":\"int\",\"default\":\"x\"}]}", 1,
-                     SF_ERR_SCHEMA, "x.avsc: a.S.n.default: default: expected int, got string");
+                     SF_ERR_SCHEMA,
+                     "a.R version 1 is already defined by first.avsc");
+    expect_add_error(
+        "{\"type\":\"record\",\"name\":\"a.S\",\"fields\":"
+        "[{\"name\":\"n\",\"type\":\"int\",\"default\":\"x\"}]}",
+        1, SF_ERR_SCHEMA,
+        "x.avsc: a.S.n.default: default: expected int, got string");
     expect_add_error("\"int\"", 1, SF_ERR_SCHEMA, "must be a named type");
-    expect_add_error("{\"type\":\"record\",\n\"name\":}", 1, SF_ERR_PARSE, "x.avsc:2:");
+    expect_add_error("{\"type\":\"record\",\n\"name\":}", 1, SF_ERR_PARSE,
+                     "x.avsc:2:");
     expect_add_error("{\"type\":\"record\",\"name\":\"a.T\",\"fields\":[]}", 0,
                      SF_ERR_INVALID_ARG, "version");
 }
 
-static void test_catalog_load_dir_errors(void **state)
-{
+static void test_catalog_load_dir_errors(void **state) {
     (void)state;
     char dir[] = "/tmp/sf-schema-test-XXXXXX";
     char path[256];
@@ -147,16 +151,21 @@ static void test_catalog_load_dir_errors(void **state)
     snprintf(path, sizeof path, "%s/Bad.v1.avsc", dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fputs("{\"type\":\"record\",\"name\":\"Bad\",\"fields\":[{\"name\":\"x\"}]}", f);
+    fputs(
+        "{\"type\":\"record\",\"name\":\"Bad\",\"fields\":[{\"name\":\"x\"}]}",
+        f);
     fclose(f);
     sf_catalog_t *cat = sf_catalog_new();
-    assert_int_equal(sf_catalog_load_dir(cat, dir, err, sizeof err), SF_ERR_SCHEMA);
-    assert_non_null(strstr(err, "Bad.v1.avsc: fields[0]: field \"x\" needs a \"type\""));
+    assert_int_equal(sf_catalog_load_dir(cat, dir, err, sizeof err),
+                     SF_ERR_SCHEMA);
+    assert_non_null(
+        strstr(err, "Bad.v1.avsc: fields[0]: field \"x\" needs a \"type\""));
     sf_catalog_destroy(cat);
     unlink(path);
     cat = sf_catalog_new();
-    assert_int_equal(sf_catalog_load_dir(cat, "/nonexistent/sf", err, sizeof err),
-                     SF_ERR_IO);
+    assert_int_equal(
+        sf_catalog_load_dir(cat, "/nonexistent/sf", err, sizeof err),
+        SF_ERR_IO);
     assert_non_null(strstr(err, "/nonexistent/sf"));
     sf_catalog_destroy(cat);
     rmdir(dir);
@@ -166,8 +175,7 @@ static void test_catalog_load_dir_errors(void **state)
  * Round trips of every example event
  * ------------------------------------------------------------------- */
 
-static void test_roundtrip_examples(void **state)
-{
+static void test_roundtrip_examples(void **state) {
     (void)state;
     sf_catalog_t *cat = domains();
     sf_decoder_t *dec = sf_decoder_new(cat);
@@ -193,7 +201,8 @@ static void test_roundtrip_examples(void **state)
 
         /* Header: C3 01 + little-endian fingerprint of the writer. */
         uint64_t fp;
-        assert_int_equal(sf_soe_header_parse(buf, len, &fp, err, sizeof err), SF_OK);
+        assert_int_equal(sf_soe_header_parse(buf, len, &fp, err, sizeof err),
+                         SF_OK);
         assert_true(fp == sf_schema_fingerprint(s));
         assert_int_equal(((unsigned char *)buf)[0], 0xC3);
         assert_int_equal(((unsigned char *)buf)[1], 0x01);
@@ -232,29 +241,28 @@ static void test_roundtrip_examples(void **state)
  * Decoder errors
  * ------------------------------------------------------------------- */
 
-static const char *item_v1 =
-    "{\"cart_id\":\"c\",\"sku\":\"abc\",\"quantity\":3,\"unit_price_cents\":100,"
-    "\"added_at\":5}";
+static const char *item_v1 = "{\"cart_id\":\"c\",\"sku\":\"abc\",\"quantity\":"
+                             "3,\"unit_price_cents\":100,"
+                             "\"added_at\":5}";
 
 static void expect_decode(sf_decoder_t *dec, const void *buf, size_t len,
-                          sf_err_t want, const char *needle)
-{
+                          sf_err_t want, const char *needle) {
     avro_value_t *v = NULL;
     err[0] = 0;
-    sf_err_t e = sf_decoder_decode(dec, buf, len, &v, NULL, NULL, err, sizeof err);
+    sf_err_t e =
+        sf_decoder_decode(dec, buf, len, &v, NULL, NULL, err, sizeof err);
     if (e != want || (needle && !strstr(err, needle)))
         fail_msg("got %s \"%s\", want %s with \"%s\"", sf_err_name(e), err,
                  sf_err_name(want), needle ? needle : "");
 }
 
-static void test_decode_errors(void **state)
-{
+static void test_decode_errors(void **state) {
     (void)state;
     sf_catalog_t *cat = domains();
     sf_decoder_t *dec = sf_decoder_new(cat);
     size_t len;
-    unsigned char *buf = encode_text(cat, "shop.cart.ItemAddedToCart", 1,
-                                     item_v1, &len);
+    unsigned char *buf =
+        encode_text(cat, "shop.cart.ItemAddedToCart", 1, item_v1, &len);
     unsigned char tmp[256];
     assert_true(len < sizeof tmp - 8);
 
@@ -268,7 +276,8 @@ static void test_decode_errors(void **state)
         expect_decode(dec, p, cut, SF_ERR_TRUNCATED, NULL);
         free(p);
     }
-    expect_decode(dec, buf, 5, SF_ERR_TRUNCATED, "header needs 10 bytes, got 5");
+    expect_decode(dec, buf, 5, SF_ERR_TRUNCATED,
+                  "header needs 10 bytes, got 5");
     expect_decode(dec, buf, 13, SF_ERR_TRUNCATED, "sku: byte 13:");
 
     memcpy(tmp, buf, len);
@@ -281,27 +290,33 @@ static void test_decode_errors(void **state)
 
     memcpy(tmp, buf, len);
     tmp[5] ^= 0xff;
-    expect_decode(dec, tmp, len, SF_ERR_UNKNOWN_FINGERPRINT, "not in the catalog");
+    expect_decode(dec, tmp, len, SF_ERR_UNKNOWN_FINGERPRINT,
+                  "not in the catalog");
 
     memcpy(tmp, buf, len);
     tmp[len] = 0;
-    expect_decode(dec, tmp, len + 1, SF_ERR_TRAILING, "1 bytes left after the value");
+    expect_decode(dec, tmp, len + 1, SF_ERR_TRAILING,
+                  "1 bytes left after the value");
 
     /* Negative string length (zig-zag 0x01 = -1) in cart_id. */
     memcpy(tmp, buf, len);
     tmp[10] = 0x01;
-    expect_decode(dec, tmp, len, SF_ERR_VALUE, "cart_id: byte 11: negative string length -1");
+    expect_decode(dec, tmp, len, SF_ERR_VALUE,
+                  "cart_id: byte 11: negative string length -1");
     /* A length far beyond the buffer: 0xfe 0xff 0xff 0x7f. */
     memcpy(tmp, buf, 10);
     memcpy(tmp + 10, "\xfe\xff\xff\x7f", 4);
-    expect_decode(dec, tmp, 14, SF_ERR_TRUNCATED, "cart_id: byte 14: string length 134217727 exceeds the 0 bytes left");
+    expect_decode(
+        dec, tmp, 14, SF_ERR_TRUNCATED,
+        "cart_id: byte 14: string length 134217727 exceeds the 0 bytes left");
     /* An int that does not fit 32 bits in quantity. */
     {
         size_t at = 10 + 2 + 4; /* after cart_id and sku */
         memcpy(tmp, buf, at);
         memcpy(tmp + at, "\x80\x80\x80\x80\x20", 5);
         memcpy(tmp + at + 5, buf + at + 1, len - at - 1);
-        expect_decode(dec, tmp, len + 4, SF_ERR_VALUE, "quantity: byte 21: int value");
+        expect_decode(dec, tmp, len + 4, SF_ERR_VALUE,
+                      "quantity: byte 21: int value");
     }
     /* Overlong varint. */
     memcpy(tmp, buf, 10);
@@ -310,34 +325,42 @@ static void test_decode_errors(void **state)
     free(buf);
 
     /* Union index and enum symbol out of range. */
-    buf = encode_text(cat, "ops.route.VendingMachineRemoved", 1,
-                      "{\"route_id\":\"r\",\"location_id\":\"l\",\"machine_id\":\"m\","
-                      "\"reason\":null,\"removed_at\":1}", &len);
+    buf = encode_text(
+        cat, "ops.route.VendingMachineRemoved", 1,
+        "{\"route_id\":\"r\",\"location_id\":\"l\",\"machine_id\":\"m\","
+        "\"reason\":null,\"removed_at\":1}",
+        &len);
     memcpy(tmp, buf, len);
     tmp[16] = 0x04; /* union index 2 of [null,string] */
-    expect_decode(dec, tmp, len, SF_ERR_VALUE, "reason: byte 17: union index 2 out of range [0,2)");
+    expect_decode(dec, tmp, len, SF_ERR_VALUE,
+                  "reason: byte 17: union index 2 out of range [0,2)");
     tmp[16] = 0x03; /* -2 */
     expect_decode(dec, tmp, len, SF_ERR_VALUE, "union index -2");
     free(buf);
 
     buf = encode_text(cat, "sports.fight.FightResultRecorded", 1,
-                      "{\"fight_id\":\"f\",\"fighters\":[{\"fighter_id\":\"a\",\"name\":\"b\"}],"
+                      "{\"fight_id\":\"f\",\"fighters\":[{\"fighter_id\":\"a\","
+                      "\"name\":\"b\"}],"
                       "\"winner_id\":null,\"method\":\"KO\",\"rounds\":1,"
                       "\"duration_seconds\":2,\"venue\":\"v\",\"fight_date\":3,"
-                      "\"recorded_at\":4}", &len);
+                      "\"recorded_at\":4}",
+                      &len);
     /* body: 02 'f' | 02 | 02 'a' 02 'b' | 00 | 00 | 00(KO) ... */
     memcpy(tmp, buf, len);
     tmp[19] = 0x0c; /* enum index 6 */
-    expect_decode(dec, tmp, len, SF_ERR_VALUE, "method: byte 20: enum index 6 out of range [0,6)");
+    expect_decode(dec, tmp, len, SF_ERR_VALUE,
+                  "method: byte 20: enum index 6 out of range [0,6)");
     memcpy(tmp, buf, len);
     tmp[15] = 0x06; /* name length 3 > what is left of the record */
     expect_decode(dec, tmp, len, SF_ERR_TRUNCATED, NULL);
     memcpy(tmp, buf, len);
     tmp[15] = 0x05; /* -3 */
-    expect_decode(dec, tmp, len, SF_ERR_VALUE, "fighters[0].name: byte 16: negative string length -3");
+    expect_decode(dec, tmp, len, SF_ERR_VALUE,
+                  "fighters[0].name: byte 16: negative string length -3");
     memcpy(tmp, buf, len);
     tmp[12] = 0x7e; /* block of 63 fighters: needs >= 126 bytes */
-    expect_decode(dec, tmp, len, SF_ERR_TRUNCATED, "fighters: byte 13: block of 63 items");
+    expect_decode(dec, tmp, len, SF_ERR_TRUNCATED,
+                  "fighters: byte 13: block of 63 items");
     free(buf);
 
     expect_decode(dec, NULL, 5, SF_ERR_INVALID_ARG, NULL);
@@ -359,11 +382,14 @@ static const char *res_v1 =
     "{\"name\":\"f2d\",\"type\":\"float\"},"
     "{\"name\":\"s2b\",\"type\":\"string\"},"
     "{\"name\":\"b2s\",\"type\":\"bytes\"},"
-    "{\"name\":\"gone\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"map\",\"values\":[\"null\",\"string\"]}}},"
-    "{\"name\":\"color\",\"type\":{\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"RED\",\"GREEN\",\"BLUE\"]}},"
+    "{\"name\":\"gone\",\"type\":{\"type\":\"array\",\"items\":{\"type\":"
+    "\"map\",\"values\":[\"null\",\"string\"]}}},"
+    "{\"name\":\"color\",\"type\":{\"type\":\"enum\",\"name\":\"Color\","
+    "\"symbols\":[\"RED\",\"GREEN\",\"BLUE\"]}},"
     "{\"name\":\"u\",\"type\":[\"null\",\"int\",\"string\"]},"
     "{\"name\":\"plain2u\",\"type\":\"int\"},"
-    "{\"name\":\"nested\",\"type\":{\"type\":\"record\",\"name\":\"In\",\"fields\":["
+    "{\"name\":\"nested\",\"type\":{\"type\":\"record\",\"name\":\"In\","
+    "\"fields\":["
     "  {\"name\":\"x\",\"type\":\"int\"}]}},"
     "{\"name\":\"items\",\"type\":{\"type\":\"array\",\"items\":\"int\"}},"
     "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"float\"}},"
@@ -381,37 +407,46 @@ static const char *res_v2 =
     "{\"name\":\"f2d\",\"type\":\"double\"},"
     "{\"name\":\"s2b\",\"type\":\"bytes\"},"
     "{\"name\":\"b2s\",\"type\":\"string\"},"
-    "{\"name\":\"color\",\"type\":{\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"GREEN\",\"RED\",\"OTHER\"],\"default\":\"OTHER\"}},"
+    "{\"name\":\"color\",\"type\":{\"type\":\"enum\",\"name\":\"Color\","
+    "\"symbols\":[\"GREEN\",\"RED\",\"OTHER\"],\"default\":\"OTHER\"}},"
     "{\"name\":\"u\",\"type\":[\"null\",\"string\",\"long\"]},"
     "{\"name\":\"plain2u\",\"type\":[\"null\",\"double\"]},"
-    "{\"name\":\"nested\",\"type\":{\"type\":\"record\",\"name\":\"In\",\"fields\":["
+    "{\"name\":\"nested\",\"type\":{\"type\":\"record\",\"name\":\"In\","
+    "\"fields\":["
     "  {\"name\":\"x\",\"type\":\"long\"},"
     "  {\"name\":\"y\",\"type\":[\"null\",\"string\"],\"default\":null}]}},"
     "{\"name\":\"items\",\"type\":{\"type\":\"array\",\"items\":\"long\"}},"
     "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"double\"}},"
-    "{\"name\":\"fx\",\"type\":{\"type\":\"fixed\",\"name\":\"F2\",\"size\":2}},"
+    "{\"name\":\"fx\",\"type\":{\"type\":\"fixed\",\"name\":\"F2\",\"size\":2}}"
+    ","
     "{\"name\":\"opt\",\"type\":[\"null\",\"string\"],\"default\":null},"
-    "{\"name\":\"rec\",\"type\":{\"type\":\"record\",\"name\":\"Def\",\"fields\":["
-    "  {\"name\":\"a\",\"type\":\"int\"},{\"name\":\"b\",\"type\":\"string\",\"default\":\"bee\"}]},"
+    "{\"name\":\"rec\",\"type\":{\"type\":\"record\",\"name\":\"Def\","
+    "\"fields\":["
+    "  "
+    "{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"b\",\"type\":\"string\","
+    "\"default\":\"bee\"}]},"
     "  \"default\":{\"a\":7}},"
-    "{\"name\":\"list\",\"type\":{\"type\":\"array\",\"items\":\"int\"},\"default\":[1,2]},"
-    "{\"name\":\"dict\",\"type\":{\"type\":\"map\",\"values\":\"boolean\"},\"default\":{\"k\":true}},"
+    "{\"name\":\"list\",\"type\":{\"type\":\"array\",\"items\":\"int\"},"
+    "\"default\":[1,2]},"
+    "{\"name\":\"dict\",\"type\":{\"type\":\"map\",\"values\":\"boolean\"},"
+    "\"default\":{\"k\":true}},"
     "{\"name\":\"dbl\",\"type\":\"double\",\"default\":1.5},"
     "{\"name\":\"raw\",\"type\":\"bytes\",\"default\":\"\\u00ff\"},"
-    "{\"name\":\"e2\",\"type\":{\"type\":\"enum\",\"name\":\"E2\",\"symbols\":[\"A\",\"B\"]},\"default\":\"B\"}"
+    "{\"name\":\"e2\",\"type\":{\"type\":\"enum\",\"name\":\"E2\",\"symbols\":["
+    "\"A\",\"B\"]},\"default\":\"B\"}"
     "]}";
 
-static sf_catalog_t *res_catalog(void)
-{
+static sf_catalog_t *res_catalog(void) {
     sf_catalog_t *cat = sf_catalog_new();
-    if (sf_catalog_add(cat, res_v1, strlen(res_v1), "res.v1", 1, NULL, err, sizeof err) ||
-        sf_catalog_add(cat, res_v2, strlen(res_v2), "res.v2", 2, NULL, err, sizeof err))
+    if (sf_catalog_add(cat, res_v1, strlen(res_v1), "res.v1", 1, NULL, err,
+                       sizeof err) ||
+        sf_catalog_add(cat, res_v2, strlen(res_v2), "res.v2", 2, NULL, err,
+                       sizeof err))
         fail_msg("%s", err);
     return cat;
 }
 
-static void check_resolution(const char *v1_data, const char *want_v2)
-{
+static void check_resolution(const char *v1_data, const char *want_v2) {
     sf_catalog_t *cat = res_catalog();
     sf_decoder_t *dec = sf_decoder_new(cat);
     size_t len;
@@ -430,59 +465,76 @@ static void check_resolution(const char *v1_data, const char *want_v2)
     sf_catalog_destroy(cat);
 }
 
-static void test_resolution_v1_v2(void **state)
-{
+static void test_resolution_v1_v2(void **state) {
     (void)state;
     check_resolution(
         "{\"i2l\":-3,\"i2f\":4,\"i2d\":5,\"l2f\":6,\"l2d\":-7,\"f2d\":0.5,"
-        "\"s2b\":\"h\\u00e9\",\"b2s\":\"ok\",\"gone\":[{\"a\":null,\"b\":{\"string\":\"x\"}},{}],"
-        "\"color\":\"RED\",\"u\":{\"int\":9},\"plain2u\":11,\"nested\":{\"x\":12},"
+        "\"s2b\":\"h\\u00e9\",\"b2s\":\"ok\",\"gone\":[{\"a\":null,\"b\":{"
+        "\"string\":\"x\"}},{}],"
+        "\"color\":\"RED\",\"u\":{\"int\":9},\"plain2u\":11,\"nested\":{\"x\":"
+        "12},"
         "\"items\":[1,2,3],\"m\":{\"k\":0.25},\"fx\":\"ab\"}",
         "{\"added_first\":\"d\",\"i2l\":-3,\"i2f\":4.0,\"i2d\":5.0,\"l2f\":6.0,"
         "\"l2d\":-7.0,\"f2d\":0.5,\"s2b\":\"h\\u00c3\\u00a9\",\"b2s\":\"ok\","
         "\"color\":\"RED\",\"u\":{\"long\":9},\"plain2u\":{\"double\":11.0},"
         "\"nested\":{\"x\":12,\"y\":null},\"items\":[1,2,3],\"m\":{\"k\":0.25},"
-        "\"fx\":\"ab\",\"opt\":null,\"rec\":{\"a\":7,\"b\":\"bee\"},\"list\":[1,2],"
+        "\"fx\":\"ab\",\"opt\":null,\"rec\":{\"a\":7,\"b\":\"bee\"},\"list\":["
+        "1,2],"
         "\"dict\":{\"k\":true},\"dbl\":1.5,\"raw\":\"\\u00ff\",\"e2\":\"B\"}");
     /* Enum symbol missing in the reader takes the reader's default; union
      * string branch maps to the reader's string branch; null stays null. */
     check_resolution(
         "{\"i2l\":0,\"i2f\":0,\"i2d\":0,\"l2f\":0,\"l2d\":0,\"f2d\":0,"
-        "\"s2b\":\"\",\"b2s\":\"\",\"gone\":[],\"color\":\"BLUE\",\"u\":{\"string\":\"s\"},"
-        "\"plain2u\":0,\"nested\":{\"x\":0},\"items\":[],\"m\":{},\"fx\":\"zz\"}",
+        "\"s2b\":\"\",\"b2s\":\"\",\"gone\":[],\"color\":\"BLUE\",\"u\":{"
+        "\"string\":\"s\"},"
+        "\"plain2u\":0,\"nested\":{\"x\":0},\"items\":[],\"m\":{},\"fx\":"
+        "\"zz\"}",
         "{\"added_first\":\"d\",\"i2l\":0,\"i2f\":0.0,\"i2d\":0.0,\"l2f\":0.0,"
         "\"l2d\":0.0,\"f2d\":0.0,\"s2b\":\"\",\"b2s\":\"\",\"color\":\"OTHER\","
-        "\"u\":{\"string\":\"s\"},\"plain2u\":{\"double\":0.0},\"nested\":{\"x\":0,\"y\":null},"
-        "\"items\":[],\"m\":{},\"fx\":\"zz\",\"opt\":null,\"rec\":{\"a\":7,\"b\":\"bee\"},"
-        "\"list\":[1,2],\"dict\":{\"k\":true},\"dbl\":1.5,\"raw\":\"\\u00ff\",\"e2\":\"B\"}");
+        "\"u\":{\"string\":\"s\"},\"plain2u\":{\"double\":0.0},\"nested\":{"
+        "\"x\":0,\"y\":null},"
+        "\"items\":[],\"m\":{},\"fx\":\"zz\",\"opt\":null,\"rec\":{\"a\":7,"
+        "\"b\":\"bee\"},"
+        "\"list\":[1,2],\"dict\":{\"k\":true},\"dbl\":1.5,\"raw\":\"\\u00ff\","
+        "\"e2\":\"B\"}");
     check_resolution(
-        "{\"i2l\":2147483647,\"i2f\":0,\"i2d\":0,\"l2f\":0,\"l2d\":9007199254740993,\"f2d\":0,"
+        "{\"i2l\":2147483647,\"i2f\":0,\"i2d\":0,\"l2f\":0,\"l2d\":"
+        "9007199254740993,\"f2d\":0,"
         "\"s2b\":\"\",\"b2s\":\"\",\"gone\":[],\"color\":\"GREEN\",\"u\":null,"
-        "\"plain2u\":0,\"nested\":{\"x\":0},\"items\":[],\"m\":{},\"fx\":\"zz\"}",
-        "{\"added_first\":\"d\",\"i2l\":2147483647,\"i2f\":0.0,\"i2d\":0.0,\"l2f\":0.0,"
-        "\"l2d\":9007199254740992.0,\"f2d\":0.0,\"s2b\":\"\",\"b2s\":\"\",\"color\":\"GREEN\","
-        "\"u\":null,\"plain2u\":{\"double\":0.0},\"nested\":{\"x\":0,\"y\":null},"
-        "\"items\":[],\"m\":{},\"fx\":\"zz\",\"opt\":null,\"rec\":{\"a\":7,\"b\":\"bee\"},"
-        "\"list\":[1,2],\"dict\":{\"k\":true},\"dbl\":1.5,\"raw\":\"\\u00ff\",\"e2\":\"B\"}");
+        "\"plain2u\":0,\"nested\":{\"x\":0},\"items\":[],\"m\":{},\"fx\":"
+        "\"zz\"}",
+        "{\"added_first\":\"d\",\"i2l\":2147483647,\"i2f\":0.0,\"i2d\":0.0,"
+        "\"l2f\":0.0,"
+        "\"l2d\":9007199254740992.0,\"f2d\":0.0,\"s2b\":\"\",\"b2s\":\"\","
+        "\"color\":\"GREEN\","
+        "\"u\":null,\"plain2u\":{\"double\":0.0},\"nested\":{\"x\":0,\"y\":"
+        "null},"
+        "\"items\":[],\"m\":{},\"fx\":\"zz\",\"opt\":null,\"rec\":{\"a\":7,"
+        "\"b\":\"bee\"},"
+        "\"list\":[1,2],\"dict\":{\"k\":true},\"dbl\":1.5,\"raw\":\"\\u00ff\","
+        "\"e2\":\"B\"}");
 }
 
-static void test_resolution_domain_v1_v2(void **state)
-{
+static void test_resolution_domain_v1_v2(void **state) {
     (void)state;
     sf_catalog_t *cat = domains();
     sf_decoder_t *dec = sf_decoder_new(cat);
     size_t l1, l2;
     void *b1 = encode_text(cat, "shop.cart.ItemAddedToCart", 1, item_v1, &l1);
-    void *b2 = encode_text(cat, "shop.cart.ItemAddedToCart", 2,
-                           "{\"cart_id\":\"c\",\"sku\":\"abc\",\"quantity\":3,"
-                           "\"unit_price_cents\":100,\"added_at\":5,\"currency\":\"CHF\"}", &l2);
+    void *b2 = encode_text(
+        cat, "shop.cart.ItemAddedToCart", 2,
+        "{\"cart_id\":\"c\",\"sku\":\"abc\",\"quantity\":3,"
+        "\"unit_price_cents\":100,\"added_at\":5,\"currency\":\"CHF\"}",
+        &l2);
     /* Alternate writers through one decoder: plans are cached per writer. */
     for (int i = 0; i < 3; i++) {
         json_t *j1 = decode_json(dec, b1, l1, NULL, NULL);
-        assert_string_equal(json_string_value(json_object_get(j1, "currency")), "EUR");
+        assert_string_equal(json_string_value(json_object_get(j1, "currency")),
+                            "EUR");
         json_decref(j1);
         json_t *j2 = decode_json(dec, b2, l2, NULL, NULL);
-        assert_string_equal(json_string_value(json_object_get(j2, "currency")), "CHF");
+        assert_string_equal(json_string_value(json_object_get(j2, "currency")),
+                            "CHF");
         json_decref(j2);
     }
     free(b1);
@@ -492,8 +544,7 @@ static void test_resolution_domain_v1_v2(void **state)
 }
 
 /* A reader that cannot read: the decoder says so with the field. */
-static void test_resolution_incompatible(void **state)
-{
+static void test_resolution_incompatible(void **state) {
     (void)state;
     const char *w = "{\"type\":\"record\",\"name\":\"t.X\",\"fields\":["
                     "{\"name\":\"a\",\"type\":\"string\"},"
@@ -502,37 +553,45 @@ static void test_resolution_incompatible(void **state)
                     "{\"name\":\"a\",\"type\":\"string\"},"
                     "{\"name\":\"u\",\"type\":\"long\"}]}";
     sf_catalog_t *cat = sf_catalog_new();
-    assert_int_equal(sf_catalog_add(cat, w, strlen(w), "w", 1, NULL, err, sizeof err), SF_OK);
-    assert_int_equal(sf_catalog_add(cat, r, strlen(r), "r", 2, NULL, err, sizeof err), SF_OK);
+    assert_int_equal(
+        sf_catalog_add(cat, w, strlen(w), "w", 1, NULL, err, sizeof err),
+        SF_OK);
+    assert_int_equal(
+        sf_catalog_add(cat, r, strlen(r), "r", 2, NULL, err, sizeof err),
+        SF_OK);
     sf_decoder_t *dec = sf_decoder_new(cat);
     size_t len;
-    void *buf = encode_text(cat, "t.X", 1, "{\"a\":\"x\",\"u\":{\"int\":1}}", &len);
+    void *buf =
+        encode_text(cat, "t.X", 1, "{\"a\":\"x\",\"u\":{\"int\":1}}", &len);
     json_t *j = decode_json(dec, buf, len, NULL, NULL);
     assert_int_equal(json_integer_value(json_object_get(j, "u")), 1);
     json_decref(j);
     free(buf);
     /* The boolean branch cannot be read as long: fails only when used. */
-    buf = encode_text(cat, "t.X", 1, "{\"a\":\"x\",\"u\":{\"boolean\":true}}", &len);
-    expect_decode(dec, buf, len, SF_ERR_INCOMPATIBLE,
-                  "t.X v1->v2: u: byte 13: writer type boolean cannot be read as long");
+    buf = encode_text(cat, "t.X", 1, "{\"a\":\"x\",\"u\":{\"boolean\":true}}",
+                      &len);
+    expect_decode(
+        dec, buf, len, SF_ERR_INCOMPATIBLE,
+        "t.X v1->v2: u: byte 13: writer type boolean cannot be read as long");
     free(buf);
     sf_decoder_destroy(dec);
     sf_catalog_destroy(cat);
 }
 
 /* Recursive types decode; hostile nesting stops at a bound, not the stack. */
-static void test_recursion_and_depth(void **state)
-{
+static void test_recursion_and_depth(void **state) {
     (void)state;
     const char *tree = "{\"type\":\"record\",\"name\":\"t.Tree\",\"fields\":["
                        "{\"name\":\"v\",\"type\":\"int\"},"
-                       "{\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Tree\"}}]}";
+                       "{\"name\":\"kids\",\"type\":{\"type\":\"array\","
+                       "\"items\":\"Tree\"}}]}";
     const char *val = "{\"v\":1,\"kids\":[{\"v\":2,\"kids\":[]},"
                       "{\"v\":3,\"kids\":[{\"v\":4,\"kids\":[]}]}]}";
     const sf_schema_t *s;
     sf_catalog_t *cat = sf_catalog_new();
-    assert_int_equal(sf_catalog_add(cat, tree, strlen(tree), "tree", 1, &s, err,
-                                    sizeof err), SF_OK);
+    assert_int_equal(
+        sf_catalog_add(cat, tree, strlen(tree), "tree", 1, &s, err, sizeof err),
+        SF_OK);
     sf_decoder_t *dec = sf_decoder_new(cat);
     size_t len;
     void *buf = encode_text(cat, "t.Tree", 1, val, &len);
@@ -565,19 +624,23 @@ static void test_recursion_and_depth(void **state)
 static const char *order_schema =
     "{\"type\":\"record\",\"name\":\"shop.Order\",\"fields\":["
     "{\"name\":\"id\",\"type\":\"string\"},"
-    "{\"name\":\"items\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"record\","
+    "{\"name\":\"items\",\"type\":{\"type\":\"array\",\"items\":{\"type\":"
+    "\"record\","
     "  \"name\":\"Item\",\"fields\":[{\"name\":\"sku\",\"type\":\"string\"},"
     "  {\"name\":\"qty\",\"type\":\"int\"}]}}},"
-    "{\"name\":\"note\",\"type\":[\"null\",\"string\",\"Item\"],\"default\":null},"
-    "{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"Kind\",\"symbols\":[\"A\",\"B\"]}},"
-    "{\"name\":\"at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}},"
-    "{\"name\":\"tags\",\"type\":{\"type\":\"map\",\"values\":\"int\"},\"default\":{}},"
+    "{\"name\":\"note\",\"type\":[\"null\",\"string\",\"Item\"],\"default\":"
+    "null},"
+    "{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"Kind\","
+    "\"symbols\":[\"A\",\"B\"]}},"
+    "{\"name\":\"at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-"
+    "millis\"}},"
+    "{\"name\":\"tags\",\"type\":{\"type\":\"map\",\"values\":\"int\"},"
+    "\"default\":{}},"
     "{\"name\":\"ratio\",\"type\":\"double\",\"default\":0}"
     "]}";
 
 static void expect_json_error(const sf_schema_t *s, const char *json,
-                              sf_err_t want, const char *msg)
-{
+                              sf_err_t want, const char *msg) {
     avro_value_t v;
     err[0] = 0;
     sf_err_t e = sf_value_from_json_text(s, json, strlen(json), "data", &v, err,
@@ -589,67 +652,89 @@ static void expect_json_error(const sf_schema_t *s, const char *json,
                  sf_err_name(want), msg);
 }
 
-static void test_json_errors(void **state)
-{
+static void test_json_errors(void **state) {
     (void)state;
     const sf_schema_t *s;
     sf_catalog_t *cat = sf_catalog_new();
-    assert_int_equal(sf_catalog_add(cat, order_schema, strlen(order_schema), "o",
-                                    1, &s, err, sizeof err), SF_OK);
-    expect_json_error(s, "{\"id\":\"o\",\"items\":[{\"sku\":\"a\",\"qty\":1},"
-                      "{\"sku\":\"b\",\"qty\":1},{\"sku\":5,\"qty\":1}],\"kind\":\"A\",\"at\":1}",
-                      SF_ERR_VALUE, "data.items[2].sku: expected string, got number");
+    assert_int_equal(sf_catalog_add(cat, order_schema, strlen(order_schema),
+                                    "o", 1, &s, err, sizeof err),
+                     SF_OK);
+    expect_json_error(s,
+                      "{\"id\":\"o\",\"items\":[{\"sku\":\"a\",\"qty\":1},"
+                      "{\"sku\":\"b\",\"qty\":1},{\"sku\":5,\"qty\":1}],"
+                      "\"kind\":\"A\",\"at\":1}",
+                      SF_ERR_VALUE,
+                      "data.items[2].sku: expected string, got number");
     expect_json_error(s, "{\"id\":\"o\",\"items\":[],\"kind\":\"C\",\"at\":1}",
-                      SF_ERR_VALUE, "data.kind: \"C\" is not a symbol of shop.Kind");
-    expect_json_error(s, "{\"id\":\"o\",\"items\":[],\"at\":1}",
-                      SF_ERR_VALUE, "data.kind: missing field (it has no default)");
-    expect_json_error(s, "{\"id\":\"o\",\"items\":[],\"kind\":\"A\",\"at\":1,\"extra\":1}",
-                      SF_ERR_VALUE, "data.extra: no such field in shop.Order");
-    expect_json_error(s, "{\"id\":\"o\",\"items\":[{\"sku\":\"a\",\"qty\":3000000000}],\"kind\":\"A\",\"at\":1}",
-                      SF_ERR_VALUE, "data.items[0].qty: 3000000000 does not fit an int");
-    expect_json_error(s, "{\"id\":\"o\",\"items\":[],\"kind\":\"A\",\"at\":\"yesterday\"}",
-                      SF_ERR_VALUE, "data.at: \"yesterday\" is not an RFC 3339 time");
-    expect_json_error(s, "{\"id\":\"o\",\"items\":[],\"kind\":\"A\",\"at\":1,\"note\":5}",
-                      SF_ERR_VALUE, "data.note: expected union [null|string|shop.Item]");
-    expect_json_error(s, "{\"id\":\"o\",\"items\":[],\"kind\":\"A\",\"at\":1,\"tags\":{\"x\":\"y\"}}",
-                      SF_ERR_VALUE, "data.tags[\"x\"]: expected int, got string");
+                      SF_ERR_VALUE,
+                      "data.kind: \"C\" is not a symbol of shop.Kind");
+    expect_json_error(s, "{\"id\":\"o\",\"items\":[],\"at\":1}", SF_ERR_VALUE,
+                      "data.kind: missing field (it has no default)");
+    expect_json_error(
+        s, "{\"id\":\"o\",\"items\":[],\"kind\":\"A\",\"at\":1,\"extra\":1}",
+        SF_ERR_VALUE, "data.extra: no such field in shop.Order");
+    expect_json_error(s,
+                      "{\"id\":\"o\",\"items\":[{\"sku\":\"a\",\"qty\":"
+                      "3000000000}],\"kind\":\"A\",\"at\":1}",
+                      SF_ERR_VALUE,
+                      "data.items[0].qty: 3000000000 does not fit an int");
+    expect_json_error(
+        s, "{\"id\":\"o\",\"items\":[],\"kind\":\"A\",\"at\":\"yesterday\"}",
+        SF_ERR_VALUE, "data.at: \"yesterday\" is not an RFC 3339 time");
+    expect_json_error(
+        s, "{\"id\":\"o\",\"items\":[],\"kind\":\"A\",\"at\":1,\"note\":5}",
+        SF_ERR_VALUE, "data.note: expected union [null|string|shop.Item]");
+    expect_json_error(s,
+                      "{\"id\":\"o\",\"items\":[],\"kind\":\"A\",\"at\":1,"
+                      "\"tags\":{\"x\":\"y\"}}",
+                      SF_ERR_VALUE,
+                      "data.tags[\"x\"]: expected int, got string");
     expect_json_error(s, "[1", SF_ERR_PARSE, "data:1:");
     expect_json_error(s, "{\"id\":\"o\",\"items\":{},\"kind\":\"A\",\"at\":1}",
                       SF_ERR_VALUE, "data.items: expected array, got object");
     sf_catalog_destroy(cat);
 }
 
-static void test_json_roundtrip(void **state)
-{
+static void test_json_roundtrip(void **state) {
     (void)state;
     const sf_schema_t *s;
     sf_catalog_t *cat = sf_catalog_new();
     avro_value_t v;
     json_t *out;
-    assert_int_equal(sf_catalog_add(cat, order_schema, strlen(order_schema), "o",
-                                    1, &s, err, sizeof err), SF_OK);
+    assert_int_equal(sf_catalog_add(cat, order_schema, strlen(order_schema),
+                                    "o", 1, &s, err, sizeof err),
+                     SF_OK);
     /* Defaults fill missing fields; RFC 3339 for timestamp-millis; a named
      * union branch by full name; bare union values are accepted. */
-    const char *in = "{\"id\":\"o\",\"items\":[{\"sku\":\"a\",\"qty\":1}],\"kind\":\"B\","
-                     "\"at\":\"2026-11-26T13:13:10.123+01:00\",\"note\":{\"shop.Item\":"
-                     "{\"sku\":\"n\",\"qty\":2}}}";
-    assert_int_equal(sf_value_from_json_text(s, in, strlen(in), "data", &v, err,
-                                             sizeof err), SF_OK);
+    const char *in =
+        "{\"id\":\"o\",\"items\":[{\"sku\":\"a\",\"qty\":1}],\"kind\":\"B\","
+        "\"at\":\"2026-11-26T13:13:10.123+01:00\",\"note\":{\"shop.Item\":"
+        "{\"sku\":\"n\",\"qty\":2}}}";
+    assert_int_equal(
+        sf_value_from_json_text(s, in, strlen(in), "data", &v, err, sizeof err),
+        SF_OK);
     assert_int_equal(sf_value_to_json(&v, &out, err, sizeof err), SF_OK);
-    json_t *want = json_loads("{\"id\":\"o\",\"items\":[{\"sku\":\"a\",\"qty\":1}],"
-                              "\"note\":{\"shop.Item\":{\"sku\":\"n\",\"qty\":2}},\"kind\":\"B\","
-                              "\"at\":1795695190123,\"tags\":{},\"ratio\":0.0}", 0, NULL);
+    json_t *want = json_loads(
+        "{\"id\":\"o\",\"items\":[{\"sku\":\"a\",\"qty\":1}],"
+        "\"note\":{\"shop.Item\":{\"sku\":\"n\",\"qty\":2}},\"kind\":\"B\","
+        "\"at\":1795695190123,\"tags\":{},\"ratio\":0.0}",
+        0, NULL);
     assert_json_eq(out, want);
     json_decref(out);
     json_decref(want);
     avro_value_decref(&v);
 
-    in = "{\"id\":\"o\",\"items\":[],\"kind\":\"A\",\"at\":0,\"note\":\"bare\",\"ratio\":\"NaN\"}";
-    assert_int_equal(sf_value_from_json_text(s, in, strlen(in), "data", &v, err,
-                                             sizeof err), SF_OK);
+    in = "{\"id\":\"o\",\"items\":[],\"kind\":\"A\",\"at\":0,\"note\":\"bare\","
+         "\"ratio\":\"NaN\"}";
+    assert_int_equal(
+        sf_value_from_json_text(s, in, strlen(in), "data", &v, err, sizeof err),
+        SF_OK);
     assert_int_equal(sf_value_to_json(&v, &out, err, sizeof err), SF_OK);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "note"), "string")), "bare");
-    assert_string_equal(json_string_value(json_object_get(out, "ratio")), "NaN");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(out, "note"), "string")),
+                        "bare");
+    assert_string_equal(json_string_value(json_object_get(out, "ratio")),
+                        "NaN");
     json_decref(out);
     avro_value_decref(&v);
     sf_catalog_destroy(cat);
@@ -665,8 +750,7 @@ typedef struct probs {
 } probs_t;
 
 static void collect(void *opaque, const char *type, int rv, int wv,
-                    const char *field, const char *reason)
-{
+                    const char *field, const char *reason) {
     probs_t *p = opaque;
     if (p->n < 16)
         snprintf(p->lines[p->n], sizeof p->lines[0], "%s v%d<-v%d %s: %s", type,
@@ -674,16 +758,14 @@ static void collect(void *opaque, const char *type, int rv, int wv,
     p->n++;
 }
 
-static int has_line(const probs_t *p, const char *needle)
-{
+static int has_line(const probs_t *p, const char *needle) {
     for (int i = 0; i < p->n && i < 16; i++)
         if (strstr(p->lines[i], needle))
             return 1;
     return 0;
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
+static void write_file(const char *dir, const char *name, const char *text) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
@@ -692,8 +774,7 @@ static void write_file(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
-static void test_compat(void **state)
-{
+static void test_compat(void **state) {
     (void)state;
     probs_t p = {0};
     sf_catalog_t *cat = domains();
@@ -704,17 +785,20 @@ static void test_compat(void **state)
     /* A deliberately broken chain in a temporary directory. */
     char dir[] = "/tmp/sf-compat-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    write_file(dir, "Ev.v1.avsc",
-               "{\"type\":\"record\",\"name\":\"Ev\",\"namespace\":\"t\",\"fields\":["
-               "{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"s\",\"type\":"
-               "{\"type\":\"enum\",\"name\":\"S\",\"symbols\":[\"X\",\"Y\"]}}]}");
-    write_file(dir, "Ev.v2.avsc",
-               "{\"type\":\"record\",\"name\":\"Ev\",\"namespace\":\"t\",\"fields\":["
-               "{\"name\":\"a\",\"type\":\"string\"},{\"name\":\"s\",\"type\":"
-               "{\"type\":\"enum\",\"name\":\"S\",\"symbols\":[\"X\"]}},"
-               "{\"name\":\"b\",\"type\":\"long\"}]}");
+    write_file(
+        dir, "Ev.v1.avsc",
+        "{\"type\":\"record\",\"name\":\"Ev\",\"namespace\":\"t\",\"fields\":["
+        "{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"s\",\"type\":"
+        "{\"type\":\"enum\",\"name\":\"S\",\"symbols\":[\"X\",\"Y\"]}}]}");
+    write_file(
+        dir, "Ev.v2.avsc",
+        "{\"type\":\"record\",\"name\":\"Ev\",\"namespace\":\"t\",\"fields\":["
+        "{\"name\":\"a\",\"type\":\"string\"},{\"name\":\"s\",\"type\":"
+        "{\"type\":\"enum\",\"name\":\"S\",\"symbols\":[\"X\"]}},"
+        "{\"name\":\"b\",\"type\":\"long\"}]}");
     write_file(dir, "Ok.v1.avsc",
-               "{\"type\":\"record\",\"name\":\"Ok\",\"namespace\":\"t\",\"fields\":[]}");
+               "{\"type\":\"record\",\"name\":\"Ok\",\"namespace\":\"t\","
+               "\"fields\":[]}");
     cat = sf_catalog_new();
     assert_int_equal(sf_catalog_load_dir(cat, dir, err, sizeof err), SF_OK);
 
@@ -722,7 +806,8 @@ static void test_compat(void **state)
     assert_int_equal(sf_catalog_check(cat, SF_COMPAT_BACKWARD, collect, &p),
                      SF_ERR_INCOMPATIBLE);
     assert_int_equal(p.n, 3);
-    assert_true(has_line(&p, "t.Ev v2<-v1 a: writer type int cannot be read as string"));
+    assert_true(has_line(
+        &p, "t.Ev v2<-v1 a: writer type int cannot be read as string"));
     assert_true(has_line(&p, "t.Ev v2<-v1 s: writer symbol Y of enum t.S"));
     assert_true(has_line(&p, "t.Ev v2<-v1 b: reader field \"b\" is missing"));
 
@@ -730,7 +815,8 @@ static void test_compat(void **state)
     assert_int_equal(sf_catalog_check(cat, SF_COMPAT_FORWARD, collect, &p),
                      SF_ERR_INCOMPATIBLE);
     assert_int_equal(p.n, 1);
-    assert_true(has_line(&p, "t.Ev v1<-v2 a: writer type string cannot be read as int"));
+    assert_true(has_line(
+        &p, "t.Ev v1<-v2 a: writer type string cannot be read as int"));
 
     memset(&p, 0, sizeof p);
     assert_int_equal(sf_catalog_check(cat, SF_COMPAT_FULL, collect, &p),
@@ -739,7 +825,8 @@ static void test_compat(void **state)
 
     assert_int_equal(sf_schema_can_read(sf_catalog_version(cat, "t.Ev", 1),
                                         sf_catalog_version(cat, "t.Ev", 1),
-                                        NULL, NULL), SF_OK);
+                                        NULL, NULL),
+                     SF_OK);
     sf_catalog_destroy(cat);
     char path[512];
     snprintf(path, sizeof path, "%s/Ev.v1.avsc", dir);
@@ -751,8 +838,7 @@ static void test_compat(void **state)
     rmdir(dir);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_catalog_domains),
         cmocka_unit_test(test_catalog_errors),

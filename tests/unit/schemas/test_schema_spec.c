@@ -30,16 +30,14 @@ typedef struct vec {
 static vec_t vecs[128];
 static int nvecs;
 
-static char *dupstr(const char *s)
-{
+static char *dupstr(const char *s) {
     char *d = malloc(strlen(s) + 1);
     assert_non_null(d);
     strcpy(d, s);
     return d;
 }
 
-static void chomp(char *s)
-{
+static void chomp(char *s) {
     size_t n = strlen(s);
     while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
         s[--n] = 0;
@@ -47,8 +45,7 @@ static void chomp(char *s)
 
 /* The file: "<<INPUT text" or "<<INPUT" ... "INPUT", then "<<canonical X"
  * and optionally "<<fingerprint N" (signed decimal 64-bit). */
-static void load_vectors(void)
-{
+static void load_vectors(void) {
     FILE *f = fopen(SF_SPEC_VECTORS, "r");
     char line[4096];
     int lineno = 0;
@@ -88,8 +85,7 @@ static void load_vectors(void)
     fclose(f);
 }
 
-static void test_vectors_loaded(void **state)
-{
+static void test_vectors_loaded(void **state) {
     (void)state;
     /* 34 vectors in the Avro 1.11 file; all have a canonical form. */
     assert_int_equal(nvecs, 34);
@@ -97,15 +93,13 @@ static void test_vectors_loaded(void **state)
         assert_non_null(vecs[i].canonical);
 }
 
-static void test_canonical_forms(void **state)
-{
+static void test_canonical_forms(void **state) {
     (void)state;
     for (int i = 0; i < nvecs; i++) {
         char err[512] = "";
         char *pcf = NULL;
-        sf_err_t e = sf_schema_canonical_form(vecs[i].input,
-                                              strlen(vecs[i].input), &pcf,
-                                              err, sizeof err);
+        sf_err_t e = sf_schema_canonical_form(
+            vecs[i].input, strlen(vecs[i].input), &pcf, err, sizeof err);
         if (e != SF_OK)
             fail_msg("vector at line %d: %s", vecs[i].line, err);
         if (strcmp(pcf, vecs[i].canonical) != 0)
@@ -115,8 +109,7 @@ static void test_canonical_forms(void **state)
     }
 }
 
-static void test_fingerprints(void **state)
-{
+static void test_fingerprints(void **state) {
     int checked = 0;
     (void)state;
     for (int i = 0; i < nvecs; i++) {
@@ -125,35 +118,40 @@ static void test_fingerprints(void **state)
         char err[512] = "";
         uint64_t fp = 0;
         assert_int_equal(sf_schema_fingerprint_json(vecs[i].input,
-                                                    strlen(vecs[i].input),
-                                                    &fp, err, sizeof err),
+                                                    strlen(vecs[i].input), &fp,
+                                                    err, sizeof err),
                          SF_OK);
         if ((int64_t)fp != vecs[i].fp)
             fail_msg("vector at line %d: got %lld, want %lld", vecs[i].line,
                      (long long)(int64_t)fp, (long long)vecs[i].fp);
         /* Fingerprint of the canonical text itself is the same number. */
-        assert_int_equal(sf_crc64_avro(vecs[i].canonical,
-                                       strlen(vecs[i].canonical)), fp);
+        assert_int_equal(
+            sf_crc64_avro(vecs[i].canonical, strlen(vecs[i].canonical)), fp);
         checked++;
     }
     assert_true(checked >= 20);
 }
 
-static void test_crc_empty(void **state)
-{
+static void test_crc_empty(void **state) {
     (void)state;
     assert_true(sf_crc64_avro("", 0) == 0xc15d213aa4d7a795ULL);
 }
 
-static void test_bad_schemas(void **state)
-{
-    static const struct { const char *text; sf_err_t err; const char *needle; } bad[] = {
+static void test_bad_schemas(void **state) {
+    static const struct {
+        const char *text;
+        sf_err_t err;
+        const char *needle;
+    } bad[] = {
         {"{\"type\":\"record\",\"name\":\"A\"}", SF_ERR_SCHEMA, "fields"},
-        {"{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":\"x\",\"type\":\"strin\"}]}",
+        {"{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":\"x\","
+         "\"type\":\"strin\"}]}",
          SF_ERR_SCHEMA, "fields[0].type: unknown type \"strin\""},
-        {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}", SF_ERR_SCHEMA, "duplicate"},
+        {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}",
+         SF_ERR_SCHEMA, "duplicate"},
         {"[\"int\",\"int\"]", SF_ERR_SCHEMA, "two branches"},
-        {"{\"type\":\"record\",\"name\":\"1A\",\"fields\":[]}", SF_ERR_SCHEMA, "invalid name"},
+        {"{\"type\":\"record\",\"name\":\"1A\",\"fields\":[]}", SF_ERR_SCHEMA,
+         "invalid name"},
         {"{\"type\":", SF_ERR_PARSE, "schema:1:"},
     };
     (void)state;
@@ -170,8 +168,7 @@ static void test_bad_schemas(void **state)
     }
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors_loaded),
         cmocka_unit_test(test_canonical_forms),
