@@ -21,7 +21,7 @@ struct sf_redis {
     sf_redis_conf_t conf;
     sf_redis_tlsctx_t *tls;
     char where[300]; /* host:port or unix:path, for messages */
-    char apply_sha[41], advance_sha[41];
+    char apply_sha[41], advance_sha[41], guard_sha[41];
     sf_buf_t apply_src; /* SPEC table + apply.lua */
 };
 
@@ -148,6 +148,13 @@ static sf_err_t load_script(sf_redis_t *r, const char *src, size_t len,
     return SF_OK;
 }
 
+/* Deletes KEYS[2..] only while KEYS[1] still holds ARGV[1]; -1 otherwise
+ * (nothing deleted).  Checked and done in one atomic step.  Loaded like
+ * the others and called with EVALSHA: an ACL user needs no EVAL. */
+static const char guarded_unlink_lua[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end\n"
+    "return redis.call('UNLINK', unpack(KEYS, 2))\n";
+
 static sf_err_t load_scripts(sf_redis_t *r, char *errstr, size_t errstr_size) {
     if (!r->apply_src.len &&
         (sf_cmdspec_lua(&r->apply_src) ||
@@ -158,6 +165,9 @@ static sf_err_t load_scripts(sf_redis_t *r, char *errstr, size_t errstr_size) {
     if (!e)
         e = load_script(r, sf_lua_advance, sf_lua_advance_len, r->advance_sha,
                         errstr, errstr_size);
+    if (!e)
+        e = load_script(r, guarded_unlink_lua, sizeof(guarded_unlink_lua) - 1,
+                        r->guard_sha, errstr, errstr_size);
     return e;
 }
 
@@ -521,12 +531,6 @@ sf_err_t sf_redis_clear(sf_redis_t *r, const char *pattern, int64_t *deleted,
                                    errstr, errstr_size);
 }
 
-/* Deletes KEYS[2..] only while KEYS[1] still holds ARGV[1]; -1 otherwise
- * (nothing deleted).  Checked and done in one atomic step. */
-static const char guarded_unlink_lua[] =
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end\n"
-    "return redis.call('UNLINK', unpack(KEYS, 2))\n";
-
 /* UNLINKs keys [0, n): with guard_key, through guarded_unlink_lua. */
 static sf_err_t unlink_keys(sf_redis_t *r, const char *guard_key,
                             const char *guard_val, size_t n, const char **keys,
@@ -543,8 +547,8 @@ static sf_err_t unlink_keys(sf_redis_t *r, const char *guard_key,
     }
     if (guard_key) {
         snprintf(nk, sizeof(nk), "%zu", n + 1);
-        argv[argc++] = "EVAL";
-        argv[argc++] = guarded_unlink_lua;
+        argv[argc++] = "EVALSHA";
+        argv[argc++] = r->guard_sha;
         argv[argc++] = nk;
         argv[argc++] = guard_key;
     } else {
@@ -561,6 +565,14 @@ static sf_err_t unlink_keys(sf_redis_t *r, const char *guard_key,
         alen[argc++] = strlen(guard_val);
     }
     redisReply *u = redisCommandArgv(r->c, (int)argc, argv, alen);
+    if (guard_key && u && u->type == REDIS_REPLY_ERROR &&
+        !strncmp(u->str, "NOSCRIPT", 8)) {
+        /* Redis lost its script cache (restart, SCRIPT FLUSH): load again */
+        freeReplyObject(u);
+        u = NULL;
+        if (!load_scripts(r, errstr, errstr_size))
+            u = redisCommandArgv(r->c, (int)argc, argv, alen);
+    }
     free(argv);
     free(alen);
     sf_err_t e = reply_check(r, u, errstr, errstr_size, "UNLINK");
