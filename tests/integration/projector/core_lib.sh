@@ -134,3 +134,22 @@ status_of() {
   out=$("$PROJ" status -c "$WORK/c.yaml" "$1" 2>&1) || fail "status $1: $out"
   printf '%s\n' "$out"
 }
+
+# A private redis-server for tests that kill or restart Redis (never the
+# shared one): private_redis_init picks a port and folder, redis_up starts
+# it (AOF fsync always, so what it acknowledged survives a SIGKILL),
+# redis_down SIGKILLs it.  The config of the test then points at $RP.
+private_redis_init() {
+  command -v redis-server >/dev/null || { log "SKIP: redis-server missing"; exit $SKIP; }
+  RP=$(( 19000 + RANDOM % 11000 ))
+  mkdir -p "$WORK/rd"
+}
+redis_up() {
+  redis-server --port "$RP" --bind 127.0.0.1 --dir "$WORK/rd" --save '' \
+    --appendonly yes --appendfsync always --daemonize no --logfile "$WORK/redis.log" &
+  RPID=$!
+  PIDS[$RPID]=1
+  for _ in $(seq 1 50); do redis-cli -p "$RP" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "private redis did not start"
+}
+redis_down() { kill -KILL "$RPID"; wait "$RPID" 2>/dev/null || true; unset "PIDS[$RPID]"; }

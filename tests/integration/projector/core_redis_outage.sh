@@ -7,18 +7,7 @@
 TEST=core_redis_outage
 . "$(dirname "$0")/core_lib.sh"
 need
-command -v redis-server >/dev/null || { log "SKIP: redis-server missing"; exit $SKIP; }
-RP=$(( 19000 + RANDOM % 11000 ))
-mkdir -p "$WORK/rd"
-redis_up() {
-  redis-server --port "$RP" --bind 127.0.0.1 --dir "$WORK/rd" --save '' \
-    --appendonly yes --appendfsync always --daemonize no --logfile "$WORK/redis.log" &
-  RPID=$!
-  PIDS[$RPID]=1
-  for _ in $(seq 1 50); do redis-cli -p "$RP" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "private redis did not start"
-}
-redis_down() { kill -KILL "$RPID"; wait "$RPID" 2>/dev/null || true; unset "PIDS[$RPID]"; }
+private_redis_init
 redis_up
 SF_REDIS_PORT=$RP   # the config below points at the private server
 T=$(new_topic outage 3)
