@@ -133,6 +133,15 @@ static sf_err_t load_script(sf_redis_t *r, const char *src, size_t len,
     size_t lens[] = {6, 4, len};
     redisReply *rep = redisCommandArgv(r->c, 3, argv, lens);
     sf_err_t e = reply_check(r, rep, errstr, errstr_size, "SCRIPT LOAD");
+    if (e == SF_ERR_REDIS_REPLY) {
+        /* BUSY (another client's long script), LOADING (a restart): Redis
+         * is there but cannot take us now; the caller waits as for an
+         * outage.  NOPERM and the like stay permanent. */
+        char code[32];
+        err_code(rep->str, code, sizeof(code));
+        if (code_retriable(code))
+            e = SF_ERR_REDIS;
+    }
     if (e) {
         freeReplyObject(rep);
         return e;

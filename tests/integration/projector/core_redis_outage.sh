@@ -3,7 +3,8 @@
 # redis-server, killed with SIGKILL, AOF fsync always) while events keep
 # arriving: the worker pauses, retries with backoff, resumes when Redis is
 # back; the view then equals the expected fold (nothing skipped, nothing
-# doubled) and the worker still stops cleanly on SIGTERM.
+# doubled) and the worker still stops cleanly on SIGTERM.  A worker started
+# while a long script keeps Redis busy waits for it instead of exiting.
 TEST=core_redis_outage
 . "$(dirname "$0")/core_lib.sh"
 need
@@ -40,5 +41,27 @@ done
 grep -q 'msg="resumed consumption"' "$WORK/w.log" || fail "no resume logged"
 stop w TERM
 expect_eq "worker exit after the outage" "$RC" 0
+
+# A worker that starts while another client's script keeps Redis busy (BUSY
+# replies past the busy-reply threshold) waits as for an outage: it must not
+# exit on that answer.
+log "a long script holds redis while a worker starts"
+redis-cli -p "$RP" config set lua-time-limit 100 >/dev/null
+redis-cli -p "$RP" eval "local s=redis.call('TIME') local t0=s[1]*1000000+s[2] \
+  while true do local n=redis.call('TIME') \
+  if n[1]*1000000+n[2]-t0 > 4000000 then break end end return 1" 0 >/dev/null &
+BUSYPID=$!
+sleep 0.5
+redis-cli -p "$RP" ping 2>&1 | grep -q BUSY || fail "redis was not busy: the test proves nothing"
+start w "$WORK/c.yaml"
+wait "$BUSYPID"
+grep -q BUSY "$WORK/w.log" || fail "the worker never met the busy redis"
+burst 4
+wait_lag0 "$WORK/c.yaml" "$P" 90
+for s in a b c d; do
+  expect_eq "product $s (50 x (1+2+3+4))" "$(redis-cli -p "$RP" hget "product:$s" in_carts)" 500
+done
+stop w TERM
+expect_eq "worker exit after the busy start" "$RC" 0
 redis-cli -p "$RP" shutdown nosave >/dev/null 2>&1 || true
 log "PASS"
