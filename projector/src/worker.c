@@ -1488,7 +1488,7 @@ sf_err_t sf_worker_new(const sf_config_t *cfg, const sf_pconf_t *pc,
     if ((e = sf_dlq_new(cfg, pc, &w->dlq, errstr, errstr_size)))
         goto err;
     char rerr[512];
-    e = sf_redis_connect(&cfg->redis, &w->redis, rerr, sizeof(rerr));
+    e = sf_redis_connect(&pc->redis, &w->redis, rerr, sizeof(rerr));
     if (e == SF_ERR_REDIS) {
         /* Redis down at start: the worker waits for it like for an outage */
         sf_log("warn", "projection=%s msg=\"%s\"", w->name, rerr);
