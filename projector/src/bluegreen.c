@@ -22,7 +22,7 @@
 static const char *const carry_part[] = {"dlq", "skipped", "skips"};
 static const char *const carry_global[] = {"paused", "pause_gen", "pause_ack",
                                            "parts"};
-#define NCARRY_PART (sizeof(carry_part) / sizeof(carry_part[0]))
+#define NCARRY_PART   (sizeof(carry_part) / sizeof(carry_part[0]))
 #define NCARRY_GLOBAL (sizeof(carry_global) / sizeof(carry_global[0]))
 
 static void now_rfc3339(char *buf, size_t size) {
@@ -104,8 +104,7 @@ sf_err_t sf_bg_info(sf_redis_t *r, const char *proj, int db, const sf_tp_t *tps,
     out->db = db;
     out->pause_ms = -1;
     sf_redis_key(key, sizeof(key), proj, "gen", NULL, 0);
-    sf_err_t e =
-        sf_redis_cmd(r, &rep, errstr, errstr_size, "HGETALL %s", key);
+    sf_err_t e = sf_redis_cmd(r, &rep, errstr, errstr_size, "HGETALL %s", key);
     if (e)
         return e;
     out->found = rep->type == REDIS_REPLY_ARRAY && rep->elements > 0;
@@ -134,8 +133,8 @@ sf_err_t sf_bg_info(sf_redis_t *r, const char *proj, int db, const sf_tp_t *tps,
     freeReplyObject(rep);
     for (size_t i = 0; tps && i < ntp; i++) {
         int64_t ck = -1;
-        if ((e = sf_redis_ckpt_get(r, proj, tps[i].topic, tps[i].partition,
-                                   &ck, errstr, errstr_size)))
+        if ((e = sf_redis_ckpt_get(r, proj, tps[i].topic, tps[i].partition, &ck,
+                                   errstr, errstr_size)))
             return e;
         int64_t from = ck >= 0 ? ck + 1 : tps[i].lo;
         if (tps[i].hi > from)
@@ -156,8 +155,8 @@ static sf_err_t read_replies(sf_redis_t *r, size_t n, redisReply **last,
     for (size_t i = 0; i < n; i++) {
         void *v = NULL;
         if (redisGetReply(c, &v) != REDIS_OK || !v)
-            return sf_seterr(errstr, errstr_size, SF_ERR_REDIS,
-                             "redis: %s", c->errstr[0] ? c->errstr : "no reply");
+            return sf_seterr(errstr, errstr_size, SF_ERR_REDIS, "redis: %s",
+                             c->errstr[0] ? c->errstr : "no reply");
         redisReply *rep = v;
         if (rep->type == REDIS_REPLY_ERROR && !e)
             e = sf_seterr(errstr, errstr_size, SF_ERR_REDIS_REPLY, "redis: %s",
@@ -265,8 +264,7 @@ static sf_err_t get_int(sf_redis_t *r, const char *key, int64_t *v,
  * for a moment (WATCHed keys keep their database). */
 static sf_err_t spare_counters(sf_redis_t *live, const sf_pconf_t *pc,
                                const sf_tp_t *tps, size_t ntp, int64_t *ep,
-                               int64_t *gen, char *errstr,
-                               size_t errstr_size) {
+                               int64_t *gen, char *errstr, size_t errstr_size) {
     char key[512];
     sf_err_t e = sf_redis_cmd(live, NULL, errstr, errstr_size, "SELECT %d",
                               pc->spare_db);
@@ -317,8 +315,7 @@ sf_err_t sf_bg_swap(sf_redis_t *live, const sf_pconf_t *pc, const sf_tp_t *tps,
     if (!e)
         e = sf_redis_cmd(live, NULL, errstr, errstr_size, "WATCH %s", key);
     if (!e)
-        e = spare_counters(live, pc, tps, ntp, sep, &sgen, errstr,
-                           errstr_size);
+        e = spare_counters(live, pc, tps, ntp, sep, &sgen, errstr, errstr_size);
     if (e) {
         free(lep);
         free(sep);
@@ -420,8 +417,8 @@ sf_err_t sf_bg_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
                      char *errstr, size_t errstr_size) {
     size_t acked = 0;
     if (paused) {
-        sf_err_t e = sf_redis_paused(live, pc->name, was_paused, errstr,
-                                     errstr_size);
+        sf_err_t e =
+            sf_redis_paused(live, pc->name, was_paused, errstr, errstr_size);
         if (e || *was_paused)
             return e;
     } else if (*was_paused) {
@@ -478,8 +475,8 @@ sf_err_t sf_bg_rollback(const sf_config_t *cfg, const sf_pconf_t *pc,
         e = sf_kmeta_partitions(rk, pc->topics, pc->ntopics, 0, &tps, &ntp,
                                 errstr, errstr_size);
     double t0 = sf_mono_s();
-    if (!e && !(e = sf_bg_pause(cfg, pc, live, 1, &was_paused, errstr,
-                                errstr_size)))
+    if (!e &&
+        !(e = sf_bg_pause(cfg, pc, live, 1, &was_paused, errstr, errstr_size)))
         paused = 1;
     int swapped = 0;
     for (int attempt = 0; !e && !swapped && attempt < 10; attempt++)
@@ -582,18 +579,16 @@ static void report_one(const sf_gen_info_t *g, const char *role,
                                         : "unregistered";
         snprintf(text, sizeof(text),
                  "generation %-8s db %d: %s, generation %" PRId64
-                 ", version %s%s, %" PRId64 " keys, lag %" PRId64
-                 "%s%s%s%s",
+                 ", version %s%s, %" PRId64 " keys, lag %" PRId64 "%s%s%s%s",
                  role, g->db, state, g->number, *g->digest ? g->digest : "?",
-                 *g->digest && !strcmp(g->digest, pc->digest)
-                     ? " (configured)"
-                 : *g->digest ? " (not the configured " : "",
+                 *g->digest && !strcmp(g->digest, pc->digest) ? " (configured)"
+                 : *g->digest ? " (not the configured "
+                              : "",
                  g->keys, g->lag,
                  *g->digest && strcmp(g->digest, pc->digest) ? pc->digest : "",
                  *g->digest && strcmp(g->digest, pc->digest) ? ")" : "",
                  *g->switched ? ", switched " : "", g->switched);
-        snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s",
-                 pause);
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s", pause);
     }
     line(opaque, text);
 }

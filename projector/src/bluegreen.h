@@ -52,9 +52,9 @@
 
 typedef struct sf_gen_info {
     int db;
-    int found;        /* the registry hash sf:<p>:gen exists */
-    char state[16];   /* building | serving | previous | "" */
-    char digest[24];  /* "" when unknown */
+    int found;       /* the registry hash sf:<p>:gen exists */
+    char state[16];  /* building | serving | previous | "" */
+    char digest[24]; /* "" when unknown */
     char built[40], switched[40];
     int64_t pause_ms; /* -1 when none recorded */
     int64_t number;   /* sf:<p>:generation (0 none) */
@@ -103,8 +103,7 @@ sf_err_t sf_bg_swap(sf_redis_t *live, const sf_pconf_t *pc, const sf_tp_t *tps,
 /* Writes the pause into the serving generation's registry (after the
  * resume, when its full length is known). */
 sf_err_t sf_bg_record_pause(sf_redis_t *live, const char *proj,
-                            int64_t pause_ms, char *errstr,
-                            size_t errstr_size);
+                            int64_t pause_ms, char *errstr, size_t errstr_size);
 
 /* `sf-projector rollback`: pauses the live workers (unless the operator
  * paused them), swaps the previous generation back in, resumes.  Refused

@@ -500,8 +500,9 @@ static void rebuild_progress(void *opaque, const char *phase,
     if (!strcmp(phase, "done") && st->switched)
         fprintf(stderr,
                 "rebuild %s: switched: the new generation serves; live "
-                "writes paused %.0f ms\n",
-                name, st->pause_seconds * 1000);
+                "writes paused %.0f ms (catch-up and swap %.1f ms, the rest "
+                "waiting for the workers to acknowledge pause and resume)\n",
+                name, st->pause_seconds * 1000, st->swap_seconds * 1000);
     else
         fprintf(stderr,
                 "rebuild %s: %" PRId64 "/%" PRId64 " events (%.1f%%), "
@@ -699,8 +700,7 @@ static int cmd_generation(const opts_t *o, const char *cmd) {
                     pc->name, pc->db, v);
         } else {
             fprintf(stderr,
-                    "projection %s: spare_db %d emptied (%" PRId64
-                    " keys)\n",
+                    "projection %s: spare_db %d emptied (%" PRId64 " keys)\n",
                     pc->name, pc->spare_db, v);
         }
     }

@@ -787,8 +787,8 @@ static sf_err_t refresh_ends(rb_t *r, int64_t *behind, char *errstr,
         }
         if (tps[i].hi > p->tp.hi)
             p->tp.hi = tps[i].hi;
-        *behind += p->tp.hi - (p->sent_ckpt + 1 > p->tp.lo ? p->sent_ckpt + 1
-                                                           : p->tp.lo);
+        *behind += p->tp.hi -
+                   (p->sent_ckpt + 1 > p->tp.lo ? p->sent_ckpt + 1 : p->tp.lo);
     }
     free(tps);
     return e;
@@ -808,8 +808,7 @@ static sf_err_t bg_switch(rb_t *r, const sf_rebuild_opts_t *o,
             behind <= 2000)
             break;
         r->st->catchup_rounds++;
-        e = catch_up(r, o, progress, poison, opaque, stop, errstr,
-                     errstr_size);
+        e = catch_up(r, o, progress, poison, opaque, stop, errstr, errstr_size);
     }
     if (e)
         return e;
@@ -827,6 +826,7 @@ static sf_err_t bg_switch(rb_t *r, const sf_rebuild_opts_t *o,
         progress(opaque, "switch", r->st);
     e = sf_bg_pause(r->cfg, pc, r->ctl, 1, &was_paused, errstr, errstr_size);
     int paused = !e;
+    double t_acked = sf_mono_s(); /* no worker applies from here on */
     for (int attempt = 0; !e && !swapped && attempt < 20; attempt++) {
         if (*stop) {
             e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
@@ -869,16 +869,17 @@ static sf_err_t bg_switch(rb_t *r, const sf_rebuild_opts_t *o,
         char tmp[64];
         (void)sf_redis_cmd(r->ctl, NULL, tmp, sizeof(tmp), "UNWATCH");
     }
+    double t_swapped = sf_mono_s();
     if (paused) {
         char rerr[512];
-        if (sf_bg_pause(r->cfg, pc, r->ctl, 0, &was_paused, rerr,
-                        sizeof(rerr)))
+        if (sf_bg_pause(r->cfg, pc, r->ctl, 0, &was_paused, rerr, sizeof(rerr)))
             sf_log("error",
                    "projection=%s msg=\"switch: resuming the workers: %s; "
                    "run sf-projector resume\"",
                    pc->name, rerr);
     }
     r->st->pause_seconds = sf_mono_s() - t0;
+    r->st->swap_seconds = t_swapped - t_acked;
     if (swapped) {
         char tmp[256];
         r->st->switched = 1;
@@ -889,9 +890,9 @@ static sf_err_t bg_switch(rb_t *r, const sf_rebuild_opts_t *o,
                "projection=%s msg=\"switched: the new generation serves "
                "in db %d, the previous one is kept in spare_db %d "
                "(sf-projector rollback / drop)\" pause_ms=%.0f "
-               "catchup_rounds=%d",
+               "switch_ms=%.1f catchup_rounds=%d",
                pc->name, pc->db, pc->spare_db, r->st->pause_seconds * 1000,
-               r->st->catchup_rounds);
+               r->st->swap_seconds * 1000, r->st->catchup_rounds);
     }
     free(tps);
     free(live);
@@ -960,8 +961,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     if (!r.bg && !o->force &&
         (e = group_check(r.rk, pc->group_id, errstr, errstr_size)))
         goto out;
-    if ((e = sf_redis_connect(r.bg ? &spare_conf : &pc->redis, &r.redis,
-                              errstr, errstr_size)) ||
+    if ((e = sf_redis_connect(r.bg ? &spare_conf : &pc->redis, &r.redis, errstr,
+                              errstr_size)) ||
         (e = sf_redis_connect(&pc->redis, &r.ctl, errstr, errstr_size)))
         goto out;
     if (r.bg) {

@@ -65,8 +65,8 @@ typedef struct sf_rebuild_opts {
     int force;        /* rebuild even if workers are active */
     size_t batch_events;
     int accept_partitions; /* record a changed partition count */
-    int in_place; /* 1: clear and refill the live view (the view is
-                     incomplete meanwhile); 0: blue/green (bluegreen.h) */
+    int in_place;          /* 1: clear and refill the live view (the view is
+                              incomplete meanwhile); 0: blue/green (bluegreen.h) */
 } sf_rebuild_opts_t;
 
 typedef struct sf_rebuild_stats {
@@ -77,6 +77,10 @@ typedef struct sf_rebuild_stats {
     int switched;         /* blue/green: the new generation serves */
     double pause_seconds; /* blue/green: live writes paused for the
                              switch (pause, catch-up, SWAPDB, resume) */
+    double swap_seconds;  /* blue/green: from the last pause acknowledgement
+                             to the EXEC of the swap (final catch-up and
+                             the transaction); the rest of pause_seconds
+                             is waiting for the workers' acknowledgements */
     int catchup_rounds;   /* blue/green: replays after the first */
 } sf_rebuild_stats_t;
 

@@ -1081,6 +1081,35 @@ static void part_hold(sf_worker_t *w, part_t *p) {
  * the worker stops so that it does not idle silently. */
 #define SF_FENCED_MAX_S 60.0
 
+/* A switch of generations (blue/green rebuild or rollback, bluegreen.h)
+ * raises the generation counter and the epochs.  A partition with nothing
+ * to apply would never meet the refusal, so it would not read the new
+ * generation's checkpoint (a rolled-back generation would never catch
+ * up): a moved counter fences it here, and the re-take below reads it. */
+static void generation_check(sf_worker_t *w) {
+    char key[512], err[256];
+    redisReply *rep = NULL;
+    sf_redis_key(key, sizeof(key), w->name, "generation", NULL, 0);
+    if (sf_redis_cmd(w->redis, &rep, err, sizeof(err), "GET %s", key))
+        return; /* an outage: the apply path handles it */
+    int64_t g =
+        rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
+    freeReplyObject(rep);
+    for (size_t i = 0; i < w->nparts; i++) {
+        part_t *p = w->parts[i];
+        if (p->state != SF_PART_ACTIVE || g <= p->generation)
+            continue;
+        sf_log("info",
+               "projection=%s topic=%s partition=%" PRId32
+               " msg=\"the generation moved (%" PRId64 " -> %" PRId64
+               "): taking the partition again\"",
+               w->name, p->topic, p->partition, p->generation, g);
+        sf_part_set_state(p, SF_PART_FENCED);
+        part_clear(w, p);
+        w->life_due = 1;
+    }
+}
+
 /* Outside flushes and rebalances, about once a second: partitions that
  * wait for a rebuild or were fenced are taken again when they may be. */
 static void lifecycle_tick(sf_worker_t *w) {
@@ -1089,6 +1118,8 @@ static void lifecycle_tick(sf_worker_t *w) {
         return;
     w->last_life_tick = now;
     w->life_due = 0;
+    if (w->redis && sf_redis_ctx(w->redis) && !sf_redis_ctx(w->redis)->err)
+        generation_check(w);
     for (size_t i = 0; i < w->nparts && !w->fatal && !*w->stop; i++) {
         part_t *p = w->parts[i];
         if (p->state != SF_PART_WAITING && p->state != SF_PART_FENCED)
