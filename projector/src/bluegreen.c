@@ -171,63 +171,78 @@ static sf_err_t read_replies(sf_redis_t *r, size_t n, redisReply **last,
 
 sf_err_t sf_bg_prepare(sf_redis_t *spare, const sf_pconf_t *pc, int force,
                        int *restarted, char *errstr, size_t errstr_size) {
+    char mk[512];
+    sf_redis_key(mk, sizeof(mk), pc->name, "rebuild", NULL, 0);
+    (void)force; /* the marker itself is taken with SET NX (lifecycle.h) */
+    sf_gen_info_t gi;
+    sf_err_t e = sf_bg_info(spare, pc->name, pc->spare_db, NULL, 0, &gi, errstr,
+                            errstr_size);
+    if (e)
+        return e;
+    /* a rebuild killed between taking the marker and emptying an empty
+     * spare leaves only the marker and the generation counter */
+    int64_t own = gi.rebuilding + (gi.number > 0);
+    if (gi.keys > own && !gi.found)
+        return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                         "projection %s: spare_db %d holds %" PRId64
+                         " key(s) but no generation of %s (no sf:%s:gen): "
+                         "it is not emptied; point spare_db at a database "
+                         "of its own",
+                         pc->name, pc->spare_db, gi.keys, pc->name, pc->name);
+    if (!strcmp(gi.state, "serving"))
+        return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                         "projection %s: spare_db %d holds the serving "
+                         "generation (db and spare_db exchanged in the "
+                         "configuration?): nothing done",
+                         pc->name, pc->spare_db);
+    *restarted = !strcmp(gi.state, "building");
+    return SF_OK;
+}
+
+sf_err_t sf_bg_reset(sf_redis_t *spare, const sf_pconf_t *pc,
+                     const char *marker, char *errstr, size_t errstr_size) {
     char gk[512], mk[512], built[40];
     sf_redis_key(gk, sizeof(gk), pc->name, "gen", NULL, 0);
     sf_redis_key(mk, sizeof(mk), pc->name, "rebuild", NULL, 0);
-    *restarted = 0;
+    now_rfc3339(built, sizeof(built));
     for (int attempt = 0; attempt < 5; attempt++) {
-        sf_err_t e = sf_redis_cmd(spare, NULL, errstr, errstr_size,
-                                  "WATCH %s %s", gk, mk);
-        sf_gen_info_t gi;
+        redisReply *rep = NULL;
+        sf_err_t e =
+            sf_redis_cmd(spare, NULL, errstr, errstr_size, "WATCH %s", mk);
         if (!e)
-            e = sf_bg_info(spare, pc->name, pc->spare_db, NULL, 0, &gi, errstr,
-                           errstr_size);
-        if (!e && gi.keys > 0 && !gi.found)
-            e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
-                          "projection %s: spare_db %d holds %" PRId64
-                          " key(s) but no generation of %s (no %s): it is "
-                          "not emptied; point spare_db at a database of "
-                          "its own",
-                          pc->name, pc->spare_db, gi.keys, pc->name, gk);
-        else if (!e && !strcmp(gi.state, "serving"))
-            e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
-                          "projection %s: spare_db %d holds the serving "
-                          "generation (db and spare_db exchanged in the "
-                          "configuration?): nothing done",
-                          pc->name, pc->spare_db);
-        else if (!e && gi.rebuilding && !force)
-            e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
-                          "projection %s: a rebuild is building in spare_db "
-                          "%d (marker %s): wait for it, or pass --force if "
-                          "it is no longer running",
-                          pc->name, pc->spare_db, mk);
-        if (e) {
+            e = sf_redis_cmd(spare, &rep, errstr, errstr_size, "GET %s", mk);
+        if (e)
+            return e;
+        int ours = rep->type == REDIS_REPLY_STRING && !strcmp(rep->str, marker);
+        freeReplyObject(rep);
+        if (!ours) {
             char tmp[64];
             (void)sf_redis_cmd(spare, NULL, tmp, sizeof(tmp), "UNWATCH");
-            return e;
+            return sf_seterr(errstr, errstr_size, SF_ERR_FENCED,
+                             "projection %s: the rebuild marker in spare_db "
+                             "%d is no longer this rebuild's: another "
+                             "rebuild took over; this one stops",
+                             pc->name, pc->spare_db);
         }
-        *restarted = !strcmp(gi.state, "building");
-        now_rfc3339(built, sizeof(built));
+        /* emptied and re-marked in one step: no other rebuild can take
+         * the spare in between (it would find the marker) */
         redisContext *c = sf_redis_ctx(spare);
         redisAppendCommand(c, "MULTI");
         redisAppendCommand(c, "FLUSHDB ASYNC");
+        redisAppendCommand(c, "SET %s %s", mk, marker);
         redisAppendCommand(c, "HSET %s state building digest %s built %s", gk,
                            pc->digest, built);
         redisAppendCommand(c, "EXEC");
         redisReply *exec = NULL;
-        e = read_replies(spare, 4, &exec, errstr, errstr_size);
-        if (e) {
-            freeReplyObject(exec);
-            return e;
-        }
-        int done = exec && exec->type == REDIS_REPLY_ARRAY;
+        e = read_replies(spare, 5, &exec, errstr, errstr_size);
+        int done = !e && exec && exec->type == REDIS_REPLY_ARRAY;
         freeReplyObject(exec);
-        if (done)
-            return SF_OK;
+        if (e || done)
+            return e;
     }
     return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                      "projection %s: spare_db %d kept changing while it was "
-                     "being emptied: another rebuild?",
+                     "being emptied",
                      pc->name, pc->spare_db);
 }
 

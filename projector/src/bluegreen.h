@@ -79,13 +79,19 @@ sf_err_t sf_bg_info(sf_redis_t *r, const char *proj, int db, const sf_tp_t *tps,
                     size_t ntp, sf_gen_info_t *out, char *errstr,
                     size_t errstr_size);
 
-/* Makes the spare (spare: connected to it) ready for a new generation:
- * refused when it holds keys but no registry of pc, the serving
- * generation, or a rebuild marker (unless force); otherwise emptied and
- * marked building with pc's digest.  *restarted: 1 when it held an
- * incomplete generation (an interrupted rebuild), for the log. */
+/* Checks that the spare (spare: connected to it) may take a new
+ * generation: refused when it holds keys but no registry of pc, or the
+ * serving generation.  *restarted: 1 when it holds an incomplete
+ * generation (an interrupted rebuild), for the log.  Read only. */
 sf_err_t sf_bg_prepare(sf_redis_t *spare, const sf_pconf_t *pc, int force,
                        int *restarted, char *errstr, size_t errstr_size);
+
+/* After the rebuild marker was taken in the spare (lifecycle.h): empties
+ * it and marks it building with pc's digest, in one transaction under
+ * WATCH of the marker (which it sets again).  SF_ERR_FENCED when the
+ * marker is not `marker` any more. */
+sf_err_t sf_bg_reset(sf_redis_t *spare, const sf_pconf_t *pc,
+                     const char *marker, char *errstr, size_t errstr_size);
 
 /* WATCHes the live checkpoints of tps on live and reads them into ckpts
  * (-1 none).  The watch stays until sf_bg_swap's EXEC (or UNWATCH). */

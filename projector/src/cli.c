@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "rebuild.h"
 #include "bluegreen.h"
+#include "version.h"
 #include "sf_projector.h"
 #include "sf_schema.h"
 #include "util.h"
@@ -412,6 +413,13 @@ static int cmd_run(const opts_t *o) {
         jobs[i].name = pc->name;
         if ((rc = preflight("run", cfg, pc, cat)))
             goto out2;
+        sf_err_t ve = sf_version_deploy(cfg, pc, cat, &g_stop, err,
+                                        sizeof(err)); /* version.h */
+        if (ve) {
+            die_line("run", err);
+            rc = g_stop ? 0 : exit_code(ve);
+            goto out2;
+        }
         if (sf_worker_new(cfg, pc, cat, m, &g_stop, &jobs[i].w, err,
                           sizeof(err))) {
             die_line("run", err);

@@ -994,6 +994,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                                    errstr_size)))
         goto out;
     marked = 1;
+    if (r.bg && (e = sf_bg_reset(r.redis, pc, marker, errstr, errstr_size)))
+        goto out;
     if ((e = sf_projection_create(pc, cat, &r.proj, errstr, errstr_size)))
         goto out;
     if (!(r.dec = sf_decoder_new(cat))) {

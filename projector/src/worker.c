@@ -42,6 +42,7 @@
 #include "redis_sink.h"
 #include "retry.h"
 #include "sf_assert.h"
+#include "version.h"
 
 typedef sf_part_t part_t; /* partstate.h */
 
@@ -929,6 +930,22 @@ static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen, int retry,
     sf_acquire_t a;
     int backoff = 100;
     sf_err_t e;
+    char serving[32];
+    if (sf_version_mismatch(w->redis, w->pc, serving, sizeof(serving))) {
+        /* never this definition's rules onto another version's view
+         * (version.h): wait until this version serves */
+        if (p->state != SF_PART_WAITING)
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"the serving view is version %s, this worker's "
+                   "definition is version %s: partition paused until %s "
+                   "serves (sf-projector run builds it blue/green at start; "
+                   "sf-projector rebuild does it by hand)\"",
+                   w->name, p->topic, p->partition, serving, w->pc->digest,
+                   w->pc->digest);
+        sf_part_set_state(p, SF_PART_WAITING);
+        return 0;
+    }
     while ((e = sf_life_acquire(w->redis, w->name, p->topic, p->partition,
                                 fenced_gen, &a, err, sizeof(err))) &&
            e != SF_ERR_FENCED) {
