@@ -1118,8 +1118,8 @@ static void generation_check(sf_worker_t *w) {
             continue;
         sf_log("info",
                "projection=%s topic=%s partition=%" PRId32
-               " msg=\"the generation moved (%" PRId64 " -> %" PRId64
-               "): taking the partition again\"",
+               " msg=\"fenced: the generation moved (%" PRId64 " -> %" PRId64
+               "; a rebuild or a switch): taking the partition again\"",
                w->name, p->topic, p->partition, p->generation, g);
         sf_part_set_state(p, SF_PART_FENCED);
         part_clear(w, p);
