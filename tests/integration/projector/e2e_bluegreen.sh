@@ -127,6 +127,19 @@ start_worker 3 "$WORK/c.yaml"
 "$E2E_BIN" verify --seed "$SEED" --events "$N1" --prefix "$P1" --only cart \
   --redis "127.0.0.1:$RP" --wait 30 || fail "after rollback H1 differs from the reference fold"
 log "rollback: $(tail -1 "$WORK/rollback.err")"
+# drop: the spare held the rolled-back-from generation
+"$PROJ_BIN" drop -c "$WORK/c.yaml" "$P_CART" 2>"$WORK/drop.err" || fail "drop: $(cat "$WORK/drop.err")"
+grep -q "spare_db 1 emptied" "$WORK/drop.err" || fail "drop said: $(cat "$WORK/drop.err")"
+for _ in $(seq 1 50); do [ "$(R -n 1 dbsize)" = 0 ] && break; sleep 0.1; done
+[ "$(R -n 1 dbsize)" = 0 ] || fail "spare_db not empty after drop"
+# a database that is not a generation of this projection is never emptied
+R -n 1 set "someone-else:key" 1 >/dev/null
+if "$PROJ_BIN" drop -c "$WORK/c.yaml" "$P_CART" 2>"$WORK/drop2.err"; then fail "drop emptied a foreign database"; fi
+grep -q "no generation of $P_CART" "$WORK/drop2.err" || fail "drop refusal unclear: $(cat "$WORK/drop2.err")"
+if "$PROJ_BIN" rebuild -c "$WORK/c.yaml" "$P_CART" 2>"$WORK/rb-foreign.err"; then fail "rebuild emptied a foreign database"; fi
+[ "$(R -n 1 get "someone-else:key")" = 1 ] || fail "the foreign key is gone"
+R -n 1 del "someone-else:key" >/dev/null
+log "drop emptied the spare; a foreign key in it stops drop and rebuild"
 
 # 5. an interrupted rebuild leaves the live view byte-equal
 python3 "$HERE/bg_reader.py" dump 127.0.0.1 "$RP" 0 "cart:*" >"$WORK/before.txt"
