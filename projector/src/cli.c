@@ -413,17 +413,18 @@ static int cmd_run(const opts_t *o) {
         jobs[i].name = pc->name;
         if ((rc = preflight("run", cfg, pc, cat)))
             goto out2;
-        sf_err_t ve = sf_version_deploy(cfg, pc, cat, &g_stop, err,
-                                        sizeof(err)); /* version.h */
-        if (ve) {
-            die_line("run", err);
-            rc = g_stop ? 0 : exit_code(ve);
-            goto out2;
-        }
         if (sf_worker_new(cfg, pc, cat, m, &g_stop, &jobs[i].w, err,
                           sizeof(err))) {
             die_line("run", err);
             rc = 2;
+            goto out2;
+        }
+        /* after every check of the projection (version.h) */
+        sf_err_t ve =
+            sf_version_deploy(cfg, pc, cat, &g_stop, err, sizeof(err));
+        if (ve) {
+            die_line("run", err);
+            rc = g_stop ? 0 : exit_code(ve);
             goto out2;
         }
     }
