@@ -594,7 +594,8 @@ static void report_one(const sf_gen_info_t *g, const char *role,
                                         : "unregistered";
         snprintf(text, sizeof(text),
                  "generation %-8s db %d: %s, generation %" PRId64
-                 ", version %s%s, %" PRId64 " keys, lag %" PRId64 "%s%s%s%s",
+                 ", version %s%s, %" PRId64
+                 " keys in the database, lag %" PRId64 "%s%s%s%s",
                  role, g->db, state, g->number, *g->digest ? g->digest : "?",
                  *g->digest && !strcmp(g->digest, pc->digest) ? " (configured)"
                  : *g->digest ? " (not the configured "
