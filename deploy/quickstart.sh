@@ -91,14 +91,14 @@ say "5. the read models in Redis"
 echo "cart:cart-001 ->            $(redis HGETALL cart:cart-001 | paste -sd' ')"
 echo "cart:cart-001:items ->      $(redis HGETALL cart:cart-001:items | paste -sd' ')"
 for sku in MONITOR-27 KEYBOARD-01 DOCK-TB4; do
-  echo "product:$sku in carts -> $(redis HGET "product:$sku" in_carts)"
+  echo "product:$sku in carts -> $(redis -n 2 HGET "product:$sku" in_carts)"  # availability: db 2
 done
-echo "route:route-1 ->            $(redis HGETALL route:route-1 | paste -sd' ')"
-for loc in $(redis SMEMBERS route:route-1:locations | sort); do
-  echo "  location $loc: $(redis HGET "location:$loc" name), $(redis HGET "location:$loc" city); machines: $(redis SMEMBERS "location:$loc:machines" | sort | paste -sd' ')"
+echo "route:route-1 ->            $(redis -n 4 HGETALL route:route-1 | paste -sd' ')"  # routes: db 4
+for loc in $(redis -n 4 SMEMBERS route:route-1:locations | sort); do
+  echo "  location $loc: $(redis -n 4 HGET "location:$loc" name), $(redis -n 4 HGET "location:$loc" city); machines: $(redis -n 4 SMEMBERS "location:$loc:machines" | sort | paste -sd' ')"
 done
 
-say "6. rebuild 'carts' from offset zero"
+say "6. rebuild 'carts' from offset zero, blue/green: built in db 1, switched into db 0"
 stop_worker
 before=$(for k in $(redis --scan --pattern 'cart:cart-*' | sort); do echo "$k $(redis HGETALL "$k" | paste -sd' ')"; done)
 "$PROJ" rebuild -c "$CONFIG" carts

@@ -40,7 +40,8 @@ SEC_REDIS_CMDS="-@all +ping +hello +select +client|setname \
 +smove +zadd +zrem +zincrby +zremrangebyscore +zremrangebyrank +rpush \
 +lpush +lrem +lset +ltrim +expire +pexpire +expireat +pexpireat +persist \
 +pfadd +setbit +geoadd +xadd \
-+hgetall +sort +zrange +lrange +hget +hmget +sismember +smembers +time +exists"
++hgetall +sort +zrange +lrange +hget +hmget +sismember +smembers +time +exists \
++swapdb +copy +flushdb +dbsize"
 
 sec_dir() { echo "$STATE/secure"; }
 

@@ -71,9 +71,9 @@ static int stopped_at(sf_redis_t *r, const char *proj, const char *topic,
     return !strcmp(state, want);
 }
 
-static sf_err_t connect_redis(const sf_config_t *cfg, sf_redis_t **r,
+static sf_err_t connect_redis(const sf_pconf_t *pc, sf_redis_t **r,
                               char *errstr, size_t errstr_size) {
-    sf_err_t e = sf_redis_connect(&cfg->redis, r, errstr, errstr_size);
+    sf_err_t e = sf_redis_connect(&pc->redis, r, errstr, errstr_size);
     if (e) {
         sf_redis_destroy(*r);
         *r = NULL;
@@ -108,7 +108,7 @@ sf_err_t sf_status_collect(const sf_config_t *cfg, const sf_pconf_t *pc,
                 committed->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
     }
     if (!e)
-        e = connect_redis(cfg, &r, errstr, errstr_size);
+        e = connect_redis(pc, &r, errstr, errstr_size);
     if (!e)
         e = sf_redis_paused(r, pc->name, paused, errstr, errstr_size);
     sf_status_row_t *out = NULL;
@@ -188,7 +188,7 @@ sf_err_t sf_admin_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
     rd_kafka_t *rk = NULL;
     int64_t gen = 0;
     *acked = 0;
-    sf_err_t e = connect_redis(cfg, &r, errstr, errstr_size);
+    sf_err_t e = connect_redis(pc, &r, errstr, errstr_size);
     if (!e)
         e = sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size, NULL,
                               NULL);
@@ -279,7 +279,7 @@ sf_err_t sf_admin_skip(const sf_config_t *cfg, const sf_pconf_t *pc,
                           rd_kafka_err2str(ke));
     }
     if (!e)
-        e = connect_redis(cfg, &r, errstr, errstr_size);
+        e = connect_redis(pc, &r, errstr, errstr_size);
     if (!e)
         e = sf_redis_ckpt_get(r, pc->name, topic, partition, &ckpt, errstr,
                               errstr_size);

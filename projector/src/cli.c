@@ -29,6 +29,8 @@
 #include "preflight.h"
 #include "metrics.h"
 #include "rebuild.h"
+#include "bluegreen.h"
+#include "version.h"
 #include "sf_projector.h"
 #include "sf_schema.h"
 #include "util.h"
@@ -109,10 +111,18 @@ static const char USAGE[] =
     "Commands:\n"
     "  run -c CONFIG [PROJECTION...]      run workers (all projections by "
     "default)\n"
-    "  rebuild -c CONFIG PROJECTION [--as-of TIME] [--force] [--batch N]\n"
-    "          [--accept-partitions]      (after partitions were added)\n"
-    "                                     clear the view, replay from offset "
-    "zero\n"
+    "  rebuild -c CONFIG PROJECTION [--in-place] [--as-of TIME] [--force]\n"
+    "          [--batch N] [--accept-partitions] (after partitions were added)"
+    "\n"
+    "                                     replay from offset zero into "
+    "spare_db and\n"
+    "                                     switch it in (blue/green); "
+    "--in-place:\n"
+    "                                     clear the live view and refill it\n"
+    "  rollback -c CONFIG PROJECTION      switch the previous generation back "
+    "in\n"
+    "  drop -c CONFIG PROJECTION          empty spare_db (the previous "
+    "generation)\n"
     "  status -c CONFIG [PROJECTION]      checkpoint, end offset, lag per "
     "partition\n"
     "  pause -c CONFIG PROJECTION [--timeout S]\n"
@@ -152,6 +162,7 @@ typedef struct opts {
     int32_t partition;
     int64_t offset, as_of;
     int force, have_partition, have_offset, state, accept_partitions;
+    int in_place;
     long batch;
     int timeout_s;  /* pause / resume: seconds */
     int timeout_ms; /* wait: milliseconds */
@@ -171,6 +182,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         {"fold", required_argument, NULL, 'F'},
         {"force", no_argument, NULL, 'f'},
         {"accept-partitions", no_argument, NULL, 'P'},
+        {"in-place", no_argument, NULL, 'I'},
         {"state", no_argument, NULL, 'S'},
         {"batch", required_argument, NULL, 'B'},
         {"timeout", required_argument, NULL, 'T'},
@@ -194,6 +206,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         case 'F': o->fold = optarg; break;
         case 'f': o->force = 1; break;
         case 'P': o->accept_partitions = 1; break;
+        case 'I': o->in_place = 1; break;
         case 'S': o->state = 1; break;
         case 'v': g_debug = 1; break;
         case 'X': o->X[o->nX++] = optarg; break;
@@ -406,6 +419,14 @@ static int cmd_run(const opts_t *o) {
             rc = 2;
             goto out2;
         }
+        /* after every check of the projection (version.h) */
+        sf_err_t ve =
+            sf_version_deploy(cfg, pc, cat, &g_stop, err, sizeof(err));
+        if (ve) {
+            die_line("run", err);
+            rc = g_stop ? 0 : exit_code(ve);
+            goto out2;
+        }
     }
     for (size_t i = 0; i < njobs; i++)
         pthread_create(&jobs[i].th, NULL, job_main, &jobs[i]);
@@ -466,6 +487,13 @@ static void rebuild_progress(void *opaque, const char *phase,
                 name, st->total);
         return;
     }
+    if (!strcmp(phase, "switch")) {
+        fprintf(stderr,
+                "rebuild %s: caught up (%d catch-up round(s)); pausing live "
+                "writes for the switch\n",
+                name, st->catchup_rounds);
+        return;
+    }
     double rate = st->seconds > 0 ? st->done / st->seconds : 0;
     double pct = st->total ? 100.0 * st->done / st->total : 100.0;
     char eta[32], el[32];
@@ -478,6 +506,12 @@ static void rebuild_progress(void *opaque, const char *phase,
                 "%" PRId64 " view keys deleted (clear %.2fs, redis %.2fs)\n",
                 name, st->done, st->applied, st->poison, el, rate,
                 st->deleted_keys, st->clear_seconds, st->redis_seconds);
+    if (!strcmp(phase, "done") && st->switched)
+        fprintf(stderr,
+                "rebuild %s: switched: the new generation serves; live "
+                "writes paused %.0f ms (catch-up and swap %.1f ms, the rest "
+                "waiting for the workers to acknowledge pause and resume)\n",
+                name, st->pause_seconds * 1000, st->swap_seconds * 1000);
     else
         fprintf(stderr,
                 "rebuild %s: %" PRId64 "/%" PRId64 " events (%.1f%%), "
@@ -510,7 +544,7 @@ static int cmd_rebuild(const opts_t *o) {
     } else if (!(rc = load_catalog("rebuild", cfg, &cat)) &&
                !(rc = preflight("rebuild", cfg, pc, cat))) {
         sf_rebuild_opts_t ro = {o->as_of, o->force, (size_t)o->batch,
-                                o->accept_partitions};
+                                o->accept_partitions, o->in_place};
         sf_rebuild_stats_t st;
         char err[1024];
         install_signals();
@@ -626,15 +660,61 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
                rows[i].lag, rows[i].epoch, rows[i].skips, state);
     }
     sf_group_members_free(ms, nm);
-    free(rows);
     if (idl)
         fputs(idl, stdout);
     free(idl);
+    if (!ie) {
+        sf_tp_t *tps = calloc(n + 1, sizeof(*tps));
+        for (size_t i = 0; tps && i < n; i++)
+            tps[i] = rows[i].tp;
+        if (!tps || sf_bg_report(cfg, pc, tps, n, status_line, stdout, ierr,
+                                 sizeof(ierr)))
+            ie = SF_ERR_REDIS;
+        free(tps);
+    }
+    free(rows);
     if (ie) {
         die_line("status", ierr);
         return 1;
     }
     return 0;
+}
+
+/* ---- rollback / drop (bluegreen.h) ---------------------------------- */
+
+static int cmd_generation(const opts_t *o, const char *cmd) {
+    sf_config_t *cfg = NULL;
+    int rc = load(cmd, o, &cfg);
+    if (rc)
+        return rc;
+    const sf_pconf_t *pc =
+        o->nargs == 1 ? need_projection(cmd, cfg, o->args[0]) : NULL;
+    if (!pc) {
+        if (o->nargs != 1)
+            die_line(cmd, "expected exactly one PROJECTION");
+        rc = 2;
+    } else {
+        char err[1024];
+        int64_t v = 0;
+        sf_err_t e = !strcmp(cmd, "rollback")
+                         ? sf_bg_rollback(cfg, pc, &v, err, sizeof(err))
+                         : sf_bg_drop(cfg, pc, &v, err, sizeof(err));
+        if (e) {
+            die_line(cmd, err);
+            rc = exit_code(e);
+        } else if (!strcmp(cmd, "rollback")) {
+            fprintf(stderr,
+                    "projection %s rolled back: the previous generation "
+                    "serves in db %d (live writes paused %" PRId64 " ms)\n",
+                    pc->name, pc->db, v);
+        } else {
+            fprintf(stderr,
+                    "projection %s: spare_db %d emptied (%" PRId64 " keys)\n",
+                    pc->name, pc->spare_db, v);
+        }
+    }
+    sf_config_destroy(cfg);
+    return rc;
 }
 
 static int cmd_status(const opts_t *o) {
@@ -793,8 +873,9 @@ int sf_projector_main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"run",    "rebuild", "status",  "pause",
-                                        "resume", "skip",    "journey", "wait"};
+    static const char *const known[] = {
+        "run",  "rebuild", "status", "pause",    "resume",
+        "skip", "journey", "wait",   "rollback", "drop"};
     int ok = 0;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         ok |= !strcmp(cmd, known[i]);
@@ -826,6 +907,8 @@ int sf_projector_main(int argc, char **argv) {
         rc = cmd_skip(&o);
     else if (!strcmp(cmd, "wait"))
         rc = cmd_wait(&o);
+    else if (!strcmp(cmd, "rollback") || !strcmp(cmd, "drop"))
+        rc = cmd_generation(&o, cmd);
     else
         rc = cmd_journey(&o);
     free(o.X);

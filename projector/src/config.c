@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ void sf_config_destroy(sf_config_t *c) {
         sf_rules_destroy(p->rules);
         free(p->handler);
         kv_free(p->kafka, p->nkafka);
+        free(p->version);
+        sf_redis_conf_clear(&p->redis);
     }
     free(c->proj);
     kv_free(c->kafka, c->nkafka);
@@ -503,12 +506,60 @@ static sf_err_t parse_redis(ctx_t *x, yaml_node_t *n) {
     return SF_OK;
 }
 
+/* ---- version digest (config.h) ---------------------------------------
+ * FNV-1a 64: not a security hash, only "did the definition change"; each
+ * part ends with a 0 byte so that "ab"+"c" and "a"+"bc" differ. */
+#define FNV_BASIS 0xcbf29ce484222325ULL
+static void digest_bytes(uint64_t *h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        *h = (*h ^ b[i]) * 0x100000001b3ULL;
+}
+static void digest_str(uint64_t *h, const char *s) {
+    digest_bytes(h, s, strlen(s) + 1);
+}
+static void digest_file(uint64_t *h, const char *path) {
+    FILE *f = fopen(path, "rb");
+    char buf[4096];
+    size_t n;
+    while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+        digest_bytes(h, buf, n);
+    if (f)
+        fclose(f);
+    digest_bytes(h, "", 1);
+}
+/* An inline rules mapping: its scalars in document order, with the
+ * structure marked, so a change of any value or nesting changes it. */
+static void digest_node(uint64_t *h, sf_yaml_t *y, yaml_node_t *n) {
+    if (!n)
+        return;
+    if (n->type == YAML_SCALAR_NODE) {
+        digest_bytes(h, "s", 1);
+        digest_bytes(h, n->data.scalar.value, n->data.scalar.length);
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        digest_bytes(h, "[", 1);
+        for (yaml_node_item_t *i = n->data.sequence.items.start;
+             i < n->data.sequence.items.top; i++)
+            digest_node(h, y, sf_yaml_node(y, *i));
+    } else if (n->type == YAML_MAPPING_NODE) {
+        digest_bytes(h, "{", 1);
+        FOR_PAIRS(y, n, p, k, v) {
+            digest_node(h, y, k);
+            digest_node(h, y, v);
+        }
+    }
+    digest_bytes(h, "", 1);
+}
+
 static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
     sf_err_t e = need_map(x, n, "a projection");
     if (e)
         return e;
     pc->batch_size = 500;
     pc->batch_ms = 50;
+    pc->db = -1;
+    pc->spare_db = -1;
+    uint64_t dg = FNV_BASIS;
     yaml_node_t *keys = NULL; /* taken after rules:, whatever the order */
     FOR_PAIRS(x->y, n, p, k, v) {
         const char *ks = sf_yaml_scalar(k);
@@ -561,10 +612,13 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                     return SF_ERR_NOMEM;
                 e = sf_rules_load_file(path, &pc->rules, x->errstr,
                                        x->errstr_size);
+                if (!e)
+                    digest_file(&dg, path);
                 free(path);
             } else {
                 e = sf_rules_from_node(x->y, v, &pc->rules, x->errstr,
                                        x->errstr_size);
+                digest_node(&dg, x->y, v);
             }
         } else if (!strcmp(ks, "keys")) {
             keys = v;
@@ -610,11 +664,17 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                 }
         } else if (!strcmp(ks, "kafka")) {
             e = parse_kafka(x, v, &pc->kafka, &pc->nkafka);
+        } else if (!strcmp(ks, "db")) {
+            e = int_in(x, v, 0, 1 << 20, &pc->db);
+        } else if (!strcmp(ks, "spare_db")) {
+            e = int_in(x, v, 0, 1 << 20, &pc->spare_db);
+        } else if (!strcmp(ks, "version")) {
+            e = scalar(x, v, "version", &pc->version);
         } else {
             e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "unknown key \"%s\" in projection (known: name, "
                             "topics, rules, keys, handler, group_id, "
-                            "on_error, batch, kafka)",
+                            "on_error, batch, kafka, db, spare_db, version)",
                             ks);
         }
         if (e)
@@ -636,6 +696,13 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                            "projection %s has neither rules nor a handler "
                            "(nor keys: for a custom worker's handlers)",
                            pc->name);
+    if (pc->spare_db >= 0 && pc->spare_db == pc->db)
+        return sf_yaml_err(x->y, n, x->errstr, x->errstr_size, SF_ERR_CONFIG,
+                           "projection %s: spare_db %d is its db", pc->name,
+                           pc->db);
+    digest_str(&dg, pc->handler ? pc->handler : "");
+    digest_str(&dg, pc->version ? pc->version : "");
+    snprintf(pc->digest, sizeof(pc->digest), "%016llx", (unsigned long long)dg);
     if (!pc->group_id) {
         size_t len = strlen(pc->name) + 4;
         if (!(pc->group_id = malloc(len)))
@@ -731,6 +798,21 @@ static sf_err_t finish(sf_yaml_t *y, sf_config_t *c, sf_config_t **out,
     sf_err_t e = parse_root(&x, sf_yaml_root(y));
     if (!e && !c->redis.host && !(c->redis.host = strdup("127.0.0.1")))
         e = SF_ERR_NOMEM;
+    /* each projection's connections: the redis: map, its own db */
+    for (size_t i = 0; !e && i < c->nproj; i++) {
+        sf_pconf_t *pc = &c->proj[i];
+        if (pc->db < 0)
+            pc->db = c->redis.db;
+        if (pc->spare_db == pc->db)
+            e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                          "%s: projection %s: spare_db %d is its db "
+                          "(redis.db)",
+                          c->path, pc->name, pc->db);
+        else if (sf_redis_conf_copy(&pc->redis, &c->redis))
+            e = SF_ERR_NOMEM;
+        else
+            pc->redis.db = pc->db;
+    }
     if (e) {
         sf_config_destroy(c);
         return e;

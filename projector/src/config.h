@@ -19,6 +19,9 @@
  *       on_error: dlq              # dlq (default) | stop
  *       batch: {size: 500, time_ms: 50}
  *       kafka: {...}               # per-projection librdkafka overrides
+ *       db: 2                      # its own live database (default redis.db)
+ *       spare_db: 3                # where blue/green rebuilds build
+ *       version: "2"               # part of the version digest
  *
  * Unknown keys are errors naming file:line:col.  Relative paths resolve
  * against the config file's folder.  Scalar values expand ${NAME} and
@@ -50,6 +53,17 @@ typedef struct sf_pconf {
     int batch_size, batch_ms;
     sf_kv_t *kafka;
     size_t nkafka;
+    /* Where the view lives (docs/generations.md): db (default the redis:
+     * map's db) is the database readers read; spare_db (-1: none) is the
+     * one a blue/green rebuild builds the next generation in.  redis is
+     * the redis: map with db in force: every connection made for this
+     * projection uses it. */
+    int db, spare_db;
+    sf_redis_conf_t redis;
+    char *version;   /* version:, or NULL */
+    char digest[17]; /* version digest: 16 hex digits of FNV-1a 64 over the
+                        rules (file bytes or inline mapping), the handler
+                        name and version: */
 } sf_pconf_t;
 
 typedef struct sf_config {

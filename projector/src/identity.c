@@ -213,7 +213,7 @@ sf_err_t sf_identity_report(const sf_config_t *cfg, const sf_pconf_t *pc,
     sf_err_t e =
         sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size, NULL, NULL);
     if (!e)
-        e = sf_redis_connect(&cfg->redis, &r, errstr, errstr_size);
+        e = sf_redis_connect(&pc->redis, &r, errstr, errstr_size);
     int found = 0;
     if (!e)
         e = sf_life_rebuild_marker(r, pc->name, &found, why, sizeof(why),

@@ -54,7 +54,9 @@ sf_err_t sf_projection_preflight(const sf_config_t *cfg, const sf_pconf_t *pc,
                              "projection %s: %s", pc->name, why);
     for (size_t k = 0; k < cfg->nproj; k++) {
         const sf_pconf_t *q = &cfg->proj[k];
-        if (q == pc || !strcmp(q->name, pc->name) || !patterns_valid(q))
+        /* keys of projections in different databases never meet */
+        if (q == pc || !strcmp(q->name, pc->name) || !patterns_valid(q) ||
+            q->db != pc->db)
             continue;
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < sf_rules_nkeys(q->rules); j++) {

@@ -3,7 +3,7 @@
  * rebuild, beyond what parsing its files can see:
  *   - its `keys:` patterns cannot match a key under the reserved prefix
  *     "sf:" (projector bookkeeping), nor a key that another projection of
- *     the same config (hence the same Redis database) may write: a rebuild
+ *     the same config in the same Redis database (db:) may write: a rebuild
  *     deletes every key its patterns match;
  *   - its rules name event types the schema catalog knows, and only field
  *     paths the newest schema of each type has (sf_rules_check_catalog).

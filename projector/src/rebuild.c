@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "bluegreen.h"
 #include "event.h"
 #include "identity.h"
 #include "kconf.h"
@@ -71,6 +72,7 @@ typedef struct rb {
     int lost_marker; /* another rebuild replaced the marker */
     int restart;     /* Redis lost replayed writes: replay again from its
                         checkpoints (see held_covers) */
+    int bg;          /* blue/green: redis is the spare, ctl the live db */
 } rb_t;
 
 static int may_clear(void *opaque, const char *key, size_t len) {
@@ -739,6 +741,164 @@ static sf_err_t check_topics(rb_t *r, const sf_rebuild_opts_t *o,
     return SF_OK;
 }
 
+/* ---- blue/green switch ----------------------------------------------
+ * The spare was replayed up to the end offsets seen at the start.  First
+ * it catches up with the log while the live workers still write (a few
+ * rounds, until what is left is small), then the live workers are paused
+ * and the spare is caught up to each live checkpoint (it may be ahead:
+ * workers go on from the checkpoint they find).  The checks and the swap
+ * are one WATCHed transaction (bluegreen.h): a live write in between
+ * aborts the swap and the checks run again. */
+
+/* Replays every partition from its spare checkpoint up to its (new) hi. */
+static sf_err_t catch_up(rb_t *r, const sf_rebuild_opts_t *o,
+                         sf_rebuild_progress_fn progress,
+                         sf_rebuild_poison_fn poison, void *opaque,
+                         volatile sig_atomic_t *stop, char *errstr,
+                         size_t errstr_size) {
+    for (size_t i = 0; i < r->nparts; i++) {
+        rpart_t *p = &r->parts[i];
+        p->start = p->sent_ckpt + 1 > p->tp.lo ? p->sent_ckpt + 1 : p->tp.lo;
+        p->done = p->start >= p->tp.hi;
+        if (!p->done)
+            r->st->total += p->tp.hi - p->start;
+    }
+    return replay(r, o, progress, poison, opaque, stop, errstr, errstr_size);
+}
+
+/* New end offsets into r->parts; the events still to replay. */
+static sf_err_t refresh_ends(rb_t *r, int64_t *behind, char *errstr,
+                             size_t errstr_size) {
+    sf_tp_t *tps = NULL;
+    size_t n = 0;
+    sf_err_t e = sf_kmeta_partitions(r->rk, r->pc->topics, r->pc->ntopics, 1,
+                                     &tps, &n, errstr, errstr_size);
+    if (e)
+        return e;
+    *behind = 0;
+    for (size_t i = 0; i < n && !e; i++) {
+        rpart_t *p = find(r, tps[i].topic, tps[i].partition);
+        if (!p || n != r->nparts) {
+            e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                          "the partitions of %s changed during the rebuild "
+                          "(%zu now, %zu at the start): run it again",
+                          tps[i].topic, n, r->nparts);
+            break;
+        }
+        if (tps[i].hi > p->tp.hi)
+            p->tp.hi = tps[i].hi;
+        *behind += p->tp.hi -
+                   (p->sent_ckpt + 1 > p->tp.lo ? p->sent_ckpt + 1 : p->tp.lo);
+    }
+    free(tps);
+    return e;
+}
+
+static sf_err_t bg_switch(rb_t *r, const sf_rebuild_opts_t *o,
+                          sf_rebuild_progress_fn progress,
+                          sf_rebuild_poison_fn poison, void *opaque,
+                          volatile sig_atomic_t *stop, char *errstr,
+                          size_t errstr_size) {
+    const sf_pconf_t *pc = r->pc;
+    int64_t behind = 0;
+    sf_err_t e = SF_OK;
+    /* 1. catch up while live writes go on */
+    for (int round = 0; !e && round < 8; round++) {
+        if ((e = refresh_ends(r, &behind, errstr, errstr_size)) ||
+            behind <= 2000)
+            break;
+        r->st->catchup_rounds++;
+        e = catch_up(r, o, progress, poison, opaque, stop, errstr, errstr_size);
+    }
+    if (e)
+        return e;
+    /* 2. pause, catch up to the live checkpoints, swap */
+    sf_tp_t *tps = calloc(r->nparts + 1, sizeof(*tps));
+    int64_t *live = calloc(r->nparts + 1, sizeof(*live));
+    if (!tps || !live) {
+        free(tps);
+        free(live);
+        return SF_ERR_NOMEM;
+    }
+    int was_paused = 0, swapped = 0;
+    double t0 = sf_mono_s();
+    if (progress)
+        progress(opaque, "switch", r->st);
+    e = sf_bg_pause(r->cfg, pc, r->ctl, 1, &was_paused, errstr, errstr_size);
+    int paused = !e;
+    double t_acked = sf_mono_s(); /* no worker applies from here on */
+    for (int attempt = 0; !e && !swapped && attempt < 20; attempt++) {
+        if (*stop) {
+            e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                          "interrupted before the switch: the live view is "
+                          "untouched");
+            break;
+        }
+        for (size_t i = 0; i < r->nparts; i++)
+            tps[i] = r->parts[i].tp;
+        if ((e = sf_bg_watch_ckpts(r->ctl, pc->name, tps, r->nparts, live,
+                                   errstr, errstr_size)))
+            break;
+        int need = 0;
+        for (size_t i = 0; i < r->nparts; i++)
+            if (live[i] > r->parts[i].sent_ckpt) {
+                if (live[i] + 1 > r->parts[i].tp.hi)
+                    r->parts[i].tp.hi = live[i] + 1;
+                need = 1;
+            }
+        if (need && (e = catch_up(r, o, progress, poison, opaque, stop, errstr,
+                                  errstr_size)))
+            break;
+        for (size_t i = 0; i < r->nparts; i++)
+            tps[i] = r->parts[i].tp;
+        e = sf_bg_swap(r->ctl, pc, tps, r->nparts,
+                       (int64_t)((sf_mono_s() - t0) * 1000), &swapped, errstr,
+                       errstr_size);
+        if (!e && !swapped)
+            sf_log("info",
+                   "projection=%s msg=\"switch: a live write came between "
+                   "the checks and the swap, checking again\" attempt=%d",
+                   pc->name, attempt + 1);
+    }
+    if (!e && !swapped)
+        e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                      "the live checkpoints kept moving while the workers "
+                      "were paused (20 attempts): not switched, the live "
+                      "view is untouched");
+    if (!swapped) {
+        char tmp[64];
+        (void)sf_redis_cmd(r->ctl, NULL, tmp, sizeof(tmp), "UNWATCH");
+    }
+    double t_swapped = sf_mono_s();
+    if (paused) {
+        char rerr[512];
+        if (sf_bg_pause(r->cfg, pc, r->ctl, 0, &was_paused, rerr, sizeof(rerr)))
+            sf_log("error",
+                   "projection=%s msg=\"switch: resuming the workers: %s; "
+                   "run sf-projector resume\"",
+                   pc->name, rerr);
+    }
+    r->st->pause_seconds = sf_mono_s() - t0;
+    r->st->swap_seconds = t_swapped - t_acked;
+    if (swapped) {
+        char tmp[256];
+        r->st->switched = 1;
+        (void)sf_bg_record_pause(r->ctl, pc->name,
+                                 (int64_t)(r->st->pause_seconds * 1000), tmp,
+                                 sizeof(tmp));
+        sf_log("info",
+               "projection=%s msg=\"switched: the new generation serves "
+               "in db %d, the previous one is kept in spare_db %d "
+               "(sf-projector rollback / drop)\" pause_ms=%.0f "
+               "switch_ms=%.1f catchup_rounds=%d",
+               pc->name, pc->db, pc->spare_db, r->st->pause_seconds * 1000,
+               r->st->swap_seconds * 1000, r->st->catchup_rounds);
+    }
+    free(tps);
+    free(live);
+    return e;
+}
+
 /* SF_ERR_FENCED unless the rebuild marker is still this rebuild's. */
 static sf_err_t still_ours(rb_t *r, char *errstr, size_t errstr_size) {
     int found = 0;
@@ -766,12 +926,25 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     r.cfg = cfg;
     r.pc = pc;
     r.st = st;
+    r.bg = !o->in_place;
     memset(st, 0, sizeof(*st));
     double t0 = sf_mono_s();
-    sf_err_t e = sf_kconf_consumer(cfg, pc, NULL, &r.rk, errstr, errstr_size,
-                                   NULL, NULL);
-    if (e)
+    sf_err_t e = SF_OK;
+    if (r.bg && o->as_of_ms >= 0)
+        return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
+                         "rebuild --as-of needs --in-place: a view as of a "
+                         "time is not switched in as the live one");
+    if (r.bg && (e = sf_bg_check_config(cfg, pc, errstr, errstr_size)))
         return e;
+    sf_redis_conf_t spare_conf = {0};
+    if (r.bg && sf_bg_spare_conf(pc, &spare_conf))
+        return SF_ERR_NOMEM;
+    e = sf_kconf_consumer(cfg, pc, NULL, &r.rk, errstr, errstr_size, NULL,
+                          NULL);
+    if (e) {
+        sf_redis_conf_clear(&spare_conf);
+        return e;
+    }
     sf_tp_t *tps = NULL;
     size_t ntp = 0;
     sf_topic_identity_t *ids = NULL;
@@ -784,11 +957,29 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         goto out;
     sf_log("debug", "projection=%s msg=\"rebuild: metadata at %.3fs\"",
            pc->name, sf_mono_s() - t0);
-    if (!o->force && (e = group_check(r.rk, pc->group_id, errstr, errstr_size)))
+    /* blue/green: live workers go on while the spare is built */
+    if (!r.bg && !o->force &&
+        (e = group_check(r.rk, pc->group_id, errstr, errstr_size)))
         goto out;
-    if ((e = sf_redis_connect(&cfg->redis, &r.redis, errstr, errstr_size)) ||
-        (e = sf_redis_connect(&cfg->redis, &r.ctl, errstr, errstr_size)))
+    if ((e = sf_redis_connect(r.bg ? &spare_conf : &pc->redis, &r.redis, errstr,
+                              errstr_size)) ||
+        (e = sf_redis_connect(&pc->redis, &r.ctl, errstr, errstr_size)))
         goto out;
+    if (r.bg) {
+        int restarted = 0;
+        if ((e = sf_bg_prepare(r.redis, pc, o->force, &restarted, errstr,
+                               errstr_size)))
+            goto out;
+        sf_log("info",
+               "projection=%s msg=\"blue/green rebuild: building the new "
+               "generation in spare_db %d while db %d keeps serving%s\" "
+               "digest=%s",
+               pc->name, pc->spare_db, pc->db,
+               restarted ? "; the incomplete generation an interrupted "
+                           "rebuild left there is started over"
+                         : "",
+               pc->digest);
+    }
     if (!(ids = calloc(pc->ntopics ? pc->ntopics : 1, sizeof(*ids)))) {
         e = SF_ERR_NOMEM;
         goto out;
@@ -803,6 +994,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                                    errstr_size)))
         goto out;
     marked = 1;
+    if (r.bg && (e = sf_bg_reset(r.redis, pc, marker, errstr, errstr_size)))
+        goto out;
     if ((e = sf_projection_create(pc, cat, &r.proj, errstr, errstr_size)))
         goto out;
     if (!(r.dec = sf_decoder_new(cat))) {
@@ -922,7 +1115,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
            st->clear_seconds);
     /* 3. reset the group's offsets (only informative: Redis rules). */
     char kerr[512];
-    if (commit_group(&r, 0, kerr, sizeof(kerr)))
+    if (!r.bg && commit_group(&r, 0, kerr, sizeof(kerr)))
         sf_log("warn", "projection=%s msg=\"%s\"", pc->name, kerr);
     /* 4. replay. */
     if ((e = replay(&r, o, progress, poison, opaque, stop, errstr,
@@ -930,7 +1123,10 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         goto out;
     sf_log("debug", "projection=%s msg=\"rebuild: replay done at %.3fs\"",
            pc->name, sf_mono_s() - t0);
-    if (o->as_of_ms < 0 && commit_group(&r, 1, kerr, sizeof(kerr)))
+    if (r.bg && (e = bg_switch(&r, o, progress, poison, opaque, stop, errstr,
+                               errstr_size)))
+        goto out;
+    if (!r.bg && o->as_of_ms < 0 && commit_group(&r, 1, kerr, sizeof(kerr)))
         sf_log("warn", "projection=%s msg=\"%s\"", pc->name, kerr);
     st->seconds = sf_mono_s() - t0;
     if (progress)
@@ -943,7 +1139,21 @@ out:
     }
     if (touched && e == SF_ERR_REDIS)
         r.keep_marker = 1; /* what Redis holds now is unknown */
-    if (r.lost_marker) {
+    if (r.bg && marked && !r.lost_marker && !st->switched) {
+        /* the live database was never written: only the spare's marker
+         * goes, its registry keeps saying "building" (incomplete) */
+        char merr[256];
+        (void)sf_life_rebuild_end(r.redis, pc->name, marker, merr,
+                                  sizeof(merr));
+        sf_log("error",
+               "projection=%s msg=\"blue/green rebuild did not complete: "
+               "the live view in db %d is untouched and still serving; the "
+               "incomplete generation in spare_db %d is started over by the "
+               "next rebuild\"",
+               pc->name, pc->db, pc->spare_db);
+    } else if (r.bg && marked) {
+        /* switched: the marker went in the swap transaction */
+    } else if (r.lost_marker) {
         sf_log("error",
                "projection=%s msg=\"another rebuild replaced this "
                "rebuild's marker (rebuild --force): this one stopped without "
@@ -1002,5 +1212,6 @@ out:
         sf_decoder_destroy(r.dec);
     sf_projection_destroy(r.proj);
     sf_redis_destroy(r.redis);
+    sf_redis_conf_clear(&spare_conf);
     return e;
 }

@@ -33,6 +33,18 @@
  * checkpoint stops at the last applied event, so a later `run` catches up
  * from there.
  *
+ * Blue/green (the default, !in_place; bluegreen.h, docs/generations.md):
+ * the same steps run against the projection's spare database, which is
+ * first verified to be this projection's and emptied; live workers keep
+ * applying to the live database meanwhile (no group check, the group's
+ * offsets are left to them).  Once replayed, the spare catches up with
+ * the end offsets again, then the live workers are paused, the spare is
+ * caught up to each live checkpoint, and sf_bg_swap() switches under
+ * WATCH (a live write in between: check again), and the workers resume.
+ * A failure or interrupt before the switch leaves the live database
+ * untouched and the spare marked incomplete (the next rebuild starts it
+ * over).  as_of_ms needs in_place.
+ *
  * Poison events are counted and reported through the poison callback and
  * dead-lettered unless recorded as dead-lettered already
  * (rebuild_poison.h); with on_error: stop the history is checked first and
@@ -53,6 +65,8 @@ typedef struct sf_rebuild_opts {
     int force;        /* rebuild even if workers are active */
     size_t batch_events;
     int accept_partitions; /* record a changed partition count */
+    int in_place;          /* 1: clear and refill the live view (the view is
+                              incomplete meanwhile); 0: blue/green (bluegreen.h) */
 } sf_rebuild_opts_t;
 
 typedef struct sf_rebuild_stats {
@@ -60,9 +74,18 @@ typedef struct sf_rebuild_stats {
     double seconds;
     double clear_seconds; /* fencing + deleting the view */
     double redis_seconds; /* waiting for apply scripts */
+    int switched;         /* blue/green: the new generation serves */
+    double pause_seconds; /* blue/green: live writes paused for the
+                             switch (pause, catch-up, SWAPDB, resume) */
+    double swap_seconds;  /* blue/green: from the last pause acknowledgement
+                             to the EXEC of the swap (final catch-up and
+                             the transaction); the rest of pause_seconds
+                             is waiting for the workers' acknowledgements */
+    int catchup_rounds;   /* blue/green: replays after the first */
 } sf_rebuild_stats_t;
 
-/* Progress: phase is "clear", "replay" or "done"; called about once per
+/* Progress: phase is "clear", "replay", "switch" (blue/green: live
+ * writes are paused now) or "done"; called about once per
  * second and at the end, on the calling thread. */
 typedef void (*sf_rebuild_progress_fn)(void *opaque, const char *phase,
                                        const sf_rebuild_stats_t *st);

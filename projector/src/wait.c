@@ -53,7 +53,7 @@ sf_err_t sf_projector_waiter_new(const char *config_path,
         e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
                       "no projection \"%s\" in %s", projection, config_path);
     if (!e)
-        e = sf_redis_connect(&w->cfg->redis, &w->redis, errstr, errstr_size);
+        e = sf_redis_connect(&w->pc->redis, &w->redis, errstr, errstr_size);
     if (e) {
         sf_projector_waiter_destroy(w);
         return e;

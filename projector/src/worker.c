@@ -42,6 +42,7 @@
 #include "redis_sink.h"
 #include "retry.h"
 #include "sf_assert.h"
+#include "version.h"
 
 typedef sf_part_t part_t; /* partstate.h */
 
@@ -929,6 +930,22 @@ static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen, int retry,
     sf_acquire_t a;
     int backoff = 100;
     sf_err_t e;
+    char serving[32];
+    if (sf_version_mismatch(w->redis, w->pc, serving, sizeof(serving))) {
+        /* never this definition's rules onto another version's view
+         * (version.h): wait until this version serves */
+        if (p->state != SF_PART_WAITING)
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"the serving view is version %s, this worker's "
+                   "definition is version %s: partition paused until %s "
+                   "serves (sf-projector run builds it blue/green at start; "
+                   "sf-projector rebuild does it by hand)\"",
+                   w->name, p->topic, p->partition, serving, w->pc->digest,
+                   w->pc->digest);
+        sf_part_set_state(p, SF_PART_WAITING);
+        return 0;
+    }
     while ((e = sf_life_acquire(w->redis, w->name, p->topic, p->partition,
                                 fenced_gen, &a, err, sizeof(err))) &&
            e != SF_ERR_FENCED) {
@@ -1081,6 +1098,35 @@ static void part_hold(sf_worker_t *w, part_t *p) {
  * the worker stops so that it does not idle silently. */
 #define SF_FENCED_MAX_S 60.0
 
+/* A switch of generations (blue/green rebuild or rollback, bluegreen.h)
+ * raises the generation counter and the epochs.  A partition with nothing
+ * to apply would never meet the refusal, so it would not read the new
+ * generation's checkpoint (a rolled-back generation would never catch
+ * up): a moved counter fences it here, and the re-take below reads it. */
+static void generation_check(sf_worker_t *w) {
+    char key[512], err[256];
+    redisReply *rep = NULL;
+    sf_redis_key(key, sizeof(key), w->name, "generation", NULL, 0);
+    if (sf_redis_cmd(w->redis, &rep, err, sizeof(err), "GET %s", key))
+        return; /* an outage: the apply path handles it */
+    int64_t g =
+        rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
+    freeReplyObject(rep);
+    for (size_t i = 0; i < w->nparts; i++) {
+        part_t *p = w->parts[i];
+        if (p->state != SF_PART_ACTIVE || g <= p->generation)
+            continue;
+        sf_log("info",
+               "projection=%s topic=%s partition=%" PRId32
+               " msg=\"fenced: the generation moved (%" PRId64 " -> %" PRId64
+               "; a rebuild or a switch): taking the partition again\"",
+               w->name, p->topic, p->partition, p->generation, g);
+        sf_part_set_state(p, SF_PART_FENCED);
+        part_clear(w, p);
+        w->life_due = 1;
+    }
+}
+
 /* Outside flushes and rebalances, about once a second: partitions that
  * wait for a rebuild or were fenced are taken again when they may be. */
 static void lifecycle_tick(sf_worker_t *w) {
@@ -1089,6 +1135,8 @@ static void lifecycle_tick(sf_worker_t *w) {
         return;
     w->last_life_tick = now;
     w->life_due = 0;
+    if (w->redis && sf_redis_ctx(w->redis) && !sf_redis_ctx(w->redis)->err)
+        generation_check(w);
     for (size_t i = 0; i < w->nparts && !w->fatal && !*w->stop; i++) {
         part_t *p = w->parts[i];
         if (p->state != SF_PART_WAITING && p->state != SF_PART_FENCED)
@@ -1488,7 +1536,7 @@ sf_err_t sf_worker_new(const sf_config_t *cfg, const sf_pconf_t *pc,
     if ((e = sf_dlq_new(cfg, pc, &w->dlq, errstr, errstr_size)))
         goto err;
     char rerr[512];
-    e = sf_redis_connect(&cfg->redis, &w->redis, rerr, sizeof(rerr));
+    e = sf_redis_connect(&pc->redis, &w->redis, rerr, sizeof(rerr));
     if (e == SF_ERR_REDIS) {
         /* Redis down at start: the worker waits for it like for an outage */
         sf_log("warn", "projection=%s msg=\"%s\"", w->name, rerr);

@@ -877,7 +877,7 @@ class Seed:
             self.broker_restart(a)
         elif do == "rebuild":
             self.sleep(a["after"])
-            r = self.projector("rebuild", "-c", self.cfg, self.proj[a["proj"]], "--force",
+            r = self.projector("rebuild", "--in-place", "-c", self.cfg, self.proj[a["proj"]], "--force",
                                timeout=180, check=False)
             if r.returncode != 0:
                 self.problems.append("rebuild --force of %s exited %d: %s" % (

@@ -51,7 +51,7 @@ WPORT[1]=$(free_port)
 write_config "$WORK/w1.yaml" "${WPORT[1]}"
 t0=$(date +%s.%N)
 /usr/bin/time -v -o "$WORK/time.txt" \
-  "$PROJ_BIN" rebuild -c "$WORK/w1.yaml" "$P_CART" >"$WORK/rebuild.log" 2>&1 \
+  "$PROJ_BIN" rebuild --in-place -c "$WORK/w1.yaml" "$P_CART" >"$WORK/rebuild.log" 2>&1 \
   || { tail -20 "$WORK/rebuild.log" >&2; fail "sf-projector rebuild failed"; }
 t1=$(date +%s.%N)
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')

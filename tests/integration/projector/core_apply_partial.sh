@@ -104,7 +104,7 @@ grep "sf_dlq_offset=3" "$WORK/dlq_d.txt" | grep -q "nothing of the event was app
   || fail "dead letter of offset 3 does not say nothing was applied: $(cat "$WORK/dlq_d.txt")"
 start d2 "$WORK/c.yaml" "$PD"; sleep 4; stop d2 TERM
 expect_eq "dlq: a restart changes nothing" "$(view_d)" "$WANT"
-"$PROJ" rebuild -c "$WORK/c.yaml" "$PD" >"$WORK/rebuild.out" 2>"$WORK/rebuild.log" || fail "rebuild: $(tail -2 "$WORK/rebuild.log")"
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$PD" >"$WORK/rebuild.out" 2>"$WORK/rebuild.log" || fail "rebuild: $(tail -2 "$WORK/rebuild.log")"
 expect_eq "dlq: rebuilt view equals the live one" "$(view_d)" "$WANT"
 log "on_error: dlq: reasons say what was applied; restart and rebuild agree"
 echo "1 passed, 0 failed"

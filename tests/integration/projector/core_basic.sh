@@ -139,7 +139,7 @@ if [ -x "$CUSTOM" ]; then
       "$WORK/c.yaml" >"$WORK/custom.yaml"
   grep -q "$WORK/fights.rules.yaml" "$WORK/custom.yaml" || fail "custom config still uses the global patterns"
   NAMES+=("$PF-custom")   # bookkeeping removed by the cleanup
-  SF_FIGHT_PROJECTION="$PF-custom" "$CUSTOM" rebuild -c "$WORK/custom.yaml" "$PF-custom" 2>"$WORK/custom.log" \
+  SF_FIGHT_PROJECTION="$PF-custom" "$CUSTOM" rebuild --in-place -c "$WORK/custom.yaml" "$PF-custom" 2>"$WORK/custom.log" \
     || fail "custom worker rebuild: $(tail -2 "$WORK/custom.log")"
   rbid=$(h "fight-audit:$ID-f1" recorded_by)
   [ -n "$rbid" ] || fail "linked-in handler did not run"

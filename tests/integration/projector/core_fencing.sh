@@ -25,7 +25,7 @@ tokA=$(rcli get "$EPOCH")
 [ "$tokA" -ge 1 ] || fail "no epoch after assignment"
 
 # rebuild must refuse while A is a member of the group
-if "$PROJ" rebuild -c "$WORK/c.yaml" "$P" 2>"$WORK/rebuild.log"; then
+if "$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" 2>"$WORK/rebuild.log"; then
   fail "rebuild ran while a worker was active"
 fi
 grep -q "active member" "$WORK/rebuild.log" || fail "rebuild refusal unclear: $(cat "$WORK/rebuild.log")"
@@ -53,7 +53,7 @@ tokC=$(rcli get "$EPOCH")
 # refused, then B re-takes the partition by itself once the rebuild is
 # done (docs/lifecycle.md) and applies the event exactly once; a worker
 # started afterwards applies nothing twice
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" --force 2>"$WORK/force.log" || fail "rebuild --force failed: $(tail -2 "$WORK/force.log")"
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" --force 2>"$WORK/force.log" || fail "rebuild --force failed: $(tail -2 "$WORK/force.log")"
 expect_eq "view after forced rebuild" "$(rcli hget "$KEY" in_carts)" 11
 add 5 | publish "$T"
 for _ in $(seq 1 40); do [ "$(grep -c fenced "$WORK/b.log")" -ge 1 ] && break; sleep 0.25; done

@@ -58,7 +58,7 @@ done
 expect_eq "events of the new topic applied before the check" "$(rcli hget "$ID:cart:new:items" B)" ""
 expect_eq "checkpoint after the refused start" "$(rcli get "sf:$P:ckpt:$t:0")" 5
 
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" >"$WORK/rb.out" 2>"$WORK/rb.log" \
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" >"$WORK/rb.out" 2>"$WORK/rb.log" \
   || fail "rebuild after the recreation: $(tail -n 2 "$WORK/rb.log")"
 expect_eq "recorded topic id after the rebuild" "$(rcli hget "sf:$P:topic:$t" id)" "$new_id"
 added new B 1 | publish "$t"

@@ -57,7 +57,7 @@ log "1. a worker joins while a rebuild holds the projection"
 e0=$(epoch 0); e1=$(epoch 1)
 rcli set "sf:$P:rebuild" "test pid 1 since now" >/dev/null
 # a second rebuild is refused while the marker is there, naming it
-rc=0; "$PROJ" rebuild -c "$WORK/c.yaml" "$P" >"$WORK/rb0.out" 2>"$WORK/rb0.log" || rc=$?
+rc=0; "$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" >"$WORK/rb0.out" 2>"$WORK/rb0.log" || rc=$?
 [ $rc -ne 0 ] || fail "a rebuild ran over another rebuild's marker"
 grep -q "already running or was interrupted.*test pid 1 since now.*--force" "$WORK/rb0.log" \
   || fail "refusal does not name the marker and the remedy: $(cat "$WORK/rb0.log")"
@@ -72,7 +72,7 @@ expect_eq "epoch of partition 1 while the rebuild holds it" "$(epoch 1)" "$e1"
 expect_eq "events applied while the rebuild holds the projection" "$(view_total)" 40
 # the marker's owner "died": a forced rebuild takes over, replays, and
 # deletes the marker; the waiting worker then resumes by itself
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" --force >"$WORK/rb1.out" 2>"$WORK/rb1.log" \
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" --force >"$WORK/rb1.out" 2>"$WORK/rb1.log" \
   || fail "rebuild --force over a stale marker: $(tail -n 2 "$WORK/rb1.log")"
 expect_eq "marker after the rebuild" "$(rcli exists "sf:$P:rebuild")" 0
 send 8
@@ -85,7 +85,7 @@ log "2. a worker joins during a real rebuild's clear"
 for c in $(seq 0 $(( ${CORE_LIFE_BIG:-150000} / 10000 - 1 ))); do
   rcli eval "for i=$((c * 10000 + 1)),$((c * 10000 + 10000)) do redis.call('HSET','$ID:cart:old'..i,'status','open') end return 1" 0 >/dev/null
 done
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" >"$WORK/rb2.out" 2>"$WORK/rb2.log" &
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" >"$WORK/rb2.out" 2>"$WORK/rb2.log" &
 RB=$!; PIDS[$RB]=1
 for _ in $(seq 1 200); do [ "$(rcli exists "sf:$P:rebuild")" = 1 ] && break; sleep 0.05; done
 start w3 "$WORK/c.yaml"
@@ -96,7 +96,7 @@ wait_total "$SENT" 60
 expect_eq "old view keys left by the clear" "$(rcli --scan --pattern "$ID:cart:old*" | wc -l)" 0
 
 log "3. rebuild --force under the running worker"
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" --force >"$WORK/rb3.out" 2>"$WORK/rb3.log" \
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" --force >"$WORK/rb3.out" 2>"$WORK/rb3.log" \
   || fail "rebuild --force: $(tail -n 2 "$WORK/rb3.log")"
 send 16
 wait_total "$SENT" 60

@@ -52,7 +52,7 @@ total=0
 for i in 1 2 3 4 5 6 7 8; do v=$(rcli hget "$ID:cart:k$i:items" A); total=$((total + ${v:-0})); done
 expect_eq "events applied after the partition count changed" "$total" 8
 
-rc=0; "$PROJ" rebuild -c "$WORK/c.yaml" "$P" >"$WORK/rb.out" 2>"$WORK/rb.log" || rc=$?
+rc=0; "$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" >"$WORK/rb.out" 2>"$WORK/rb.log" || rc=$?
 [ $rc -ne 0 ] || fail "rebuild accepted the changed partition count"
 check_line rebuild "$WORK/rb.log"
 expect_eq "view after the refused rebuild (untouched)" "$(rcli hget "$ID:cart:k1:items" A)" 1
@@ -61,7 +61,7 @@ rc=0; "$PROJ" journey -c "$WORK/c.yaml" -t "$t" k1 >"$WORK/j.out" 2>"$WORK/j.log
 [ $rc -ne 0 ] || fail "journey read by the new partition count without a word"
 check_line journey "$WORK/j.log"
 
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" --accept-partitions >"$WORK/rb2.out" 2>"$WORK/rb2.log" \
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" --accept-partitions >"$WORK/rb2.out" 2>"$WORK/rb2.log" \
   || fail "rebuild --accept-partitions: $(tail -n 2 "$WORK/rb2.log")"
 expect_eq "recorded partition count after --accept-partitions" "$(rcli hget "sf:$P:topic:$t" partitions)" 3
 total=0

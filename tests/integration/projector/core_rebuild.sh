@@ -56,14 +56,14 @@ dump "$ID-a:*" >"$WORK/incremental.txt"
 dump "$ID-e:*" | sed "s/^$ID-e:/$ID-a:/" >"$WORK/early.txt"
 [ "$(wc -l <"$WORK/incremental.txt")" -gt 50 ] || fail "incremental view suspiciously small"
 
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" 2>"$WORK/rebuild.log" || fail "rebuild failed: $(tail -3 "$WORK/rebuild.log")"
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" 2>"$WORK/rebuild.log" || fail "rebuild failed: $(tail -3 "$WORK/rebuild.log")"
 grep -q "done: $N events ($N applied, 0 poison)" "$WORK/rebuild.log" || fail "rebuild summary wrong: $(tail -2 "$WORK/rebuild.log")"
 dump "$ID-a:*" >"$WORK/rebuilt.txt"
 diff "$WORK/incremental.txt" "$WORK/rebuilt.txt" >"$WORK/diff.txt" || fail "rebuild differs from incremental: $(head -5 "$WORK/diff.txt")"
 status_of $P | grep >/dev/null "total lag 0$" || fail "lag after rebuild"
 log "rebuild equals incremental ($(wc -l <"$WORK/rebuilt.txt") keys); $(tail -1 "$WORK/rebuild.log")"
 
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" --as-of 2026-03-01T00:00:00Z 2>"$WORK/asof.log" || fail "rebuild --as-of failed"
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" --as-of 2026-03-01T00:00:00Z 2>"$WORK/asof.log" || fail "rebuild --as-of failed"
 dump "$ID-a:*" >"$WORK/asof.txt"
 diff "$WORK/early.txt" "$WORK/asof.txt" >"$WORK/diff2.txt" || fail "--as-of view differs from the early history's: $(head -5 "$WORK/diff2.txt")"
 status_of $P | grep >/dev/null "total lag $((N / 2))$" || fail "as-of checkpoints should leave the late half as lag"
@@ -73,7 +73,7 @@ log "--as-of equals the fold of the history up to that time"
 # poison, every other event is applied, the rebuild completes
 adds=$(cat "$WORK/early.jsonl" "$WORK/late.jsonl" | grep -c ItemAddedToCart)
 outs=$(cat "$WORK/early.jsonl" "$WORK/late.jsonl" | grep -c CartCheckedOut)
-"$PROJ" rebuild -c "$WORK/c.yaml" "$PW" 2>"$WORK/w.rebuild.log" || fail "rebuild with failing commands failed: $(tail -2 "$WORK/w.rebuild.log")"
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$PW" 2>"$WORK/w.rebuild.log" || fail "rebuild with failing commands failed: $(tail -2 "$WORK/w.rebuild.log")"
 grep -q "done: $N events ($N applied, $adds poison)" "$WORK/w.rebuild.log" \
   || fail "want $adds poison events: $(tail -1 "$WORK/w.rebuild.log")"
 expect_eq "events around the failures applied" "$(rcli get "$ID-w:checkouts")" "$outs"

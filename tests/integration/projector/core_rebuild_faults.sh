@@ -72,7 +72,7 @@ until_ckpt() {
 }
 rebuild_bg() { # rebuild_bg NAME CONFIG PROJECTION [ARGS] -> RBPID
   local n=$1 c=$2 p=$3; shift 3
-  "$PROJ" rebuild -c "$c" "$p" "$@" >"$WORK/$n.log" 2>&1 &
+  "$PROJ" rebuild --in-place -c "$c" "$p" "$@" >"$WORK/$n.log" 2>&1 &
   RBPID=$!; PIDS[$RBPID]=1
 }
 rebuild_wait() { RBRC=0; wait "$RBPID" || RBRC=$?; unset "PIDS[$RBPID]"; }
@@ -133,7 +133,7 @@ grep -q "invariant" "$WORK/rb2.log" && fail "the rebuild hit an assertion: $(gre
 grep -q "^sf-projector rebuild: .*checkpoint is $(( N - 1 ))" "$WORK/rb2.log" \
   || fail "no clear error line naming the checkpoint"
 expect_eq "marker kept after the failed rebuild" "$(r exists "sf:$P:rebuild")" 1
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" --force >"$WORK/rb2b.log" 2>&1 || fail "rebuild --force after the failure"
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" --force >"$WORK/rb2b.log" 2>&1 || fail "rebuild --force after the failure"
 expect_eq "view after the forced rebuild" "$(r get "$ID:events") $(ckpt) $(r exists "sf:$P:rebuild")" "$N $(( N - 1 )) 0"
 
 # --- 3. two rebuilds at once ---------------------------------------------
@@ -146,7 +146,7 @@ A=$RBPID
 for _ in $(seq 1 3000); do [ "$(r exists "sf:$P3:rebuild")" = 1 ] && break; sleep 0.005; done
 kill -STOP "$A"
 [ "$(r exists "sf:$P3:ckpt:$T:0")" = 0 ] || fail "A passed its check before it was stopped (test too slow?)"
-"$PROJ" rebuild -c "$WORK/c3.yaml" "$P3" --force >"$WORK/rbB.log" 2>&1 || fail "rebuild B --force"
+"$PROJ" rebuild --in-place -c "$WORK/c3.yaml" "$P3" --force >"$WORK/rbB.log" 2>&1 || fail "rebuild B --force"
 B=$(r get "$ID:events") BCK=$(r get "sf:$P3:ckpt:$T:0")
 kill -CONT "$A"; RBPID=$A; rebuild_wait
 [ "$RBRC" -ne 0 ] && [ "$RBRC" -lt 128 ] || fail "rebuild A exit $RBRC after B took over: want a plain failure"
@@ -180,7 +180,7 @@ kill -TERM "$W" 2>/dev/null || true; wait "$W" 2>/dev/null || true; unset "PIDS[
 view4() { echo "last=$(r get "$ID:k:last") u=$(r hgetall "$ID:k:u" | paste -sd,) events=$(r get "$ID:k:events") ckpt=$(r get "sf:$P4:ckpt:$T4:0")"; }
 live=$(view4)
 expect_eq "live view with the skipped event" "$live" "last=Z u=X,2,Z,2 events=4 ckpt=4"
-RBRC=0; "$PROJ" rebuild -c "$WORK/c4.yaml" "$P4" >"$WORK/rb4.log" 2>&1 || RBRC=$?
+RBRC=0; "$PROJ" rebuild --in-place -c "$WORK/c4.yaml" "$P4" >"$WORK/rb4.log" 2>&1 || RBRC=$?
 expect_eq "rebuild of the stop projection with a skipped redis failure" "$RBRC" 0
 expect_eq "rebuilt view equals the live one" "$(view4) $(r exists "sf:$P4:rebuild")" "$live 0"
 log "PASS"

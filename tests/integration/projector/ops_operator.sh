@@ -61,7 +61,7 @@ refused 1 "past other unapplied events" "$P" -t "$T" -p 0 -o 4
 grep -q "not the event blocking the partition (2" "$WORK/skip.log" || fail "refusal does not name the blocking offset: $(tail -1 "$WORK/skip.log")"
 
 # a rebuild would stop at offset 2 with the view half built: refused first
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" >"$WORK/rb1.log" 2>&1 && fail "rebuild over unskipped poison succeeded"
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" >"$WORK/rb1.log" 2>&1 && fail "rebuild over unskipped poison succeeded"
 grep -q "$T/0/2: .*nothing was cleared" "$WORK/rb1.log" || fail "rebuild refusal unclear: $(tail -2 "$WORK/rb1.log")"
 expect_eq "view kept by the refused rebuild" "$(rcli hget "$ID:c" A)" 2
 
@@ -75,7 +75,7 @@ start w "$WORK/c.yaml" "$P"
 wait_lag0 "$WORK/c.yaml" "$P" 60
 expect_eq "events after the skipped poison" "$(rcli hget "$ID:c" B)" 2
 stop w TERM
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" >"$WORK/rb2.log" 2>&1 || fail "rebuild after skips: $(tail -2 "$WORK/rb2.log")"
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" >"$WORK/rb2.log" 2>&1 || fail "rebuild after skips: $(tail -2 "$WORK/rb2.log")"
 expect_eq "rebuilt view" "$(rcli hget "$ID:c" A) $(rcli hget "$ID:c" B)" "2 2"
 # nothing blocks the partition: a skip would pass a healthy event
 good c B | publish "$T"                                       # 6

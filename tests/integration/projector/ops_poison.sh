@@ -70,7 +70,7 @@ expect_eq "worker exit" "$RC" 0
 log "live worker: both poison records parked (cut / left out), good events applied"
 
 # rebuild: the poison was parked by the worker, so not again ...
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P" >"$WORK/rebuild1.log" 2>&1 || fail "rebuild: $(tail -3 "$WORK/rebuild1.log")"
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P" >"$WORK/rebuild1.log" 2>&1 || fail "rebuild: $(tail -3 "$WORK/rebuild1.log")"
 expect_eq "view after rebuild" "$(rcli hget "$ID:c1" before) $(rcli hget "$ID:c1" after)" "2 2"
 n=$(kcat -C -b "$SF_BROKERS" -t "$A.dlq" -e -q -f '%o\n' 2>/dev/null | wc -l)
 expect_eq "dead letters after rebuild" "$n" 1
@@ -84,7 +84,7 @@ on:
     - [HINCRBY, "$ID-2:{aggregate_id}", "{data.sku}", "{data.quantity}"]
 YAML
 sed -i "s|^projections:|projections:\n  - {name: \"$P2\", topics: [\"$A\"], rules: \"$WORK/r2.yaml\"}|" "$WORK/c.yaml"
-"$PROJ" rebuild -c "$WORK/c.yaml" "$P2" >"$WORK/rebuild2.log" 2>&1 || fail "rebuild 2: $(tail -3 "$WORK/rebuild2.log")"
+"$PROJ" rebuild --in-place -c "$WORK/c.yaml" "$P2" >"$WORK/rebuild2.log" 2>&1 || fail "rebuild 2: $(tail -3 "$WORK/rebuild2.log")"
 kcat -C -b "$SF_BROKERS" -t "$A.dlq" -e -q -f '%h\n' >"$WORK/a2.dlq" 2>/dev/null
 grep -q "sf_dlq_projection=$P2" "$WORK/a2.dlq" || fail "rebuild of $P2 did not dead-letter the poison: $(cut -c1-200 "$WORK/a2.dlq")"
 expect_eq "dead-lettered offsets recorded by rebuild" "$(rcli smembers "sf:$P2:dlq:$A:0")" 1

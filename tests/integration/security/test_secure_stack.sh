@@ -147,6 +147,8 @@ projections:
     topics: [cart-events]
     rules: $src/projector/examples/cart-contents.rules.yaml
     batch: {size: 50, time_ms: 20}
+    db: 0
+    spare_db: 1
 EOF
 C="$work/secure.yaml"
 total=$((na + nb))
@@ -197,7 +199,8 @@ rcli HSET cart:sc-1 status tampered >/dev/null
 "$P" rebuild -c "$C" carts >"$work/rebuild.log" 2>&1 || fail "rebuild: $(tail -1 "$work/rebuild.log")"
 grep -q "done: $total events" "$work/rebuild.log" || fail "rebuild summary: $(tail -1 "$work/rebuild.log")"
 check_views rebuild
-ok "rebuild replayed $total events and restored the views"
+grep -q "switched: the new generation serves" "$work/rebuild.log" || fail "rebuild was not blue/green: $(tail -2 "$work/rebuild.log")"
+ok "blue/green rebuild (SELECT, COPY, SWAPDB, FLUSHDB under the ACL user) replayed $total events and restored the views"
 
 "$P" journey -c "$C" -t cart-events sc-2 --fold carts --state >"$work/journey.out" 2>"$work/journey.err" \
   || fail "journey: $(tail -1 "$work/journey.err")"

@@ -99,6 +99,62 @@ static void defaults(void **state) {
     sf_config_destroy(c);
 }
 
+static void expect_err(const char *text, const char *where, const char *needle);
+
+/* db / spare_db / version (docs/generations.md): each projection's
+ * connections use its own db; the version digest changes with the rules,
+ * the handler and version:, and only with them. */
+static sf_config_t *load_ok(const char *text) {
+    sf_config_t *c = NULL;
+    char err[512] = "";
+    if (sf_config_load_string(text, "c.yaml", "/x", &c, err, sizeof(err)))
+        fail_msg("%s", err);
+    return c;
+}
+
+#define GEN_CFG(rule, extra)                                           \
+    "redis: {db: 5}\n"                                                 \
+    "projections:\n"                                                   \
+    "  - name: a\n    topics: [t]\n    db: 2\n    spare_db: 3\n" extra \
+    "    rules: {keys: [\"a:*\"], on: {x.Y: [[SET, "                   \
+    "\"a:{aggregate_id}\", " rule "]]}}\n"                             \
+    "  - name: b\n    topics: [t]\n    handler: h.so\n"
+
+static void generations_config(void **state) {
+    (void)state;
+    sf_config_t *c = load_ok(GEN_CFG("\"1\"", ""));
+    assert_int_equal(c->proj[0].db, 2);
+    assert_int_equal(c->proj[0].redis.db, 2);
+    assert_int_equal(c->proj[0].spare_db, 3);
+    assert_int_equal(c->proj[1].db, 5); /* redis.db */
+    assert_int_equal(c->proj[1].redis.db, 5);
+    assert_int_equal(c->proj[1].spare_db, -1);
+    assert_int_equal(strlen(c->proj[0].digest), 16);
+    char d0[17];
+    memcpy(d0, c->proj[0].digest, sizeof(d0));
+    sf_config_destroy(c);
+    c = load_ok(GEN_CFG("\"1\"", "")); /* same definition, same digest */
+    assert_string_equal(c->proj[0].digest, d0);
+    sf_config_destroy(c);
+    c = load_ok(GEN_CFG("\"2\"", "")); /* a rule changed */
+    assert_string_not_equal(c->proj[0].digest, d0);
+    sf_config_destroy(c);
+    c = load_ok(GEN_CFG("\"1\"", "    version: \"7\"\n"));
+    assert_string_not_equal(c->proj[0].digest, d0);
+    assert_string_equal(c->proj[0].version, "7");
+    sf_config_destroy(c);
+    /* group_id and batch are not part of the definition */
+    c = load_ok(GEN_CFG("\"1\"", "    batch: {size: 9}\n"));
+    assert_string_equal(c->proj[0].digest, d0);
+    sf_config_destroy(c);
+    expect_err("projections:\n  - name: a\n    topics: [t]\n"
+               "    handler: h.so\n    db: 1\n    spare_db: 1\n",
+               "c.yaml:2:5: ", "spare_db 1 is its db");
+    expect_err("projections:\n  - name: a\n    topics: [t]\n"
+               "    handler: h.so\n    spare_db: -1\n",
+               "c.yaml:5:15: ", "out of range");
+}
+
 static void expect_err(const char *text, const char *where,
                        const char *needle) {
     sf_config_t *c = NULL;
@@ -241,6 +297,7 @@ int main(void) {
         cmocka_unit_test(metrics_stuck_after),
         cmocka_unit_test(defaults),
         cmocka_unit_test(errors_name_positions),
+        cmocka_unit_test(generations_config),
         cmocka_unit_test(rules_file_relative),
         cmocka_unit_test(environment_expansion),
     };
