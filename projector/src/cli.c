@@ -22,10 +22,12 @@
 #include <librdkafka/rdkafka.h>
 
 #include "admin.h"
+#include "cli_views.h"
 #include "config.h"
 #include "identity.h"
 #include "journey.h"
 #include "log.h"
+#include "offsets.h"
 #include "preflight.h"
 #include "metrics.h"
 #include "rebuild.h"
@@ -130,6 +132,10 @@ static const char USAGE[] =
     "                                     --fold adds each event's Redis "
     "commands,\n"
     "                                     --state the keys they fold to\n"
+    "  offsets -c CONFIG PROJECTION [--commit-checkpoints]\n"
+    "                                     the group's committed offsets "
+    "against the\n"
+    "                                     view's checkpoints; re-commit them\n"
     "  wait -c CONFIG PROJECTION TOKEN [--timeout MS]\n"
     "                                     until the projection applied the "
     "position\n"
@@ -152,6 +158,7 @@ typedef struct opts {
     int32_t partition;
     int64_t offset, as_of;
     int force, have_partition, have_offset, state, accept_partitions;
+    int commit_ckpt; /* offsets --commit-checkpoints */
     long batch;
     int timeout_s;  /* pause / resume: seconds */
     int timeout_ms; /* wait: milliseconds */
@@ -174,6 +181,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         {"state", no_argument, NULL, 'S'},
         {"batch", required_argument, NULL, 'B'},
         {"timeout", required_argument, NULL, 'T'},
+        {"commit-checkpoints", no_argument, NULL, 'K'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -195,6 +203,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         case 'f': o->force = 1; break;
         case 'P': o->accept_partitions = 1; break;
         case 'S': o->state = 1; break;
+        case 'K': o->commit_ckpt = 1; break;
         case 'v': g_debug = 1; break;
         case 'X': o->X[o->nX++] = optarg; break;
         case 'p':
@@ -627,6 +636,9 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
     }
     sf_group_members_free(ms, nm);
     free(rows);
+    char offs[1200];
+    if (!sf_offsets_report(cfg, pc, offs, sizeof(offs)) && *offs)
+        printf("  offsets: %s\n", offs);
     if (idl)
         fputs(idl, stdout);
     free(idl);
@@ -786,6 +798,25 @@ static int cmd_wait(const opts_t *o) {
                                                     : 2;
 }
 
+/* offsets (cli_views.h): one projection, the rest is there */
+static int cmd_views(const char *cmd, const opts_t *o) {
+    sf_config_t *cfg = NULL;
+    int rc = load(cmd, o, &cfg);
+    if (rc)
+        return rc;
+    const sf_pconf_t *pc =
+        o->nargs == 1 ? need_projection(cmd, cfg, o->args[0]) : NULL;
+    if (!pc) {
+        if (o->nargs != 1)
+            die_line(cmd, "expected exactly one PROJECTION");
+        rc = 2;
+    } else {
+        rc = sf_cli_offsets(cfg, pc, o->commit_ckpt);
+    }
+    sf_config_destroy(cfg);
+    return rc;
+}
+
 int sf_projector_main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "help")) {
@@ -793,8 +824,9 @@ int sf_projector_main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"run",    "rebuild", "status",  "pause",
-                                        "resume", "skip",    "journey", "wait"};
+    static const char *const known[] = {"run",     "rebuild", "status",
+                                        "pause",   "resume",  "skip",
+                                        "journey", "wait",    "offsets"};
     int ok = 0;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         ok |= !strcmp(cmd, known[i]);
@@ -826,6 +858,8 @@ int sf_projector_main(int argc, char **argv) {
         rc = cmd_skip(&o);
     else if (!strcmp(cmd, "wait"))
         rc = cmd_wait(&o);
+    else if (!strcmp(cmd, "offsets"))
+        rc = cmd_views(cmd, &o);
     else
         rc = cmd_journey(&o);
     free(o.X);

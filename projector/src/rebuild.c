@@ -16,6 +16,7 @@
 #include "kmeta.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "offsets.h"
 #include "projection.h"
 #include "control.h"
 #include "rebuild_poison.h"
@@ -123,9 +124,11 @@ static sf_err_t commit_group(rb_t *r, int end, char *errstr,
         int64_t off = end ? r->parts[i].tp.hi : r->parts[i].tp.lo;
         if (off < 0)
             off = 0;
-        rd_kafka_topic_partition_list_add(l, r->parts[i].tp.topic,
-                                          r->parts[i].tp.partition)
-            ->offset = off;
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(
+            l, r->parts[i].tp.topic, r->parts[i].tp.partition);
+        tp->offset = off;
+        /* ours (offsets.h): the checkpoint this commit stands for */
+        sf_offsets_mark(tp, r->pc->name, off - 1);
     }
     rd_kafka_resp_err_t err = rd_kafka_commit(r->rk, l, 0);
     rd_kafka_topic_partition_list_destroy(l);
