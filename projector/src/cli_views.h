@@ -15,4 +15,14 @@
  * checkpoints (refused while the group has members). */
 int sf_cli_offsets(const sf_config_t *cfg, const sf_pconf_t *pc, int commit);
 
+/* diff: against "fold" (the projection folded from its topics into the
+ * scratch database db, emptied again afterwards), "spare" (the blue/green
+ * spare) or "db" (the view in database db, e.g. an as-of view).  Exit 0
+ * equal, 1 different or failed, 2 usage. */
+int sf_cli_diff(const sf_config_t *cfg, const sf_catalog_t *cat,
+                const sf_pconf_t *pc, const char *against, int db,
+                long max_lines);
+/* drop --db N: removes the as-of view in database db. */
+int sf_cli_drop_asof(const sf_config_t *cfg, const sf_pconf_t *pc, int db);
+
 #endif

@@ -211,7 +211,7 @@ static sf_err_t reset_rebuild(const sf_config_t *cfg, const sf_pconf_t *pc,
            "the earliest on every partition outside sf-projector: "
            "rebuilding the view\"",
            pc->name, pc->group_id);
-    sf_rebuild_opts_t ro = {-1, 0, 0, 0};
+    sf_rebuild_opts_t ro = {.as_of_ms = -1};
     sf_rebuild_stats_t st;
     /* BLUEGREEN-MERGE: the one call site to switch to the blue/green
      * rebuild entry point (the live view keeps serving meanwhile). */

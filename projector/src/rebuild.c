@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "asof.h"
 #include "batch.h"
 #include "event.h"
 #include "identity.h"
@@ -32,6 +33,8 @@ typedef struct rpart {
     sf_batch_t *batch;  /* the one being filled */
     int64_t sent_ckpt;  /* checkpoint the next batch sent expects */
     int64_t start;      /* offset the replay (re)starts from */
+    int excluded;       /* as-of: an event later than TIME was left out */
+    int gap;            /* ... and a later one applied (see rebuild.h) */
 } rpart_t;
 
 typedef struct rb {
@@ -598,16 +601,15 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
         }
         r->st->done++;
         if (o->as_of_ms >= 0) {
+            /* as of TIME (asof.h): left out, the partition read on */
             if (sf_event_from_message(&ev, m) == SF_OK &&
-                sf_event_time_ms(&ev) > o->as_of_ms) {
-                /* the partition's prefix up to as-of is complete */
-                if (!p->done) {
-                    p->done = 1;
-                    live--;
-                }
+                !sf_asof_includes(&ev, o->as_of_ms)) {
+                p->excluded = 1;
                 rd_kafka_message_destroy(m);
                 continue;
             }
+            if (p->excluded)
+                p->gap = 1;
         }
         e = sf_projection_process(r->proj, r->dec, m, &ev, p->batch, &scratch,
                                   r->pc->on_error_stop, err, sizeof(err));
@@ -624,6 +626,8 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
                               p->tp.topic, p->tp.partition, m->offset, err);
                 else
                     e = SF_OK;
+            } else if (o->to_db) {
+                already = 1; /* a view beside the live one parks nothing */
             } else {
                 e = sf_rebuild_park(r->cfg, r->pc, &r->dlq, r->ctl, m, err,
                                     &already, errstr, errstr_size);
@@ -766,6 +770,16 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                         volatile sig_atomic_t *stop, sf_rebuild_stats_t *st,
                         char *errstr, size_t errstr_size) {
     rb_t r = {0};
+    /* to_db: the view and its bookkeeping go to another database; r.ctl
+     * (skip and dead-letter records) stays on the live one */
+    sf_config_t side_cfg;
+    const sf_config_t *vcfg = cfg;
+    if (o->to_db) {
+        side_cfg = *cfg;
+        side_cfg.redis.db = o->db;
+        vcfg = &side_cfg;
+    }
+    int frozen = 0; /* in-place as-of view that must not be resumed */
     r.cfg = cfg;
     r.pc = pc;
     r.st = st;
@@ -787,10 +801,14 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         goto out;
     sf_log("debug", "projection=%s msg=\"rebuild: metadata at %.3fs\"",
            pc->name, sf_mono_s() - t0);
-    if (!o->force && (e = group_check(r.rk, pc->group_id, errstr, errstr_size)))
+    if (!o->force && !o->to_db &&
+        (e = group_check(r.rk, pc->group_id, errstr, errstr_size)))
         goto out;
-    if ((e = sf_redis_connect(&cfg->redis, &r.redis, errstr, errstr_size)) ||
+    if ((e = sf_redis_connect(&vcfg->redis, &r.redis, errstr, errstr_size)) ||
         (e = sf_redis_connect(&cfg->redis, &r.ctl, errstr, errstr_size)))
+        goto out;
+    if (o->to_db &&
+        (e = sf_asof_check_db(cfg, pc, o->db, r.redis, errstr, errstr_size)))
         goto out;
     if (!(ids = calloc(pc->ntopics ? pc->ntopics : 1, sizeof(*ids)))) {
         e = SF_ERR_NOMEM;
@@ -925,7 +943,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
            st->clear_seconds);
     /* 3. reset the group's offsets (only informative: Redis rules). */
     char kerr[512];
-    if (commit_group(&r, 0, kerr, sizeof(kerr)))
+    if (!o->to_db && commit_group(&r, 0, kerr, sizeof(kerr)))
         sf_log("warn", "projection=%s msg=\"%s\"", pc->name, kerr);
     /* 4. replay. */
     if ((e = replay(&r, o, progress, poison, opaque, stop, errstr,
@@ -933,8 +951,25 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         goto out;
     sf_log("debug", "projection=%s msg=\"rebuild: replay done at %.3fs\"",
            pc->name, sf_mono_s() - t0);
-    if (o->as_of_ms < 0 && commit_group(&r, 1, kerr, sizeof(kerr)))
+    if (!o->to_db && o->as_of_ms < 0 && commit_group(&r, 1, kerr, sizeof(kerr)))
         sf_log("warn", "projection=%s msg=\"%s\"", pc->name, kerr);
+    if (o->to_db &&
+        (e = sf_asof_register(pc, o->db, o->as_of_ms, r.redis,
+                              o->scratch ? NULL : r.ctl, errstr, errstr_size)))
+        goto out;
+    for (size_t i = 0; !o->to_db && i < r.nparts && !frozen; i++)
+        if (r.parts[i].gap) {
+            frozen = 1;
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"as-of view in the live database: an event later "
+                   "than the as-of time lies before events applied, so a "
+                   "worker resuming from the checkpoint would skip it; the "
+                   "rebuild marker stays and workers wait. Return to the "
+                   "live view with sf-projector rebuild --force; keep past "
+                   "views beside the live one with --as-of TIME --db N\"",
+                   pc->name, r.parts[i].tp.topic, r.parts[i].tp.partition);
+        }
     st->seconds = sf_mono_s() - t0;
     if (progress)
         progress(opaque, "done", st);
@@ -952,6 +987,11 @@ out:
                "rebuild's marker (rebuild --force): this one stopped without "
                "touching the view or the marker any more\"",
                pc->name);
+    } else if (marked && frozen && !e) {
+        char merr[256];
+        int ours = 0;
+        (void)sf_life_rebuild_keep(r.redis, pc->name, marker, &ours, merr,
+                                   sizeof(merr));
     } else if (marked && r.keep_marker) {
         char merr[256];
         int ours = 0;

@@ -28,10 +28,20 @@
  * until a rebuild completes.  When Redis lost replayed writes but kept the
  * clear (sf:<p>:cleared), the replay restarts from its checkpoints.
  *
- * as_of_ms (>= 0): per partition, only the prefix of events whose time
- * (ce_time, else the Kafka timestamp) is <= as_of_ms is applied; the
- * checkpoint stops at the last applied event, so a later `run` catches up
- * from there.
+ * as_of_ms (>= 0): the view as of that time (asof.h): every partition is
+ * read to its end, and exactly the events whose time (ce_time, else the
+ * Kafka timestamp) is <= as_of_ms are applied.  In the live database each
+ * checkpoint is the last event applied, so a later `run` catches up from
+ * there when every event left out comes after the last one applied (clocks
+ * in order); when one left out lies before an applied one (a clock ahead),
+ * resuming would skip it: the rebuild marker then stays, workers wait, and
+ * the log says so (`rebuild --force` returns to the live view).
+ *
+ * to_db: build into database db instead of the live one (an as-of view, or
+ * a scratch fold for `diff`; asof.h): db must be empty or hold this
+ * projection's as-of view; the group is neither checked nor committed,
+ * poison events are counted and logged but not dead-lettered again, and
+ * the view is recorded (sf:<p>:asof there, sf:<p>:asof-views here).
  *
  * Poison events are counted and reported through the poison callback and
  * dead-lettered unless recorded as dead-lettered already
@@ -53,6 +63,9 @@ typedef struct sf_rebuild_opts {
     int force;        /* rebuild even if workers are active */
     size_t batch_events;
     int accept_partitions; /* record a changed partition count */
+    int to_db;             /* 1: build into database db (see above) */
+    int db;
+    int scratch; /* with to_db: not registered in the live db (diff) */
 } sf_rebuild_opts_t;
 
 typedef struct sf_rebuild_stats {
