@@ -240,7 +240,7 @@ sf_err_t sf_offsets_gate(const sf_config_t *cfg, const sf_pconf_t *pc,
                          volatile sig_atomic_t *stop, char *errstr,
                          size_t errstr_size) {
     char err[1024], last[1024] = "";
-    int refused = 0, waited_rebuild = 0;
+    int refused = 0, waited_rebuild = 0, failed_once = 0;
     double backoff = 0.5;
     while (!*stop) {
         sf_offsets_part_t *ps = NULL;
@@ -290,8 +290,21 @@ sf_err_t sf_offsets_gate(const sf_config_t *cfg, const sf_pconf_t *pc,
             char m[256];
             if (sf_life_rebuild_marker(redis, pc->name, &found, m, sizeof(m),
                                        err, sizeof(err)) ||
-                !found || waited_rebuild > 120)
+                waited_rebuild > 120)
                 return e;
+            if (!found) {
+                /* another worker may have rebuilt and joined between our
+                 * reading and our rebuild (its group check then fails):
+                 * judge once more before giving up */
+                if (failed_once++)
+                    return e;
+                sf_log("warn",
+                       "projection=%s msg=\"rebuild after the offset reset "
+                       "failed: %s; reading the offsets again\"",
+                       pc->name, errstr);
+                sleep_s(1);
+                continue;
+            }
             /* another worker's rebuild: wait for it */
             if (!waited_rebuild++)
                 sf_log("info",
