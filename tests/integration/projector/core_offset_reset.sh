@@ -10,7 +10,9 @@
 #    reset offset and the checkpoint; /readyz and status say so; the view
 #    is untouched; `offsets --commit-checkpoints` lets the waiting worker
 #    start;
-#  - --to-datetime: refused the same way; `rebuild` resolves it.
+#  - --to-datetime: refused the same way; `rebuild` resolves it;
+#  - after `skip` of the last event (on_error: stop), the restarted worker
+#    commits the checkpoint + 1: LAG 0 with no new event.
 TEST=core_offset_reset
 . "$(dirname "$0")/core_lib.sh"
 need
@@ -114,7 +116,7 @@ cgc --reset-offsets --shift-by -500 --execute --group "$G" --topic "$T" >"$WORK/
 ck0=$(rcli get "sf:$P:ckpt:$T:0")
 start w "$WORK/c.yaml"
 wait_log w "not started: topic $T partition 0: the group's offset was reset outside sf-projector to $((ck0 + 1 - 500)) but the view's checkpoint is $ck0" 60
-grep -q "sf-projector offsets -c $WORK/c.yaml $P --commit-checkpoints; or rebuild it: sf-projector rebuild -c $WORK/c.yaml $P" "$WORK/w.log" || fail "the refusal does not name the commands: $(grep 'not started' "$WORK/w.log")"
+wait_log w "sf-projector offsets -c $WORK/c.yaml $P --commit-checkpoints; or rebuild it: sf-projector rebuild -c $WORK/c.yaml $P" 10
 [ "$(grep -c 'not started: topic' "$WORK/w.log")" = 1 ] || fail "the refusal is not one line"
 alive() { kill -0 "$PID_w" 2>/dev/null; }
 alive || fail "a refused projection stops the process"
@@ -153,4 +155,30 @@ stop w TERM; expect_eq "worker exit" "$RC" 0
 dump "$ID:*" >"$WORK/after-rb.txt"
 diff "$WORK/ref.txt" "$WORK/after-rb.txt" >"$WORK/d3.txt" || fail "view after rebuild differs: $(head -5 "$WORK/d3.txt")"
 log "--to-datetime: refused, view untouched; rebuild resolved it, LAG 0"
+
+# --- skip: no false lag ------------------------------------------------
+TS=$(new_topic skip 1); PS="rss-$ID"; NAMES+=("$PS")
+config "$WORK/s.yaml" <<YAML
+  - {name: "$PS", topics: ["$TS"], rules: "$WORK/r.yaml", on_error: stop}
+YAML
+head -n 2 "$WORK/all.jsonl" | publish "$TS"
+printf 'not avro' | kcat -P -b "$SF_BROKERS" -t "$TS" -p 0 2>"$WORK/kcat.log" || fail "kcat: $(cat "$WORK/kcat.log")"
+start s "$WORK/s.yaml"
+for i in $(seq 1 150); do kill -0 "$PID_s" 2>/dev/null || break; sleep 0.2; done
+stop s KILL
+expect_eq "checkpoint before the poison" "$(rcli get "sf:$PS:ckpt:$TS:0")" 1
+"$PROJ" skip -c "$WORK/s.yaml" "$PS" -t "$TS" -p 0 -o 2 >"$WORK/skip.log" 2>&1 || fail "skip: $(cat "$WORK/skip.log")"
+start s "$WORK/s.yaml"
+wait_lag0 "$WORK/s.yaml" "$PS" 60
+lag=""
+for i in $(seq 1 30); do
+  out=$(cgc --describe --group "sf-$PS" 2>/dev/null || true)
+  cur=$(awk -v t="$TS" '$2 == t && $3 == 0 {print $4}' <<<"$out")
+  lag=$(awk -v t="$TS" '$2 == t && $3 == 0 {print $6}' <<<"$out")
+  [ "$cur" = 3 ] && [ "$lag" = 0 ] && break; sleep 0.5
+done
+expect_eq "after skip: committed offset" "$cur" 3
+expect_eq "after skip: LAG" "$lag" 0
+stop s TERM
+log "after skip of the last event: committed = checkpoint + 1 = 3, LAG 0"
 log "PASS"
