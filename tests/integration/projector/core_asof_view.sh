@@ -6,8 +6,9 @@
 # years ahead left out, the later ones of its partition kept), the live
 # view equals the reference fold of everything; both coexist; the database
 # rules (not the live one, empty or our own as-of view) hold; `drop`
-# removes it.  The references are incremental workers over topics holding
-# only those events.
+# removes it; in place (no --db) over a skewed history the rebuild marker
+# stays (a worker could not resume it) until rebuild --force.  The
+# references are incremental workers over topics holding only those events.
 TEST=core_asof_view
 . "$(dirname "$0")/core_lib.sh"
 need
@@ -120,4 +121,22 @@ RC=0; "$PROJ" drop -c "$WORK/c.yaml" "$P" --db 0 >"$WORK/drop3.log" 2>&1 || RC=$
 expect_eq "drop of the live db: exit" "$RC" 2
 [ "$(dump "$ID-v:*" | wc -l)" -gt 20 ] || fail "live view gone after drop"
 log "drop removed the as-of view; refused for nothing and for the live db"
+
+# in place (no --db), the skewed history cannot be resumed by a worker:
+# the view is the as-of fold, the rebuild marker stays, workers wait;
+# rebuild --force returns to the live view
+"$PROJ" rebuild -c "$WORK/c.yaml" "$P" --as-of "$AS" >"$WORK/rbi.log" 2>&1 || fail "in-place as-of: $(tail -3 "$WORK/rbi.log")"
+grep -q "as-of view in the live database: an event later than the as-of time lies before events applied" "$WORK/rbi.log" || fail "in-place as-of does not say why workers wait: $(tail -3 "$WORK/rbi.log")"
+[ -n "$(rcli get "sf:$P:rebuild")" ] || fail "in-place as-of over a skewed history left no rebuild marker"
+dump "$ID-v:*" | sed "s/^$ID-v:/X:/" | cmp -s - "$WORK/ref-e.txt" || fail "in-place as-of view differs from its reference"
+start w "$WORK/c.yaml" "$P"
+wait_log() { local i; for i in $(seq 1 $(( $3 * 5 ))); do grep -q -- "$2" "$WORK/$1.log" 2>/dev/null && return 0; sleep 0.2; done; fail "$1 never logged '$2'"; }
+wait_log w "a rebuild runs" 60
+sleep 2
+dump "$ID-v:*" | sed "s/^$ID-v:/X:/" | cmp -s - "$WORK/ref-e.txt" || fail "a worker changed the frozen in-place as-of view"
+"$PROJ" rebuild -c "$WORK/c.yaml" "$P" --force >"$WORK/rbf.log" 2>&1 || fail "rebuild --force: $(tail -3 "$WORK/rbf.log")"
+wait_lag0 "$WORK/c.yaml" "$P" 120
+stop w TERM
+dump "$ID-v:*" | sed "s/^$ID-v:/X:/" | cmp -s - "$WORK/ref-a.txt" || fail "rebuild --force did not return to the live view"
+log "in place over a skewed history: as-of fold, marker kept, worker waited; rebuild --force back to live"
 log "PASS"
