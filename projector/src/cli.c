@@ -22,10 +22,12 @@
 #include <librdkafka/rdkafka.h>
 
 #include "admin.h"
+#include "cli_views.h"
 #include "config.h"
 #include "identity.h"
 #include "journey.h"
 #include "log.h"
+#include "offsets.h"
 #include "preflight.h"
 #include "metrics.h"
 #include "rebuild.h"
@@ -114,15 +116,20 @@ static const char USAGE[] =
     "  rebuild -c CONFIG PROJECTION [--in-place] [--as-of TIME] [--force]\n"
     "          [--batch N] [--accept-partitions] (after partitions were added)"
     "\n"
-    "                                     replay from offset zero into "
+    "          [--db N]                   replay from offset zero into "
     "spare_db and\n"
     "                                     switch it in (blue/green); "
     "--in-place:\n"
-    "                                     clear the live view and refill it\n"
+    "                                     clear the live view and refill it; "
+    "--db N:\n"
+    "                                     build into Redis database N (an "
+    "as-of view\n"
+    "                                     beside the live one)\n"
     "  rollback -c CONFIG PROJECTION      switch the previous generation back "
     "in\n"
-    "  drop -c CONFIG PROJECTION          empty spare_db (the previous "
-    "generation)\n"
+    "  drop -c CONFIG PROJECTION [--db N] empty spare_db (the previous "
+    "generation),\n"
+    "                                     or the as-of view in database N\n"
     "  status -c CONFIG [PROJECTION]      checkpoint, end offset, lag per "
     "partition\n"
     "  pause -c CONFIG PROJECTION [--timeout S]\n"
@@ -140,6 +147,17 @@ static const char USAGE[] =
     "                                     --fold adds each event's Redis "
     "commands,\n"
     "                                     --state the keys they fold to\n"
+    "  diff -c CONFIG PROJECTION [--against fold|spare|db] [--db N] "
+    "[--max N]\n"
+    "                                     live view vs a fresh fold (into "
+    "the empty\n"
+    "                                     scratch db N) or another db: "
+    "exit 1 if different\n"
+    "  drop -c CONFIG PROJECTION --db N   remove the as-of view in db N\n"
+    "  offsets -c CONFIG PROJECTION [--commit-checkpoints]\n"
+    "                                     the group's committed offsets "
+    "against the\n"
+    "                                     view's checkpoints; re-commit them\n"
     "  wait -c CONFIG PROJECTION TOKEN [--timeout MS]\n"
     "                                     until the projection applied the "
     "position\n"
@@ -163,6 +181,10 @@ typedef struct opts {
     int64_t offset, as_of;
     int force, have_partition, have_offset, state, accept_partitions;
     int in_place;
+    int commit_ckpt;     /* offsets --commit-checkpoints */
+    int db;              /* rebuild / drop / diff --db N; -1 none */
+    const char *against; /* diff */
+    long max_lines;      /* diff --max */
     long batch;
     int timeout_s;  /* pause / resume: seconds */
     int timeout_ms; /* wait: milliseconds */
@@ -186,11 +208,16 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         {"state", no_argument, NULL, 'S'},
         {"batch", required_argument, NULL, 'B'},
         {"timeout", required_argument, NULL, 'T'},
+        {"commit-checkpoints", no_argument, NULL, 'K'},
+        {"db", required_argument, NULL, 'D'},
+        {"against", required_argument, NULL, 'G'},
+        {"max", required_argument, NULL, 'M'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     o->as_of = -1;
+    o->db = -1;
     o->timeout_s = 30;
     o->timeout_ms = 5000;
     o->X = calloc((size_t)argc + 1, sizeof(char *));
@@ -208,6 +235,24 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         case 'P': o->accept_partitions = 1; break;
         case 'I': o->in_place = 1; break;
         case 'S': o->state = 1; break;
+        case 'K': o->commit_ckpt = 1; break;
+        case 'G': o->against = optarg; break;
+        case 'M':
+            o->max_lines = strtol(optarg, &end, 10);
+            if (*end || o->max_lines <= 0) {
+                die_line(cmd, "--max needs a positive number");
+                return 2;
+            }
+            break;
+        case 'D':
+            errno = 0;
+            long dv = strtol(optarg, &end, 10);
+            if (*end || errno || dv < 0 || dv > 1000000) {
+                die_line(cmd, "--db needs a Redis database number (>= 0)");
+                return 2;
+            }
+            o->db = (int)dv;
+            break;
         case 'v': g_debug = 1; break;
         case 'X': o->X[o->nX++] = optarg; break;
         case 'p':
@@ -543,8 +588,13 @@ static int cmd_rebuild(const opts_t *o) {
         rc = 2;
     } else if (!(rc = load_catalog("rebuild", cfg, &cat)) &&
                !(rc = preflight("rebuild", cfg, pc, cat))) {
-        sf_rebuild_opts_t ro = {o->as_of, o->force, (size_t)o->batch,
-                                o->accept_partitions, o->in_place};
+        sf_rebuild_opts_t ro = {.as_of_ms = o->as_of,
+                                .force = o->force,
+                                .batch_events = (size_t)o->batch,
+                                .accept_partitions = o->accept_partitions,
+                                .in_place = o->in_place,
+                                .to_db = o->db >= 0,
+                                .db = o->db};
         sf_rebuild_stats_t st;
         char err[1024];
         install_signals();
@@ -660,6 +710,9 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
                rows[i].lag, rows[i].epoch, rows[i].skips, state);
     }
     sf_group_members_free(ms, nm);
+    char offs[1200];
+    if (!sf_offsets_report(cfg, pc, offs, sizeof(offs)) && *offs)
+        printf("  offsets: %s\n", offs);
     if (idl)
         fputs(idl, stdout);
     free(idl);
@@ -866,6 +919,46 @@ static int cmd_wait(const opts_t *o) {
                                                     : 2;
 }
 
+/* drop --db N: an as-of view (without --db, cmd_generation drops the
+ * blue/green spare). */
+static int cmd_drop(const sf_config_t *cfg, const sf_pconf_t *pc,
+                    const opts_t *o) {
+    if (o->db < 0) {
+        die_line("drop", "usage: drop -c CONFIG PROJECTION --db N (an as-of "
+                         "view made by rebuild --as-of TIME --db N)");
+        return 2;
+    }
+    return sf_cli_drop_asof(cfg, pc, o->db);
+}
+
+/* offsets, drop, diff (cli_views.h): one projection, the rest is there */
+static int cmd_views(const char *cmd, const opts_t *o) {
+    sf_config_t *cfg = NULL;
+    int rc = load(cmd, o, &cfg);
+    if (rc)
+        return rc;
+    const sf_pconf_t *pc =
+        o->nargs == 1 ? need_projection(cmd, cfg, o->args[0]) : NULL;
+    if (!pc) {
+        if (o->nargs != 1)
+            die_line(cmd, "expected exactly one PROJECTION");
+        rc = 2;
+    } else if (!strcmp(cmd, "offsets")) {
+        rc = sf_cli_offsets(cfg, pc, o->commit_ckpt);
+    } else if (!strcmp(cmd, "drop")) {
+        rc = cmd_drop(cfg, pc, o);
+    } else {
+        sf_catalog_t *cat = NULL;
+        if (!(rc = load_catalog(cmd, cfg, &cat)) &&
+            !(rc = preflight(cmd, cfg, pc, cat)))
+            rc = sf_cli_diff(cfg, cat, pc, o->against, o->db, o->max_lines);
+        if (cat)
+            sf_catalog_destroy(cat);
+    }
+    sf_config_destroy(cfg);
+    return rc;
+}
+
 int sf_projector_main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "help")) {
@@ -874,8 +967,8 @@ int sf_projector_main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     static const char *const known[] = {
-        "run",  "rebuild", "status", "pause",    "resume",
-        "skip", "journey", "wait",   "rollback", "drop"};
+        "run",     "rebuild", "status",   "pause", "resume",  "skip",
+        "journey", "wait",    "rollback", "drop",  "offsets", "diff"};
     int ok = 0;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         ok |= !strcmp(cmd, known[i]);
@@ -907,8 +1000,11 @@ int sf_projector_main(int argc, char **argv) {
         rc = cmd_skip(&o);
     else if (!strcmp(cmd, "wait"))
         rc = cmd_wait(&o);
-    else if (!strcmp(cmd, "rollback") || !strcmp(cmd, "drop"))
+    else if (!strcmp(cmd, "rollback") || (!strcmp(cmd, "drop") && o.db < 0))
         rc = cmd_generation(&o, cmd);
+    else if (!strcmp(cmd, "offsets") || !strcmp(cmd, "diff") ||
+             !strcmp(cmd, "drop"))
+        rc = cmd_views(cmd, &o);
     else
         rc = cmd_journey(&o);
     free(o.X);

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <uuid/uuid.h>
 
+#include "asof.h"
 #include "batch.h"
 #include "event.h"
 #include "identity.h"
@@ -472,7 +473,7 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
             rd_kafka_message_destroy(m);
             break;
         }
-        if (match && (as_of_ms < 0 || sf_event_time_ms(&ev) <= as_of_ms)) {
+        if (match && sf_asof_includes(&ev, as_of_ms)) {
             json_t *o = json_object();
             json_object_set_new(o, "topic", json_string(topic));
             json_object_set_new(o, "partition", json_integer(m->partition));

@@ -47,8 +47,10 @@ typedef struct proj {
     uint64_t dead;
     uint64_t fenced;
     uint64_t ckpt_mismatch;
-    int paused;             /* by the operator: no progress expected */
-    int64_t dlq_failing_ms; /* dead-lettering failing since; 0 not */
+    int paused;              /* by the operator: no progress expected */
+    int64_t dlq_failing_ms;  /* dead-lettering failing since; 0 not */
+    uint64_t reset_rebuilds; /* offsets.h */
+    char refused[512];       /* offsets.h: why it is not started, or "" */
     uint64_t errors[SF_ERR__COUNT];
     uint64_t lat_buckets[SF_METRICS_LATENCY_NBUCKETS]; /* not cumulative */
     uint64_t lat_count;
@@ -395,6 +397,23 @@ void sf_metrics_dlq_failing(sf_metrics_t *m, const char *projection,
     pthread_mutex_unlock(&m->lock);
 }
 
+void sf_metrics_offsets_refused(sf_metrics_t *m, const char *projection,
+                                const char *why) {
+    pthread_mutex_lock(&m->lock);
+    proj_t *p = proj_get(m, projection);
+    if (p)
+        snprintf(p->refused, sizeof(p->refused), "%s", why ? why : "");
+    pthread_mutex_unlock(&m->lock);
+}
+
+void sf_metrics_offset_reset_rebuild(sf_metrics_t *m, const char *projection) {
+    pthread_mutex_lock(&m->lock);
+    proj_t *p = proj_get(m, projection);
+    if (p)
+        p->reset_rebuilds++;
+    pthread_mutex_unlock(&m->lock);
+}
+
 void sf_metrics_heartbeat(sf_metrics_t *m) {
     pthread_mutex_lock(&m->lock);
     m->heartbeat_ms = now_ms(m);
@@ -494,6 +513,10 @@ static int health_ok_locked(sf_metrics_t *m, char *why, size_t why_size) {
         why[0] = '\0';
     for (size_t i = 0; i < m->nprojs; i++) {
         const proj_t *p = &m->projs[i];
+        if (p->refused[0]) {
+            ok = 0;
+            why_add(why, why_size, "%s", p->refused);
+        }
         if (p->dlq_failing_ms) {
             char t[SF_TIME_BUFSIZE];
             ok = 0;
@@ -717,6 +740,18 @@ sf_err_t sf_metrics_render(sf_metrics_t *m, char **out, size_t *out_len,
         &b, m, "batches_committed_total",
         "Batches committed atomically to Redis with their checkpoints.",
         offsetof(proj_t, batches));
+    proj_counter(&b, m, "offset_reset_rebuilds_total",
+                 "Rebuilds run because the group's offsets were reset to "
+                 "the earliest outside sf-projector.",
+                 offsetof(proj_t, reset_rebuilds));
+    header(&b, "offsets_refused", "gauge",
+           "1 while an external offset reset keeps the projection from "
+           "starting.");
+    for (size_t i = 0; i < m->nprojs; i++) {
+        buf_printf(&b, "streamfold_offsets_refused{projection=\"");
+        buf_label(&b, m->projs[i].name);
+        buf_printf(&b, "\"} %d\n", m->projs[i].refused[0] ? 1 : 0);
+    }
     proj_counter(&b, m, "dead_lettered_total",
                  "Events sent to the dead-letter topic.",
                  offsetof(proj_t, dead));

@@ -38,6 +38,9 @@
  *   partition_assigned{projection,topic,partition}  gauge 1 (series of a
  *       revoked partition are removed)
  *   projection_ready{projection}                gauge 0/1
+ *   offset_reset_rebuilds_total{projection}     counter (offsets.h)
+ *   offsets_refused{projection}                 gauge 0/1: an external
+ *       offset reset keeps the projection from starting (not ready)
  *   redis_up                                    gauge 0/1
  *   up                                          gauge 1 (process alive)
  *   last_heartbeat_age_seconds                  gauge
@@ -125,6 +128,13 @@ void sf_metrics_dead_lettered(sf_metrics_t *m, const char *projection,
 void sf_metrics_fenced(sf_metrics_t *m, const char *projection);
 /* A batch refused because Redis' checkpoint differed from the expected. */
 void sf_metrics_checkpoint_mismatch(sf_metrics_t *m, const char *projection);
+
+/* The group's offsets were reset outside sf-projector (offsets.h): why
+ * (copied) while the projection is refused, not ready; NULL clears it. */
+void sf_metrics_offsets_refused(sf_metrics_t *m, const char *projection,
+                                const char *why);
+/* A rebuild run because every partition was reset to the earliest. */
+void sf_metrics_offset_reset_rebuild(sf_metrics_t *m, const char *projection);
 
 /* ---- per partition ------------------------------------------------- */
 

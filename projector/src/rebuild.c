@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "asof.h"
 #include "batch.h"
 #include "bluegreen.h"
 #include "event.h"
@@ -17,6 +18,7 @@
 #include "kmeta.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "offsets.h"
 #include "projection.h"
 #include "control.h"
 #include "rebuild_poison.h"
@@ -32,6 +34,8 @@ typedef struct rpart {
     sf_batch_t *batch;  /* the one being filled */
     int64_t sent_ckpt;  /* checkpoint the next batch sent expects */
     int64_t start;      /* offset the replay (re)starts from */
+    int excluded;       /* as-of: an event later than TIME was left out */
+    int gap;            /* ... and a later one applied (see rebuild.h) */
 } rpart_t;
 
 typedef struct rb {
@@ -125,9 +129,11 @@ static sf_err_t commit_group(rb_t *r, int end, char *errstr,
         int64_t off = end ? r->parts[i].tp.hi : r->parts[i].tp.lo;
         if (off < 0)
             off = 0;
-        rd_kafka_topic_partition_list_add(l, r->parts[i].tp.topic,
-                                          r->parts[i].tp.partition)
-            ->offset = off;
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(
+            l, r->parts[i].tp.topic, r->parts[i].tp.partition);
+        tp->offset = off;
+        /* ours (offsets.h): the checkpoint this commit stands for */
+        sf_offsets_mark(tp, r->pc->name, off - 1);
     }
     rd_kafka_resp_err_t err = rd_kafka_commit(r->rk, l, 0);
     rd_kafka_topic_partition_list_destroy(l);
@@ -597,16 +603,15 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
         }
         r->st->done++;
         if (o->as_of_ms >= 0) {
+            /* as of TIME (asof.h): left out, the partition read on */
             if (sf_event_from_message(&ev, m) == SF_OK &&
-                sf_event_time_ms(&ev) > o->as_of_ms) {
-                /* the partition's prefix up to as-of is complete */
-                if (!p->done) {
-                    p->done = 1;
-                    live--;
-                }
+                !sf_asof_includes(&ev, o->as_of_ms)) {
+                p->excluded = 1;
                 rd_kafka_message_destroy(m);
                 continue;
             }
+            if (p->excluded)
+                p->gap = 1;
         }
         e = sf_projection_process(r->proj, r->dec, m, &ev, p->batch, &scratch,
                                   r->pc->on_error_stop, err, sizeof(err));
@@ -623,6 +628,8 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
                               p->tp.topic, p->tp.partition, m->offset, err);
                 else
                     e = SF_OK;
+            } else if (o->to_db) {
+                already = 1; /* a view beside the live one parks nothing */
             } else {
                 e = sf_rebuild_park(r->cfg, r->pc, &r->dlq, r->ctl, m, err,
                                     &already, errstr, errstr_size);
@@ -923,22 +930,33 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                         volatile sig_atomic_t *stop, sf_rebuild_stats_t *st,
                         char *errstr, size_t errstr_size) {
     rb_t r = {0};
+    int frozen = 0; /* in-place as-of view that must not be resumed */
     r.cfg = cfg;
     r.pc = pc;
     r.st = st;
-    r.bg = !o->in_place;
+    /* three targets: the spare database (blue/green, the default), the
+     * live one (--in-place), or database o->db (to_db: an as-of view or
+     * diff's scratch fold); r.ctl (skip and dead-letter records, the
+     * marker) is always the live one */
+    r.bg = !o->in_place && !o->to_db;
     memset(st, 0, sizeof(*st));
     double t0 = sf_mono_s();
     sf_err_t e = SF_OK;
     if (r.bg && o->as_of_ms >= 0)
         return sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
-                         "rebuild --as-of needs --in-place: a view as of a "
-                         "time is not switched in as the live one");
+                         "rebuild --as-of needs --db N (a past view beside "
+                         "the live one) or --in-place: a view as of a time "
+                         "is not switched in as the live one");
     if (r.bg && (e = sf_bg_check_config(cfg, pc, errstr, errstr_size)))
         return e;
+    /* the database the view is built in */
     sf_redis_conf_t spare_conf = {0};
-    if (r.bg && sf_bg_spare_conf(pc, &spare_conf))
+    if (sf_redis_conf_copy(&spare_conf, &pc->redis))
         return SF_ERR_NOMEM;
+    if (r.bg)
+        spare_conf.db = pc->spare_db;
+    else if (o->to_db)
+        spare_conf.db = o->db;
     e = sf_kconf_consumer(cfg, pc, NULL, &r.rk, errstr, errstr_size, NULL,
                           NULL);
     if (e) {
@@ -958,12 +976,14 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     sf_log("debug", "projection=%s msg=\"rebuild: metadata at %.3fs\"",
            pc->name, sf_mono_s() - t0);
     /* blue/green: live workers go on while the spare is built */
-    if (!r.bg && !o->force &&
+    if (!r.bg && !o->force && !o->to_db &&
         (e = group_check(r.rk, pc->group_id, errstr, errstr_size)))
         goto out;
-    if ((e = sf_redis_connect(r.bg ? &spare_conf : &pc->redis, &r.redis, errstr,
-                              errstr_size)) ||
+    if ((e = sf_redis_connect(&spare_conf, &r.redis, errstr, errstr_size)) ||
         (e = sf_redis_connect(&pc->redis, &r.ctl, errstr, errstr_size)))
+        goto out;
+    if (o->to_db &&
+        (e = sf_asof_check_db(cfg, pc, o->db, r.redis, errstr, errstr_size)))
         goto out;
     if (r.bg) {
         int restarted = 0;
@@ -1115,7 +1135,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
            st->clear_seconds);
     /* 3. reset the group's offsets (only informative: Redis rules). */
     char kerr[512];
-    if (!r.bg && commit_group(&r, 0, kerr, sizeof(kerr)))
+    if (!r.bg && !o->to_db && commit_group(&r, 0, kerr, sizeof(kerr)))
         sf_log("warn", "projection=%s msg=\"%s\"", pc->name, kerr);
     /* 4. replay. */
     if ((e = replay(&r, o, progress, poison, opaque, stop, errstr,
@@ -1126,8 +1146,26 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     if (r.bg && (e = bg_switch(&r, o, progress, poison, opaque, stop, errstr,
                                errstr_size)))
         goto out;
-    if (!r.bg && o->as_of_ms < 0 && commit_group(&r, 1, kerr, sizeof(kerr)))
+    if (!r.bg && !o->to_db && o->as_of_ms < 0 &&
+        commit_group(&r, 1, kerr, sizeof(kerr)))
         sf_log("warn", "projection=%s msg=\"%s\"", pc->name, kerr);
+    if (o->to_db &&
+        (e = sf_asof_register(pc, o->db, o->as_of_ms, r.redis,
+                              o->scratch ? NULL : r.ctl, errstr, errstr_size)))
+        goto out;
+    for (size_t i = 0; !o->to_db && i < r.nparts && !frozen; i++)
+        if (r.parts[i].gap) {
+            frozen = 1;
+            sf_log("warn",
+                   "projection=%s topic=%s partition=%" PRId32
+                   " msg=\"as-of view in the live database: an event later "
+                   "than the as-of time lies before events applied, so a "
+                   "worker resuming from the checkpoint would skip it; the "
+                   "rebuild marker stays and workers wait. Return to the "
+                   "live view with sf-projector rebuild --force; keep past "
+                   "views beside the live one with --as-of TIME --db N\"",
+                   pc->name, r.parts[i].tp.topic, r.parts[i].tp.partition);
+        }
     st->seconds = sf_mono_s() - t0;
     if (progress)
         progress(opaque, "done", st);
@@ -1159,6 +1197,11 @@ out:
                "rebuild's marker (rebuild --force): this one stopped without "
                "touching the view or the marker any more\"",
                pc->name);
+    } else if (marked && frozen && !e) {
+        char merr[256];
+        int ours = 0;
+        (void)sf_life_rebuild_keep(r.redis, pc->name, marker, &ours, merr,
+                                   sizeof(merr));
     } else if (marked && r.keep_marker) {
         char merr[256];
         int ours = 0;

@@ -28,10 +28,20 @@
  * until a rebuild completes.  When Redis lost replayed writes but kept the
  * clear (sf:<p>:cleared), the replay restarts from its checkpoints.
  *
- * as_of_ms (>= 0): per partition, only the prefix of events whose time
- * (ce_time, else the Kafka timestamp) is <= as_of_ms is applied; the
- * checkpoint stops at the last applied event, so a later `run` catches up
- * from there.
+ * as_of_ms (>= 0): the view as of that time (asof.h): every partition is
+ * read to its end, and exactly the events whose time (ce_time, else the
+ * Kafka timestamp) is <= as_of_ms are applied.  In the live database each
+ * checkpoint is the last event applied, so a later `run` catches up from
+ * there when every event left out comes after the last one applied (clocks
+ * in order); when one left out lies before an applied one (a clock ahead),
+ * resuming would skip it: the rebuild marker then stays, workers wait, and
+ * the log says so (`rebuild --force` returns to the live view).
+ *
+ * to_db: build into database db instead of the live one (an as-of view, or
+ * a scratch fold for `diff`; asof.h): db must be empty or hold this
+ * projection's as-of view; the group is neither checked nor committed,
+ * poison events are counted and logged but not dead-lettered again, and
+ * the view is recorded (sf:<p>:asof there, sf:<p>:asof-views here).
  *
  * Blue/green (the default, !in_place; bluegreen.h, docs/generations.md):
  * the same steps run against the projection's spare database, which is
@@ -43,7 +53,7 @@
  * WATCH (a live write in between: check again), and the workers resume.
  * A failure or interrupt before the switch leaves the live database
  * untouched and the spare marked incomplete (the next rebuild starts it
- * over).  as_of_ms needs in_place.
+ * over).  as_of_ms needs in_place or to_db; to_db is never blue/green.
  *
  * Poison events are counted and reported through the poison callback and
  * dead-lettered unless recorded as dead-lettered already
@@ -67,6 +77,9 @@ typedef struct sf_rebuild_opts {
     int accept_partitions; /* record a changed partition count */
     int in_place;          /* 1: clear and refill the live view (the view is
                               incomplete meanwhile); 0: blue/green (bluegreen.h) */
+    int to_db;             /* 1: build into database db (see above) */
+    int db;
+    int scratch; /* with to_db: not registered in the live db (diff) */
 } sf_rebuild_opts_t;
 
 typedef struct sf_rebuild_stats {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "asof.h"
 #include "control.h"
 #include "event.h"
 #include "util.h"
@@ -117,12 +118,10 @@ sf_err_t sf_rebuild_precheck(rd_kafka_t *rk, sf_redis_t *r,
             done[i] = 1;
             live--;
         }
+        /* as-of (asof.h): an event later than TIME is left out, the
+         * partition read on */
         if (as_of_ms >= 0 && sf_event_from_message(&ev, m) == SF_OK &&
-            sf_event_time_ms(&ev) > as_of_ms) {
-            if (!done[i]) {
-                done[i] = 1;
-                live--;
-            }
+            !sf_asof_includes(&ev, as_of_ms)) {
             rd_kafka_message_destroy(m);
             continue;
         }

@@ -106,7 +106,7 @@ sf_err_t sf_version_deploy(const sf_config_t *cfg, const sf_pconf_t *pc,
                "%s, configured %s): building it blue/green in spare_db %d "
                "while the serving one keeps serving\"",
                pc->name, serving, pc->digest, pc->spare_db);
-        sf_rebuild_opts_t ro = {-1, 0, 0, 0, 0};
+        sf_rebuild_opts_t ro = {.as_of_ms = -1};
         sf_rebuild_stats_t st;
         char rerr[1024];
         e = sf_rebuild_run(cfg, pc, cat, &ro, progress, poison,

@@ -37,6 +37,7 @@
 #include "identity.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "offsets.h"
 #include "partstate.h"
 #include "projection.h"
 #include "redis_sink.h"
@@ -49,6 +50,7 @@ typedef sf_part_t part_t; /* partstate.h */
 struct sf_worker {
     const sf_config_t *cfg;
     const sf_pconf_t *pc;
+    const sf_catalog_t *cat; /* for a rebuild asked by an offset reset */
     const char *name;
     sf_projection_t *proj;
     sf_decoder_t *dec;
@@ -299,6 +301,8 @@ static int64_t commit_kafka(sf_worker_t *w, part_t *p) {
         tp->offset > next)
         next = tp->offset;
     tp->offset = next;
+    /* marked as ours: anything else is an external reset (offsets.h) */
+    sf_offsets_mark(tp, w->name, p->batch.last_offset);
     /* async: a failure only makes lag tools lag; Redis holds the truth */
     rd_kafka_commit(w->rk, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
@@ -1028,6 +1032,28 @@ static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen, int retry,
     return 1;
 }
 
+/* Commits where each acquired partition resumes (checkpoint + 1): after a
+ * rebuild, a skip or an as-of rebuild the group's offsets then agree with
+ * the view even before (or without) a new event; no false lag. */
+static void commit_resume(sf_worker_t *w,
+                          const rd_kafka_topic_partition_list_t *parts) {
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        part_t *p =
+            part_find(w, parts->elems[i].topic, parts->elems[i].partition, 0);
+        if (!p || p->state != SF_PART_ACTIVE || p->next < 0)
+            continue;
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+        tp->offset = p->next;
+        sf_offsets_mark(tp, w->name, p->ckpt);
+    }
+    if (l->cnt)
+        rd_kafka_commit(w->rk, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
     int ok = !w->fatal && check_identity(w, parts) == 0;
     rd_kafka_topic_partition_list_t *hold =
@@ -1053,6 +1079,7 @@ static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
                rd_kafka_error_string(ke));
         rd_kafka_error_destroy(ke);
     }
+    commit_resume(w, parts);
     if (w->paused || w->outage_paused) {
         rd_kafka_pause_partitions(w->rk, parts);
     } else {
@@ -1465,6 +1492,13 @@ static void check_paused(sf_worker_t *w) {
 }
 
 sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
+    /* Before joining: an offset reset made while no worker ran is a rebuild
+     * request or is refused (offsets.h). */
+    M(projection_add, w->name);
+    sf_err_t ge = sf_offsets_gate(w->cfg, w->pc, w->cat, w->rk, w->redis, w->m,
+                                  w->stop, errstr, errstr_size);
+    if (ge || *w->stop)
+        return ge;
     rd_kafka_topic_partition_list_t *topics =
         rd_kafka_topic_partition_list_new((int)w->pc->ntopics);
     for (size_t i = 0; i < w->pc->ntopics; i++)
@@ -1523,6 +1557,7 @@ sf_err_t sf_worker_new(const sf_config_t *cfg, const sf_pconf_t *pc,
         return SF_ERR_NOMEM;
     w->cfg = cfg;
     w->pc = pc;
+    w->cat = cat;
     w->name = pc->name;
     w->m = metrics;
     w->stop = stop;
