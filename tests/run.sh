@@ -25,6 +25,7 @@ started_stack=0
 
 stop_stack() {
   if [ $started_stack = 1 ]; then
+    [ -n "${stack_pid:-}" ] && wait "$stack_pid" 2>/dev/null
     deploy/stack.sh down || echo "run.sh: stack down failed" >&2
   fi
 }
@@ -34,6 +35,14 @@ step() { echo "== $* ($(date -u +%H:%M:%S))"; }
 
 step "dependencies"
 deploy/install-deps.sh || { echo "run.sh: dependency install failed" >&2; exit 1; }
+
+# The stack (a JVM starting Kafka, ~45 s) comes up while the code builds.
+stack_pid="" stack_log=$(mktemp "${TMPDIR:-/tmp}/sf-run-stack.XXXXXX")
+if ! deploy/stack.sh status >/dev/null 2>&1; then
+  started_stack=1
+  deploy/stack.sh up >"$stack_log" 2>&1 &
+  stack_pid=$!
+fi
 
 # The main build is Release, the build type users install, so the optimiser's
 # extra warnings (-Wformat-truncation, FORTIFY) are checked in CI at no added
@@ -55,11 +64,11 @@ if [ "${SF_SANITIZE:-1}" = 1 ]; then
 fi
 
 step "stack"
-if deploy/stack.sh status >/dev/null 2>&1; then
-  echo "run.sh: using the running stack"
+if [ -n "$stack_pid" ]; then
+  wait "$stack_pid" || { cat "$stack_log" >&2; echo "run.sh: stack up failed" >&2; exit 1; }
+  cat "$stack_log"
 else
-  started_stack=1
-  deploy/stack.sh up || { echo "run.sh: stack up failed" >&2; exit 1; }
+  echo "run.sh: using the running stack"
 fi
 eval "$(deploy/stack.sh env)"
 export SF_BROKERS SF_REDIS_HOST SF_REDIS_PORT SF_KAFKA_JARS
