@@ -112,6 +112,12 @@ typedef struct sf_apply_res {
     int recorded;              /* EVENT_FAILED: progress record written */
     char code[24];             /* Redis error code ("WRONGTYPE", "NOPERM") */
     char msg[256];
+    /* OK, EVENT_FAILED: what the duplicate rule met among the events this
+     * call passed (sf_dedup_kind_t order: duplicates, conflicts, gaps,
+     * unversioned), and the last duplicate and gap as "offset=.. version=..
+     * last=.. key=.." ("" when none) */
+    int64_t ver[4];
+    char ver_dup[200], ver_gap[200];
     /* OK of a request with skip_failed: the events that failed and were
      * passed, each an EVENT_FAILED result (malloc'ed, owned by this
      * result: sf_apply_res_clear) */
