@@ -13,11 +13,11 @@
 #include "sf_assert.h"
 #include "util.h"
 
-/* One versioned event of a batch: its three apply-script arguments, as
+/* One versioned event of a batch: its four apply-script arguments, as
  * offsets into b->vdata (which may move when it grows). */
 struct sf_dedup_entry {
     int64_t offset;
-    size_t a[3], n[3]; /* offset text, version key, value */
+    size_t a[4], n[4]; /* offset text, version key, version, id tag */
 };
 
 int sf_dedup_parse_version(const char *s, size_t len, int64_t *v) {
@@ -95,11 +95,9 @@ sf_err_t sf_dedup_event(sf_batch_t *b, const char *proj, const sf_event_t *ev,
     }
     struct sf_dedup_entry *en = &b->vent[b->nvent];
     en->offset = b->last_offset;
-    char num[24], tag[9], val[48];
+    char num[24], tag[9];
     int nn = snprintf(num, sizeof(num), "%" PRId64, en->offset);
     sf_dedup_id_tag(ev->id, ev->id_len, tag);
-    int vn =
-        snprintf(val, sizeof(val), "%" PRId64 "%s%s", v, *tag ? ":" : "", tag);
     sf_err_t e = put(b, en, 0, num, (size_t)nn);
     /* the key goes straight into vdata: no bound on the aggregate id */
     size_t k0 = b->vdata.len;
@@ -112,8 +110,10 @@ sf_err_t sf_dedup_event(sf_batch_t *b, const char *proj, const sf_event_t *ev,
         en->a[1] = k0;
         en->n[1] = b->vdata.len - k0;
     }
+    if (!e) /* as received: digits only (parsed above) */
+        e = put(b, en, 2, ev->version, ev->version_len);
     if (!e)
-        e = put(b, en, 2, val, (size_t)vn);
+        e = put(b, en, 3, tag, strlen(tag));
     if (!e)
         b->nvent++;
     return e;
@@ -139,7 +139,7 @@ void sf_dedup_free(sf_batch_t *b) {
 }
 
 size_t sf_dedup_nargs(const sf_batch_t *b) {
-    return 1 + 3 * (b->dedup ? b->nvent : 0);
+    return 1 + 4 * (b->dedup ? b->nvent : 0);
 }
 
 void sf_dedup_argv(const sf_batch_t *b, const char **argv, size_t *argvlen,
@@ -152,9 +152,9 @@ void sf_dedup_argv(const sf_batch_t *b, const char **argv, size_t *argvlen,
     argv[0] = nbuf;
     argvlen[0] = strlen(nbuf);
     for (size_t i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++) {
-            argv[1 + 3 * i + j] = b->vdata.p + b->vent[i].a[j];
-            argvlen[1 + 3 * i + j] = b->vent[i].n[j];
+        for (int j = 0; j < 4; j++) {
+            argv[1 + 4 * i + j] = b->vdata.p + b->vent[i].a[j];
+            argvlen[1 + 4 * i + j] = b->vent[i].n[j];
         }
 }
 

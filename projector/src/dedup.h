@@ -69,8 +69,10 @@ void sf_dedup_reset(sf_batch_t *b);
 void sf_dedup_free(sf_batch_t *b);
 
 /* The apply script's arguments of the entries: "<n>" (or "-1" when the
- * rule is off), then per entry offset, key, value.  Fills argv/argvlen
- * from index 0; returns how many (1 + 3 * entries). */
+ * rule is off), then per entry offset, key, version, id tag ("" when the
+ * event has no ce_id).  sf_dedup_nargs() says how many (1 + 4 * entries);
+ * sf_dedup_argv() fills argv/argvlen from index 0 (nbuf holds the
+ * count's text). */
 size_t sf_dedup_nargs(const sf_batch_t *b);
 void sf_dedup_argv(const sf_batch_t *b, const char **argv, size_t *argvlen,
                    char *nbuf, size_t nbuf_size);

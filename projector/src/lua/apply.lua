@@ -64,59 +64,60 @@ local mode = ARGV[4]
 
 -- ==== Duplicate rule (docs/duplicates.md) ==============================
 -- ARGV[5]  V, how many events of the batch carry an aggregate version
---          (-1: the projection has `dedup: off`), then V triples in offset
---          order: offset, version key sf:<p>:ver:<topic>:{<aggregate id>},
---          value "<version>" or "<version>:<id tag>" (tag: a hash of
---          ce_id).  The events follow.
--- Per version key the last applied version is kept, written in this same
--- atomic step as the event's writes.  An event whose version is <= it is a
--- duplicate: not applied, passed by the checkpoint (a "conflict" too when
--- the version is equal but the id tag differs: two writers).  Otherwise
--- the event is applied and its version recorded; above last + 1 it is a
--- gap (reported, applied).  Events without an entry are applied per
--- offset as always ("unversioned").  An event that fails in Redis does
--- not record its version: it was not applied.
--- Cost: one MGET per 500 distinct aggregates before the first write, one
--- MSET per 250 at the end, table lookups per event.
+--          (-1: the projection has `dedup: off`), then V entries of four
+--          arguments in offset order: offset, version key
+--          sf:<p>:ver:<topic>:{<aggregate id>}, version (decimal >= 1),
+--          id tag (a hash of ce_id, '' without one).  The events follow.
+-- Per version key the last applied version is kept as "<version>" or
+-- "<version>:<id tag>", written in this same atomic step as the event's
+-- writes.  An event whose version is <= it is a duplicate: not applied,
+-- passed by the checkpoint (a "conflict" too when the version is equal
+-- but the id tag differs: two writers).  Otherwise the event is applied
+-- and its version recorded; above last + 1 it is a gap (reported,
+-- applied).  Events without an entry are applied per offset as always
+-- ("unversioned").  An event that fails in Redis records no version: it
+-- was not applied.
+-- Cost per event: a few table lookups and one number conversion; per
+-- batch one MGET (per 500 aggregates) before the first write and one MSET
+-- (per 250) at the end.
 local VN = tonumber(ARGV[5])
 if not VN or VN < -1 or VN ~= math.floor(VN) then
   return {5, 'ERR malformed batch: version count'}
 end
-local EV0 = 6 + 3 * math.max(VN, 0) -- the first event's argument
-local vpos = 6           -- next version entry to match
-local vlast, vval = {}, {} -- key -> last version (false: none), its value
-local vtag = {}           -- key -> id tag of the last version ('': none)
+local EV0 = 6 + 4 * math.max(VN, 0) -- the first event's argument
+local tonumber, floor, A = tonumber, math.floor, ARGV -- locals: faster
+local vpos = 6            -- next version entry to match
+local voff = nil          -- its offset
+local vlast, vtag = {}, {} -- key -> last version (false: none), its tag
 local vput, vputs = {}, {} -- keys this call records, in order
 local vcnt = {0, 0, 0, 0}  -- duplicates, conflicts, gaps, unversioned
 local vdup, vgap = '', ''
 
-local function ver_split(s)
-  local v, t = string.match(s or '', '^(%d+):(%x+)$')
-  if not v then v, t = string.match(s or '', '^(%d+)$'), '' end
-  return tonumber(v), t
-end
-
--- The entries' layout (before the first write): increasing offsets,
--- a key, a version >= 1.
+-- The entries' layout (before the first write): increasing offsets, a
+-- key, a whole version >= 1.
 local function ver_layout()
-  local prev = nil
-  if EV0 - 1 > #ARGV then return 'ERR malformed batch: version entries' end
-  for x = 6, EV0 - 1, 3 do
-    local off, v = tonumber(ARGV[x]), ver_split(ARGV[x + 2])
-    if not off or (prev and off <= prev) or ARGV[x + 1] == '' or
-        not v or v < 1 then
+  local prev = -2
+  if EV0 - 1 > #A then return 'ERR malformed batch: version entries' end
+  for x = 6, EV0 - 1, 4 do
+    local off, v = tonumber(A[x]), tonumber(A[x + 2])
+    if not off or off <= prev or A[x + 1] == '' or
+        not v or v < 1 or v ~= floor(v) then
       return 'ERR malformed batch: version entry at argument ' .. x
     end
     prev = off
   end
+  if EV0 > 6 then voff = tonumber(A[6]) end
 end
 
 -- Reads the last versions of the aggregates of the events above ck.
 local function ver_load(ck)
   local keys = {}
-  for x = 6, EV0 - 1, 3 do
-    local k = ARGV[x + 1]
-    if vlast[k] == nil and tonumber(ARGV[x]) > ck then
+  local x = 6
+  -- entries at or below the checkpoint belong to events not applied again
+  while x < EV0 and tonumber(A[x]) <= ck do x = x + 4 end
+  for y = x + 1, EV0 - 1, 4 do
+    local k = A[y]
+    if vlast[k] == nil then
       vlast[k] = false
       keys[#keys + 1] = k
     end
@@ -128,8 +129,8 @@ local function ver_load(ck)
     for j = a, b do
       local s = r[j - a + 1]
       if s then
-        local v, t = ver_split(s)
-        vlast[keys[j]], vtag[keys[j]] = v or false, t
+        local v, t = string.match(s, '^(%d+):?(%x*)$')
+        vlast[keys[j]], vtag[keys[j]] = tonumber(v) or false, t or ''
       end
     end
   end
@@ -140,20 +141,23 @@ local function ver_note(off, v, l, k)
 end
 
 -- The verdict on the event at off (above the checkpoint): 'dup', or nil
--- (no version), or its key, version, value and tag to record once it is
--- applied (ver_done).
+-- (no version), or the index of its entry, to record once it is applied
+-- (ver_done).
 local function ver_check(off)
   if VN < 0 then return nil end
-  while vpos < EV0 and tonumber(ARGV[vpos]) < off do vpos = vpos + 3 end
-  if vpos >= EV0 or tonumber(ARGV[vpos]) ~= off then
+  while voff and voff < off do
+    vpos = vpos + 4
+    voff = vpos < EV0 and tonumber(A[vpos]) or nil
+  end
+  if voff ~= off then
     vcnt[4] = vcnt[4] + 1
     return nil
   end
-  local k, s = ARGV[vpos + 1], ARGV[vpos + 2]
-  local v, t = ver_split(s)
+  local k, v = A[vpos + 1], tonumber(A[vpos + 2])
   local l = vlast[k] or 0
   if v <= l then
     vcnt[1] = vcnt[1] + 1
+    local t = A[vpos + 3]
     if v == l and t ~= '' and (vtag[k] or '') ~= '' and t ~= vtag[k] then
       vcnt[2] = vcnt[2] + 1
     end
@@ -164,15 +168,17 @@ local function ver_check(off)
     vcnt[3] = vcnt[3] + 1
     vgap = ver_note(off, v, l, k)
   end
-  return k, v, s, t
+  return vpos
 end
 
-local function ver_done(k, v, s, t)
+local function ver_done(x)
+  local k = A[x + 1]
   if not vputs[k] then
     vputs[k] = true
     vput[#vput + 1] = k
   end
-  vlast[k], vval[k], vtag[k] = v, s, t
+  vlast[k], vtag[k] = tonumber(A[x + 2]), A[x + 3]
+  vputs[k] = x
 end
 
 -- Writes the recorded versions and the counts (never a first write: the
@@ -181,8 +187,10 @@ local function ver_flush()
   for a = 1, #vput, 250 do
     local args = {}
     for j = a, math.min(a + 249, #vput) do
+      local x = vputs[vput[j]]
       args[#args + 1] = vput[j]
-      args[#args + 1] = vval[vput[j]]
+      args[#args + 1] = A[x + 3] == '' and A[x + 2] or
+        (A[x + 2] .. ':' .. A[x + 3])
     end
     redis.pcall('MSET', unpack(args))
   end
@@ -463,9 +471,9 @@ while i <= n do
   local ev_end = i
   for c = 1, nc do ev_end = ev_end + 1 + tonumber(ARGV[ev_end]) end
   -- at or below the checkpoint: applied before (a re-sent batch)
-  local vk, vv, vs, vt = nil, nil, nil, nil
-  if off > ck then vk, vv, vs, vt = ver_check(off) end
-  if vk == 'dup' then
+  local vx = nil
+  if off > ck then vx = ver_check(off) end
+  if vx == 'dup' then
     -- a duplicate: passed, not applied (a failed record of it goes too)
     if off == hoff then
       redis.pcall('DEL', KEYS[3])
@@ -475,7 +483,7 @@ while i <= n do
     local done, idx, why, keep = apply_event(off, nc, i)
     if done == nil then
       applied = applied + 1
-      if vk then ver_done(vk, vv, vs, vt) end
+      if vx then ver_done(vx) end
     elseif mode == 'skip' then
       for _, v in ipairs({string.format('%d', off), done, nc, idx, why}) do
         skipped[#skipped + 1] = v
