@@ -378,10 +378,13 @@ void sf_projector_destroy(sf_projector_t *pj);
 
 /* ---- Duplicate rule counts (docs/duplicates.md) ----
  *
- * Each projection applies an event only if its aggregate version
- * (ce_sequence) is above the last one applied for that aggregate; events
- * without a version are applied per offset.  What the rule met since
- * sf_projector_run() started, in events, per projection: */
+ * Each projection applies an event only if its aggregate version is above
+ * the last one applied for that aggregate; events without a version are
+ * applied per offset.  The version is the CloudEvents extension attribute
+ * ce_sequence (Kafka protocol binding, binary mode: a header), a decimal,
+ * 1-based, one higher per event of the aggregate (Streamfold's wire
+ * format, docs/design.md).  What the rule met since sf_projector_run()
+ * started, in events, per projection: */
 typedef enum sf_dedup_kind {
     SF_DEDUP_DUPLICATE = 0, /* dropped: version <= the last applied one */
     SF_DEDUP_CONFLICT,      /* of the duplicates: same version as the last

@@ -158,12 +158,6 @@ void sf_dedup_argv(const sf_batch_t *b, const char **argv, size_t *argvlen,
         }
 }
 
-const char *sf_dedup_kind_name(sf_dedup_kind_t k) {
-    static const char *names[] = {"duplicate", "conflict", "gap",
-                                  "unversioned"};
-    return (int)k >= 0 && k < SF_DEDUP__COUNT ? names[k] : "?";
-}
-
 void sf_dedup_report(sf_dedup_stats_t *st, struct sf_metrics_s *m,
                      const char *proj, const char *topic, int32_t partition,
                      const struct sf_apply_res *r) {

@@ -77,10 +77,6 @@ size_t sf_dedup_nargs(const sf_batch_t *b);
 void sf_dedup_argv(const sf_batch_t *b, const char **argv, size_t *argvlen,
                    char *nbuf, size_t nbuf_size);
 
-/* Name of a count (sf_dedup_kind_t of sf_projector.h) for metrics,
- * logs and `status`: "duplicate", "conflict", "gap", "unversioned". */
-const char *sf_dedup_kind_name(sf_dedup_kind_t k);
-
 /* The rule for the events of ONE aggregate taken in log order, outside
  * Redis (journey --fold; the same verdicts as the apply script): last and
  * last_tag are the last applied version (0: none) and its id tag.

@@ -20,7 +20,9 @@
  *   2. refuses unless the stored checkpoint equals the one the caller
  *      expects (CKPT_MISMATCH: compare-and-set; nothing applied);
  *   3. skips events at or below the checkpoint, and the commands of a
- *      failed event that its progress record says were applied;
+ *      failed event that its progress record says were applied, and
+ *      events whose aggregate version is not above the last applied one
+ *      (the duplicate rule, dedup.h; versions recorded in the same step);
  *   4. checks what it can foresee of each event (arity, key types,
  *      numbers) before the event's first write, and applies it;
  *   5. sets the checkpoint to the batch's last offset.
