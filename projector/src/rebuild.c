@@ -525,7 +525,7 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
     sf_buf_t scratch = {0};
     char err[1024];
     sf_err_t e = SF_OK;
-    double t0 = sf_mono_s(), last_report = t0;
+    double t0 = sf_mono_s(), last_report = t0, last_pos = t0;
     enum { MBUF = 1000 };
     rd_kafka_message_t *mbuf[MBUF];
     size_t mi = 0, mn = 0;
@@ -563,12 +563,10 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
             if (progress)
                 progress(opaque, "replay", r->st);
         }
-        if (!m) {
+        if (!m || now - last_pos >= 1.0) {
             /* Ends hidden behind transaction markers are never delivered:
-             * look at the positions instead.  Only with no record in hand:
-             * a consumed batch (mbuf) moves the positions past records not
-             * processed yet, which a partition marked done here would drop
-             * (a rebuild that silently stopped short of the end). */
+             * look at the positions instead. */
+            last_pos = now;
             for (size_t i = 0; i < r->nparts; i++) {
                 rpart_t *p = &r->parts[i];
                 if (p->done)
