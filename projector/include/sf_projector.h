@@ -376,6 +376,36 @@ void sf_projector_stop(sf_projector_t *pj);
  * called); not thread-safe with the other calls on pj. */
 void sf_projector_destroy(sf_projector_t *pj);
 
+/* ---- Duplicate rule counts (docs/duplicates.md) ----
+ *
+ * Each projection applies an event only if its aggregate version is above
+ * the last one applied for that aggregate; events without a version are
+ * applied per offset.  The version is the CloudEvents extension attribute
+ * ce_sequence (Kafka protocol binding, binary mode: a header), a decimal,
+ * 1-based, one higher per event of the aggregate (Streamfold's wire
+ * format, docs/design.md).  What the rule met since sf_projector_run()
+ * started, in events, per projection: */
+typedef enum sf_dedup_kind {
+    SF_DEDUP_DUPLICATE = 0, /* dropped: version <= the last applied one */
+    SF_DEDUP_CONFLICT,      /* of the duplicates: same version as the last
+                               applied but another ce_id (two writers) */
+    SF_DEDUP_GAP,           /* applied: version > the last applied + 1 */
+    SF_DEDUP_UNVERSIONED,   /* applied per offset: no ce_sequence (or the
+                               projection has `dedup: off`: not counted) */
+    SF_DEDUP__COUNT
+} sf_dedup_kind_t;
+
+/* *out = the count of kind for projection (a name given to
+ * sf_projector_new).  Callable from any thread at any time, also while
+ * sf_projector_run() runs (the counts are read atomically; each is exact
+ * once the batch that met the events is committed).  Counts of a
+ * projection restart at 0 with each process; the totals since the last
+ * rebuild are in Redis, shown by `sf-projector status`.  SF_ERR_NOT_FOUND
+ * for a projection pj does not run, SF_ERR_INVALID_ARG for a bad kind. */
+sf_err_t sf_projector_dedup_count(sf_projector_t *pj, const char *projection,
+                                  sf_dedup_kind_t kind, uint64_t *out,
+                                  char *errstr, size_t errstr_size);
+
 /* ---- Read your own writes ----
  *
  * A service that published an event and wants to answer from a view that

@@ -1,5 +1,6 @@
 /* batch.c - per-partition command batch in the apply script's layout. */
 #include "batch.h"
+#include "dedup.h"
 #include "keys.h"
 
 #include "cmdspec.h"
@@ -25,9 +26,11 @@ void sf_batch_reset(sf_batch_t *b) {
     b->nevents = b->ncmds = 0;
     b->first_offset = b->last_offset = -1;
     b->last_ts = -1;
+    sf_dedup_reset(b);
 }
 
 void sf_batch_free(sf_batch_t *b) {
+    sf_dedup_free(b);
     sf_buf_free(&b->data);
     free(b->aoff);
     free(b->alen);

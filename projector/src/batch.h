@@ -36,6 +36,12 @@ struct sf_batch_s {
     /* totals */
     size_t nevents, ncmds;
     int64_t first_offset, last_offset, last_ts;
+    /* The duplicate rule (dedup.h): dedup non-zero when the projection
+     * applies it; per versioned event an entry, its strings in vdata. */
+    int dedup;
+    sf_buf_t vdata;
+    struct sf_dedup_entry *vent;
+    size_t nvent, vcap;
     /* argv built for sending (sf_batch_argv) */
     const char **argv;
     size_t *argvlen, argv_cap;

@@ -24,6 +24,7 @@
 #include "admin.h"
 #include "cli_views.h"
 #include "config.h"
+#include "dedup.h"
 #include "identity.h"
 #include "journey.h"
 #include "log.h"
@@ -544,20 +545,24 @@ static void rebuild_progress(void *opaque, const char *phase,
     char eta[32], el[32];
     fmt_dur(el, sizeof(el), st->seconds);
     fmt_dur(eta, sizeof(eta), rate > 0 ? (st->total - st->done) / rate : -1);
-    if (!strcmp(phase, "done"))
+    if (!strcmp(phase, "done")) {
         fprintf(stderr,
                 "rebuild %s: done: %" PRId64 " events (%" PRId64
                 " applied, %" PRId64 " poison) in %s, %.0f events/s, "
-                "%" PRId64 " view keys deleted (clear %.2fs, redis %.2fs)\n",
+                "%" PRId64 " view keys deleted (clear %.2fs, redis %.2fs); "
+                "%" PRId64 " duplicates dropped, %" PRId64 " gaps, %" PRId64
+                " unversioned\n",
                 name, st->done, st->applied, st->poison, el, rate,
-                st->deleted_keys, st->clear_seconds, st->redis_seconds);
-    if (!strcmp(phase, "done") && st->switched)
-        fprintf(stderr,
-                "rebuild %s: switched: the new generation serves; live "
-                "writes paused %.0f ms (catch-up and swap %.1f ms, the rest "
-                "waiting for the workers to acknowledge pause and resume)\n",
-                name, st->pause_seconds * 1000, st->swap_seconds * 1000);
-    else
+                st->deleted_keys, st->clear_seconds, st->redis_seconds,
+                st->dedup[0], st->dedup[2], st->dedup[3]);
+        if (st->switched)
+            fprintf(stderr,
+                    "rebuild %s: switched: the new generation serves; live "
+                    "writes paused %.0f ms (catch-up and swap %.1f ms, the "
+                    "rest waiting for the workers to acknowledge pause and "
+                    "resume)\n",
+                    name, st->pause_seconds * 1000, st->swap_seconds * 1000);
+    } else
         fprintf(stderr,
                 "rebuild %s: %" PRId64 "/%" PRId64 " events (%.1f%%), "
                 "%.0f events/s, elapsed %s, ETA %s\n",
@@ -709,6 +714,14 @@ static int status_one(const sf_config_t *cfg, const sf_pconf_t *pc) {
                rows[i].tp.topic, rows[i].tp.partition, ck, rows[i].tp.hi,
                rows[i].lag, rows[i].epoch, rows[i].skips, state);
     }
+    sf_tp_t *tps = calloc(n ? n : 1, sizeof(*tps));
+    for (size_t i = 0; tps && i < n; i++)
+        tps[i] = rows[i].tp;
+    char derr[512];
+    if (!tps || sf_dedup_status(cfg, pc, tps, n, stdout, derr, sizeof(derr)))
+        fprintf(stderr, "sf-projector: status: duplicate rule counts: %s\n",
+                tps ? derr : "out of memory");
+    free(tps);
     sf_group_members_free(ms, nm);
     char offs[1200];
     if (!sf_offsets_report(cfg, pc, offs, sizeof(offs)) && *offs)

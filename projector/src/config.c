@@ -556,6 +556,7 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
     if (e)
         return e;
     pc->batch_size = 500;
+    pc->dedup = 1;
     pc->batch_ms = 50;
     pc->db = -1;
     pc->spare_db = -1;
@@ -645,6 +646,15 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
             else
                 e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
                                 SF_ERR_CONFIG, "on_error must be dlq or stop");
+        } else if (!strcmp(ks, "dedup")) {
+            const char *s = sf_yaml_scalar(v);
+            if (s && !strcmp(s, "on"))
+                pc->dedup = 1;
+            else if (s && !strcmp(s, "off"))
+                pc->dedup = 0;
+            else
+                e = sf_yaml_err(x->y, v, x->errstr, x->errstr_size,
+                                SF_ERR_CONFIG, "dedup must be on or off");
         } else if (!strcmp(ks, "batch")) {
             if (!(e = need_map(x, v, "batch")))
                 FOR_PAIRS(x->y, v, q, bk, bv) {
@@ -674,7 +684,8 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
             e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "unknown key \"%s\" in projection (known: name, "
                             "topics, rules, keys, handler, group_id, "
-                            "on_error, batch, kafka, db, spare_db, version)",
+                            "on_error, dedup, batch, kafka, db, spare_db, "
+                            "version)",
                             ks);
         }
         if (e)

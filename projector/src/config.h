@@ -17,6 +17,9 @@
  *                                  # projections (else in the rules)
  *       group_id: sf-carts         # default sf-<name>
  *       on_error: dlq              # dlq (default) | stop
+ *       dedup: on                  # on (default) | off: drop events whose
+ *                                  # ce_sequence is not above the last
+ *                                  # applied (docs/duplicates.md)
  *       batch: {size: 500, time_ms: 50}
  *       kafka: {...}               # per-projection librdkafka overrides
  *       db: 2                      # its own live database (default redis.db)
@@ -50,6 +53,7 @@ typedef struct sf_pconf {
     sf_rules_t *rules; /* may be NULL when only a handler is given */
     char *handler;     /* resolved path, or NULL */
     int on_error_stop;
+    int dedup; /* dedup: on (default) | off, the duplicate rule (dedup.h) */
     int batch_size, batch_ms;
     sf_kv_t *kafka;
     size_t nkafka;

@@ -22,6 +22,7 @@
 
 typedef struct job {
     sf_worker_t *w;
+    const char *name; /* the projection's, owned by cfg */
     pthread_t th;
     sf_projector_t *owner;
     sf_err_t err;
@@ -91,6 +92,7 @@ sf_err_t sf_projector_new(const char *config_path,
                                          errstr_size)))
             goto err;
         p->jobs[i].owner = p;
+        p->jobs[i].name = pc->name;
         if ((e = sf_worker_new(p->cfg, pc, p->cat, NULL, &p->stop,
                                &p->jobs[i].w, errstr, errstr_size)))
             goto err;
@@ -136,4 +138,22 @@ sf_err_t sf_projector_run(sf_projector_t *p, char *errstr, size_t errstr_size) {
 
 void sf_projector_stop(sf_projector_t *p) {
     p->stop = 1;
+}
+
+sf_err_t sf_projector_dedup_count(sf_projector_t *p, const char *projection,
+                                  sf_dedup_kind_t kind, uint64_t *out,
+                                  char *errstr, size_t errstr_size) {
+    if (!p || !projection || !out || (int)kind < 0 || kind >= SF_DEDUP__COUNT)
+        return sf_seterr(errstr, errstr_size, SF_ERR_INVALID_ARG,
+                         "sf_projector_dedup_count: projector, projection, "
+                         "a kind below SF_DEDUP__COUNT and out needed");
+    for (size_t i = 0; i < p->njobs; i++)
+        if (p->jobs[i].w && !strcmp(p->jobs[i].name, projection)) {
+            *out = sf_worker_dedup_count(p->jobs[i].w, (int)kind);
+            return SF_OK;
+        }
+    return sf_seterr(errstr, errstr_size, SF_ERR_NOT_FOUND,
+                     "sf_projector_dedup_count: projector runs no "
+                     "projection \"%s\"",
+                     projection);
 }

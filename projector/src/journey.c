@@ -1,5 +1,6 @@
 /* journey.c - an aggregate's event history (see journey.h). */
 #include "journey.h"
+#include "dedup.h"
 
 #include "cmdspec.h"
 
@@ -429,6 +430,8 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
     rd_kafka_topic_partition_list_destroy(l);
     size_t idlen = strlen(aggregate_id);
     int idle = 0;
+    int64_t ver_last = 0; /* the duplicate rule's state of the aggregate */
+    char ver_tag[9] = "";
     for (;;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
         if (!m) {
@@ -512,19 +515,36 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
             }
             if (proj) {
                 sf_batch_reset(&b);
+                /* the duplicate rule, as the apply script runs it (dedup.h):
+                 * a duplicate is shown, not folded; a version is recorded
+                 * once its event is applied or refused before Redis */
+                int64_t v = 0;
+                char tag[9] = "";
+                const char *dv = sf_dedup_judge(fold->dedup, &ev, ver_last,
+                                                ver_tag, &v, tag);
+                int dup = !strcmp(dv, "duplicate") || !strcmp(dv, "conflict");
+                int record = !dup && strcmp(dv, "unversioned") != 0;
+                if (fold->dedup)
+                    json_object_set_new(o, "dedup", json_string(dv));
                 if (sf_projection_process(proj, dec, m, &ev, &b, &scratch, 0,
                                           msg, sizeof(msg)) == SF_OK) {
                     json_object_set_new(o, "commands", batch_json(&b));
-                    char cerr[512];
-                    if (sc.keys && sc.r && !e)
+                    char cerr[512] = "";
+                    if (sc.keys && sc.r && !e && !dup)
                         e = scratch_apply(&sc, &b, cerr, sizeof(cerr), errstr,
                                           errstr_size);
-                    if (sc.keys && sc.r && !e && cerr[0])
+                    if (sc.keys && sc.r && !e && cerr[0]) {
                         json_object_set_new(o, "state_error",
                                             jbytes(cerr, strlen(cerr)));
+                        record = 0; /* failed in Redis: not applied */
+                    }
                 } else
                     json_object_set_new(o, "rule_error",
                                         jbytes(msg, strlen(msg)));
+                if (record) {
+                    ver_last = v;
+                    memcpy(ver_tag, tag, sizeof(ver_tag));
+                }
             }
             char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
             json_decref(o);

@@ -52,6 +52,7 @@ typedef struct proj {
     uint64_t reset_rebuilds; /* offsets.h */
     char refused[512];       /* offsets.h: why it is not started, or "" */
     uint64_t errors[SF_ERR__COUNT];
+    uint64_t dedup[4]; /* duplicate, conflict, gap, unversioned (dedup.h) */
     uint64_t lat_buckets[SF_METRICS_LATENCY_NBUCKETS]; /* not cumulative */
     uint64_t lat_count;
     double lat_sum;
@@ -274,6 +275,17 @@ void sf_metrics_dead_lettered(sf_metrics_t *m, const char *projection,
     proj_t *p = proj_get(m, projection);
     if (p)
         p->dead += n;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void sf_metrics_dedup(sf_metrics_t *m, const char *projection, int kind,
+                      uint64_t n) {
+    if (kind < 0 || kind >= 4)
+        return;
+    pthread_mutex_lock(&m->lock);
+    proj_t *p = proj_get(m, projection);
+    if (p)
+        p->dedup[kind] += n;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -776,6 +788,22 @@ sf_err_t sf_metrics_render(sf_metrics_t *m, char **out, size_t *out_len,
             buf_label(&b, p->name);
             buf_printf(&b, "\",kind=\"%s\"} %llu\n", kind,
                        (unsigned long long)p->errors[e]);
+        }
+    }
+
+    header(&b, "dedup_events_total", "counter",
+           "Events met by the duplicate rule, by kind: duplicate (not "
+           "applied), conflict (a duplicate with another ce_id), gap "
+           "(applied), unversioned (applied per offset).");
+    for (size_t i = 0; i < m->nprojs; i++) {
+        static const char *kinds[4] = {"duplicate", "conflict", "gap",
+                                       "unversioned"};
+        const proj_t *p = &m->projs[i];
+        for (int k = 0; k < 4; k++) {
+            buf_printf(&b, "streamfold_dedup_events_total{projection=\"");
+            buf_label(&b, p->name);
+            buf_printf(&b, "\",kind=\"%s\"} %llu\n", kinds[k],
+                       (unsigned long long)p->dedup[k]);
         }
     }
 

@@ -18,6 +18,8 @@
  *       lower-case sf_err_t name without "SF_ERR_" ("redis", "rule",
  *       "unknown_fingerprint", ...) so cardinality stays bounded
  *   dead_lettered_total{projection}             counter
+ *   dedup_events_total{projection,kind}         counter; kind: duplicate,
+ *       conflict, gap, unversioned (the duplicate rule, dedup.h)
  *   fenced_batches_total{projection}            counter (writes refused
  *       because this worker no longer owns the partition)
  *   checkpoint_mismatch_total{projection}       counter (batches refused
@@ -124,6 +126,9 @@ void sf_metrics_batch_committed(sf_metrics_t *m, const char *projection,
 void sf_metrics_error(sf_metrics_t *m, const char *projection, sf_err_t kind);
 void sf_metrics_dead_lettered(sf_metrics_t *m, const char *projection,
                               uint64_t n);
+/* n events met by the duplicate rule; kind is an sf_dedup_kind_t. */
+void sf_metrics_dedup(sf_metrics_t *m, const char *projection, int kind,
+                      uint64_t n);
 /* A batch refused because the worker was fenced (its epoch is stale). */
 void sf_metrics_fenced(sf_metrics_t *m, const char *projection);
 /* A batch refused because Redis' checkpoint differed from the expected. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dedup.h"
 #include "field.h"
 #include "keys.h"
 #include "rules.h"
@@ -245,6 +246,7 @@ static sf_err_t fail(sf_batch_t *b, int drop, int64_t prev_last,
         /* remove the offset and "0" that abort kept */
         b->nargs -= 2;
         b->nevents--;
+        sf_dedup_event_drop(b, b->last_offset);
         b->last_offset = b->nevents ? prev_last : -1;
         b->first_offset = b->nevents ? prev_first : -1;
         return e;
@@ -262,6 +264,14 @@ sf_err_t sf_projection_process(sf_projection_t *p, sf_decoder_t *dec,
         return sf_seterr(errstr, errstr_size, e, "out of memory");
     if ((e = sf_batch_event_begin(b, m->offset, ev->timestamp)))
         return sf_seterr(errstr, errstr_size, e, "batch: %s", sf_err2str(e));
+    /* the duplicate rule (dedup.h) sees every event of the aggregate,
+     * those of types this projection ignores too: else their versions
+     * would look like gaps */
+    b->dedup = p->pc->dedup;
+    if ((e = sf_dedup_event(b, p->pc->name, ev, errstr, errstr_size))) {
+        fail(b, drop, prev_last, prev_first);
+        return e;
+    }
     /* rules and handlers get envelope values as C strings: one holding a
      * NUL would be cut and name another type, event or aggregate.  A type
      * with a NUL is refused before we can tell whose event it is. */

@@ -21,6 +21,7 @@
 #include "offsets.h"
 #include "projection.h"
 #include "control.h"
+#include "dedup.h"
 #include "rebuild_poison.h"
 #include "redis_sink.h"
 #include "retry.h"
@@ -160,6 +161,8 @@ static sf_err_t commit_group(rb_t *r, int end, char *errstr,
  * reported and passed (poison, as the live worker would dead-letter). */
 static void count_ok(rb_t *r, const sf_apply_req_t *q, sf_apply_res_t *res) {
     r->st->applied += res->applied + (int64_t)res->nskipped;
+    for (int k = 0; k < 4; k++)
+        r->st->dedup[k] += res->ver[k];
     for (size_t k = 0; k < res->nskipped; k++) {
         char what[400];
         sf_apply_describe(&res->skipped[k], what, sizeof(what));
@@ -234,6 +237,8 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
             }
             r->st->poison++;
             r->st->applied += res.applied;
+            for (int k = 0; k < 4; k++)
+                r->st->dedup[k] += res.ver[k];
             sf_log("warn",
                    "projection=%s topic=%s partition=%" PRId32
                    " offset=%" PRId64 " msg=\"rebuild: event failed in "
@@ -397,8 +402,11 @@ static sf_err_t read_set(rb_t *r, size_t n, sf_apply_req_t *reqs,
         if (res[i].status != SF_APPLY_OK) {
             /* re-applied synchronously from Redis' checkpoint: what this
              * call applied is skipped then, so count it now */
-            if (res[i].status == SF_APPLY_EVENT_FAILED)
+            if (res[i].status == SF_APPLY_EVENT_FAILED) {
                 r->st->applied += res[i].applied;
+                for (int k = 0; k < 4; k++)
+                    r->st->dedup[k] += res[i].ver[k];
+            }
             *bad = *bad ? *bad : 1;
             continue;
         }
@@ -1102,16 +1110,23 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         /* only the configured topics' partitions: bookkeeping of topics
          * the projection no longer reads is left alone */
         for (size_t i = 0; !e && i < ntp; i++) {
-            char ck[512], hk[512];
+            char ck[512], hk[512], dk[512];
             sf_redis_key(ck, sizeof(ck), pc->name, "ckpt", tps[i].topic,
                          tps[i].partition);
             sf_redis_key(hk, sizeof(hk), pc->name, "halt", tps[i].topic,
                          tps[i].partition);
-            const char *both[2] = {ck, hk};
-            e = sf_redis_unlink_guarded(r.redis, r.marker_key, marker, 2, both,
+            sf_redis_key(dk, sizeof(dk), pc->name, "dedup", tps[i].topic,
+                         tps[i].partition);
+            const char *both[3] = {ck, hk, dk};
+            e = sf_redis_unlink_guarded(r.redis, r.marker_key, marker, 3, both,
                                         NULL, errstr, errstr_size);
         }
     }
+    /* the duplicate rule's last versions are part of the view: replayed
+     * from offset zero, they are rebuilt too (dedup.h) */
+    if (!e)
+        e = sf_dedup_clear(r.redis, pc->name, r.marker_key, marker, errstr,
+                           errstr_size);
     /* the record that this rebuild's clear is complete (held_covers) */
     if (!e) {
         char key[512];

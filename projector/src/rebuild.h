@@ -84,6 +84,7 @@ typedef struct sf_rebuild_opts {
 
 typedef struct sf_rebuild_stats {
     int64_t total, done, applied, poison, deleted_keys;
+    int64_t dedup[4]; /* the duplicate rule's counts (sf_dedup_kind_t) */
     double seconds;
     double clear_seconds; /* fencing + deleting the view */
     double redis_seconds; /* waiting for apply scripts */

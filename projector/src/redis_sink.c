@@ -1,5 +1,6 @@
 /* redis_sink.c - Redis connection, apply script and bookkeeping keys. */
 #include "redis_sink.h"
+#include "dedup.h"
 
 #include "cmdspec.h"
 #include "sf_assert.h"
@@ -338,7 +339,8 @@ sf_err_t sf_redis_paused(sf_redis_t *r, const char *proj, int *paused,
 static sf_err_t append_apply(sf_redis_t *r, const char *proj,
                              const sf_apply_req_t *q, char *errstr,
                              size_t errstr_size) {
-    char ek[512], ck[512], hk[512], tok[24], exp[24], last[24];
+    char ek[512], ck[512], hk[512], vk[512], tok[24], exp[24], last[24];
+    char nv[24];
     const char *mode = q->skip_failed ? "skip" : "stop";
     SF_ASSERT(q->batch->nevents > 0 && !q->batch->in_event);
     SF_ASSERT(q->batch->first_offset > q->expected_ckpt ||
@@ -346,24 +348,42 @@ static sf_err_t append_apply(sf_redis_t *r, const char *proj,
     sf_redis_key(ek, sizeof(ek), proj, "epoch", q->topic, q->partition);
     sf_redis_key(ck, sizeof(ck), proj, "ckpt", q->topic, q->partition);
     sf_redis_key(hk, sizeof(hk), proj, "halt", q->topic, q->partition);
+    sf_redis_key(vk, sizeof(vk), proj, "dedup", q->topic, q->partition);
     snprintf(tok, sizeof(tok), "%" PRId64, q->token);
     snprintf(exp, sizeof(exp), "%" PRId64, q->expected_ckpt);
     snprintf(last, sizeof(last), "%" PRId64, q->batch->last_offset);
     const char **argv;
     size_t *argvlen;
-    size_t argc = sf_batch_argv(q->batch, 10, &argv, &argvlen);
+    /* after the fixed arguments: the duplicate rule's version entries
+     * (dedup.h), then the events */
+    size_t nded = sf_dedup_nargs(q->batch);
+    size_t argc = sf_batch_argv(q->batch, 11 + nded, &argv, &argvlen);
     if (!argc)
         return SF_ERR_NOMEM;
-    const char *pre[10] = {"EVALSHA", r->apply_sha, "3", ek,   ck,
-                           hk,        tok,          exp, last, mode};
-    for (int i = 0; i < 10; i++) {
+    const char *pre[11] = {"EVALSHA", r->apply_sha, "4", ek,   ck,  hk,
+                           vk,        tok,          exp, last, mode};
+    for (int i = 0; i < 11; i++) {
         argv[i] = pre[i];
         argvlen[i] = strlen(pre[i]);
     }
+    sf_dedup_argv(q->batch, argv + 11, argvlen + 11, nv, sizeof(nv));
     if (redisAppendCommandArgv(r->c, (int)argc, argv, argvlen) != REDIS_OK)
         return sf_seterr(errstr, errstr_size, SF_ERR_NOMEM,
                          "redis: cannot queue the apply script");
     return SF_OK;
+}
+
+/* The duplicate rule's part of a reply, from element i on (apply.lua:
+ * four counts, then the last duplicate and gap); absent in replies of an
+ * older script. */
+static void parse_versions(const redisReply *rep, size_t i,
+                           sf_apply_res_t *res) {
+    if (rep->elements < i + 6)
+        return;
+    for (int k = 0; k < 4; k++)
+        res->ver[k] = el_i64(rep, i + (size_t)k);
+    snprintf(res->ver_dup, sizeof(res->ver_dup), "%s", el_str(rep, i + 4));
+    snprintf(res->ver_gap, sizeof(res->ver_gap), "%s", el_str(rep, i + 5));
 }
 
 static void parse_apply_reply(const redisReply *rep, sf_apply_res_t *res) {
@@ -413,6 +433,8 @@ static void parse_apply_reply(const redisReply *rep, sf_apply_res_t *res) {
                 err_code(f->msg, f->code, sizeof(f->code));
             }
         }
+        if (res->status == SF_APPLY_OK)
+            parse_versions(rep, 3 + 5 * res->nskipped, res);
         break;
     case SF_APPLY_FENCED:
     case SF_APPLY_EPOCH_LOST:
@@ -433,6 +455,7 @@ static void parse_apply_reply(const redisReply *rep, sf_apply_res_t *res) {
         res->ckpt = el_i64(rep, 6);
         res->recorded = el_i64(rep, 7) == 1;
         res->applied = el_i64(rep, 8);
+        parse_versions(rep, 9, res);
         break;
     case SF_APPLY_NOT_RUN:
         snprintf(res->msg, sizeof(res->msg), "%s", el_str(rep, 1));

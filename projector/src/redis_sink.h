@@ -20,7 +20,9 @@
  *   2. refuses unless the stored checkpoint equals the one the caller
  *      expects (CKPT_MISMATCH: compare-and-set; nothing applied);
  *   3. skips events at or below the checkpoint, and the commands of a
- *      failed event that its progress record says were applied;
+ *      failed event that its progress record says were applied, and
+ *      events whose aggregate version is not above the last applied one
+ *      (the duplicate rule, dedup.h; versions recorded in the same step);
  *   4. checks what it can foresee of each event (arity, key types,
  *      numbers) before the event's first write, and applies it;
  *   5. sets the checkpoint to the batch's last offset.
@@ -112,6 +114,12 @@ typedef struct sf_apply_res {
     int recorded;              /* EVENT_FAILED: progress record written */
     char code[24];             /* Redis error code ("WRONGTYPE", "NOPERM") */
     char msg[256];
+    /* OK, EVENT_FAILED: what the duplicate rule met among the events this
+     * call passed (sf_dedup_kind_t order: duplicates, conflicts, gaps,
+     * unversioned), and the last duplicate and gap as "offset=.. version=..
+     * last=.. key=.." ("" when none) */
+    int64_t ver[4];
+    char ver_dup[200], ver_gap[200];
     /* OK of a request with skip_failed: the events that failed and were
      * passed, each an EVENT_FAILED result (malloc'ed, owned by this
      * result: sf_apply_res_clear) */

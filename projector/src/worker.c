@@ -37,6 +37,7 @@
 #include "identity.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "dedup.h"
 #include "offsets.h"
 #include "partstate.h"
 #include "projection.h"
@@ -87,6 +88,7 @@ struct sf_worker {
     part_t **fpart;
     sf_apply_res_t *fres;
     size_t fcap;
+    sf_dedup_stats_t ds; /* the duplicate rule's counts (dedup.h) */
 };
 
 /* Metrics are optional (library users, tests). */
@@ -312,6 +314,7 @@ static int64_t commit_kafka(sf_worker_t *w, part_t *p) {
 static void part_done(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
     int64_t next = commit_kafka(w, p);
     M(events_applied, w->name, (uint64_t)r->applied);
+    sf_dedup_report(&w->ds, w->m, w->name, p->topic, p->partition, r);
     M(batch_committed, w->name, sf_mono_s() - p->t0);
     M(partition_checkpoint, w->name, p->topic, p->partition, next,
       p->batch.last_ts);
@@ -806,6 +809,8 @@ static void flush(sf_worker_t *w) {
                         again = 1;
                     break;
                 case SF_APPLY_EVENT_FAILED:
+                    sf_dedup_report(&w->ds, w->m, w->name, p->topic,
+                                    p->partition, r);
                     if (redis_poison(w, p, r) == 0)
                         again = 1;
                     break;
@@ -1612,4 +1617,9 @@ void sf_worker_destroy(sf_worker_t *w) {
     free(w->fpart);
     free(w->fres);
     free(w);
+}
+
+uint64_t sf_worker_dedup_count(sf_worker_t *w, int kind) {
+    return kind >= 0 && kind < SF_DEDUP__COUNT ? atomic_load(&w->ds.n[kind])
+                                               : 0;
 }

@@ -11,6 +11,7 @@
 #define SF_PROJ_WORKER_H
 
 #include <signal.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "metrics.h"
@@ -28,5 +29,8 @@ sf_err_t sf_worker_new(const sf_config_t *cfg, const sf_pconf_t *pc,
  * (e.g. SF_ERR_RULE with on_error: stop) otherwise, described in errstr. */
 sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size);
 void sf_worker_destroy(sf_worker_t *w);
+/* The duplicate rule's count of kind (sf_dedup_kind_t) since the worker
+ * started; any thread (an atomic load). */
+uint64_t sf_worker_dedup_count(sf_worker_t *w, int kind);
 
 #endif

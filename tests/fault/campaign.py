@@ -393,18 +393,47 @@ def fold(recs, cat, skipped):
     def incr(view, key, n):
         view[key] = str(int(view.get(key, "0")) + n)
 
+    # The projector's duplicate rule (docs/duplicates.md), per projection:
+    # an event whose ce_sequence is not above the last one applied for its
+    # aggregate is not applied.  A version counts once its event is applied
+    # (or refused before Redis, i.e. undecodable); one that failed in Redis
+    # (the tally poison) or that the operator skipped does not.
+    ver = {"cart": {}, "avail": {}, "tally": {}}
+
+    def new_version(view, agg, seq):
+        """False for a duplicate; else True (unversioned events too)."""
+        return seq is None or seq > ver[view].get(agg, 0)
+
     for p, rows in recs.items():
         for off, key, value, hdr in rows:
             last[p] = off
             d = cat.decode(value)
+            agg = hdr.get("ce_subject") or (key or b"").decode()
+            seq = hdr.get("ce_sequence")
+            seq = int(seq) if seq and seq.isdigit() and int(seq) > 0 else None
             if d is None:
-                for v in poison.values():
+                # refused before Redis: dead-lettered, duplicate or not
+                for view, v in poison.items():
                     v.add((p, off))
+                    if new_version(view, agg, seq) and seq is not None:
+                        ver[view][agg] = seq
                 continue
             typ, data = d
-            agg = hdr.get("ce_subject") or (key or b"").decode()
-            cart, avail, tally = exp["cart"], exp["avail"], exp["tally"]
+            cart, avail, tally = {}, {}, {}
+            dup = {v for v in ver if not new_version(v, agg, seq)}
+            for view in ("cart", "avail"):
+                if seq is not None and view not in dup:
+                    ver[view][agg] = seq
+            if "cart" not in dup:
+                cart = exp["cart"]
+            if "avail" not in dup:
+                avail = exp["avail"]
+            if "tally" not in dup:
+                tally = exp["tally"]
             tally_ok = (p, off) not in skipped.get("tally", set())
+            if (seq is not None and "tally" not in dup and tally_ok and
+                    not (typ == "shop.cart.ItemAddedToCart" and data["sku"] == "POISON")):
+                ver["tally"][agg] = seq
             if typ == "shop.cart.CartOpened":
                 cart.setdefault("cart:%s" % agg, {})["status"] = "open"
                 if tally_ok:
@@ -416,7 +445,8 @@ def fold(recs, cat, skipped):
                 hincr(cart, "cart:%s:items" % agg, data["sku"], q)
                 hincr(avail, "product:%s" % data["sku"], "in_carts", q)
                 if data["sku"] == "POISON" and q > 0:
-                    poison["tally"].add((p, off))
+                    if "tally" not in dup:
+                        poison["tally"].add((p, off))
                 elif tally_ok:
                     hincr(tally, "tally:%s" % agg, "adds" if q > 0 else "removes", 1)
                     incr(tally, "tally:units", q)

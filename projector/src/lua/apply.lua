@@ -9,31 +9,38 @@
 -- KEYS[3]  sf:<p>:halt:<topic>:<partition>   progress of a failed event:
 --                                            "<offset> <commands applied>
 --                                            <commands of the event>"
+-- KEYS[4]  sf:<p>:dedup:<topic>:<partition>  what the duplicate rule met
+--                                            (hash of counts, see below)
 -- ARGV[1]  the caller's fencing token
 -- ARGV[2]  the checkpoint the caller expects (-1: none)
 -- ARGV[3]  the batch's last offset
 -- ARGV[4]  'stop': stop at a failed event (the live worker, which must
 --          dead-letter it before the checkpoint passes it); 'skip': report
 --          it and go on (the rebuild, which only counts it)
--- ARGV[5..] per event: offset, number of commands, then per command:
---           number of arguments, the arguments (name first)
+-- ARGV[5]  the duplicate rule's version entries (block "Duplicate
+--          rule" below), then per event: offset, number of commands, then
+--          per command: number of arguments, the arguments (name first)
 --
 -- Every reply is an array whose first element says what happened (the
 -- C side, redis_sink.c, turns it into sf_apply_status_t):
 --   {0, applied, nskipped, then per skipped event: offset, done, ncmds,
---    index, error}                  done, checkpoint = last offset ('skip'
+--    index, error, then VERSIONS}   done, checkpoint = last offset ('skip'
 --                                   mode: failed events reported, passed)
 --   {1, epoch}                      FENCED: a newer owner bumped the epoch
 --   {2, epoch}                      EPOCH_LOST: the epoch is older than the
 --                                   token, i.e. Redis lost writes
 --   {3, checkpoint}                 CKPT_MISMATCH: nothing applied
---   {4, offset, done, ncmds, index, error, checkpoint, recorded, applied}
+--   {4, offset, done, ncmds, index, error, checkpoint, recorded, applied,
+--    VERSIONS}
 --                                   EVENT_FAILED: command <index> of the
 --                                   event at <offset> failed; <done> of its
 --                                   <ncmds> commands are applied (and stay
 --                                   so); events before it are applied
 --   {5, error}                      NOT_RUN: the first write was refused
 --                                   (OOM, READONLY, NOPERM): nothing applied
+-- VERSIONS: duplicates, conflicts, gaps, unversioned (counts of the
+-- events this call passed), the last duplicate and the last gap
+-- ("offset=<o> version=<v> last=<l> key=<k>", "" when none).
 --
 -- Invariants this script keeps (docs/exactly-once.md):
 --  * It writes only when the epoch equals the token AND the checkpoint equals
@@ -54,6 +61,148 @@
 
 local token, expected, last = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local mode = ARGV[4]
+
+-- ==== Duplicate rule (docs/duplicates.md) ==============================
+-- ARGV[5]  V, how many events of the batch carry an aggregate version
+--          (-1: the projection has `dedup: off`), then V entries of four
+--          arguments in offset order: offset, version key
+--          sf:<p>:ver:<topic>:{<aggregate id>}, version (decimal >= 1),
+--          id tag (a hash of ce_id, '' without one).  The events follow.
+-- Per version key the last applied version is kept as "<version>" or
+-- "<version>:<id tag>", written in this same atomic step as the event's
+-- writes.  An event whose version is <= it is a duplicate: not applied,
+-- passed by the checkpoint (a "conflict" too when the version is equal
+-- but the id tag differs: two writers).  Otherwise the event is applied
+-- and its version recorded; above last + 1 it is a gap (reported,
+-- applied).  Events without an entry are applied per offset as always
+-- ("unversioned").  An event that fails in Redis records no version: it
+-- was not applied.
+-- Cost per event: a few table lookups and one number conversion; per
+-- batch one MGET (per 500 aggregates) before the first write and one MSET
+-- (per 250) at the end.
+local VN = tonumber(ARGV[5])
+if not VN or VN < -1 or VN ~= math.floor(VN) then
+  return {5, 'ERR malformed batch: version count'}
+end
+local EV0 = 6 + 4 * math.max(VN, 0) -- the first event's argument
+local tonumber, floor, A = tonumber, math.floor, ARGV -- locals: faster
+local vpos = 6            -- next version entry to match
+local voff = nil          -- its offset
+local vlast, vtag = {}, {} -- key -> last version (false: none), its tag
+local vput, vputs = {}, {} -- keys this call records, in order
+local vcnt = {0, 0, 0, 0}  -- duplicates, conflicts, gaps, unversioned
+local vdup, vgap = '', ''
+
+-- The entries' layout (before the first write): increasing offsets, a
+-- key, a whole version >= 1.
+local function ver_layout()
+  local prev = -2
+  if EV0 - 1 > #A then return 'ERR malformed batch: version entries' end
+  for x = 6, EV0 - 1, 4 do
+    local off, v = tonumber(A[x]), tonumber(A[x + 2])
+    if not off or off <= prev or A[x + 1] == '' or
+        not v or v < 1 or v ~= floor(v) then
+      return 'ERR malformed batch: version entry at argument ' .. x
+    end
+    prev = off
+  end
+  if EV0 > 6 then voff = tonumber(A[6]) end
+end
+
+-- Reads the last versions of the aggregates of the events above ck.
+local function ver_load(ck)
+  local keys = {}
+  local x = 6
+  -- entries at or below the checkpoint belong to events not applied again
+  while x < EV0 and tonumber(A[x]) <= ck do x = x + 4 end
+  for y = x + 1, EV0 - 1, 4 do
+    local k = A[y]
+    if vlast[k] == nil then
+      vlast[k] = false
+      keys[#keys + 1] = k
+    end
+  end
+  for a = 1, #keys, 500 do
+    local b = math.min(a + 499, #keys)
+    local r = redis.pcall('MGET', unpack(keys, a, b))
+    if r.err then return r.err end
+    for j = a, b do
+      local s = r[j - a + 1]
+      if s then
+        local v, t = string.match(s, '^(%d+):?(%x*)$')
+        vlast[keys[j]], vtag[keys[j]] = tonumber(v) or false, t or ''
+      end
+    end
+  end
+end
+
+local function ver_note(off, v, l, k)
+  return string.format('offset=%d version=%d last=%d key=%s', off, v, l, k)
+end
+
+-- The verdict on the event at off (above the checkpoint): 'dup', or nil
+-- (no version), or the index of its entry, to record once it is applied
+-- (ver_done).
+local function ver_check(off)
+  if VN < 0 then return nil end
+  while voff and voff < off do
+    vpos = vpos + 4
+    voff = vpos < EV0 and tonumber(A[vpos]) or nil
+  end
+  if voff ~= off then
+    vcnt[4] = vcnt[4] + 1
+    return nil
+  end
+  local k, v = A[vpos + 1], tonumber(A[vpos + 2])
+  local l = vlast[k] or 0
+  if v <= l then
+    vcnt[1] = vcnt[1] + 1
+    local t = A[vpos + 3]
+    if v == l and t ~= '' and (vtag[k] or '') ~= '' and t ~= vtag[k] then
+      vcnt[2] = vcnt[2] + 1
+    end
+    vdup = ver_note(off, v, l, k)
+    return 'dup'
+  end
+  if v > l + 1 then
+    vcnt[3] = vcnt[3] + 1
+    vgap = ver_note(off, v, l, k)
+  end
+  return vpos
+end
+
+local function ver_done(x)
+  local k = A[x + 1]
+  if not vputs[k] then
+    vputs[k] = true
+    vput[#vput + 1] = k
+  end
+  vlast[k], vtag[k] = tonumber(A[x + 2]), A[x + 3]
+  vputs[k] = x
+end
+
+-- Writes the recorded versions and the counts (never a first write: the
+-- checkpoint's SET came before); returns the reply's VERSIONS part.
+local function ver_flush()
+  for a = 1, #vput, 250 do
+    local args = {}
+    for j = a, math.min(a + 249, #vput) do
+      local x = vputs[vput[j]]
+      args[#args + 1] = vput[j]
+      args[#args + 1] = A[x + 3] == '' and A[x + 2] or
+        (A[x + 2] .. ':' .. A[x + 3])
+    end
+    redis.pcall('MSET', unpack(args))
+  end
+  local names = {'duplicates', 'conflicts', 'gaps', 'unversioned'}
+  for j = 1, 4 do
+    if vcnt[j] > 0 then redis.pcall('HINCRBY', KEYS[4], names[j], vcnt[j]) end
+  end
+  if vdup ~= '' then redis.pcall('HSET', KEYS[4], 'last_duplicate', vdup) end
+  if vgap ~= '' then redis.pcall('HSET', KEYS[4], 'last_gap', vgap) end
+  return {vcnt[1], vcnt[2], vcnt[3], vcnt[4], vdup, vgap}
+end
+-- ==== end of the duplicate rule =========================================
 
 -- Fencing.  Epochs only grow (INCR); one below our token can only mean the
 -- Redis we talk to lost the INCR that gave it to us.
@@ -83,7 +232,9 @@ end
 -- way through the writes.
 local n = #ARGV
 do
-  local x, prev = 5, nil
+  local verr = ver_layout()
+  if verr then return {5, verr} end
+  local x, prev = EV0, nil
   while x <= n do
     local off, nc = tonumber(ARGV[x]), tonumber(ARGV[x + 1])
     if not off or not nc or nc < 0 or (prev and off <= prev) then
@@ -99,6 +250,11 @@ do
     end
   end
   if prev ~= last then return {5, 'ERR malformed batch: last offset'} end
+end
+
+do
+  local verr = ver_load(ck)
+  if verr then return {5, verr} end
 end
 
 -- First write: the checkpoint, moved to the batch's end (the failure path
@@ -227,7 +383,7 @@ local function precheck(j, na, sim, first, last)
   return nil
 end
 
-local applied, i = 0, 5
+local applied, i = 0, EV0
 
 -- A command of the event at off failed: record the progress with the
 -- checkpoint just before the event, in this same atomic step.
@@ -240,8 +396,10 @@ local function failed(off, done, nc, idx, why, keep_record)
       string.format('%d %d %d', off, done, nc))
     if type(r) == 'table' and r.err then recorded = 0 end
   end
-  return {4, string.format('%d', off), done, nc, idx, why, c, recorded,
-    applied}
+  local reply = {4, string.format('%d', off), done, nc, idx, why, c,
+    recorded, applied}
+  for _, v in ipairs(ver_flush()) do reply[#reply + 1] = v end
+  return reply
 end
 
 -- Applies the event whose first command's argument count is at ARGV[i].
@@ -313,10 +471,19 @@ while i <= n do
   local ev_end = i
   for c = 1, nc do ev_end = ev_end + 1 + tonumber(ARGV[ev_end]) end
   -- at or below the checkpoint: applied before (a re-sent batch)
-  if off > ck then
+  local vx = nil
+  if off > ck then vx = ver_check(off) end
+  if vx == 'dup' then
+    -- a duplicate: passed, not applied (a failed record of it goes too)
+    if off == hoff then
+      redis.pcall('DEL', KEYS[3])
+      hoff = nil
+    end
+  elseif off > ck then
     local done, idx, why, keep = apply_event(off, nc, i)
     if done == nil then
       applied = applied + 1
+      if vx then ver_done(vx) end
     elseif mode == 'skip' then
       for _, v in ipairs({string.format('%d', off), done, nc, idx, why}) do
         skipped[#skipped + 1] = v
@@ -337,4 +504,5 @@ if hoff and hoff <= last then
 end
 local reply = {0, applied, #skipped / 5}
 for _, v in ipairs(skipped) do reply[#reply + 1] = v end
+for _, v in ipairs(ver_flush()) do reply[#reply + 1] = v end
 return reply

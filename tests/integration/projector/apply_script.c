@@ -12,6 +12,7 @@
 
 #include "batch.h"
 #include "cmdspec.h"
+#include "dedup.h"
 #include "redis_sink.h"
 
 static int failures;
@@ -60,8 +61,30 @@ static char *bk(const char *what) {
 
 /* Event with commands given as NULL-terminated arg lists, "|" separates
  * commands; %s in args is replaced by the key prefix. */
+static void event_v(sf_batch_t *b, int64_t off, const char *ver, const char *id,
+                    const char *spec);
 static void event(sf_batch_t *b, int64_t off, const char *spec) {
+    event_v(b, off, NULL, NULL, spec);
+}
+
+/* The same with an aggregate version (ce_sequence ver, ce_id id) of
+ * aggregate "a" (the duplicate rule, dedup.h); ver "" = none. */
+static void event_v(sf_batch_t *b, int64_t off, const char *ver, const char *id,
+                    const char *spec) {
     sf_batch_event_begin(b, off, 0);
+    if (ver) {
+        sf_event_t ev;
+        char err[256];
+        memset(&ev, 0, sizeof(ev));
+        ev.topic = TOPIC;
+        ev.aggregate_id = "a";
+        ev.aggregate_id_len = 1;
+        ev.version = ver;
+        ev.version_len = strlen(ver);
+        ev.id = id;
+        ev.id_len = strlen(id);
+        CHECK(!sf_dedup_event(b, P, &ev, err, sizeof(err)), "version: %s", err);
+    }
     char *s = strdup(spec), *save = NULL;
     for (char *c = strtok_r(s, "|", &save); c; c = strtok_r(NULL, "|", &save)) {
         const char *argv[16];
@@ -80,6 +103,17 @@ static void event(sf_batch_t *b, int64_t off, const char *spec) {
     }
     free(s);
     sf_batch_event_end(b);
+}
+
+static sf_apply_res_t apply_p(sf_batch_t *b, int32_t part, int64_t token,
+                              int64_t expected) {
+    sf_apply_req_t q = {b, TOPIC, part, token, expected, 0};
+    sf_apply_res_t res;
+    char err[256];
+    memset(&res, 0, sizeof(res));
+    sf_err_t e = sf_redis_apply(R, P, 1, &q, &res, err, sizeof(err));
+    CHECK(!e, "apply: %s", err);
+    return res;
 }
 
 static sf_apply_res_t apply(sf_batch_t *b, int64_t expected) {
@@ -421,6 +455,115 @@ int main(void) {
         e = sf_redis_unlink_guarded(R, gk, "mine", 1, keys, &d, err,
                                     sizeof(err));
         CHECK(e == SF_ERR_FENCED && get("%s", gk), "unlink refused");
+    }
+
+    /* 11. the duplicate rule (docs/duplicates.md), on partition 1: an
+     * event is applied only if its aggregate version is above the last
+     * applied one, recorded in the same call; a failed event records
+     * nothing; events below the checkpoint are not counted again */
+    {
+        int64_t tok;
+        char vk[256], tag[9], want[32];
+        CHECK(!sf_redis_epoch_bump(R, P, TOPIC, 1, &tok, err, sizeof(err)),
+              "epoch 1: %s", err);
+        snprintf(vk, sizeof(vk), "sf:%s:ver:%s:{a}", P, TOPIC);
+        sf_batch_t d;
+        sf_batch_init(&d);
+        d.dedup = 1;
+        event_v(&d, 0, "1", "e1", "INCRBY %s:v 1");
+        event_v(&d, 1, "2", "e2", "INCRBY %s:v 10");
+        event_v(&d, 2, "2", "e2", "INCRBY %s:v 100");  /* the same again */
+        event_v(&d, 3, "1", "e1", "INCRBY %s:v 1000"); /* older */
+        event_v(&d, 4, "", "", "INCRBY %s:v 5");       /* no version */
+        sf_apply_res_t r = apply_p(&d, 1, tok, -1);
+        CHECK(r.status == SF_APPLY_OK && r.applied == 3,
+              "status %d applied %lld", r.status, (long long)r.applied);
+        CHECK(geti("v") == 16, "v = %lld, want 16", geti("v"));
+        CHECK(r.ver[0] == 2 && r.ver[1] == 0 && r.ver[2] == 0 && r.ver[3] == 1,
+              "counts %lld %lld %lld %lld", (long long)r.ver[0],
+              (long long)r.ver[1], (long long)r.ver[2], (long long)r.ver[3]);
+        CHECK(strstr(r.ver_dup, "offset=3 version=1 last=2"), "last dup: %s",
+              r.ver_dup);
+        sf_dedup_id_tag("e2", 2, tag);
+        snprintf(want, sizeof(want), "2:%s", tag);
+        char *got = get("%s", vk);
+        CHECK(got && !strcmp(got, want), "version key %s = %s, want %s", vk,
+              got ? got : "(nil)", want);
+
+        /* another writer's version 2 (a conflict), then a gap to 5 */
+        sf_batch_reset(&d);
+        event_v(&d, 5, "2", "other", "INCRBY %s:v 100");
+        event_v(&d, 6, "5", "e5", "INCRBY %s:v 20");
+        r = apply_p(&d, 1, tok, 4);
+        CHECK(r.status == SF_APPLY_OK && geti("v") == 36 && r.ver[0] == 1 &&
+                  r.ver[1] == 1 && r.ver[2] == 1,
+              "conflict + gap: status %d v %lld counts %lld %lld %lld",
+              r.status, geti("v"), (long long)r.ver[0], (long long)r.ver[1],
+              (long long)r.ver[2]);
+        CHECK(strstr(r.ver_gap, "offset=6 version=5 last=2"), "gap: %s",
+              r.ver_gap);
+
+        /* version 6 fails in Redis (stop mode): nothing of it recorded,
+         * so after it is parked the aggregate's next event (which may
+         * carry the same version, re-published) is applied */
+        sf_batch_reset(&d);
+        event_v(&d, 7, "6", "e6", "HSET %s:h f 1");
+        event_v(&d, 8, "6", "e6", "INCRBY %s:h 1");
+        r = apply_p(&d, 1, tok, 6);
+        CHECK(r.status == SF_APPLY_OK && r.ver[0] == 1,
+              "the second version 6 is a duplicate: %d %lld", r.status,
+              (long long)r.ver[0]);
+        sf_batch_reset(&d);
+        event_v(&d, 9, "7", "e7", "INCRBY %s:h 1"); /* WRONGTYPE */
+        event_v(&d, 10, "8", "e8", "INCRBY %s:v 1");
+        r = apply_p(&d, 1, tok, 8);
+        CHECK(r.status == SF_APPLY_EVENT_FAILED && r.bad_offset == 9,
+              "failed: %d at %lld", r.status, (long long)r.bad_offset);
+        got = get("%s", vk);
+        CHECK(got && !strncmp(got, "6:", 2), "failed event recorded: %s",
+              got ? got : "(nil)");
+        CHECK(!sf_redis_ckpt_advance(R, P, TOPIC, 1, tok, 9, NULL, err,
+                                     sizeof(err)),
+              "park: %s", err);
+        r = apply_p(&d, 1, tok, 9);
+        CHECK(r.status == SF_APPLY_OK && r.applied == 1 && geti("v") == 37 &&
+                  r.ver[0] == 0 && r.ver[2] == 1,
+              "after parking: %d applied %lld v %lld dup %lld gap %lld",
+              r.status, (long long)r.applied, geti("v"), (long long)r.ver[0],
+              (long long)r.ver[2]);
+
+        /* a re-sent batch (all at or below the checkpoint): nothing
+         * applied, nothing counted again */
+        r = apply_p(&d, 1, tok, 10);
+        CHECK(r.status == SF_APPLY_OK && r.applied == 0 && r.ver[0] == 0 &&
+                  r.ver[2] == 0 && r.ver[3] == 0,
+              "re-sent: %d %lld", r.status, (long long)r.applied);
+
+        /* the partition's counts for `status` */
+        redisReply *h;
+        char hk[256];
+        sf_redis_key(hk, sizeof(hk), P, "dedup", TOPIC, 1);
+        if (!sf_redis_cmd(R, &h, err, sizeof(err),
+                          "HMGET %s duplicates "
+                          "conflicts gaps unversioned",
+                          hk)) {
+            CHECK(h->elements == 4 && h->element[0]->str &&
+                      !strcmp(h->element[0]->str, "4") &&
+                      !strcmp(h->element[1]->str, "1") &&
+                      !strcmp(h->element[2]->str, "2") &&
+                      !strcmp(h->element[3]->str, "1"),
+                  "status counts of %s", hk);
+            freeReplyObject(h);
+        }
+        /* the rule off: every event applied, nothing counted */
+        sf_batch_reset(&d);
+        d.dedup = 0;
+        event_v(&d, 11, "1", "e1", "INCRBY %s:v 1000");
+        r = apply_p(&d, 1, tok, 10);
+        CHECK(r.status == SF_APPLY_OK && geti("v") == 1037 && r.ver[0] == 0 &&
+                  r.ver[3] == 0,
+              "dedup off: %d v %lld", r.status, geti("v"));
+        sf_batch_free(&d);
     }
 
     /* clean up */
