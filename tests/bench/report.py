@@ -28,7 +28,10 @@ WHAT = {
     "python": "Python projector (confluent-kafka + fastavro + redis-py, "
               "MULTI/EXEC per batch with its checkpoint)",
 }
-ORDER = ["rebuild", "catchup", "consume", "kcat", "redis", "python"]
+WHAT["rebuild@base"] = "baseline binary (--baseline): rebuild"
+WHAT["catchup@base"] = "baseline binary (--baseline): run catching up"
+ORDER = ["rebuild", "catchup", "consume", "kcat", "redis", "python",
+         "rebuild@base", "catchup@base"]
 
 
 def kv(text):
@@ -98,8 +101,9 @@ def main():
         L.append("| --- | --- | --- | --- |")
         for who, size, m in mem:
             L.append("| %s | %d | %s | %.0f |" % (
-                "`sf-projector rebuild`" if who == "rebuild"
-                else "`sf-projector run` catch-up", size, m.get("rate", "?"),
+                ("`sf-projector rebuild`" if who.startswith("rebuild")
+                 else "`sf-projector run` catch-up") +
+                (" (baseline binary)" if who.endswith("@base") else ""), size, m.get("rate", "?"),
                 int(m.get("peak_rss_kb", 0)) / 1024))
         L.append("")
 

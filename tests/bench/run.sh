@@ -3,7 +3,8 @@
 #
 #   tests/bench/run.sh [--events N] [--rounds R] [--mem-sizes "A B"]
 #                      [--rate EV_PER_S] [--latency-seconds S]
-#                      [--latency-rounds R] [--out DIR] [--update-readme]
+#                      [--latency-rounds R] [--baseline SF_PROJECTOR]
+#                      [--out DIR] [--update-readme]
 #
 # On one cart topic of N events (12 partitions, the end-to-end tests'
 # generator), R rounds, the contenders in a rotating order each round:
@@ -14,6 +15,9 @@
 #   redis     the same Redis commands applied pipelined (no Kafka at all)
 #   python    tests/bench/py_projector.py (confluent-kafka + fastavro +
 #             redis-py, MULTI/EXEC per batch with its checkpoint)
+# --baseline adds rebuild and catch-up of another sf-projector binary
+# (e.g. the main branch's) as contenders "rebuild@base" and "catchup@base",
+# in the same rounds and in the memory curve: before/after in one run.
 # Rates are events/s over each process's whole life; the table gives the
 # median per contender.  The rebuilt and the Python-built views are checked
 # against the reference fold in the first round.
@@ -36,7 +40,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../integration/projector/e2e_lib.sh"
 
 N=500000 ROUNDS=5 MEM_SIZES="500000 2000000" RATE=5000 LAT_S=10 LAT_ROUNDS=2
-OUT="" UPDATE_README=0
+OUT="" UPDATE_README=0 BASE_BIN=""
 while [ $# -gt 0 ]; do
   case $1 in
     --events) N=$2; shift 2 ;;
@@ -46,8 +50,9 @@ while [ $# -gt 0 ]; do
     --latency-seconds) LAT_S=$2; shift 2 ;;
     --latency-rounds) LAT_ROUNDS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --baseline) BASE_BIN=$(readlink -f "$2"); shift 2 ;;
     --update-readme) UPDATE_README=1; shift ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -119,10 +124,11 @@ PY_NAME="py-$RUN"
 : >"$OUT/rounds.tsv"
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$OUT/rounds.tsv"; log "round $1 $2: $3 events/s ${4:-}"; }
 
-c_rebuild() { # ROUND
+c_rebuild() { # ROUND [BIN NAME]
+  local bin=${2:-$PROJ_BIN} name=${3:-rebuild}
   rcli flushdb >/dev/null
   local a b; a=$(now)
-  "$PROJ_BIN" rebuild -c "$WORK/cart.yaml" "$P_CART" >"$WORK/rebuild.log" 2>&1 \
+  "$bin" rebuild -c "$WORK/cart.yaml" "$P_CART" >"$WORK/rebuild.log" 2>&1 \
     || { tail -5 "$WORK/rebuild.log" >&2; fail "sf-projector rebuild failed"; }
   b=$(now)
   if [ "$1" = 1 ]; then
@@ -130,19 +136,22 @@ c_rebuild() { # ROUND
       --redis "$R" --only cart --wait 5 >/dev/null \
       || fail "rebuilt view differs from the reference fold"
   fi
-  record "$1" rebuild "$(rate_of "$N" "$a" "$b")"
+  record "$1" "$name" "$(rate_of "$N" "$a" "$b")"
 }
-c_catchup() {
+c_rebuild@base() { c_rebuild "$1" "$BASE_BIN" rebuild@base; }
+c_catchup() { # ROUND [BIN NAME]
+  local bin=${2:-$PROJ_BIN} name=${3:-catchup}
   rcli flushdb >/dev/null
   local out
   out=$(python3 "$HERE/rss_probe.py" --redis "$R" --every 0.1 \
           --ckpt-pattern "sf:$P_CART:ckpt:*" --target "$N" \
           --out "$OUT/rss-catchup-$N-r$1.txt" --log "$WORK/catchup.log" \
-          -- "$PROJ_BIN" run -c "$WORK/cart.yaml") \
+          -- "$bin" run -c "$WORK/cart.yaml") \
     || { tail -5 "$WORK/catchup.log" >&2; fail "sf-projector run catch-up: $out"; }
-  record "$1" catchup "$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' <<<"$out")" \
+  record "$1" "$name" "$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' <<<"$out")" \
     "peak_rss_kb=$(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' <<<"$out")"
 }
+c_catchup@base() { c_catchup "$1" "$BASE_BIN" catchup@base; }
 c_consume() {
   local out
   out=$("$BENCH_BIN/bench_consume" -b "$SF_BROKERS" -t "$TOPIC" -X fetch.wait.max.ms=10)
@@ -177,6 +186,7 @@ c_python() {
 }
 
 CONTENDERS=(rebuild catchup consume kcat redis python)
+[ -n "$BASE_BIN" ] && CONTENDERS+=(rebuild@base catchup@base)
 nc=${#CONTENDERS[@]}
 for r in $(seq 1 "$ROUNDS"); do
   for i in $(seq 0 $((nc - 1))); do
@@ -196,21 +206,26 @@ for size in $MEM_SIZES; do
     "$E2E_BIN" publish --seed "$SEED" --events "$size" --prefix "$PREFIX" \
       -t "$topic" --schemas "$SCHEMAS"
   fi
-  bench_config "m$size-$RUN" "$topic" "$WORK/m$size.yaml"
-  rcli flushdb >/dev/null
-  out=$(python3 "$HERE/rss_probe.py" --redis "$R" --every 0.2 \
-          --ckpt-pattern "sf:m$size-$RUN:ckpt:*" --out "$OUT/rss-rebuild-$size.txt" \
-          --log "$WORK/mrebuild.log" \
-          -- "$PROJ_BIN" rebuild -c "$WORK/m$size.yaml" "m$size-$RUN") \
-    || { tail -5 "$WORK/mrebuild.log" >&2; fail "rebuild of $size events: $out"; }
-  printf 'rebuild\t%s\t%s\n' "$size" "$out" >>"$OUT/memory.tsv"; log "memory rebuild $size: $out"
-  rcli flushdb >/dev/null
-  out=$(python3 "$HERE/rss_probe.py" --redis "$R" --every 0.2 \
-          --ckpt-pattern "sf:m$size-$RUN:ckpt:*" --target "$size" \
-          --out "$OUT/rss-catchup-$size.txt" --log "$WORK/mcatchup.log" \
-          -- "$PROJ_BIN" run -c "$WORK/m$size.yaml") \
-    || { tail -5 "$WORK/mcatchup.log" >&2; fail "catch-up of $size events: $out"; }
-  printf 'catchup\t%s\t%s\n' "$size" "$out" >>"$OUT/memory.tsv"; log "memory catchup $size: $out"
+  for who in sf ${BASE_BIN:+base}; do
+    bin=$PROJ_BIN sfx=""
+    [ "$who" = base ] && bin=$BASE_BIN sfx="@base"
+    pn="m$size$who-$RUN"
+    bench_config "$pn" "$topic" "$WORK/$pn.yaml"
+    rcli flushdb >/dev/null
+    out=$(python3 "$HERE/rss_probe.py" --redis "$R" --every 0.2 \
+            --ckpt-pattern "sf:$pn:ckpt:*" --out "$OUT/rss-rebuild$sfx-$size.txt" \
+            --log "$WORK/mrebuild.log" \
+            -- "$bin" rebuild -c "$WORK/$pn.yaml" "$pn") \
+      || { tail -5 "$WORK/mrebuild.log" >&2; fail "rebuild of $size events: $out"; }
+    printf 'rebuild%s\t%s\t%s\n' "$sfx" "$size" "$out" >>"$OUT/memory.tsv"; log "memory rebuild$sfx $size: $out"
+    rcli flushdb >/dev/null
+    out=$(python3 "$HERE/rss_probe.py" --redis "$R" --every 0.2 \
+            --ckpt-pattern "sf:$pn:ckpt:*" --target "$size" \
+            --out "$OUT/rss-catchup$sfx-$size.txt" --log "$WORK/mcatchup.log" \
+            -- "$bin" run -c "$WORK/$pn.yaml") \
+      || { tail -5 "$WORK/mcatchup.log" >&2; fail "catch-up of $size events: $out"; }
+    printf 'catchup%s\t%s\t%s\n' "$sfx" "$size" "$out" >>"$OUT/memory.tsv"; log "memory catchup$sfx $size: $out"
+  done
 done
 
 # ---- live path: publish -> visible at RATE -------------------------------
