@@ -23,6 +23,10 @@ sf_err_t sf_event_envelope(sf_event_t *ev, rd_kafka_headers_t *hdrs,
                            const void *key, size_t key_len) {
     static const char *names[] = {SF_HDR_SUBJECT, SF_HDR_TYPE, SF_HDR_ID,
                                   SF_HDR_TIME, SF_HDR_SEQUENCE};
+    static const size_t lens[] = {
+        sizeof(SF_HDR_SUBJECT) - 1, sizeof(SF_HDR_TYPE) - 1,
+        sizeof(SF_HDR_ID) - 1, sizeof(SF_HDR_TIME) - 1,
+        sizeof(SF_HDR_SEQUENCE) - 1};
     size_t offs[6];
     sf_buf_reset(&ev->strs);
     ev->id_from_key = 0;
@@ -36,8 +40,9 @@ sf_err_t sf_event_envelope(sf_event_t *ev, rd_kafka_headers_t *hdrs,
     size_t n;
     for (size_t h = 0; hdrs && !rd_kafka_header_get_all(hdrs, h, &name, &v, &n);
          h++) {
+        size_t nl = strlen(name);
         for (int i = 0; i < 5; i++)
-            if (name[0] == names[i][0] && !strcmp(name, names[i])) {
+            if (nl == lens[i] && !memcmp(name, names[i], nl)) {
                 val[i] = v;
                 size[i] = n;
                 break;
