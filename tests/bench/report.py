@@ -80,6 +80,12 @@ def main():
         L.append("| %s | %.0f (%d-%d) | %.2f | %.2f |" % (
             WHAT[k], med[k], min(v), max(v), rb, cu))
     L.append("")
+    bad = sum(1 for e in extra.get("rebuild@base", []) if "verify" in e)
+    if bad:
+        L.append("The baseline binary's rebuilt view differed from the "
+                 "reference fold in %d of %d rounds (records lost)." % (
+                     bad, len(rates.get("rebuild@base", []))))
+        L.append("")
     if "catchup" in extra:
         peaks = [int(e["peak_rss_kb"]) for e in extra["catchup"]
                  if "peak_rss_kb" in e]
