@@ -60,10 +60,14 @@ def main():
             if len(parts) > 3 and parts[3]:
                 extra.setdefault(parts[1], []).append(kv(parts[3]))
     med = {k: statistics.median(v) for k, v in rates.items()}
-    date = datetime.datetime.now(datetime.timezone.utc).strftime(
-        "%Y-%m-%d %H:%M UTC")
+    # when the run ended: the newest raw file (the report may be made later)
+    ended = max(os.path.getmtime(p) for p in glob.glob(os.path.join(d, "*"))
+                if p.endswith((".tsv", ".txt")))
+    date = datetime.datetime.fromtimestamp(
+        ended, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     L = []
-    L.append("Run of %s (commit %s) on %s." % (date, a.commit, a.machine))
+    L.append("Run ended %s (commit %s) on %s." % (date, a.commit,
+                                                  a.machine))
     L.append("")
     L.append("**Throughput**: %d cart events, 12 partitions, %d rounds, "
              "contenders alternating, medians (min-max):" % (a.events,
