@@ -5,6 +5,7 @@
 #
 #   deploy/install-deps.sh            # build + run + test dependencies
 #   SF_SKIP_PIP=1 deploy/install-deps.sh   # no Python test peers
+#   SF_BENCH=1 deploy/install-deps.sh      # + the benchmark's extras (tests/bench/run.sh)
 set -euo pipefail
 
 APT_PACKAGES=(
@@ -20,6 +21,10 @@ APT_PACKAGES=(
 )
 # Python peers used by the interop tests as clients no one here wrote.
 PIP_PACKAGES=(fastavro==1.13.1 confluent-kafka==2.16.1 prometheus-client==0.26.0)
+# Benchmark extras, only with SF_BENCH=1 (the default CI does not run the
+# benchmark): redis-py for the Python projector it measures against,
+# matplotlib for its plots.  kcat, also a contender, is in APT_PACKAGES.
+BENCH_PIP_PACKAGES=(redis==5.2.1 matplotlib==3.11.2)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -51,6 +56,11 @@ if [ "${SF_SKIP_PIP:-0}" != 1 ]; then
     # deliberately isolated from the system in that case.
     $py -m pip install -q "${PIP_PACKAGES[@]}" 2>/dev/null \
       || $py -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"
+  fi
+  if [ "${SF_BENCH:-0}" = 1 ] && ! $py -c 'import redis, matplotlib' 2>/dev/null; then
+    echo "install-deps: installing benchmark extras ${BENCH_PIP_PACKAGES[*]}" >&2
+    $py -m pip install -q "${BENCH_PIP_PACKAGES[@]}" 2>/dev/null \
+      || $py -m pip install -q --break-system-packages "${BENCH_PIP_PACKAGES[@]}"
   fi
 fi
 echo "install-deps: ok" >&2

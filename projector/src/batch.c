@@ -62,9 +62,8 @@ sf_err_t sf_batch_arg(sf_batch_t *b, const void *data, size_t len) {
 }
 
 static sf_err_t arg_num(sf_batch_t *b, int64_t v) {
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%" PRId64, v);
-    return sf_batch_arg(b, num, (size_t)n);
+    char num[SF_I64_DIGITS];
+    return sf_batch_arg(b, num, sf_fmt_i64(num, v));
 }
 
 sf_err_t sf_batch_event_begin(sf_batch_t *b, int64_t offset, int64_t ts) {
@@ -99,13 +98,13 @@ sf_err_t sf_batch_event_end(sf_batch_t *b) {
         return SF_OK;
     /* The count argument is re-pointed at fresh bytes at the end of the
      * data buffer: arguments need not be contiguous. */
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%zu", b->ev_ncmd);
+    char num[SF_I64_DIGITS];
+    size_t n = sf_fmt_i64(num, (int64_t)b->ev_ncmd);
     size_t off = b->data.len;
-    if (sf_buf_append(&b->data, num, (size_t)n))
+    if (sf_buf_append(&b->data, num, n))
         return SF_ERR_NOMEM;
     b->aoff[b->ev_ncmd_arg] = off;
-    b->alen[b->ev_ncmd_arg] = (size_t)n;
+    b->alen[b->ev_ncmd_arg] = n;
     b->ncmds += b->ev_ncmd;
     return SF_OK;
 }
@@ -137,27 +136,36 @@ sf_err_t sf_batch_cmd_begin(sf_batch_t *b, size_t nargs) {
     return e;
 }
 
-sf_err_t sf_batch_cmd_check(const sf_batch_t *b, char *errstr,
-                            size_t errstr_size) {
+/* One pass over the packed arguments, nothing allocated: the command
+ * table's checks (allowed, argument count, no key under sf:) and, with a
+ * guard, each key against the projection's keys: patterns.  This runs for
+ * every command a rule renders, so it looks the name up once and reads each
+ * key once. */
+sf_err_t sf_batch_cmd_check(sf_batch_t *b, char *errstr, size_t errstr_size) {
     if (!b->in_event || b->nargs != b->cmd_a0 + b->cmd_argc)
         return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                          "batch: no complete command to check");
     size_t argc = b->cmd_argc;
-    if (argc > SF_CMD_MAX_ARGS)
-        argc = SF_CMD_MAX_ARGS + 1; /* enough to be refused */
-    const char **argv = malloc(argc * sizeof(*argv));
-    size_t *lens = malloc(argc * sizeof(*lens));
-    sf_err_t e = SF_ERR_NOMEM;
-    if (argv && lens) {
-        for (size_t i = 0; i < argc; i++) {
-            argv[i] = b->data.p + b->aoff[b->cmd_a0 + i];
-            lens[i] = b->alen[b->cmd_a0 + i];
-        }
-        e = sf_cmdspec_check(b->cmd_argc > SF_CMD_MAX_ARGS ? b->cmd_argc : argc,
-                             argv, lens, errstr, errstr_size);
+    const char *base = b->data.p;
+    const size_t *off = b->aoff + b->cmd_a0, *len = b->alen + b->cmd_a0;
+    const sf_cmd_spec_t *s = sf_cmdspec_find(base + off[0], len[0]);
+    if (!s)
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "command %.*s is not an allowed write command",
+                         (int)(len[0] > 32 ? 32 : len[0]), base + off[0]);
+    sf_err_t e = sf_cmdspec_check_shape(s, argc, errstr, errstr_size);
+    for (size_t i = 1; !e && i < argc; i++) {
+        if (!sf_cmdspec_is_key(s, i, argc))
+            continue;
+        if ((e = sf_cmdspec_check_key(s, base + off[i], len[i], errstr,
+                                      errstr_size)))
+            break;
+        if (b->guard &&
+            (e = sf_keyguard_check_key(b->guard, base + off[i], len[i], errstr,
+                                       errstr_size)))
+            /* the event is refused even if a handler ignores the error */
+            sf_keyguard_note(b->guard, errstr);
     }
-    free(argv);
-    free(lens);
     return e;
 }
 

@@ -61,9 +61,10 @@ sf_err_t sf_batch_event_abort(sf_batch_t *b);
 sf_err_t sf_batch_cmd_begin(sf_batch_t *b, size_t nargs);
 sf_err_t sf_batch_arg(sf_batch_t *b, const void *data, size_t len);
 /* Checks the command just completed against the command table (cmdspec.h:
- * allowed, arity, size, no bookkeeping key).  SF_ERR_RULE with a reason. */
-sf_err_t sf_batch_cmd_check(const sf_batch_t *b, char *errstr,
-                            size_t errstr_size);
+ * allowed, arity, size, no bookkeeping key) and, when b->guard is set, its
+ * keys against the guard (a violation is noted in the guard for the
+ * event), in one pass.  SF_ERR_RULE with a reason. */
+sf_err_t sf_batch_cmd_check(sf_batch_t *b, char *errstr, size_t errstr_size);
 
 /* Checks the keys of the command whose nargs arguments start at argument
  * index arg0 against b->guard (SF_OK without a guard); on a violation the

@@ -97,17 +97,8 @@ int sf_projector_command_allowed(const char *name) {
     return name && sf_cmdspec_find(name, strlen(name)) != NULL;
 }
 
-sf_err_t sf_cmdspec_check(size_t argc, const char *const *argv,
-                          const size_t *lens, char *errstr,
-                          size_t errstr_size) {
-    if (argc < 1)
-        return sf_seterr(errstr, errstr_size, SF_ERR_RULE, "empty command");
-    size_t nl = lens ? lens[0] : strlen(argv[0]);
-    const sf_cmd_spec_t *s = sf_cmdspec_find(argv[0], nl);
-    if (!s)
-        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
-                         "command %.*s is not an allowed write command",
-                         (int)(nl > 32 ? 32 : nl), argv[0]);
+sf_err_t sf_cmdspec_check_shape(const sf_cmd_spec_t *s, size_t argc,
+                                char *errstr, size_t errstr_size) {
     if (argc > SF_CMD_MAX_ARGS)
         return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
                          "%s with %zu arguments: at most %d fit in one "
@@ -125,18 +116,39 @@ sf_err_t sf_cmdspec_check(size_t argc, const char *const *argv,
                          "%s takes pairs of arguments after its %s, got an "
                          "odd number",
                          s->name, s->pairs_from == 1 ? "name" : "key");
-    size_t pl = strlen(SF_REDIS_PREFIX);
-    for (size_t i = 1; i < argc; i++) {
-        size_t l = lens ? lens[i] : strlen(argv[i]);
-        if (sf_cmdspec_is_key(s, i, argc) && l >= pl &&
-            !memcmp(argv[i], SF_REDIS_PREFIX, pl))
-            return sf_seterr(
-                errstr, errstr_size, SF_ERR_RULE,
-                "%s key %.*s is under the reserved prefix " SF_REDIS_PREFIX
-                " (projector bookkeeping)",
-                s->name, (int)(l > 64 ? 64 : l), argv[i]);
-    }
     return SF_OK;
+}
+
+sf_err_t sf_cmdspec_check_key(const sf_cmd_spec_t *s, const char *key,
+                              size_t len, char *errstr, size_t errstr_size) {
+    static const size_t pl = sizeof(SF_REDIS_PREFIX) - 1;
+    if (len >= pl && !memcmp(key, SF_REDIS_PREFIX, pl))
+        return sf_seterr(
+            errstr, errstr_size, SF_ERR_RULE,
+            "%s key %.*s is under the reserved prefix " SF_REDIS_PREFIX
+            " (projector bookkeeping)",
+            s->name, (int)(len > 64 ? 64 : len), key);
+    return SF_OK;
+}
+
+sf_err_t sf_cmdspec_check(size_t argc, const char *const *argv,
+                          const size_t *lens, char *errstr,
+                          size_t errstr_size) {
+    if (argc < 1)
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE, "empty command");
+    size_t nl = lens ? lens[0] : strlen(argv[0]);
+    const sf_cmd_spec_t *s = sf_cmdspec_find(argv[0], nl);
+    if (!s)
+        return sf_seterr(errstr, errstr_size, SF_ERR_RULE,
+                         "command %.*s is not an allowed write command",
+                         (int)(nl > 32 ? 32 : nl), argv[0]);
+    sf_err_t e = sf_cmdspec_check_shape(s, argc, errstr, errstr_size);
+    for (size_t i = 1; !e && i < argc; i++)
+        if (sf_cmdspec_is_key(s, i, argc))
+            e = sf_cmdspec_check_key(s, argv[i],
+                                     lens ? lens[i] : strlen(argv[i]), errstr,
+                                     errstr_size);
+    return e;
 }
 
 static const char *lua_str(const char *s) {

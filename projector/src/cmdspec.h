@@ -82,6 +82,16 @@ int sf_cmdspec_is_key(const sf_cmd_spec_t *s, size_t i, size_t argc);
 sf_err_t sf_cmdspec_check(size_t argc, const char *const *argv,
                           const size_t *lens, char *errstr, size_t errstr_size);
 
+/* The parts of sf_cmdspec_check for callers that hold the spec already
+ * (batch.c checks packed arguments in one pass): the argument count
+ * (arity, pairs, SF_CMD_MAX_ARGS) of a command of argc arguments, and one
+ * key (not under "sf:").  SF_ERR_RULE with the same lines as
+ * sf_cmdspec_check. */
+sf_err_t sf_cmdspec_check_shape(const sf_cmd_spec_t *s, size_t argc,
+                                char *errstr, size_t errstr_size);
+sf_err_t sf_cmdspec_check_key(const sf_cmd_spec_t *s, const char *key,
+                              size_t len, char *errstr, size_t errstr_size);
+
 /* Appends the Lua source of the table (local SPEC = {...}; local MAXARGS)
  * that the apply script is prefixed with. */
 sf_err_t sf_cmdspec_lua(sf_buf_t *out);

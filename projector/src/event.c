@@ -19,38 +19,49 @@ int sf_msg_header(const rd_kafka_message_t *m, const char *name,
     return 0;
 }
 
-sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
+sf_err_t sf_event_envelope(sf_event_t *ev, rd_kafka_headers_t *hdrs,
+                           const void *key, size_t key_len) {
     static const char *names[] = {SF_HDR_SUBJECT, SF_HDR_TYPE, SF_HDR_ID,
                                   SF_HDR_TIME, SF_HDR_SEQUENCE};
+    static const size_t lens[] = {
+        sizeof(SF_HDR_SUBJECT) - 1, sizeof(SF_HDR_TYPE) - 1,
+        sizeof(SF_HDR_ID) - 1, sizeof(SF_HDR_TIME) - 1,
+        sizeof(SF_HDR_SEQUENCE) - 1};
     size_t offs[6];
-    rd_kafka_headers_t *hdrs = NULL;
     sf_buf_reset(&ev->strs);
     ev->id_from_key = 0;
-    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        hdrs = NULL;
+    /* One pass over the parsed headers (the last of a repeated name wins,
+     * as with rd_kafka_header_get_last) instead of five look-ups that each
+     * walk the whole list. */
+    const void *val[5] = {0};
+    size_t size[5] = {0};
+    const char *name;
+    const void *v;
+    size_t n;
+    for (size_t h = 0; hdrs && !rd_kafka_header_get_all(hdrs, h, &name, &v, &n);
+         h++) {
+        size_t nl = strlen(name);
+        for (int i = 0; i < 5; i++)
+            if (nl == lens[i] && !memcmp(name, names[i], nl)) {
+                val[i] = v;
+                size[i] = n;
+                break;
+            }
+    }
     for (int i = 0; i < 5; i++) {
-        const void *val = NULL;
-        size_t size = 0;
         offs[i] = ev->strs.len;
-        if (hdrs &&
-            rd_kafka_header_get_last(hdrs, names[i], &val, &size) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR &&
-            val) {
-            if (sf_buf_append(&ev->strs, val, size))
+        if (val[i]) {
+            if (sf_buf_append(&ev->strs, val[i], size[i]))
                 return SF_ERR_NOMEM;
-        } else if (i == 0 && m->key) {
+        } else if (i == 0 && key) {
             ev->id_from_key = 1;
-            if (sf_buf_append(&ev->strs, m->key, m->key_len))
+            if (sf_buf_append(&ev->strs, key, key_len))
                 return SF_ERR_NOMEM;
         }
         if (sf_buf_append(&ev->strs, "", 1)) /* keep the NUL */
             return SF_ERR_NOMEM;
     }
     offs[5] = ev->strs.len;
-    ev->topic = rd_kafka_topic_name(m->rkt);
-    ev->partition = m->partition;
-    ev->offset = m->offset;
-    ev->timestamp = rd_kafka_message_timestamp(m, NULL);
     ev->aggregate_id = ev->strs.p + offs[0];
     ev->aggregate_id_len = offs[1] - offs[0] - 1;
     ev->type = ev->strs.p + offs[1];
@@ -61,8 +72,22 @@ sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
     ev->id_len = offs[3] - offs[2] - 1;
     ev->time_len = offs[4] - offs[3] - 1;
     ev->version_len = offs[5] - offs[4] - 1;
-    ev->data = NULL;
     ev->hdrs = hdrs;
+    return SF_OK;
+}
+
+sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m) {
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = NULL;
+    sf_err_t e = sf_event_envelope(ev, hdrs, m->key, m->key_len);
+    if (e)
+        return e;
+    ev->topic = rd_kafka_topic_name(m->rkt);
+    ev->partition = m->partition;
+    ev->offset = m->offset;
+    ev->timestamp = rd_kafka_message_timestamp(m, NULL);
+    ev->data = NULL;
     return SF_OK;
 }
 

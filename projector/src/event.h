@@ -34,6 +34,13 @@ struct sf_event_s {
  * ev->strs, which is reused: call sf_event_clear() at the end).  data is
  * left NULL. */
 sf_err_t sf_event_from_message(sf_event_t *ev, const rd_kafka_message_t *m);
+
+/* The envelope part of sf_event_from_message: the five CloudEvents values
+ * from hdrs (NULL: none; the last of a repeated name wins, a header with a
+ * null value counts as absent), the key standing in for a missing
+ * ce_subject.  hdrs stays the caller's (kept in ev->hdrs, not copied). */
+sf_err_t sf_event_envelope(sf_event_t *ev, rd_kafka_headers_t *hdrs,
+                           const void *key, size_t key_len);
 void sf_event_clear(sf_event_t *ev);
 
 /* The envelope value that holds a NUL byte, named as the record carries

@@ -419,8 +419,8 @@ static sf_err_t render_value(const sf_path_t *p, avro_value_t *v, sf_buf_t *out,
         /* negated in 64 bits: -(-2^31) = 2^31 is a fine value */
         int32_t x = 0;
         avro_value_get_int(v, &x);
-        n = snprintf(num, sizeof(num), "%" PRId64,
-                     p->filter == FILTER_NEG ? -(int64_t)x : (int64_t)x);
+        n = (int)sf_fmt_i64(num,
+                            p->filter == FILTER_NEG ? -(int64_t)x : (int64_t)x);
         break;
     }
     case AVRO_INT64: {
@@ -432,8 +432,7 @@ static sf_err_t render_value(const sf_path_t *p, avro_value_t *v, sf_buf_t *out,
                              "%s: |neg of %" PRId64 " does not fit a 64-bit "
                              "integer",
                              p->text, x);
-        n = snprintf(num, sizeof(num), "%" PRId64,
-                     p->filter == FILTER_NEG ? -x : x);
+        n = (int)sf_fmt_i64(num, p->filter == FILTER_NEG ? -x : x);
         break;
     }
     case AVRO_FLOAT: {
@@ -583,7 +582,7 @@ sf_err_t sf_path_render(const sf_path_t *p, const sf_event_t *ev, sf_buf_t *out,
                                  p->text, x);
             x = -x;
         }
-        snprintf(num, sizeof(num), "%" PRId64, x);
+        sf_fmt_i64(num, x);
         s = num;
         break;
     }

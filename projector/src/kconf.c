@@ -161,15 +161,29 @@ sf_err_t sf_kconf_consumer(
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"enable.partition.eof", "false"},
     };
-    /* Defaults the config may override.  librdkafka 2.0.2 counts
-     * queued.min.messages against the one consumer queue all partitions
-     * forward to, and a fetcher that finds it full backs off for up to a
-     * second: replaying history stalled at 100k queued records (rebuild ran
-     * at a third of its speed).  Memory stays bounded by
-     * queued.max.messages.kbytes (64 MiB by default). */
-    if (rd_kafka_conf_set(conf, "queued.min.messages", "1000000", err,
-                          sizeof(err)) != RD_KAFKA_CONF_OK)
-        goto bad;
+    /* Defaults the config may override: a bounded prefetch.  librdkafka
+     * (rdkafka_fetcher.c, fetch_decide) stops fetching a partition while
+     * its fetch queue holds queued.min.messages records or
+     * queued.max.messages.kbytes of payload; with the high-level consumer
+     * every partition's queue forwards to the one consumer queue, so both
+     * limits count every partition together.  The kbytes limit counts
+     * payload only, not the ~0.5 KiB librdkafka keeps per record, so with
+     * small events the record count is what bounds memory: at 1000000
+     * (our former default) a replay held up to a million records and
+     * rebuild's RSS grew with the topic (810 MB at 2M events).  20000
+     * records keep a replay fed (a batch is at most 20000 events), and a
+     * short fetch.queue.backoff.ms (librdkafka: 1000) lets the fetcher
+     * resume as soon as the queue drains instead of stalling for a second
+     * (the stall the old default worked around). */
+    static const char *const prefetch[][2] = {
+        {"queued.min.messages", "20000"},
+        {"queued.max.messages.kbytes", "16384"},
+        {"fetch.queue.backoff.ms", "5"},
+    };
+    for (size_t i = 0; i < sizeof(prefetch) / sizeof(prefetch[0]); i++)
+        if (rd_kafka_conf_set(conf, prefetch[i][0], prefetch[i][1], err,
+                              sizeof(err)) != RD_KAFKA_CONF_OK)
+            goto bad;
     sf_err_t e = sf_kconf_apply(cfg, pc, conf, errstr, errstr_size);
     if (e) {
         rd_kafka_conf_destroy(conf);

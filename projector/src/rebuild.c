@@ -537,6 +537,7 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
     enum { MBUF = 1000 };
     rd_kafka_message_t *mbuf[MBUF];
     size_t mi = 0, mn = 0;
+    int idle = 0; /* the last refill found nothing */
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(r->rk);
     for (size_t i = 0; !e && i < r->nparts; i++)
         e = sf_redis_ckpt_get(r->redis, r->pc->name, r->parts[i].tp.topic,
@@ -550,30 +551,13 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
                           "again");
             break;
         }
-        /* Many records per call: far less queue locking than one poll
-         * each.  consume_batch_queue waits for the whole timeout unless it
-         * fills all MBUF slots, so take what is queued without waiting, and
-         * only when nothing is, wait for the next single record. */
-        if (mi == mn) {
-            ssize_t got = rd_kafka_consume_batch_queue(q, 0, mbuf, MBUF);
-            if (got <= 0) {
-                mbuf[0] = rd_kafka_consume_queue(q, 100);
-                got = mbuf[0] ? 1 : 0;
-            }
-            mi = 0;
-            mn = (size_t)got;
-        }
-        rd_kafka_message_t *m = mi < mn ? mbuf[mi++] : NULL;
         double now = sf_mono_s();
-        if (now - last_report >= 1.0) {
-            last_report = now;
-            r->st->seconds = now - t0;
-            if (progress)
-                progress(opaque, "replay", r->st);
-        }
-        if (!m || now - last_pos >= 1.0) {
+        if (mi == mn && (idle || now - last_pos >= 1.0)) {
             /* Ends hidden behind transaction markers are never delivered:
-             * look at the positions instead. */
+             * look at the positions instead.  Only here, with every record
+             * handed to us processed: a position counts records delivered
+             * (into mbuf), not applied, so a partition marked done while
+             * its last records still waited in mbuf lost them. */
             last_pos = now;
             for (size_t i = 0; i < r->nparts; i++) {
                 rpart_t *p = &r->parts[i];
@@ -590,6 +574,29 @@ static sf_err_t replay_once(rb_t *r, const sf_rebuild_opts_t *o,
                 }
                 rd_kafka_topic_partition_list_destroy(q);
             }
+            if (!live)
+                break;
+        }
+        /* Many records per call: far less queue locking than one poll
+         * each.  consume_batch_queue waits for the whole timeout unless it
+         * fills all MBUF slots, so take what is queued without waiting, and
+         * only when nothing is, wait for the next single record. */
+        if (mi == mn) {
+            ssize_t got = rd_kafka_consume_batch_queue(q, 0, mbuf, MBUF);
+            if (got <= 0) {
+                mbuf[0] = rd_kafka_consume_queue(q, 100);
+                got = mbuf[0] ? 1 : 0;
+            }
+            mi = 0;
+            mn = (size_t)got;
+            idle = got == 0;
+        }
+        rd_kafka_message_t *m = mi < mn ? mbuf[mi++] : NULL;
+        if (now - last_report >= 1.0) {
+            last_report = now;
+            r->st->seconds = now - t0;
+            if (progress)
+                progress(opaque, "replay", r->st);
         }
         if (!m)
             continue;

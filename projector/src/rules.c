@@ -486,7 +486,6 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
         if ((e = sf_batch_cmd_begin(b, c->nargs)))
             return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where,
                              sf_err2str(e));
-        size_t arg0 = b->nargs;
         for (size_t k = 0; k < c->nargs; k++) {
             const char *lit;
             size_t len;
@@ -510,8 +509,7 @@ sf_err_t sf_rules_apply(const sf_rules_t *r, const sf_event_t *ev,
         }
         /* arity and size per the command table, then every key against
          * the projection's keys: and sf: */
-        if ((e = sf_batch_cmd_check(b, msg, sizeof(msg))) ||
-            (e = sf_batch_check_cmd(b, arg0, c->nargs, msg, sizeof(msg))))
+        if ((e = sf_batch_cmd_check(b, msg, sizeof(msg))))
             return sf_seterr(errstr, errstr_size, e, "%s: %s", c->where, msg);
     }
     return SF_OK;

@@ -69,3 +69,21 @@ int32_t sf_murmur2_partition(const void *key, size_t len, int32_t npart) {
 char *sf_strdup0(const char *s) {
     return s ? strdup(s) : NULL;
 }
+
+size_t sf_fmt_i64(char *buf, int64_t v) {
+    /* magnitude in unsigned arithmetic: -INT64_MIN does not fit int64_t */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char tmp[SF_I64_DIGITS];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (v < 0)
+        buf[len++] = '-';
+    while (n)
+        buf[len++] = tmp[--n];
+    buf[len] = '\0';
+    return len;
+}

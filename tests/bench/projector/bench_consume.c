@@ -1,5 +1,5 @@
 /*
- * bench_consume.c - baseline (a) of the rebuild benchmark: a bare
+ * bench_consume.c - a contender of tests/bench/run.sh: a bare
  * librdkafka consumer that reads a whole topic from offset zero and
  * discards every record.  It joins a fresh consumer group with subscribe()
  * like the projector does (so both pay the group join), reads with
@@ -7,6 +7,8 @@
  * its end (enable.partition.eof).
  *
  * Usage: bench_consume -b BROKERS -t TOPIC [-X prop=value]...
+ * (run.sh passes -X fetch.wait.max.ms=10: librdkafka's 500 would make the
+ * last empty fetch of every partition cost up to half a second)
  * Prints one line: "consume events=N bytes=B seconds=S rate=R" where the
  * time covers the whole run from rd_kafka_new() to the last partition EOF.
  */
@@ -70,8 +72,8 @@ int main(int argc, char **argv) {
         {"enable.auto.commit", "false"},
         {"isolation.level", "read_committed"},
         {"partition.assignment.strategy", "cooperative-sticky"},
-        /* the projector's consumer default (projector/src/kconf.c): with
-         * librdkafka's 100000 the fetcher stalls during a replay */
+        /* a generous prefetch: the baseline may use all the memory it
+         * likes (the projector bounds its own, projector/src/kconf.c) */
         {"queued.min.messages", "1000000"},
     };
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)

@@ -1,5 +1,5 @@
 /*
- * bench_redis.c - baseline (b) of the rebuild benchmark: the Redis
+ * bench_redis.c - a contender of tests/bench/run.sh: the Redis
  * commands a projection issues for a generated cart history (the same
  * history sf_e2e publishes for the same seed/events/prefix), applied with
  * hiredis pipelining in chunks, replies read and checked.  No Kafka, no
