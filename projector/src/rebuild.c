@@ -954,6 +954,17 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
      * diff's scratch fold); r.ctl (skip and dead-letter records, the
      * marker) is always the live one */
     r.bg = !o->in_place && !o->to_db;
+    if (r.bg && pc->spare_db < 0) {
+        /* no spare database to build beside the live view: in place, as
+         * before blue/green existed, and said so (docs/generations.md) */
+        r.bg = 0;
+        sf_log("warn",
+               "projection=%s msg=\"no spare_db configured: rebuilding in "
+               "place, readers see the view emptied and refilled; configure "
+               "spare_db for a blue/green rebuild (or pass --in-place to "
+               "silence this)\"",
+               pc->name);
+    }
     memset(st, 0, sizeof(*st));
     double t0 = sf_mono_s();
     sf_err_t e = SF_OK;

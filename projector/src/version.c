@@ -92,13 +92,22 @@ sf_err_t sf_version_deploy(const sf_config_t *cfg, const sf_pconf_t *pc,
             break;
         }
         if (pc->spare_db < 0) {
-            e = sf_seterr(errstr, errstr_size, SF_ERR_CONFIG,
-                          "projection %s: the definition changed (serving "
-                          "version %s, configured %s) and no spare_db is "
-                          "configured to build it beside the serving one: "
-                          "configure spare_db, or run sf-projector rebuild "
-                          "--in-place",
-                          pc->name, serving, pc->digest);
+            /* nowhere to build it beside the serving view: the new
+             * definition applies from the checkpoints on, as before
+             * versions existed; said once, and recorded */
+            sf_redis_key(gk, sizeof(gk), pc->name, "gen", NULL, 0);
+            e = sf_redis_cmd(live, NULL, errstr, errstr_size,
+                             "HSET %s state serving digest %s", gk, pc->digest);
+            if (!e)
+                sf_log("warn",
+                       "projection=%s msg=\"the definition changed (serving "
+                       "version %s, configured %s) and no spare_db is "
+                       "configured to build it beside the serving view: "
+                       "the new definition applies from the checkpoints on, "
+                       "events already folded stay as the old one folded "
+                       "them; configure spare_db for a blue/green deploy, or "
+                       "re-fold history with sf-projector rebuild\"",
+                       pc->name, serving, pc->digest);
             break;
         }
         sf_log("info",
