@@ -784,11 +784,20 @@ class Seed:
 
     # --- Redis and Kafka faults -----------------------------------------
     def stack_up(self):
+        """Start what is down.  On a loaded box a broker may need more than
+        stack.sh's 90 s to answer after a restart: the operator tries
+        again (twice) before the seed fails; each retry is counted."""
         env = dict(os.environ, SF_STATE_DIR=self.a.state)
-        r = subprocess.run([os.path.join(self.a.source, "deploy", "stack.sh"), "up"],
-                           env=env, capture_output=True, text=True, timeout=300)
-        if r.returncode != 0:
-            raise Failure("stack.sh up failed: %s" % r.stderr.strip().splitlines()[-1:])
+        for attempt in range(3):
+            r = subprocess.run([os.path.join(self.a.source, "deploy", "stack.sh"), "up"],
+                               env=env, capture_output=True, text=True, timeout=300)
+            if r.returncode == 0:
+                break
+            log("seed %d: stack.sh up failed (%s)%s" % (
+                self.seed, r.stderr.strip().splitlines()[-1:], "; again" if attempt < 2 else ""))
+            self.note("stack-up-retry")
+        else:
+            raise Failure("stack.sh up failed 3 times: %s" % r.stderr.strip().splitlines()[-1:])
         self.redis.close()
 
     def stack_alive(self):
