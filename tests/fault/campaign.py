@@ -563,11 +563,12 @@ class Seed:
         if w and w["state"] in ("running", "stopped", "await-skip"):
             return
         logf = open(os.path.join(self.work, "worker%d.log" % slot), "a")
+        log_start = logf.tell()
         proc = subprocess.Popen([self.a.projector_bin, "run", "-c", self.cfg]
                                 + (["-v"] if os.environ.get("SF_FAULT_VERBOSE") == "1" else []),
                                 stdout=logf, stderr=subprocess.STDOUT)
         self.workers[slot] = {"proc": proc, "log": logf, "state": "running",
-                              "t0": time.monotonic()}
+                              "t0": time.monotonic(), "log_start": log_start}
         log("seed %d: worker %d started (pid %d)" % (self.seed, slot, proc.pid))
 
     def live(self):
@@ -600,6 +601,12 @@ class Seed:
                 self.operator_skip(slot)
             except SkipLater:
                 pass
+        elif (expect is not None and rc == -sig and sig == signal.SIGTERM
+              and 'msg="started"' not in open(w["log"].name, errors="replace").read()
+              [w.get("log_start", 0):]):
+            # signalled within its first moments, before it had set up its
+            # handlers (no "started" line): it had done nothing yet
+            self.note("sigterm-before-start")
         elif expect is not None and rc not in expect:
             self.problems.append("worker %d exited %d after %s (want %s)" % (slot, rc, sig.name, expect))
         return rc
