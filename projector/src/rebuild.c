@@ -158,8 +158,11 @@ static sf_err_t commit_group(rb_t *r, int end, char *errstr,
  * what is applied and never runs a command twice. */
 
 /* Counts an OK result: its events, and the failed events the script
- * reported and passed (poison, as the live worker would dead-letter). */
-static void count_ok(rb_t *r, const sf_apply_req_t *q, sf_apply_res_t *res) {
+ * reported and passed (poison), which are dead-lettered as the live worker
+ * would (on_error: dlq; a rebuild may be the first to meet them). */
+static sf_err_t count_ok(rb_t *r, const sf_apply_req_t *q, sf_apply_res_t *res,
+                         char *errstr, size_t errstr_size) {
+    sf_err_t e = SF_OK;
     r->st->applied += res->applied + (int64_t)res->nskipped;
     for (int k = 0; k < 4; k++)
         r->st->dedup[k] += res->ver[k];
@@ -173,10 +176,17 @@ static void count_ok(rb_t *r, const sf_apply_req_t *q, sf_apply_res_t *res) {
                "reason=\"%s\"",
                r->pc->name, q->topic, q->partition, res->skipped[k].bad_offset,
                what);
+        char why[420];
+        snprintf(why, sizeof(why), "redis: %s", what);
+        if (!e && !r->pc->on_error_stop)
+            e = sf_rebuild_park_at(r->cfg, r->pc, &r->dlq, r->ctl, q->topic,
+                                   q->partition, res->skipped[k].bad_offset,
+                                   why, errstr, errstr_size);
     }
     sf_apply_res_clear(res);
     SF_ASSERT(q->batch->last_offset >= q->expected_ckpt);
     sf_batch_reset(q->batch);
+    return e;
 }
 
 /* Applies one batch synchronously until it is done.  An event that fails
@@ -211,8 +221,7 @@ static sf_err_t apply_sync(rb_t *r, rpart_t *p, sf_batch_t *b, char *errstr,
         switch (res.status) {
         case SF_APPLY_OK:
             p->sent_ckpt = b->last_offset;
-            count_ok(r, &q, &res);
-            return SF_OK;
+            return count_ok(r, &q, &res, errstr, errstr_size);
         case SF_APPLY_EVENT_FAILED:
             /* an on_error: stop event the operator skipped live (`skip`)
              * is passed here too: its applied commands stay, as live */
@@ -410,9 +419,14 @@ static sf_err_t read_set(rb_t *r, size_t n, sf_apply_req_t *reqs,
             *bad = *bad ? *bad : 1;
             continue;
         }
-        count_ok(r, &reqs[i], &res[i]);
+        if (!e) {
+            e = count_ok(r, &reqs[i], &res[i], errstr, errstr_size);
+        } else { /* the rebuild fails: the rest is only released */
+            sf_apply_res_clear(&res[i]);
+            sf_batch_reset(reqs[i].batch);
+        }
     }
-    return SF_OK;
+    return e;
 }
 
 /* Sends the batches being filled, then reads the replies of the set in

@@ -11,6 +11,7 @@
 #include "asof.h"
 #include "control.h"
 #include "event.h"
+#include "kconf.h"
 #include "util.h"
 
 sf_err_t sf_rebuild_park(const sf_config_t *cfg, const sf_pconf_t *pc,
@@ -38,6 +39,48 @@ sf_err_t sf_rebuild_park(const sf_config_t *cfg, const sf_pconf_t *pc,
         return e;
     sf_dlqrec_add(r, pc->name, m);
     return SF_OK;
+}
+
+sf_err_t sf_rebuild_park_at(const sf_config_t *cfg, const sf_pconf_t *pc,
+                            sf_dlq_t **dlq, sf_redis_t *r, const char *topic,
+                            int32_t partition, int64_t offset,
+                            const char *reason, char *errstr,
+                            size_t errstr_size) {
+    if (sf_dlqrec_seen_at(r, pc->name, topic, partition, offset))
+        return SF_OK;
+    rd_kafka_t *rk = NULL;
+    sf_err_t e =
+        sf_kconf_consumer(cfg, pc, "", &rk, errstr, errstr_size, NULL, NULL);
+    if (e)
+        return e;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+    rd_kafka_resp_err_t ke = rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_message_t *found = NULL;
+    time_t give_up = time(NULL) + 30;
+    while (!ke && !found && time(NULL) < give_up) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+        if (m && !m->err && m->partition == partition && m->offset == offset)
+            found = m;
+        else if (m)
+            rd_kafka_message_destroy(m);
+    }
+    if (found) {
+        int already = 0;
+        e = sf_rebuild_park(cfg, pc, dlq, r, found, reason, &already, errstr,
+                            errstr_size);
+        rd_kafka_message_destroy(found);
+    } else {
+        e = sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
+                      "%s/%" PRId32 "/%" PRId64 ": the event failed in redis "
+                      "and could not be read back to dead-letter it: %s",
+                      topic, partition, offset,
+                      ke ? rd_kafka_err2str(ke) : "not delivered within 30 s");
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return e;
 }
 
 sf_err_t sf_rebuild_precheck(rd_kafka_t *rk, sf_redis_t *r,

@@ -34,6 +34,17 @@ sf_err_t sf_rebuild_park(const sf_config_t *cfg, const sf_pconf_t *pc,
                          const rd_kafka_message_t *m, const char *reason,
                          int *already, char *errstr, size_t errstr_size);
 
+/* The same for an event that failed inside Redis during the replay (the
+ * apply script passed it in 'skip' mode): the replay no longer holds its
+ * record, so it is read back from topic/partition/offset with a consumer
+ * of its own (assigned, no group membership, nothing committed) unless
+ * recorded already.  SF_ERR_KAFKA when it cannot be read within 30 s. */
+sf_err_t sf_rebuild_park_at(const sf_config_t *cfg, const sf_pconf_t *pc,
+                            sf_dlq_t **dlq, sf_redis_t *r, const char *topic,
+                            int32_t partition, int64_t offset,
+                            const char *reason, char *errstr,
+                            size_t errstr_size);
+
 /* Reads every partition of tps from lo to hi (events after as_of_ms, when
  * >= 0, end a partition's prefix) with rk and runs the projection over
  * each record without applying anything.  SF_ERR_RULE names the first

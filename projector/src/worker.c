@@ -1297,6 +1297,12 @@ static int verify_topics(sf_worker_t *w, int thorough) {
         if (!e)
             e = sf_identity_get(w->redis, w->name, p->topic, &old, &found, err,
                                 sizeof(err));
+        if (e == SF_ERR_REDIS) {
+            /* while held nothing is applied, so no other path reconnects:
+             * without this, a Redis restart keeps the log in doubt for good */
+            char rerr[256];
+            sf_redis_reconnect(w->redis, rerr, sizeof(rerr));
+        }
         if (e) {
             if (gone || thorough) {
                 unsure = 1;
