@@ -1476,7 +1476,15 @@ static void check_paused(sf_worker_t *w) {
     int paused;
     int64_t gen;
     char err[256];
-    if (sf_ctl_pause_get(w->redis, w->name, &paused, &gen, err, sizeof(err)))
+    sf_err_t e =
+        sf_ctl_pause_get(w->redis, w->name, &paused, &gen, err, sizeof(err));
+    if (e == SF_ERR_REDIS) {
+        /* with no events flowing no flush reconnects: without this a
+         * Redis restart leaves pause/resume unanswered until one comes */
+        char rerr[256];
+        sf_redis_reconnect(w->redis, rerr, sizeof(rerr));
+    }
+    if (e)
         return; /* the next flush reports and retries */
     if (paused && !w->paused) {
         flush(w);
