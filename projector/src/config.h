@@ -18,6 +18,8 @@
  *       group_id: sf-carts         # default sf-<name>
  *       on_error: dlq              # dlq (default) | stop
  *       batch: {size: 500, time_ms: 50}
+ *       commit_interval_ms: 1000   # offset commits to the group, at most
+ *                                  # one per interval (commits.h)
  *       kafka: {...}               # per-projection librdkafka overrides
  *
  * Unknown keys are errors naming file:line:col.  Relative paths resolve
@@ -48,6 +50,7 @@ typedef struct sf_pconf {
     char *handler;     /* resolved path, or NULL */
     int on_error_stop;
     int batch_size, batch_ms;
+    int commit_interval_ms; /* offset commits to the group (commits.h) */
     sf_kv_t *kafka;
     size_t nkafka;
 } sf_pconf_t;

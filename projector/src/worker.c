@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "commits.h"
 #include "control.h"
 #include "dlq.h"
 #include "event.h"
@@ -37,6 +38,7 @@
 #include "identity.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "ownership.h"
 #include "partstate.h"
 #include "projection.h"
 #include "redis_sink.h"
@@ -52,6 +54,8 @@ struct sf_worker {
     sf_projection_t *proj;
     sf_decoder_t *dec;
     rd_kafka_t *rk;
+    sf_commits_t *commits; /* offset commits, at a bounded rate */
+    sf_owners_t *owners;   /* partitions no member owns */
     sf_dlq_t *dlq;
     sf_redis_t *redis;
     sf_metrics_t *m;
@@ -297,10 +301,10 @@ static int64_t commit_kafka(sf_worker_t *w, part_t *p) {
     if (!w->outage_paused && !w->paused && !rd_kafka_position(w->rk, l) &&
         tp->offset > next)
         next = tp->offset;
-    tp->offset = next;
-    /* async: a failure only makes lag tools lag; Redis holds the truth */
-    rd_kafka_commit(w->rk, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
+    /* sent with the next interval's commit (commits.h): a failure only
+     * makes lag tools lag; Redis holds the truth */
+    sf_commits_note(w->commits, p->topic, p->partition, next);
     return next;
 }
 
@@ -362,6 +366,9 @@ static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...) {
  * letters all the same.  Records are collected again each round because
  * the back-off polls the consumer, and a rebalance there may take
  * partitions (and their records) away. */
+/* How long a flush waits for its dead letters: longer than the dead-letter
+ * producer's message.timeout.ms (30 s, dlq.c), so their reports arrive. */
+#define SF_DLQ_WAIT_MS 35000
 static int dlq_pending(sf_worker_t *w) {
     char err[1024];
     sf_dlq_item_t *items = NULL;
@@ -400,7 +407,8 @@ static int dlq_pending(sf_worker_t *w) {
             }
         }
         sf_err_t e =
-            n ? sf_dlq_send(w->dlq, items, n, 10000, err, sizeof(err)) : SF_OK;
+            n ? sf_dlq_send(w->dlq, items, n, SF_DLQ_WAIT_MS, err, sizeof(err))
+              : SF_OK;
         for (size_t j = 0; !e && j < n; j++)
             if (!items[j].done) /* never counted as parked: try again */
                 e = sf_seterr(err, sizeof(err), SF_ERR_KAFKA,
@@ -1120,6 +1128,13 @@ static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
     int lost = rd_kafka_assignment_lost(w->rk);
     if (!lost && !w->in_apply)
         flush(w); /* still ours until unassigned: finish the batch */
+    if (!lost)    /* the next owner's lag starts right (commits.h) */
+        sf_commits_final(w->commits, parts);
+    else
+        M(assignment_lost, w->name);
+    for (int i = 0; i < parts->cnt; i++)
+        sf_commits_forget(w->commits, parts->elems[i].topic,
+                          parts->elems[i].partition);
     for (int i = 0; i < parts->cnt; i++) {
         part_t *p =
             part_find(w, parts->elems[i].topic, parts->elems[i].partition, 0);
@@ -1166,6 +1181,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     (void)rk;
     sf_worker_t *w = opaque;
     w->in_rebalance++;
+    sf_commits_rebalance_begin(w->commits,
+                               err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         on_assign(w, parts);
     else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
@@ -1173,6 +1190,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     else
         sf_log("error", "projection=%s msg=\"rebalance: %s\"", w->name,
                rd_kafka_err2str(err));
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        sf_commits_rebalance_end(w->commits);
     w->in_rebalance--;
     M(projection_polled, w->name);
 }
@@ -1416,7 +1435,7 @@ static void check_paused(sf_worker_t *w) {
         rd_kafka_mem_free(w->rk, member);
 }
 
-sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
+static rd_kafka_resp_err_t subscribe(sf_worker_t *w) {
     rd_kafka_topic_partition_list_t *topics =
         rd_kafka_topic_partition_list_new((int)w->pc->ntopics);
     for (size_t i = 0; i < w->pc->ntopics; i++)
@@ -1424,6 +1443,29 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
                                           RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t ke = rd_kafka_subscribe(w->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
+    return ke;
+}
+
+/* The group left a partition without an owner (ownership.h): librdkafka
+ * has no KIP-568 enforceRebalance (confluentinc/librdkafka#3446), so this
+ * member leaves the group and joins again, which makes the coordinator
+ * run a rebalance that assigns every subscribed partition.  The revoke
+ * callback flushes and commits what this member holds first. */
+static void rejoin(sf_worker_t *w) {
+    sf_log("warn",
+           "projection=%s group=%s msg=\"rejoining the group so that it "
+           "assigns the unowned partitions\"",
+           w->name, w->pc->group_id);
+    rd_kafka_resp_err_t ke = rd_kafka_unsubscribe(w->rk);
+    if (!ke)
+        ke = subscribe(w);
+    if (ke)
+        sf_log("error", "projection=%s msg=\"rejoin: %s\"", w->name,
+               rd_kafka_err2str(ke));
+}
+
+sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
+    rd_kafka_resp_err_t ke = subscribe(w);
     if (ke)
         return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA_FATAL,
                          "projection %s: subscribe: %s", w->name,
@@ -1439,6 +1481,9 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
         check_paused(w);
         lifecycle_tick(w);
         verify_step(w);
+        sf_commits_tick(w->commits);
+        if (sf_owners_tick(w->owners, w->redis))
+            rejoin(w);
         double deadline = sf_mono_s() + w->pc->batch_ms / 1000.0;
         while (!*w->stop && !w->fatal && w->pending < batch_size) {
             double left = deadline - sf_mono_s();
@@ -1502,6 +1547,14 @@ sf_err_t sf_worker_new(const sf_config_t *cfg, const sf_pconf_t *pc,
     if ((e = sf_kconf_consumer(cfg, pc, NULL, &w->rk, errstr, errstr_size,
                                rebalance_cb, w)))
         goto err;
+    if (!(w->commits = sf_commits_new(w->rk, w->name, pc->commit_interval_ms,
+                                      metrics)) ||
+        !(w->owners = sf_owners_new(w->rk, w->name, pc->group_id,
+                                    (const char *const *)pc->topics,
+                                    pc->ntopics, metrics))) {
+        e = SF_ERR_NOMEM;
+        goto err;
+    }
     *out = w;
     return SF_OK;
 err:
@@ -1516,6 +1569,8 @@ void sf_worker_destroy(sf_worker_t *w) {
     for (size_t i = 0; i < w->nparts; i++)
         part_free(w, w->parts[i]);
     free(w->parts);
+    sf_owners_destroy(w->owners);
+    sf_commits_destroy(w->commits);
     if (w->rk)
         rd_kafka_destroy(w->rk);
     sf_dlq_destroy(w->dlq);
