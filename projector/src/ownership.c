@@ -24,9 +24,9 @@ struct sf_owners {
     size_t ntopics;
     sf_metrics_t *m;
     rd_kafka_queue_t *q;
-    double last_round, last_act;
-    int waiting; /* answers outstanding in this round */
-    rd_kafka_event_t *groups_ev, *topics_ev;
+    double last_round;
+    int waiting; /* a DescribeTopics answer is outstanding */
+    rd_kafka_event_t *topics_ev;
     cand_t *c;
     size_t n, cap;
 };
@@ -43,7 +43,6 @@ sf_owners_t *sf_owners_new(rd_kafka_t *rk, const char *projection,
     o->topics = topics;
     o->ntopics = ntopics;
     o->m = m;
-    o->last_act = -1e9;
     if (!(o->q = rd_kafka_queue_new(rk))) {
         free(o);
         return NULL;
@@ -51,18 +50,11 @@ sf_owners_t *sf_owners_new(rd_kafka_t *rk, const char *projection,
     return o;
 }
 
-static void drop_events(sf_owners_t *o) {
-    if (o->groups_ev)
-        rd_kafka_event_destroy(o->groups_ev);
-    if (o->topics_ev)
-        rd_kafka_event_destroy(o->topics_ev);
-    o->groups_ev = o->topics_ev = NULL;
-}
-
 void sf_owners_destroy(sf_owners_t *o) {
     if (!o)
         return;
-    drop_events(o);
+    if (o->topics_ev)
+        rd_kafka_event_destroy(o->topics_ev);
     for (size_t i = 0; i < o->n; i++)
         free(o->c[i].topic);
     free(o->c);
@@ -70,23 +62,19 @@ void sf_owners_destroy(sf_owners_t *o) {
     free(o);
 }
 
+/* DescribeTopics is answered from metadata by any broker (no group
+ * coordinator involved), asynchronously on o->q. */
 static void send_round(sf_owners_t *o) {
-    int to = (int)(SF_OWNERS_CHECK_S * 1000) * 2;
     char err[256];
-    rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(
-        o->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
-    rd_kafka_AdminOptions_set_request_timeout(ao, to, err, sizeof(err));
-    const char *groups[] = {o->group};
-    rd_kafka_DescribeConsumerGroups(o->rk, groups, 1, ao, o->q);
-    rd_kafka_AdminOptions_destroy(ao);
     rd_kafka_TopicCollection_t *tc = rd_kafka_TopicCollection_of_topic_names(
         (const char **)o->topics, o->ntopics);
-    ao = rd_kafka_AdminOptions_new(o->rk, RD_KAFKA_ADMIN_OP_DESCRIBETOPICS);
-    rd_kafka_AdminOptions_set_request_timeout(ao, to, err, sizeof(err));
+    rd_kafka_AdminOptions_t *ao =
+        rd_kafka_AdminOptions_new(o->rk, RD_KAFKA_ADMIN_OP_DESCRIBETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(ao, 10000, err, sizeof(err));
     rd_kafka_DescribeTopics(o->rk, tc, ao, o->q);
     rd_kafka_AdminOptions_destroy(ao);
     rd_kafka_TopicCollection_destroy(tc);
-    o->waiting = 2;
+    o->waiting = 1;
 }
 
 static cand_t *cand_get(sf_owners_t *o, const char *topic, int32_t partition) {
@@ -111,40 +99,25 @@ static cand_t *cand_get(sf_owners_t *o, const char *topic, int32_t partition) {
     return c;
 }
 
-static int owned(const rd_kafka_ConsumerGroupDescription_t *g,
-                 const char *topic, int32_t partition) {
-    size_t nm = rd_kafka_ConsumerGroupDescription_member_count(g);
-    for (size_t i = 0; i < nm; i++) {
-        const rd_kafka_MemberDescription_t *md =
-            rd_kafka_ConsumerGroupDescription_member(g, i);
-        const rd_kafka_MemberAssignment_t *ma =
-            rd_kafka_MemberDescription_assignment(md);
-        const rd_kafka_topic_partition_list_t *l =
-            ma ? rd_kafka_MemberAssignment_partitions(ma) : NULL;
-        for (int k = 0; l && k < l->cnt; k++)
-            if (l->elems[k].partition == partition &&
-                !strcmp(l->elems[k].topic, topic))
-                return 1;
+/* Time (unix ms) of the last report of a holder of "topic:partition" in
+ * the projection's parts hash (control.h), 0 when none; an "unowned"
+ * report is no holder's. */
+static int64_t held_at(const redisReply *parts, const char *topic,
+                       int32_t partition) {
+    char field[512];
+    snprintf(field, sizeof(field), "%s:%" PRId32, topic, partition);
+    for (size_t i = 0; i + 1 < parts->elements; i += 2) {
+        const redisReply *f = parts->element[i], *v = parts->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            strcmp(f->str, field))
+            continue;
+        char st[64];
+        long long at;
+        if (sscanf(v->str, "%63s %lld", st, &at) != 2 || !strcmp(st, "unowned"))
+            return 0;
+        return at;
     }
     return 0;
-}
-
-/* 1 when this member has the smallest member id of the group: the one
- * that acts, so that the members do not all rejoin at once. */
-static int acts(sf_owners_t *o, const rd_kafka_ConsumerGroupDescription_t *g) {
-    char *me = rd_kafka_memberid(o->rk);
-    if (!me)
-        return 0;
-    int first = *me != '\0';
-    size_t nm = rd_kafka_ConsumerGroupDescription_member_count(g);
-    for (size_t i = 0; i < nm && first; i++) {
-        const char *id = rd_kafka_MemberDescription_consumer_id(
-            rd_kafka_ConsumerGroupDescription_member(g, i));
-        if (id && strcmp(id, me) < 0)
-            first = 0;
-    }
-    rd_kafka_mem_free(o->rk, me);
-    return first;
 }
 
 /* Events past the group's committed offset (the whole partition when
@@ -164,29 +137,46 @@ static int64_t lag_of(sf_owners_t *o, const char *topic, int32_t partition) {
     return hi > from ? hi - from : 0;
 }
 
-/* Both answers are in: compare, report, decide. */
+/* One member acts: the first to set the projection's rejoin key (SET NX
+ * expiring after SF_REJOIN_LOCKOUT_MS), so the members do not all leave
+ * the group at once, nor one after the other while the rebalance the
+ * first one started is still running. */
+static int acts(sf_owners_t *o, sf_redis_t *redis) {
+    char key[512];
+    redisReply *rep = NULL;
+    sf_redis_key(key, sizeof(key), o->name, "rejoin", NULL, 0);
+    char *me = rd_kafka_memberid(o->rk);
+    int won = 0;
+    if (!sf_redis_cmd(redis, &rep, NULL, 0, "SET %s %s NX PX %d", key,
+                      me && *me ? me : "-", SF_REJOIN_LOCKOUT_MS)) {
+        won = rep->type == REDIS_REPLY_STATUS;
+        freeReplyObject(rep);
+    }
+    if (me)
+        rd_kafka_mem_free(o->rk, me);
+    return won;
+}
+
+/* The topics' partitions are known: compare with the holders' reports. */
 static int evaluate(sf_owners_t *o, sf_redis_t *redis) {
-    size_t ng = 0, nt = 0;
-    const rd_kafka_ConsumerGroupDescription_t **gs =
-        rd_kafka_event_error(o->groups_ev)
-            ? NULL
-            : rd_kafka_DescribeConsumerGroups_result_groups(
-                  rd_kafka_event_DescribeConsumerGroups_result(o->groups_ev),
-                  &ng);
+    size_t nt = 0;
     const rd_kafka_TopicDescription_t **ts =
         rd_kafka_event_error(o->topics_ev)
             ? NULL
             : rd_kafka_DescribeTopics_result_topics(
                   rd_kafka_event_DescribeTopics_result(o->topics_ev), &nt);
-    if (!gs || !ng || !ts || rd_kafka_ConsumerGroupDescription_error(gs[0]))
+    if (!ts || !redis)
         return 0; /* no answer this round: try again next round */
-    const rd_kafka_ConsumerGroupDescription_t *g = gs[0];
-    /* Only a settled group says anything: during a rebalance partitions
-     * are unowned on purpose (cooperative: between its two rounds). */
-    if (rd_kafka_ConsumerGroupDescription_state(g) !=
-            RD_KAFKA_CONSUMER_GROUP_STATE_STABLE ||
-        rd_kafka_ConsumerGroupDescription_member_count(g) == 0)
+    char key[512];
+    redisReply *parts = NULL;
+    sf_redis_key(key, sizeof(key), o->name, "parts", NULL, 0);
+    if (sf_redis_cmd(redis, &parts, NULL, 0, "HGETALL %s", key))
+        return 0; /* Redis away: nobody reports, nothing can be said */
+    if (parts->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(parts);
         return 0;
+    }
+    int64_t now_ms = sf_time_now_ms();
     for (size_t i = 0; i < o->n; i++)
         o->c[i].seen = 0;
     for (size_t t = 0; t < nt; t++) {
@@ -198,19 +188,21 @@ static int evaluate(sf_owners_t *o, sf_redis_t *redis) {
             rd_kafka_TopicDescription_partitions(ts[t], &np);
         for (size_t k = 0; k < np; k++) {
             int32_t part = rd_kafka_TopicPartitionInfo_partition(ps[k]);
-            if (owned(g, topic, part))
-                continue;
+            int64_t at = held_at(parts, topic, part);
+            if (at > 0 && now_ms - at < SF_OWNER_REPORT_MAX_AGE_MS)
+                continue; /* a holder reported it lately */
             cand_t *c = cand_get(o, topic, part);
             if (c)
                 c->seen = 1;
         }
     }
+    freeReplyObject(parts);
     double now = sf_mono_s();
     uint64_t unowned = 0;
     int want = 0;
     for (size_t i = 0; i < o->n;) {
         cand_t *c = &o->c[i];
-        if (!c->seen) { /* owned again (or the topic shrank: impossible) */
+        if (!c->seen) { /* owned again */
             if (c->reported)
                 sf_log("info",
                        "projection=%s topic=%s partition=%" PRId32
@@ -232,28 +224,20 @@ static int evaluate(sf_owners_t *o, sf_redis_t *redis) {
             c->reported = 1;
             sf_log("warn",
                    "projection=%s group=%s topic=%s partition=%" PRId32
-                   " lag=%" PRId64 " msg=\"partition owned by no member of "
+                   " lag=%" PRId64 " msg=\"partition held by no member of "
                    "the group for %.1f s while events wait\"",
                    o->name, o->group, c->topic, c->partition, lag,
                    now - c->since);
         }
-        if (redis) {
-            char *me = rd_kafka_memberid(o->rk);
-            sf_ctl_report(redis, o->name, c->topic, c->partition, "unowned",
-                          sf_time_now_ms(), me ? me : "-");
-            if (me)
-                rd_kafka_mem_free(o->rk, me);
-        }
+        char *me = rd_kafka_memberid(o->rk);
+        sf_ctl_report(redis, o->name, c->topic, c->partition, "unowned",
+                      sf_time_now_ms(), me ? me : "-");
+        if (me)
+            rd_kafka_mem_free(o->rk, me);
     }
     if (o->m)
         sf_metrics_partitions_unowned(o->m, o->name, unowned);
-    if (want && acts(o, g) && now - o->last_act >= SF_UNOWNED_GRACE_S) {
-        o->last_act = now;
-        for (size_t i = 0; i < o->n; i++) /* a new grace period */
-            o->c[i].since = now;
-        return 1;
-    }
-    return 0;
+    return want && acts(o, redis);
 }
 
 int sf_owners_tick(sf_owners_t *o, sf_redis_t *redis) {
@@ -267,25 +251,17 @@ int sf_owners_tick(sf_owners_t *o, sf_redis_t *redis) {
     }
     rd_kafka_event_t *ev;
     while (o->waiting && (ev = rd_kafka_queue_poll(o->q, 0))) {
-        switch (rd_kafka_event_type(ev)) {
-        case RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT:
-            if (o->groups_ev)
-                rd_kafka_event_destroy(o->groups_ev);
-            o->groups_ev = ev;
-            o->waiting--;
-            break;
-        case RD_KAFKA_EVENT_DESCRIBETOPICS_RESULT:
-            if (o->topics_ev)
-                rd_kafka_event_destroy(o->topics_ev);
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DESCRIBETOPICS_RESULT) {
             o->topics_ev = ev;
-            o->waiting--;
-            break;
-        default: rd_kafka_event_destroy(ev); break;
+            o->waiting = 0;
+        } else {
+            rd_kafka_event_destroy(ev);
         }
     }
     if (o->waiting)
         return 0;
     int act = evaluate(o, redis);
-    drop_events(o);
+    rd_kafka_event_destroy(o->topics_ev);
+    o->topics_ev = NULL;
     return act;
 }

@@ -11,16 +11,27 @@
  * report it stuck.
  *
  * Each worker therefore compares, every SF_OWNERS_CHECK_S, the partitions
- * of its projection's topics (DescribeTopics) with the union of the
- * members' assignments (DescribeConsumerGroups, KIP-345/KIP-848 member
- * descriptions), both sent asynchronously on a private queue.  A
- * partition missing from every assignment while the group is Stable, for
- * longer than SF_UNOWNED_GRACE_S, and whose high watermark is past the
- * group's committed offset (lag), is reported: one log line naming it, the
- * partitions_unowned gauge, and an "unowned" state report that `status`
- * shows (control.h).  The member with the smallest member id then asks
- * for a rebalance (sf_owners_tick returns 1; the worker leaves and joins
- * again, worker.c: rejoin()), at most once per grace period.
+ * of its projection's topics (DescribeTopics, asynchronous, answered from
+ * metadata) with the holders' own state reports in Redis: every worker
+ * refreshes the report of each partition it holds every 3 s (control.h,
+ * sf:<p>:parts).  A partition without a report younger than
+ * SF_OWNER_REPORT_MAX_AGE_MS, for longer than SF_UNOWNED_GRACE_S, whose
+ * high watermark is past the group's committed offset (lag), is reported:
+ * one log line naming it, the partitions_unowned gauge, and an "unowned"
+ * state report that `status` shows.  The one member that wins the
+ * projection's rejoin key in Redis (SET NX, expiring after
+ * SF_REJOIN_LOCKOUT_MS) then makes the group rebalance: sf_owners_tick returns
+ * 1 and the worker leaves and joins again (worker.c: rejoin()).
+ *
+ * Why not DescribeConsumerGroups (the members' assignments): with it, every
+ * worker of our three-broker test aborted inside librdkafka 2.14.2 right
+ * after joining (rdkafka_queue.h: rd_kafka_enq_once_del_source_return:
+ * Assertion `eonce->refcnt > 0'), in the admin path that routes a request
+ * to the group coordinator (rdkafka_admin.c) while the coordinator was
+ * still loading; a periodic admin call must not be able to kill the
+ * worker, least of all while brokers fail.  The reports are also
+ * what `status` shows, so both agree.  Report times are wall clock of the
+ * reporting host: clocks must agree to well under the report age limit.
  *
  * Ownership: topic and group names are borrowed (they outlive the
  * object).  Threading: the worker's thread only.  Errors: a failed or
@@ -35,8 +46,14 @@
 #include "metrics.h"
 #include "redis_sink.h"
 
-#define SF_OWNERS_CHECK_S  1.5
-#define SF_UNOWNED_GRACE_S 3.0
+#define SF_OWNERS_CHECK_S 1.5
+/* A holder's report older than this counts as no holder (3 s refresh). */
+#define SF_OWNER_REPORT_MAX_AGE_MS 7000
+#define SF_UNOWNED_GRACE_S         3.0
+/* After one member rejoined, none does again for this long: a rebalance
+ * may have to wait up to a session timeout for a member that left while
+ * the group coordinator moved (its LeaveGroup lost). */
+#define SF_REJOIN_LOCKOUT_MS 30000
 
 typedef struct sf_owners sf_owners_t;
 
