@@ -17,11 +17,11 @@
 static void broker_prefix_is_found(void **state) {
     (void)state;
     char b[128];
-    assert_string_equal(
-        sf_logthrottle_broker("127.0.0.1:9093/2: Connect to ipv4#127.0.0.1:9093 "
-                              "failed: Connection refused",
-                              b, sizeof b),
-        "127.0.0.1:9093/2");
+    assert_string_equal(sf_logthrottle_broker(
+                            "127.0.0.1:9093/2: Connect to ipv4#127.0.0.1:9093 "
+                            "failed: Connection refused",
+                            b, sizeof b),
+                        "127.0.0.1:9093/2");
     assert_string_equal(
         sf_logthrottle_broker("sasl_ssl://kafka-2:9094/bootstrap: Disconnected",
                               b, sizeof b),
@@ -49,8 +49,7 @@ static void one_line_per_broker_per_window(void **state) {
         sf_logthrottle_pass("c1", "_TRANSPORT", m2, t + 0.1, &hidden), 0);
     for (int i = 0; i < 200; i++)
         assert_int_equal(
-            sf_logthrottle_pass("c1", "FAIL", m2, t + 1 + i * 0.1, &hidden),
-            0);
+            sf_logthrottle_pass("c1", "FAIL", m2, t + 1 + i * 0.1, &hidden), 0);
     /* another broker and another client are not held back */
     assert_int_equal(sf_logthrottle_pass("c1", "FAIL",
                                          "127.0.0.1:19094/3: Connect failed",
@@ -76,9 +75,9 @@ static void messages_without_broker_keep_their_text(void **state) {
                                          &hidden),
                      0);
     /* a different message is a different line */
-    assert_int_equal(sf_logthrottle_pass("c3", "_FATAL", "fenced by epoch",
-                                         t + 1, &hidden),
-                     1);
+    assert_int_equal(
+        sf_logthrottle_pass("c3", "_FATAL", "fenced by epoch", t + 1, &hidden),
+        1);
 }
 
 static void a_full_table_reuses_the_oldest_slot(void **state) {
