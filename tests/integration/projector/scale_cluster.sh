@@ -108,6 +108,15 @@ if [ "${SF_SCALE_GROUP_PROTOCOL:-classic}" = consumer ]; then
 else
   GPROPS=() # the worker's own defaults (session.timeout.ms 30 s, ...)
 fi
+# SF_SCALE_VERBOSE=1: debug logs, whose "batch committed" lines (one per
+# partition per flush) count the commits a commit-per-flush worker makes
+VFLAG=(); [ "${SF_SCALE_VERBOSE:-0}" = 1 ] && VFLAG=(-v)
+start_worker() { # as e2e_lib's, with VFLAG
+  "$PROJ_BIN" run -c "$2" "${VFLAG[@]}" >>"$WORK/worker$1.log" 2>&1 &
+  WPID[$1]=$!
+  RUNNING[$!]=1
+  log "worker $1 started (pid ${WPID[$1]})"
+}
 worker_up() { # worker_up N
   WPORT[$1]=$(free_port)
   write_config "$WORK/w$1.yaml" "${WPORT[$1]}" "${GPROPS[@]}"
@@ -161,12 +170,16 @@ load_done() {
   [ $st = 0 ] || fail "publisher failed ($st): $(tail -3 "$WORK/publish.log")"
   log "publisher: $(tail -1 "$WORK/publish.log")"
 }
+flushed() { cat "$WORK"/worker*.log | grep -c 'msg="batch committed"' || true; }
 commit_rate() { # commit_rate SECONDS WORKER...: offset commits/s over SECONDS
-  local s=$1 a b; shift
+  local s=$1 a b fa fb; shift
   a=$(( $(sum_metric offset_commits_total "$@") + $(sum_metric offset_commit_failures_total "$@") ))
+  fa=$(flushed)
   sleep "$s"
   b=$(( $(sum_metric offset_commits_total "$@") + $(sum_metric offset_commit_failures_total "$@") ))
-  awk -v a="$a" -v b="$b" -v s="$s" 'BEGIN { printf "%.1f", (b - a) / s }'
+  fb=$(flushed)
+  awk -v a="$a" -v b="$b" -v s="$s" -v fa="$fa" -v fb="$fb" -v v="${#VFLAG[@]}" \
+    'BEGIN { printf "%.1f", (b - a) / s; if (v) printf " per_flush_partition_commits_per_s=%.1f", (fb - fa) / s }'
 }
 scenario_end() { # NAME WORKERS_ALIVE...
   local name=$1; shift
