@@ -16,26 +16,62 @@ typedef struct slot {
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static slot_t g_slots[SF_LOGTHROTTLE_SLOTS];
 
+/* 1 when s[0..n) is "[proto://]host:port[/id]"; the host:port part is
+ * copied into buf. */
+static int hostport(const char *s, size_t n, char *buf, size_t size) {
+    const char *p = s, *e = s + n;
+    for (const char *q = s; q + 3 <= e; q++)
+        if (!memcmp(q, "://", 3)) {
+            p = q + 3;
+            break;
+        }
+    const char *slash = memchr(p, '/', (size_t)(e - p));
+    if (slash)
+        e = slash;
+    const char *colon = NULL;
+    for (const char *q = p; q < e; q++) {
+        if (*q == ' ')
+            return 0;
+        if (*q == ':')
+            colon = q;
+    }
+    if (!colon || colon == p || colon + 1 == e)
+        return 0;
+    for (const char *q = colon + 1; q < e; q++)
+        if (*q < '0' || *q > '9')
+            return 0;
+    size_t len = (size_t)(e - p) < size ? (size_t)(e - p) : size - 1;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return 1;
+}
+
 const char *sf_logthrottle_broker(const char *msg, char *buf, size_t size) {
     buf[0] = '\0';
     const char *s = msg;
-    const char *proto = strstr(s, "://");
-    const char *colon_sp = strstr(s, ": ");
-    if (!colon_sp)
-        return buf;
-    if (proto && proto < colon_sp)
-        s = proto + 3;
-    /* host:port/id: host has no space, there is a ':' before the '/', and
-     * the id part runs to ": " */
-    const char *slash = memchr(s, '/', (size_t)(colon_sp - s));
-    if (!slash || memchr(s, ' ', (size_t)(colon_sp - s)) ||
-        !memchr(s, ':', (size_t)(slash - s)))
-        return buf;
-    size_t n = (size_t)(colon_sp - s);
-    if (n >= size)
-        n = size - 1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
+    if (!strncmp(s, "[thrd:", 6)) { /* librdkafka's "[thrd:NAME]: " */
+        const char *c = strstr(s, "]: ");
+        if (c)
+            s = c + 3;
+    }
+    /* leading "name: " segments: "127.0.0.1:9093/2: ...",
+     * "GroupCoordinator: 127.0.0.1:9093: ...", "ssl://h:9093/1: ..." */
+    for (int i = 0; i < 3; i++) {
+        const char *c = strstr(s, ": ");
+        if (!c || memchr(s, ' ', (size_t)(c - s)))
+            break;
+        if (hostport(s, (size_t)(c - s), buf, size))
+            return buf;
+        s = c + 2;
+    }
+    /* "Connect to ipv4#127.0.0.1:9093 failed" */
+    const char *h = strchr(s, '#');
+    if (h) {
+        size_t n = strcspn(h + 1, " ,)");
+        if (hostport(h + 1, n, buf, size))
+            return buf;
+    }
+    buf[0] = '\0';
     return buf;
 }
 

@@ -12,10 +12,14 @@
  * the error callback's _TRANSPORT for one failed connect share the key, so
  * one broker down costs one line per client per window.
  *
- * The broker is the leading "<proto>://<host>:<port>/<id>: " or
- * "<host>:<port>/<id>: " prefix librdkafka puts on a broker's messages
- * (rdkafka_broker.c); a message without one is keyed by its kind and
- * its own text, so different messages of that sort never hide each other.
+ * The broker is its address, host:port, wherever librdkafka puts it
+ * (rdkafka_broker.c): after the "[thrd:NAME]: " prefix of its log lines,
+ * as a leading "[proto://]host:port/id: " or "GroupCoordinator:
+ * host:port: ", else in "Connect to ipv4#host:port".  So the bootstrap
+ * connection, the broker by id and the coordinator connection to one
+ * broker share one key.  A message that names no broker is keyed by its
+ * kind and its own text, so different messages of that sort never hide
+ * each other.
  *
  * Threading: thread-safe (librdkafka calls the callbacks from its broker
  * threads).  Memory: a fixed table of SF_LOGTHROTTLE_SLOTS keys; when
@@ -38,8 +42,8 @@
 int sf_logthrottle_pass(const char *client, const char *kind, const char *msg,
                         double now_s, uint64_t *suppressed);
 
-/* The key's broker part of msg (its "host:port/id" prefix, without the
- * protocol) copied into buf, "" when msg has none.  For tests. */
+/* The broker msg is about (host:port) copied into buf, "" when msg names
+ * none.  For tests. */
 const char *sf_logthrottle_broker(const char *msg, char *buf, size_t size);
 
 #endif

@@ -313,8 +313,16 @@ static int do_check(const opts_t *o, const gen_t *g) {
     rd_kafka_poll_set_consumer(rk);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 20000) || md->topic_cnt != 1 ||
-        md->topics[0].err) {
+    for (int tries = 0; tries < 36; tries++) {
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        md = NULL;
+        if (!rd_kafka_metadata(rk, 0, rkt, &md, 5000) && md->topic_cnt == 1 &&
+            !md->topics[0].err)
+            break;
+        sleep(1);
+    }
+    if (!md || md->topic_cnt != 1 || md->topics[0].err) {
         fprintf(stderr, "scale_check: metadata of %s failed\n", o->topic);
         return 1;
     }
@@ -326,8 +334,14 @@ static int do_check(const opts_t *o, const gen_t *g) {
     int64_t expect = 0;
     for (int p = 0; p < np; p++) {
         int64_t lo, hi;
-        if (rd_kafka_query_watermark_offsets(rk, o->topic, p, &lo, &hi,
-                                             20000)) {
+        rd_kafka_resp_err_t werr;
+        /* after brokers came back, leaders may take a while to settle */
+        for (int tries = 0; (werr = rd_kafka_query_watermark_offsets(
+                                 rk, o->topic, p, &lo, &hi, 5000)) &&
+                            tries < 36;
+             tries++)
+            sleep(1);
+        if (werr) {
             fprintf(stderr, "scale_check: watermarks of %s/%d failed\n",
                     o->topic, p);
             return 1;
