@@ -32,6 +32,7 @@ struct sf_commits {
     /* failure reporting */
     uint64_t sent, failed;
     uint64_t unlogged; /* failures since the last failure line */
+    int failing;       /* the last result was a failure */
     double last_fail_log;
 };
 
@@ -157,6 +158,7 @@ static void result(sf_commits_t *c, rd_kafka_resp_err_t err,
     /* _NO_OFFSET: nothing to commit, not a failure */
     if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
+    c->failing = err || bad;
     if (err || bad) {
         rd_kafka_resp_err_t e = err;
         for (int i = 0; !e && offs && i < offs->cnt; i++)
@@ -253,6 +255,9 @@ int sf_commits_final(sf_commits_t *c,
 
 uint64_t sf_commits_sent(const sf_commits_t *c) {
     return c->sent;
+}
+int sf_commits_failing(const sf_commits_t *c) {
+    return c->failing;
 }
 uint64_t sf_commits_failed(const sf_commits_t *c) {
     return c->failed;

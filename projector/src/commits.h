@@ -77,6 +77,10 @@ int sf_commits_final(sf_commits_t *c,
  * the next one.  Call from the main loop, outside rebalance callbacks. */
 void sf_commits_tick(sf_commits_t *c);
 
+/* 1 while the last commit result was a failure (the group coordinator is
+ * away, a rebalance runs): the group is not settled. */
+int sf_commits_failing(const sf_commits_t *c);
+
 /* Counters since start (tests, bench): commit requests sent and failed. */
 uint64_t sf_commits_sent(const sf_commits_t *c);
 uint64_t sf_commits_failed(const sf_commits_t *c);

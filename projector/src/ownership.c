@@ -240,8 +240,20 @@ static int evaluate(sf_owners_t *o, sf_redis_t *redis) {
     return want && acts(o, redis);
 }
 
-int sf_owners_tick(sf_owners_t *o, sf_redis_t *redis) {
+int sf_owners_tick(sf_owners_t *o, sf_redis_t *redis, int settled) {
     double now = sf_mono_s();
+    if (!settled) { /* judge nothing; grace periods start again, and the
+                       partitions already reported wait to be seen owned */
+        for (size_t i = 0; i < o->n;) {
+            if (o->c[i].reported) {
+                i++;
+                continue;
+            }
+            free(o->c[i].topic);
+            o->c[i] = o->c[--o->n];
+        }
+        return 0;
+    }
     if (!o->waiting) {
         if (now - o->last_round < SF_OWNERS_CHECK_S)
             return 0;

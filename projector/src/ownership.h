@@ -53,7 +53,10 @@
 /* After one member rejoined, none does again for this long: a rebalance
  * may have to wait up to a session timeout for a member that left while
  * the group coordinator moved (its LeaveGroup lost). */
-#define SF_REJOIN_LOCKOUT_MS 30000
+#define SF_REJOIN_LOCKOUT_MS 60000
+/* Quiet time after this member's last rebalance callback before partitions
+ * are judged. */
+#define SF_OWNERS_QUIET_S 10.0
 
 typedef struct sf_owners sf_owners_t;
 
@@ -64,8 +67,12 @@ sf_owners_t *sf_owners_new(rd_kafka_t *rk, const char *projection,
 void sf_owners_destroy(sf_owners_t *o);
 
 /* Call from the main loop, outside rebalance callbacks.  redis (may be
- * NULL) receives the "unowned" state reports.  Returns 1 when this member
- * must make the group rebalance now. */
-int sf_owners_tick(sf_owners_t *o, sf_redis_t *redis);
+ * NULL) receives the "unowned" state reports.  settled: the worker saw no
+ * rebalance for SF_OWNERS_QUIET_S and its offset commits succeed; while
+ * not, partitions move on purpose or the group cannot move them (no
+ * coordinator), so nothing is judged and every candidate starts its
+ * grace period again (a rejoin then would only feed a rebalance storm).
+ * Returns 1 when this member must make the group rebalance now. */
+int sf_owners_tick(sf_owners_t *o, sf_redis_t *redis, int settled);
 
 #endif

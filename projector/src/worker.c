@@ -56,6 +56,7 @@ struct sf_worker {
     rd_kafka_t *rk;
     sf_commits_t *commits; /* offset commits, at a bounded rate */
     sf_owners_t *owners;   /* partitions no member owns */
+    double last_rebalance; /* time of the last rebalance callback */
     sf_dlq_t *dlq;
     sf_redis_t *redis;
     sf_metrics_t *m;
@@ -1181,6 +1182,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     (void)rk;
     sf_worker_t *w = opaque;
     w->in_rebalance++;
+    w->last_rebalance = sf_mono_s();
     sf_commits_rebalance_begin(w->commits,
                                err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
@@ -1482,7 +1484,10 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
         lifecycle_tick(w);
         verify_step(w);
         sf_commits_tick(w->commits);
-        if (sf_owners_tick(w->owners, w->redis))
+        if (sf_owners_tick(w->owners, w->redis,
+                           sf_mono_s() - w->last_rebalance >=
+                                   SF_OWNERS_QUIET_S &&
+                               !sf_commits_failing(w->commits)))
             rejoin(w);
         double deadline = sf_mono_s() + w->pc->batch_ms / 1000.0;
         while (!*w->stop && !w->fatal && w->pending < batch_size) {

@@ -171,15 +171,28 @@ load_done() {
   log "publisher: $(tail -1 "$WORK/publish.log")"
 }
 flushed() { cat "$WORK"/worker*.log | grep -c 'msg="batch committed"' || true; }
-commit_rate() { # commit_rate SECONDS WORKER...: offset commits/s over SECONDS
-  local s=$1 a b fa fb; shift
-  a=$(( $(sum_metric offset_commits_total "$@") + $(sum_metric offset_commit_failures_total "$@") ))
-  fa=$(flushed)
+commits_of() { # commits_of N: "<unix time> <commit requests>" of worker N
+  local v
+  v=$({ curl -s --max-time 5 "http://127.0.0.1:${WPORT[$1]}/metrics" 2>/dev/null || true; } \
+    | awk '/^streamfold_offset_commit(s|_failures)_total\{/ { t += $2 } END { print t + 0 }')
+  echo "$(date +%s.%N) $v"
+}
+commit_rate() { # commit_rate SECONDS WORKER...: offset commit requests/s
+  # (each worker's own sampling window, summed over the workers)
+  local s=$1 n fa fb t0 t1; shift
+  declare -A A=()
+  fa=$(flushed); t0=$(date +%s.%N)
+  for n in "$@"; do A[$n]=$(commits_of "$n"); done
   sleep "$s"
-  b=$(( $(sum_metric offset_commits_total "$@") + $(sum_metric offset_commit_failures_total "$@") ))
-  fb=$(flushed)
-  awk -v a="$a" -v b="$b" -v s="$s" -v fa="$fa" -v fb="$fb" -v v="${#VFLAG[@]}" \
-    'BEGIN { printf "%.1f", (b - a) / s; if (v) printf " per_flush_partition_commits_per_s=%.1f", (fb - fa) / s }'
+  local rate=0 b
+  for n in "$@"; do
+    b=$(commits_of "$n")
+    rate=$(awk -v a="${A[$n]}" -v b="$b" -v r="$rate" 'BEGIN {
+      split(a, x, " "); split(b, y, " "); printf "%.3f", r + (y[2] - x[2]) / (y[1] - x[1]) }')
+  done
+  fb=$(flushed); t1=$(date +%s.%N)
+  awk -v r="$rate" -v fa="$fa" -v fb="$fb" -v t0="$t0" -v t1="$t1" -v v="${#VFLAG[@]}" \
+    'BEGIN { printf "%.1f", r; if (v) printf " per_flush_partition_commits_per_s=%.1f", (fb - fa) / (t1 - t0) }'
 }
 scenario_end() { # NAME WORKERS_ALIVE...
   local name=$1; shift
