@@ -20,6 +20,7 @@ above 0.5 s, then a summary line:
 Exit 0 always (the driver decides); 2 on bad usage.
 """
 import datetime
+import os
 import re
 import sys
 
@@ -70,6 +71,9 @@ def main(argv):
     except FileNotFoundError:
         pass
     ev.sort(key=lambda e: (e[0], -e[3]))
+    # SCALE_OWNERS_FROM=<unix time>: count unowned time only from then on
+    # (after an outage that no group could rebalance through)
+    start = float(os.environ.get('SCALE_OWNERS_FROM') or 0)
     holders = {}   # partition -> set of workers
     free_since = {}  # partition -> time it became unowned
     worst = {}
@@ -80,7 +84,7 @@ def main(argv):
             hs = holders.setdefault(q, set())
             if d > 0:
                 if not hs and q in free_since:
-                    gap = t - free_since.pop(q)
+                    gap = t - max(free_since.pop(q), start)
                     worst[q] = max(worst.get(q, 0.0), gap)
                 hs.add(w)
             else:
@@ -90,7 +94,7 @@ def main(argv):
     # still unowned at the end of the logs: count until the last event
     end = ev[-1][0] if ev else 0
     for q, t0 in free_since.items():
-        worst[q] = max(worst.get(q, 0.0), end - t0)
+        worst[q] = max(worst.get(q, 0.0), end - max(t0, start))
     mx, mp = 0.0, -1
     for q in sorted(worst):
         if worst[q] > 0.5:
