@@ -12,9 +12,11 @@
 typedef struct cand {
     char *topic;
     int32_t partition;
-    double since; /* first seen unowned (monotonic) */
-    int seen;     /* in the last round's unowned set */
-    int reported; /* past the grace period, logged */
+    double since;  /* first seen unowned (monotonic) */
+    int seen;      /* in the last round's unowned set */
+    int reported;  /* past the grace period, logged */
+    int64_t lag;   /* last known lag (-1 unknown) */
+    double lag_at; /* when it was asked (0: never) */
 } cand_t;
 
 struct sf_owners {
@@ -199,7 +201,7 @@ static int evaluate(sf_owners_t *o, sf_redis_t *redis) {
     freeReplyObject(parts);
     double now = sf_mono_s();
     uint64_t unowned = 0;
-    int want = 0;
+    int want = 0, lag_checks = 0;
     for (size_t i = 0; i < o->n;) {
         cand_t *c = &o->c[i];
         if (!c->seen) { /* owned again */
@@ -215,7 +217,16 @@ static int evaluate(sf_owners_t *o, sf_redis_t *redis) {
         i++;
         if (now - c->since < SF_UNOWNED_GRACE_S)
             continue;
-        int64_t lag = lag_of(o, c->topic, c->partition);
+        /* lag costs two blocking round trips (1 s timeouts each): a few
+         * per round, each partition's answer kept for 10 s */
+        if ((c->lag_at == 0 || now - c->lag_at > 10.0) && lag_checks < 4) {
+            c->lag = lag_of(o, c->topic, c->partition);
+            c->lag_at = now;
+            lag_checks++;
+        }
+        if (c->lag_at == 0)
+            continue; /* not known yet: next round */
+        int64_t lag = c->lag;
         if (lag == 0)
             continue; /* nothing waits on it */
         unowned++;
