@@ -137,6 +137,13 @@ assigned() { # partitions of the cart projection worker N holds
     | grep -c "^streamfold_partition_assigned{projection=\"$P_CART\"" || true
 }
 total_assigned() { local t=0 n; for n in "$@"; do t=$((t + $(assigned "$n"))); done; echo $t; }
+wait_holds() { # wait_holds N SECONDS: until worker N holds a partition
+  for _ in $(seq 1 $(($2 * 2))); do
+    [ "$(assigned "$1")" -ge 1 ] && return 0
+    sleep 0.5
+  done
+  return 1
+}
 wait_all_owned() { # wait_all_owned SECONDS WORKER...
   local s=$1; shift
   for _ in $(seq 1 $((s * 2))); do
@@ -247,6 +254,7 @@ for sc in $SCENARIOS; do
       sleep 10
       CRATE=$(commit_rate 10 1 2 3)
       worker_up 4
+      wait_holds 4 90 || fail "$sc: worker 4 never got a partition"
       wait_all_owned 60 1 2 3 4 || fail "short: partitions unowned after worker 4 joined"
       sleep 5
       stop_worker 1 TERM; [ "$ST" = 0 ] || fail "short: worker 1 exited $ST"
@@ -262,6 +270,7 @@ for sc in $SCENARIOS; do
       sleep 15
       CRATE=$(commit_rate 20 1 2 3)
       worker_up 4
+      wait_holds 4 90 || fail "$sc: worker 4 never got a partition"
       wait_all_owned 60 1 2 3 4 || fail "scale: partitions unowned after worker 4 joined"
       sleep 20
       stop_worker 1 TERM; [ "$ST" = 0 ] || fail "scale: worker 1 exited $ST"
