@@ -57,6 +57,7 @@ struct sf_worker {
     sf_commits_t *commits; /* offset commits, at a bounded rate */
     sf_owners_t *owners;   /* partitions no member owns */
     double last_rebalance; /* time of the last rebalance callback */
+    int joined;            /* an assign callback completed a rebalance */
     sf_dlq_t *dlq;
     sf_redis_t *redis;
     sf_metrics_t *m;
@@ -1192,8 +1193,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     else
         sf_log("error", "projection=%s msg=\"rebalance: %s\"", w->name,
                rd_kafka_err2str(err));
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         sf_commits_rebalance_end(w->commits);
+        w->joined = 1;
+    }
     w->in_rebalance--;
     M(projection_polled, w->name);
 }
@@ -1458,6 +1461,7 @@ static void rejoin(sf_worker_t *w) {
            "projection=%s group=%s msg=\"rejoining the group so that it "
            "assigns the unowned partitions\"",
            w->name, w->pc->group_id);
+    w->joined = 0; /* judge again only once the new join completed */
     rd_kafka_resp_err_t ke = rd_kafka_unsubscribe(w->rk);
     if (!ke)
         ke = subscribe(w);
@@ -1484,8 +1488,10 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
         lifecycle_tick(w);
         verify_step(w);
         sf_commits_tick(w->commits);
+        /* settled: joined, no rebalance for a while, commits succeed */
         if (sf_owners_tick(w->owners, w->redis,
-                           sf_mono_s() - w->last_rebalance >=
+                           w->joined &&
+                               sf_mono_s() - w->last_rebalance >=
                                    SF_OWNERS_QUIET_S &&
                                !sf_commits_failing(w->commits)))
             rejoin(w);
