@@ -561,6 +561,7 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
     pc->db = -1;
     pc->spare_db = -1;
     uint64_t dg = FNV_BASIS;
+    pc->commit_interval_ms = 1000;
     yaml_node_t *keys = NULL; /* taken after rules:, whatever the order */
     FOR_PAIRS(x->y, n, p, k, v) {
         const char *ks = sf_yaml_scalar(k);
@@ -672,6 +673,8 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                     if (e)
                         return e;
                 }
+        } else if (!strcmp(ks, "commit_interval_ms")) {
+            e = int_in(x, v, 100, 600000, &pc->commit_interval_ms);
         } else if (!strcmp(ks, "kafka")) {
             e = parse_kafka(x, v, &pc->kafka, &pc->nkafka);
         } else if (!strcmp(ks, "db")) {
@@ -684,8 +687,8 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
             e = sf_yaml_err(x->y, k, x->errstr, x->errstr_size, SF_ERR_CONFIG,
                             "unknown key \"%s\" in projection (known: name, "
                             "topics, rules, keys, handler, group_id, "
-                            "on_error, dedup, batch, kafka, db, spare_db, "
-                            "version)",
+                            "on_error, dedup, batch, commit_interval_ms, "
+                            "kafka, db, spare_db, version)",
                             ks);
         }
         if (e)

@@ -21,6 +21,8 @@
  *                                  # ce_sequence is not above the last
  *                                  # applied (docs/duplicates.md)
  *       batch: {size: 500, time_ms: 50}
+ *       commit_interval_ms: 1000   # offset commits to the group, at most
+ *                                  # one per interval (commits.h)
  *       kafka: {...}               # per-projection librdkafka overrides
  *       db: 2                      # its own live database (default redis.db)
  *       spare_db: 3                # where blue/green rebuilds build
@@ -55,6 +57,7 @@ typedef struct sf_pconf {
     int on_error_stop;
     int dedup; /* dedup: on (default) | off, the duplicate rule (dedup.h) */
     int batch_size, batch_ms;
+    int commit_interval_ms; /* offset commits to the group (commits.h) */
     sf_kv_t *kafka;
     size_t nkafka;
     /* Where the view lives (docs/generations.md): db (default the redis:

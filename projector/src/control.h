@@ -19,7 +19,9 @@
  *                            <unix ms> <member id>": each worker's view of
  *                            the partitions it holds, refreshed every few
  *                            seconds (state: ok, stuck, fenced, paused,
- *                            dlq-failing); `status` reads it
+ *                            dlq-failing; "unowned" is written by a
+ *                            worker that found no holder, ownership.h);
+ *                            `status` reads it
  * The pause flag itself stays sf:<p>:paused ("1" while paused).
  *
  * Errors: functions returning sf_err_t fill errstr; the worker-side

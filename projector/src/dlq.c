@@ -74,6 +74,13 @@ sf_err_t sf_dlq_new(const sf_config_t *cfg, const sf_pconf_t *pc,
     d->proj = pc->name;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
+    /* Default (the kafka maps may override): a dead letter waits 30 s for
+     * the brokers, long enough for a partition leader to fail over after a
+     * broker dies (broker session ~9 s plus the election), and shorter
+     * than the worker's wait for it (SF_DLQ_WAIT_MS, worker.c), so its
+     * delivery report always arrives before the worker gives up and
+     * nothing in flight has to be purged (docs/scale-out.md). */
+    rd_kafka_conf_set(conf, "message.timeout.ms", "30000", NULL, 0);
     /* The projection's full Kafka settings (kconf.h: config, projection,
      * -X), so SASL/TLS reach the dead-letter producer too; librdkafka
      * ignores consumer-only properties (it only warns) and logs through

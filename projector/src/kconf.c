@@ -9,15 +9,24 @@
 #include <uuid/uuid.h>
 
 #include "log.h"
+#include "logthrottle.h"
+#include "util.h"
 
+/* Both callbacks go through logthrottle.h: one line per broker and kind
+ * per window, with the count of lines suppressed since the last one. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
     char q[1024];
+    uint64_t hidden;
+    const char *client = rk ? rd_kafka_name(rk) : "-";
+    if (!sf_logthrottle_pass(client, fac, buf, sf_mono_s(), &hidden))
+        return;
     sf_log(level <= 3   ? "error"
            : level <= 4 ? "warn"
                         : "info",
-           "component=kafka client=%s facility=%s msg=%s",
-           rk ? rd_kafka_name(rk) : "-", fac, sf_log_q(q, sizeof(q), buf));
+           "component=kafka client=%s facility=%s suppressed=%llu msg=%s",
+           client, fac, (unsigned long long)hidden,
+           sf_log_q(q, sizeof(q), buf));
 }
 
 /* ---- credentials refused -------------------------------------------
@@ -44,12 +53,17 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
         pthread_mutex_unlock(&g_auth_lock);
     }
     /* what librdkafka would have logged without an error_cb */
+    uint64_t hidden;
+    if (!sf_logthrottle_pass(rd_kafka_name(rk), rd_kafka_err2name(err), reason,
+                             sf_mono_s(), &hidden))
+        return;
     sf_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
                    err == RD_KAFKA_RESP_ERR__TRANSPORT
                ? "warn"
                : "error",
-           "component=kafka client=%s error=%s msg=%s", rd_kafka_name(rk),
-           rd_kafka_err2name(err), sf_log_q(q, sizeof(q), reason));
+           "component=kafka client=%s error=%s suppressed=%llu msg=%s",
+           rd_kafka_name(rk), rd_kafka_err2name(err),
+           (unsigned long long)hidden, sf_log_q(q, sizeof(q), reason));
 }
 
 /* Non-zero (and the reason in buf) when rk's credentials were refused. */
@@ -132,6 +146,22 @@ sf_err_t sf_kconf_apply(const sf_config_t *cfg, const sf_pconf_t *pc,
     return e;
 }
 
+/* The value the three maps give key (the last one wins), or NULL. */
+static const char *kv_last(const sf_config_t *cfg, const sf_pconf_t *pc,
+                           const char *key) {
+    const char *v = NULL;
+    for (size_t i = 0; i < cfg->nkafka; i++)
+        if (!strcmp(cfg->kafka[i].k, key))
+            v = cfg->kafka[i].v;
+    for (size_t i = 0; pc && i < pc->nkafka; i++)
+        if (!strcmp(pc->kafka[i].k, key))
+            v = pc->kafka[i].v;
+    for (size_t i = 0; i < cfg->nkafka_x; i++)
+        if (!strcmp(cfg->kafka_x[i].k, key))
+            v = cfg->kafka_x[i].v;
+    return v;
+}
+
 sf_err_t sf_kconf_consumer(
     const sf_config_t *cfg, const sf_pconf_t *pc, const char *group_id,
     rd_kafka_t **out, char *errstr, size_t errstr_size,
@@ -184,6 +214,24 @@ sf_err_t sf_kconf_consumer(
         if (rd_kafka_conf_set(conf, prefetch[i][0], prefetch[i][1], err,
                               sizeof(err)) != RD_KAFKA_CONF_OK)
             goto bad;
+    /* Group timeouts for a three-broker cluster that loses a broker
+     * (docs/scale-out.md).  session.timeout.ms 30 s: at 10 s (librdkafka's
+     * 45 s default was lowered by the old example config) one broker's
+     * death made every group lose its assignment while clients found the
+     * new leaders; at 30 s none did.  A kill -9'd worker's partitions move
+     * after it.  max.poll.interval.ms 120 s: the worker polls at least
+     * every batch time_ms and inside every back-off, so only a hung worker
+     * exceeds it; a rebalance waits no longer than this for a member that
+     * stopped polling.  Classic protocol only: under KIP-848 the session
+     * is a broker setting (group.consumer.session.timeout.ms). */
+    const char *gp = kv_last(cfg, pc, "group.protocol");
+    if ((!gp || strcmp(gp, "consumer")) &&
+        rd_kafka_conf_set(conf, "session.timeout.ms", "30000", err,
+                          sizeof(err)) != RD_KAFKA_CONF_OK)
+        goto bad;
+    if (rd_kafka_conf_set(conf, "max.poll.interval.ms", "120000", err,
+                          sizeof(err)) != RD_KAFKA_CONF_OK)
+        goto bad;
     sf_err_t e = sf_kconf_apply(cfg, pc, conf, errstr, errstr_size);
     if (e) {
         rd_kafka_conf_destroy(conf);

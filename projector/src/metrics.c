@@ -47,8 +47,10 @@ typedef struct proj {
     uint64_t dead;
     uint64_t fenced;
     uint64_t ckpt_mismatch;
-    int paused;              /* by the operator: no progress expected */
-    int64_t dlq_failing_ms;  /* dead-lettering failing since; 0 not */
+    uint64_t kcommits, kcommit_failed, lost; /* commits.c, worker.c */
+    uint64_t unowned;       /* gauge: partitions no member owns (ownership.c) */
+    int paused;             /* by the operator: no progress expected */
+    int64_t dlq_failing_ms; /* dead-lettering failing since; 0 not */
     uint64_t reset_rebuilds; /* offsets.h */
     char refused[512];       /* offsets.h: why it is not started, or "" */
     uint64_t errors[SF_ERR__COUNT];
@@ -302,6 +304,37 @@ void sf_metrics_checkpoint_mismatch(sf_metrics_t *m, const char *projection) {
     proj_t *p = proj_get(m, projection);
     if (p)
         p->ckpt_mismatch++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- group health (issue 14: commits, lost assignments, owners) ---- */
+
+void sf_metrics_offset_commit(sf_metrics_t *m, const char *projection, int ok) {
+    pthread_mutex_lock(&m->lock);
+    proj_t *p = proj_get(m, projection);
+    if (p) {
+        if (ok)
+            p->kcommits++;
+        else
+            p->kcommit_failed++;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void sf_metrics_assignment_lost(sf_metrics_t *m, const char *projection) {
+    pthread_mutex_lock(&m->lock);
+    proj_t *p = proj_get(m, projection);
+    if (p)
+        p->lost++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void sf_metrics_partitions_unowned(sf_metrics_t *m, const char *projection,
+                                   uint64_t n) {
+    pthread_mutex_lock(&m->lock);
+    proj_t *p = proj_get(m, projection);
+    if (p)
+        p->unowned = n;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -775,6 +808,26 @@ sf_err_t sf_metrics_render(sf_metrics_t *m, char **out, size_t *out_len,
                  "than the worker expected (lost writes, a skip); the "
                  "worker resumed from Redis' checkpoint.",
                  offsetof(proj_t, ckpt_mismatch));
+    proj_counter(&b, m, "offset_commits_total",
+                 "Offset commits to the consumer group that succeeded (one "
+                 "per commit interval at most, plus one per revoke).",
+                 offsetof(proj_t, kcommits));
+    proj_counter(&b, m, "offset_commit_failures_total",
+                 "Offset commits that failed (harmless: Redis holds the "
+                 "checkpoints; retried at the next interval).",
+                 offsetof(proj_t, kcommit_failed));
+    proj_counter(&b, m, "assignments_lost_total",
+                 "Times the consumer lost its assignment (fenced out of the "
+                 "group: session or poll timeout).",
+                 offsetof(proj_t, lost));
+    header(&b, "partitions_unowned", "gauge",
+           "Partitions of the projection's topics with lag that no group "
+           "member owned for longer than the grace period, as last seen.");
+    for (size_t i = 0; i < m->nprojs; i++) {
+        buf_printf(&b, "streamfold_partitions_unowned{projection=\"");
+        buf_label(&b, m->projs[i].name);
+        buf_printf(&b, "\"} %llu\n", (unsigned long long)m->projs[i].unowned);
+    }
 
     header(&b, "errors_total", "counter", "Errors by kind.");
     for (size_t i = 0; i < m->nprojs; i++) {

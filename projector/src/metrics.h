@@ -37,6 +37,10 @@
  *       record, else the last applied one, else since lag was first
  *       seen); 0 when caught up.  Both lag series exist from assignment
  *       on (the worker reports the Redis checkpoint and watermarks then).
+ *   offset_commits_total{projection}            counter (commits.h)
+ *   offset_commit_failures_total{projection}    counter (harmless)
+ *   assignments_lost_total{projection}          counter
+ *   partitions_unowned{projection}              gauge (ownership.h)
  *   partition_assigned{projection,topic,partition}  gauge 1 (series of a
  *       revoked partition are removed)
  *   projection_ready{projection}                gauge 0/1
@@ -140,6 +144,13 @@ void sf_metrics_offsets_refused(sf_metrics_t *m, const char *projection,
                                 const char *why);
 /* A rebuild run because every partition was reset to the earliest. */
 void sf_metrics_offset_reset_rebuild(sf_metrics_t *m, const char *projection);
+/* An offset commit to the consumer group succeeded (ok) or failed. */
+void sf_metrics_offset_commit(sf_metrics_t *m, const char *projection, int ok);
+/* The consumer lost its assignment (rd_kafka_assignment_lost). */
+void sf_metrics_assignment_lost(sf_metrics_t *m, const char *projection);
+/* Partitions with lag that no member owned past the grace period. */
+void sf_metrics_partitions_unowned(sf_metrics_t *m, const char *projection,
+                                   uint64_t n);
 
 /* ---- per partition ------------------------------------------------- */
 

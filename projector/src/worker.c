@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "commits.h"
 #include "control.h"
 #include "dlq.h"
 #include "event.h"
@@ -39,6 +40,7 @@
 #include "log.h"
 #include "dedup.h"
 #include "offsets.h"
+#include "ownership.h"
 #include "partstate.h"
 #include "projection.h"
 #include "redis_sink.h"
@@ -56,6 +58,10 @@ struct sf_worker {
     sf_projection_t *proj;
     sf_decoder_t *dec;
     rd_kafka_t *rk;
+    sf_commits_t *commits; /* offset commits, at a bounded rate */
+    sf_owners_t *owners;   /* partitions no member owns */
+    double last_rebalance; /* time of the last rebalance callback */
+    int joined;            /* an assign callback completed a rebalance */
     sf_dlq_t *dlq;
     sf_redis_t *redis;
     sf_metrics_t *m;
@@ -302,12 +308,10 @@ static int64_t commit_kafka(sf_worker_t *w, part_t *p) {
     if (!w->outage_paused && !w->paused && !rd_kafka_position(w->rk, l) &&
         tp->offset > next)
         next = tp->offset;
-    tp->offset = next;
-    /* marked as ours: anything else is an external reset (offsets.h) */
-    sf_offsets_mark(tp, w->name, p->batch.last_offset);
-    /* async: a failure only makes lag tools lag; Redis holds the truth */
-    rd_kafka_commit(w->rk, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
+    /* sent with the next interval's commit (commits.h): a failure only
+     * makes lag tools lag; Redis holds the truth */
+    sf_commits_note(w->commits, p->topic, p->partition, next);
     return next;
 }
 
@@ -370,6 +374,9 @@ static void set_fatal(sf_worker_t *w, sf_err_t e, const char *fmt, ...) {
  * letters all the same.  Records are collected again each round because
  * the back-off polls the consumer, and a rebalance there may take
  * partitions (and their records) away. */
+/* How long a flush waits for its dead letters: longer than the dead-letter
+ * producer's message.timeout.ms (30 s, dlq.c), so their reports arrive. */
+#define SF_DLQ_WAIT_MS 35000
 static int dlq_pending(sf_worker_t *w) {
     char err[1024];
     sf_dlq_item_t *items = NULL;
@@ -408,7 +415,8 @@ static int dlq_pending(sf_worker_t *w) {
             }
         }
         sf_err_t e =
-            n ? sf_dlq_send(w->dlq, items, n, 10000, err, sizeof(err)) : SF_OK;
+            n ? sf_dlq_send(w->dlq, items, n, SF_DLQ_WAIT_MS, err, sizeof(err))
+              : SF_OK;
         for (size_t j = 0; !e && j < n; j++)
             if (!items[j].done) /* never counted as parked: try again */
                 e = sf_seterr(err, sizeof(err), SF_ERR_KAFKA,
@@ -1037,26 +1045,19 @@ static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen, int retry,
     return 1;
 }
 
-/* Commits where each acquired partition resumes (checkpoint + 1): after a
+/* Notes where each acquired partition resumes (checkpoint + 1) for the
+ * next interval's commit (commits.h: never inside the rebalance): after a
  * rebuild, a skip or an as-of rebuild the group's offsets then agree with
  * the view even before (or without) a new event; no false lag. */
 static void commit_resume(sf_worker_t *w,
                           const rd_kafka_topic_partition_list_t *parts) {
-    rd_kafka_topic_partition_list_t *l =
-        rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
         part_t *p =
             part_find(w, parts->elems[i].topic, parts->elems[i].partition, 0);
         if (!p || p->state != SF_PART_ACTIVE || p->next < 0)
             continue;
-        rd_kafka_topic_partition_t *tp =
-            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-        tp->offset = p->next;
-        sf_offsets_mark(tp, w->name, p->ckpt);
+        sf_commits_note(w->commits, p->topic, p->partition, p->next);
     }
-    if (l->cnt)
-        rd_kafka_commit(w->rk, l, 1);
-    rd_kafka_topic_partition_list_destroy(l);
 }
 
 static void on_assign(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
@@ -1200,6 +1201,13 @@ static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
     int lost = rd_kafka_assignment_lost(w->rk);
     if (!lost && !w->in_apply)
         flush(w); /* still ours until unassigned: finish the batch */
+    if (!lost)    /* the next owner's lag starts right (commits.h) */
+        sf_commits_final(w->commits, parts);
+    else
+        M(assignment_lost, w->name);
+    for (int i = 0; i < parts->cnt; i++)
+        sf_commits_forget(w->commits, parts->elems[i].topic,
+                          parts->elems[i].partition);
     for (int i = 0; i < parts->cnt; i++) {
         part_t *p =
             part_find(w, parts->elems[i].topic, parts->elems[i].partition, 0);
@@ -1246,6 +1254,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     (void)rk;
     sf_worker_t *w = opaque;
     w->in_rebalance++;
+    w->last_rebalance = sf_mono_s();
+    sf_commits_rebalance_begin(w->commits,
+                               err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         on_assign(w, parts);
     else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
@@ -1253,6 +1264,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     else
         sf_log("error", "projection=%s msg=\"rebalance: %s\"", w->name,
                rd_kafka_err2str(err));
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        sf_commits_rebalance_end(w->commits);
+        w->joined = 1;
+    }
     w->in_rebalance--;
     M(projection_polled, w->name);
 }
@@ -1510,6 +1525,36 @@ static void check_paused(sf_worker_t *w) {
         rd_kafka_mem_free(w->rk, member);
 }
 
+static rd_kafka_resp_err_t subscribe(sf_worker_t *w) {
+    rd_kafka_topic_partition_list_t *topics =
+        rd_kafka_topic_partition_list_new((int)w->pc->ntopics);
+    for (size_t i = 0; i < w->pc->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, w->pc->topics[i],
+                                          RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t ke = rd_kafka_subscribe(w->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    return ke;
+}
+
+/* The group left a partition without an owner (ownership.h): librdkafka
+ * has no KIP-568 enforceRebalance (confluentinc/librdkafka#3446), so this
+ * member leaves the group and joins again, which makes the coordinator
+ * run a rebalance that assigns every subscribed partition.  The revoke
+ * callback flushes and commits what this member holds first. */
+static void rejoin(sf_worker_t *w) {
+    sf_log("warn",
+           "projection=%s group=%s msg=\"rejoining the group so that it "
+           "assigns the unowned partitions\"",
+           w->name, w->pc->group_id);
+    w->joined = 0; /* judge again only once the new join completed */
+    rd_kafka_resp_err_t ke = rd_kafka_unsubscribe(w->rk);
+    if (!ke)
+        ke = subscribe(w);
+    if (ke)
+        sf_log("error", "projection=%s msg=\"rejoin: %s\"", w->name,
+               rd_kafka_err2str(ke));
+}
+
 sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
     /* Before joining: an offset reset made while no worker ran is a rebuild
      * request or is refused (offsets.h). */
@@ -1518,18 +1563,11 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
                                   w->stop, errstr, errstr_size);
     if (ge || *w->stop)
         return ge;
-    rd_kafka_topic_partition_list_t *topics =
-        rd_kafka_topic_partition_list_new((int)w->pc->ntopics);
-    for (size_t i = 0; i < w->pc->ntopics; i++)
-        rd_kafka_topic_partition_list_add(topics, w->pc->topics[i],
-                                          RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t ke = rd_kafka_subscribe(w->rk, topics);
-    rd_kafka_topic_partition_list_destroy(topics);
+    rd_kafka_resp_err_t ke = subscribe(w);
     if (ke)
         return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA_FATAL,
                          "projection %s: subscribe: %s", w->name,
                          rd_kafka_err2str(ke));
-    M(projection_add, w->name);
     sf_log("info", "projection=%s group=%s msg=\"started\"", w->name,
            w->pc->group_id);
     size_t batch_size = (size_t)w->pc->batch_size;
@@ -1540,6 +1578,14 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
         check_paused(w);
         lifecycle_tick(w);
         verify_step(w);
+        sf_commits_tick(w->commits);
+        /* settled: joined, no rebalance for a while, commits succeed */
+        if (sf_owners_tick(w->owners, w->redis,
+                           w->joined &&
+                               sf_mono_s() - w->last_rebalance >=
+                                   SF_OWNERS_QUIET_S &&
+                               !sf_commits_failing(w->commits)))
+            rejoin(w);
         double deadline = sf_mono_s() + w->pc->batch_ms / 1000.0;
         while (!*w->stop && !w->fatal && w->pending < batch_size) {
             double left = deadline - sf_mono_s();
@@ -1604,6 +1650,14 @@ sf_err_t sf_worker_new(const sf_config_t *cfg, const sf_pconf_t *pc,
     if ((e = sf_kconf_consumer(cfg, pc, NULL, &w->rk, errstr, errstr_size,
                                rebalance_cb, w)))
         goto err;
+    if (!(w->commits = sf_commits_new(w->rk, w->name, pc->commit_interval_ms,
+                                      metrics)) ||
+        !(w->owners = sf_owners_new(w->rk, w->name, pc->group_id,
+                                    (const char *const *)pc->topics,
+                                    pc->ntopics, metrics))) {
+        e = SF_ERR_NOMEM;
+        goto err;
+    }
     *out = w;
     return SF_OK;
 err:
@@ -1618,6 +1672,8 @@ void sf_worker_destroy(sf_worker_t *w) {
     for (size_t i = 0; i < w->nparts; i++)
         part_free(w, w->parts[i]);
     free(w->parts);
+    sf_owners_destroy(w->owners);
+    sf_commits_destroy(w->commits);
     if (w->rk)
         rd_kafka_destroy(w->rk);
     sf_dlq_destroy(w->dlq);

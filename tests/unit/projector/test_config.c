@@ -291,10 +291,31 @@ static void metrics_stuck_after(void **state) {
     sf_config_destroy(c);
 }
 
+/* commit_interval_ms: the offset commit rate (commits.h), 1000 by default,
+ * a value out of range names its position. */
+static void commit_interval(void **state) {
+    (void)state;
+    sf_config_t *c = NULL;
+    char err[512] = "";
+    const char *two = "projections:\n"
+                      "  - {name: a, topics: [t], handler: x.so}\n"
+                      "  - {name: b, topics: [t], handler: x.so,\n"
+                      "     commit_interval_ms: 2500}\n";
+    if (sf_config_load_string(two, "ci.yaml", "/", &c, err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_int_equal(c->proj[0].commit_interval_ms, 1000);
+    assert_int_equal(c->proj[1].commit_interval_ms, 2500);
+    sf_config_destroy(c);
+    expect_err("projections:\n  - name: a\n    topics: [t]\n"
+               "    handler: x.so\n    commit_interval_ms: 10\n",
+               "c.yaml:5:", "out of range");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_config),
         cmocka_unit_test(metrics_stuck_after),
+        cmocka_unit_test(commit_interval),
         cmocka_unit_test(defaults),
         cmocka_unit_test(errors_name_positions),
         cmocka_unit_test(generations_config),
