@@ -533,6 +533,14 @@ static void rebuild_progress(void *opaque, const char *phase,
                 name, st->total);
         return;
     }
+    if (!strcmp(phase, "prepare")) {
+        fprintf(stderr,
+                "rebuild %s: building the next generation in the spare "
+                "database while the live view keeps serving; "
+                "%" PRId64 " events to replay\n",
+                name, st->total);
+        return;
+    }
     if (!strcmp(phase, "switch")) {
         fprintf(stderr,
                 "rebuild %s: caught up (%d catch-up round(s)); pausing live "

@@ -1118,7 +1118,7 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
     clearing = 1;
     touched = 1;
     if (progress)
-        progress(opaque, "clear", st);
+        progress(opaque, r.bg ? "prepare" : "clear", st);
     if (!sf_rules_nkeys(pc->rules))
         sf_log("warn",
                "projection=%s msg=\"no view key patterns declared "
@@ -1174,9 +1174,11 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         goto out;
     clearing = 0; /* consistent again: empty view, no checkpoint */
     sf_log("info",
-           "projection=%s msg=\"view cleared\" deleted_keys=%" PRId64
-           " events=%" PRId64,
-           pc->name, st->deleted_keys, st->total);
+           "projection=%s msg=\"%s\" deleted_keys=%" PRId64 " events=%" PRId64,
+           pc->name,
+           r.bg ? "spare database emptied for the new generation"
+                : "view cleared",
+           st->deleted_keys, st->total);
     st->clear_seconds = sf_mono_s() - t0;
     sf_log("debug", "projection=%s msg=\"rebuild: cleared at %.3fs\"", pc->name,
            st->clear_seconds);

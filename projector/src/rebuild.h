@@ -98,7 +98,8 @@ typedef struct sf_rebuild_stats {
     int catchup_rounds;   /* blue/green: replays after the first */
 } sf_rebuild_stats_t;
 
-/* Progress: phase is "clear", "replay", "switch" (blue/green: live
+/* Progress: phase is "clear" (in place) or "prepare" (blue/green: the
+ * spare emptied), "replay", "switch" (blue/green: live
  * writes are paused now) or "done"; called about once per
  * second and at the end, on the calling thread. */
 typedef void (*sf_rebuild_progress_fn)(void *opaque, const char *phase,
