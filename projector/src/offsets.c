@@ -284,8 +284,36 @@ sf_err_t sf_offsets_gate(const sf_config_t *cfg, const sf_pconf_t *pc,
             refused = 0;
             e = reset_rebuild(cfg, pc, cat, redis, metrics, stop, errstr,
                               errstr_size);
-            if (!e)
+            if (!e) {
+                /* A blue/green rebuild leaves the group's offsets to the
+                 * workers: commit the new checkpoints as ours now, or the
+                 * reset would be judged (and rebuilt) again. */
+                int tries = 0;
+                do {
+                    sf_offsets_part_t *ps2 = NULL;
+                    size_t n2 = 0;
+                    e = sf_offsets_read(rk, redis, pc, &ps2, &n2, err,
+                                        sizeof(err));
+                    if (!e)
+                        e = sf_offsets_commit_checkpoints(rk, pc->name, ps2, n2,
+                                                          err, sizeof(err));
+                    free(ps2);
+                    if (e) {
+                        sf_log("warn",
+                               "projection=%s msg=\"committing the rebuilt "
+                               "checkpoints: %s; retrying\"",
+                               pc->name, err);
+                        sleep_s(1);
+                    }
+                } while (e && ++tries < 30 && !*stop);
+                if (e)
+                    return sf_seterr(errstr, errstr_size, e,
+                                     "projection %s: rebuilt after the offset "
+                                     "reset, but its checkpoints could not be "
+                                     "committed to the group: %s",
+                                     pc->name, err);
                 continue; /* its commits are ours now: judged NONE */
+            }
             int found = 0;
             char m[256];
             if (sf_life_rebuild_marker(redis, pc->name, &found, m, sizeof(m),
