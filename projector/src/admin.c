@@ -182,8 +182,8 @@ sf_err_t sf_status_collect(const sf_config_t *cfg, const sf_pconf_t *pc,
  * that leaves stops counting and one that joins must acknowledge too (a
  * new worker reads the flag before it applies anything). */
 sf_err_t sf_admin_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
-                        int paused, int timeout_ms, size_t *acked, char *errstr,
-                        size_t errstr_size) {
+                        int paused, int64_t lease_ms, int timeout_ms,
+                        size_t *acked, char *errstr, size_t errstr_size) {
     sf_redis_t *r = NULL;
     rd_kafka_t *rk = NULL;
     int64_t gen = 0;
@@ -193,7 +193,8 @@ sf_err_t sf_admin_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
         e = sf_kconf_consumer(cfg, pc, NULL, &rk, errstr, errstr_size, NULL,
                               NULL);
     if (!e)
-        e = sf_ctl_pause_set(r, pc->name, paused, &gen, errstr, errstr_size);
+        e = sf_ctl_pause_set(r, pc->name, paused, lease_ms, &gen, errstr,
+                             errstr_size);
     double end = sf_mono_s() + timeout_ms / 1000.0;
     while (!e) {
         char state[32];

@@ -41,10 +41,11 @@ sf_err_t sf_status_group(const sf_config_t *cfg, const sf_pconf_t *pc,
  * generation (control.h): once this returns SF_OK no worker applies
  * anything (pause) / every worker applies again (resume).  *acked: the
  * workers that acknowledged.  SF_ERR_TIMEOUT after timeout_ms names the
- * workers that did not (the flag stays set/cleared). */
+ * workers that did not (the flag stays set/cleared).  lease_ms: see
+ * sf_ctl_pause_set (0 for the operator's pause, which never expires). */
 sf_err_t sf_admin_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
-                        int paused, int timeout_ms, size_t *acked, char *errstr,
-                        size_t errstr_size);
+                        int paused, int64_t lease_ms, int timeout_ms,
+                        size_t *acked, char *errstr, size_t errstr_size);
 
 typedef struct sf_skip_info {
     int64_t prev;     /* checkpoint before, -1 none */

@@ -439,7 +439,11 @@ sf_err_t sf_bg_pause(const sf_config_t *cfg, const sf_pconf_t *pc,
     } else if (*was_paused) {
         return SF_OK; /* the operator's pause stays */
     }
-    return sf_admin_pause(cfg, pc, paused, 30000, &acked, errstr, errstr_size);
+    /* a lease: a rebuild killed mid-switch (or cut off from Redis) cannot
+     * leave the workers paused for good; the switch itself is safe if the
+     * lease runs out first (WATCH: a live write aborts the swap) */
+    return sf_admin_pause(cfg, pc, paused, SF_BG_PAUSE_LEASE_MS, 30000, &acked,
+                          errstr, errstr_size);
 }
 
 static sf_err_t connect_both(const sf_pconf_t *pc, sf_redis_t **live,
@@ -592,18 +596,19 @@ static void report_one(const sf_gen_info_t *g, const char *role,
                                 ? "incomplete (interrupted rebuild)"
                             : *g->state ? g->state
                                         : "unregistered";
+        char vnote[64] = "";
+        if (*g->digest && !strcmp(g->digest, pc->digest))
+            snprintf(vnote, sizeof(vnote), " (configured)");
+        else if (*g->digest)
+            snprintf(vnote, sizeof(vnote), " (not the configured %s)",
+                     pc->digest);
         snprintf(text, sizeof(text),
                  "generation %-8s db %d: %s, generation %" PRId64
                  ", version %s%s, %" PRId64
-                 " keys in the database, lag %" PRId64 "%s%s%s%s",
+                 " keys in the database, lag %" PRId64 "%s%s",
                  role, g->db, state, g->number, *g->digest ? g->digest : "?",
-                 *g->digest && !strcmp(g->digest, pc->digest) ? " (configured)"
-                 : *g->digest ? " (not the configured "
-                              : "",
-                 g->keys, g->lag,
-                 *g->digest && strcmp(g->digest, pc->digest) ? pc->digest : "",
-                 *g->digest && strcmp(g->digest, pc->digest) ? ")" : "",
-                 *g->switched ? ", switched " : "", g->switched);
+                 vnote, g->keys, g->lag, *g->switched ? ", switched " : "",
+                 g->switched);
         snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s", pause);
     }
     line(opaque, text);

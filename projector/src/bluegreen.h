@@ -124,6 +124,11 @@ sf_err_t sf_bg_rollback(const sf_config_t *cfg, const sf_pconf_t *pc,
 sf_err_t sf_bg_drop(const sf_config_t *cfg, const sf_pconf_t *pc,
                     int64_t *dropped, char *errstr, size_t errstr_size);
 
+/* How long a switch's pause holds at most if the rebuild that set it
+ * dies (control.h sf_ctl_pause_set): above the 30 s it waits for the
+ * workers' acknowledgements plus the final catch-up and swap. */
+#define SF_BG_PAUSE_LEASE_MS 60000
+
 /* Pauses (paused=1) or resumes the live workers around a switch, unless
  * the operator paused the projection: *was_paused tells the caller
  * whether to resume afterwards. */

@@ -824,7 +824,7 @@ static int cmd_pause(const opts_t *o, int paused) {
     } else {
         char err[1024];
         size_t acked = 0;
-        sf_err_t e = sf_admin_pause(cfg, pc, paused, o->timeout_s * 1000,
+        sf_err_t e = sf_admin_pause(cfg, pc, paused, 0, o->timeout_s * 1000,
                                     &acked, err, sizeof(err));
         if (e) {
             die_line(cmd, err);

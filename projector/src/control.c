@@ -62,7 +62,8 @@ void sf_dlqrec_add(sf_redis_t *r, const char *proj,
 }
 
 sf_err_t sf_ctl_pause_set(sf_redis_t *r, const char *proj, int paused,
-                          int64_t *gen, char *errstr, size_t errstr_size) {
+                          int64_t lease_ms, int64_t *gen, char *errstr,
+                          size_t errstr_size) {
     char pk[512], gk[512];
     sf_redis_key(pk, sizeof(pk), proj, "paused", NULL, 0);
     sf_redis_key(gk, sizeof(gk), proj, "pause_gen", NULL, 0);
@@ -71,8 +72,11 @@ sf_err_t sf_ctl_pause_set(sf_redis_t *r, const char *proj, int paused,
      * generation, so its acknowledgement always names the state */
     sf_err_t e = sf_redis_cmd(r, NULL, errstr, errstr_size, "MULTI");
     if (!e)
-        e = paused ? sf_redis_cmd(r, NULL, errstr, errstr_size, "SET %s 1", pk)
-                   : sf_redis_cmd(r, NULL, errstr, errstr_size, "DEL %s", pk);
+        e = !paused ? sf_redis_cmd(r, NULL, errstr, errstr_size, "DEL %s", pk)
+            : lease_ms > 0
+                ? sf_redis_cmd(r, NULL, errstr, errstr_size, "SET %s 1 PX %lld",
+                               pk, (long long)lease_ms)
+                : sf_redis_cmd(r, NULL, errstr, errstr_size, "SET %s 1", pk);
     if (!e)
         e = sf_redis_cmd(r, NULL, errstr, errstr_size, "INCR %s", gk);
     if (!e)

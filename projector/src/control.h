@@ -60,9 +60,13 @@ void sf_skiprec_add_at(sf_redis_t *r, const char *proj, const char *topic,
 /* ---- pause / resume ---------------------------------------------------- */
 
 /* Sets (paused=1) or clears the pause flag and returns the new pause
- * generation the workers must acknowledge. */
+ * generation the workers must acknowledge.  lease_ms > 0: the flag expires
+ * by itself after that many milliseconds (a blue/green switch's pause, so
+ * a rebuild killed or cut off from Redis mid-switch cannot leave the
+ * projection paused for good); 0: it stays until cleared (the operator's). */
 sf_err_t sf_ctl_pause_set(sf_redis_t *r, const char *proj, int paused,
-                          int64_t *gen, char *errstr, size_t errstr_size);
+                          int64_t lease_ms, int64_t *gen, char *errstr,
+                          size_t errstr_size);
 /* The current flag and generation (gen 0 when never set). */
 sf_err_t sf_ctl_pause_get(sf_redis_t *r, const char *proj, int *paused,
                           int64_t *gen, char *errstr, size_t errstr_size);
