@@ -80,7 +80,9 @@ if [ -z "${KPORT:-}" ]; then
   RPORT=$(free_port)
   [ "$RPORT" != "$KPORT" ] && [ "$RPORT" != $((KPORT + 100)) ] || RPORT=$(free_port)
 fi
-: "${SF_STATE_DIR:=$WORK/stack}"
+# never the caller's SF_STATE_DIR: that is the stack the other tests share,
+# which the campaign would flush, kill and restart
+[ -n "${SF_FAULT_STACK:-}" ] || SF_STATE_DIR=$WORK/stack
 export SF_STATE_DIR
 # two campaigns on one stack would FLUSHALL each other's Redis
 mkdir -p "$SF_STATE_DIR"
