@@ -389,6 +389,16 @@ need_projection(const char *cmd, const sf_config_t *cfg, const char *name) {
     return pc;
 }
 
+/* The one PROJECTION argument of cmd, or NULL (said on stderr). */
+static const sf_pconf_t *one_projection(const char *cmd, const sf_config_t *cfg,
+                                        const opts_t *o) {
+    if (o->nargs != 1) {
+        die_line(cmd, "expected exactly one PROJECTION");
+        return NULL;
+    }
+    return need_projection(cmd, cfg, o->args[0]);
+}
+
 /* ---- run ------------------------------------------------------------ */
 
 typedef struct job {
@@ -761,11 +771,8 @@ static int cmd_generation(const opts_t *o, const char *cmd) {
     int rc = load(cmd, o, &cfg);
     if (rc)
         return rc;
-    const sf_pconf_t *pc =
-        o->nargs == 1 ? need_projection(cmd, cfg, o->args[0]) : NULL;
+    const sf_pconf_t *pc = one_projection(cmd, cfg, o);
     if (!pc) {
-        if (o->nargs != 1)
-            die_line(cmd, "expected exactly one PROJECTION");
         rc = 2;
     } else {
         char err[1024];
@@ -815,11 +822,8 @@ static int cmd_pause(const opts_t *o, int paused) {
     int rc = load(cmd, o, &cfg);
     if (rc)
         return rc;
-    const sf_pconf_t *pc =
-        o->nargs == 1 ? need_projection(cmd, cfg, o->args[0]) : NULL;
+    const sf_pconf_t *pc = one_projection(cmd, cfg, o);
     if (!pc) {
-        if (o->nargs != 1)
-            die_line(cmd, "expected exactly one PROJECTION");
         rc = 2;
     } else {
         char err[1024];
@@ -958,11 +962,8 @@ static int cmd_views(const char *cmd, const opts_t *o) {
     int rc = load(cmd, o, &cfg);
     if (rc)
         return rc;
-    const sf_pconf_t *pc =
-        o->nargs == 1 ? need_projection(cmd, cfg, o->args[0]) : NULL;
+    const sf_pconf_t *pc = one_projection(cmd, cfg, o);
     if (!pc) {
-        if (o->nargs != 1)
-            die_line(cmd, "expected exactly one PROJECTION");
         rc = 2;
     } else if (!strcmp(cmd, "offsets")) {
         rc = sf_cli_offsets(cfg, pc, o->commit_ckpt);
