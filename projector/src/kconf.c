@@ -232,6 +232,17 @@ sf_err_t sf_kconf_consumer(
     if (rd_kafka_conf_set(conf, "max.poll.interval.ms", "120000", err,
                           sizeof(err)) != RD_KAFKA_CONF_OK)
         goto bad;
+    /* A throwaway reader (group_id "": journey, the rebuild's read-back of
+     * poison records) assigns one partition at one offset after another.
+     * librdkafka keeps one fetch in flight per broker, and the broker holds
+     * a fetch at a partition's end for fetch.wait.max.ms (500 ms) before it
+     * answers, so each re-assign waited up to half a second: a rebuild
+     * reading back 1,700 poison records took minutes.  10 ms keeps the
+     * broker from spinning yet makes the next assign prompt. */
+    if (group_id == grp &&
+        rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof(err)) !=
+            RD_KAFKA_CONF_OK)
+        goto bad;
     sf_err_t e = sf_kconf_apply(cfg, pc, conf, errstr, errstr_size);
     if (e) {
         rd_kafka_conf_destroy(conf);

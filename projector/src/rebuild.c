@@ -42,9 +42,10 @@ typedef struct rpart {
 typedef struct rb {
     const sf_config_t *cfg;
     const sf_pconf_t *pc;
-    sf_dlq_t *dlq;   /* created at the first poison record */
-    sf_redis_t *ctl; /* control records (control.h): a connection of its
-                        own, since redis has pipelined replies pending */
+    sf_dlq_t *dlq;      /* created at the first poison record */
+    rd_kafka_t *reader; /* reads poison records back (rebuild_poison.h) */
+    sf_redis_t *ctl;    /* control records (control.h): a connection of its
+                           own, since redis has pipelined replies pending */
     rd_kafka_t *rk;
     sf_redis_t *redis;
     sf_projection_t *proj;
@@ -179,9 +180,10 @@ static sf_err_t count_ok(rb_t *r, const sf_apply_req_t *q, sf_apply_res_t *res,
         char why[420];
         snprintf(why, sizeof(why), "redis: %s", what);
         if (!e && !r->pc->on_error_stop)
-            e = sf_rebuild_park_at(r->cfg, r->pc, &r->dlq, r->ctl, q->topic,
-                                   q->partition, res->skipped[k].bad_offset,
-                                   why, errstr, errstr_size);
+            e = sf_rebuild_park_at(r->cfg, r->pc, &r->dlq, &r->reader, r->ctl,
+                                   q->topic, q->partition,
+                                   res->skipped[k].bad_offset, why, errstr,
+                                   errstr_size);
     }
     sf_apply_res_clear(res);
     SF_ASSERT(q->batch->last_offset >= q->expected_ckpt);
@@ -1299,6 +1301,7 @@ out:
     free(r.all_tok);
     free(tps);
     sf_dlq_destroy(r.dlq);
+    sf_rebuild_reader_destroy(r.reader);
     sf_redis_destroy(r.ctl);
     if (r.dec)
         sf_decoder_destroy(r.dec);

@@ -42,17 +42,17 @@ sf_err_t sf_rebuild_park(const sf_config_t *cfg, const sf_pconf_t *pc,
 }
 
 sf_err_t sf_rebuild_park_at(const sf_config_t *cfg, const sf_pconf_t *pc,
-                            sf_dlq_t **dlq, sf_redis_t *r, const char *topic,
-                            int32_t partition, int64_t offset,
-                            const char *reason, char *errstr,
+                            sf_dlq_t **dlq, rd_kafka_t **reader, sf_redis_t *r,
+                            const char *topic, int32_t partition,
+                            int64_t offset, const char *reason, char *errstr,
                             size_t errstr_size) {
     if (sf_dlqrec_seen_at(r, pc->name, topic, partition, offset))
         return SF_OK;
-    rd_kafka_t *rk = NULL;
-    sf_err_t e =
-        sf_kconf_consumer(cfg, pc, "", &rk, errstr, errstr_size, NULL, NULL);
-    if (e)
+    sf_err_t e = SF_OK;
+    if (!*reader && (e = sf_kconf_consumer(cfg, pc, "", reader, errstr,
+                                           errstr_size, NULL, NULL)))
         return e;
+    rd_kafka_t *rk = *reader;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
     rd_kafka_resp_err_t ke = rd_kafka_assign(rk, l);
@@ -61,11 +61,15 @@ sf_err_t sf_rebuild_park_at(const sf_config_t *cfg, const sf_pconf_t *pc,
     time_t give_up = time(NULL) + 30;
     while (!ke && !found && time(NULL) < give_up) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
-        if (m && !m->err && m->partition == partition && m->offset == offset)
+        if (m && !m->err && m->partition == partition && m->offset == offset &&
+            m->rkt && !strcmp(rd_kafka_topic_name(m->rkt), topic))
             found = m;
         else if (m)
             rd_kafka_message_destroy(m);
     }
+    /* unassigned at once: the next call assigns its own partition and
+     * offset, and nothing read ahead here is handed to it */
+    rd_kafka_assign(rk, NULL);
     if (found) {
         int already = 0;
         e = sf_rebuild_park(cfg, pc, dlq, r, found, reason, &already, errstr,
@@ -78,9 +82,14 @@ sf_err_t sf_rebuild_park_at(const sf_config_t *cfg, const sf_pconf_t *pc,
                       topic, partition, offset,
                       ke ? rd_kafka_err2str(ke) : "not delivered within 30 s");
     }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
     return e;
+}
+
+void sf_rebuild_reader_destroy(rd_kafka_t *reader) {
+    if (!reader)
+        return;
+    rd_kafka_consumer_close(reader);
+    rd_kafka_destroy(reader);
 }
 
 sf_err_t sf_rebuild_precheck(rd_kafka_t *rk, sf_redis_t *r,

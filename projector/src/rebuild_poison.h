@@ -38,12 +38,19 @@ sf_err_t sf_rebuild_park(const sf_config_t *cfg, const sf_pconf_t *pc,
  * apply script passed it in 'skip' mode): the replay no longer holds its
  * record, so it is read back from topic/partition/offset with a consumer
  * of its own (assigned, no group membership, nothing committed) unless
- * recorded already.  SF_ERR_KAFKA when it cannot be read within 30 s. */
+ * recorded already.  *reader is that consumer: created on first use and
+ * reused by later calls (a topic with many poison events would otherwise
+ * start a client per event, ~50 ms each); the caller destroys it with
+ * sf_rebuild_reader_destroy().  SF_ERR_KAFKA when the record cannot be
+ * read within 30 s. */
 sf_err_t sf_rebuild_park_at(const sf_config_t *cfg, const sf_pconf_t *pc,
-                            sf_dlq_t **dlq, sf_redis_t *r, const char *topic,
-                            int32_t partition, int64_t offset,
-                            const char *reason, char *errstr,
+                            sf_dlq_t **dlq, rd_kafka_t **reader, sf_redis_t *r,
+                            const char *topic, int32_t partition,
+                            int64_t offset, const char *reason, char *errstr,
                             size_t errstr_size);
+
+/* Closes and frees the reader of sf_rebuild_park_at(); NULL is a no-op. */
+void sf_rebuild_reader_destroy(rd_kafka_t *reader);
 
 /* Reads every partition of tps from lo to hi (events after as_of_ms, when
  * >= 0, end a partition's prefix) with rk and runs the projection over
