@@ -2,7 +2,7 @@
 # campaign.sh - the seeded, randomized fault campaign (README.md here).
 #
 #   tests/fault/campaign.sh                      # the short campaign: seeds 1-20
-#   SF_LONG=1 tests/fault/campaign.sh            # the long one: seeds 1-300, --steps 4
+#   SF_LONG=1 tests/fault/campaign.sh            # the long one: seeds 1-200, --steps 3
 #   tests/fault/campaign.sh --seed 1234 --steps 2   # replay one seed (as printed)
 #   tests/fault/campaign.sh --seeds 1-50 --faults kill9,redis-rollback
 #   tests/fault/campaign.sh --seed 7 --print-schedule   # the schedule only
@@ -26,9 +26,9 @@ PROJ_BIN=${SF_PROJECTOR_BIN:-$SF_BUILD_DIR/projector/sf-projector}
 PUB_BIN=${SF_PUBLISH_BIN:-$SF_BUILD_DIR/producer/sf-publish}
 log() { printf '[campaign] %s\n' "$*" >&2; }
 
-# short: 20 seeds of 2 faults each; long: 300 seeds of 4 faults each
+# short: 20 seeds of 2 faults each; long: 200 seeds of 3 faults each
 seeds=1-20 steps=2
-[ "${SF_LONG:-0}" = 1 ] && seeds=1-300 steps=4
+[ "${SF_LONG:-0}" = 1 ] && seeds=1-200 steps=3
 args=()
 while [ $# -gt 0 ]; do
   case $1 in
