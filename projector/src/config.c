@@ -558,6 +558,7 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
     pc->batch_size = 500;
     pc->dedup = 1;
     pc->batch_ms = 50;
+    pc->batch_idle_ms = 2;
     pc->db = -1;
     pc->spare_db = -1;
     uint64_t dg = FNV_BASIS;
@@ -664,11 +665,13 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                         e = int_in(x, bv, 1, 1000000, &pc->batch_size);
                     else if (bs && !strcmp(bs, "time_ms"))
                         e = int_in(x, bv, 0, 60000, &pc->batch_ms);
+                    else if (bs && !strcmp(bs, "idle_ms"))
+                        e = int_in(x, bv, 0, 60000, &pc->batch_idle_ms);
                     else
                         e = sf_yaml_err(x->y, bk, x->errstr, x->errstr_size,
                                         SF_ERR_CONFIG,
                                         "unknown key \"%s\" in batch (known: "
-                                        "size, time_ms)",
+                                        "size, time_ms, idle_ms)",
                                         bs ? bs : "?");
                     if (e)
                         return e;

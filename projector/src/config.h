@@ -20,7 +20,12 @@
  *       dedup: on                  # on (default) | off: drop events whose
  *                                  # ce_sequence is not above the last
  *                                  # applied (docs/duplicates.md)
- *       batch: {size: 500, time_ms: 50}
+ *       batch: {size: 500, time_ms: 50, idle_ms: 2}
+ *                                  # a batch is applied when it holds
+ *                                  # size events, when time_ms passed
+ *                                  # since its first event, or when no
+ *                                  # further event came for idle_ms
+ *                                  # (0: wait out time_ms)
  *       commit_interval_ms: 1000   # offset commits to the group, at most
  *                                  # one per interval (commits.h)
  *       kafka: {...}               # per-projection librdkafka overrides
@@ -56,7 +61,7 @@ typedef struct sf_pconf {
     char *handler;     /* resolved path, or NULL */
     int on_error_stop;
     int dedup; /* dedup: on (default) | off, the duplicate rule (dedup.h) */
-    int batch_size, batch_ms;
+    int batch_size, batch_ms, batch_idle_ms;
     int commit_interval_ms; /* offset commits to the group (commits.h) */
     sf_kv_t *kafka;
     size_t nkafka;

@@ -1586,13 +1586,24 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
                                    SF_OWNERS_QUIET_S &&
                                !sf_commits_failing(w->commits)))
             rejoin(w);
+        /* A batch is applied when it is full, when the window (time_ms)
+         * since its first event is over, or as soon as the consumer has
+         * had nothing new for idle_ms: at low rates an event is visible
+         * within milliseconds instead of waiting out the window, and under
+         * load the window still gathers large batches (the queue is rarely
+         * empty then; while a batch is applied the next one accumulates,
+         * so batches grow with the rate by themselves). */
         double deadline = sf_mono_s() + w->pc->batch_ms / 1000.0;
+        int idle = w->pc->batch_idle_ms;
         while (!*w->stop && !w->fatal && w->pending < batch_size) {
             double left = deadline - sf_mono_s();
             int to = w->pending ? (left > 0 ? (int)(left * 1000) : 0) : 100;
+            if (w->pending && idle > 0 && to > idle)
+                to = idle;
             rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, to);
             if (!m) {
-                if (!w->pending || sf_mono_s() >= deadline)
+                if (!w->pending || sf_mono_s() >= deadline ||
+                    (idle > 0 && to == idle))
                     break;
                 continue;
             }

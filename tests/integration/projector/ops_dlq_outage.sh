@@ -37,8 +37,10 @@ on:
 YAML
 port=$(( KP + 2 ))
 config "$WORK/c.yaml" <<YAML
-  - {name: "$P", topics: ["$T"], rules: "$WORK/r.yaml", batch: {size: 1000, time_ms: 5000}}
+  - {name: "$P", topics: ["$T"], rules: "$WORK/r.yaml", batch: {size: 1000, time_ms: 5000, idle_ms: 0}}
 YAML
+# idle_ms 0: the batch waits out its 5 s window, so the poison is still
+# in it when the broker is frozen.
 # the worker must keep its partition while the broker is frozen: a lost
 # assignment drops the batch, and a worker without partitions is ready
 sed -i 's/session.timeout.ms: 6000/session.timeout.ms: 120000/' "$WORK/c.yaml"

@@ -28,7 +28,7 @@ static const char GOOD[] =
     "        shop.cart.CartOpened:\n"
     "          - [HSET, \"cart:{aggregate_id}\", status, open]\n"
     "    on_error: stop\n"
-    "    batch: {size: 100, time_ms: 10}\n"
+    "    batch: {size: 100, time_ms: 10, idle_ms: 0}\n"
     "    kafka: {fetch.wait.max.ms: 10}\n"
     "  - name: fights\n"
     "    topics: fight-events\n"
@@ -61,6 +61,7 @@ static void good_config(void **state) {
     assert_true(p->on_error_stop);
     assert_int_equal(p->batch_size, 100);
     assert_int_equal(p->batch_ms, 10);
+    assert_int_equal(p->batch_idle_ms, 0);
     assert_non_null(p->rules);
     assert_true(sf_rules_has(p->rules, "shop.cart.CartOpened"));
     assert_int_equal(p->nkafka, 1);
@@ -68,6 +69,8 @@ static void good_config(void **state) {
     assert_non_null(p);
     assert_int_equal(p->ntopics, 1);
     assert_string_equal(p->group_id, "my-group");
+    assert_int_equal(p->batch_ms, 50); /* the defaults */
+    assert_int_equal(p->batch_idle_ms, 2);
     assert_string_equal(p->handler, "/etc/sf/./libfight.so");
     assert_false(p->on_error_stop);
     assert_int_equal(p->batch_size, 500);
