@@ -1555,6 +1555,43 @@ static void rejoin(sf_worker_t *w) {
                rd_kafka_err2str(ke));
 }
 
+/* How long a stopping worker serves the revoke of its partitions before
+ * it closes the consumer anyway. */
+#define SF_LEAVE_MAX_S 10.0
+
+/* Leaves the group before rd_kafka_consumer_close(): unsubscribes and
+ * polls (which runs the revoke callback: the final commit, then the
+ * incremental unassign) until nothing is assigned.  A cooperative
+ * rebalance still running when close starts can leave close waiting for
+ * an assignment it will never complete (confluentinc/librdkafka#4527,
+ * #4884); the fault campaign saw a SIGTERMed worker hang in close for over
+ * a minute while another member joined.  With the assignment already
+ * given up, close only has the (already sent) LeaveGroup left to do.
+ * Records still delivered meanwhile are dropped: the next owner reads
+ * them again from the checkpoint. */
+static void leave_group(sf_worker_t *w) {
+    if (rd_kafka_unsubscribe(w->rk))
+        return;
+    double end = sf_mono_s() + SF_LEAVE_MAX_S;
+    while (sf_mono_s() < end) {
+        rd_kafka_topic_partition_list_t *a = NULL;
+        int held = 1;
+        if (rd_kafka_assignment(w->rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a) {
+            held = a->cnt > 0;
+            rd_kafka_topic_partition_list_destroy(a);
+        }
+        if (!held && !w->in_rebalance)
+            return;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 100);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    sf_log("warn",
+           "projection=%s msg=\"partitions still assigned %.0f s after "
+           "leaving the group; closing the consumer all the same\"",
+           w->name, SF_LEAVE_MAX_S);
+}
+
 sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
     /* Before joining: an offset reset made while no worker ran is a rebuild
      * request or is refused (offsets.h). */
@@ -1618,6 +1655,7 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
         sf_metrics_set_draining(w->m, 1);
     sf_log("info", "projection=%s msg=\"closing consumer (leaving group)\"",
            w->name);
+    leave_group(w);
     rd_kafka_consumer_close(w->rk);
     if (w->fatal)
         return sf_seterr(errstr, errstr_size, w->fatal_err, "%s", w->fatal_msg);
