@@ -667,6 +667,20 @@ class Seed:
                 continue
             w["state"] = "dead"
             w["log"].close()
+            lines = open(w["log"].name, errors="replace").read().splitlines()
+            with open(w["log"].name, errors="replace") as f:
+                f.seek(w.get("log_start", 0))
+                mine = f.read().splitlines()  # this incarnation's lines
+            # before the on_error: stop handling: a worker of a seed with
+            # on_error: stop may exit 3 for this reason too
+            if rc == 3 and any("fenced for 60 s by another owner" in l for l in mine[-50:]):
+                # documented (docs/lifecycle.md, FENCED): a worker fenced for
+                # 60 s while the group still assigns it the partition exits
+                # for its supervisor, which starts it again
+                self.note("fenced-exit")
+                log("seed %d: worker %d exited 3 after 60 s fenced; restarting it" % (self.seed, slot))
+                self.start_worker(slot)
+                continue
             if rc == 3 and self.s["tally_on_error"] == "stop":
                 try:
                     self.operator_skip(slot)
@@ -674,15 +688,6 @@ class Seed:
                     log("seed %d: skip failed (%s); again later" % (self.seed, e))
                     w["state"] = "await-skip"
                     continue
-                self.start_worker(slot)
-                continue
-            lines = open(w["log"].name, errors="replace").read().splitlines()
-            if rc == 3 and any("fenced for 60 s by another owner" in l for l in lines[-50:]):
-                # documented (docs/lifecycle.md, FENCED): a worker fenced for
-                # 60 s while the group still assigns it the partition exits
-                # for its supervisor, which starts it again
-                self.note("fenced-exit")
-                log("seed %d: worker %d exited 3 after 60 s fenced; restarting it" % (self.seed, slot))
                 self.start_worker(slot)
                 continue
             tail = [l for l in lines if "Sanitizer" in l or "runtime error:" in l][:1] + lines[-3:]
