@@ -68,9 +68,10 @@ struct sf_worker {
     volatile sig_atomic_t *stop;
     part_t **parts;
     size_t nparts;
-    part_t *retired;   /* replaced during a flush; freed by settle() */
-    int paused;        /* operator pause (sf:<p>:paused) */
-    int outage_paused; /* paused while Redis / the DLQ is unavailable */
+    part_t *retired;     /* replaced during a flush; freed by settle() */
+    int paused;          /* operator pause (sf:<p>:paused) */
+    int outage_paused;   /* paused while Redis / the DLQ is unavailable */
+    int close_abandoned; /* consumer close did not finish (close_consumer) */
     int in_apply, in_rebalance;
     int fatal;
     sf_err_t fatal_err;
@@ -1592,6 +1593,43 @@ static void leave_group(sf_worker_t *w) {
            w->name, SF_LEAVE_MAX_S);
 }
 
+/* How long rd_kafka_consumer_close() may take before the worker gives up
+ * on it. */
+#define SF_CLOSE_MAX_S 20.0
+
+/* rd_kafka_consumer_close() with a deadline: the same close, served from
+ * a queue of our own (the revoke callback still runs from here), so that a
+ * close that never finishes cannot keep a stopping worker from exiting.
+ * Given up, the handle is leaked rather than destroyed
+ * (sf_worker_destroy), since rd_kafka_destroy() would wait for the same
+ * close; the group expires the member after its session timeout. */
+static void close_consumer(sf_worker_t *w) {
+    rd_kafka_queue_t *q = rd_kafka_queue_new(w->rk);
+    rd_kafka_error_t *err = rd_kafka_consumer_close_queue(w->rk, q);
+    if (err) {
+        sf_log("warn", "projection=%s msg=\"closing the consumer: %s\"",
+               w->name, rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    } else {
+        double end = sf_mono_s() + SF_CLOSE_MAX_S;
+        while (!rd_kafka_consumer_closed(w->rk)) {
+            if (sf_mono_s() > end) {
+                sf_log("warn",
+                       "projection=%s msg=\"the consumer did not close within "
+                       "%.0f s; leaving without it (the group expires this "
+                       "member after its session timeout)\"",
+                       w->name, SF_CLOSE_MAX_S);
+                w->close_abandoned = 1;
+                break;
+            }
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+            if (ev)
+                rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+}
+
 sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
     /* Before joining: an offset reset made while no worker ran is a rebuild
      * request or is refused (offsets.h). */
@@ -1656,7 +1694,7 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
     sf_log("info", "projection=%s msg=\"closing consumer (leaving group)\"",
            w->name);
     leave_group(w);
-    rd_kafka_consumer_close(w->rk);
+    close_consumer(w);
     if (w->fatal)
         return sf_seterr(errstr, errstr_size, w->fatal_err, "%s", w->fatal_msg);
     return SF_OK;
@@ -1723,7 +1761,7 @@ void sf_worker_destroy(sf_worker_t *w) {
     free(w->parts);
     sf_owners_destroy(w->owners);
     sf_commits_destroy(w->commits);
-    if (w->rk)
+    if (w->rk && !w->close_abandoned)
         rd_kafka_destroy(w->rk);
     sf_dlq_destroy(w->dlq);
     sf_redis_destroy(w->redis);
