@@ -1161,6 +1161,45 @@ static void generation_check(sf_worker_t *w) {
     }
 }
 
+/* Redis can come back older (an AOF cut, a failover to a lagging replica,
+ * a restore: docs/exactly-once.md) while a partition has nothing new to
+ * apply.  No batch then meets the compare-and-set, and the events Redis
+ * lost past its checkpoint would never be applied again (lag 0, silent).
+ * So each active partition without a batch in hand has its epoch and
+ * checkpoint read back: an epoch below the worker's token, or the same
+ * epoch with an older checkpoint, is Redis having lost writes, handled as
+ * if a batch had been refused.  Anything newer (another owner, a rebuild,
+ * a switch, a skip) is left to the paths that own it. */
+static void lost_writes_check(sf_worker_t *w) {
+    char ek[512], ck[512], err[256];
+    for (size_t i = 0; i < w->nparts && !w->paused && !w->fatal; i++) {
+        part_t *p = w->parts[i];
+        if (p->state != SF_PART_ACTIVE || p->batch.nevents)
+            continue;
+        sf_redis_key(ek, sizeof(ek), w->name, "epoch", p->topic, p->partition);
+        sf_redis_key(ck, sizeof(ck), w->name, "ckpt", p->topic, p->partition);
+        redisReply *rep = NULL;
+        if (sf_redis_cmd(w->redis, &rep, err, sizeof(err), "MGET %s %s", ek,
+                         ck))
+            return; /* an outage: the apply path and check_paused see it */
+        int64_t v[2] = {0, -1};
+        for (size_t j = 0; j < 2 && rep->type == REDIS_REPLY_ARRAY &&
+                           j < rep->elements;
+             j++)
+            if (rep->element[j]->type == REDIS_REPLY_STRING)
+                v[j] = strtoll(rep->element[j]->str, NULL, 10);
+        freeReplyObject(rep);
+        if (v[0] < p->token) {
+            sf_apply_res_t r = {0};
+            r.epoch = v[0];
+            epoch_lost(w, p, &r);
+        } else if (v[0] == p->token && v[1] < p->ckpt) {
+            ckpt_resync(w, p, v[1], "redis holds an older checkpoint, found "
+                                    "while the partition was idle");
+        }
+    }
+}
+
 /* Outside flushes and rebalances, about once a second: partitions that
  * wait for a rebuild or were fenced are taken again when they may be. */
 static void lifecycle_tick(sf_worker_t *w) {
@@ -1171,6 +1210,8 @@ static void lifecycle_tick(sf_worker_t *w) {
     w->life_due = 0;
     if (w->redis && sf_redis_ctx(w->redis) && !sf_redis_ctx(w->redis)->err)
         generation_check(w);
+    if (w->redis && sf_redis_ctx(w->redis) && !sf_redis_ctx(w->redis)->err)
+        lost_writes_check(w);
     for (size_t i = 0; i < w->nparts && !w->fatal && !*w->stop; i++) {
         part_t *p = w->parts[i];
         if (p->state != SF_PART_WAITING && p->state != SF_PART_FENCED)
