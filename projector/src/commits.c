@@ -35,6 +35,7 @@ struct sf_commits {
     uint64_t unlogged; /* failures since the last failure line */
     int failing;       /* the last result was a failure */
     double last_fail_log;
+    int final_done; /* the final commit's result arrived (sync_cb) */
 };
 
 /* After an assign callback, commits wait this long (or the interval, if
@@ -232,8 +233,15 @@ static void sync_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                     rd_kafka_topic_partition_list_t *offs, void *opaque) {
     (void)rk;
     sf_commits_t *c = opaque;
+    c->final_done = 1;
     result(c, err, offs, "final (revoke)");
 }
+
+/* How long the revoke callback waits for its final commit: the commit
+ * only sets the group's offsets for lag tools (Redis holds the real
+ * checkpoints), and without a coordinator librdkafka would hold it, and
+ * with it the rebalance or the consumer's close, indefinitely. */
+#define SF_COMMITS_FINAL_WAIT_S 5.0
 
 int sf_commits_final(sf_commits_t *c,
                      const rd_kafka_topic_partition_list_t *revoked) {
@@ -253,9 +261,20 @@ int sf_commits_final(sf_commits_t *c,
     if (n) {
         uint64_t before = c->failed;
         c->sent++;
-        /* NULL queue: served by this call (synchronous) */
+        /* a queue of its own, served here for at most
+         * SF_COMMITS_FINAL_WAIT_S; a reply after that is dropped with it */
+        rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+        c->final_done = 0;
         rd_kafka_resp_err_t err =
-            rd_kafka_commit_queue(c->rk, l, NULL, sync_cb, c);
+            rd_kafka_commit_queue(c->rk, l, q, sync_cb, c);
+        double end = sf_mono_s() + SF_COMMITS_FINAL_WAIT_S;
+        while (!err && !c->final_done && sf_mono_s() < end) {
+            /* callbacks, not events: the result runs sync_cb */
+            rd_kafka_queue_poll_callback(q, 100);
+        }
+        rd_kafka_queue_destroy(q);
+        if (!err && !c->final_done)
+            err = RD_KAFKA_RESP_ERR__TIMED_OUT;
         if (err && c->failed == before)
             result(c, err, l, "final (revoke)");
         if (c->failed != before)

@@ -1183,9 +1183,8 @@ static void lost_writes_check(sf_worker_t *w) {
                          ck))
             return; /* an outage: the apply path and check_paused see it */
         int64_t v[2] = {0, -1};
-        for (size_t j = 0; j < 2 && rep->type == REDIS_REPLY_ARRAY &&
-                           j < rep->elements;
-             j++)
+        for (size_t j = 0;
+             j < 2 && rep->type == REDIS_REPLY_ARRAY && j < rep->elements; j++)
             if (rep->element[j]->type == REDIS_REPLY_STRING)
                 v[j] = strtoll(rep->element[j]->str, NULL, 10);
         freeReplyObject(rep);
@@ -1194,8 +1193,9 @@ static void lost_writes_check(sf_worker_t *w) {
             r.epoch = v[0];
             epoch_lost(w, p, &r);
         } else if (v[0] == p->token && v[1] < p->ckpt) {
-            ckpt_resync(w, p, v[1], "redis holds an older checkpoint, found "
-                                    "while the partition was idle");
+            ckpt_resync(w, p, v[1],
+                        "redis holds an older checkpoint, found "
+                        "while the partition was idle");
         }
     }
 }
@@ -1663,9 +1663,8 @@ static void close_consumer(sf_worker_t *w) {
                 w->close_abandoned = 1;
                 break;
             }
-            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
-            if (ev)
-                rd_kafka_event_destroy(ev);
+            /* callbacks, not events: the revoke runs rebalance_cb */
+            rd_kafka_queue_poll_callback(q, 100);
         }
     }
     rd_kafka_queue_destroy(q);
