@@ -122,6 +122,22 @@ sf_err_t sf_dedup_event(sf_batch_t *b, const char *proj, const sf_event_t *ev,
     return e;
 }
 
+int sf_dedup_record_of(int on, const char *proj, const sf_event_t *ev,
+                       sf_buf_t *key, char val[40]) {
+    int64_t v;
+    char tag[9];
+    if (!on || !ev->aggregate_id_len ||
+        memchr(ev->aggregate_id, '\0', ev->aggregate_id_len) ||
+        sf_dedup_parse_version(ev->version, ev->version_len, &v) != 1)
+        return 0;
+    if (sf_dedup_key(key, proj, ev->topic, ev->partition, ev->aggregate_id,
+                     ev->aggregate_id_len))
+        return -1;
+    sf_dedup_id_tag(ev->id, ev->id_len, tag);
+    snprintf(val, 40, "%" PRId64 "%s%s", v, *tag ? ":" : "", tag);
+    return 1;
+}
+
 void sf_dedup_event_drop(sf_batch_t *b, int64_t offset) {
     if (b->nvent && b->vent[b->nvent - 1].offset == offset) {
         b->nvent--;

@@ -74,6 +74,13 @@ void sf_dedup_id_tag(const char *id, size_t id_len, char tag[9]);
 sf_err_t sf_dedup_event(sf_batch_t *b, const char *proj, const sf_event_t *ev,
                         char *errstr, size_t errstr_size);
 
+/* The version record of ev under projection proj: 1, with its version key
+ * into key (reset first) and "<version>[:<id tag>]" into val, as the apply
+ * script writes them; 0 when the event has none (on == 0, no aggregate
+ * id, no or a malformed ce_sequence); -1 out of memory. */
+int sf_dedup_record_of(int on, const char *proj, const sf_event_t *ev,
+                       sf_buf_t *key, char val[40]);
+
 /* Forgets the entry of the event at offset, if it is the last one (an
  * event removed from the batch again, on_error: stop). */
 void sf_dedup_event_drop(sf_batch_t *b, int64_t offset);

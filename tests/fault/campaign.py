@@ -451,9 +451,10 @@ def fold(recs, cat, skipped, half=None):
 
     # The projector's duplicate rule (docs/duplicates.md), per projection:
     # an event whose ce_sequence is not above the last one applied for its
-    # aggregate in its partition is not applied.  A version counts once its event is applied
-    # (or refused before Redis, i.e. undecodable); one that failed in Redis
-    # (the tally poison) or that the operator skipped does not.
+    # aggregate in its partition is not applied.  A version counts once its
+    # event is applied, refused before Redis (undecodable) or dead-lettered
+    # after it failed in Redis (the tally poison, on_error: dlq); one the
+    # operator skipped (on_error: stop) does not.
     ver = {"cart": {}, "avail": {}, "tally": {}}
 
     def new_version(view, agg, seq):
@@ -487,10 +488,8 @@ def fold(recs, cat, skipped, half=None):
             if "tally" not in dup:
                 tally = exp["tally"]
             tally_ok = (p, off) not in skipped.get("tally", set())
-            if (seq is not None and "tally" not in dup and tally_ok and
-                    not (typ == "shop.cart.ItemAddedToCart" and
-                         data["sku"] in ("POISON", "HALF"))):
-                # an event that failed inside Redis records no version
+            if seq is not None and "tally" not in dup and tally_ok:
+                # a poison event dead-lettered is done with: recorded too
                 ver["tally"][(p, agg)] = seq
             if typ == "shop.cart.CartOpened":
                 cart.setdefault("cart:%s" % agg, {})["status"] = "open"

@@ -488,6 +488,10 @@ while i <= n do
       for _, v in ipairs({string.format('%d', off), done, nc, idx, why}) do
         skipped[#skipped + 1] = v
       end
+      -- the caller dead-letters it: done with, as the live worker's
+      -- checkpoint move records it (advance.lua), so a copy of it is a
+      -- duplicate and its applied commands never run again
+      if vx then ver_done(vx) end
     else
       return failed(off, done, nc, idx, why, keep)
     end

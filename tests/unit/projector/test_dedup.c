@@ -135,6 +135,29 @@ static void entries(void **state) {
     sf_batch_free(&b);
 }
 
+/* what the worker records when it dead-letters an event that failed in
+ * Redis: the same key and value the apply script would write */
+static void record_of(void **state) {
+    (void)state;
+    sf_buf_t k = {0};
+    char val[40], tag[9];
+    sf_event_t e = mkev("c1", "7", "e-7"), none = mkev("c1", "", "e-8"),
+               bad = mkev("c1", "07", "e-9"), noid = mkev("c2", "3", "");
+    e.partition = 4;
+    assert_int_equal(sf_dedup_record_of(1, "p", &e, &k, val), 1);
+    assert_string_equal(k.p, "sf:p:ver:cart-events:4:{c1}");
+    sf_dedup_id_tag("e-7", 3, tag);
+    char want[40];
+    snprintf(want, sizeof(want), "7:%s", tag);
+    assert_string_equal(val, want);
+    assert_int_equal(sf_dedup_record_of(1, "p", &noid, &k, val), 1);
+    assert_string_equal(val, "3");
+    assert_int_equal(sf_dedup_record_of(0, "p", &e, &k, val), 0);
+    assert_int_equal(sf_dedup_record_of(1, "p", &none, &k, val), 0);
+    assert_int_equal(sf_dedup_record_of(1, "p", &bad, &k, val), 0);
+    sf_buf_free(&k);
+}
+
 static void judge(void **state) {
     (void)state;
     int64_t v = 0;
@@ -170,6 +193,7 @@ int main(void) {
         cmocka_unit_test(key_and_tag),
         cmocka_unit_test(entries),
         cmocka_unit_test(judge),
+        cmocka_unit_test(record_of),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
