@@ -16,14 +16,14 @@ PC="dddl-$ID"
 NAMES+=("$PC")
 # HALF: command 2 writes a plain string, command 3 (PFADD on it) fails
 # inside Redis, after commands 1 and 2 were applied
-cat >"$WORK/half.rules.yaml" <<'YAML'
-keys: ["dl:*"]
+cat >"$WORK/half.rules.yaml" <<YAML
+keys: ["$PC:*"]
 on:
   shop.cart.ItemAddedToCart:
-    - [HINCRBY, "dl:{aggregate_id}", adds, 1]
-    - cmd: [SET, "dl:half:{aggregate_id}", plain]
+    - [HINCRBY, "$PC:{aggregate_id}", adds, 1]
+    - cmd: [SET, "$PC:half:{aggregate_id}", plain]
       when: {data.sku: HALF}
-    - cmd: [PFADD, "dl:half:{aggregate_id}", "{data.sku}"]
+    - cmd: [PFADD, "$PC:half:{aggregate_id}", "{data.sku}"]
       when: {data.sku: HALF}
 YAML
 config "$WORK/c.yaml" <<YAML
@@ -38,7 +38,7 @@ log "published versions 1, 2 (fails part way), 2 again (a retried publish), 3"
 
 start w "$WORK/c.yaml"
 wait_lag0 "$WORK/c.yaml" "$PC" 60
-expect_eq "live: adds of $c (version 2's first command once)" "$(rcli hget "dl:$c" adds)" 3
+expect_eq "live: adds of $c (version 2's first command once)" "$(rcli hget "$PC:$c" adds)" 3
 st=$(status_of "$PC")
 printf '%s\n' "$st" | grep -q "1 duplicates dropped (0 with another ce_id), 0 gaps, 0 unversioned events" \
   || fail "status counts: $st"
@@ -47,10 +47,10 @@ expect_eq "dead letters (the event once, not its copy)" "$ndlq" 1
 
 stop w TERM
 expect_eq "worker exit on SIGTERM" "$RC" 0
-before=$(dump "dl:*$ID*"; dump "sf:$PC:ver:*")
+before=$(dump "$PC:*"; dump "sf:$PC:ver:*")
 "$PROJ" rebuild -c "$WORK/c.yaml" "$PC" >"$WORK/rebuild.out" 2>"$WORK/rebuild.log" \
   || fail "rebuild failed: $(tail -3 "$WORK/rebuild.log")"
-after=$(dump "dl:*$ID*"; dump "sf:$PC:ver:*")
+after=$(dump "$PC:*"; dump "sf:$PC:ver:*")
 [ "$before" = "$after" ] \
   || fail "the rebuild gave another view: $(diff <(echo "$before") <(echo "$after"))"
 grep -q "1 duplicates dropped, 0 gaps, 0 unversioned" "$WORK/rebuild.log" \
@@ -61,5 +61,5 @@ grep -q "1 duplicates dropped, 0 gaps, 0 unversioned" "$WORK/rebuild.log" \
 expect_eq "journey verdicts" "$(jq -r 'select(.offset != null) | .dedup' "$WORK/j.jsonl" | paste -sd,)" \
   "next,next,duplicate,next"
 expect_eq "journey state: adds" \
-  "$(jq -r --arg k "dl:$c" 'select(.state) | .state[$k].adds' "$WORK/j.jsonl")" 3
+  "$(jq -r --arg k "$PC:$c" 'select(.state) | .state[$k].adds' "$WORK/j.jsonl")" 3
 log "PASS"
