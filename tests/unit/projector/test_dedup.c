@@ -189,10 +189,8 @@ static void judge(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(versions),
-        cmocka_unit_test(key_and_tag),
-        cmocka_unit_test(entries),
-        cmocka_unit_test(judge),
+        cmocka_unit_test(versions),  cmocka_unit_test(key_and_tag),
+        cmocka_unit_test(entries),   cmocka_unit_test(judge),
         cmocka_unit_test(record_of),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
