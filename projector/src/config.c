@@ -719,6 +719,10 @@ static sf_err_t parse_projection(ctx_t *x, yaml_node_t *n, sf_pconf_t *pc) {
                            pc->db);
     digest_str(&dg, pc->handler ? pc->handler : "");
     digest_str(&dg, pc->version ? pc->version : "");
+    /* the duplicate rule changes what the view holds; only "off" is
+     * hashed, so the digests of projections with the default stay */
+    if (!pc->dedup)
+        digest_str(&dg, "dedup: off");
     snprintf(pc->digest, sizeof(pc->digest), "%016llx", (unsigned long long)dg);
     if (!pc->group_id) {
         size_t len = strlen(pc->name) + 4;

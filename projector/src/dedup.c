@@ -38,9 +38,10 @@ int sf_dedup_parse_version(const char *s, size_t len, int64_t *v) {
 }
 
 sf_err_t sf_dedup_key(sf_buf_t *out, const char *proj, const char *topic,
-                      const char *agg, size_t agg_len) {
+                      int32_t partition, const char *agg, size_t agg_len) {
     sf_buf_reset(out);
-    sf_buf_printf(out, SF_REDIS_PREFIX "%s:ver:%s:{", proj, topic);
+    sf_buf_printf(out, SF_REDIS_PREFIX "%s:ver:%s:%" PRId32 ":{", proj, topic,
+                  partition);
     sf_buf_append(out, agg, agg_len);
     sf_buf_putc(out, '}');
     return out->oom ? SF_ERR_NOMEM : SF_OK;
@@ -102,8 +103,10 @@ sf_err_t sf_dedup_event(sf_batch_t *b, const char *proj, const sf_event_t *ev,
     /* the key goes straight into vdata: no bound on the aggregate id */
     size_t k0 = b->vdata.len;
     if (!e) {
-        sf_buf_printf(&b->vdata, SF_REDIS_PREFIX "%s:ver:%s:{", proj,
-                      ev->topic);
+        /* per partition: Kafka orders an aggregate's events only within
+         * one partition (see dedup.h) */
+        sf_buf_printf(&b->vdata, SF_REDIS_PREFIX "%s:ver:%s:%" PRId32 ":{",
+                      proj, ev->topic, ev->partition);
         sf_buf_append(&b->vdata, ev->aggregate_id, ev->aggregate_id_len);
         sf_buf_putc(&b->vdata, '}');
         e = b->vdata.oom ? SF_ERR_NOMEM : SF_OK;
@@ -117,6 +120,22 @@ sf_err_t sf_dedup_event(sf_batch_t *b, const char *proj, const sf_event_t *ev,
     if (!e)
         b->nvent++;
     return e;
+}
+
+int sf_dedup_record_of(int on, const char *proj, const sf_event_t *ev,
+                       sf_buf_t *key, char val[40]) {
+    int64_t v;
+    char tag[9];
+    if (!on || !ev->aggregate_id_len ||
+        memchr(ev->aggregate_id, '\0', ev->aggregate_id_len) ||
+        sf_dedup_parse_version(ev->version, ev->version_len, &v) != 1)
+        return 0;
+    if (sf_dedup_key(key, proj, ev->topic, ev->partition, ev->aggregate_id,
+                     ev->aggregate_id_len))
+        return -1;
+    sf_dedup_id_tag(ev->id, ev->id_len, tag);
+    snprintf(val, 40, "%" PRId64 "%s%s", v, *tag ? ":" : "", tag);
+    return 1;
 }
 
 void sf_dedup_event_drop(sf_batch_t *b, int64_t offset) {

@@ -5,8 +5,9 @@
  *
  * The rule itself runs inside the apply script (src/lua/apply.lua, the
  * block "Duplicate rule"), atomically with the event's writes:
- *   - per projection, topic and aggregate the last applied version is kept
- *     in sf:<p>:ver:<topic>:{<aggregate id>} as "<version>[:<id tag>]";
+ *   - per projection, topic, partition and aggregate the last applied
+ *     version is kept in sf:<p>:ver:<topic>:<partition>:{<aggregate id>}
+ *     as "<version>[:<id tag>]";
  *   - an event whose version (ce_sequence) is <= that one is a duplicate:
  *     not applied, passed by the checkpoint, counted;
  *   - a version above last + 1 is a gap: applied, counted;
@@ -15,6 +16,17 @@
  * The id tag (8 hex digits of FNV-1a 32 over ce_id) lets the script tell a
  * re-sent event (same ce_id) from two writers that gave the same version
  * to different events (a "conflict", counted apart).
+ *
+ * Why per partition: Kafka orders records only within a partition.  An
+ * aggregate whose events sit in two partitions (a producer whose record
+ * key is not the aggregate id, a null key, partitions added to the
+ * topic) has no order across them; a version kept across partitions
+ * would judge an event by whichever partition was read first, so live,
+ * rebuild and journey could drop different events of the same log.  Per
+ * partition every verdict is a function of that partition's log alone.
+ * A retried publish (same key) lands in the partition of the original,
+ * so a duplicate is still caught; only a copy written to another
+ * partition than its original escapes the rule.
  *
  * Threading: none of its own; a batch belongs to one thread.  Nothing
  * here prints.
@@ -42,11 +54,12 @@
 int sf_dedup_parse_version(const char *s, size_t len, int64_t *v);
 
 /* The version key of an aggregate into out (reset first):
- * sf:<proj>:ver:<topic>:{<aggregate id bytes>}.  The braces make the
- * aggregate id the Redis Cluster hash tag, so the key lands in the slot
- * of view keys written as <name>:{<aggregate id>}...  SF_ERR_NOMEM. */
+ * sf:<proj>:ver:<topic>:<partition>:{<aggregate id bytes>}.  The braces
+ * make the aggregate id the Redis Cluster hash tag, so the key lands in
+ * the slot of view keys written as <name>:{<aggregate id>}...
+ * SF_ERR_NOMEM. */
 sf_err_t sf_dedup_key(sf_buf_t *out, const char *proj, const char *topic,
-                      const char *agg, size_t agg_len);
+                      int32_t partition, const char *agg, size_t agg_len);
 
 /* The id tag of ce_id (8 lower-case hex digits + NUL into tag[9]); an
  * empty id gives an empty tag. */
@@ -60,6 +73,13 @@ void sf_dedup_id_tag(const char *id, size_t id_len, char tag[9]);
  * SF_ERR_NOMEM. */
 sf_err_t sf_dedup_event(sf_batch_t *b, const char *proj, const sf_event_t *ev,
                         char *errstr, size_t errstr_size);
+
+/* The version record of ev under projection proj: 1, with its version key
+ * into key (reset first) and "<version>[:<id tag>]" into val, as the apply
+ * script writes them; 0 when the event has none (on == 0, no aggregate
+ * id, no or a malformed ce_sequence); -1 out of memory. */
+int sf_dedup_record_of(int on, const char *proj, const sf_event_t *ev,
+                       sf_buf_t *key, char val[40]);
 
 /* Forgets the entry of the event at offset, if it is the last one (an
  * event removed from the batch again, on_error: stop). */
@@ -77,7 +97,8 @@ size_t sf_dedup_nargs(const sf_batch_t *b);
 void sf_dedup_argv(const sf_batch_t *b, const char **argv, size_t *argvlen,
                    char *nbuf, size_t nbuf_size);
 
-/* The rule for the events of ONE aggregate taken in log order, outside
+/* The rule for the events of ONE aggregate in ONE partition taken in log
+ * order, outside
  * Redis (journey --fold; the same verdicts as the apply script): last and
  * last_tag are the last applied version (0: none) and its id tag.
  * Returns "duplicate" (do not apply; "conflict" when the version equals

@@ -536,7 +536,11 @@ sf_err_t sf_journey_run(const sf_config_t *cfg, const sf_catalog_t *cat,
                     if (sc.keys && sc.r && !e && cerr[0]) {
                         json_object_set_new(o, "state_error",
                                             jbytes(cerr, strlen(cerr)));
-                        record = 0; /* failed in Redis: not applied */
+                        /* failed in Redis: dead-lettered, so done with
+                         * (a copy is a duplicate); under on_error: stop
+                         * the operator's skip records nothing */
+                        if (fold->on_error_stop)
+                            record = 0;
                     }
                 } else
                     json_object_set_new(o, "rule_error",

@@ -122,20 +122,23 @@ static int64_t held_at(const redisReply *parts, const char *topic,
     return 0;
 }
 
-/* Events past the group's committed offset (the whole partition when
- * nothing is committed); -1 when unknown. */
-static int64_t lag_of(sf_owners_t *o, const char *topic, int32_t partition) {
-    int64_t lo = -1, hi = -1;
+/* Events past the view's checkpoint in Redis, i.e. not applied yet (the
+ * whole partition when there is none); -1 when unknown.  Not the group's
+ * committed offset: a member that is not a worker but reads and commits
+ * (a console consumer started with the group's id) moves that offset, and
+ * the partition looked as if nothing waited while the view missed every
+ * event of it. */
+static int64_t lag_of(sf_owners_t *o, sf_redis_t *redis, const char *topic,
+                      int32_t partition) {
+    int64_t lo = -1, hi = -1, ck = -1;
+    char err[256];
     if (rd_kafka_query_watermark_offsets(o->rk, topic, partition, &lo, &hi,
                                          1000))
         return -1;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_t *tp =
-        rd_kafka_topic_partition_list_add(l, topic, partition);
-    int64_t from = lo;
-    if (!rd_kafka_committed(o->rk, l, 1000) && !tp->err && tp->offset >= 0)
-        from = tp->offset;
-    rd_kafka_topic_partition_list_destroy(l);
+    if (sf_redis_ckpt_get(redis, o->name, topic, partition, &ck, err,
+                          sizeof(err)))
+        return -1;
+    int64_t from = ck + 1 > lo ? ck + 1 : lo;
     return hi > from ? hi - from : 0;
 }
 
@@ -220,7 +223,7 @@ static int evaluate(sf_owners_t *o, sf_redis_t *redis) {
         /* lag costs two blocking round trips (1 s timeouts each): a few
          * per round, each partition's answer kept for 10 s */
         if ((c->lag_at == 0 || now - c->lag_at > 10.0) && lag_checks < 4) {
-            c->lag = lag_of(o, c->topic, c->partition);
+            c->lag = lag_of(o, redis, c->topic, c->partition);
             c->lag_at = now;
             lag_checks++;
         }
@@ -236,7 +239,9 @@ static int evaluate(sf_owners_t *o, sf_redis_t *redis) {
             sf_log("warn",
                    "projection=%s group=%s topic=%s partition=%" PRId32
                    " lag=%" PRId64 " msg=\"partition held by no member of "
-                   "the group for %.1f s while events wait\"",
+                   "the group that reports it for %.1f s while events wait "
+                   "(unassigned, or held by a member that is not a worker "
+                   "of this projection)\"",
                    o->name, o->group, c->topic, c->partition, lag,
                    now - c->since);
         }

@@ -16,7 +16,8 @@
  * refreshes the report of each partition it holds every 3 s (control.h,
  * sf:<p>:parts).  A partition without a report younger than
  * SF_OWNER_REPORT_MAX_AGE_MS, for longer than SF_UNOWNED_GRACE_S, whose
- * high watermark is past the group's committed offset (lag), is reported:
+ * high watermark is past the view's checkpoint in Redis (lag; not the
+ * group's committed offset, which a foreign member can move), is reported:
  * one log line naming it, the partitions_unowned gauge, and an "unowned"
  * state report that `status` shows.  The one member that wins the
  * projection's rejoin key in Redis (SET NX, expiring after

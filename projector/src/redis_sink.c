@@ -272,6 +272,16 @@ sf_err_t sf_redis_ckpt_advance(sf_redis_t *r, const char *proj,
                                const char *topic, int32_t partition,
                                int64_t token, int64_t offset, int64_t *prev,
                                char *errstr, size_t errstr_size) {
+    return sf_redis_ckpt_advance_ver(r, proj, topic, partition, token, offset,
+                                     NULL, 0, NULL, prev, errstr, errstr_size);
+}
+
+sf_err_t sf_redis_ckpt_advance_ver(sf_redis_t *r, const char *proj,
+                                   const char *topic, int32_t partition,
+                                   int64_t token, int64_t offset,
+                                   const char *vkey, size_t vkey_len,
+                                   const char *vval, int64_t *prev,
+                                   char *errstr, size_t errstr_size) {
     char ek[512], ck[512], hk[512], tok[24], off[24];
     sf_redis_key(ek, sizeof(ek), proj, "epoch", topic, partition);
     sf_redis_key(ck, sizeof(ck), proj, "ckpt", topic, partition);
@@ -284,8 +294,12 @@ sf_err_t sf_redis_ckpt_advance(sf_redis_t *r, const char *proj,
     for (int attempt = 0;; attempt++) {
         if (!r->c || r->c->err)
             return conn_err(r, errstr, errstr_size, "checkpoint");
-        redisReply *rep = redisCommand(r->c, "EVALSHA %s 3 %s %s %s %s %s",
-                                       r->advance_sha, ek, ck, hk, tok, off);
+        redisReply *rep =
+            vkey ? redisCommand(r->c, "EVALSHA %s 4 %s %s %s %b %s %s %s",
+                                r->advance_sha, ek, ck, hk, vkey, vkey_len, tok,
+                                off, vval)
+                 : redisCommand(r->c, "EVALSHA %s 3 %s %s %s %s %s",
+                                r->advance_sha, ek, ck, hk, tok, off);
         if (!rep)
             return conn_err(r, errstr, errstr_size, "checkpoint");
         char code[24];

@@ -574,9 +574,20 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
            w->name, p->topic, p->partition, r->bad_offset, p->topic,
            sf_log_q(q, sizeof(q), reason));
     M(dead_lettered, w->name, 1);
-    sf_err_t e =
-        sf_redis_ckpt_advance(w->redis, w->name, p->topic, p->partition,
-                              p->token, r->bad_offset, NULL, err, sizeof(err));
+    /* the event is done with: its version is recorded as the checkpoint
+     * passes it, so a copy of it (a retried publish) is a duplicate and
+     * its commands that did run never run again (dedup.h) */
+    sf_buf_t vk = {0};
+    char vv[40];
+    sf_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    int hv = !sf_event_from_message(&ev, m) &&
+             sf_dedup_record_of(w->pc->dedup, w->name, &ev, &vk, vv) == 1;
+    sf_event_clear(&ev);
+    sf_err_t e = sf_redis_ckpt_advance_ver(
+        w->redis, w->name, p->topic, p->partition, p->token, r->bad_offset,
+        hv ? vk.p : NULL, vk.len, vv, NULL, err, sizeof(err));
+    sf_buf_free(&vk);
     if (e == SF_ERR_FENCED) {
         sf_part_set_state(p, SF_PART_FENCED);
         M(partition_fenced, w->name, p->topic, p->partition, 1);

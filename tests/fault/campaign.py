@@ -451,14 +451,15 @@ def fold(recs, cat, skipped, half=None):
 
     # The projector's duplicate rule (docs/duplicates.md), per projection:
     # an event whose ce_sequence is not above the last one applied for its
-    # aggregate is not applied.  A version counts once its event is applied
-    # (or refused before Redis, i.e. undecodable); one that failed in Redis
-    # (the tally poison) or that the operator skipped does not.
+    # aggregate in its partition is not applied.  A version counts once its
+    # event is applied, refused before Redis (undecodable) or dead-lettered
+    # after it failed in Redis (the tally poison, on_error: dlq); one the
+    # operator skipped (on_error: stop) does not.
     ver = {"cart": {}, "avail": {}, "tally": {}}
 
     def new_version(view, agg, seq):
         """False for a duplicate; else True (unversioned events too)."""
-        return seq is None or seq > ver[view].get(agg, 0)
+        return seq is None or seq > ver[view].get((p, agg), 0)
 
     for p, rows in recs.items():
         for off, key, value, hdr in rows:
@@ -472,14 +473,14 @@ def fold(recs, cat, skipped, half=None):
                 for view, v in poison.items():
                     v.add((p, off))
                     if new_version(view, agg, seq) and seq is not None:
-                        ver[view][agg] = seq
+                        ver[view][(p, agg)] = seq
                 continue
             typ, data = d
             cart, avail, tally = {}, {}, {}
             dup = {v for v in ver if not new_version(v, agg, seq)}
             for view in ("cart", "avail"):
                 if seq is not None and view not in dup:
-                    ver[view][agg] = seq
+                    ver[view][(p, agg)] = seq
             if "cart" not in dup:
                 cart = exp["cart"]
             if "avail" not in dup:
@@ -487,11 +488,9 @@ def fold(recs, cat, skipped, half=None):
             if "tally" not in dup:
                 tally = exp["tally"]
             tally_ok = (p, off) not in skipped.get("tally", set())
-            if (seq is not None and "tally" not in dup and tally_ok and
-                    not (typ == "shop.cart.ItemAddedToCart" and
-                         data["sku"] in ("POISON", "HALF"))):
-                # an event that failed inside Redis records no version
-                ver["tally"][agg] = seq
+            if seq is not None and "tally" not in dup and tally_ok:
+                # a poison event dead-lettered is done with: recorded too
+                ver["tally"][(p, agg)] = seq
             if typ == "shop.cart.CartOpened":
                 cart.setdefault("cart:%s" % agg, {})["status"] = "open"
                 if tally_ok:

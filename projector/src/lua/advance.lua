@@ -3,8 +3,13 @@
 -- never back, and clears the progress record of a failed event it passes.
 --
 -- KEYS[1] epoch, KEYS[2] checkpoint, KEYS[3] progress record (apply.lua)
+-- KEYS[4] optional: the version key of the event passed (apply.lua's
+--         duplicate rule), raised to ARGV[3] unless it holds that version
+--         or a higher one: a dead-lettered event is done with, so a copy
+--         of it is a duplicate, not a new event whose commands run again
 -- ARGV[1] the caller's fencing token, '' for operator commands (no check)
 -- ARGV[2] the offset the checkpoint moves to
+-- ARGV[3] with KEYS[4]: "<version>[:<id tag>]"
 -- Reply: {0, previous checkpoint} or {1, epoch} when fenced.
 if ARGV[1] ~= '' then
   local ep = redis.call('GET', KEYS[1])
@@ -17,5 +22,10 @@ end
 local h = redis.call('GET', KEYS[3])
 if h and tonumber(string.match(h, '^%-?%d+')) <= tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[3])
+end
+if KEYS[4] then
+  local v = tonumber(string.match(ARGV[3], '^(%d+)'))
+  local cur = tonumber(string.match(redis.call('GET', KEYS[4]) or '', '^(%d+)'))
+  if v and (not cur or v > cur) then redis.call('SET', KEYS[4], ARGV[3]) end
 end
 return {0, ck or '-1'}

@@ -66,8 +66,8 @@ local mode = ARGV[4]
 -- ARGV[5]  V, how many events of the batch carry an aggregate version
 --          (-1: the projection has `dedup: off`), then V entries of four
 --          arguments in offset order: offset, version key
---          sf:<p>:ver:<topic>:{<aggregate id>}, version (decimal >= 1),
---          id tag (a hash of ce_id, '' without one).  The events follow.
+--          sf:<p>:ver:<topic>:<partition>:{<aggregate id>}, version
+--          (decimal >= 1), id tag (a hash of ce_id, '' without one).  The events follow.
 -- Per version key the last applied version is kept as "<version>" or
 -- "<version>:<id tag>", written in this same atomic step as the event's
 -- writes.  An event whose version is <= it is a duplicate: not applied,
@@ -488,6 +488,10 @@ while i <= n do
       for _, v in ipairs({string.format('%d', off), done, nc, idx, why}) do
         skipped[#skipped + 1] = v
       end
+      -- the caller dead-letters it: done with, as the live worker's
+      -- checkpoint move records it (advance.lua), so a copy of it is a
+      -- duplicate and its applied commands never run again
+      if vx then ver_done(vx) end
     else
       return failed(off, done, nc, idx, why, keep)
     end

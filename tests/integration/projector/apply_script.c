@@ -77,6 +77,7 @@ static void event_v(sf_batch_t *b, int64_t off, const char *ver, const char *id,
         char err[256];
         memset(&ev, 0, sizeof(ev));
         ev.topic = TOPIC;
+        ev.partition = 1;
         ev.aggregate_id = "a";
         ev.aggregate_id_len = 1;
         ev.version = ver;
@@ -466,7 +467,7 @@ int main(void) {
         char vk[256], tag[9], want[32];
         CHECK(!sf_redis_epoch_bump(R, P, TOPIC, 1, &tok, err, sizeof(err)),
               "epoch 1: %s", err);
-        snprintf(vk, sizeof(vk), "sf:%s:ver:%s:{a}", P, TOPIC);
+        snprintf(vk, sizeof(vk), "sf:%s:ver:%s:1:{a}", P, TOPIC);
         sf_batch_t d;
         sf_batch_init(&d);
         d.dedup = 1;

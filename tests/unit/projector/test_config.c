@@ -146,6 +146,14 @@ static void generations_config(void **state) {
     assert_string_not_equal(c->proj[0].digest, d0);
     assert_string_equal(c->proj[0].version, "7");
     sf_config_destroy(c);
+    /* the duplicate rule changes the fold: dedup: off is another
+     * definition (dedup: on, the default, the same) */
+    c = load_ok(GEN_CFG("\"1\"", "    dedup: off\n"));
+    assert_string_not_equal(c->proj[0].digest, d0);
+    sf_config_destroy(c);
+    c = load_ok(GEN_CFG("\"1\"", "    dedup: on\n"));
+    assert_string_equal(c->proj[0].digest, d0);
+    sf_config_destroy(c);
     /* group_id and batch are not part of the definition */
     c = load_ok(GEN_CFG("\"1\"", "    batch: {size: 9}\n"));
     assert_string_equal(c->proj[0].digest, d0);

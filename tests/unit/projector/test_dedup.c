@@ -44,9 +44,9 @@ static void versions(void **state) {
 static void key_and_tag(void **state) {
     (void)state;
     sf_buf_t k = {0};
-    assert_int_equal(sf_dedup_key(&k, "carts", "cart-events", "a:b}c", 5),
+    assert_int_equal(sf_dedup_key(&k, "carts", "cart-events", 7, "a:b}c", 5),
                      SF_OK);
-    assert_string_equal(k.p, "sf:carts:ver:cart-events:{a:b}c}");
+    assert_string_equal(k.p, "sf:carts:ver:cart-events:7:{a:b}c}");
     sf_buf_free(&k);
     char t1[9], t2[9], t3[9];
     sf_dedup_id_tag("e-1", 3, t1);
@@ -89,6 +89,7 @@ static void entries(void **state) {
     b.dedup = 1;
     sf_event_t e1 = mkev("c1", "3", ""), e2 = mkev("c1", "", "x"),
                e3 = mkev("c2", "4", "e-9"), bad = mkev("c3", "v1", "");
+    e3.partition = 5; /* the partition is part of the key */
     assert_int_equal(sf_batch_event_begin(&b, 10, 0), SF_OK);
     assert_int_equal(sf_dedup_event(&b, "p", &e1, err, sizeof(err)), SF_OK);
     assert_int_equal(sf_batch_event_end(&b), SF_OK);
@@ -111,8 +112,8 @@ static void entries(void **state) {
     sf_dedup_argv(&b, argv, lens, nb, sizeof(nb));
     char tag[9];
     sf_dedup_id_tag("e-9", 3, tag);
-    const char *exp[9] = {"2", "10", "sf:p:ver:cart-events:{c1}", "3",
-                          "",  "12", "sf:p:ver:cart-events:{c2}", "4",
+    const char *exp[9] = {"2", "10", "sf:p:ver:cart-events:0:{c1}", "3",
+                          "",  "12", "sf:p:ver:cart-events:5:{c2}", "4",
                           tag};
     for (int i = 0; i < 9; i++)
         assert_string_equal(s(argv[i], lens[i], buf), exp[i]);
@@ -132,6 +133,29 @@ static void entries(void **state) {
     sf_batch_reset(&b);
     assert_int_equal(sf_dedup_nargs(&b), 1);
     sf_batch_free(&b);
+}
+
+/* what the worker records when it dead-letters an event that failed in
+ * Redis: the same key and value the apply script would write */
+static void record_of(void **state) {
+    (void)state;
+    sf_buf_t k = {0};
+    char val[40], tag[9];
+    sf_event_t e = mkev("c1", "7", "e-7"), none = mkev("c1", "", "e-8"),
+               bad = mkev("c1", "07", "e-9"), noid = mkev("c2", "3", "");
+    e.partition = 4;
+    assert_int_equal(sf_dedup_record_of(1, "p", &e, &k, val), 1);
+    assert_string_equal(k.p, "sf:p:ver:cart-events:4:{c1}");
+    sf_dedup_id_tag("e-7", 3, tag);
+    char want[40];
+    snprintf(want, sizeof(want), "7:%s", tag);
+    assert_string_equal(val, want);
+    assert_int_equal(sf_dedup_record_of(1, "p", &noid, &k, val), 1);
+    assert_string_equal(val, "3");
+    assert_int_equal(sf_dedup_record_of(0, "p", &e, &k, val), 0);
+    assert_int_equal(sf_dedup_record_of(1, "p", &none, &k, val), 0);
+    assert_int_equal(sf_dedup_record_of(1, "p", &bad, &k, val), 0);
+    sf_buf_free(&k);
 }
 
 static void judge(void **state) {
@@ -165,10 +189,9 @@ static void judge(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(versions),
-        cmocka_unit_test(key_and_tag),
-        cmocka_unit_test(entries),
-        cmocka_unit_test(judge),
+        cmocka_unit_test(versions),  cmocka_unit_test(key_and_tag),
+        cmocka_unit_test(entries),   cmocka_unit_test(judge),
+        cmocka_unit_test(record_of),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
