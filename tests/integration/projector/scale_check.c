@@ -202,12 +202,12 @@ static sf_producer_t *new_producer(const sf_producer_conf_t *conf) {
  * a call that timed out until it has an outcome.  SF_OK: committed (or
  * aborted as asked); SF_ERR_KAFKA: aborted; SF_ERR_KAFKA_FATAL: the
  * producer must be replaced. */
-static sf_err_t txn_end(sf_producer_t *p, int abort) {
-    char err[512];
-    sf_err_t r;
+static sf_err_t txn_end(sf_producer_t *p, int abort, char *err,
+                        size_t errsize) {
+    sf_err_t r = SF_ERR_TIMEOUT;
     for (int tries = 0; tries < 60; tries++) {
-        r = abort ? sf_producer_abort(p, err, sizeof err)
-                  : sf_producer_commit(p, err, sizeof err);
+        r = abort ? sf_producer_abort(p, err, errsize)
+                  : sf_producer_commit(p, err, errsize);
         if (r != SF_ERR_TIMEOUT)
             break;
         fprintf(stderr, "scale_check: %s: %s (again)\n",
@@ -239,7 +239,7 @@ static int txn_publish(const opts_t *o, const gen_t *g,
         for (size_t k = i; ok && k < j; k++)
             ok = publish_one(o, g, p, ev, k, 5.0) == 0;
         if (r == SF_OK)
-            r = txn_end(p, !ok);
+            r = txn_end(p, !ok, err, sizeof err);
         if (ok && r == SF_OK) {
             n_txn++;
             return 0;
