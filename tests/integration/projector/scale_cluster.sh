@@ -114,8 +114,22 @@ restart_nodes() { # starts what is down (stack.sh up starts only that)
       sleep 1
     done
   done
-  BACK=$(date +%s.%N)
+  local answered; answered=$(date +%s.%N)
   log "cluster complete again (every node answers)"
+  # A group can rebalance only once its coordinator can write the group's
+  # state: every __consumer_offsets partition led, with min.insync.replicas
+  # (2) replicas in sync.  A node that answers metadata may still be
+  # catching up; until then no worker can get a partition, whatever it does.
+  for _ in $(seq 1 300); do
+    kcat -b "$SF_BROKERS" -L -t __consumer_offsets -m 5 2>/dev/null | awk '
+      /^ +partition [0-9]+, leader/ {
+        n++; split($0, a, "isrs: "); k = split(a[2], b, ",")
+        if ($4 != "-1," && k >= 2) ok++ }
+      END { exit !(n > 0 && ok == n) }' && break
+    sleep 1
+  done
+  BACK=$(date +%s.%N)
+  log "group coordinators can write again ($(awk -v a="$answered" -v b="$BACK" 'BEGIN { printf "%.1f", b - a }') s after every node answered)"
 }
 active_controller() {
   java -Xmx128m -cp "$(stack jars-dir)/*" \
@@ -233,8 +247,8 @@ scenario_end() { # NAME WORKERS_ALIVE...  (CHECK_ARGS: more check options)
     --wait 240 2>"$WORK/check.log") || st=$?
   cat "$WORK/check.log" >&2
   local owners
-  # two brokers down: no group can rebalance while its coordinator's
-  # broker is away; unowned time counts from when every node answers again
+  # two brokers down: no group can rebalance while its coordinator cannot
+  # write; unowned time counts from when it can again (restart_nodes)
   owners=$(SCALE_OWNERS_FROM=${OWNERS_FROM:-0} python3 "$HERE/scale_owners.py" "$P_CART" "$WORK/events" "$WORK"/worker*.log)
   printf '%s\n' "$owners" | sed 's/^/  /' >&2
   local maxu lost failed
