@@ -129,7 +129,8 @@ restart_nodes() { # starts what is down (stack.sh up starts only that)
     sleep 1
   done
   BACK=$(date +%s.%N)
-  log "group coordinators can write again ($(awk -v a="$answered" -v b="$BACK" 'BEGIN { printf "%.1f", b - a }') s after every node answered)"
+  COORD_WAIT=$(awk -v a="$answered" -v b="$BACK" 'BEGIN { printf "%.1f", b - a }')
+  log "group coordinators can write again ($COORD_WAIT s after every node answered)"
 }
 active_controller() {
   java -Xmx128m -cp "$(stack jars-dir)/*" \
@@ -257,6 +258,7 @@ scenario_end() { # NAME WORKERS_ALIVE...  (CHECK_ARGS: more check options)
   failed=$(sum_metric offset_commit_failures_total "$@")
   echo "RESULT scenario=$name protocol=${SF_SCALE_GROUP_PROTOCOL:-classic} rate=$RATE" \
     "stall_max_unowned_s=$maxu lost_assignments=$lost commits_per_s=${CRATE:-n/a}" \
+    "coordinator_wait_s=${COORD_WAIT:-n/a}" \
     "failed_commits_alive_workers=$failed $out $(cat "$WORK/publish.out" 2>/dev/null)" | tee -a "$RESULTS" >&2
   [ $st = 0 ] || fail "$name: the views differ from the fold of the log, the projector's duplicate count from the fold's, or the log holds a duplicate event"
   awk -v m="$maxu" -v lim="$MAX_UNOWNED" 'BEGIN { exit !(m <= lim) }' \
@@ -273,7 +275,7 @@ RESULTS=$(mktemp /tmp/sf-scale-results.XXXXXX)
 secs() { echo $(( $1 * RATE )); }
 
 for sc in $SCENARIOS; do
-  CRATE= OWNERS_FROM= CHECK_ARGS=
+  CRATE= OWNERS_FROM= CHECK_ARGS= COORD_WAIT=
   case "$sc" in
     short)
       scenario_begin short "$(secs 75)"
