@@ -44,10 +44,10 @@
  *     member that owns partitions no worker holds (scale_unowned.sh).
  *
  * Which records a view must contain is decided in ONE place, fold_accept():
- * today every record counts (the projector applies per offset, so a
- * duplicate in the log is applied twice).  When the projector drops
- * events whose ce_sequence is not new for their aggregate, switch
- * SF_CHECK_DEDUP_BY_SEQUENCE (or pass --dedup-sequence).
+ * with --dedup-sequence (what scale_cluster.sh passes: the projector's
+ * duplicate rule is on by default) a record whose ce_sequence is not above
+ * its aggregate's last one is dropped; without it every record counts, as
+ * for a projection with "dedup: off".
  */
 #include <getopt.h>
 #include <signal.h>
@@ -461,8 +461,8 @@ static int64_t smap_get(const smap_t *m, const char *key) {
 
 /* THE fold rule: does this record of the log change the views?  idx is the
  * generated event it carries; last_seq the highest version of its
- * aggregate accepted so far (0: none).  The projector applies per offset,
- * so today every record counts, duplicates included. */
+ * aggregate accepted so far (0: none).  With o->dedup, the projector's
+ * version rule (docs/duplicates.md); without, every record counts. */
 static int fold_accept(const opts_t *o, const gev_t *e, uint32_t *last_seq) {
     if (o->dedup) { /* the projector drops versions it already has */
         if (e->seq <= *last_seq)
