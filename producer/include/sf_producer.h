@@ -52,7 +52,16 @@
  *   - the event id: give the event a fixed ce_id before the first publish
  *     (sf_producer_event_set_id() or sf_producer_event_generate_id()) and
  *     publish the same builder again; the copy carries the same ce_id (and
- *     ce_sequence), which consumers deduplicate on.
+ *     ce_sequence), which consumers deduplicate on.  Keep each aggregate's
+ *     order: publish its next event only after the previous one's report,
+ *     or the retry lands behind a later version and the projector's
+ *     version rule drops it as stale.
+ * Without transactions the log can hold copies even when the service never
+ * retries: after a message timeout librdkafka bumps the producer epoch and
+ * may write a batch that was in flight a second time (librdkafka
+ * INTRODUCTION.md, "Message timeout considerations"; confluentinc/
+ * librdkafka#4953).  Measured with two brokers of three down:
+ * docs/producer-delivery.md.
  *
  * Errors: every fallible call returns sf_err_t (sf_core.h) and writes one
  * line into the caller's errstr buffer (errstr, errstr_size; may be NULL/0).
