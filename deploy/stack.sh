@@ -185,6 +185,13 @@ transaction.state.log.replication.factor=$rf
 transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=12
 group.initial.rebalance.delay.ms=0
+# KIP-848 groups (group.protocol=consumer): the broker hands a moved
+# partition to its new owner at that member's next heartbeat, so the
+# interval bounds how long the partition waits; 5 s by default, 2 s keeps
+# a move well inside the projector's 5 s target (docs/scale-out.md).  The
+# minimum lets one group go lower with its consumer.heartbeat.interval.ms.
+group.consumer.heartbeat.interval.ms=2000
+group.consumer.min.heartbeat.interval.ms=1000
 # History is never deleted by default (docs/design.md): event topics are
 # provisioned with retention.ms=-1 by deploy/topics.sh as well.
 log.retention.ms=-1

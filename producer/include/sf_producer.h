@@ -52,7 +52,16 @@
  *   - the event id: give the event a fixed ce_id before the first publish
  *     (sf_producer_event_set_id() or sf_producer_event_generate_id()) and
  *     publish the same builder again; the copy carries the same ce_id (and
- *     ce_sequence), which consumers deduplicate on.
+ *     ce_sequence), which consumers deduplicate on.  Keep each aggregate's
+ *     order: publish its next event only after the previous one's report,
+ *     or the retry lands behind a later version and the projector's
+ *     version rule drops it as stale.
+ * Without transactions the log can hold copies even when the service never
+ * retries: after a message timeout librdkafka bumps the producer epoch and
+ * may write a batch that was in flight a second time (librdkafka
+ * INTRODUCTION.md, "Message timeout considerations"; confluentinc/
+ * librdkafka#4953).  Measured with two brokers of three down:
+ * docs/producer-delivery.md.
  *
  * Errors: every fallible call returns sf_err_t (sf_core.h) and writes one
  * line into the caller's errstr buffer (errstr, errstr_size; may be NULL/0).
@@ -407,8 +416,16 @@ sf_err_t sf_producer_publish_sync_status(sf_producer_t *p,
  *                       transaction; nothing is visible; begin again.
  *   SF_ERR_KAFKA_FATAL  the producer is fenced or broken: destroy it.
  *   SF_ERR_TIMEOUT      commit/abort outcome unknown after retrying
- *                       until message.timeout.ms; call the same function
- *                       again.
+ *                       until message.timeout.ms; the transaction is
+ *                       still open: call the same function again.  When
+ *                       the commit had failed and its abort timed out,
+ *                       the next sf_producer_commit() finishes the abort
+ *                       and returns SF_ERR_KAFKA (nothing visible).
+ *                       This is how a service rides out an outage of the
+ *                       transaction coordinator (two brokers of three
+ *                       down): repeat until the result is not a timeout,
+ *                       then publish the whole transaction again if it
+ *                       was aborted (docs/producer-delivery.md).
  *   SF_ERR_STATE        call out of order (commit without begin, ...).
  * Delivery reports of transactional events still arrive; a "delivered"
  * report only becomes visible to readers once commit returns SF_OK.
@@ -421,8 +438,11 @@ sf_err_t sf_producer_abort(sf_producer_t *p, char *errstr, size_t errstr_size);
 /* The common case, one command -> several events: validates and encodes
  * all n events first (any error: nothing is sent, *bad_index = its index
  * if bad_index is not NULL), then begin, publish all, commit.  On a Kafka
- * error the transaction is aborted (see above).  Delivery reports of the
- * events arrive with msg_opaque NULL. */
+ * error the transaction is aborted (see above).  SF_ERR_TIMEOUT: the
+ * transaction is still open (its commit, or the abort after a failure,
+ * did not finish): call sf_producer_commit() until it returns something
+ * else; SF_OK means committed, SF_ERR_KAFKA aborted (publish the batch
+ * again).  Delivery reports of the events arrive with msg_opaque NULL. */
 sf_err_t sf_producer_publish_batch(sf_producer_t *p,
                                    sf_producer_event_t *const *evs, size_t n,
                                    size_t *bad_index, char *errstr,

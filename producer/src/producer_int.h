@@ -117,6 +117,9 @@ struct sf_producer_s {
     int transactional;
     int txn_inited;
     atomic_int in_txn;
+    /* the abort of the open transaction timed out: the next commit or
+     * abort call resumes it (librdkafka only resumes the same API call) */
+    int abort_pending;
     atomic_int syncs; /* number of entries in sync_list */
     pthread_mutex_t sync_lock;
     sf_sync_t *sync_list;

@@ -25,7 +25,11 @@ static sf_err_t txn_fail(rd_kafka_error_t *e, sf_err_t code, const char *what,
 }
 
 /* Aborts the current transaction, retrying retriable errors until the
- * deadline.  Leaves in_txn cleared unless the outcome is unknown. */
+ * deadline.  Leaves in_txn cleared unless the outcome is unknown; then
+ * abort_pending says that the abort, not a commit, must be resumed: a
+ * transaction whose commit failed with "abort required" can only be
+ * aborted (librdkafka refuses a commit_transaction() while an abort is
+ * unfinished), so the caller's next commit or abort call resumes it. */
 static sf_err_t do_abort(sf_producer_t *p, char *errstr, size_t errstr_size) {
     int64_t deadline = sf_time_now_ms() + p->timeout_ms;
     rd_kafka_error_t *e;
@@ -34,6 +38,7 @@ static sf_err_t do_abort(sf_producer_t *p, char *errstr, size_t errstr_size) {
         e = rd_kafka_abort_transaction(p->rk, p->timeout_ms);
         if (!e) {
             atomic_store(&p->in_txn, 0);
+            p->abort_pending = 0;
             return SF_OK;
         }
         if (rd_kafka_error_is_fatal(e))
@@ -42,9 +47,11 @@ static sf_err_t do_abort(sf_producer_t *p, char *errstr, size_t errstr_size) {
         if (!rd_kafka_error_is_retriable(e))
             return txn_fail(e, SF_ERR_KAFKA, "abort transaction", errstr,
                             errstr_size);
-        if (sf_time_now_ms() >= deadline)
+        if (sf_time_now_ms() >= deadline) {
+            p->abort_pending = 1;
             return txn_fail(e, SF_ERR_TIMEOUT, "abort transaction", errstr,
                             errstr_size);
+        }
         rd_kafka_error_destroy(e);
     }
 }
@@ -100,6 +107,14 @@ sf_err_t sf_producer_commit(sf_producer_t *p, char *errstr,
     if (!atomic_load(&p->in_txn))
         return sf_seterr(errstr, errstr_size, SF_ERR_STATE,
                          "commit transaction: no open transaction");
+    if (p->abort_pending) { /* an earlier commit failed; its abort timed out */
+        sf_err_t aerr = do_abort(p, errstr, errstr_size);
+        if (aerr)
+            return aerr;
+        return sf_seterr(errstr, errstr_size, SF_ERR_KAFKA,
+                         "commit transaction failed, transaction aborted "
+                         "(nothing visible)");
+    }
     for (;;) {
         e = rd_kafka_commit_transaction(p->rk, p->timeout_ms);
         if (!e) {
@@ -173,9 +188,18 @@ sf_err_t sf_producer_publish_batch(sf_producer_t *p,
             sf_seterr(errstr, errstr_size, err, "event %zu: %s", sent, emsg);
         if (err) {
             /* Keep the first error; the abort makes the partial batch
-             * invisible.  A fatal error already disqualifies abort. */
-            if (err != SF_ERR_KAFKA_FATAL)
-                do_abort(p, emsg, sizeof(emsg));
+             * invisible.  A fatal error already disqualifies abort.  An
+             * abort that timed out leaves the transaction open: say so
+             * (SF_ERR_TIMEOUT), the next commit call resumes the abort. */
+            if (err != SF_ERR_KAFKA_FATAL) {
+                char aerrstr[512];
+                sf_err_t aerr = do_abort(p, aerrstr, sizeof(aerrstr));
+                if (aerr)
+                    err = sf_seterr(errstr, errstr_size, aerr,
+                                    "event %zu not sent (%s), and the "
+                                    "abort failed: %s",
+                                    sent, emsg, aerrstr);
+            }
             goto out;
         }
     }

@@ -1251,6 +1251,7 @@ static void lifecycle_tick(sf_worker_t *w) {
 }
 
 static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
+    double t0 = sf_mono_s(); /* the partitions stop here (callback_s=) */
     int lost = rd_kafka_assignment_lost(w->rk);
     if (!lost && !w->in_apply)
         flush(w); /* still ours until unassigned: finish the batch */
@@ -1290,8 +1291,8 @@ static void on_revoke(sf_worker_t *w, rd_kafka_topic_partition_list_t *parts) {
         else
             sf_log("info",
                    "projection=%s topic=%s partition=%" PRId32
-                   " msg=\"revoked\"",
-                   w->name, p->topic, p->partition);
+                   " msg=\"revoked\" callback_s=%.3f",
+                   w->name, p->topic, p->partition, sf_mono_s() - t0);
     }
     rd_kafka_error_t *ke = rd_kafka_incremental_unassign(w->rk, parts);
     if (ke) {

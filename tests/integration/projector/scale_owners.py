@@ -6,7 +6,11 @@ own logs (helper of scale_cluster.sh).
 
 A worker log (worker<N>.log, the structured lines of sf-projector) says
 when the worker took a partition ("assigned, resuming from the redis
-checkpoint") and when it let it go ("revoked", "assignment lost").  A
+checkpoint") and when it let it go ("revoked", "assignment lost").  The
+"revoked" line is written once the revoke callback has flushed and
+committed; its callback_s= field says how long that took, and the
+partition counts as released when the callback began (from then on the
+worker reads nothing more of it), not when the line was written.  A
 worker killed with SIGKILL says nothing: EVENTS_FILE has a line
 "<unix seconds> kill <N>" per kill, and every partition worker N held is
 released at that time.  A partition is unowned from the moment its last
@@ -26,6 +30,7 @@ import sys
 
 TS = re.compile(r'^ts=(\S+)Z ')
 PART = re.compile(r' partition=(\d+)')
+CALLBACK = re.compile(r' callback_s=([0-9.]+)')
 
 
 def when(line):
@@ -58,7 +63,9 @@ def main(argv):
                     ev.append((t, w, int(p.group(1)), 1))
                     moves += 1
                 elif 'msg="revoked"' in line:
-                    ev.append((t, w, int(p.group(1)), -1))
+                    c = CALLBACK.search(line)
+                    ev.append((t - (float(c.group(1)) if c else 0.0), w,
+                               int(p.group(1)), -1))
                 elif 'msg="assignment lost' in line:
                     ev.append((t, w, int(p.group(1)), -1))
                     lost += 1

@@ -306,6 +306,60 @@ static void transactional_timeout_above_transaction_is_refused(void **state) {
     sf_producer_conf_destroy(conf);
 }
 
+/* Two brokers of three down take the transaction coordinator with them:
+ * a commit fails (its events timed out), and the abort that must follow
+ * times out too.  The service is told SF_ERR_TIMEOUT, "call it again";
+ * the next commit must finish that abort (librdkafka resumes only the
+ * call that timed out) and say "aborted", after which a new transaction
+ * starts and commits.  Before, the second commit ran into librdkafka's
+ * "conflicting API call" and the producer stayed inside a transaction it
+ * could neither commit nor leave. */
+static void txn_abort_that_timed_out_is_finished_by_commit(void **state) {
+    fixture_t *f = *state;
+    rd_kafka_mock_cluster_t *mc;
+    char err[512];
+    sf_err_t r;
+    int tries;
+
+    f->p = make(f, "transactional.id", "unit-delivery-resume",
+                "message.timeout.ms", "2000", NULL);
+    mc = rd_kafka_handle_mock_cluster(sf_producer_rk(f->p));
+    assert_non_null(mc);
+    /* a first transaction sets up producer id, coordinator, partition */
+    assert_int_equal(sf_producer_begin(f->p, err, sizeof(err)), SF_OK);
+    assert_int_equal(sf_producer_publish(f->p, f->ev, NULL, err, sizeof(err)),
+                     SF_OK);
+    assert_int_equal(sf_producer_commit(f->p, err, sizeof(err)), SF_OK);
+    /* every answer now takes 6 s, three times the deadline of each call */
+    assert_int_equal(rd_kafka_mock_broker_set_rtt(mc, 1, 6000), 0);
+    assert_int_equal(sf_producer_begin(f->p, err, sizeof(err)), SF_OK);
+    assert_int_equal(sf_producer_publish(f->p, f->ev, NULL, err, sizeof(err)),
+                     SF_OK);
+    /* the commit's flush times out first (call again), then the events
+     * time out, the transaction must be aborted, and that abort times out */
+    for (tries = 0; tries < 5; tries++) {
+        r = sf_producer_commit(f->p, err, sizeof(err));
+        assert_int_equal(r, SF_ERR_TIMEOUT);
+        if (strstr(err, "abort"))
+            break;
+    }
+    assert_true(tries < 5);
+    /* the brokers answer again: "call it again" finishes the abort */
+    assert_int_equal(rd_kafka_mock_broker_set_rtt(mc, 1, 0), 0);
+    for (tries = 0; (r = sf_producer_commit(f->p, err, sizeof(err))) ==
+                        SF_ERR_TIMEOUT &&
+                    tries < 10;
+         tries++)
+        ;
+    assert_int_equal(r, SF_ERR_KAFKA);
+    assert_non_null(strstr(err, "aborted"));
+    /* and the producer is out of the transaction: a new one commits */
+    assert_int_equal(sf_producer_begin(f->p, err, sizeof(err)), SF_OK);
+    assert_int_equal(sf_producer_publish(f->p, f->ev, NULL, err, sizeof(err)),
+                     SF_OK);
+    assert_int_equal(sf_producer_commit(f->p, err, sizeof(err)), SF_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(persisted_names),
@@ -326,6 +380,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(
             transactional_timeout_above_transaction_is_refused, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            txn_abort_that_timed_out_is_finished_by_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
