@@ -7,7 +7,10 @@
 # from an empty database, per event (INFO cpu: the server's own CPU time,
 # so use a private, otherwise idle server: this script starts one), the
 # Redis commands sent per event (the rebuild's own "fold:" log line) and
-# the wall time.  Every rebuilt view is compared with the reference fold.
+# the projector's own CPU time per event (user + sys, /usr/bin/time: on a
+# loaded box far steadier than the wall time, which is also given).  Every
+# rebuilt view is compared with the reference fold.  SF_BENCH_BASELINE=BIN
+# adds another sf-projector (e.g. the main branch's build) as mode "base".
 # Label "bench": ctest -L bench.  SF_BENCH_EVENTS (default 50000),
 # SF_BENCH_ROUNDS (default 2).
 set -euo pipefail
@@ -36,18 +39,24 @@ publish 0 "$EVENTS"
 write_config "$WORK/c.yaml" "$(free_port)"
 now() { date +%s.%N; }
 
-declare -A CPU=() WALL=()
+MODES=(fold nofold)
+[ -n "${SF_BENCH_BASELINE:-}" ] && MODES+=(base)
+declare -A CPU=() WALL=() PCPU=()
 for round in $(seq 1 "$ROUNDS"); do
   for proj in cart avail; do
     pn=$P_CART; [ $proj = avail ] && pn=$P_AVAIL
-    for mode in fold nofold; do
-      extra=(); [ $mode = nofold ] && extra=(--no-fold)
+    for mode in "${MODES[@]}"; do
+      bin=$PROJ_BIN extra=()
+      [ $mode = nofold ] && extra=(--no-fold)
+      [ $mode = base ] && bin=$SF_BENCH_BASELINE
       R flushdb >/dev/null
       c0=$(redis_cpu_usec); t0=$(now)
-      "$PROJ_BIN" rebuild -c "$WORK/c.yaml" "$pn" --in-place "${extra[@]}" \
+      /usr/bin/time -f '%U %S' -o "$WORK/time.txt" \
+        "$bin" rebuild -c "$WORK/c.yaml" "$pn" --in-place "${extra[@]}" \
         >"$WORK/rebuild.log" 2>&1 \
         || { tail -5 "$WORK/rebuild.log" >&2; fail "rebuild ($proj, $mode) failed"; }
       t1=$(now); usec=$(( $(redis_cpu_usec) - c0 ))
+      pusec=$(awk '{ printf "%d", ($1 + $2) * 1e6 }' "$WORK/time.txt")
       "$E2E_BIN" verify --seed "$SEED" --events "$EVENTS" --prefix "$PREFIX" \
         --redis "127.0.0.1:$REDIS_PORT" --only "$proj" >"$WORK/verify.log" 2>&1 \
         || fail "view differs from the reference fold ($proj, $mode): $(tail -3 "$WORK/verify.log")"
@@ -57,16 +66,20 @@ for round in $(seq 1 "$ROUNDS"); do
         sent=$(sed -n 's/.* sent as \([0-9]*\) redis commands.*/\1/p' <<<"$line")
         cmds=$(sed -n 's/.* with \([0-9]*\) commands sent.*/\1/p' <<<"$line")
         log "round $round $proj: $(awk -v c="$cmds" -v s="$sent" -v n="$EVENTS" 'BEGIN { printf "%.3f commands per event built, %.3f sent", c / n, s / n }')"
-      else
+      elif [ $mode = nofold ]; then
         [ -z "$line" ] || fail "--no-fold folded: $line"
       fi
+      PCPU[$proj.$mode]=$(awk -v a="${PCPU[$proj.$mode]:-0}" -v b="$pusec" 'BEGIN { print a + b }')
       CPU[$proj.$mode]=$(awk -v a="${CPU[$proj.$mode]:-0}" -v b="$usec" 'BEGIN { print a + b }')
       WALL[$proj.$mode]=$(awk -v a="${WALL[$proj.$mode]:-0}" -v b="$t0" -v c="$t1" 'BEGIN { print a + c - b }')
-      log "round $round $proj $mode: $(awk -v u="$usec" -v n="$EVENTS" -v a="$t0" -v b="$t1" 'BEGIN { printf "Redis CPU %.3f us/event, %.2f s", u / n, b - a }')"
+      log "round $round $proj $mode: $(awk -v u="$usec" -v p="$pusec" -v n="$EVENTS" -v a="$t0" -v b="$t1" 'BEGIN { printf "Redis CPU %.3f us/event, projector CPU %.3f us/event, %.2f s", u / n, p / n, b - a }')"
     done
   done
 done
 for proj in cart avail; do
+  for mode in "${MODES[@]}"; do
+    log "$proj $mode (mean of $ROUNDS): $(awk -v u="${CPU[$proj.$mode]}" -v p="${PCPU[$proj.$mode]}" -v w="${WALL[$proj.$mode]}" -v n="$EVENTS" -v r="$ROUNDS" 'BEGIN { printf "Redis CPU %.3f us/event, projector CPU %.3f us/event, wall %.2f s", u / n / r, p / n / r, w / r }')"
+  done
   log "$proj (mean of $ROUNDS): $(awk -v f="${CPU[$proj.fold]}" -v u="${CPU[$proj.nofold]}" -v wf="${WALL[$proj.fold]}" -v wu="${WALL[$proj.nofold]}" -v n="$EVENTS" -v r="$ROUNDS" 'BEGIN { printf "Redis CPU per event folded %.3f us, unfolded %.3f us (x%.2f); wall %.2f s vs %.2f s", f / n / r, u / n / r, f / u, wf / r, wu / r }')"
 done
 log "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
