@@ -44,11 +44,9 @@ typedef struct sf_fold_ent {
 
 void sf_fold_init(sf_fold_t *f) {
     memset(f, 0, sizeof(*f));
-    sf_batch_init(&f->out);
 }
 
 void sf_fold_free(sf_fold_t *f) {
-    sf_batch_free(&f->out);
     free(f->ev);
     free(f->ch);
     free(f->tab);
@@ -318,9 +316,8 @@ static sf_err_t copy_cmd(sf_batch_t *o, const sf_batch_t *b, size_t name,
 }
 
 /* The folded command of chain c (more than one member). */
-static sf_err_t emit_folded(sf_fold_t *f, const sf_batch_t *b,
+static sf_err_t emit_folded(sf_fold_t *f, const sf_batch_t *b, sf_batch_t *o,
                             const fchain_t *c) {
-    sf_batch_t *o = &f->out;
     sf_err_t e = SF_OK;
     switch (c->kind) {
     case SF_CMD_FOLD_SUM: {
@@ -358,13 +355,14 @@ static sf_err_t emit_folded(sf_fold_t *f, const sf_batch_t *b,
     return SF_ERR_STATE;
 }
 
-sf_err_t sf_fold_batch(sf_fold_t *f, sf_batch_t *b, sf_batch_t **send,
-                       sf_fold_stats_t *st) {
+sf_err_t sf_fold_batch(sf_fold_t *f, sf_batch_t *b, sf_batch_t *o,
+                       sf_batch_t **send, sf_fold_stats_t *st) {
     SF_ASSERT(!b->in_event && !b->unfolded);
     *send = b;
     if (b->nevents < 2 || b->ncmds < 2)
         return SF_OK;
-    size_t want = 2 * b->ncmds + 2 * b->nevents + 16;
+    /* at most two entries per command: its key's and its chain's */
+    size_t want = 2 * b->ncmds + 16;
     if (grow((void **)&f->ev, &f->evcap, b->nevents, sizeof(*f->ev)) ||
         grow((void **)&f->ch, &f->chcap, b->ncmds + 1, sizeof(*f->ch)) ||
         grow((void **)&f->ent, &f->entcap, want, sizeof(*f->ent)))
@@ -386,7 +384,6 @@ sf_err_t sf_fold_batch(sf_fold_t *f, sf_batch_t *b, sf_batch_t **send,
     if (folds <= 0)
         return SF_OK;
     /* pass 2: the folded batch, event by event */
-    sf_batch_t *o = &f->out;
     sf_batch_reset(o);
     o->unfolded = NULL;
     o->guard = NULL;
@@ -399,7 +396,7 @@ sf_err_t sf_fold_batch(sf_fold_t *f, sf_batch_t *b, sf_batch_t **send,
         if (e) {
             break;
         } else if (c && c->nmem > 1 && c->head == (int32_t)i) {
-            e = emit_folded(f, b, c);
+            e = emit_folded(f, b, o, c);
             out++;
         } else if (c && c->nmem > 1) {
             /* a later member: its fate is the head's */

@@ -62,11 +62,11 @@ typedef struct sf_fold_stats {
     int64_t cmds_out; /* Redis commands sent for them (markers excluded) */
 } sf_fold_stats_t;
 
+/* The scratch of sf_fold_batch, kept between calls so that folding
+ * allocates nothing once warm; one is enough for any number of batches
+ * (it holds nothing after the call returns). */
 struct sf_fold_ent;
 typedef struct sf_fold {
-    sf_batch_t out; /* the folded batch; out.unfolded points at the
-                       source while it holds one */
-    /* scratch, kept between calls */
     struct sf_fold_ev *ev;
     size_t evcap;
     struct sf_fold_chain *ch;
@@ -80,12 +80,14 @@ typedef struct sf_fold {
 void sf_fold_init(sf_fold_t *f);
 void sf_fold_free(sf_fold_t *f);
 
-/* Folds b (complete: no event open) into f->out.  *send is f->out when
- * at least one command was folded away, else b itself (nothing to gain:
- * send it as it is).  st (may be NULL) is added to when folded.
- * SF_ERR_NOMEM (*send = b: send it unfolded). */
-sf_err_t sf_fold_batch(sf_fold_t *f, sf_batch_t *b, sf_batch_t **send,
-                       sf_fold_stats_t *st);
+/* Folds b (complete: no event open) into out (an initialised batch of
+ * the caller's, reset first), using f's scratch.  *send is out when at
+ * least one command was folded away (out->unfolded is then b: b must stay
+ * as it is while out is in use), else b itself (nothing to gain: send it
+ * as it is).  st (may be NULL) is added to when folded.  SF_ERR_NOMEM
+ * (*send = b: send it unfolded). */
+sf_err_t sf_fold_batch(sf_fold_t *f, sf_batch_t *b, sf_batch_t *out,
+                       sf_batch_t **send, sf_fold_stats_t *st);
 
 /* The batch b was applied or abandoned: resets it and, when it is a
  * folded batch, the batch it was folded from. */

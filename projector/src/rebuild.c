@@ -33,7 +33,7 @@ typedef struct rpart {
     int64_t token;
     int done;
     sf_batch_t bufs[2]; /* being filled / in flight (double buffering) */
-    sf_fold_t fold[2];  /* the folded form of bufs[i] when sent (fold.h) */
+    sf_batch_t folded[2]; /* bufs[i] folded, when sent so (fold.h) */
     sf_batch_t *batch;  /* the one being filled */
     int64_t sent_ckpt;  /* checkpoint the next batch sent expects */
     int64_t start;      /* offset the replay (re)starts from */
@@ -81,6 +81,7 @@ typedef struct rb {
                         checkpoints (see held_covers) */
     int bg;          /* blue/green: redis is the spare, ctl the live db */
     int fold;        /* send batches folded (fold.h) */
+    sf_fold_t fold_scratch;
     sf_fold_stats_t fold_st;
     int64_t fold_refused; /* folded batches the script sent back */
 } rb_t;
@@ -464,8 +465,9 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
             continue;
         sf_batch_t *send = p->batch;
         if (r->fold &&
-            sf_fold_batch(&p->fold[p->batch == &p->bufs[0] ? 0 : 1], p->batch,
-                          &send, &r->fold_st))
+            sf_fold_batch(&r->fold_scratch, p->batch,
+                          &p->folded[p->batch == &p->bufs[0] ? 0 : 1], &send,
+                          &r->fold_st))
             send = p->batch; /* no memory to fold: as it is */
         r->freq[np + n] =
             (sf_apply_req_t){send,     p->tp.topic,  p->tp.partition,
@@ -1102,8 +1104,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         r.parts[i].tp = tps[i];
         sf_batch_init(&r.parts[i].bufs[0]);
         sf_batch_init(&r.parts[i].bufs[1]);
-        sf_fold_init(&r.parts[i].fold[0]);
-        sf_fold_init(&r.parts[i].fold[1]);
+        sf_batch_init(&r.parts[i].folded[0]);
+        sf_batch_init(&r.parts[i].folded[1]);
         r.parts[i].batch = &r.parts[i].bufs[0];
         r.parts[i].start = tps[i].lo;
         st->total += tps[i].hi - tps[i].lo;
@@ -1321,9 +1323,10 @@ out:
     for (size_t i = 0; r.parts && i < r.nparts; i++) {
         sf_batch_free(&r.parts[i].bufs[0]);
         sf_batch_free(&r.parts[i].bufs[1]);
-        sf_fold_free(&r.parts[i].fold[0]);
-        sf_fold_free(&r.parts[i].fold[1]);
+        sf_batch_free(&r.parts[i].folded[0]);
+        sf_batch_free(&r.parts[i].folded[1]);
     }
+    sf_fold_free(&r.fold_scratch);
     free(r.parts);
     free(r.fb);
     free(r.ft);

@@ -314,6 +314,8 @@ int main(void) {
     sf_batch_init(&b[1]);
     sf_fold_t fold;
     sf_fold_init(&fold);
+    sf_batch_t out;
+    sf_batch_init(&out);
     sf_fold_stats_t st = {0};
     int folded = 0, refused = 0, marker_failures = 0;
     for (int round = 0; round < rounds && failures < 5; round++) {
@@ -354,7 +356,7 @@ int main(void) {
             }
             sf_apply_res_t u = apply1(&b[0], 0, ckpt);
             sf_batch_t *send = NULL;
-            CHECK(!sf_fold_batch(&fold, &b[1], &send, &st), "fold");
+            CHECK(!sf_fold_batch(&fold, &b[1], &out, &send, &st), "fold");
             sf_apply_res_t f = apply1(send, 1, ckpt);
             if (send != &b[1]) {
                 folded++;
@@ -416,6 +418,7 @@ int main(void) {
     sf_batch_free(&b[0]);
     sf_batch_free(&b[1]);
     sf_fold_free(&fold);
+    sf_batch_free(&out);
     sf_redis_destroy(R);
     if (failures)
         fprintf(stderr, "fold_check: %d failure(s)\n", failures);
