@@ -197,10 +197,19 @@ static sf_cmd_fold_t kind_of(const sf_batch_t *b, size_t name, size_t na,
     return SF_CMD_FOLD_NONE;
 }
 
+/* The command table row of the name at argument i: a batch repeats a few
+ * names, so the last one found is tried first (the table is a list). */
+static const sf_cmd_spec_t *spec_at(const sf_batch_t *b, size_t i,
+                                    size_t *last, const sf_cmd_spec_t **spec) {
+    if (*spec && *last != NONE && same(b, *last, i))
+        return *spec;
+    *last = i;
+    return *spec = sf_cmdspec_find(A(b, i), b->alen[i]);
+}
+
 /* Closes the chains on every key of the command at name (na arguments). */
 static int touch(sf_fold_t *f, const sf_batch_t *b, size_t *nent, size_t name,
-                 size_t na) {
-    const sf_cmd_spec_t *s = sf_cmdspec_find(A(b, name), b->alen[name]);
+                 size_t na, const sf_cmd_spec_t *s) {
     if (!s)
         return -1; /* not from the table: fold nothing */
     for (size_t i = 1; i < na; i++) {
@@ -231,7 +240,8 @@ static int can_join(const fchain_t *c, size_t na, int64_t inc) {
  * one member, or -1 when the batch is not to be folded. */
 static int find_chains(sf_fold_t *f, const sf_batch_t *b, size_t *nev,
                        size_t *nch) {
-    size_t ne = 0, nc = 0, nent = 0;
+    size_t ne = 0, nc = 0, nent = 0, last_name = NONE;
+    const sf_cmd_spec_t *last_spec = NULL;
     int folds = 0;
     size_t i = 0;
     while (i + 2 <= b->nargs) {
@@ -246,7 +256,7 @@ static int find_chains(sf_fold_t *f, const sf_batch_t *b, size_t *nev,
             j += 1 + (size_t)arg_count(b, j);
         if (e->nc == 1) {
             size_t na = (size_t)arg_count(b, i), name = i + 1;
-            const sf_cmd_spec_t *s = sf_cmdspec_find(A(b, name), b->alen[name]);
+            const sf_cmd_spec_t *s = spec_at(b, name, &last_name, &last_spec);
             int64_t inc = 0;
             sf_cmd_fold_t k = kind_of(b, name, na, s, &inc);
             if (k != SF_CMD_FOLD_NONE) {
@@ -288,13 +298,14 @@ static int find_chains(sf_fold_t *f, const sf_batch_t *b, size_t *nev,
                     c->gen = gen;
                     ce->chain = e->chain = (int32_t)nc++;
                 }
-            } else if (touch(f, b, &nent, name, na)) {
+            } else if (touch(f, b, &nent, name, na, s)) {
                 return -1;
             }
         } else {
             for (size_t c = 0, x = i; c < e->nc; c++) {
                 size_t na = (size_t)arg_count(b, x);
-                if (touch(f, b, &nent, x + 1, na))
+                if (touch(f, b, &nent, x + 1, na,
+                          spec_at(b, x + 1, &last_name, &last_spec)))
                     return -1;
                 x += 1 + na;
             }
