@@ -42,6 +42,9 @@ struct sf_batch_s {
     sf_buf_t vdata;
     struct sf_dedup_entry *vent;
     size_t nvent, vcap;
+    /* A folded batch (fold.h): the batch it was folded from (NULL: not a
+     * folded one); sent in the apply script's mode "fold". */
+    struct sf_batch_s *unfolded;
     /* argv built for sending (sf_batch_argv) */
     const char **argv;
     size_t *argvlen, argv_cap;

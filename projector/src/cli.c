@@ -117,7 +117,7 @@ static const char USAGE[] =
     "  rebuild -c CONFIG PROJECTION [--in-place] [--as-of TIME] [--force]\n"
     "          [--batch N] [--accept-partitions] (after partitions were added)"
     "\n"
-    "          [--db N]                   replay from offset zero into "
+    "          [--db N] [--no-fold]       replay from offset zero into "
     "spare_db and\n"
     "                                     switch it in (blue/green); "
     "--in-place:\n"
@@ -125,7 +125,10 @@ static const char USAGE[] =
     "--db N:\n"
     "                                     build into Redis database N (an "
     "as-of view\n"
-    "                                     beside the live one)\n"
+    "                                     beside the live one); "
+    "--no-fold:\n"
+    "                                     send every command, none folded "
+    "(docs/fold.md)\n"
     "  rollback -c CONFIG PROJECTION      switch the previous generation back "
     "in\n"
     "  drop -c CONFIG PROJECTION [--db N] empty spare_db (the previous "
@@ -182,6 +185,7 @@ typedef struct opts {
     int64_t offset, as_of;
     int force, have_partition, have_offset, state, accept_partitions;
     int in_place;
+    int no_fold; /* rebuild --no-fold */
     int commit_ckpt;     /* offsets --commit-checkpoints */
     int db;              /* rebuild / drop / diff --db N; -1 none */
     const char *against; /* diff */
@@ -206,6 +210,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         {"force", no_argument, NULL, 'f'},
         {"accept-partitions", no_argument, NULL, 'P'},
         {"in-place", no_argument, NULL, 'I'},
+        {"no-fold", no_argument, NULL, 'U'},
         {"state", no_argument, NULL, 'S'},
         {"batch", required_argument, NULL, 'B'},
         {"timeout", required_argument, NULL, 'T'},
@@ -235,6 +240,7 @@ static int parse(const char *cmd, int argc, char **argv, opts_t *o) {
         case 'f': o->force = 1; break;
         case 'P': o->accept_partitions = 1; break;
         case 'I': o->in_place = 1; break;
+        case 'U': o->no_fold = 1; break;
         case 'S': o->state = 1; break;
         case 'K': o->commit_ckpt = 1; break;
         case 'G': o->against = optarg; break;
@@ -616,6 +622,7 @@ static int cmd_rebuild(const opts_t *o) {
                                 .batch_events = (size_t)o->batch,
                                 .accept_partitions = o->accept_partitions,
                                 .in_place = o->in_place,
+                                .no_fold = o->no_fold,
                                 .to_db = o->db >= 0,
                                 .db = o->db};
         sf_rebuild_stats_t st;

@@ -11,6 +11,11 @@
 #define E_ALL   SF_CMD_EMPTIES_ALL
 #define E_FIRST SF_CMD_EMPTIES_FIRST
 #define N_NONE  SF_CMD_NUM_NONE
+#define F_NONE    SF_CMD_FOLD_NONE
+#define F_SUM     SF_CMD_FOLD_SUM
+#define F_FIELDS  SF_CMD_FOLD_FIELDS
+#define F_MEMBERS SF_CMD_FOLD_MEMBERS
+#define F_LAST    SF_CMD_FOLD_LAST
 
 /* Arity and key positions as Redis 7's COMMAND INFO gives them.  needs /
  * makes drive the apply script's WRONGTYPE pre-check: a command that needs
@@ -20,55 +25,55 @@
  * rules, so neither has a row. */
 static const sf_cmd_spec_t specs[] = {
     /* name, arity, first, last, step, pairs_from, needs, makes, if_absent,
-     * empties, num, num_arg */
-    {"SET", -3, 1, 1, 1, 0, NULL, "string", 0, E_NONE, N_NONE, 0},
-    {"SETNX", 3, 1, 1, 1, 0, NULL, "string", 1, E_NONE, N_NONE, 0},
-    {"SETEX", 4, 1, 1, 1, 0, NULL, "string", 0, E_NONE, N_NONE, 0},
-    {"PSETEX", 4, 1, 1, 1, 0, NULL, "string", 0, E_NONE, N_NONE, 0},
-    {"GETSET", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0},
-    {"MSET", -3, 1, -1, 2, 1, NULL, "string", 0, E_NONE, N_NONE, 0},
-    {"DEL", -2, 1, -1, 1, 0, NULL, "none", 0, E_NONE, N_NONE, 0},
-    {"UNLINK", -2, 1, -1, 1, 0, NULL, "none", 0, E_NONE, N_NONE, 0},
-    {"APPEND", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0},
-    {"INCR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0},
-    {"DECR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0},
-    {"INCRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 2},
-    {"DECRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 2},
+     * empties, num, num_arg, fold */
+    {"SET", -3, 1, 1, 1, 0, NULL, "string", 0, E_NONE, N_NONE, 0, F_LAST},
+    {"SETNX", 3, 1, 1, 1, 0, NULL, "string", 1, E_NONE, N_NONE, 0, F_NONE},
+    {"SETEX", 4, 1, 1, 1, 0, NULL, "string", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"PSETEX", 4, 1, 1, 1, 0, NULL, "string", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"GETSET", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"MSET", -3, 1, -1, 2, 1, NULL, "string", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"DEL", -2, 1, -1, 1, 0, NULL, "none", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"UNLINK", -2, 1, -1, 1, 0, NULL, "none", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"APPEND", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"INCR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0, F_NONE},
+    {"DECR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0, F_NONE},
+    {"INCRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 2, F_SUM},
+    {"DECRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 2, F_SUM},
     {"INCRBYFLOAT", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE,
-     SF_CMD_NUM_FLOAT, 2},
-    {"HSET", -4, 1, 1, 1, 2, "hash", "hash", 0, E_NONE, N_NONE, 0},
-    {"HSETNX", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE, N_NONE, 0},
-    {"HMSET", -4, 1, 1, 1, 2, "hash", "hash", 0, E_NONE, N_NONE, 0},
-    {"HDEL", -3, 1, 1, 1, 0, "hash", "hash", 0, E_ALL, N_NONE, 0},
+     SF_CMD_NUM_FLOAT, 2, F_NONE},
+    {"HSET", -4, 1, 1, 1, 2, "hash", "hash", 0, E_NONE, N_NONE, 0, F_FIELDS},
+    {"HSETNX", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"HMSET", -4, 1, 1, 1, 2, "hash", "hash", 0, E_NONE, N_NONE, 0, F_FIELDS},
+    {"HDEL", -3, 1, 1, 1, 0, "hash", "hash", 0, E_ALL, N_NONE, 0, F_NONE},
     {"HINCRBY", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE, SF_CMD_NUM_HASH_INT,
-     3},
+     3, F_SUM},
     {"HINCRBYFLOAT", 4, 1, 1, 1, 0, "hash", "hash", 0, E_NONE,
-     SF_CMD_NUM_HASH_FLOAT, 3},
-    {"SADD", -3, 1, 1, 1, 0, "set", "set", 0, E_NONE, N_NONE, 0},
-    {"SREM", -3, 1, 1, 1, 0, "set", "set", 0, E_ALL, N_NONE, 0},
-    {"SMOVE", 4, 1, 2, 1, 0, "set", "set", 0, E_FIRST, N_NONE, 0},
-    {"ZADD", -4, 1, 1, 1, 0, "zset", "zset", 0, E_NONE, N_NONE, 0},
-    {"ZREM", -3, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0},
+     SF_CMD_NUM_HASH_FLOAT, 3, F_NONE},
+    {"SADD", -3, 1, 1, 1, 0, "set", "set", 0, E_NONE, N_NONE, 0, F_MEMBERS},
+    {"SREM", -3, 1, 1, 1, 0, "set", "set", 0, E_ALL, N_NONE, 0, F_MEMBERS},
+    {"SMOVE", 4, 1, 2, 1, 0, "set", "set", 0, E_FIRST, N_NONE, 0, F_NONE},
+    {"ZADD", -4, 1, 1, 1, 0, "zset", "zset", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"ZREM", -3, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0, F_NONE},
     {"ZINCRBY", 4, 1, 1, 1, 0, "zset", "zset", 0, E_NONE, SF_CMD_NUM_ARG_FLOAT,
-     2},
-    {"ZREMRANGEBYSCORE", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0},
-    {"ZREMRANGEBYRANK", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0},
-    {"RPUSH", -3, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0},
-    {"LPUSH", -3, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0},
-    {"LREM", 4, 1, 1, 1, 0, "list", "list", 0, E_ALL, N_NONE, 0},
-    {"LSET", 4, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0},
-    {"LTRIM", 4, 1, 1, 1, 0, "list", "list", 0, E_ALL, N_NONE, 0},
+     2, F_NONE},
+    {"ZREMRANGEBYSCORE", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0, F_NONE},
+    {"ZREMRANGEBYRANK", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0, F_NONE},
+    {"RPUSH", -3, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"LPUSH", -3, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"LREM", 4, 1, 1, 1, 0, "list", "list", 0, E_ALL, N_NONE, 0, F_NONE},
+    {"LSET", 4, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"LTRIM", 4, 1, 1, 1, 0, "list", "list", 0, E_ALL, N_NONE, 0, F_NONE},
     /* a time in the past deletes the key at once */
-    {"EXPIRE", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0},
-    {"PEXPIRE", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0},
-    {"EXPIREAT", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0},
-    {"PEXPIREAT", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0},
-    {"PERSIST", 2, 1, 1, 1, 0, NULL, NULL, 0, E_NONE, N_NONE, 0},
+    {"EXPIRE", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0, F_NONE},
+    {"PEXPIRE", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0, F_NONE},
+    {"EXPIREAT", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0, F_NONE},
+    {"PEXPIREAT", -3, 1, 1, 1, 0, NULL, NULL, 0, E_ALL, N_NONE, 0, F_NONE},
+    {"PERSIST", 2, 1, 1, 1, 0, NULL, NULL, 0, E_NONE, N_NONE, 0, F_NONE},
     /* a HyperLogLog and a bitmap are strings */
-    {"PFADD", -2, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0},
-    {"SETBIT", 4, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0},
-    {"GEOADD", -5, 1, 1, 1, 0, "zset", "zset", 0, E_NONE, N_NONE, 0},
-    {"XADD", -5, 1, 1, 1, 0, "stream", "stream", 0, E_NONE, N_NONE, 0},
+    {"PFADD", -2, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"SETBIT", 4, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"GEOADD", -5, 1, 1, 1, 0, "zset", "zset", 0, E_NONE, N_NONE, 0, F_NONE},
+    {"XADD", -5, 1, 1, 1, 0, "stream", "stream", 0, E_NONE, N_NONE, 0, F_NONE},
 };
 
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))

@@ -50,6 +50,24 @@ typedef enum sf_cmd_num {
     SF_CMD_NUM_ARG_FLOAT   /* only the argument (ZINCRBY's increment) */
 } sf_cmd_num_t;
 
+/* How consecutive commands of one name on one key may be folded into one
+ * before they are sent (fold.h, which holds the conditions under which a
+ * fold is exact).  Each kind is one whose failure depends only on the key
+ * (its type, for SUM the field's value) and the command name (ACL), so a
+ * folded command fails exactly when each command it stands for would. */
+typedef enum sf_cmd_fold {
+    SF_CMD_FOLD_NONE = 0,
+    SF_CMD_FOLD_SUM,     /* INCRBY/DECRBY k n, HINCRBY k f n: the integer
+                            increments of one key (field) summed; never
+                            floats, whose additions do not associate */
+    SF_CMD_FOLD_FIELDS,  /* HSET/HMSET k f v...: the pairs concatenated;
+                            Redis sets them in order, the last value of a
+                            field wins as it would one command after the
+                            other */
+    SF_CMD_FOLD_MEMBERS, /* SADD or SREM k m...: the members concatenated */
+    SF_CMD_FOLD_LAST     /* SET k v (no options): the last one wins */
+} sf_cmd_fold_t;
+
 typedef struct sf_cmd_spec {
     const char *name;
     int arity; /* COMMAND INFO arity */
@@ -63,6 +81,7 @@ typedef struct sf_cmd_spec {
     sf_cmd_empties_t empties;
     sf_cmd_num_t num;
     int num_arg; /* index of the numeric argument (0: none) */
+    sf_cmd_fold_t fold;
 } sf_cmd_spec_t;
 
 /* The spec of a command (case-insensitive name of len bytes), or NULL when

@@ -150,6 +150,27 @@ void sf_dedup_reset(sf_batch_t *b) {
     sf_buf_reset(&b->vdata);
 }
 
+sf_err_t sf_dedup_copy(sf_batch_t *dst, const sf_batch_t *src) {
+    sf_dedup_reset(dst);
+    dst->dedup = src->dedup;
+    if (src->nvent > dst->vcap) {
+        struct sf_dedup_entry *v =
+            realloc(dst->vent, src->nvent * sizeof(*v));
+        if (!v)
+            return SF_ERR_NOMEM;
+        dst->vent = v;
+        dst->vcap = src->nvent;
+    }
+    /* the entries locate their strings by offset into vdata */
+    if (src->nvent)
+        memcpy(dst->vent, src->vent, src->nvent * sizeof(*dst->vent));
+    if (src->vdata.len &&
+        sf_buf_append(&dst->vdata, src->vdata.p, src->vdata.len))
+        return SF_ERR_NOMEM;
+    dst->nvent = src->nvent;
+    return SF_OK;
+}
+
 void sf_dedup_free(sf_batch_t *b) {
     sf_buf_free(&b->vdata);
     free(b->vent);

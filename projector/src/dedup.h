@@ -86,6 +86,10 @@ int sf_dedup_record_of(int on, const char *proj, const sf_event_t *ev,
 void sf_dedup_event_drop(sf_batch_t *b, int64_t offset);
 
 void sf_dedup_reset(sf_batch_t *b);
+/* dst's entries become a copy of src's (and dst->dedup src's): a folded
+ * batch (fold.h) carries the entries of the batch it was folded from.
+ * SF_ERR_NOMEM. */
+sf_err_t sf_dedup_copy(sf_batch_t *dst, const sf_batch_t *src);
 void sf_dedup_free(sf_batch_t *b);
 
 /* The apply script's arguments of the entries: "<n>" (or "-1" when the

@@ -22,6 +22,7 @@
 #include "projection.h"
 #include "control.h"
 #include "dedup.h"
+#include "fold.h"
 #include "rebuild_poison.h"
 #include "redis_sink.h"
 #include "retry.h"
@@ -32,6 +33,7 @@ typedef struct rpart {
     int64_t token;
     int done;
     sf_batch_t bufs[2]; /* being filled / in flight (double buffering) */
+    sf_batch_t folded[2]; /* bufs[i] folded, when sent so (fold.h) */
     sf_batch_t *batch;  /* the one being filled */
     int64_t sent_ckpt;  /* checkpoint the next batch sent expects */
     int64_t start;      /* offset the replay (re)starts from */
@@ -79,6 +81,10 @@ typedef struct rb {
     int restart;     /* Redis lost replayed writes: replay again from its
                         checkpoints (see held_covers) */
     int bg;          /* blue/green: redis is the spare, ctl the live db */
+    int fold;        /* send batches folded (fold.h) */
+    sf_fold_t fold_scratch;
+    sf_fold_stats_t fold_st;
+    int64_t fold_refused; /* folded batches the script sent back */
 } rb_t;
 
 static int may_clear(void *opaque, const char *key, size_t len) {
@@ -187,7 +193,7 @@ static sf_err_t count_ok(rb_t *r, const sf_apply_req_t *q, sf_apply_res_t *res,
     }
     sf_apply_res_clear(res);
     SF_ASSERT(q->batch->last_offset >= q->expected_ckpt);
-    sf_batch_reset(q->batch);
+    sf_fold_done(q->batch);
     return e;
 }
 
@@ -410,6 +416,19 @@ static sf_err_t read_set(rb_t *r, size_t n, sf_apply_req_t *reqs,
     if (e)
         return e;
     for (size_t i = 0; i < n; i++) {
+        if (res[i].status == SF_APPLY_NOT_RUN &&
+            !strcmp(res[i].code, "SFFOLDUNSURE") && !e) {
+            /* applied, but not provably as unfolded (fold.h) */
+            r->keep_marker = 1;
+            e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                          "%s/%" PRId32 ": %s; run the rebuild again with "
+                          "--force --no-fold",
+                          reqs[i].topic, reqs[i].partition, res[i].msg);
+            continue;
+        }
+        if (res[i].status == SF_APPLY_NOT_RUN &&
+            !strcmp(res[i].code, "SFFOLD"))
+            r->fold_refused++; /* re-applied unfolded below */
         if (res[i].status != SF_APPLY_OK) {
             /* re-applied synchronously from Redis' checkpoint: what this
              * call applied is skipped then, so count it now */
@@ -425,7 +444,7 @@ static sf_err_t read_set(rb_t *r, size_t n, sf_apply_req_t *reqs,
             e = count_ok(r, &reqs[i], &res[i], errstr, errstr_size);
         } else { /* the rebuild fails: the rest is only released */
             sf_apply_res_clear(&res[i]);
-            sf_batch_reset(reqs[i].batch);
+            sf_fold_done(reqs[i].batch);
         }
     }
     return e;
@@ -446,8 +465,14 @@ static sf_err_t flush(rb_t *r, int final, char *errstr, size_t errstr_size) {
         rpart_t *p = &r->parts[i];
         if (!p->batch->nevents)
             continue;
+        sf_batch_t *send = p->batch;
+        if (r->fold &&
+            sf_fold_batch(&r->fold_scratch, p->batch,
+                          &p->folded[p->batch == &p->bufs[0] ? 0 : 1], &send,
+                          &r->fold_st))
+            send = p->batch; /* no memory to fold: as it is */
         r->freq[np + n] =
-            (sf_apply_req_t){p->batch, p->tp.topic,  p->tp.partition,
+            (sf_apply_req_t){send,     p->tp.topic,  p->tp.partition,
                              p->token, p->sent_ckpt, !r->pc->on_error_stop};
         p->sent_ckpt = p->batch->last_offset;
         n++;
@@ -970,6 +995,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
      * diff's scratch fold); r.ctl (skip and dead-letter records, the
      * marker) is always the live one */
     r.bg = !o->in_place && !o->to_db;
+    /* folding needs the script's skip-and-go-on (fold.h) */
+    r.fold = !o->no_fold && !pc->on_error_stop;
     if (r.bg && pc->spare_db < 0) {
         /* no spare database to build beside the live view: in place, as
          * before blue/green existed, and said so (docs/generations.md) */
@@ -1079,6 +1106,8 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
         r.parts[i].tp = tps[i];
         sf_batch_init(&r.parts[i].bufs[0]);
         sf_batch_init(&r.parts[i].bufs[1]);
+        sf_batch_init(&r.parts[i].folded[0]);
+        sf_batch_init(&r.parts[i].folded[1]);
         r.parts[i].batch = &r.parts[i].bufs[0];
         r.parts[i].start = tps[i].lo;
         st->total += tps[i].hi - tps[i].lo;
@@ -1217,6 +1246,13 @@ sf_err_t sf_rebuild_run(const sf_config_t *cfg, const sf_pconf_t *pc,
                    "views beside the live one with --as-of TIME --db N\"",
                    pc->name, r.parts[i].tp.topic, r.parts[i].tp.partition);
         }
+    if (r.fold_st.events)
+        sf_log("info",
+               "projection=%s msg=\"fold: %" PRId64 " events with %" PRId64
+               " commands sent as %" PRId64 " redis commands; %" PRId64
+               " folded batches refused and sent unfolded\"",
+               pc->name, r.fold_st.events, r.fold_st.cmds_in,
+               r.fold_st.cmds_out, r.fold_refused);
     st->seconds = sf_mono_s() - t0;
     if (progress)
         progress(opaque, "done", st);
@@ -1289,7 +1325,10 @@ out:
     for (size_t i = 0; r.parts && i < r.nparts; i++) {
         sf_batch_free(&r.parts[i].bufs[0]);
         sf_batch_free(&r.parts[i].bufs[1]);
+        sf_batch_free(&r.parts[i].folded[0]);
+        sf_batch_free(&r.parts[i].folded[1]);
     }
+    sf_fold_free(&r.fold_scratch);
     free(r.parts);
     free(r.fb);
     free(r.ft);

@@ -80,6 +80,7 @@ typedef struct sf_rebuild_opts {
     int to_db;             /* 1: build into database db (see above) */
     int db;
     int scratch; /* with to_db: not registered in the live db (diff) */
+    int no_fold; /* send every batch as built, never folded (fold.h) */
 } sf_rebuild_opts_t;
 
 typedef struct sf_rebuild_stats {

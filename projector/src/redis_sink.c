@@ -355,7 +355,11 @@ static sf_err_t append_apply(sf_redis_t *r, const char *proj,
                              size_t errstr_size) {
     char ek[512], ck[512], hk[512], vk[512], tok[24], exp[24], last[24];
     char nv[24];
-    const char *mode = q->skip_failed ? "skip" : "stop";
+    /* a folded batch (fold.h) needs the script's mode "fold" */
+    const char *mode = q->batch->unfolded ? "fold"
+                       : q->skip_failed   ? "skip"
+                                          : "stop";
+    SF_ASSERT(!q->batch->unfolded || q->skip_failed);
     SF_ASSERT(q->batch->nevents > 0 && !q->batch->in_event);
     SF_ASSERT(q->batch->first_offset > q->expected_ckpt ||
               q->batch->last_offset >= q->expected_ckpt);

@@ -16,7 +16,8 @@
 -- ARGV[3]  the batch's last offset
 -- ARGV[4]  'stop': stop at a failed event (the live worker, which must
 --          dead-letter it before the checkpoint passes it); 'skip': report
---          it and go on (the rebuild, which only counts it)
+--          it and go on (the rebuild, which only counts it); 'fold': as
+--          'skip', for a folded batch (block "Folded batches" below)
 -- ARGV[5]  the duplicate rule's version entries (block "Duplicate
 --          rule" below), then per event: offset, number of commands, then
 --          per command: number of arguments, the arguments (name first)
@@ -61,6 +62,7 @@
 
 local token, expected, last = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local mode = ARGV[4]
+local FOLD = mode == 'fold'
 
 -- ==== Duplicate rule (docs/duplicates.md) ==============================
 -- ARGV[5]  V, how many events of the batch carry an aggregate version
@@ -257,6 +259,38 @@ do
   if verr then return {5, verr} end
 end
 
+-- ==== Folded batches (projector/src/fold.h, docs/fold.md) ==============
+-- The caller folded runs of one-command events on one key into the first
+-- event's command; each later event of such a run carries the marker
+-- '#<offset of the first>' instead: "applied, or failed, with it".  That
+-- is exact only when no event is a duplicate and the batch starts right
+-- after the checkpoint with no failed event recorded, so otherwise the
+-- batch is refused here, before any write (code SFFOLD), and the caller
+-- sends it unfolded.  The dry run assumes every event applies: an event
+-- that then fails records no version, so the real run meets no duplicate
+-- either.
+if FOLD then
+  if hoff then return {5, 'SFFOLD refused: a failed event is recorded'} end
+  if tonumber(ARGV[EV0]) <= ck then
+    return {5, 'SFFOLD refused: the batch starts at or below the checkpoint'}
+  end
+  local seen = {}
+  for x = 6, EV0 - 1, 4 do
+    local k, v = A[x + 1], tonumber(A[x + 2])
+    local l = seen[k]
+    if l == nil then l = vlast[k] or 0 end
+    if v <= l then
+      return {5, 'SFFOLD refused: a duplicate at offset ' .. A[x]}
+    end
+    seen[k] = v
+  end
+end
+-- fate[offset] = why the event at offset failed (fold mode); unsure: a
+-- folded counter the fold cannot vouch for (fold.h), which stops the
+-- caller
+local fate, unsure = {}, nil
+-- ==== end of folded batches ==============================================
+
 -- First write: the checkpoint, moved to the batch's end (the failure path
 -- below moves it back to just before the failed event).  If Redis refuses
 -- it, nothing has been written.
@@ -434,7 +468,15 @@ local function apply_event(off, nc, i)
         -- name the command and its first key: an ACL refusal (NOPERM) or
         -- an OOM does not say which key it was about
         local k = na > 1 and (' ' .. string.sub(ARGV[j + 2], 1, 200)) or ''
+        if FOLD and string.find(r.err, 'overflow', 1, true) then
+          unsure = r.err .. ' (' .. ARGV[j + 1] .. k .. ')'
+        end
         return c - 1, c, r.err .. ' (' .. ARGV[j + 1] .. k .. ')'
+      end
+      if FOLD and type(r) == 'number' and
+          (r >= 4611686018427387904 or r <= -4611686018427387904) then
+        unsure = ARGV[j + 1] .. ' ' .. string.sub(ARGV[j + 2], 1, 200) ..
+          ' left ' .. string.format('%.0f', r) .. ', within 2^62 of the limit'
       end
       -- what Redis now holds in the command's keys; nil: look again
       local s = spec_of(ARGV[j + 1])
@@ -480,11 +522,19 @@ while i <= n do
       hoff = nil
     end
   elseif off > ck then
-    local done, idx, why, keep = apply_event(off, nc, i)
+    local done, idx, why, keep
+    if FOLD and nc == 1 and string.byte(ARGV[i + 1]) == 35 then
+      -- a marker ('#'): the fate of the event that holds its command
+      local f = fate[tonumber(string.sub(ARGV[i + 1], 2))]
+      if f then done, idx, why = 0, 1, f end
+    else
+      done, idx, why, keep = apply_event(off, nc, i)
+      if unsure then return {5, 'SFFOLDUNSURE ' .. unsure} end
+    end
     if done == nil then
       applied = applied + 1
       if vx then ver_done(vx) end
-    elseif mode == 'skip' then
+    elseif mode == 'skip' or FOLD then
       for _, v in ipairs({string.format('%d', off), done, nc, idx, why}) do
         skipped[#skipped + 1] = v
       end
@@ -492,6 +542,7 @@ while i <= n do
       -- checkpoint move records it (advance.lua), so a copy of it is a
       -- duplicate and its applied commands never run again
       if vx then ver_done(vx) end
+      if FOLD then fate[off] = why end
     else
       return failed(off, done, nc, idx, why, keep)
     end
