@@ -185,7 +185,7 @@ typedef struct opts {
     int64_t offset, as_of;
     int force, have_partition, have_offset, state, accept_partitions;
     int in_place;
-    int no_fold; /* rebuild --no-fold */
+    int no_fold;         /* rebuild --no-fold */
     int commit_ckpt;     /* offsets --commit-checkpoints */
     int db;              /* rebuild / drop / diff --db N; -1 none */
     const char *against; /* diff */

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define E_NONE  SF_CMD_EMPTIES_NONE
-#define E_ALL   SF_CMD_EMPTIES_ALL
-#define E_FIRST SF_CMD_EMPTIES_FIRST
-#define N_NONE  SF_CMD_NUM_NONE
+#define E_NONE    SF_CMD_EMPTIES_NONE
+#define E_ALL     SF_CMD_EMPTIES_ALL
+#define E_FIRST   SF_CMD_EMPTIES_FIRST
+#define N_NONE    SF_CMD_NUM_NONE
 #define F_NONE    SF_CMD_FOLD_NONE
 #define F_SUM     SF_CMD_FOLD_SUM
 #define F_FIELDS  SF_CMD_FOLD_FIELDS
@@ -35,10 +35,14 @@ static const sf_cmd_spec_t specs[] = {
     {"DEL", -2, 1, -1, 1, 0, NULL, "none", 0, E_NONE, N_NONE, 0, F_NONE},
     {"UNLINK", -2, 1, -1, 1, 0, NULL, "none", 0, E_NONE, N_NONE, 0, F_NONE},
     {"APPEND", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, N_NONE, 0, F_NONE},
-    {"INCR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0, F_NONE},
-    {"DECR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0, F_NONE},
-    {"INCRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 2, F_SUM},
-    {"DECRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 2, F_SUM},
+    {"INCR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0,
+     F_NONE},
+    {"DECR", 2, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 0,
+     F_NONE},
+    {"INCRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 2,
+     F_SUM},
+    {"DECRBY", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE, SF_CMD_NUM_INT, 2,
+     F_SUM},
     {"INCRBYFLOAT", 3, 1, 1, 1, 0, "string", "string", 0, E_NONE,
      SF_CMD_NUM_FLOAT, 2, F_NONE},
     {"HSET", -4, 1, 1, 1, 2, "hash", "hash", 0, E_NONE, N_NONE, 0, F_FIELDS},
@@ -56,8 +60,10 @@ static const sf_cmd_spec_t specs[] = {
     {"ZREM", -3, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0, F_NONE},
     {"ZINCRBY", 4, 1, 1, 1, 0, "zset", "zset", 0, E_NONE, SF_CMD_NUM_ARG_FLOAT,
      2, F_NONE},
-    {"ZREMRANGEBYSCORE", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0, F_NONE},
-    {"ZREMRANGEBYRANK", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0, F_NONE},
+    {"ZREMRANGEBYSCORE", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0,
+     F_NONE},
+    {"ZREMRANGEBYRANK", 4, 1, 1, 1, 0, "zset", "zset", 0, E_ALL, N_NONE, 0,
+     F_NONE},
     {"RPUSH", -3, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0, F_NONE},
     {"LPUSH", -3, 1, 1, 1, 0, "list", "list", 0, E_NONE, N_NONE, 0, F_NONE},
     {"LREM", 4, 1, 1, 1, 0, "list", "list", 0, E_ALL, N_NONE, 0, F_NONE},

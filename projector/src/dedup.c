@@ -154,8 +154,7 @@ sf_err_t sf_dedup_copy(sf_batch_t *dst, const sf_batch_t *src) {
     sf_dedup_reset(dst);
     dst->dedup = src->dedup;
     if (src->nvent > dst->vcap) {
-        struct sf_dedup_entry *v =
-            realloc(dst->vent, src->nvent * sizeof(*v));
+        struct sf_dedup_entry *v = realloc(dst->vent, src->nvent * sizeof(*v));
         if (!v)
             return SF_ERR_NOMEM;
         dst->vent = v;

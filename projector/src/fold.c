@@ -187,20 +187,17 @@ static sf_cmd_fold_t kind_of(const sf_batch_t *b, size_t name, size_t na,
         return SF_CMD_FOLD_SUM;
     case SF_CMD_FOLD_FIELDS:
         return na >= 4 && (na - 2) % 2 == 0 ? s->fold : SF_CMD_FOLD_NONE;
-    case SF_CMD_FOLD_MEMBERS:
-        return na >= 3 ? s->fold : SF_CMD_FOLD_NONE;
-    case SF_CMD_FOLD_LAST:
-        return na == 3 ? s->fold : SF_CMD_FOLD_NONE;
-    case SF_CMD_FOLD_NONE:
-        break;
+    case SF_CMD_FOLD_MEMBERS: return na >= 3 ? s->fold : SF_CMD_FOLD_NONE;
+    case SF_CMD_FOLD_LAST: return na == 3 ? s->fold : SF_CMD_FOLD_NONE;
+    case SF_CMD_FOLD_NONE: break;
     }
     return SF_CMD_FOLD_NONE;
 }
 
 /* The command table row of the name at argument i: a batch repeats a few
  * names, so the last one found is tried first (the table is a list). */
-static const sf_cmd_spec_t *spec_at(const sf_batch_t *b, size_t i,
-                                    size_t *last, const sf_cmd_spec_t **spec) {
+static const sf_cmd_spec_t *spec_at(const sf_batch_t *b, size_t i, size_t *last,
+                                    const sf_cmd_spec_t **spec) {
     if (*spec && *last != NONE && same(b, *last, i))
         return *spec;
     *last = i;
@@ -229,10 +226,8 @@ static int can_join(const fchain_t *c, size_t na, int64_t inc) {
     case SF_CMD_FOLD_SUM:
         return c->sumabs + (inc < 0 ? -inc : inc) <= SF_FOLD_MAX_ABS;
     case SF_CMD_FOLD_FIELDS:
-    case SF_CMD_FOLD_MEMBERS:
-        return c->nargs + (na - 2) <= SF_CMD_MAX_ARGS;
-    default:
-        return 1;
+    case SF_CMD_FOLD_MEMBERS: return c->nargs + (na - 2) <= SF_CMD_MAX_ARGS;
+    default: return 1;
     }
 }
 
@@ -360,8 +355,7 @@ static sf_err_t emit_folded(sf_fold_t *f, const sf_batch_t *b, sf_batch_t *o,
         return e;
     case SF_CMD_FOLD_LAST:
         return copy_cmd(o, b, c->name, 3); /* the last member's SET */
-    case SF_CMD_FOLD_NONE:
-        break;
+    case SF_CMD_FOLD_NONE: break;
     }
     return SF_ERR_STATE;
 }

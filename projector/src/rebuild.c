@@ -32,13 +32,13 @@ typedef struct rpart {
     sf_tp_t tp;
     int64_t token;
     int done;
-    sf_batch_t bufs[2]; /* being filled / in flight (double buffering) */
+    sf_batch_t bufs[2];   /* being filled / in flight (double buffering) */
     sf_batch_t folded[2]; /* bufs[i] folded, when sent so (fold.h) */
-    sf_batch_t *batch;  /* the one being filled */
-    int64_t sent_ckpt;  /* checkpoint the next batch sent expects */
-    int64_t start;      /* offset the replay (re)starts from */
-    int excluded;       /* as-of: an event later than TIME was left out */
-    int gap;            /* ... and a later one applied (see rebuild.h) */
+    sf_batch_t *batch;    /* the one being filled */
+    int64_t sent_ckpt;    /* checkpoint the next batch sent expects */
+    int64_t start;        /* offset the replay (re)starts from */
+    int excluded;         /* as-of: an event later than TIME was left out */
+    int gap;              /* ... and a later one applied (see rebuild.h) */
 } rpart_t;
 
 typedef struct rb {
@@ -426,8 +426,7 @@ static sf_err_t read_set(rb_t *r, size_t n, sf_apply_req_t *reqs,
                           reqs[i].topic, reqs[i].partition, res[i].msg);
             continue;
         }
-        if (res[i].status == SF_APPLY_NOT_RUN &&
-            !strcmp(res[i].code, "SFFOLD"))
+        if (res[i].status == SF_APPLY_NOT_RUN && !strcmp(res[i].code, "SFFOLD"))
             r->fold_refused++; /* re-applied unfolded below */
         if (res[i].status != SF_APPLY_OK) {
             /* re-applied synchronously from Redis' checkpoint: what this

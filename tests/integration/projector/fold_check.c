@@ -70,19 +70,31 @@ static void random_cmd(rcmd_t *c) {
     memset(c, 0, sizeof(*c));
 #define ARG(i, ...) snprintf(c->a[i], sizeof(c->a[i]), __VA_ARGS__)
     switch (rnd(20)) {
-    case 0: case 1: case 2: case 3: case 4: case 5:
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
         c->n = 4;
-        ARG(0, "HINCRBY"); ARG(1, "@%s", k); ARG(2, "%s", f);
+        ARG(0, "HINCRBY");
+        ARG(1, "@%s", k);
+        ARG(2, "%s", f);
         ARG(3, "%d", inc);
         break;
     case 6:
         c->n = 3;
-        ARG(0, "%s", rnd(2) ? "INCRBY" : "DECRBY"); ARG(1, "@%s", k);
+        ARG(0, "%s", rnd(2) ? "INCRBY" : "DECRBY");
+        ARG(1, "@%s", k);
         ARG(2, "%d", inc);
         break;
-    case 7: case 8: case 9:
+    case 7:
+    case 8:
+    case 9:
         c->n = 4;
-        ARG(0, "HSET"); ARG(1, "@%s", k); ARG(2, "%s", f);
+        ARG(0, "HSET");
+        ARG(1, "@%s", k);
+        ARG(2, "%s", f);
         /* now and then a value HINCRBY cannot add to */
         if (rnd(4) == 0)
             ARG(3, "x%d", inc);
@@ -90,46 +102,63 @@ static void random_cmd(rcmd_t *c) {
             ARG(3, "%d", inc);
         if (rnd(3) == 0) {
             c->n = 6;
-            ARG(4, "%s", fields[rnd(3)]); ARG(5, "%d", inc + 1);
+            ARG(4, "%s", fields[rnd(3)]);
+            ARG(5, "%d", inc + 1);
         }
         break;
-    case 10: case 11:
+    case 10:
+    case 11:
         c->n = 3 + (int)rnd(2);
-        ARG(0, "%s", rnd(3) ? "SADD" : "SREM"); ARG(1, "@%s", k);
+        ARG(0, "%s", rnd(3) ? "SADD" : "SREM");
+        ARG(1, "@%s", k);
         ARG(2, "%s", members[rnd(4)]);
         ARG(3, "%s", members[rnd(4)]);
         break;
-    case 12: case 13:
+    case 12:
+    case 13:
         c->n = 3;
-        ARG(0, "SET"); ARG(1, "@%s", k); ARG(2, "%d", inc);
+        ARG(0, "SET");
+        ARG(1, "@%s", k);
+        ARG(2, "%d", inc);
         break;
     case 14:
         c->n = 2;
-        ARG(0, "DEL"); ARG(1, "@%s", k);
+        ARG(0, "DEL");
+        ARG(1, "@%s", k);
         break;
     case 15:
         c->n = 4;
-        ARG(0, "HINCRBYFLOAT"); ARG(1, "@%s", k); ARG(2, "%s", f);
+        ARG(0, "HINCRBYFLOAT");
+        ARG(1, "@%s", k);
+        ARG(2, "%s", f);
         ARG(3, "0.5");
         break;
     case 16:
         c->n = 4;
-        ARG(0, "ZADD"); ARG(1, "@%s", k); ARG(2, "%d", inc);
+        ARG(0, "ZADD");
+        ARG(1, "@%s", k);
+        ARG(2, "%d", inc);
         ARG(3, "%s", members[rnd(4)]);
         break;
     case 17:
         /* increments the fold must leave alone: not canonical, or large */
         c->n = 4;
-        ARG(0, "HINCRBY"); ARG(1, "@%s", k); ARG(2, "%s", f);
+        ARG(0, "HINCRBY");
+        ARG(1, "@%s", k);
+        ARG(2, "%s", f);
         ARG(3, "%s", rnd(2) ? "007" : "4000000000000");
         break;
     case 18:
         c->n = 3;
-        ARG(0, "SET"); ARG(1, "@%s", k); ARG(2, "s%d", inc);
+        ARG(0, "SET");
+        ARG(1, "@%s", k);
+        ARG(2, "s%d", inc);
         break;
     default:
         c->n = 3;
-        ARG(0, "EXPIRE"); ARG(1, "@%s", k); ARG(2, "1000");
+        ARG(0, "EXPIRE");
+        ARG(1, "@%s", k);
+        ARG(2, "1000");
         break;
     }
 #undef ARG
@@ -208,23 +237,25 @@ static void describe_key(const char *key, char *out, size_t size) {
     if (!strcmp(type, "string"))
         sf_redis_cmd(R, &v, NULL, 0, "GET %s", key);
     else if (!strcmp(type, "hash"))
-        sf_redis_cmd(R, &v, NULL, 0,
-                     "EVAL %s 1 %s", "local r = redis.call('HGETALL', KEYS[1]) "
+        sf_redis_cmd(R, &v, NULL, 0, "EVAL %s 1 %s",
+                     "local r = redis.call('HGETALL', KEYS[1]) "
                      "local t = {} for i = 1, #r, 2 do t[#t + 1] = r[i] .. '=' "
-                     ".. r[i + 1] end table.sort(t) return t", key);
+                     ".. r[i + 1] end table.sort(t) return t",
+                     key);
     else if (!strcmp(type, "set"))
-        sf_redis_cmd(R, &v, NULL, 0,
-                     "EVAL %s 1 %s", "local r = redis.call('SMEMBERS', "
-                     "KEYS[1]) table.sort(r) return r", key);
+        sf_redis_cmd(R, &v, NULL, 0, "EVAL %s 1 %s",
+                     "local r = redis.call('SMEMBERS', "
+                     "KEYS[1]) table.sort(r) return r",
+                     key);
     else if (!strcmp(type, "zset"))
         sf_redis_cmd(R, &v, NULL, 0, "ZRANGE %s 0 -1 WITHSCORES", key);
     if (v && v->type == REDIS_REPLY_STRING)
         n += (size_t)snprintf(out + n, n < size ? size - n : 0, " %s", v->str);
     else if (v && v->type == REDIS_REPLY_ARRAY)
         for (size_t i = 0; i < v->elements && n < size; i++)
-            n += (size_t)snprintf(out + n, size - n, " %s",
-                                  v->element[i]->str ? v->element[i]->str
-                                                     : "?");
+            n +=
+                (size_t)snprintf(out + n, size - n, " %s",
+                                 v->element[i]->str ? v->element[i]->str : "?");
     redisReply *ttl = NULL;
     if (strcmp(type, "none") &&
         !sf_redis_cmd(R, &ttl, NULL, 0, "PTTL %s", key) && n < size)
@@ -270,8 +301,10 @@ static void compare_results(const sf_apply_res_t *u, const sf_apply_res_t *f,
               m);
     }
     for (int k = 0; k < 4; k++)
-        CHECK(u->ver[k] == f->ver[k], "round %d: duplicate rule count %d: "
-              "%" PRId64 " / %" PRId64, round, k, u->ver[k], f->ver[k]);
+        CHECK(u->ver[k] == f->ver[k],
+              "round %d: duplicate rule count %d: "
+              "%" PRId64 " / %" PRId64,
+              round, k, u->ver[k], f->ver[k]);
 }
 
 static void cleanup(void) {
@@ -296,8 +329,8 @@ int main(void) {
         fprintf(stderr, "SKIP: %s\n", err);
         return 77;
     }
-    int rounds = getenv("SF_FOLD_ROUNDS") ? atoi(getenv("SF_FOLD_ROUNDS"))
-                                          : 300;
+    int rounds =
+        getenv("SF_FOLD_ROUNDS") ? atoi(getenv("SF_FOLD_ROUNDS")) : 300;
     rng = getenv("SF_FOLD_SEED") ? strtoull(getenv("SF_FOLD_SEED"), NULL, 10)
                                  : (uint64_t)time(NULL) ^ (uint64_t)getpid();
     rng = rng ? rng : 1;
@@ -345,8 +378,8 @@ int main(void) {
                      * version */
                     uint32_t r = rnd(30);
                     e.ver = r == 0 && vers[e.agg] > 0 ? vers[e.agg]
-                            : r == 1                 ? vers[e.agg] + 2
-                                                     : vers[e.agg] + 1;
+                            : r == 1                  ? vers[e.agg] + 2
+                                                      : vers[e.agg] + 1;
                     if (e.ver > vers[e.agg])
                         vers[e.agg] = e.ver;
                 }
@@ -360,8 +393,7 @@ int main(void) {
             sf_apply_res_t f = apply1(send, 1, ckpt);
             if (send != &b[1]) {
                 folded++;
-                if (f.status == SF_APPLY_NOT_RUN &&
-                    !strcmp(f.code, "SFFOLD")) {
+                if (f.status == SF_APPLY_NOT_RUN && !strcmp(f.code, "SFFOLD")) {
                     refused++;
                     sf_apply_res_clear(&f);
                     f = apply1(&b[1], 1, ckpt);

@@ -104,7 +104,7 @@ static double mono(void) {
  *          or abort that timed out is resumed until it has an outcome. */
 enum { PUB_PLAIN, PUB_RETRY, PUB_TXN };
 #define SCALE_ATTEMPT  "scale-attempt"
-#define MAX_ATTEMPTS   30   /* per event (retry) or per transaction (txn) */
+#define MAX_ATTEMPTS   30 /* per event (retry) or per transaction (txn) */
 #define MAX_TXN_EVENTS 500
 
 static long long n_ok, n_possibly, n_not, n_retried, n_txn, n_aborted,
@@ -147,8 +147,8 @@ static int build_event(const opts_t *o, const gen_t *g, size_t i,
         sf_producer_event_set_aggregate_id(ev, id) ||
         sf_producer_event_set_version(ev, e->seq) ||
         sf_producer_event_set_time_ms(ev, e->ts) ||
-        sf_producer_event_set_schema_version(
-            ev, e->type == GEV_ADDED ? e->ver : 0) ||
+        sf_producer_event_set_schema_version(ev, e->type == GEV_ADDED ? e->ver
+                                                                      : 0) ||
         sf_producer_event_set_json_text(ev, json, n))
         return -1;
     if (g_mode == PUB_PLAIN)
@@ -177,8 +177,8 @@ static int publish_one(const opts_t *o, const gen_t *g, sf_producer_t *p,
     while ((r = sf_producer_publish(p, ev, (void *)(uintptr_t)(i + 1), err,
                                     sizeof err)) != SF_OK) {
         if (++refused % 1000 == 1)
-            fprintf(stderr, "scale_check: publish event %zu: %s (waiting)\n",
-                    i, err);
+            fprintf(stderr, "scale_check: publish event %zu: %s (waiting)\n", i,
+                    err);
         if (r == SF_ERR_KAFKA_FATAL ||
             (stop_after_s >= 0 && mono() - t0 > stop_after_s))
             return -1;
@@ -250,16 +250,20 @@ static int txn_publish(const opts_t *o, const gen_t *g,
         }
         /* fenced or broken: a new producer with the same transactional.id
          * fences this one and aborts what it left open */
-        fprintf(stderr, "scale_check: transactional producer unusable (%s): "
-                        "replaced\n", err);
+        fprintf(stderr,
+                "scale_check: transactional producer unusable (%s): "
+                "replaced\n",
+                err);
         sf_producer_destroy(p);
         n_recreated++;
         n_aborted++;
         if (!(*pp = new_producer(conf)))
             return -1;
     }
-    fprintf(stderr, "scale_check: events [%zu,%zu): no transaction "
-                    "committed in %d attempts\n", i, j, MAX_ATTEMPTS);
+    fprintf(stderr,
+            "scale_check: events [%zu,%zu): no transaction "
+            "committed in %d attempts\n",
+            i, j, MAX_ATTEMPTS);
     return -1;
 }
 
@@ -319,9 +323,8 @@ static int do_publish(const opts_t *o, const gen_t *g) {
     for (size_t i = o->from; i < to && !rc;) {
         size_t j = i + 1;
         if (o->mode == PUB_TXN) { /* every event due now, in one go */
-            size_t due = o->rate > 0
-                             ? o->from + (size_t)((mono() - t0) * o->rate)
-                             : to;
+            size_t due =
+                o->rate > 0 ? o->from + (size_t)((mono() - t0) * o->rate) : to;
             if (due > j)
                 j = due < i + MAX_TXN_EVENTS ? due : i + MAX_TXN_EVENTS;
             if (j > to)
@@ -375,8 +378,8 @@ static int do_publish(const opts_t *o, const gen_t *g) {
     printf("published=%zu persisted=%lld possibly=%lld not=%lld "
            "republished=%lld txn_committed=%lld txn_aborted=%lld "
            "gave_up=%lld\n",
-           to - o->from, n_ok, n_possibly, n_not, n_retried, n_txn,
-           n_aborted, n_gave_up);
+           to - o->from, n_ok, n_possibly, n_not, n_retried, n_txn, n_aborted,
+           n_gave_up);
     free(g_attempts);
     free(g_rq);
     return rc || n_gave_up ? 1 : 0;
@@ -764,8 +767,9 @@ static int do_check(const opts_t *o, const gen_t *g) {
     if (o->projection) {
         dropped = 0;
         for (int p = 0; p < np; p++) {
-            redisReply *r = redisCommand(rc_, "HGET sf:%s:dedup:%s:%d "
-                                              "duplicates",
+            redisReply *r = redisCommand(rc_,
+                                         "HGET sf:%s:dedup:%s:%d "
+                                         "duplicates",
                                          o->projection, o->topic, p);
             if (r && r->type == REDIS_REPLY_STRING)
                 dropped += strtoll(r->str, NULL, 10);
@@ -882,26 +886,17 @@ int main(int argc, char **argv) {
                 .rf = 3,
                 .report = 20,
                 .dedup = SF_CHECK_DEDUP_BY_SEQUENCE};
-    static const struct option lo[] = {{"seed", 1, 0, 's'},
-                                       {"events", 1, 0, 'n'},
-                                       {"prefix", 1, 0, 'p'},
-                                       {"topic", 1, 0, 't'},
-                                       {"brokers", 1, 0, 'b'},
-                                       {"schemas", 1, 0, 'S'},
-                                       {"from", 1, 0, 'f'},
-                                       {"to", 1, 0, 'T'},
-                                       {"rate", 1, 0, 'r'},
-                                       {"create", 1, 0, 'c'},
-                                       {"rf", 1, 0, 'R'},
-                                       {"timeout-ms", 1, 0, 'm'},
-                                       {"redis", 1, 0, 'd'},
-                                       {"wait", 1, 0, 'w'},
-                                       {"report", 1, 0, 'o'},
-                                       {"dedup-sequence", 0, 0, 'D'},
-                                       {"mode", 1, 0, 'M'},
-                                       {"log-dups-ok", 0, 0, 'L'},
-                                       {"projection", 1, 0, 'P'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"seed", 1, 0, 's'},       {"events", 1, 0, 'n'},
+        {"prefix", 1, 0, 'p'},     {"topic", 1, 0, 't'},
+        {"brokers", 1, 0, 'b'},    {"schemas", 1, 0, 'S'},
+        {"from", 1, 0, 'f'},       {"to", 1, 0, 'T'},
+        {"rate", 1, 0, 'r'},       {"create", 1, 0, 'c'},
+        {"rf", 1, 0, 'R'},         {"timeout-ms", 1, 0, 'm'},
+        {"redis", 1, 0, 'd'},      {"wait", 1, 0, 'w'},
+        {"report", 1, 0, 'o'},     {"dedup-sequence", 0, 0, 'D'},
+        {"mode", 1, 0, 'M'},       {"log-dups-ok", 0, 0, 'L'},
+        {"projection", 1, 0, 'P'}, {0, 0, 0, 0}};
     int ch;
     optind = 2;
     while ((ch = getopt_long(argc, argv, "t:b:", lo, NULL)) != -1) {
@@ -933,8 +928,10 @@ int main(int argc, char **argv) {
             else if (!strcmp(optarg, "txn"))
                 o.mode = PUB_TXN;
             else {
-                fprintf(stderr, "scale_check: --mode %s: expected plain, "
-                                "retry or txn\n", optarg);
+                fprintf(stderr,
+                        "scale_check: --mode %s: expected plain, "
+                        "retry or txn\n",
+                        optarg);
                 return 2;
             }
             break;

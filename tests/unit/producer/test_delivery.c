@@ -346,9 +346,9 @@ static void txn_abort_that_timed_out_is_finished_by_commit(void **state) {
     assert_true(tries < 5);
     /* the brokers answer again: "call it again" finishes the abort */
     assert_int_equal(rd_kafka_mock_broker_set_rtt(mc, 1, 0), 0);
-    for (tries = 0; (r = sf_producer_commit(f->p, err, sizeof(err))) ==
-                        SF_ERR_TIMEOUT &&
-                    tries < 10;
+    for (tries = 0;
+         (r = sf_producer_commit(f->p, err, sizeof(err))) == SF_ERR_TIMEOUT &&
+         tries < 10;
          tries++)
         ;
     assert_int_equal(r, SF_ERR_KAFKA);
