@@ -39,6 +39,10 @@ sleep 5
 kpid=$(cat "$STATE/kafka-1/pid")
 log "killing broker pid $kpid (SIGKILL) while publishing"
 kill -KILL "$kpid"
+# a JVM killed on a loaded box can take seconds to go; `stack up` would
+# see its pid alive, call the node running and not start it again
+for _ in $(seq 1 120); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.25; done
+kill -0 "$kpid" 2>/dev/null && fail "broker pid $kpid still alive 30 s after SIGKILL"
 sleep 3
 stack up >"$WORK/up2.log" 2>&1 || { cat "$WORK/up2.log" >&2; fail "broker restart"; }
 log "broker back up"
