@@ -1386,6 +1386,20 @@ static int verify_topics(sf_worker_t *w, int thorough) {
             }
             continue;
         }
+        if (!found) {
+            /* The record is gone while partitions are held: Redis came
+             * back older (an AOF cut, a failover) or lost it.  Record the
+             * log as it is now, as acquire() does on a projection's first
+             * read, so that a later recreation is still caught. */
+            if (!sf_identity_record(w->redis, w->name, p->topic, &cur, err,
+                                    sizeof(err)))
+                sf_log("warn",
+                       "projection=%s topic=%s msg=\"topic identity record "
+                       "missing in redis (lost writes?): recorded the topic "
+                       "as it is now\"",
+                       w->name, p->topic);
+            continue;
+        }
         if (found && sf_identity_compare(w->name, p->topic, &old, &cur, err,
                                          sizeof(err))) {
             M(error, w->name, SF_ERR_STATE);
