@@ -907,6 +907,7 @@ static int check_identity(sf_worker_t *w,
             continue;
         sf_topic_identity_t cur;
         sf_err_t e = SF_ERR_KAFKA;
+        snprintf(err, sizeof(err), "the worker is stopping");
         for (int tries = 0; tries < 3 && e && !*w->stop; tries++)
             if ((e = sf_identity_describe(w->rk, topic, 10000, &cur, err,
                                           sizeof(err))))
