@@ -19,9 +19,11 @@
  *    epoch bump) or sees the marker and waits; it never reads a checkpoint
  *    the rebuild is about to delete.
  *  - A worker whose batch was refused (FENCED) takes the partition again
- *    by itself only when a rebuild started since it took it (the
- *    generation moved) and none runs any more; otherwise another group
- *    member owns the partition and the group will revoke it from this one.
+ *    by itself when a rebuild started since it took it (the generation
+ *    moved) and none runs any more, or (worker.c, SF_FENCED_RETAKE_S) when
+ *    for 10 s no other member has reported holding it; otherwise another
+ *    group member owns the partition and the group will revoke it from
+ *    this one.
  *
  * Every function is synchronous on r's connection; not thread-safe (one
  * sf_redis_t per thread).  Errors: SF_ERR_REDIS (connection: retriable),

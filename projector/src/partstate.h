@@ -62,6 +62,8 @@ typedef struct sf_part {
     int64_t ckpt;       /* the checkpoint last seen in Redis (-1: none) */
     int64_t next;       /* next offset accepted; -1: any */
     double since;       /* monotonic time the state was entered */
+    double other_seen;  /* FENCED: monotonic time another member's live
+                           state report for it was last seen (worker.c) */
     sf_batch_t batch;
     sf_part_rec_t *recs; /* every record of the batch, in offset order */
     size_t nrecs, cap;

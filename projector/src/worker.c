@@ -230,6 +230,25 @@ static void resume_all(sf_worker_t *w) {
     rd_kafka_topic_partition_list_destroy(a);
 }
 
+/* A report older than this is no longer a holder's (ownership.h uses 7 s) */
+#define SF_REPORT_LIVE_MS 7000
+
+/* 1 when the state report of p is another member's and live: refreshed
+ * within SF_REPORT_LIVE_MS by a holder that applies (not fenced, waiting,
+ * stopped, nor the "unowned" mark of ownership.c). */
+static int other_reports(sf_worker_t *w, const part_t *p, const char *me) {
+    char st[64], member[256];
+    int64_t at_ms = 0;
+    sf_ctl_report_get(w->redis, w->name, p->topic, p->partition, st, sizeof(st),
+                      &at_ms, member, sizeof(member));
+    if (!*st || !*member || !strcmp(member, "-") || (me && !strcmp(member, me)))
+        return 0;
+    if (sf_time_now_ms() - at_ms > SF_REPORT_LIVE_MS)
+        return 0;
+    return strcmp(st, "fenced") && strcmp(st, "unowned") &&
+           strcmp(st, "stopped") && strcmp(st, "waiting-rebuild");
+}
+
 /* Once a second: the watermarks of the partitions held (so lag and the
  * stuck clock are right while nothing is applied), and every few seconds
  * each partition's state into Redis for `status` (control.h). */
@@ -251,7 +270,10 @@ static void health_tick(sf_worker_t *w) {
                                            &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
             hi >= 0)
             M(partition_watermark, w->name, p->topic, p->partition, hi);
-        if (report)
+        /* fenced: the holder of the newer epoch reports it; never hide
+         * that report (the re-take in lifecycle_tick reads it) */
+        if (report &&
+            !(p->state == SF_PART_FENCED && other_reports(w, p, member)))
             sf_ctl_report(w->redis, w->name, p->topic, p->partition,
                           p->state == SF_PART_FENCED    ? "fenced"
                           : p->state == SF_PART_WAITING ? "waiting-rebuild"
@@ -1143,6 +1165,16 @@ static void part_hold(sf_worker_t *w, part_t *p) {
  * second deployment under the same projection name, an operator), and
  * the worker stops so that it does not idle silently. */
 #define SF_FENCED_MAX_S 60.0
+/* The newer epoch can also come from a member that ran an assignment the
+ * group had already taken back (a worker SIGSTOPped through a rebalance
+ * runs its queued assign callback when it resumes, takes the epoch, then
+ * learns the assignment is lost) and then never writes again.  A partition
+ * fenced this long, whose state report no other member has refreshed for
+ * as long (control.h: holders refresh theirs every 3 s), is taken again
+ * with a new epoch: the same as the supervisor's restart after
+ * SF_FENCED_MAX_S, without the stall.  Fencing keeps one writer either
+ * way; a live other holder keeps refreshing its report and is left alone. */
+#define SF_FENCED_RETAKE_S 10.0
 
 /* A switch of generations (blue/green rebuild or rollback, bluegreen.h)
  * raises the generation counter and the epochs.  A partition with nothing
@@ -1212,6 +1244,28 @@ static void lost_writes_check(sf_worker_t *w) {
     }
 }
 
+/* p is FENCED by a newer epoch of this generation: takes it again with a
+ * new epoch when no other member has reported it live for
+ * SF_FENCED_RETAKE_S (see there).  1 when taken. */
+static int fenced_retake(sf_worker_t *w, part_t *p, double now) {
+    char *me = rd_kafka_memberid(w->rk);
+    if (p->other_seen < p->since)
+        p->other_seen = p->since;
+    if (other_reports(w, p, me))
+        p->other_seen = now;
+    if (me)
+        rd_kafka_mem_free(w->rk, me);
+    if (now - p->other_seen < SF_FENCED_RETAKE_S)
+        return 0;
+    sf_log("warn",
+           "projection=%s topic=%s partition=%" PRId32 " token=%" PRId64
+           " msg=\"fenced for %.0f s by a newer epoch that no member reports "
+           "holding (a member that took the partition from an assignment "
+           "already revoked?): taking it again\"",
+           w->name, p->topic, p->partition, p->token, now - p->since);
+    return acquire(w, p, -1, 0, "re-taken from a stale epoch") > 0;
+}
+
 /* Outside flushes and rebalances, about once a second: partitions that
  * wait for a rebuild or were fenced are taken again when they may be. */
 static void lifecycle_tick(sf_worker_t *w) {
@@ -1237,6 +1291,9 @@ static void lifecycle_tick(sf_worker_t *w) {
             part_restart(w, p);
         } else if (got == -2 && p->state == SF_PART_FENCED) {
             p->since = now; /* Redis down: the 60 s start again after it */
+        } else if (got == 0 && p->state == SF_PART_FENCED &&
+                   fenced_retake(w, p, now)) {
+            part_restart(w, p);
         } else if (got == 0 && p->state == SF_PART_FENCED &&
                    now - p->since > SF_FENCED_MAX_S) {
             M(error, w->name, SF_ERR_FENCED);

@@ -674,7 +674,8 @@ class Seed:
                 mine = f.read().splitlines()  # this incarnation's lines
             # before the on_error: stop handling: a worker of a seed with
             # on_error: stop may exit 3 for this reason too
-            if rc == 3 and any("fenced for 60 s by another owner" in l for l in mine[-50:]):
+            if rc == 3 and any(re.search(r"fenced for \d+ s by another owner", l)
+                               for l in mine[-50:]):
                 # documented (docs/lifecycle.md, FENCED): a worker fenced for
                 # 60 s while the group still assigns it the partition exits
                 # for its supervisor, which starts it again
