@@ -57,13 +57,16 @@ typedef struct sf_part {
     char *topic; /* owned copy */
     int32_t partition;
     sf_part_state_t state;
-    int64_t token;      /* fencing epoch taken at acquisition */
-    int64_t generation; /* rebuilds started before acquisition */
-    int64_t ckpt;       /* the checkpoint last seen in Redis (-1: none) */
-    int64_t next;       /* next offset accepted; -1: any */
-    double since;       /* monotonic time the state was entered */
-    double other_seen;  /* FENCED: monotonic time another member's live
-                           state report for it was last seen (worker.c) */
+    int64_t token;       /* fencing epoch taken at acquisition */
+    int64_t generation;  /* rebuilds started before acquisition */
+    int64_t ckpt;        /* the checkpoint last seen in Redis (-1: none) */
+    int64_t next;        /* next offset accepted; -1: any */
+    double since;        /* monotonic time the state was entered */
+    double other_seen;   /* FENCED: monotonic time another holder was last
+                            seen alive: its live state report, its checkpoint
+                            moving, a newer epoch (worker.c) */
+    int64_t fenced_by;   /* FENCED: the highest epoch seen fencing it */
+    int64_t fenced_ckpt; /* FENCED: the checkpoint when last looked at */
     sf_batch_t batch;
     sf_part_rec_t *recs; /* every record of the batch, in offset order */
     size_t nrecs, cap;

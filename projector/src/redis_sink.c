@@ -272,17 +272,19 @@ sf_err_t sf_redis_ckpt_advance(sf_redis_t *r, const char *proj,
                                const char *topic, int32_t partition,
                                int64_t token, int64_t offset, int64_t *prev,
                                char *errstr, size_t errstr_size) {
-    return sf_redis_ckpt_advance_ver(r, proj, topic, partition, token, offset,
-                                     NULL, 0, NULL, prev, errstr, errstr_size);
+    return sf_redis_ckpt_advance_ver(r, proj, topic, partition, token,
+                                     SF_CKPT_ANY, offset, NULL, 0, NULL, prev,
+                                     errstr, errstr_size);
 }
 
 sf_err_t sf_redis_ckpt_advance_ver(sf_redis_t *r, const char *proj,
                                    const char *topic, int32_t partition,
-                                   int64_t token, int64_t offset,
-                                   const char *vkey, size_t vkey_len,
-                                   const char *vval, int64_t *prev,
-                                   char *errstr, size_t errstr_size) {
-    char ek[512], ck[512], hk[512], tok[24], off[24];
+                                   int64_t token, int64_t expect,
+                                   int64_t offset, const char *vkey,
+                                   size_t vkey_len, const char *vval,
+                                   int64_t *prev, char *errstr,
+                                   size_t errstr_size) {
+    char ek[512], ck[512], hk[512], tok[24], off[24], exp[24];
     sf_redis_key(ek, sizeof(ek), proj, "epoch", topic, partition);
     sf_redis_key(ck, sizeof(ck), proj, "ckpt", topic, partition);
     sf_redis_key(hk, sizeof(hk), proj, "halt", topic, partition);
@@ -291,15 +293,19 @@ sf_err_t sf_redis_ckpt_advance_ver(sf_redis_t *r, const char *proj,
     else
         snprintf(tok, sizeof(tok), "%" PRId64, token);
     snprintf(off, sizeof(off), "%" PRId64, offset);
+    if (expect == SF_CKPT_ANY)
+        exp[0] = '\0';
+    else
+        snprintf(exp, sizeof(exp), "%" PRId64, expect);
     for (int attempt = 0;; attempt++) {
         if (!r->c || r->c->err)
             return conn_err(r, errstr, errstr_size, "checkpoint");
         redisReply *rep =
-            vkey ? redisCommand(r->c, "EVALSHA %s 4 %s %s %s %b %s %s %s",
+            vkey ? redisCommand(r->c, "EVALSHA %s 4 %s %s %s %b %s %s %s %s",
                                 r->advance_sha, ek, ck, hk, vkey, vkey_len, tok,
-                                off, vval)
-                 : redisCommand(r->c, "EVALSHA %s 3 %s %s %s %s %s",
-                                r->advance_sha, ek, ck, hk, tok, off);
+                                off, exp, vval)
+                 : redisCommand(r->c, "EVALSHA %s 3 %s %s %s %s %s %s",
+                                r->advance_sha, ek, ck, hk, tok, off, exp);
         if (!rep)
             return conn_err(r, errstr, errstr_size, "checkpoint");
         char code[24];
@@ -326,7 +332,12 @@ sf_err_t sf_redis_ckpt_advance_ver(sf_redis_t *r, const char *proj,
         else if (el_i64(rep, 0) == 1)
             e = sf_seterr(errstr, errstr_size, SF_ERR_FENCED,
                           "fenced: epoch %s, token %s", el_str(rep, 1), tok);
-        else if (prev)
+        else if (el_i64(rep, 0) == 2) {
+            e = sf_seterr(errstr, errstr_size, SF_ERR_STATE,
+                          "checkpoint %s, expected %s", el_str(rep, 1), exp);
+            if (prev)
+                *prev = el_i64(rep, 1);
+        } else if (prev)
             *prev = el_i64(rep, 1);
         freeReplyObject(rep);
         return e;

@@ -82,18 +82,26 @@ sf_err_t sf_redis_ckpt_advance(sf_redis_t *r, const char *proj,
                                const char *topic, int32_t partition,
                                int64_t token, int64_t offset, int64_t *prev,
                                char *errstr, size_t errstr_size);
+/* expect for sf_redis_ckpt_advance_ver: no compare-and-set */
+#define SF_CKPT_ANY INT64_MIN
 /* The same, and in the same atomic step raises the version key vkey
  * (vkey_len bytes) of the duplicate rule to vval ("<version>[:<id tag>]",
  * dedup.h) unless it already holds that version or a higher one: the
  * worker passing an event it dead-lettered after it failed in Redis, so
  * that a copy of the event is a duplicate (docs/duplicates.md).  vkey
- * NULL: like sf_redis_ckpt_advance. */
+ * NULL: no version key.  expect: the checkpoint the caller last saw (-1:
+ * none); when Redis holds neither it nor offset (it lost writes: an AOF
+ * cut, a failover), nothing is written, SF_ERR_STATE is returned and
+ * *prev receives the stored checkpoint, so that the caller never jumps
+ * over events Redis forgot (docs/idle-rollback.md).  SF_CKPT_ANY: no
+ * check. */
 sf_err_t sf_redis_ckpt_advance_ver(sf_redis_t *r, const char *proj,
                                    const char *topic, int32_t partition,
-                                   int64_t token, int64_t offset,
-                                   const char *vkey, size_t vkey_len,
-                                   const char *vval, int64_t *prev,
-                                   char *errstr, size_t errstr_size);
+                                   int64_t token, int64_t expect,
+                                   int64_t offset, const char *vkey,
+                                   size_t vkey_len, const char *vval,
+                                   int64_t *prev, char *errstr,
+                                   size_t errstr_size);
 sf_err_t sf_redis_paused(sf_redis_t *r, const char *proj, int *paused,
                          char *errstr, size_t errstr_size);
 

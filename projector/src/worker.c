@@ -520,6 +520,9 @@ static int dlq_pending(sf_worker_t *w) {
     return 0;
 }
 
+static int ckpt_resync(sf_worker_t *w, part_t *p, int64_t stored,
+                       const char *why);
+
 /* A command of the batch failed inside Redis at bad_offset.  The script
  * left the checkpoint just below it and recorded how many of its commands
  * ran (so none runs again).  Park the record with a reason saying so and
@@ -606,10 +609,20 @@ static int redis_poison(sf_worker_t *w, part_t *p, const sf_apply_res_t *r) {
     int hv = !sf_event_from_message(&ev, m) &&
              sf_dedup_record_of(w->pc->dedup, w->name, &ev, &vk, vv) == 1;
     sf_event_clear(&ev);
+    int64_t stored = -1;
     sf_err_t e = sf_redis_ckpt_advance_ver(
-        w->redis, w->name, p->topic, p->partition, p->token, r->bad_offset,
-        hv ? vk.p : NULL, vk.len, vv, NULL, err, sizeof(err));
+        w->redis, w->name, p->topic, p->partition, p->token, p->ckpt,
+        r->bad_offset, hv ? vk.p : NULL, vk.len, vv, &stored, err, sizeof(err));
     sf_buf_free(&vk);
+    if (e == SF_ERR_STATE) {
+        /* Redis lost writes while the record was dead-lettered: never
+         * jump over the events it forgot */
+        return ckpt_resync(w, p, stored,
+                           "redis holds another checkpoint than the one the "
+                           "dead letter moves past")
+                   ? 0
+                   : 1;
+    }
     if (e == SF_ERR_FENCED) {
         sf_part_set_state(p, SF_PART_FENCED);
         M(partition_fenced, w->name, p->topic, p->partition, 1);
@@ -836,6 +849,8 @@ static void flush(sf_worker_t *w) {
                            w->name, p->topic, p->partition,
                            p->batch.first_offset, p->token, r->msg);
                     sf_part_set_state(p, SF_PART_FENCED);
+                    if (r->epoch > p->fenced_by)
+                        p->fenced_by = r->epoch;
                     M(partition_fenced, w->name, p->topic, p->partition, 1);
                     w->life_due = 1;
                     part_clear(w, p);
@@ -1077,6 +1092,9 @@ static int acquire(sf_worker_t *w, part_t *p, int64_t fenced_gen, int retry,
            " token=%" PRId64 " msg=\"%s, resuming from the redis "
            "checkpoint\"",
            w->name, p->topic, p->partition, a.ckpt + 1, p->token, why);
+    /* a fenced member waiting to take it back sees the new owner now,
+     * not at its next periodic report */
+    report_state(w, p, "ok");
     return 1;
 }
 
@@ -1245,25 +1263,69 @@ static void lost_writes_check(sf_worker_t *w) {
 }
 
 /* p is FENCED by a newer epoch of this generation: takes it again with a
- * new epoch when no other member has reported it live for
- * SF_FENCED_RETAKE_S (see there).  1 when taken. */
+ * new epoch when, for SF_FENCED_RETAKE_S, no other member has reported it
+ * live, its checkpoint has not moved and nobody took a newer epoch (see
+ * SF_FENCED_RETAKE_S).  Anything it cannot read counts as a live holder.
+ * 1 when taken. */
 static int fenced_retake(sf_worker_t *w, part_t *p, double now) {
-    char *me = rd_kafka_memberid(w->rk);
-    if (p->other_seen < p->since)
+    char ek[512], ck[512], err[256];
+    redisReply *rep = NULL;
+    sf_redis_key(ek, sizeof(ek), w->name, "epoch", p->topic, p->partition);
+    sf_redis_key(ck, sizeof(ck), w->name, "ckpt", p->topic, p->partition);
+    if (sf_redis_cmd(w->redis, &rep, err, sizeof(err), "MGET %s %s", ek, ck))
+        return 0;
+    int64_t v[2] = {0, -1};
+    for (size_t j = 0;
+         j < 2 && rep->type == REDIS_REPLY_ARRAY && j < rep->elements; j++)
+        if (rep->element[j]->type == REDIS_REPLY_STRING)
+            v[j] = strtoll(rep->element[j]->str, NULL, 10);
+    freeReplyObject(rep);
+    if (p->other_seen < p->since) { /* a new fenced episode */
         p->other_seen = p->since;
+        p->fenced_ckpt = v[1];
+        if (v[0] > p->fenced_by)
+            p->fenced_by = v[0];
+    }
+    if (v[0] > p->fenced_by || v[1] != p->fenced_ckpt) {
+        /* a newer owner, or a holder that applies: alive */
+        p->fenced_by = v[0] > p->fenced_by ? v[0] : p->fenced_by;
+        p->fenced_ckpt = v[1];
+        p->other_seen = now;
+    }
+    char *me = rd_kafka_memberid(w->rk);
     if (other_reports(w, p, me))
         p->other_seen = now;
     if (me)
         rd_kafka_mem_free(w->rk, me);
+    if (!sf_redis_ctx(w->redis) || sf_redis_ctx(w->redis)->err)
+        p->other_seen = now; /* the report could not be read */
     if (now - p->other_seen < SF_FENCED_RETAKE_S)
         return 0;
+    if (v[0] < p->fenced_by) {
+        /* Redis lost the INCR of the epoch that fenced us: raise it back
+         * first, so that the INCR below hands out a number nobody holds
+         * (as epoch_lost() does) */
+        if (!sf_redis_cmd(w->redis, &rep, err, sizeof(err),
+                          "INCRBY %s %" PRId64, ek, p->fenced_by - v[0]))
+            freeReplyObject(rep);
+        else
+            return 0;
+    }
+    double waited = now - p->since;
+    int got = acquire(w, p, -1, 0, "re-taken from a stale epoch");
+    if (got == -2)
+        p->since = now; /* Redis down: the clocks start again after it */
+    if (got <= 0)
+        return 0;
+    w->verify_due = 2;
     sf_log("warn",
            "projection=%s topic=%s partition=%" PRId32 " token=%" PRId64
-           " msg=\"fenced for %.0f s by a newer epoch that no member reports "
-           "holding (a member that took the partition from an assignment "
-           "already revoked?): taking it again\"",
-           w->name, p->topic, p->partition, p->token, now - p->since);
-    return acquire(w, p, -1, 0, "re-taken from a stale epoch") > 0;
+           " msg=\"fenced for %.0f s by epoch %" PRId64 ", which no member "
+           "reported holding and under which the checkpoint did not move (a "
+           "member that took the partition from an assignment already "
+           "revoked?): taken again\"",
+           w->name, p->topic, p->partition, p->token, waited, p->fenced_by);
+    return 1;
 }
 
 /* Outside flushes and rebalances, about once a second: partitions that

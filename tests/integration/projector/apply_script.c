@@ -282,6 +282,32 @@ int main(void) {
           "advance: %s", err);
     CHECK(!get("%s", bk("halt")), "advance clears the record");
 
+    /* 5b. the advance is a compare-and-set on the checkpoint the worker
+     * last saw: Redis that lost writes (an older checkpoint) is refused,
+     * never jumped over; the offset itself already there (the reply of an
+     * earlier advance lost) counts as done */
+    {
+        int64_t stored = -7;
+        sf_redis_cmd(R, NULL, NULL, 0, "SET %s 2", bk("ckpt"));
+        CHECK(sf_redis_ckpt_advance_ver(R, P, TOPIC, 0, TOKEN, 4, 5, NULL, 0,
+                                        NULL, &stored, err,
+                                        sizeof(err)) == SF_ERR_STATE &&
+                  stored == 2,
+              "advance over a lost checkpoint: %s (stored %lld)", err,
+              (long long)stored);
+        CHECK(!strcmp(get("%s", bk("ckpt")), "2"), "checkpoint kept at 2");
+        CHECK(!sf_redis_ckpt_advance_ver(R, P, TOPIC, 0, TOKEN, 2, 3, NULL, 0,
+                                         NULL, &stored, err, sizeof(err)),
+              "advance from the expected checkpoint: %s", err);
+        CHECK(!sf_redis_ckpt_advance_ver(R, P, TOPIC, 0, TOKEN, 2, 3, NULL, 0,
+                                         NULL, &stored, err, sizeof(err)),
+              "the same advance again: %s", err);
+        CHECK(!strcmp(get("%s", bk("ckpt")), "3"), "checkpoint 3");
+        CHECK(!sf_redis_ckpt_advance(R, P, TOPIC, 0, -1, 5, NULL, err,
+                                     sizeof(err)),
+              "operator advance, no check: %s", err);
+    }
+
     /* 6. a command too wide for unpack(): refused when built, and by the
      * script before any write if it gets there anyway */
     {
