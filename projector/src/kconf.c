@@ -232,6 +232,16 @@ sf_err_t sf_kconf_consumer(
     if (rd_kafka_conf_set(conf, "max.poll.interval.ms", "120000", err,
                           sizeof(err)) != RD_KAFKA_CONF_OK)
         goto bad;
+    /* Metadata refreshed every 10 s (librdkafka: 300 s; its cache's max
+     * age follows at 3x).  A worker that subscribed while its topic was
+     * being deleted and created again ("Subscribed topic not available")
+     * led the group with that metadata and assigned nothing for minutes
+     * after the other members had stopped on the recreated log (seed 9 of
+     * the long campaign): it saw no partition, so it neither applied nor
+     * noticed the change.  Added partitions are found as soon. */
+    if (rd_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "10000",
+                          err, sizeof(err)) != RD_KAFKA_CONF_OK)
+        goto bad;
     /* A throwaway reader (group_id "": journey, the rebuild's read-back of
      * poison records) assigns one partition at one offset after another.
      * librdkafka keeps one fetch in flight per broker, and the broker holds
