@@ -1438,6 +1438,13 @@ def main():
         for s in seeds:
             print(json.dumps(make_schedule(s, faults, a.steps), indent=1))
         return 0
+    # SIGTERM (an operator stopping a long run) unwinds like ^C, so that
+    # the seed's cleanup stops its workers: left running against the
+    # stack the shell script takes down, they were orphans spinning in
+    # librdkafka's reconnects
+    def _interrupted(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    signal.signal(signal.SIGTERM, _interrupted)
     totals, failed, t_all = {}, [], time.monotonic()
     for s in seeds:
         sched = make_schedule(s, faults, a.steps)
