@@ -1187,11 +1187,12 @@ static void part_hold(sf_worker_t *w, part_t *p) {
  * group had already taken back (a worker SIGSTOPped through a rebalance
  * runs its queued assign callback when it resumes, takes the epoch, then
  * learns the assignment is lost) and then never writes again.  A partition
- * fenced this long, whose state report no other member has refreshed for
- * as long (control.h: holders refresh theirs every 3 s), is taken again
- * with a new epoch: the same as the supervisor's restart after
- * SF_FENCED_MAX_S, without the stall.  Fencing keeps one writer either
- * way; a live other holder keeps refreshing its report and is left alone. */
+ * fenced this long with no sign of another holder for as long (no other
+ * member's live state report, control.h: holders write one when they take
+ * a partition and refresh it every 3 s; no move of its checkpoint; no newer
+ * epoch) is taken again with a new epoch (fenced_retake): the same as the
+ * supervisor's restart after SF_FENCED_MAX_S, without the stall.  Fencing
+ * keeps one writer either way; a live other holder is left alone. */
 #define SF_FENCED_RETAKE_S 10.0
 
 /* A switch of generations (blue/green rebuild or rollback, bluegreen.h)
