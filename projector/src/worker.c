@@ -1224,6 +1224,27 @@ static void generation_check(sf_worker_t *w) {
     }
 }
 
+/* The partition's epoch (0: none) and checkpoint (-1: none) as Redis
+ * holds them, in one MGET.  -1 when Redis did not answer. */
+static int read_epoch_ckpt(sf_worker_t *w, const part_t *p, int64_t *epoch,
+                           int64_t *ckpt) {
+    char ek[512], ck[512], err[256];
+    redisReply *rep = NULL;
+    sf_redis_key(ek, sizeof(ek), w->name, "epoch", p->topic, p->partition);
+    sf_redis_key(ck, sizeof(ck), w->name, "ckpt", p->topic, p->partition);
+    if (sf_redis_cmd(w->redis, &rep, err, sizeof(err), "MGET %s %s", ek, ck))
+        return -1;
+    int64_t v[2] = {0, -1};
+    for (size_t j = 0;
+         j < 2 && rep->type == REDIS_REPLY_ARRAY && j < rep->elements; j++)
+        if (rep->element[j]->type == REDIS_REPLY_STRING)
+            v[j] = strtoll(rep->element[j]->str, NULL, 10);
+    freeReplyObject(rep);
+    *epoch = v[0];
+    *ckpt = v[1];
+    return 0;
+}
+
 /* Redis can come back older (an AOF cut, a failover to a lagging replica,
  * a restore: docs/exactly-once.md) while a partition has nothing new to
  * apply.  No batch then meets the compare-and-set, and the events Redis
@@ -1234,23 +1255,13 @@ static void generation_check(sf_worker_t *w) {
  * if a batch had been refused.  Anything newer (another owner, a rebuild,
  * a switch, a skip) is left to the paths that own it. */
 static void lost_writes_check(sf_worker_t *w) {
-    char ek[512], ck[512], err[256];
     for (size_t i = 0; i < w->nparts && !w->paused && !w->fatal; i++) {
         part_t *p = w->parts[i];
         if (p->state != SF_PART_ACTIVE || p->batch.nevents)
             continue;
-        sf_redis_key(ek, sizeof(ek), w->name, "epoch", p->topic, p->partition);
-        sf_redis_key(ck, sizeof(ck), w->name, "ckpt", p->topic, p->partition);
-        redisReply *rep = NULL;
-        if (sf_redis_cmd(w->redis, &rep, err, sizeof(err), "MGET %s %s", ek,
-                         ck))
+        int64_t v[2];
+        if (read_epoch_ckpt(w, p, &v[0], &v[1]))
             return; /* an outage: the apply path and check_paused see it */
-        int64_t v[2] = {0, -1};
-        for (size_t j = 0;
-             j < 2 && rep->type == REDIS_REPLY_ARRAY && j < rep->elements; j++)
-            if (rep->element[j]->type == REDIS_REPLY_STRING)
-                v[j] = strtoll(rep->element[j]->str, NULL, 10);
-        freeReplyObject(rep);
         if (v[0] < p->token) {
             sf_apply_res_t r = {0};
             r.epoch = v[0];
@@ -1269,18 +1280,9 @@ static void lost_writes_check(sf_worker_t *w) {
  * SF_FENCED_RETAKE_S).  Anything it cannot read counts as a live holder.
  * 1 when taken. */
 static int fenced_retake(sf_worker_t *w, part_t *p, double now) {
-    char ek[512], ck[512], err[256];
-    redisReply *rep = NULL;
-    sf_redis_key(ek, sizeof(ek), w->name, "epoch", p->topic, p->partition);
-    sf_redis_key(ck, sizeof(ck), w->name, "ckpt", p->topic, p->partition);
-    if (sf_redis_cmd(w->redis, &rep, err, sizeof(err), "MGET %s %s", ek, ck))
+    int64_t v[2];
+    if (read_epoch_ckpt(w, p, &v[0], &v[1]))
         return 0;
-    int64_t v[2] = {0, -1};
-    for (size_t j = 0;
-         j < 2 && rep->type == REDIS_REPLY_ARRAY && j < rep->elements; j++)
-        if (rep->element[j]->type == REDIS_REPLY_STRING)
-            v[j] = strtoll(rep->element[j]->str, NULL, 10);
-    freeReplyObject(rep);
     if (p->other_seen < p->since) { /* a new fenced episode */
         p->other_seen = p->since;
         p->fenced_ckpt = v[1];
@@ -1306,6 +1308,9 @@ static int fenced_retake(sf_worker_t *w, part_t *p, double now) {
         /* Redis lost the INCR of the epoch that fenced us: raise it back
          * first, so that the INCR below hands out a number nobody holds
          * (as epoch_lost() does) */
+        char ek[512], err[256];
+        redisReply *rep = NULL;
+        sf_redis_key(ek, sizeof(ek), w->name, "epoch", p->topic, p->partition);
         if (!sf_redis_cmd(w->redis, &rep, err, sizeof(err),
                           "INCRBY %s %" PRId64, ek, p->fenced_by - v[0]))
             freeReplyObject(rep);

@@ -37,10 +37,9 @@ e0=$(rcli get "$E")
 # 1. a stale member takes the epoch and keeps reporting the partition as
 #    its own: the worker stays fenced and applies nothing
 rcli incr "$E" >/dev/null
-fake_report() { rcli hset "sf:$P:parts" "$T:0" "ok $(($(date +%s%N) / 1000000)) other-member-0001" >/dev/null; }
-fake_report
+other_owner_report "$P" "$T" 0
 add B 5 | publish "$T"
-for _ in $(seq 1 20); do fake_report; sleep 1; done
+for _ in $(seq 1 20); do other_owner_report "$P" "$T" 0; sleep 1; done
 expect_eq "B applied while another member reports the partition" "$(rcli hget "$ID:items" B)" ""
 grep -q 'fenced: another worker owns the partition' "$WORK/w.log" || fail "the worker was never fenced"
 grep -q 'taken again' "$WORK/w.log" && fail "the worker took the partition from a member that reports it"

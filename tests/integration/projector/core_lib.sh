@@ -52,6 +52,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# other_owner_start PROJECTION TOPIC PARTITION: another group member that
+# holds the partition and says so, as a live worker does, refreshing its
+# state report (control.h) every 2 s until other_owner_stop.  A worker
+# fenced by an epoch nobody reports takes it back after 10 s (worker.c,
+# SF_FENCED_RETAKE_S); this keeps it fenced.
+other_owner_report() {
+  rcli hset "sf:$1:parts" "$2:$3" "ok $(($(date +%s%N) / 1000000)) other-owner-0001" >/dev/null
+}
+other_owner_start() {
+  ( while :; do other_owner_report "$@"; sleep 2; done ) &
+  OTHER_OWNER=$!; PIDS[$OTHER_OWNER]=1
+}
+other_owner_stop() {
+  kill "$OTHER_OWNER" 2>/dev/null; wait "$OTHER_OWNER" 2>/dev/null || true
+  unset "PIDS[$OTHER_OWNER]"
+}
+
 # topic NAME PARTITIONS: creates a unique topic, prints its name
 new_topic() {
   local t="t-core-$1-$ID"

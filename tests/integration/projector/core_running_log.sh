@@ -61,13 +61,9 @@ wait_ckpt "$p3" "$t3" 4
 # --- 3. (runs meanwhile) fenced by an owner outside the group -----------
 ep=$(rcli incr "sf:$p3:epoch:$t3:0")
 # the outside owner is alive: it refreshes its state report as a worker
-# does (an epoch nobody reports is taken back after 10 s instead:
+# does (an epoch nobody reports is taken back after 10 s:
 # core_fenced_stale_epoch.sh)
-( while :; do
-    rcli hset "sf:$p3:parts" "$t3:0" "ok $(($(date +%s%N) / 1000000)) outside-owner-0001" >/dev/null
-    sleep 2
-  done ) &
-OUTSIDE=$!; PIDS[$OUTSIDE]=1
+other_owner_start "$p3" "$t3" 0
 add B 3 | publish "$t3"
 
 # --- 1. topic recreated under the running worker ------------------------
@@ -112,7 +108,7 @@ grep -q 'msg="fenced: another worker owns the partition' "$WORK/w3.log" \
 expect_eq "epoch while fenced (no re-take by the fenced worker)" "$(rcli get "sf:$p3:epoch:$t3:0")" "$ep"
 expect_eq "events applied while fenced" "$(rcli hget "$ID:c:items" B)" ""
 wait_exit w3 150 || fail "worker 3 idles fenced for good"
-kill "$OUTSIDE" 2>/dev/null; wait "$OUTSIDE" 2>/dev/null || true; unset "PIDS[$OUTSIDE]"
+other_owner_stop
 stop w3 KILL
 [ "$RC" -ne 0 ] || fail "worker 3 exited 0 while fenced"
 grep -q "by another owner of its epoch while the group still assigns it" "$WORK/w3.log" \

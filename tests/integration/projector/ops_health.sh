@@ -84,13 +84,9 @@ expect_eq "readyz after a dead letter" "$(get "$pw" /readyz)" "ready 200"
 rcli incr "sf:$P:epoch:$T:0" >/dev/null   # as if another owner took it
 # ... and holds it: it refreshes its state report as a worker does (an
 # epoch nobody reports is taken back after 10 s: core_fenced_stale_epoch)
-( while :; do
-    rcli hset "sf:$P:parts" "$T:0" "ok $(($(date +%s%N) / 1000000)) other-owner-0001" >/dev/null
-    sleep 2
-  done ) &
-OTHER=$!; PIDS[$OTHER]=1
+other_owner_start "$P" "$T" 0
 good c C | publish "$T"
 wait_body "$pw" /readyz "$T/0 fenced.* 503$" 30
-kill "$OTHER" 2>/dev/null; wait "$OTHER" 2>/dev/null || true; unset "PIDS[$OTHER]"
+other_owner_stop
 stop w TERM
 log "PASS"
