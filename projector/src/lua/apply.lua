@@ -2,7 +2,8 @@
 -- one partition (its events' Redis commands) together with the partition's
 -- checkpoint, atomically.  Embedded into sf-projector at build time
 -- (projector/cmake/embed.cmake) and prefixed when loaded with the command
--- table generated from cmdspec.c, which defines MAXARGS and SPEC.
+-- table generated from cmdspec.c, which defines MAXARGS and SPEC_ROW(name)
+-- (the row of one command, or nil).
 --
 -- KEYS[1]  sf:<p>:epoch:<topic>:<partition>  fencing epoch
 -- KEYS[2]  sf:<p>:ckpt:<topic>:<partition>   last offset applied whole
@@ -88,6 +89,13 @@ if not VN or VN < -1 or VN ~= math.floor(VN) then
 end
 local EV0 = 6 + 4 * math.max(VN, 0) -- the first event's argument
 local tonumber, floor, A = tonumber, math.floor, ARGV -- locals: faster
+-- N[x] = tonumber(ARGV[x]) for every number of the batch's layout (the
+-- version entries' offsets and versions, the events' offsets and counts,
+-- the commands' argument counts), parsed once by the layout checks below
+-- and read from here after them: tonumber is strtod, and calling it again
+-- at every pass cost Redis about a third of its CPU per event in a
+-- rebuild (docs/perf.md).
+local N = {}
 local vpos = 6            -- next version entry to match
 local voff = nil          -- its offset
 local vlast, vtag = {}, {} -- key -> last version (false: none), its tag
@@ -106,9 +114,10 @@ local function ver_layout()
         not v or v < 1 or v ~= floor(v) then
       return 'ERR malformed batch: version entry at argument ' .. x
     end
+    N[x], N[x + 2] = off, v
     prev = off
   end
-  if EV0 > 6 then voff = tonumber(A[6]) end
+  if EV0 > 6 then voff = N[6] end
 end
 
 -- Reads the last versions of the aggregates of the events above ck.
@@ -116,7 +125,7 @@ local function ver_load(ck)
   local keys = {}
   local x = 6
   -- entries at or below the checkpoint belong to events not applied again
-  while x < EV0 and tonumber(A[x]) <= ck do x = x + 4 end
+  while x < EV0 and N[x] <= ck do x = x + 4 end
   for y = x + 1, EV0 - 1, 4 do
     local k = A[y]
     if vlast[k] == nil then
@@ -149,13 +158,13 @@ local function ver_check(off)
   if VN < 0 then return nil end
   while voff and voff < off do
     vpos = vpos + 4
-    voff = vpos < EV0 and tonumber(A[vpos]) or nil
+    voff = vpos < EV0 and N[vpos] or nil
   end
   if voff ~= off then
     vcnt[4] = vcnt[4] + 1
     return nil
   end
-  local k, v = A[vpos + 1], tonumber(A[vpos + 2])
+  local k, v = A[vpos + 1], N[vpos + 2]
   local l = vlast[k] or 0
   if v <= l then
     vcnt[1] = vcnt[1] + 1
@@ -179,7 +188,7 @@ local function ver_done(x)
     vputs[k] = true
     vput[#vput + 1] = k
   end
-  vlast[k], vtag[k] = tonumber(A[x + 2]), A[x + 3]
+  vlast[k], vtag[k] = N[x + 2], A[x + 3]
   vputs[k] = x
 end
 
@@ -242,12 +251,14 @@ do
     if not off or not nc or nc < 0 or (prev and off <= prev) then
       return {5, 'ERR malformed batch at argument ' .. x}
     end
+    N[x], N[x + 1] = off, nc
     prev, x = off, x + 2
     for c = 1, nc do
       local na = tonumber(ARGV[x])
       if not na or na < 1 or x + na > n then
         return {5, 'ERR malformed batch at argument ' .. x}
       end
+      N[x] = na
       x = x + 1 + na
     end
   end
@@ -271,12 +282,12 @@ end
 -- either.
 if FOLD then
   if hoff then return {5, 'SFFOLD refused: a failed event is recorded'} end
-  if tonumber(ARGV[EV0]) <= ck then
+  if N[EV0] <= ck then
     return {5, 'SFFOLD refused: the batch starts at or below the checkpoint'}
   end
   local seen = {}
   for x = 6, EV0 - 1, 4 do
-    local k, v = A[x + 1], tonumber(A[x + 2])
+    local k, v = A[x + 1], N[x + 2]
     local l = seen[k]
     if l == nil then l = vlast[k] or 0 end
     if v <= l then
@@ -316,9 +327,15 @@ local function real_type(k)
 end
 
 -- The command table row of a command name (rules may write it in lower
--- case).
+-- case), or false; each row built once per call.
+local SPEC = {}
 local function spec_of(name)
-  return SPEC[name] or SPEC[string.upper(name)]
+  local s = SPEC[name]
+  if s == nil then
+    s = SPEC_ROW(name) or SPEC_ROW(string.upper(name)) or false
+    SPEC[name] = s
+  end
+  return s
 end
 
 -- The type k holds for the command being checked: after the event's
@@ -452,7 +469,7 @@ local function apply_event(off, nc, i)
   end
   local sim, j = {}, i
   for c = 1, nc do
-    local na = tonumber(ARGV[j])
+    local na = N[j]
     if c >= start then
       local why = precheck(j + 1, na, sim, c == start, c == nc)
       if why then return start - 1, c, why end
@@ -461,7 +478,7 @@ local function apply_event(off, nc, i)
   end
   j = i
   for c = 1, nc do
-    local na = tonumber(ARGV[j])
+    local na = N[j]
     if c >= start then
       local r = redis.pcall(unpack(ARGV, j + 1, j + na))
       if type(r) == 'table' and r.err then
@@ -508,10 +525,10 @@ end
 -- Events that failed in 'skip' mode: offset, done, ncmds, index, error.
 local skipped = {}
 while i <= n do
-  local off, nc = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  local off, nc = N[i], N[i + 1]
   i = i + 2
   local ev_end = i
-  for c = 1, nc do ev_end = ev_end + 1 + tonumber(ARGV[ev_end]) end
+  for c = 1, nc do ev_end = ev_end + 1 + N[ev_end] end
   -- at or below the checkpoint: applied before (a re-sent batch)
   local vx = nil
   if off > ck then vx = ver_check(off) end
