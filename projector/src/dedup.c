@@ -59,7 +59,10 @@ void sf_dedup_id_tag(const char *id, size_t id_len, char tag[9]) {
         h ^= (unsigned char)id[i];
         h *= 16777619u;
     }
-    snprintf(tag, 9, "%08" PRIx32, h);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 7; i >= 0; i--, h >>= 4)
+        tag[i] = hex[h & 0xf]; /* "%08x", without printf on the hot path */
+    tag[8] = '\0';
 }
 
 static sf_err_t put(sf_batch_t *b, struct sf_dedup_entry *en, int i,
@@ -97,16 +100,25 @@ sf_err_t sf_dedup_event(sf_batch_t *b, const char *proj, const sf_event_t *ev,
     struct sf_dedup_entry *en = &b->vent[b->nvent];
     en->offset = b->last_offset;
     char num[24], tag[9];
-    int nn = snprintf(num, sizeof(num), "%" PRId64, en->offset);
+    size_t nn = sf_fmt_i64(num, en->offset);
     sf_dedup_id_tag(ev->id, ev->id_len, tag);
-    sf_err_t e = put(b, en, 0, num, (size_t)nn);
+    sf_err_t e = put(b, en, 0, num, nn);
     /* the key goes straight into vdata: no bound on the aggregate id */
     size_t k0 = b->vdata.len;
     if (!e) {
         /* per partition: Kafka orders an aggregate's events only within
          * one partition (see dedup.h) */
-        sf_buf_printf(&b->vdata, SF_REDIS_PREFIX "%s:ver:%s:%" PRId32 ":{",
-                      proj, ev->topic, ev->partition);
+        char pn[24];
+        size_t pl = sf_fmt_i64(pn, ev->partition);
+        /* SF_REDIS_PREFIX "<proj>:ver:<topic>:<partition>:{", appended
+         * piece by piece: no printf per event */
+        sf_buf_appends(&b->vdata, SF_REDIS_PREFIX);
+        sf_buf_appends(&b->vdata, proj);
+        sf_buf_appends(&b->vdata, ":ver:");
+        sf_buf_appends(&b->vdata, ev->topic);
+        sf_buf_putc(&b->vdata, ':');
+        sf_buf_append(&b->vdata, pn, pl);
+        sf_buf_appends(&b->vdata, ":{");
         sf_buf_append(&b->vdata, ev->aggregate_id, ev->aggregate_id_len);
         sf_buf_putc(&b->vdata, '}');
         e = b->vdata.oom ? SF_ERR_NOMEM : SF_OK;

@@ -209,7 +209,31 @@ static void closure(const sf_glob_t *g, unsigned char *st) {
             st[k + 1] = 1;
 }
 
+/* Patterns with no star before the last token ("cart:*", "total"): one
+ * pass over the key, no automaton.  -1: not such a pattern. */
+static int match_simple(const sf_glob_t *g, const unsigned char *b,
+                        size_t len) {
+    size_t n = g->n;
+    for (size_t k = 0; k + 1 < n; k++)
+        if (g->t[k].star)
+            return -1;
+    int tail = n && g->t[n - 1].star; /* a star last: any number of bytes */
+    size_t fixed = n - (size_t)tail;
+    if (tail ? len < fixed : len != fixed)
+        return 0;
+    for (size_t i = 0; i < fixed; i++)
+        if (!set_has(g->t[i].set, b[i]))
+            return 0;
+    for (size_t i = fixed; i < len; i++)
+        if (!set_has(g->t[n - 1].set, b[i]))
+            return 0;
+    return 1;
+}
+
 int sf_glob_match(const sf_glob_t *g, const void *s, size_t len) {
+    int simple = match_simple(g, s, len);
+    if (simple >= 0)
+        return simple;
     unsigned char small[2][64], *cur, *nxt;
     unsigned char *heap = NULL;
     if (g->n + 1 <= sizeof small[0]) {
