@@ -23,9 +23,10 @@
  *       batch: {size: 500, time_ms: 50, idle_ms: 2}
  *                                  # a batch is applied when it holds
  *                                  # size events, when time_ms passed
- *                                  # since its first event, or when no
- *                                  # further event came for idle_ms
- *                                  # (0: wait out time_ms)
+ *                                  # since its first event, or, once it
+ *                                  # is idle_ms old, as soon as no
+ *                                  # further event is ready (0: wait
+ *                                  # out time_ms)
  *       commit_interval_ms: 1000   # offset commits to the group, at most
  *                                  # one per interval (commits.h)
  *       kafka: {...}               # per-projection librdkafka overrides
