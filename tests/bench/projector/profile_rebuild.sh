@@ -7,7 +7,8 @@
 # Publishes EVENTS generated cart events (12 partitions) to a topic of its
 # own, starts a private redis-server, rebuilds the cart-contents projection
 # twice under `perf record` (the projector, and Redis by pid), and prints
-# each one's summary line, sample counts and top symbols.  Needs perf
+# each one's summary line, Redis' time inside the apply script per event,
+# sample counts and top symbols.  Needs perf
 # (Debian: linux-perf) and the stack (deploy/stack.sh up); SF_BUILD_DIR as
 # for the tests.  Opt-in, not run by ctest: perf needs
 # kernel.perf_event_paranoid <= 1 or root.
@@ -46,6 +47,7 @@ rpid=$(redis-cli -p "$RP" info server | awk -F: '/^process_id/ { print $2 }' | t
 top() { perf report -i "$1" --no-children --sort "$2" --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -"$3"; }
 for mode in fold no-fold; do
   redis-cli -p "$RP" flushall >/dev/null
+  redis-cli -p "$RP" config resetstat >/dev/null
   flag=(); [ $mode = no-fold ] && flag=(--no-fold)
   perf record -g -o "$W/redis-$mode.data" -p "$rpid" >/dev/null 2>&1 &
   pr=$!
@@ -53,6 +55,12 @@ for mode in fold no-fold; do
     2>"$W/rebuild-$mode.log" >/dev/null
   kill -INT "$pr"; wait "$pr"
   echo "== $mode: $(grep -h 'done:' "$W/rebuild-$mode.log")"
+  # Redis' own time inside the apply script (the Lua frames perf cannot
+  # name in a stripped redis-server; tests/bench/projector/lua_costs.py
+  # prices its primitives)
+  redis-cli -p "$RP" info commandstats | tr -d '\r' | awk -F'[:,=]' -v n="$N" \
+    '/^cmdstat_evalsha:/ { printf "-- redis: apply script %.2f us per event (%d calls, INFO commandstats)\n", $5 / n, $3 }'
+
   for who in proj redis; do
     echo "-- $who: $(perf report -i "$W/$who-$mode.data" --stdio 2>/dev/null | grep -m1 '^# Samples')"
     top "$W/$who-$mode.data" dso 6
