@@ -208,6 +208,85 @@ static void glob_overlap_agrees_with_search(void **state) {
     }
 }
 
+/* sf_glob_match matches a pattern with no star before its last token
+ * ("cart:*", a key template "cart:{id}") in one pass instead of running
+ * the automaton.  Appending a literal '!' to such a pattern puts a star
+ * before its last token, so the same question goes through the automaton:
+ * P matches k exactly when P + "!" matches k + "!" (the '!' token can
+ * only take the last byte).  Both must agree for every key. */
+static unsigned char rnd_byte(unsigned *seed) {
+    static const unsigned char b[] = {'a', 'b', ':', '!', '*', 0x00,
+                                      0x1f, 0x7f, 0x80, 0xc3, 0xff};
+    return b[rand_r(seed) % sizeof b];
+}
+
+static void agree_on_keys(sf_glob_t *g, sf_glob_t *g2, const char *what,
+                          unsigned *seed) {
+    unsigned char k[8];
+    for (int n = 0; n < 300; n++) {
+        size_t len = (size_t)(rand_r(seed) % 7);
+        for (size_t i = 0; i < len; i++)
+            k[i] = rnd_byte(seed);
+        int one = sf_glob_match(g, k, len);
+        k[len] = '!';
+        if (one != sf_glob_match(g2, k, len + 1))
+            fail_msg("%s: one pass says %d on a key of %zu bytes "
+                     "(first %02x), the automaton not",
+                     what, one, len, len ? k[0] : 0);
+    }
+}
+
+static void glob_one_pass_equals_automaton(void **state) {
+    (void)state;
+    unsigned seed = 4242;
+    static const char *tok[] = {"a",     "b",  ":",    "?",      "[ab]",
+                                "[^a]",  "\\*", "[:-a]", "\xc3", "\xff",
+                                "[\x80-\xff]"};
+    for (int round = 0; round < 300; round++) {
+        /* a compiled pattern ending in a star: "", "a*", "?[^a]*", ... */
+        char p[64] = "", p2[70];
+        for (int i = (int)(rand_r(&seed) % 4); i > 0; i--)
+            strcat(p, tok[rand_r(&seed) % (sizeof tok / sizeof *tok)]);
+        strcat(p, "*");
+        snprintf(p2, sizeof p2, "%s!", p);
+        sf_glob_t *g = glob(p), *g2 = glob(p2);
+        agree_on_keys(g, g2, p, &seed);
+        sf_glob_destroy(g);
+        sf_glob_destroy(g2);
+
+        /* a key template ending in an id: literals and ids, id last */
+        sf_glob_t *t = sf_glob_new(), *t2 = sf_glob_new();
+        assert_non_null(t);
+        assert_non_null(t2);
+        for (int i = (int)(rand_r(&seed) % 3); i >= 0; i--) {
+            int id = i == 0 || rand_r(&seed) % 2 == 0; /* the same in both */
+            for (int j = 0; j < 2; j++) {
+                sf_glob_t *x = j ? t2 : t;
+                if (id)
+                    assert_int_equal(sf_glob_add_id(x), SF_OK);
+                else
+                    assert_int_equal(sf_glob_add_literal(x, "c:", 2), SF_OK);
+            }
+        }
+        assert_int_equal(sf_glob_add_literal(t2, "!", 1), SF_OK);
+        agree_on_keys(t, t2, "key template", &seed);
+        sf_glob_destroy(t);
+        sf_glob_destroy(t2);
+    }
+    /* the id token: one or more bytes, none of them ':', control or DEL */
+    sf_glob_t *t = sf_glob_new();
+    assert_int_equal(sf_glob_add_literal(t, "cart:", 5), SF_OK);
+    assert_int_equal(sf_glob_add_id(t), SF_OK);
+    assert_int_equal(sf_glob_match(t, "cart:a", 6), 1);
+    assert_int_equal(sf_glob_match(t, "cart:caf\xc3\xa9", 10), 1);
+    assert_int_equal(sf_glob_match(t, "cart:", 5), 0);
+    assert_int_equal(sf_glob_match(t, "cart:a:b", 8), 0);
+    assert_int_equal(sf_glob_match(t, "cart:a\x7f", 7), 0);
+    assert_int_equal(sf_glob_match(t, "cart:\x1f", 6), 0);
+    assert_int_equal(sf_glob_match(t, "carts:a", 7), 0);
+    sf_glob_destroy(t);
+}
+
 /* Redis (x86-64) compares range ends and the key byte as signed char:
  * "[t-\xc3]" is the bytes -61..116, so it takes 's' and 0x00 but not
  * 'u'; the reserved-prefix check must see that. */
@@ -458,6 +537,7 @@ int main(void) {
         cmocka_unit_test(glob_overlap_cases),
         cmocka_unit_test(glob_overlap_agrees_with_search),
         cmocka_unit_test(glob_ranges_are_signed_like_redis),
+        cmocka_unit_test(glob_one_pass_equals_automaton),
         cmocka_unit_test(clear_filter_spares_reserved_keys),
         cmocka_unit_test(escape_ids),
         cmocka_unit_test(guard_checks_keys),
