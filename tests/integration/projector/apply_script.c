@@ -456,6 +456,35 @@ int main(void) {
               "checkpoint unchanged");
     }
 
+    /* 10b. command names as rules may write them (lower or mixed case):
+     * the script finds their row (SPEC_ROW, memoised per call) on every
+     * use in one call, and a refusal names the command as the table does */
+    {
+        sf_batch_reset(&b);
+        event(&b, 13, "incrby %s:lc 2|Incrby %s:lc 3");
+        event(&b, 14, "hset %s:lh f 1|incrby %s:lh 1"); /* refused whole */
+        event(&b, 15, "incrby %s:lc 1|INCRBY %s:lc 1");
+        sf_apply_req_t q = {&b, TOPIC, 0, TOKEN, 12, 1};
+        sf_apply_res_t res = {0};
+        CHECK(!sf_redis_apply(R, P, 1, &q, &res, err, sizeof(err)), "%s", err);
+        CHECK(res.status == SF_APPLY_OK && res.applied == 2 &&
+                  res.nskipped == 1,
+              "names: %s applied=%" PRId64 " skipped=%zu",
+              sf_apply_status_name(res.status), res.applied, res.nskipped);
+        if (res.nskipped == 1)
+            CHECK(res.skipped[0].bad_offset == 14 &&
+                      res.skipped[0].cmds_done == 0 &&
+                      res.skipped[0].cmd_index == 2 &&
+                      strstr(res.skipped[0].msg, "INCRBY needs a string"),
+                  "lower-case refusal: offset %" PRId64 " done %d index %d "
+                  "msg %s",
+                  res.skipped[0].bad_offset, res.skipped[0].cmds_done,
+                  res.skipped[0].cmd_index, res.skipped[0].msg);
+        CHECK(geti("lc") == 7, "lc=%lld want 7", geti("lc"));
+        CHECK(!get("%s:lh", K), "the refused event wrote nothing");
+        sf_apply_res_clear(&res);
+    }
+
     /* the rebuild's guarded clear: deletes only while the guard holds */
     {
         char gk[128], pat[128];
