@@ -215,7 +215,7 @@ static void glob_overlap_agrees_with_search(void **state) {
  * P matches k exactly when P + "!" matches k + "!" (the '!' token can
  * only take the last byte).  Both must agree for every key. */
 static unsigned char rnd_byte(unsigned *seed) {
-    static const unsigned char b[] = {'a', 'b', ':', '!', '*', 0x00,
+    static const unsigned char b[] = {'a',  'b',  ':',  '!',  '*', 0x00,
                                       0x1f, 0x7f, 0x80, 0xc3, 0xff};
     return b[rand_r(seed) % sizeof b];
 }
@@ -239,9 +239,9 @@ static void agree_on_keys(sf_glob_t *g, sf_glob_t *g2, const char *what,
 static void glob_one_pass_equals_automaton(void **state) {
     (void)state;
     unsigned seed = 4242;
-    static const char *tok[] = {"a",     "b",  ":",    "?",      "[ab]",
-                                "[^a]",  "\\*", "[:-a]", "\xc3", "\xff",
-                                "[\x80-\xff]"};
+    static const char *tok[] = {"a",    "b",    ":",          "?",
+                                "[ab]", "[^a]", "\\*",        "[:-a]",
+                                "\xc3", "\xff", "[\x80-\xff]"};
     for (int round = 0; round < 300; round++) {
         /* a compiled pattern ending in a star: "", "a*", "?[^a]*", ... */
         char p[64] = "", p2[70];
