@@ -1859,7 +1859,7 @@ sf_err_t sf_worker_run(sf_worker_t *w, char *errstr, size_t errstr_size) {
          * for idle_ms).  Waiting for a gap of idle_ms alone never ends at
          * moderate rates: at 5,000 events/s a fetch brings a few records
          * every millisecond or so, so every batch waited out the whole
-         * window (p50 publish -> visible ~55 ms, tests/bench/latency.py).
+         * window (p50 publish -> visible ~55 ms, tests/bench/run.sh).
          * Under load the queue is rarely empty, so batches still fill up
          * to size or time_ms; while one batch is applied the next one
          * gathers, so they grow with the rate by themselves ("smart

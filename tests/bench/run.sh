@@ -23,7 +23,9 @@
 # against the reference fold in the first round.
 # Memory: RSS against events applied (tests/bench/rss_probe.py) for rebuild
 # and for a run catching up a backlog, at each --mem-sizes size.
-# Live path: tests/bench/latency.py publishes --rate events/s for
+# Live path: bench_latency (tests/bench/projector/bench_latency.c, C, so
+# that the harness leaves the cores to the contenders) publishes --rate
+# events/s for
 # --latency-seconds to a live sf-projector run (the default batch settings)
 # and to the live Python projector, and measures publish -> visible on one
 # clock (Redis keyspace notifications), with CPU per event of the projector
@@ -64,7 +66,9 @@ command -v kcat >/dev/null || { echo "run.sh: kcat missing (deploy/install-deps.
 
 need_bins
 BENCH_BIN=$SF_BUILD_DIR/tests/bench/projector
-[ -x "$BENCH_BIN/bench_consume" ] || fail "$BENCH_BIN/bench_consume not built"
+for b in bench_consume bench_latency; do
+  [ -x "$BENCH_BIN/$b" ] || fail "$BENCH_BIN/$b not built"
+done
 OUT=${OUT:-$SF_BUILD_DIR/bench-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -255,12 +259,12 @@ live_round() { # WHO ROUND
   pid=$!
   RUNNING[$pid]=1
   # warm-up (group join, connections), not measured
-  python3 "$HERE/latency.py" --brokers "$SF_BROKERS" --topic "$lt" --schemas "$SCHEMAS" \
+  "$BENCH_BIN/bench_latency" --brokers "$SF_BROKERS" --topic "$lt" --schemas "$SCHEMAS" \
     --redis "$R" --prefix "w$r$who$$" --rate 200 --seconds 2 >/dev/null \
     || { tail -5 "$WORK/lat-$who-$r.log" >&2; fail "$who did not apply the warm-up events"; }
   local c0 rc0 out c1 rc1 n
   c0=$(cpu_ticks "$pid"); rc0=$(redis_cpu)
-  out=$(python3 "$HERE/latency.py" --brokers "$SF_BROKERS" --topic "$lt" --schemas "$SCHEMAS" \
+  out=$("$BENCH_BIN/bench_latency" --brokers "$SF_BROKERS" --topic "$lt" --schemas "$SCHEMAS" \
           --redis "$R" --prefix "l$r$who$$" --rate "$RATE" --seconds "$LAT_S" \
           --samples "$OUT/latency-$who-$r.txt") || fail "$who: $out"
   c1=$(cpu_ticks "$pid"); rc1=$(redis_cpu)
