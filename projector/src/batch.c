@@ -20,7 +20,25 @@ void sf_batch_init(sf_batch_t *b) {
 }
 
 void sf_batch_reset(sf_batch_t *b) {
-    sf_buf_reset(&b->data);
+    /* Storage is kept for the next use (no allocation once warm) unless it
+     * is far larger than this use needed (batch.h, SF_BATCH_KEEP). */
+    if (sf_batch_oversized(b->data.cap, b->data.len, SF_BATCH_KEEP_BYTES))
+        sf_buf_free(&b->data);
+    else
+        sf_buf_reset(&b->data);
+    if (sf_batch_oversized(b->acap, b->nargs, SF_BATCH_KEEP_ARGS)) {
+        free(b->aoff);
+        free(b->alen);
+        b->aoff = b->alen = NULL;
+        b->acap = 0;
+    }
+    if (sf_batch_oversized(b->argv_cap, b->nargs, SF_BATCH_KEEP_ARGS)) {
+        free(b->argv);
+        free(b->argvlen);
+        b->argv = NULL;
+        b->argvlen = NULL;
+        b->argv_cap = 0;
+    }
     b->nargs = 0;
     b->in_event = 0;
     b->nevents = b->ncmds = 0;

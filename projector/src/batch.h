@@ -50,6 +50,22 @@ struct sf_batch_s {
     size_t *argvlen, argv_cap;
 };
 
+/* SF_BATCH_KEEP: what a reset batch keeps allocated for its next use.
+ * Each of its arrays is released when it is larger than the floor below
+ * and more than four times what the use just ended needed; otherwise it is
+ * kept.  Kept at their high-water marks, the 48 buffers of a 12-partition
+ * rebuild (two per partition, and their folded copies) grew the RSS with
+ * the length of the replay: one partition's batch can hold a whole flush
+ * (20,000 events) when the consumer delivers a partition at a time, and
+ * over millions of events each buffer met such a flush in turn (heaptrack:
+ * sf_batch_arg and sf_buf_reserve at the peak).  Now each buffer stays
+ * near what it usually holds. */
+#define SF_BATCH_KEEP_BYTES ((size_t)64 << 10)
+#define SF_BATCH_KEEP_ARGS  ((size_t)4096)
+static inline int sf_batch_oversized(size_t cap, size_t used, size_t floor) {
+    return cap > floor && cap / 4 > used;
+}
+
 void sf_batch_init(sf_batch_t *b);
 void sf_batch_reset(sf_batch_t *b);
 void sf_batch_free(sf_batch_t *b);

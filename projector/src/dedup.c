@@ -159,7 +159,16 @@ void sf_dedup_event_drop(sf_batch_t *b, int64_t offset) {
 
 void sf_dedup_reset(sf_batch_t *b) {
     b->nvent = 0;
-    sf_buf_reset(&b->vdata);
+    /* kept as sf_batch_reset keeps the rest (batch.h, SF_BATCH_KEEP) */
+    if (sf_batch_oversized(b->vdata.cap, b->vdata.len, SF_BATCH_KEEP_BYTES))
+        sf_buf_free(&b->vdata);
+    else
+        sf_buf_reset(&b->vdata);
+    if (sf_batch_oversized(b->vcap, b->nvent, SF_BATCH_KEEP_ARGS / 8)) {
+        free(b->vent);
+        b->vent = NULL;
+        b->vcap = 0;
+    }
 }
 
 sf_err_t sf_dedup_copy(sf_batch_t *dst, const sf_batch_t *src) {
