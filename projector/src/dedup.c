@@ -37,13 +37,28 @@ int sf_dedup_parse_version(const char *s, size_t len, int64_t *v) {
     return 1;
 }
 
+/* Appends the version key SF_REDIS_PREFIX "<proj>:ver:<topic>:<partition>:
+ * {<aggregate id>}" to out, piece by piece: it runs per event, and printf
+ * stood out in the rebuild's profile.  Errors: out->oom. */
+static void append_key(sf_buf_t *out, const char *proj, const char *topic,
+                       int32_t partition, const char *agg, size_t agg_len) {
+    char pn[SF_I64_DIGITS];
+    size_t pl = sf_fmt_i64(pn, partition);
+    sf_buf_appends(out, SF_REDIS_PREFIX);
+    sf_buf_appends(out, proj);
+    sf_buf_appends(out, ":ver:");
+    sf_buf_appends(out, topic);
+    sf_buf_putc(out, ':');
+    sf_buf_append(out, pn, pl);
+    sf_buf_appends(out, ":{");
+    sf_buf_append(out, agg, agg_len);
+    sf_buf_putc(out, '}');
+}
+
 sf_err_t sf_dedup_key(sf_buf_t *out, const char *proj, const char *topic,
                       int32_t partition, const char *agg, size_t agg_len) {
     sf_buf_reset(out);
-    sf_buf_printf(out, SF_REDIS_PREFIX "%s:ver:%s:%" PRId32 ":{", proj, topic,
-                  partition);
-    sf_buf_append(out, agg, agg_len);
-    sf_buf_putc(out, '}');
+    append_key(out, proj, topic, partition, agg, agg_len);
     return out->oom ? SF_ERR_NOMEM : SF_OK;
 }
 
@@ -99,7 +114,7 @@ sf_err_t sf_dedup_event(sf_batch_t *b, const char *proj, const sf_event_t *ev,
     }
     struct sf_dedup_entry *en = &b->vent[b->nvent];
     en->offset = b->last_offset;
-    char num[24], tag[9];
+    char num[SF_I64_DIGITS], tag[9];
     size_t nn = sf_fmt_i64(num, en->offset);
     sf_dedup_id_tag(ev->id, ev->id_len, tag);
     sf_err_t e = put(b, en, 0, num, nn);
@@ -108,19 +123,8 @@ sf_err_t sf_dedup_event(sf_batch_t *b, const char *proj, const sf_event_t *ev,
     if (!e) {
         /* per partition: Kafka orders an aggregate's events only within
          * one partition (see dedup.h) */
-        char pn[24];
-        size_t pl = sf_fmt_i64(pn, ev->partition);
-        /* SF_REDIS_PREFIX "<proj>:ver:<topic>:<partition>:{", appended
-         * piece by piece: no printf per event */
-        sf_buf_appends(&b->vdata, SF_REDIS_PREFIX);
-        sf_buf_appends(&b->vdata, proj);
-        sf_buf_appends(&b->vdata, ":ver:");
-        sf_buf_appends(&b->vdata, ev->topic);
-        sf_buf_putc(&b->vdata, ':');
-        sf_buf_append(&b->vdata, pn, pl);
-        sf_buf_appends(&b->vdata, ":{");
-        sf_buf_append(&b->vdata, ev->aggregate_id, ev->aggregate_id_len);
-        sf_buf_putc(&b->vdata, '}');
+        append_key(&b->vdata, proj, ev->topic, ev->partition, ev->aggregate_id,
+                   ev->aggregate_id_len);
         e = b->vdata.oom ? SF_ERR_NOMEM : SF_OK;
         en->a[1] = k0;
         en->n[1] = b->vdata.len - k0;
@@ -158,8 +162,8 @@ void sf_dedup_event_drop(sf_batch_t *b, int64_t offset) {
 }
 
 void sf_dedup_reset(sf_batch_t *b) {
-    b->nvent = 0;
-    /* kept as sf_batch_reset keeps the rest (batch.h, SF_BATCH_KEEP) */
+    /* kept as sf_batch_reset keeps the rest (batch.h, SF_BATCH_KEEP):
+     * measured against this use, so nvent is cleared last */
     if (sf_batch_oversized(b->vdata.cap, b->vdata.len, SF_BATCH_KEEP_BYTES))
         sf_buf_free(&b->vdata);
     else
@@ -169,6 +173,7 @@ void sf_dedup_reset(sf_batch_t *b) {
         b->vent = NULL;
         b->vcap = 0;
     }
+    b->nvent = 0;
 }
 
 sf_err_t sf_dedup_copy(sf_batch_t *dst, const sf_batch_t *src) {
